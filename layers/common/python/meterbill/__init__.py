@@ -1,0 +1,1 @@
+"""meterbill: meter readings in, correct bills out. This package is the shared Lambda layer."""

@@ -1,0 +1,95 @@
+"""A bill: rounded lines that add up to the total, and the usage they were computed from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class LineItem:
+    component: str
+    description: str
+    quantity: Decimal
+    unit: str
+    rate: Decimal | None
+    amount: Decimal
+    period: str | None = None
+    tier: int | None = None
+    season: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "component": self.component,
+            "description": self.description,
+            "quantity": _decimal_text(self.quantity),
+            "unit": self.unit,
+            "rate": None if self.rate is None else _decimal_text(self.rate),
+            "amount": str(self.amount),
+            "period": self.period,
+            "tier": self.tier,
+            "season": self.season,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class UsageSummary:
+    total: Decimal
+    estimated: Decimal
+    unit: str
+    peak_demand: Decimal | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "total": _decimal_text(self.total),
+            "estimated": _decimal_text(self.estimated),
+            "unit": self.unit,
+            "peak_demand": None if self.peak_demand is None else _decimal_text(self.peak_demand),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Bill:
+    tariff_id: str
+    tariff_version: int
+    currency: str
+    start: datetime
+    end: datetime
+    lines: tuple[LineItem, ...]
+    usage: UsageSummary
+    # Shown beside the bill, not part of it (e.g. savings that are not credited).
+    memos: tuple[LineItem, ...] = field(default=())
+
+    @property
+    def subtotal(self) -> Decimal:
+        return sum((line.amount for line in self.lines if line.component != "tax"), Decimal(0))
+
+    @property
+    def taxes(self) -> Decimal:
+        return sum((line.amount for line in self.lines if line.component == "tax"), Decimal(0))
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal(0))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tariff": {"id": self.tariff_id, "version": self.tariff_version},
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "currency": self.currency,
+            "subtotal": str(self.subtotal),
+            "taxes": str(self.taxes),
+            "total": str(self.total),
+            "lines": [line.to_json() for line in self.lines],
+            "memos": [line.to_json() for line in self.memos],
+            "usage": self.usage.to_json(),
+        }
+
+
+def _decimal_text(value: Decimal) -> str:
+    """Plain notation without trailing zeros beyond what the value needs: 1E+3 -> '1000', 1.500 -> '1.5'."""
+    text = format(value.normalize(), "f")
+    return text

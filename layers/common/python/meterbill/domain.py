@@ -1,0 +1,304 @@
+"""The catalog: who is billed, where meters hang, and which contract a meter runs under when.
+
+Pure values (pydantic models, frozen, unknown fields rejected); no I/O. Lists from JSON become tuples so a
+model cannot be changed after validation. Every validator names the field it rejects and why.
+"""
+
+from __future__ import annotations
+
+import keyword
+import math
+import re
+from collections.abc import Iterable, Mapping
+from datetime import date, timedelta
+from decimal import Decimal
+from functools import cache
+from types import MappingProxyType
+from typing import Annotated, Final, Literal
+from zoneinfo import ZoneInfo
+
+import holidays
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+
+from meterbill.timeutil import zone
+
+Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+
+Utility = Literal["electricity", "gas", "water", "thermal", "on_time", "compute"]
+MeterKind = Literal["main", "sub", "check"]
+Phase = Literal["L1", "L2", "L3", "N"]
+
+UNITS_BY_UTILITY: Final[Mapping[Utility, frozenset[str]]] = MappingProxyType(
+    {
+        "electricity": frozenset({"kWh", "Wh", "MWh"}),
+        "gas": frozenset({"m3", "kWh", "therm", "MJ", "GJ"}),
+        "water": frozenset({"m3", "L"}),
+        "thermal": frozenset({"kWh", "MWh", "GJ", "MJ"}),
+        "on_time": frozenset({"h", "s"}),
+        "compute": frozenset({"h", "s"}),
+    }
+)
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+_PHONE = re.compile(r"^\+[1-9](?: ?[0-9]){5,14}$")  # E.164: up to 15 digits, single spaces allowed
+_ATTRIBUTE_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_DECIMAL_TEXT = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
+_NON_FINITE_TEXT = re.compile(r"^[+-]?(?:s?nan|inf|infinity)$", re.IGNORECASE)
+
+
+def _email(value: str) -> str:
+    if not _EMAIL.match(value):
+        raise ValueError(f"{value!r} is not an email address (expected name@domain.tld)")
+    return value
+
+
+def _phone(value: str) -> str:
+    if not _PHONE.match(value):
+        raise ValueError(f"{value!r} is not an E.164 phone number (expected '+' then 6-15 digits)")
+    return value
+
+
+def _attribute_key(value: str) -> str:
+    if not _ATTRIBUTE_KEY.match(value) or keyword.iskeyword(value):
+        raise ValueError(
+            f"attribute name {value!r} must be a letter then letters, digits or '_' and not a Python keyword"
+        )
+    return value
+
+
+def _attribute_value(value: object) -> object:
+    """JSON numbers and decimal strings become Decimal; booleans and other text stay as they are."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"attribute value {value!r} is not a finite number")
+        return value
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"attribute value {value!r} is not a finite number")
+        return Decimal(repr(value))  # the shortest text that round-trips, e.g. 0.1 -> Decimal("0.1")
+    if isinstance(value, str):
+        if _NON_FINITE_TEXT.match(value.strip()):
+            raise ValueError(f"attribute value {value!r} is not a finite number")
+        if _DECIMAL_TEXT.match(value.strip()):
+            return Decimal(value.strip())
+    return value
+
+
+Email = Annotated[str, AfterValidator(_email)]
+Phone = Annotated[str, AfterValidator(_phone)]
+AttributeKey = Annotated[str, AfterValidator(_attribute_key)]
+AttributeValue = Annotated[Decimal | bool | str, BeforeValidator(_attribute_value)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Address(_Model):
+    lines: tuple[Text, ...] = Field(min_length=1)
+    postal_code: Text | None = None
+    city: Text
+    country: CountryCode
+
+
+class Account(_Model):
+    """The operator paying for the platform."""
+
+    id: Id
+    name: Text
+    created_at: AwareDatetime
+
+
+class Customer(_Model):
+    """Who receives a bill from an account."""
+
+    id: Id
+    account_id: Id
+    name: Text
+    emails: tuple[Email, ...] = ()
+    phone: Phone | None = None
+    address: Address | None = None
+    bill_title: Text | None = None
+    logo_ref: Text | None = None
+    attributes: dict[AttributeKey, AttributeValue] = Field(default_factory=dict)
+    bill_day: Annotated[int, Field(ge=1, le=28)] = 1
+
+
+@cache
+def _holiday_countries() -> Mapping[str, frozenset[str]]:
+    supported = holidays.list_supported_countries(include_aliases=False)
+    return MappingProxyType({country: frozenset(subdivs) for country, subdivs in supported.items()})
+
+
+class Site(_Model):
+    """A place with meters: its clock (time zone) and its calendar (public holidays)."""
+
+    id: Id
+    account_id: Id
+    name: Text
+    timezone: str
+    holiday_country: CountryCode | None = None
+    holiday_subdivision: str | None = None
+    address: Address | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        if value == "localtime":
+            raise ValueError("'localtime' depends on the host; name the IANA zone, e.g. 'Europe/Berlin'")
+        zone(value)  # raises UnknownTimeZoneError, a ValueError naming the value
+        return value
+
+    @field_validator("holiday_country")
+    @classmethod
+    def _supported_country(cls, value: str | None) -> str | None:
+        if value is not None and value not in _holiday_countries():
+            raise ValueError(f"no public-holiday calendar for country {value!r}")
+        return value
+
+    @field_validator("holiday_subdivision")
+    @classmethod
+    def _subdivision_of_country(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or "holiday_country" not in info.data:  # a bad country is reported on its own
+            return value
+        country = info.data["holiday_country"]
+        if country is None:
+            raise ValueError("a holiday subdivision needs holiday_country")
+        known = _holiday_countries()[country]
+        if value not in known:
+            raise ValueError(
+                f"{value!r} is not a subdivision of {country}; expected one of: {', '.join(sorted(known))}"
+            )
+        return value
+
+    def zone(self) -> ZoneInfo:
+        return zone(self.timezone)
+
+    def holiday_dates(self, start: date, end: date) -> frozenset[date]:
+        """The site's public holidays in [start, end); empty when no calendar is configured."""
+        if self.holiday_country is None or start >= end:
+            return frozenset()
+        calendar = holidays.country_holidays(
+            self.holiday_country,
+            subdiv=self.holiday_subdivision,
+            years=range(start.year, (end - timedelta(days=1)).year + 1),
+        )
+        return frozenset(day for day in calendar if start <= day < end)
+
+
+class MeterLabels(_Model):
+    room: Text | None = None
+    rack: Text | None = None
+    feed: Text | None = None
+    phase: Phase | None = None
+    device: Text | None = None
+
+
+class Meter(_Model):
+    id: Id
+    account_id: Id
+    site_id: Id
+    external_id: Text | None = None  # the meter's id in import files
+    utility: Utility
+    unit: str
+    kind: MeterKind
+    parent_id: Id | None = Field(default=None, validate_default=True)
+    multiplier: Annotated[Decimal, Field(gt=0)] = Decimal(1)  # CT ratio
+    register_max: Annotated[Decimal, Field(gt=0)] | None = None  # largest value shown before wrapping
+    interval_minutes: Literal[1, 5, 15, 30, 60] = 15
+    labels: MeterLabels = Field(default_factory=MeterLabels)
+    serial: Text | None = None
+
+    @field_validator("unit")
+    @classmethod
+    def _unit_fits_utility(cls, value: str, info: ValidationInfo) -> str:
+        if "utility" not in info.data:
+            return value
+        utility: Utility = info.data["utility"]
+        allowed = UNITS_BY_UTILITY[utility]
+        if value not in allowed:
+            raise ValueError(
+                f"unit {value!r} does not fit utility {utility!r}; "
+                f"expected one of: {', '.join(sorted(allowed))}"
+            )
+        return value
+
+    @field_validator("parent_id")
+    @classmethod
+    def _parent_fits_kind(cls, value: str | None, info: ValidationInfo) -> str | None:
+        kind = info.data.get("kind")
+        if kind == "sub" and value is None:
+            raise ValueError("a sub meter needs parent_id")
+        if kind == "main" and value is not None:
+            raise ValueError("a main meter has no parent_id")
+        if value is not None and value == info.data.get("id"):
+            raise ValueError(f"meter {value!r} cannot be its own parent")
+        return value
+
+
+class Assignment(_Model):
+    """Meter → customer under a tariff, for a share of its usage, over [effective_from, effective_to)."""
+
+    id: Id
+    account_id: Id
+    meter_id: Id
+    customer_id: Id
+    tariff_id: Id
+    share: Annotated[Decimal, Field(gt=0, le=1)] = Decimal(1)
+    effective_from: date
+    effective_to: date | None = None  # exclusive; None: open-ended
+
+    @field_validator("effective_to")
+    @classmethod
+    def _ends_after_start(cls, value: date | None, info: ValidationInfo) -> date | None:
+        start = info.data.get("effective_from")
+        if value is not None and start is not None and value <= start:
+            raise ValueError(f"effective_to {value} must be after effective_from {start}")
+        return value
+
+    def active_days(self, start: date, end: date) -> tuple[date, date] | None:
+        """The part of [start, end) this assignment covers, as [first, stop), or None."""
+        first = max(start, self.effective_from)
+        stop = end if self.effective_to is None else min(end, self.effective_to)
+        return (first, stop) if first < stop else None
+
+    def overlaps(self, start: date, end: date) -> bool:
+        return self.active_days(start, end) is not None
+
+
+def assignments_for(
+    assignments: Iterable[Assignment], meter_id: str, start: date, end: date
+) -> list[Assignment]:
+    """The meter's assignments active in [start, end), by effective_from.
+
+    Raises ValueError naming the assignments whose shares add up to more than 1 on some day of the window.
+    """
+    spans = sorted(
+        ((a, span) for a in assignments if a.meter_id == meter_id and (span := a.active_days(start, end))),
+        key=lambda pair: (pair[0].effective_from, pair[0].id),
+    )
+    for day in sorted({first for _, (first, _) in spans}):  # the total only rises where an assignment starts
+        running = [a for a, (first, stop) in spans if first <= day < stop]
+        total = sum((a.share for a in running), Decimal(0))
+        if total > 1:
+            ids = ", ".join(repr(a.id) for a in running)
+            raise ValueError(
+                f"meter {meter_id!r}: assignments {ids} overlap from {day} with total share {total} > 1"
+            )
+    return [a for a, _ in spans]

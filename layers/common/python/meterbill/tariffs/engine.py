@@ -1,0 +1,608 @@
+"""The tariff engine: one tariff, one bill period on the site's local calendar, usage in; a Bill out.
+
+Usage stays in integer base units while it is classified and summed (fast and exact); it becomes Decimal per
+period and tier, and money is rounded once per line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from meterbill.billing.bill import Bill, LineItem, UsageSummary
+from meterbill.money import round_money
+from meterbill.tariffs.formulas import Formula, FormulaError
+from meterbill.tariffs.model import (
+    CHARGE_COMPONENTS,
+    DemandCharge,
+    EnergyCharge,
+    Period,
+    Tariff,
+)
+from meterbill.timeutil import day_count, local_midnight, month_fraction, month_segments, utc_seconds
+from meterbill.usage import IntervalSeries, Session, SharedCost, SharedUsage, Usage
+
+SECONDS_PER_HOUR = 3600
+SECONDS_PER_DAY = 86400
+HUNDRED = Decimal(100)
+QUANTITY_PLACES = Decimal("0.000001")
+
+
+class TariffError(ValueError):
+    """A tariff that cannot be applied to this bill; ``field`` is the path of the operand at fault."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class BillPeriod:
+    """[start, end) as local calendar days of the site's time zone."""
+
+    start: date
+    end: date
+    tz: ZoneInfo
+
+    def __post_init__(self) -> None:
+        if self.end <= self.start:
+            raise ValueError(f"bill period: end {self.end} must be after start {self.start}")
+
+    @property
+    def start_instant(self) -> datetime:
+        return local_midnight(self.start, self.tz)
+
+    @property
+    def end_instant(self) -> datetime:
+        return local_midnight(self.end, self.tz)
+
+    def months(self) -> Iterator[BillPeriod]:
+        for seg_start, seg_end in month_segments(self.start, self.end):
+            yield BillPeriod(seg_start, seg_end, self.tz)
+
+
+Variables = Mapping[str, Decimal | int | bool | str]
+
+
+def rate(
+    tariff: Tariff,
+    period: BillPeriod,
+    usage: Usage,
+    *,
+    attributes: Variables | None = None,
+    holidays: frozenset[date] = frozenset(),
+    demand_history: Sequence[Decimal] = (),
+) -> Bill:
+    """Price one bill period. ``demand_history`` holds earlier months' peak demands, oldest first (ratchets)."""
+    if usage.series is not None and usage.series.unit != tariff.unit:
+        raise TariffError("unit", f"tariff prices {tariff.unit!r} but the usage is in {usage.series.unit!r}")
+    ops = _Operands(tariff, period, attributes or {})
+    timeline = _Timeline(usage.series, period, holidays if tariff.holidays_as_weekends else frozenset())
+    currency = tariff.currency
+    lines: list[LineItem] = []
+    memos: list[LineItem] = []
+    peak: Decimal | None = None
+
+    lines += _fixed_lines(tariff, period, ops)
+    if tariff.energy is not None and usage.series is not None:
+        lines += _energy_lines(tariff.energy, timeline, tariff, period, ops)
+    if tariff.demand is not None and usage.series is not None:
+        demand_lines, peak = _demand_lines(tariff.demand, timeline, tariff, ops, demand_history)
+        lines += demand_lines
+    lines += _package_lines(tariff, period, usage.sessions, ops)
+    lines += _shared_lines(tariff, usage, ops)
+    lines += _minimum_lines(tariff, period, ops, lines)
+    if tariff.savings is not None:
+        saving = _savings_line(tariff, period, usage, ops)
+        (lines if tariff.savings.credit else memos).append(saving)
+    lines += _adjustment_lines(tariff, ops, lines)
+    lines += _tax_lines(tariff, ops, lines)
+
+    total, estimated = timeline.usage_totals()
+    return Bill(
+        tariff_id=tariff.id,
+        tariff_version=tariff.version,
+        currency=currency,
+        start=period.start_instant,
+        end=period.end_instant,
+        lines=tuple(line for line in lines if line.amount != 0 or line.component in ("energy", "minimum")),
+        usage=UsageSummary(total=total, estimated=estimated, unit=tariff.unit, peak_demand=peak),
+        memos=tuple(memos),
+    )
+
+
+def rate_monthly(
+    tariff: Tariff,
+    period: BillPeriod,
+    usage: Usage,
+    *,
+    attributes: Variables | None = None,
+    holidays: frozenset[date] = frozenset(),
+    demand_history: Sequence[Decimal] = (),
+) -> list[Bill]:
+    """One bill per calendar month of ``period``, each rated on its own; peaks feed later months' ratchets."""
+    history = list(demand_history)
+    bills = []
+    for month in period.months():
+        bill = rate(tariff, month, usage, attributes=attributes, holidays=holidays, demand_history=history)
+        if bill.usage.peak_demand is not None:
+            history.append(bill.usage.peak_demand)
+        bills.append(bill)
+    return bills
+
+
+class _Operands:
+    """Resolves tariff operands (decimals or formulas) for one bill: customer attributes, the tariff's own
+    variables, and the bill's calendar (season and month of its first day, days, months)."""
+
+    def __init__(self, tariff: Tariff, period: BillPeriod, attributes: Variables) -> None:
+        self.currency = tariff.currency
+        self.variables: dict[str, Decimal | int | bool | str] = dict(attributes)
+        self.variables.update(
+            season=tariff.season_of(period.start.month) or "",
+            month=period.start.month,
+            year=period.start.year,
+            days=day_count(period.start, period.end),
+            months=month_fraction(period.start, period.end),
+        )
+        for name, operand in tariff.variables.items():
+            self.variables[name] = self.num(operand, f"variables.{name}")
+
+    def num(self, operand: Decimal | Formula, field: str) -> Decimal:
+        if isinstance(operand, Decimal):
+            return operand
+        try:
+            return operand.evaluate(self.variables)
+        except FormulaError as err:
+            raise TariffError(field, f"formula {operand.source!r}: {err}") from None
+
+    def money(self, amount: Decimal) -> Decimal:
+        return round_money(amount, self.currency)
+
+
+class _Timeline:
+    """The usage series cut into local clock hours of the bill period's days.
+
+    Each slot is (first index, end index, local hour, day index, UTC second the hour starts) of the intervals
+    that start in that hour; a DST day simply has 23 or 25 slots.
+    """
+
+    def __init__(self, series: IntervalSeries | None, period: BillPeriod, weekend_days: frozenset[date]) -> None:
+        self.series = series
+        self.days: list[tuple[date, bool]] = []
+        self.slots: list[tuple[int, int, int, int, int]] = []
+        self.first = self.last = 0
+        if series is None:
+            return
+        tz = period.tz
+        self._step = series.interval_minutes * 60
+        self._origin = utc_seconds(series.start)
+        index_at = self._index_at
+        day = period.start
+        day_start = utc_seconds(period.start_instant)
+        self.first = index_at(day_start)
+        slots = self.slots
+        while day < period.end:
+            following = day + timedelta(days=1)
+            day_end = utc_seconds(local_midnight(following, tz))
+            day_index = len(self.days)
+            self.days.append((day, day.weekday() >= 5 or day in weekend_days))
+            if index_at(day_start) < index_at(day_end):
+                length = day_end - day_start
+                if length == SECONDS_PER_DAY:
+                    hours: Sequence[int] = range(24)
+                else:
+                    hours = [
+                        datetime.fromtimestamp(day_start + k * SECONDS_PER_HOUR, tz).hour
+                        for k in range(-(-length // SECONDS_PER_HOUR))
+                    ]
+                hour_start = day_start
+                for hour in hours:
+                    hour_end = min(hour_start + SECONDS_PER_HOUR, day_end)
+                    a, b = index_at(hour_start), index_at(hour_end)
+                    if a < b:
+                        slots.append((a, b, hour, day_index, hour_start))
+                    hour_start = hour_end
+            day, day_start = following, day_end
+        self.last = index_at(day_start)
+
+    def _index_at(self, instant: int) -> int:
+        """The first interval starting at or after ``instant``, clipped to the series."""
+        assert self.series is not None
+        return min(max(-((self._origin - instant) // self._step), 0), len(self.series.values))
+
+    def usage_totals(self) -> tuple[Decimal, Decimal]:
+        series = self.series
+        if series is None:
+            return Decimal(0), Decimal(0)
+        values = series.values
+        estimated = sum(values[i] for i in series.estimated if self.first <= i < self.last)
+        return series.quantity(sum(values[self.first : self.last])), series.quantity(estimated)
+
+    def day_rows(self, weekday: Sequence[Sequence[int]], weekend: Sequence[Sequence[int]]) -> list[Sequence[int]]:
+        """Each day's 24-hour row of a month x hour schedule."""
+        return [(weekend if off else weekday)[d.month - 1] for d, off in self.days]
+
+    def totals_by_period(self, rows: list[Sequence[int]] | None, periods: int) -> list[int]:
+        assert self.series is not None
+        values = self.series.values
+        if rows is None:
+            return [sum(values[self.first : self.last])]
+        totals = [0] * periods
+        for a, b, hour, day_index, _ in self.slots:
+            totals[rows[day_index][hour]] += sum(values[a:b])
+        return totals
+
+    def peaks(
+        self, window_minutes: int, rows: list[Sequence[int]] | None
+    ) -> tuple[dict[tuple[int, int], int], int]:
+        """Highest window energy per (month key, period) and the minutes that energy was averaged over.
+
+        Windows are aligned to the local clock. With intervals at least as long as the window, each interval's
+        own average counts.
+        """
+        series = self.series
+        assert series is not None
+        values = series.values
+        interval = series.interval_minutes
+        group = window_minutes // interval if interval < window_minutes else 1
+        window_seconds = window_minutes * 60
+        peaks: dict[tuple[int, int], int] = {}
+        month_keys = [d.year * 12 + d.month - 1 for d, _ in self.days]
+        index_at = self._index_at
+        for a, b, hour, day_index, hour_start in self.slots:
+            if group == 1:
+                peak = max(values[a:b])
+            else:
+                cuts = [a]
+                for cut in range(hour_start + window_seconds, hour_start + SECONDS_PER_HOUR, window_seconds):
+                    c = index_at(cut)
+                    if a < c < b:
+                        cuts.append(c)
+                cuts.append(b)
+                peak = max(sum(values[s:e]) for s, e in zip(cuts, cuts[1:], strict=False))
+            key = (month_keys[day_index], rows[day_index][hour] if rows is not None else 0)
+            if peak > peaks.get(key, -1):
+                peaks[key] = peak
+        return peaks, interval * group
+
+
+def _fixed_lines(tariff: Tariff, period: BillPeriod, ops: _Operands) -> Iterator[LineItem]:
+    for i, charge in enumerate(tariff.fixed):
+        amount = ops.num(charge.amount, f"fixed[{i}].amount")
+        if charge.per == "day":
+            quantity = Decimal(day_count(period.start, period.end))
+        else:
+            quantity = month_fraction(period.start, period.end)
+        yield LineItem(
+            component="fixed",
+            description=charge.description,
+            quantity=quantity.quantize(QUANTITY_PLACES).normalize() if charge.per == "month" else quantity,
+            unit=charge.per,
+            rate=amount,
+            amount=ops.money(amount * quantity),
+        )
+
+
+def _tier_blocks(
+    quantity: Decimal, sizes: Sequence[Decimal | None], mode: str
+) -> list[tuple[int, Decimal]]:
+    """Split ``quantity`` into (tier index, amount in that tier): graduated fills tier by tier; volume puts it
+    all in the tier the quantity reaches."""
+    if mode == "volume":
+        ceiling = Decimal(0)
+        for i, size in enumerate(sizes):
+            if size is None:
+                return [(i, quantity)]
+            ceiling += size
+            if quantity <= ceiling:
+                return [(i, quantity)]
+        return [(len(sizes) - 1, quantity)]
+    blocks = []
+    remaining = quantity
+    for i, size in enumerate(sizes):
+        take = remaining if size is None or i == len(sizes) - 1 else min(remaining, size)
+        if take > 0 or i == 0:
+            blocks.append((i, take))
+        remaining -= take
+        if remaining <= 0:
+            break
+    return blocks
+
+
+def _tier_sizes(period: Period, factor: Decimal, ops: _Operands, field: str) -> list[Decimal | None]:
+    return [
+        None if tier.size is None else ops.num(tier.size, f"{field}.tiers[{t}].size") * factor
+        for t, tier in enumerate(period.tiers)
+    ]
+
+
+def _period_season(tariff: Tariff, schedules: Sequence[Sequence[Sequence[int]]], index: int) -> str | None:
+    """The one season a TOU period belongs to, if every month that uses it lies in the same season."""
+    months = {m + 1 for schedule in schedules for m, row in enumerate(schedule) if index in row}
+    seasons = {tariff.season_of(m) for m in months}
+    return seasons.pop() if len(seasons) == 1 else None
+
+
+def _energy_lines(
+    energy: EnergyCharge, timeline: _Timeline, tariff: Tariff, period: BillPeriod, ops: _Operands
+) -> Iterator[LineItem]:
+    series = timeline.series
+    assert series is not None
+    tou = energy.time_of_use
+    rows = timeline.day_rows(tou.weekday_schedule, tou.weekend_schedule) if tou else None
+    raw_totals = timeline.totals_by_period(rows, len(energy.periods))
+    quantities = [series.quantity(raw) for raw in raw_totals]
+    factor = month_fraction(period.start, period.end) if energy.prorate_tiers else Decimal(1)
+    grand_total = sum(quantities, Decimal(0))
+    schedules = (tou.weekday_schedule, tou.weekend_schedule) if tou else ()
+    for p, (energy_period, quantity) in enumerate(zip(energy.periods, quantities, strict=True)):
+        if quantity == 0 and len(energy.periods) > 1:
+            continue
+        field = f"energy.periods[{p}]"
+        sizes = _tier_sizes(energy_period, factor, ops, field)
+        if energy.tier_scope == "total_pro_rata" and grand_total > 0:
+            share = quantity / grand_total
+            blocks = [(t, q * share) for t, q in _tier_blocks(grand_total, sizes, energy.tier_mode)]
+        else:
+            blocks = _tier_blocks(quantity, sizes, energy.tier_mode)
+        season = _period_season(tariff, schedules, p) if tou else None
+        many_tiers = len(energy_period.tiers) > 1
+        for t, block in blocks:
+            unit_rate = ops.num(energy_period.tiers[t].rate, f"{field}.tiers[{t}].rate")
+            description = "Energy" if not tou else f"Energy, {energy_period.name}"
+            if many_tiers:
+                description += f", tier {t + 1}"
+            yield LineItem(
+                component="energy",
+                description=description,
+                quantity=block if block == block.quantize(QUANTITY_PLACES) else block.quantize(QUANTITY_PLACES),
+                unit=tariff.unit,
+                rate=unit_rate,
+                amount=ops.money(block * unit_rate),
+                period=energy_period.name,
+                tier=t + 1 if many_tiers else None,
+                season=season,
+            )
+
+
+def _demand_unit(energy_unit: str) -> str:
+    return energy_unit[:-1] if energy_unit.endswith("h") else f"{energy_unit}/h"
+
+
+def _demand_charge(
+    kw: Decimal, demand_period: Period, fraction: Decimal, ops: _Operands, field: str
+) -> Iterator[tuple[int, Decimal, Decimal, Decimal]]:
+    """(tier, kW in tier, rate, amount) of a demand, graduated over the period's tiers, prorated by fraction."""
+    sizes = _tier_sizes(demand_period, Decimal(1), ops, field)
+    for t, block in _tier_blocks(kw, sizes, "graduated"):
+        unit_rate = ops.num(demand_period.tiers[t].rate, f"{field}.tiers[{t}].rate")
+        yield t, block, unit_rate, ops.money(block * unit_rate * fraction)
+
+
+def _demand_lines(
+    demand: DemandCharge, timeline: _Timeline, tariff: Tariff, ops: _Operands, history: Sequence[Decimal]
+) -> tuple[list[LineItem], Decimal | None]:
+    series = timeline.series
+    assert series is not None
+    if not timeline.slots:
+        return [], None
+    unit = _demand_unit(tariff.unit)
+    lines: list[LineItem] = []
+    months = sorted({d.year * 12 + d.month - 1 for d, _ in timeline.days})
+    month_days: dict[int, int] = {}
+    for d, _ in timeline.days:
+        key = d.year * 12 + d.month - 1
+        month_days[key] = month_days.get(key, 0) + 1
+
+    def kw(raw: int, minutes: int) -> Decimal:
+        return series.quantity(raw) * 60 / minutes
+
+    def fraction(key: int) -> Decimal:
+        year, month0 = divmod(key, 12)
+        dim = (date(year + (month0 + 1) // 12, (month0 + 1) % 12 + 1, 1) - date(year, month0 + 1, 1)).days
+        days = month_days[key]
+        return Decimal(1) if days == dim else Decimal(days) / Decimal(dim)
+
+    def label(key: int) -> str:
+        year, month0 = divmod(key, 12)
+        return f"{year}-{month0 + 1:02d}"
+
+    overall: Decimal | None = None
+    if demand.flat is not None:
+        flat = demand.flat
+        peaks, minutes = timeline.peaks(demand.window_minutes, None)
+        recent = list(history)
+        for key in months:
+            if (key, 0) not in peaks:
+                continue
+            actual = kw(peaks[(key, 0)], minutes)
+            overall = actual if overall is None else max(overall, actual)
+            billed, note = actual, ""
+            if flat.ratchet is not None and recent:
+                pct = ops.num(flat.ratchet.percent, "demand.flat.ratchet.percent")
+                floor = max(recent[-flat.ratchet.months :]) * pct / HUNDRED
+                if floor > actual:
+                    billed, note = floor, f" (ratchet: {pct}% of {max(recent[-flat.ratchet.months:])} {unit})"
+            recent.append(actual)
+            p = flat.months[key % 12]
+            demand_period = flat.periods[p]
+            share = fraction(key)
+            for t, block, unit_rate, amount in _demand_charge(
+                billed, demand_period, share, ops, f"demand.flat.periods[{p}]"
+            ):
+                description = f"Demand, {demand_period.name}{note}"
+                if len(months) > 1:
+                    description += f", {label(key)}"
+                if share != 1:
+                    description += f", prorated {month_days[key]} days"
+                lines.append(
+                    LineItem("demand", description, block, unit, unit_rate, amount, demand_period.name,
+                             t + 1 if len(demand_period.tiers) > 1 else None, tariff.season_of(key % 12 + 1))
+                )
+    if demand.time_of_use is not None:
+        tou = demand.time_of_use
+        rows = timeline.day_rows(tou.time_of_use.weekday_schedule, tou.time_of_use.weekend_schedule)
+        peaks, minutes = timeline.peaks(demand.window_minutes, rows)
+        schedules = (tou.time_of_use.weekday_schedule, tou.time_of_use.weekend_schedule)
+        for key in months:
+            share = fraction(key)
+            for p, demand_period in enumerate(tou.periods):
+                if (key, p) not in peaks:
+                    continue
+                actual = kw(peaks[(key, p)], minutes)
+                overall = actual if overall is None else max(overall, actual)
+                for t, block, unit_rate, amount in _demand_charge(
+                    actual, demand_period, share, ops, f"demand.time_of_use.periods[{p}]"
+                ):
+                    description = f"Demand, {demand_period.name}"
+                    if len(months) > 1:
+                        description += f", {label(key)}"
+                    if share != 1:
+                        description += f", prorated {month_days[key]} days"
+                    lines.append(
+                        LineItem("demand", description, block, unit, unit_rate, amount, demand_period.name,
+                                 t + 1 if len(demand_period.tiers) > 1 else None,
+                                 _period_season(tariff, schedules, p))
+                    )
+    return lines, overall
+
+
+def _sessions_in(period: BillPeriod, sessions: Sequence[Session]) -> list[Session]:
+    start, end = period.start_instant, period.end_instant
+    return [s for s in sessions if start <= s.start < end]
+
+
+def _package_lines(
+    tariff: Tariff, period: BillPeriod, sessions: Sequence[Session], ops: _Operands
+) -> Iterator[LineItem]:
+    billed = _sessions_in(period, sessions)
+    if not billed:
+        return
+    for i, package in enumerate(tariff.packages):
+        field = f"packages[{i}]"
+        threshold = ops.num(package.threshold_seconds, f"{field}.threshold_seconds")
+        fare = ops.num(package.fare, f"{field}.fare")
+        unit_seconds = ops.num(package.unit_seconds, f"{field}.unit_seconds")
+        unit_rate = ops.num(package.unit_rate, f"{field}.unit_rate")
+        if unit_seconds <= 0:
+            raise TariffError(f"{field}.unit_seconds", "must be positive")
+        units = 0
+        for session in billed:
+            over = Decimal(session.seconds) - threshold
+            if over > 0:
+                units += int(-(-over // unit_seconds))
+        count = len(billed)
+        yield LineItem(
+            component="package",
+            description=(
+                f"{package.description}: {count} sessions x {fare} + {units} started units of "
+                f"{unit_seconds} s x {unit_rate}"
+            ),
+            quantity=Decimal(count),
+            unit="session",
+            rate=None,
+            amount=ops.money(fare * count + unit_rate * units),
+        )
+
+
+def _shared_lines(tariff: Tariff, usage: Usage, ops: _Operands) -> Iterator[LineItem]:
+    for i, part in enumerate(usage.shared):
+        if isinstance(part, SharedCost):
+            yield LineItem("shared", part.description, Decimal(1), "share", None, ops.money(part.amount))
+            continue
+        assert isinstance(part, SharedUsage)
+        if tariff.shared is None:
+            raise TariffError("shared", f"usage.shared[{i}] allocates usage but the tariff has no shared rate")
+        if part.unit != tariff.unit:
+            raise TariffError("shared", f"usage.shared[{i}] is in {part.unit!r}, the tariff prices {tariff.unit!r}")
+        unit_rate = ops.num(tariff.shared.rate, "shared.rate")
+        yield LineItem(
+            "shared", f"{tariff.shared.description}: {part.description}", part.quantity, part.unit, unit_rate,
+            ops.money(part.quantity * unit_rate),
+        )
+
+
+def _minimum_lines(
+    tariff: Tariff, period: BillPeriod, ops: _Operands, lines: Sequence[LineItem]
+) -> Iterator[LineItem]:
+    if tariff.minimum is None:
+        return
+    amount = ops.num(tariff.minimum.amount, "minimum.amount")
+    if tariff.minimum.per == "day":
+        required = amount * day_count(period.start, period.end)
+    else:
+        required = amount * month_fraction(period.start, period.end)
+    required = ops.money(required)
+    charged = sum((line.amount for line in lines if line.component in CHARGE_COMPONENTS), Decimal(0))
+    if charged < required:
+        yield LineItem(
+            "minimum", f"Minimum charge {required} (charges {charged})", Decimal(1), "bill", required,
+            required - charged,
+        )
+
+
+def _savings_line(tariff: Tariff, period: BillPeriod, usage: Usage, ops: _Operands) -> LineItem:
+    savings = tariff.savings
+    assert savings is not None
+    start, end = period.start_instant, period.end_instant
+    period_hours = Decimal(utc_seconds(end) - utc_seconds(start)) / SECONDS_PER_HOUR
+    if usage.sessions:
+        on_seconds = 0
+        for s in usage.sessions:
+            lo, hi = max(s.start, start), min(s.end, end)
+            if hi > lo:
+                on_seconds += int((hi - lo) // timedelta(seconds=1))
+        on_hours = Decimal(on_seconds) / SECONDS_PER_HOUR
+    elif usage.series is not None and usage.series.unit in ("h", "s"):
+        timeline_total, _ = _Timeline(usage.series, period, frozenset()).usage_totals()
+        on_hours = timeline_total if usage.series.unit == "h" else timeline_total / SECONDS_PER_HOUR
+    else:
+        raise TariffError("savings", "needs on-time: sessions, or an on_time series in hours or seconds")
+    off_hours = max(period_hours - on_hours, Decimal(0))
+    watts = ops.num(savings.power_rating_w, "savings.power_rating_w")
+    price = ops.num(savings.price_per_kwh, "savings.price_per_kwh")
+    value = ops.money(off_hours * watts * price / 1000)
+    return LineItem(
+        "savings",
+        f"{savings.description}: {watts} W off for {off_hours.normalize():f} h at {price}/kWh",
+        off_hours.quantize(QUANTITY_PLACES).normalize(),
+        "h",
+        price,
+        -value if savings.credit else value,
+    )
+
+
+def _adjustment_lines(tariff: Tariff, ops: _Operands, lines: Sequence[LineItem]) -> list[LineItem]:
+    added: list[LineItem] = []
+    for i, adjustment in enumerate(tariff.adjustments):
+        sign = -1 if adjustment.kind == "discount" else 1
+        if adjustment.percent is not None:
+            pct = ops.num(adjustment.percent, f"adjustments[{i}].percent")
+            base = sum(
+                (line.amount for line in [*lines, *added] if line.component in adjustment.applies_to), Decimal(0)
+            )
+            line = LineItem(
+                adjustment.kind, f"{adjustment.description} ({pct}%)", base, tariff.currency, pct / HUNDRED,
+                ops.money(sign * base * pct / HUNDRED),
+            )
+        else:
+            assert adjustment.amount is not None
+            amount = ops.num(adjustment.amount, f"adjustments[{i}].amount")
+            line = LineItem(
+                adjustment.kind, adjustment.description, Decimal(1), "bill", amount, ops.money(sign * amount)
+            )
+        added.append(line)
+    return added
+
+
+def _tax_lines(tariff: Tariff, ops: _Operands, lines: Sequence[LineItem]) -> Iterator[LineItem]:
+    for i, tax in enumerate(tariff.taxes):
+        pct = ops.num(tax.percent, f"taxes[{i}].percent")
+        base = sum((line.amount for line in lines if line.component in tax.applies_to), Decimal(0))
+        yield LineItem("tax", f"{tax.name} ({pct}%)", base, tariff.currency, pct / HUNDRED,
+                       ops.money(base * pct / HUNDRED))

@@ -1,0 +1,64 @@
+"""The site's local calendar: zones, local midnights, month segments and day-based proration."""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class UnknownTimeZoneError(ValueError):
+    pass
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UnknownTimeZoneError(f"unknown time zone {name!r} (expected an IANA name like 'Europe/Berlin')") from None
+
+
+def local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    """The instant a local calendar day starts (zoneinfo resolves a skipped midnight forward)."""
+    naive = datetime(day.year, day.month, day.day)
+    aware = naive.replace(tzinfo=tz)
+    # Round-trip through UTC so a midnight that does not exist (some zones skip 00:00) lands on the real instant.
+    return aware.astimezone(UTC).astimezone(tz)
+
+
+def days_in_month(year: int, month: int) -> int:
+    return calendar.monthrange(year, month)[1]
+
+
+def month_segments(start: date, end: date) -> Iterator[tuple[date, date]]:
+    """[start, end) cut at calendar month boundaries."""
+    cursor = start
+    while cursor < end:
+        nxt = date(cursor.year + cursor.month // 12, cursor.month % 12 + 1, 1)
+        yield cursor, min(nxt, end)
+        cursor = nxt
+
+
+def month_fraction(start: date, end: date) -> Decimal:
+    """How many calendar months [start, end) covers, each partial month counted by its days.
+
+    A whole month is exactly 1 whatever its length; 15 days of a 30-day month are 0.5.
+    """
+    total = Decimal(0)
+    for seg_start, seg_end in month_segments(start, end):
+        days = (seg_end - seg_start).days
+        dim = days_in_month(seg_start.year, seg_start.month)
+        total += Decimal(1) if days == dim else Decimal(days) / Decimal(dim)
+    return total
+
+
+def day_count(start: date, end: date) -> int:
+    return (end - start).days
+
+
+def utc_seconds(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime {moment.isoformat()} where an aware one is required")
+    return int((moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(seconds=1))

@@ -1,0 +1,125 @@
+"""What a bill is rated from: a regular interval series, or usage sessions (a compute job, a machine run)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+ALLOWED_INTERVAL_MINUTES = (1, 5, 15, 30, 60)
+MAX_DECIMALS = 9
+
+
+class UsageError(ValueError):
+    """Usage that cannot be rated; `where` names the offending item (an index, a timestamp, a line)."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"{where}: {reason}")
+        self.where = where
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class IntervalSeries:
+    """Consumption per interval, held as integers so sums are exact and fast.
+
+    The quantity of interval i is ``values[i] * 10**exponent`` in ``unit`` (exponent -3 on kWh means Wh), and
+    interval i covers [start + i*interval, start + (i+1)*interval).
+    """
+
+    start: datetime
+    interval_minutes: int
+    values: Sequence[int]
+    exponent: int
+    unit: str
+    estimated: frozenset[int] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None:
+            raise UsageError("start", "must carry a UTC offset or time zone")
+        if self.interval_minutes not in ALLOWED_INTERVAL_MINUTES:
+            raise UsageError("interval", f"{self.interval_minutes} min; allowed: {ALLOWED_INTERVAL_MINUTES}")
+
+    @classmethod
+    def from_decimals(
+        cls,
+        start: datetime,
+        interval_minutes: int,
+        quantities: Sequence[Decimal],
+        unit: str,
+        estimated: Iterable[int] = (),
+    ) -> IntervalSeries:
+        exponent = 0
+        for i, q in enumerate(quantities):
+            if not q.is_finite():
+                raise UsageError(f"interval {i}", f"value {q} is not a finite number")
+            if q < 0:
+                raise UsageError(f"interval {i}", f"negative consumption {q}")
+            exp = q.as_tuple().exponent
+            assert isinstance(exp, int)
+            if exp < exponent:
+                exponent = exp
+        if exponent < -MAX_DECIMALS:
+            raise UsageError("values", f"more than {MAX_DECIMALS} decimal places")
+        scale = 10**-exponent
+        values = [int(q * scale) for q in quantities]
+        return cls(start, interval_minutes, values, exponent, unit, frozenset(estimated))
+
+    @property
+    def interval(self) -> timedelta:
+        return timedelta(minutes=self.interval_minutes)
+
+    @property
+    def end(self) -> datetime:
+        return self.start + self.interval * len(self.values)
+
+    def quantity(self, raw: int) -> Decimal:
+        """A raw integer sum of values as an exact Decimal in the series' unit."""
+        return Decimal(raw).scaleb(self.exponent)
+
+    def total(self) -> Decimal:
+        return self.quantity(sum(self.values))
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """One usage session: a job or a machine run, billed as a whole by usage packages."""
+
+    id: str
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise UsageError(f"session {self.id}", "start and end must carry a UTC offset or time zone")
+        if self.end < self.start:
+            raise UsageError(f"session {self.id}", "ends before it starts")
+
+    @property
+    def seconds(self) -> int:
+        return int((self.end - self.start) // timedelta(seconds=1))
+
+
+@dataclass(frozen=True, slots=True)
+class SharedUsage:
+    """This customer's allocated part of a common meter's usage, priced at the tariff's shared rate."""
+
+    description: str
+    quantity: Decimal
+    unit: str
+
+
+@dataclass(frozen=True, slots=True)
+class SharedCost:
+    """This customer's allocated part of a common cost, billed as it is."""
+
+    description: str
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    series: IntervalSeries | None = None
+    sessions: Sequence[Session] = ()
+    shared: Sequence[SharedUsage | SharedCost] = ()
