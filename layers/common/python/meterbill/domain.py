@@ -1,7 +1,7 @@
 """The catalog: who is billed, where meters hang, and which contract a meter runs under when.
 
-Pure values (pydantic models, frozen, unknown fields rejected); no I/O. Lists from JSON become tuples so a
-model cannot be changed after validation. Every validator names the field it rejects and why.
+Pure values (pydantic models, frozen, unknown fields rejected); no I/O. Lists from JSON become tuples.
+Every validator names the field it rejects and why.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from pydantic import (
     field_validator,
 )
 
-from meterbill.timeutil import zone
+from meterbill import timeutil
 
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -162,7 +162,7 @@ class Site(_Model):
     def _known_time_zone(cls, value: str) -> str:
         if value == "localtime":
             raise ValueError("'localtime' depends on the host; name the IANA zone, e.g. 'Europe/Berlin'")
-        zone(value)  # raises UnknownTimeZoneError, a ValueError naming the value
+        timeutil.zone(value)  # raises UnknownTimeZoneError, a ValueError naming the value
         return value
 
     @field_validator("holiday_country")
@@ -188,7 +188,7 @@ class Site(_Model):
         return value
 
     def zone(self) -> ZoneInfo:
-        return zone(self.timezone)
+        return timeutil.zone(self.timezone)
 
     def holiday_dates(self, start: date, end: date) -> frozenset[date]:
         """The site's public holidays in [start, end); empty when no calendar is configured."""
