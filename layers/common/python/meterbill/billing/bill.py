@@ -26,7 +26,7 @@ class LineItem:
             "description": self.description,
             "quantity": _decimal_text(self.quantity),
             "unit": self.unit,
-            "rate": None if self.rate is None else _decimal_text(self.rate),
+            "rate": None if self.rate is None else str(self.rate),
             "amount": str(self.amount),
             "period": self.period,
             "tier": self.tier,
@@ -90,6 +90,5 @@ class Bill:
 
 
 def _decimal_text(value: Decimal) -> str:
-    """Plain notation without trailing zeros beyond what the value needs: 1E+3 -> '1000', 1.500 -> '1.5'."""
-    text = format(value.normalize(), "f")
-    return text
+    """Plain notation without trailing zeros: 1E+3 -> '1000', 1.500 -> '1.5'."""
+    return format(value.normalize(), "f")

@@ -176,12 +176,19 @@ class _Timeline:
         self.days: list[tuple[date, bool]] = []
         self.slots: list[tuple[int, int, int, int, int]] = []
         self.first = self.last = 0
+        self._peak_cache: dict[int, tuple[list[int], int]] = {}
         if series is None:
             return
         tz = period.tz
         self._step = series.interval_minutes * 60
         self._origin = utc_seconds(series.start)
         index_at = self._index_at
+        per_hour, per_day = SECONDS_PER_HOUR // self._step, SECONDS_PER_DAY // self._step
+        origin, step = self._origin, self._step
+
+        def aligned(instant: int) -> bool:
+            return (instant - origin) % step == 0
+
         day = period.start
         day_start = utc_seconds(period.start_instant)
         self.first = index_at(day_start)
@@ -191,8 +198,16 @@ class _Timeline:
             day_end = utc_seconds(local_midnight(following, tz))
             day_index = len(self.days)
             self.days.append((day, day.weekday() >= 5 or day in weekend_days))
-            if index_at(day_start) < index_at(day_end):
-                length = day_end - day_start
+            day_first, day_last = index_at(day_start), index_at(day_end)
+            length = day_end - day_start
+            if day_last - day_first == per_day and length == SECONDS_PER_DAY and aligned(day_start):
+                # The common case: a whole 24-hour day of hour-aligned data, no index arithmetic per hour.
+                slots.extend(
+                    (day_first + h * per_hour, day_first + (h + 1) * per_hour, h, day_index,
+                     day_start + h * SECONDS_PER_HOUR)
+                    for h in range(24)
+                )
+            elif day_first < day_last:
                 if length == SECONDS_PER_DAY:
                     hours: Sequence[int] = range(24)
                 else:
@@ -240,35 +255,45 @@ class _Timeline:
     def peaks(
         self, window_minutes: int, rows: list[Sequence[int]] | None
     ) -> tuple[dict[tuple[int, int], int], int]:
-        """Highest window energy per (month key, period) and the minutes that energy was averaged over.
+        """Highest window energy per (month key, period) and the minutes that energy was averaged over."""
+        slot_peaks, minutes = self._slot_peaks(window_minutes)
+        month_keys = [d.year * 12 + d.month - 1 for d, _ in self.days]
+        peaks: dict[tuple[int, int], int] = {}
+        for (_, _, hour, day_index, _), peak in zip(self.slots, slot_peaks, strict=True):
+            key = (month_keys[day_index], rows[day_index][hour] if rows is not None else 0)
+            if peak > peaks.get(key, -1):
+                peaks[key] = peak
+        return peaks, minutes
+
+    def _slot_peaks(self, window_minutes: int) -> tuple[list[int], int]:
+        """Each slot's highest window energy, computed once per window length (flat and TOU demand share it).
 
         Windows are aligned to the local clock. With intervals at least as long as the window, each interval's
         own average counts.
         """
+        if window_minutes in self._peak_cache:
+            return self._peak_cache[window_minutes]
         series = self.series
         assert series is not None
         values = series.values
         interval = series.interval_minutes
         group = window_minutes // interval if interval < window_minutes else 1
         window_seconds = window_minutes * 60
-        peaks: dict[tuple[int, int], int] = {}
-        month_keys = [d.year * 12 + d.month - 1 for d, _ in self.days]
         index_at = self._index_at
-        for a, b, hour, day_index, hour_start in self.slots:
+        slot_peaks: list[int] = []
+        for a, b, _, _, hour_start in self.slots:
             if group == 1:
-                peak = max(values[a:b])
-            else:
-                cuts = [a]
-                for cut in range(hour_start + window_seconds, hour_start + SECONDS_PER_HOUR, window_seconds):
-                    c = index_at(cut)
-                    if a < c < b:
-                        cuts.append(c)
-                cuts.append(b)
-                peak = max(sum(values[s:e]) for s, e in zip(cuts, cuts[1:], strict=False))
-            key = (month_keys[day_index], rows[day_index][hour] if rows is not None else 0)
-            if peak > peaks.get(key, -1):
-                peaks[key] = peak
-        return peaks, interval * group
+                slot_peaks.append(max(values[a:b]))
+                continue
+            cuts = [a]
+            for cut in range(hour_start + window_seconds, hour_start + SECONDS_PER_HOUR, window_seconds):
+                c = index_at(cut)
+                if a < c < b:
+                    cuts.append(c)
+            cuts.append(b)
+            slot_peaks.append(max(sum(values[s:e]) for s, e in zip(cuts, cuts[1:], strict=False)))
+        self._peak_cache[window_minutes] = (slot_peaks, interval * group)
+        return slot_peaks, interval * group
 
 
 def _fixed_lines(tariff: Tariff, period: BillPeriod, ops: _Operands) -> Iterator[LineItem]:

@@ -13,7 +13,7 @@ import ast
 import operator
 import re
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Context, Decimal, DivisionByZero, InvalidOperation, Overflow, localcontext
 from functools import lru_cache
@@ -57,23 +57,46 @@ _COMPARISONS: dict[type[ast.AST], Callable[[Any, Any], Any]] = {
     ast.GtE: operator.ge,
 }
 _UNARY = (ast.UAdd, ast.USub, ast.Not)
-_FUNCTIONS = {"abs": range(1, 2), "min": range(1, MAX_FORMULA_LENGTH), "max": range(1, MAX_FORMULA_LENGTH),
-              "round": range(1, 3)}
+_FUNCTIONS = {
+    "abs": range(1, 2),
+    "min": range(1, MAX_FORMULA_LENGTH),
+    "max": range(1, MAX_FORMULA_LENGTH),
+    "round": range(1, 3),
+}
 _SYMBOLS: dict[type[ast.AST], str] = {
-    ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^", ast.LShift: "<<", ast.RShift: ">>", ast.MatMult: "@",
-    ast.Invert: "~", ast.In: "in", ast.NotIn: "not in", ast.Is: "is", ast.IsNot: "is not",
+    ast.BitAnd: "&",
+    ast.BitOr: "|",
+    ast.BitXor: "^",
+    ast.LShift: "<<",
+    ast.RShift: ">>",
+    ast.MatMult: "@",
+    ast.Invert: "~",
+    ast.In: "in",
+    ast.NotIn: "not in",
+    ast.Is: "is",
+    ast.IsNot: "is not",
 }
 _FORBIDDEN: dict[type[ast.AST], str] = {
-    ast.Attribute: "attribute access", ast.Subscript: "subscripting", ast.Lambda: "a lambda",
-    ast.ListComp: "a comprehension", ast.SetComp: "a comprehension", ast.DictComp: "a comprehension",
-    ast.GeneratorExp: "a generator expression", ast.NamedExpr: "assignment (:=)", ast.JoinedStr: "an f-string",
-    ast.List: "a list", ast.Tuple: "a tuple", ast.Set: "a set", ast.Dict: "a dict",
-    ast.Starred: "unpacking with *", ast.Await: "await", ast.Yield: "yield", ast.YieldFrom: "yield",
+    ast.Attribute: "attribute access",
+    ast.Subscript: "subscripting",
+    ast.Lambda: "a lambda",
+    ast.ListComp: "a comprehension",
+    ast.SetComp: "a comprehension",
+    ast.DictComp: "a comprehension",
+    ast.GeneratorExp: "a comprehension",
+    ast.NamedExpr: "assignment (:=)",
+    ast.JoinedStr: "an f-string",
+    ast.List: "a list",
+    ast.Tuple: "a tuple",
+    ast.Set: "a set",
+    ast.Dict: "a dict",
+    ast.Starred: "unpacking with *",
 }
 
 
 class FormulaError(ValueError):
-    """A formula that cannot be parsed or evaluated; ``column`` is the 1-based character position in ``source``."""
+    """A formula that cannot be parsed or evaluated; ``column`` is the 1-based character position in
+    ``source``."""
 
     def __init__(self, column: int, reason: str, source: str) -> None:
         super().__init__(f"column {column}: {reason}")
@@ -103,8 +126,8 @@ class Formula:
 
 
 def parse_formula(source: str) -> Formula:
-    """Validates ``source`` completely, so that only a missing or wrongly typed variable, a division by zero or
-    a value beyond ``MAX_MAGNITUDE`` can make ``evaluate`` fail."""
+    """Validates ``source`` completely: ``evaluate`` can then fail only because of the values it is given
+    (a missing or float variable, text used as a number, a division by zero, a value beyond the limit)."""
     return Formula(source, frozenset(_compile(source).names))
 
 
@@ -118,7 +141,7 @@ def _column(source: str, lineno: int, offset: int, *, utf8: bool) -> int:
     return max(1, min(len(source) - len(text) + start + chars + 1, len(source) + 1))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Program:
     source: str
     body: ast.expr
@@ -126,7 +149,9 @@ class _Program:
     names: dict[str, ast.Name]  # each variable's first occurrence
 
     def error(self, node: ast.expr | ast.keyword, reason: str) -> FormulaError:
-        return FormulaError(_column(self.source, node.lineno, node.col_offset, utf8=True), reason, self.source)
+        return FormulaError(
+            _column(self.source, node.lineno, node.col_offset, utf8=True), reason, self.source
+        )
 
     def variable(self, node: ast.Name, variables: Mapping[str, object]) -> _Value:
         if node.id not in variables:
@@ -138,7 +163,9 @@ class _Program:
             return value
         number = Decimal(value) if isinstance(value, int) else value
         if not isinstance(number, Decimal) or not number.is_finite():
-            raise self.error(node, f"variable {node.id!r} must be a finite Decimal, int, bool or str, not {value!r}")
+            raise self.error(
+                node, f"variable {node.id!r} must be a finite Decimal, int, bool or str, not {value!r}"
+            )
         if number.copy_abs() > MAX_MAGNITUDE:
             raise self.error(node, f"variable {node.id!r} {_TOO_LARGE}")
         return number
@@ -158,7 +185,9 @@ def _compile(source: str) -> _Program:
             warnings.simplefilter("ignore")
             tree = ast.parse(source.lstrip(), mode="eval")
     except SyntaxError as err:
-        column = _column(source, err.lineno or 1, err.offset - 1, utf8=False) if err.offset else len(source) + 1
+        column = (
+            _column(source, err.lineno or 1, err.offset - 1, utf8=False) if err.offset else len(source) + 1
+        )
         raise FormulaError(column, err.msg, source) from None
     program = _Program(source, tree.body, {}, {})
     with localcontext(_CONTEXT):
@@ -201,7 +230,9 @@ class _Checker:
         elif isinstance(node, ast.Call):
             children = self.call(node)
         else:
-            raise self.program.error(node, f"{_FORBIDDEN.get(type(node), type(node).__name__)} is not allowed")
+            raise self.program.error(
+                node, f"{_FORBIDDEN.get(type(node), type(node).__name__)} is not allowed"
+            )
         for child in children:
             self.visit(child, depth + 1)
 
@@ -215,8 +246,8 @@ class _Checker:
             raise self.program.error(node, f"the literal {self.segment(node)} is not allowed")
         try:  # a float literal is read from its source text, so 0.1 is exactly Decimal("0.1")
             number = Decimal(node.value) if isinstance(node.value, int) else Decimal(self.segment(node))
-        except InvalidOperation:
-            number = Decimal("Infinity")
+        except InvalidOperation:  # an exponent beyond what Decimal can represent
+            raise self.program.error(node, f"the number {self.segment(node)} is out of range") from None
         if number.copy_abs() > MAX_MAGNITUDE:
             raise self.program.error(node, f"the number {self.segment(node)} {_TOO_LARGE}")
         return number
@@ -228,9 +259,11 @@ class _Checker:
             raise self.program.error(node, f"{node.id} is a function and must be called")
         self.program.names.setdefault(node.id, node)
 
-    def operator(self, node: ast.expr, op: ast.AST, allowed: Mapping[type[ast.AST], object] | tuple[type, ...]) -> None:
+    def operator(self, node: ast.expr, op: ast.AST, allowed: Container[type[ast.AST]]) -> None:
         if type(op) not in allowed:
-            raise self.program.error(node, f"the {_SYMBOLS.get(type(op), type(op).__name__)} operator is not allowed")
+            raise self.program.error(
+                node, f"the {_SYMBOLS.get(type(op), type(op).__name__)} operator is not allowed"
+            )
 
     def exponent(self, node: ast.expr) -> None:
         signed = isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.UAdd | ast.USub)
@@ -239,7 +272,8 @@ class _Checker:
         if not isinstance(value, int) or isinstance(value, bool):
             raise self.program.error(node, "the exponent of ** must be an integer literal")
         if value > _MAX_EXPONENT:
-            reason = f"the exponent of ** must be from -{_MAX_EXPONENT} to {_MAX_EXPONENT}, not {self.segment(node)}"
+            limit = _MAX_EXPONENT
+            reason = f"the exponent of ** must be from -{limit} to {limit}, not {self.segment(node)}"
             raise self.program.error(node, reason)
 
     def call(self, node: ast.Call) -> list[ast.expr]:
@@ -247,7 +281,8 @@ class _Checker:
         if name is None and type(node.func) in _FORBIDDEN:
             raise self.program.error(node.func, f"{_FORBIDDEN[type(node.func)]} is not allowed")
         if name not in _FUNCTIONS:
-            reason = f"calling {self.segment(node.func)} is not allowed; only {', '.join(_FUNCTIONS)} can be called"
+            allowed = ", ".join(_FUNCTIONS)
+            reason = f"calling {self.segment(node.func)} is not allowed; only {allowed} can be called"
             raise self.program.error(node, reason)
         if node.keywords:
             raise self.program.error(node.keywords[0], "keyword arguments are not allowed")
@@ -271,7 +306,9 @@ class _Evaluation:
         if isinstance(node, ast.IfExp):
             return self.value(node.body) if self.value(node.test) else self.value(node.orelse)
         if isinstance(node, ast.BoolOp):
-            stop = isinstance(node.op, ast.Or)  # `or` stops at the first true value, `and` at the first false one
+            stop = isinstance(
+                node.op, ast.Or
+            )  # `or` stops at the first true value, `and` at the first false one
             for operand in node.values:
                 result = self.value(operand)
                 if bool(result) is stop:
@@ -318,13 +355,18 @@ class _Evaluation:
             return _ARITHMETIC[type(node.op)](left, right)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             args = [self.number(arg) for arg in node.args]
+            if node.func.id == "abs":
+                return abs(args[0])
             if node.func.id == "round":
                 return self.round(node, *args)
-            return {"abs": abs, "min": min, "max": max}[node.func.id](*args)  # type: ignore[operator]
+            return min(args) if node.func.id == "min" else max(args)
         raise TypeError(f"unchecked node {type(node).__name__}")
 
     def round(self, node: ast.Call, value: Decimal, places: Decimal = Decimal(0)) -> Decimal:
         if places != places.to_integral_value() or places.copy_abs() > _MAX_ROUND_PLACES:
-            reason = f"round() takes a whole number of places from -{_MAX_ROUND_PLACES} to {_MAX_ROUND_PLACES}"
+            reason = (
+                f"round() takes a whole number of places from -{_MAX_ROUND_PLACES} to {_MAX_ROUND_PLACES}"
+            )
             raise self.program.error(node, reason)
-        return value.quantize(Decimal(1).scaleb(-int(places)), rounding=ROUND_HALF_UP)
+        rounded = value.quantize(Decimal(1).scaleb(-int(places)), rounding=ROUND_HALF_UP)
+        return rounded if places >= 0 else rounded.quantize(Decimal(1))  # 1200, not 1.2E+3
