@@ -8,7 +8,7 @@ rounded whole and nothing is lost or invented by rounding.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 
@@ -48,7 +48,7 @@ def allocate(
             raise AllocationError(f"weights: all {method.value} weights are zero, nothing to split by")
         fractions = {customer: weight / total_weight for customer, weight in weights.items()}
     exact = {customer: whole * fraction for customer, fraction in fractions.items()}
-    allocated_whole = sum(exact.values(), Decimal(0)).quantize(quantum)
+    allocated_whole = sum(exact.values(), Decimal(0)).quantize(quantum, rounding=ROUND_HALF_UP)
     floors = {customer: part.quantize(quantum, rounding=ROUND_FLOOR) for customer, part in exact.items()}
     leftover = int((allocated_whole - sum(floors.values(), Decimal(0))) / quantum)
     # Largest remainders first; ties go to the customer listed first so the split is deterministic.

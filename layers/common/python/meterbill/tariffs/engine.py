@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from zoneinfo import ZoneInfo
 
 from meterbill.billing.bill import Bill, LineItem, UsageSummary
@@ -502,6 +502,18 @@ def _sessions_in(period: BillPeriod, sessions: Sequence[Session]) -> list[Sessio
     return [s for s in sessions if start <= s.start < end]
 
 
+def started_units(seconds: int, threshold: Decimal, unit_seconds: Decimal) -> int:
+    """Indivisible units beyond the package threshold: every started unit counts whole."""
+    over = Decimal(seconds) - threshold
+    # Decimal // truncates toward zero, so round the quotient up explicitly.
+    return int((over / unit_seconds).to_integral_value(rounding=ROUND_CEILING)) if over > 0 else 0
+
+
+def session_charge(seconds: int, threshold: Decimal, fare: Decimal, unit_seconds: Decimal, unit_rate: Decimal) -> Decimal:
+    """What one session costs under a usage package, unrounded (lines round the sum of their sessions)."""
+    return fare + started_units(seconds, threshold, unit_seconds) * unit_rate
+
+
 def _package_lines(
     tariff: Tariff, period: BillPeriod, sessions: Sequence[Session], ops: _Operands
 ) -> Iterator[LineItem]:
@@ -516,11 +528,7 @@ def _package_lines(
         unit_rate = ops.num(package.unit_rate, f"{field}.unit_rate")
         if unit_seconds <= 0:
             raise TariffError(f"{field}.unit_seconds", "must be positive")
-        units = 0
-        for session in billed:
-            over = Decimal(session.seconds) - threshold
-            if over > 0:
-                units += int(-(-over // unit_seconds))
+        units = sum(started_units(session.seconds, threshold, unit_seconds) for session in billed)
         count = len(billed)
         yield LineItem(
             component="package",
