@@ -206,14 +206,19 @@ FORMULA_TOKENS += ["min(", "max(", "round(", "abs(", "open(", "lambda:", ".real"
 formula_like_text = st.lists(st.sampled_from(FORMULA_TOKENS), max_size=40).map("".join)
 
 
-@given(st.text(max_size=60) | formula_like_text)
-def test_any_text_either_parses_or_raises_a_formula_error_within_the_source(source):
+variable_values = st.sampled_from(
+    [Decimal("1.5"), Decimal(0), -1, True, "a", Decimal("1E+15"), Decimal("1E-30")]
+)
+
+
+@given(st.text(max_size=60) | formula_like_text, variable_values)
+def test_any_text_either_parses_or_raises_a_formula_error_within_the_source(source, variable):
     try:
         formula = parse_formula(source)
     except FormulaError as error:
         assert 1 <= error.column <= len(source) + 1
         return
     try:
-        formula.evaluate(dict.fromkeys(formula.names, Decimal("1.5")))
+        formula.evaluate(dict.fromkeys(formula.names, variable))
     except FormulaError as error:
         assert 1 <= error.column <= len(source) + 1

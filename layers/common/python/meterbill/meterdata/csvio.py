@@ -132,8 +132,7 @@ def _instant(text: str, tz: ZoneInfo, rows: _Rows, column: str) -> datetime:
         raise rows.error(f"{column} {text!r} does not exist in {tz.key} (clocks skip it); add the offset")
     if earlier.utcoffset() != later.utcoffset():
         raise rows.error(
-            f"{column} {text!r} happens twice in {tz.key} (the clocks go back); "
-            "add the offset to say which"
+            f"{column} {text!r} happens twice in {tz.key} (clocks go back); add the offset to say which"
         )
     return earlier
 

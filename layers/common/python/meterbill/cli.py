@@ -1,0 +1,236 @@
+"""`meterbill …`: the command line. Bills go to stdout (JSON for scripts, a table for people); bad input ends
+with exit code 2 and one line on stderr naming the file, the line or field, and the reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import NoReturn
+from zoneinfo import ZoneInfo
+
+import holidays
+from pydantic import TypeAdapter, ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from meterbill.billing.bill import Bill
+from meterbill.domain import AttributeKey, AttributeValue
+from meterbill.meterdata.csvio import CsvFormatError, read_usage_csv
+from meterbill.tariffs.engine import BillPeriod, TariffError, Variables, rate, rate_monthly
+from meterbill.tariffs.loading import TariffFileError, field_path, load_tariff
+from meterbill.timeutil import UnknownTimeZoneError, zone
+from meterbill.usage import Usage, UsageError
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ATTRIBUTES = TypeAdapter(dict[AttributeKey, AttributeValue])
+
+
+class InputError(ValueError):
+    """Input the command cannot use; the message names the file or option, the line or field, and the reason."""
+
+
+INPUT_ERRORS = (InputError, TariffFileError, CsvFormatError)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, or a usage error already reported on one line
+        return exit_.code if isinstance(exit_.code, int) else EXIT_BAD_INPUT
+    command: Callable[[argparse.Namespace], int] = args.run
+    try:
+        return command(args)
+    except INPUT_ERRORS as err:
+        message = " ".join(str(err).split())
+        print(f"meterbill {args.command}: {message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="meterbill", description="Metering and billing: price usage with tariffs.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    rating = commands.add_parser("rate", help="price usage with a tariff", description=_rate.__doc__)
+    rating.add_argument("--tariff", required=True, metavar="T.json", help="native tariff or URDB rate object")
+    rating.add_argument(
+        "--usage",
+        required=True,
+        metavar="U.csv",
+        help="'start,value' intervals (in the tariff's unit) or 'id,start,end' sessions",
+    )
+    rating.add_argument("--start", required=True, metavar="YYYY-MM-DD", help="first day of the bill period")
+    rating.add_argument("--end", required=True, metavar="YYYY-MM-DD", help="day after the bill period")
+    rating.add_argument("--tz", default="UTC", help="the site's IANA time zone (default UTC)")
+    rating.add_argument(
+        "--attributes", metavar="A.json", help="JSON object of customer attributes for formulas"
+    )
+    rating.add_argument("--holidays", metavar="CC[-SUB]", help="public holidays, e.g. DE or DE-BE")
+    rating.add_argument("--monthly", action="store_true", help="one bill per calendar month")
+    rating.add_argument("--format", choices=("json", "table"), default="json", help="output (default json)")
+    rating.set_defaults(run=_rate)
+    return parser
+
+
+def _rate(args: argparse.Namespace) -> int:
+    """Price the usage of a bill period [start, end) on the site's local calendar."""
+    tz = _zone(args.tz)
+    period = _bill_period(args.start, args.end, tz)
+    public_holidays = _holidays(args.holidays, period) if args.holidays else frozenset()
+    tariff = load_tariff(args.tariff)
+    attributes = _attributes(args.attributes) if args.attributes else {}
+    usage = _usage(args.usage, tz, tariff.unit)
+    try:
+        if args.monthly:
+            bills = rate_monthly(tariff, period, usage, attributes=attributes, holidays=public_holidays)
+        else:
+            bills = [rate(tariff, period, usage, attributes=attributes, holidays=public_holidays)]
+    except TariffError as err:
+        raise InputError(f"{args.tariff}: {err}") from None
+    if args.format == "table":
+        print_bills(bills, Console())
+    else:
+        print(json.dumps({"bills": [bill.to_json() for bill in bills]}, indent=2))
+    return EXIT_OK
+
+
+def print_bills(bills: Sequence[Bill], console: Console) -> None:
+    """Each bill as a table of its lines, money right-aligned, with subtotal, taxes and total."""
+    for bill in bills:
+        table = Table(
+            title=f"{bill.tariff_id} v{bill.tariff_version}: {bill.start.date()} to {bill.end.date()} "
+            f"({bill.start.tzinfo})",
+            caption=_usage_caption(bill),
+            show_footer=False,
+        )
+        table.add_column("Description", ratio=1)
+        table.add_column("Quantity", justify="right", no_wrap=True)
+        table.add_column("Unit", no_wrap=True)
+        table.add_column("Rate", justify="right", no_wrap=True)
+        table.add_column(f"Amount {bill.currency}", justify="right", no_wrap=True)
+        for line in bill.lines:
+            cells = line.to_json()
+            table.add_row(
+                cells["description"],
+                cells["quantity"],
+                cells["unit"],
+                cells["rate"] or "",
+                _money(line.amount),
+            )
+        table.add_section()
+        table.add_row("Subtotal", "", "", "", _money(bill.subtotal))
+        table.add_row("Taxes", "", "", "", _money(bill.taxes))
+        table.add_row("[bold]Total[/bold]", "", "", "", f"[bold]{_money(bill.total)}[/bold]")
+        for memo in bill.memos:
+            table.add_row(
+                f"[italic]Memo: {memo.description}[/italic]", "", "", "", f"[italic]{_money(memo.amount)}"
+            )
+        console.print(table)
+
+
+def _money(amount: Decimal) -> str:
+    return f"{amount:,}"
+
+
+def _usage_caption(bill: Bill) -> str:
+    used = bill.usage.to_json()
+    caption = f"usage {used['total']} {used['unit']}"
+    if used["peak_demand"] is not None:
+        caption += f", peak demand {used['peak_demand']}"
+    return caption
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return zone(name)
+    except UnknownTimeZoneError as err:
+        raise InputError(f"--tz: {err}") from None
+
+
+def _date(text: str, option: str) -> date:
+    try:
+        if not _DATE.match(text):
+            raise ValueError("expected YYYY-MM-DD")
+        return date.fromisoformat(text)
+    except ValueError as err:
+        raise InputError(f"{option} {text!r} is not a date: {err}") from None
+
+
+def _bill_period(start_text: str, end_text: str, tz: ZoneInfo) -> BillPeriod:
+    start, end = _date(start_text, "--start"), _date(end_text, "--end")
+    if end <= start:
+        raise InputError(f"--end {end} must be after --start {start} (the period is [start, end))")
+    return BillPeriod(start, end, tz)
+
+
+def _holidays(code: str, period: BillPeriod) -> frozenset[date]:
+    """``DE`` or ``DE-BE``: the country's (or its subdivision's) public holidays within the bill period."""
+    country, _, subdivision = code.partition("-")
+    supported: dict[str, list[str]] = holidays.list_supported_countries(include_aliases=False)
+    if country.upper() not in supported:
+        raise InputError(f"--holidays {code!r}: no public-holiday calendar for country {country!r}")
+    country = country.upper()
+    subdivisions = {name.upper(): name for name in supported[country]}
+    if subdivision and subdivision.upper() not in subdivisions:
+        raise InputError(
+            f"--holidays {code!r}: {subdivision!r} is not a subdivision of {country}; "
+            f"expected one of: {', '.join(supported[country])}"
+        )
+    last_day = period.end - timedelta(days=1)
+    calendar = holidays.country_holidays(
+        country,
+        subdiv=subdivisions[subdivision.upper()] if subdivision else None,
+        years=range(period.start.year, last_day.year + 1),
+    )
+    return frozenset(day for day in calendar if period.start <= day < period.end)
+
+
+def _attributes(path: str) -> Variables:
+    """A JSON object of customer attributes: numbers as exact decimals, booleans and text as they are."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            document = json.load(file, parse_float=Decimal)
+    except OSError as err:
+        raise InputError(f"{path}: cannot read the file: {err.strerror or err}") from None
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path}: not UTF-8 text: {err.reason}") from None
+    except json.JSONDecodeError as err:
+        raise InputError(f"{path}: invalid JSON at line {err.lineno} column {err.colno}: {err.msg}") from None
+    if not isinstance(document, dict):
+        raise InputError(f"{path}: expected a JSON object of attributes")
+    try:
+        return _ATTRIBUTES.validate_python(document)
+    except ValidationError as err:
+        problem = err.errors(include_url=False)[0]
+        where = field_path([part for part in problem["loc"] if part != "[key]"])
+        reason = problem["msg"].removeprefix("Value error, ")
+        raise InputError(f"{path}: {where}: {reason}") from None
+
+
+def _usage(path: str, tz: ZoneInfo, unit: str) -> Usage:
+    try:
+        with open(path, encoding="utf-8", newline="") as file:
+            return read_usage_csv(file, tz, unit, path)
+    except OSError as err:
+        raise InputError(f"{path}: cannot read the file: {err.strerror or err}") from None
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path}: not UTF-8 text: {err.reason}") from None
+    except UsageError as err:
+        raise InputError(f"{path}: {err}") from None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
