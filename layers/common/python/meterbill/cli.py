@@ -18,6 +18,7 @@ import holidays
 from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from meterbill.billing.bill import Bill
 from meterbill.domain import AttributeKey, AttributeValue
@@ -34,7 +35,7 @@ _ATTRIBUTES = TypeAdapter(dict[AttributeKey, AttributeValue])
 
 
 class InputError(ValueError):
-    """Input the command cannot use; the message names the file or option, the line or field, and the reason."""
+    """Input the command cannot use; the message names the file or option, the line or field, the reason."""
 
 
 INPUT_ERRORS = (InputError, TariffFileError, CsvFormatError)
@@ -110,11 +111,9 @@ def _rate(args: argparse.Namespace) -> int:
 def print_bills(bills: Sequence[Bill], console: Console) -> None:
     """Each bill as a table of its lines, money right-aligned, with subtotal, taxes and total."""
     for bill in bills:
+        period = f"{bill.start.date()} to {bill.end.date()} ({bill.start.tzinfo})"
         table = Table(
-            title=f"{bill.tariff_id} v{bill.tariff_version}: {bill.start.date()} to {bill.end.date()} "
-            f"({bill.start.tzinfo})",
-            caption=_usage_caption(bill),
-            show_footer=False,
+            title=Text(f"{bill.tariff_id} v{bill.tariff_version}, {period}"), caption=_usage_caption(bill)
         )
         table.add_column("Description", ratio=1)
         table.add_column("Quantity", justify="right", no_wrap=True)
@@ -124,20 +123,18 @@ def print_bills(bills: Sequence[Bill], console: Console) -> None:
         for line in bill.lines:
             cells = line.to_json()
             table.add_row(
-                cells["description"],
+                Text(line.description),
                 cells["quantity"],
-                cells["unit"],
+                Text(line.unit),
                 cells["rate"] or "",
                 _money(line.amount),
             )
         table.add_section()
         table.add_row("Subtotal", "", "", "", _money(bill.subtotal))
         table.add_row("Taxes", "", "", "", _money(bill.taxes))
-        table.add_row("[bold]Total[/bold]", "", "", "", f"[bold]{_money(bill.total)}[/bold]")
+        table.add_row("Total", "", "", "", _money(bill.total), style="bold")
         for memo in bill.memos:
-            table.add_row(
-                f"[italic]Memo: {memo.description}[/italic]", "", "", "", f"[italic]{_money(memo.amount)}"
-            )
+            table.add_row(Text(f"Memo: {memo.description}"), "", "", "", _money(memo.amount), style="italic")
         console.print(table)
 
 

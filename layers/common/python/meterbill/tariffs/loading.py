@@ -26,7 +26,7 @@ class TariffFileError(ValueError):
 
 
 def load_tariff(path: str | Path) -> Tariff:
-    """Numbers are read as exact decimals; a URDB rate object is converted, anything else is a native tariff."""
+    """Numbers are read as exact decimals; a URDB rate object is converted, anything else is native."""
     source = str(path)
     try:
         with open(path, encoding="utf-8") as file:
