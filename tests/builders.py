@@ -26,7 +26,9 @@ def flat_energy(rate: str) -> dict[str, Any]:
     return {"periods": [{"name": "all", "tiers": [{"rate": rate}]}]}
 
 
-def series(start: datetime, minutes: int, values: Sequence[str | Decimal | int], unit: str = "kWh") -> IntervalSeries:
+def series(
+    start: datetime, minutes: int, values: Sequence[str | Decimal | int], unit: str = "kWh"
+) -> IntervalSeries:
     return IntervalSeries.from_decimals(start, minutes, [D(str(v)) for v in values], unit)
 
 

@@ -23,11 +23,27 @@ def json_blocks(markdown: str) -> list[str]:
 def test_the_tariff_with_every_component_validates_and_rates() -> None:
     (block,) = json_blocks((DOCS / "tariffs.md").read_text(encoding="utf-8"))
     tariff = Tariff.model_validate(json.loads(block, parse_float=Decimal))
-    usage = Usage(series=IntervalSeries.from_decimals(datetime(2026, 6, 1, tzinfo=BERLIN), 60, [Decimal("2")] * 720, "kWh"))
-    bill = rate(tariff, BillPeriod(date(2026, 6, 1), date(2026, 7, 1), BERLIN), usage,
-                attributes={"small_customer": False}, demand_history=[Decimal("10")])
+    usage = Usage(
+        series=IntervalSeries.from_decimals(
+            datetime(2026, 6, 1, tzinfo=BERLIN), 60, [Decimal("2")] * 720, "kWh"
+        )
+    )
+    bill = rate(
+        tariff,
+        BillPeriod(date(2026, 6, 1), date(2026, 7, 1), BERLIN),
+        usage,
+        attributes={"small_customer": False},
+        demand_history=[Decimal("10")],
+    )
     assert [line.component for line in bill.lines] == [
-        "fixed", "fixed", "energy", "energy", "demand", "surcharge", "discount", "tax",
+        "fixed",
+        "fixed",
+        "energy",
+        "energy",
+        "demand",
+        "surcharge",
+        "discount",
+        "tax",
     ]
     # The 2 kW peak is below the ratchet: 80 % of 10 kW is billed at the summer rate.
     demand = next(line for line in bill.lines if line.component == "demand")

@@ -23,8 +23,14 @@ def tou_tariff(off: Decimal, peak: Decimal, fixed: Decimal, vat: Decimal, discou
     return tariff(
         fixed=[{"amount": fixed}, {"amount": fixed / 30, "per": "day"}],
         energy={
-            "periods": [{"name": "off", "tiers": [{"rate": off}]}, {"name": "peak", "tiers": [{"rate": peak}]}],
-            "time_of_use": {"weekday_schedule": schedule({range(7, 21): 1}), "weekend_schedule": schedule({range(17, 19): 1})},
+            "periods": [
+                {"name": "off", "tiers": [{"rate": off}]},
+                {"name": "peak", "tiers": [{"rate": peak}]},
+            ],
+            "time_of_use": {
+                "weekday_schedule": schedule({range(7, 21): 1}),
+                "weekend_schedule": schedule({range(17, 19): 1}),
+            },
         },
         adjustments=[{"kind": "discount", "description": "d", "percent": discount, "applies_to": ["energy"]}],
         taxes=[{"name": "VAT", "percent": vat}],
@@ -44,12 +50,25 @@ def year_slices(draw: st.DrawFn) -> tuple[str, date, int, list[Decimal]]:
 @settings(max_examples=40, deadline=None)
 @given(year_slices(), RATES, RATES, RATES, st.decimals(0, 25, places=2), st.decimals(0, 30, places=1))
 def test_the_total_is_the_sum_of_the_rounded_lines(
-    data: tuple[str, date, int, list[Decimal]], off: Decimal, peak: Decimal, fixed: Decimal, vat: Decimal, discount: Decimal
+    data: tuple[str, date, int, list[Decimal]],
+    off: Decimal,
+    peak: Decimal,
+    fixed: Decimal,
+    vat: Decimal,
+    discount: Decimal,
 ) -> None:
     zone_name, start, days, values = data
     tz = ZoneInfo(zone_name)
-    usage = Usage(series=IntervalSeries.from_decimals(datetime(start.year, start.month, start.day, tzinfo=tz), 60, values, "kWh"))
-    bill = rate(tou_tariff(off, peak, fixed, vat, discount), BillPeriod(start, start + timedelta(days=days), tz), usage)
+    usage = Usage(
+        series=IntervalSeries.from_decimals(
+            datetime(start.year, start.month, start.day, tzinfo=tz), 60, values, "kWh"
+        )
+    )
+    bill = rate(
+        tou_tariff(off, peak, fixed, vat, discount),
+        BillPeriod(start, start + timedelta(days=days), tz),
+        usage,
+    )
     assert bill.total == sum(line.amount for line in bill.lines)
     assert bill.subtotal + bill.taxes == bill.total
     assert all(line.amount == line.amount.quantize(Decimal("0.01")) for line in bill.lines)
@@ -58,7 +77,11 @@ def test_the_total_is_the_sum_of_the_rounded_lines(
 @settings(max_examples=40, deadline=None)
 @given(year_slices(), st.data(), RATES, RATES, RATES, st.decimals(0, 25, places=2))
 def test_billing_a_period_in_two_parts_costs_the_same_within_rounding(
-    data: tuple[str, date, int, list[Decimal]], split: st.DataObject, off: Decimal, peak: Decimal, fixed: Decimal,
+    data: tuple[str, date, int, list[Decimal]],
+    split: st.DataObject,
+    off: Decimal,
+    peak: Decimal,
+    fixed: Decimal,
     vat: Decimal,
 ) -> None:
     zone_name, start, days, values = data
@@ -66,7 +89,11 @@ def test_billing_a_period_in_two_parts_costs_the_same_within_rounding(
     middle = start + timedelta(days=split.draw(st.integers(1, days - 1)))
     end = start + timedelta(days=days)
     t = tou_tariff(off, peak, fixed, vat, Decimal(0))
-    usage = Usage(series=IntervalSeries.from_decimals(datetime(start.year, start.month, start.day, tzinfo=tz), 60, values, "kWh"))
+    usage = Usage(
+        series=IntervalSeries.from_decimals(
+            datetime(start.year, start.month, start.day, tzinfo=tz), 60, values, "kWh"
+        )
+    )
     whole = rate(t, BillPeriod(start, end, tz), usage)
     parts = [rate(t, BillPeriod(start, middle, tz), usage), rate(t, BillPeriod(middle, end, tz), usage)]
     lines = len(whole.lines) + sum(len(p.lines) for p in parts)
@@ -78,10 +105,17 @@ def test_billing_a_period_in_two_parts_costs_the_same_within_rounding(
 
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.integers(0, 20000), min_size=1, max_size=60), st.randoms(use_true_random=False))
-def test_the_order_in_which_sessions_arrive_does_not_change_the_bill(durations: list[int], rnd: random.Random) -> None:
-    t = tariff(packages=[{"threshold_seconds": "1800", "fare": "0.01", "unit_seconds": "300", "unit_rate": "0.0089"}])
+def test_the_order_in_which_sessions_arrive_does_not_change_the_bill(
+    durations: list[int], rnd: random.Random
+) -> None:
+    t = tariff(
+        packages=[{"threshold_seconds": "1800", "fare": "0.01", "unit_seconds": "300", "unit_rate": "0.0089"}]
+    )
     start = datetime(2026, 5, 1, tzinfo=ZoneInfo("UTC"))
-    sessions = [Session(f"s{i}", start + timedelta(hours=i), start + timedelta(hours=i, seconds=d)) for i, d in enumerate(durations)]
+    sessions = [
+        Session(f"s{i}", start + timedelta(hours=i), start + timedelta(hours=i, seconds=d))
+        for i, d in enumerate(durations)
+    ]
     shuffled = list(sessions)
     rnd.shuffle(shuffled)
     period = BillPeriod(date(2026, 5, 1), date(2026, 6, 1), ZoneInfo("UTC"))

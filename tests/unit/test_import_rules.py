@@ -35,7 +35,9 @@ def test_nothing_outside_the_adapters_imports_an_aws_sdk() -> None:
 
 
 def test_the_rule_catches_plain_dotted_and_from_imports() -> None:
-    source = "import json\nimport boto3\nfrom botocore.exceptions import ClientError\nimport pynamodb.models as m\n"
+    source = (
+        "import json\nimport boto3\nfrom botocore.exceptions import ClientError\nimport pynamodb.models\n"
+    )
     assert aws_imports(source) == ["line 2: boto3", "line 3: botocore.exceptions", "line 4: pynamodb.models"]
 
 

@@ -6,9 +6,33 @@ from decimal import ROUND_HALF_UP, Decimal
 
 # ISO 4217 minor units of the currencies we bill in; anything else must be added here deliberately.
 MINOR_UNITS: dict[str, int] = {
-    "AUD": 2, "BHD": 3, "BRL": 2, "CAD": 2, "CHF": 2, "CNY": 2, "CZK": 2, "DKK": 2, "EUR": 2,
-    "GBP": 2, "HKD": 2, "HUF": 2, "INR": 2, "ISK": 0, "JOD": 3, "JPY": 0, "KRW": 0, "KWD": 3,
-    "MXN": 2, "NOK": 2, "NZD": 2, "OMR": 3, "PLN": 2, "SEK": 2, "SGD": 2, "TND": 3, "USD": 2,
+    "AUD": 2,
+    "BHD": 3,
+    "BRL": 2,
+    "CAD": 2,
+    "CHF": 2,
+    "CNY": 2,
+    "CZK": 2,
+    "DKK": 2,
+    "EUR": 2,
+    "GBP": 2,
+    "HKD": 2,
+    "HUF": 2,
+    "INR": 2,
+    "ISK": 0,
+    "JOD": 3,
+    "JPY": 0,
+    "KRW": 0,
+    "KWD": 3,
+    "MXN": 2,
+    "NOK": 2,
+    "NZD": 2,
+    "OMR": 3,
+    "PLN": 2,
+    "SEK": 2,
+    "SGD": 2,
+    "TND": 3,
+    "USD": 2,
     "ZAR": 2,
 }
 
@@ -21,7 +45,9 @@ def minor_unit(currency: str) -> int:
     try:
         return MINOR_UNITS[currency]
     except KeyError:
-        raise UnknownCurrencyError(f"unknown currency {currency!r}; known: {', '.join(sorted(MINOR_UNITS))}") from None
+        raise UnknownCurrencyError(
+            f"unknown currency {currency!r}; known: {', '.join(sorted(MINOR_UNITS))}"
+        ) from None
 
 
 def quantum(currency: str) -> Decimal:

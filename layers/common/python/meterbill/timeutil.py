@@ -17,14 +17,16 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise UnknownTimeZoneError(f"unknown time zone {name!r} (expected an IANA name like 'Europe/Berlin')") from None
+        raise UnknownTimeZoneError(
+            f"unknown time zone {name!r} (expected an IANA name like 'Europe/Berlin')"
+        ) from None
 
 
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:
     """The instant a local calendar day starts (zoneinfo resolves a skipped midnight forward)."""
     naive = datetime(day.year, day.month, day.day)
     aware = naive.replace(tzinfo=tz)
-    # Round-trip through UTC so a midnight that does not exist (some zones skip 00:00) lands on the real instant.
+    # Round-trip through UTC so a midnight that does not exist (some zones skip 00:00) becomes a real instant.
     return aware.astimezone(UTC).astimezone(tz)
 
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from meterbill.billing.bill import Bill, LineItem, UsageSummary
@@ -77,7 +78,7 @@ def rate(
     holidays: frozenset[date] = frozenset(),
     demand_history: Sequence[Decimal] = (),
 ) -> Bill:
-    """Price one bill period. ``demand_history`` holds earlier months' peak demands, oldest first (ratchets)."""
+    """Price one bill period; ``demand_history`` holds earlier months' peaks, oldest first (ratchets)."""
     if usage.series is not None and usage.series.unit != tariff.unit:
         raise TariffError("unit", f"tariff prices {tariff.unit!r} but the usage is in {usage.series.unit!r}")
     ops = _Operands(tariff, period, attributes or {})
@@ -171,7 +172,9 @@ class _Timeline:
     that start in that hour; a DST day simply has 23 or 25 slots.
     """
 
-    def __init__(self, series: IntervalSeries | None, period: BillPeriod, weekend_days: frozenset[date]) -> None:
+    def __init__(
+        self, series: IntervalSeries | None, period: BillPeriod, weekend_days: frozenset[date]
+    ) -> None:
         self.series = series
         self.days: list[tuple[date, bool]] = []
         self.slots: list[tuple[int, int, int, int, int]] = []
@@ -203,8 +206,13 @@ class _Timeline:
             if day_last - day_first == per_day and length == SECONDS_PER_DAY and aligned(day_start):
                 # The common case: a whole 24-hour day of hour-aligned data, no index arithmetic per hour.
                 slots.extend(
-                    (day_first + h * per_hour, day_first + (h + 1) * per_hour, h, day_index,
-                     day_start + h * SECONDS_PER_HOUR)
+                    (
+                        day_first + h * per_hour,
+                        day_first + (h + 1) * per_hour,
+                        h,
+                        day_index,
+                        day_start + h * SECONDS_PER_HOUR,
+                    )
                     for h in range(24)
                 )
             elif day_first < day_last:
@@ -238,7 +246,9 @@ class _Timeline:
         estimated = sum(values[i] for i in series.estimated if self.first <= i < self.last)
         return series.quantity(sum(values[self.first : self.last])), series.quantity(estimated)
 
-    def day_rows(self, weekday: Sequence[Sequence[int]], weekend: Sequence[Sequence[int]]) -> list[Sequence[int]]:
+    def day_rows(
+        self, weekday: Sequence[Sequence[int]], weekend: Sequence[Sequence[int]]
+    ) -> list[Sequence[int]]:
         """Each day's 24-hour row of a month x hour schedule."""
         return [(weekend if off else weekday)[d.month - 1] for d, off in self.days]
 
@@ -291,7 +301,7 @@ class _Timeline:
                 if a < c < b:
                     cuts.append(c)
             cuts.append(b)
-            slot_peaks.append(max(sum(values[s:e]) for s, e in zip(cuts, cuts[1:], strict=False)))
+            slot_peaks.append(max(sum(values[s:e]) for s, e in pairwise(cuts)))
         self._peak_cache[window_minutes] = (slot_peaks, interval * group)
         return slot_peaks, interval * group
 
@@ -313,9 +323,7 @@ def _fixed_lines(tariff: Tariff, period: BillPeriod, ops: _Operands) -> Iterator
         )
 
 
-def _tier_blocks(
-    quantity: Decimal, sizes: Sequence[Decimal | None], mode: str
-) -> list[tuple[int, Decimal]]:
+def _tier_blocks(quantity: Decimal, sizes: Sequence[Decimal | None], mode: str) -> list[tuple[int, Decimal]]:
     """Split ``quantity`` into (tier index, amount in that tier): graduated fills tier by tier; volume puts it
     all in the tier the quantity reaches."""
     if mode == "volume":
@@ -385,7 +393,9 @@ def _energy_lines(
             yield LineItem(
                 component="energy",
                 description=description,
-                quantity=block if block == block.quantize(QUANTITY_PLACES) else block.quantize(QUANTITY_PLACES),
+                quantity=block
+                if block == block.quantize(QUANTITY_PLACES)
+                else block.quantize(QUANTITY_PLACES),
                 unit=tariff.unit,
                 rate=unit_rate,
                 amount=ops.money(block * unit_rate),
@@ -402,7 +412,7 @@ def _demand_unit(energy_unit: str) -> str:
 def _demand_charge(
     kw: Decimal, demand_period: Period, fraction: Decimal, ops: _Operands, field: str
 ) -> Iterator[tuple[int, Decimal, Decimal, Decimal]]:
-    """(tier, kW in tier, rate, amount) of a demand, graduated over the period's tiers, prorated by fraction."""
+    """(tier, kW in tier, rate, amount): graduated over the period's tiers, prorated by ``fraction``."""
     sizes = _tier_sizes(demand_period, Decimal(1), ops, field)
     for t, block in _tier_blocks(kw, sizes, "graduated"):
         unit_rate = ops.num(demand_period.tiers[t].rate, f"{field}.tiers[{t}].rate")
@@ -452,7 +462,10 @@ def _demand_lines(
                 pct = ops.num(flat.ratchet.percent, "demand.flat.ratchet.percent")
                 floor = max(recent[-flat.ratchet.months :]) * pct / HUNDRED
                 if floor > actual:
-                    billed, note = floor, f" (ratchet: {pct}% of {max(recent[-flat.ratchet.months:])} {unit})"
+                    billed, note = (
+                        floor,
+                        f" (ratchet: {pct}% of {max(recent[-flat.ratchet.months :])} {unit})",
+                    )
             recent.append(actual)
             p = flat.months[key % 12]
             demand_period = flat.periods[p]
@@ -466,8 +479,17 @@ def _demand_lines(
                 if share != 1:
                     description += f", prorated {month_days[key]} days"
                 lines.append(
-                    LineItem("demand", description, block, unit, unit_rate, amount, demand_period.name,
-                             t + 1 if len(demand_period.tiers) > 1 else None, tariff.season_of(key % 12 + 1))
+                    LineItem(
+                        "demand",
+                        description,
+                        block,
+                        unit,
+                        unit_rate,
+                        amount,
+                        demand_period.name,
+                        t + 1 if len(demand_period.tiers) > 1 else None,
+                        tariff.season_of(key % 12 + 1),
+                    )
                 )
     if demand.time_of_use is not None:
         tou = demand.time_of_use
@@ -490,9 +512,17 @@ def _demand_lines(
                     if share != 1:
                         description += f", prorated {month_days[key]} days"
                     lines.append(
-                        LineItem("demand", description, block, unit, unit_rate, amount, demand_period.name,
-                                 t + 1 if len(demand_period.tiers) > 1 else None,
-                                 _period_season(tariff, schedules, p))
+                        LineItem(
+                            "demand",
+                            description,
+                            block,
+                            unit,
+                            unit_rate,
+                            amount,
+                            demand_period.name,
+                            t + 1 if len(demand_period.tiers) > 1 else None,
+                            _period_season(tariff, schedules, p),
+                        )
                     )
     return lines, overall
 
@@ -509,7 +539,9 @@ def started_units(seconds: int, threshold: Decimal, unit_seconds: Decimal) -> in
     return int((over / unit_seconds).to_integral_value(rounding=ROUND_CEILING)) if over > 0 else 0
 
 
-def session_charge(seconds: int, threshold: Decimal, fare: Decimal, unit_seconds: Decimal, unit_rate: Decimal) -> Decimal:
+def session_charge(
+    seconds: int, threshold: Decimal, fare: Decimal, unit_seconds: Decimal, unit_rate: Decimal
+) -> Decimal:
     """What one session costs under a usage package, unrounded (lines round the sum of their sessions)."""
     return fare + started_units(seconds, threshold, unit_seconds) * unit_rate
 
@@ -550,12 +582,20 @@ def _shared_lines(tariff: Tariff, usage: Usage, ops: _Operands) -> Iterator[Line
             continue
         assert isinstance(part, SharedUsage)
         if tariff.shared is None:
-            raise TariffError("shared", f"usage.shared[{i}] allocates usage but the tariff has no shared rate")
+            raise TariffError(
+                "shared", f"usage.shared[{i}] allocates usage but the tariff has no shared rate"
+            )
         if part.unit != tariff.unit:
-            raise TariffError("shared", f"usage.shared[{i}] is in {part.unit!r}, the tariff prices {tariff.unit!r}")
+            raise TariffError(
+                "shared", f"usage.shared[{i}] is in {part.unit!r}, the tariff prices {tariff.unit!r}"
+            )
         unit_rate = ops.num(tariff.shared.rate, "shared.rate")
         yield LineItem(
-            "shared", f"{tariff.shared.description}: {part.description}", part.quantity, part.unit, unit_rate,
+            "shared",
+            f"{tariff.shared.description}: {part.description}",
+            part.quantity,
+            part.unit,
+            unit_rate,
             ops.money(part.quantity * unit_rate),
         )
 
@@ -574,7 +614,11 @@ def _minimum_lines(
     charged = sum((line.amount for line in lines if line.component in CHARGE_COMPONENTS), Decimal(0))
     if charged < required:
         yield LineItem(
-            "minimum", f"Minimum charge {required} (charges {charged})", Decimal(1), "bill", required,
+            "minimum",
+            f"Minimum charge {required} (charges {charged})",
+            Decimal(1),
+            "bill",
+            required,
             required - charged,
         )
 
@@ -617,10 +661,15 @@ def _adjustment_lines(tariff: Tariff, ops: _Operands, lines: Sequence[LineItem])
         if adjustment.percent is not None:
             pct = ops.num(adjustment.percent, f"adjustments[{i}].percent")
             base = sum(
-                (line.amount for line in [*lines, *added] if line.component in adjustment.applies_to), Decimal(0)
+                (line.amount for line in [*lines, *added] if line.component in adjustment.applies_to),
+                Decimal(0),
             )
             line = LineItem(
-                adjustment.kind, f"{adjustment.description} ({pct}%)", base, tariff.currency, pct / HUNDRED,
+                adjustment.kind,
+                f"{adjustment.description} ({pct}%)",
+                base,
+                tariff.currency,
+                pct / HUNDRED,
                 ops.money(sign * base * pct / HUNDRED),
             )
         else:
@@ -637,5 +686,11 @@ def _tax_lines(tariff: Tariff, ops: _Operands, lines: Sequence[LineItem]) -> Ite
     for i, tax in enumerate(tariff.taxes):
         pct = ops.num(tax.percent, f"taxes[{i}].percent")
         base = sum((line.amount for line in lines if line.component in tax.applies_to), Decimal(0))
-        yield LineItem("tax", f"{tax.name} ({pct}%)", base, tariff.currency, pct / HUNDRED,
-                       ops.money(base * pct / HUNDRED))
+        yield LineItem(
+            "tax",
+            f"{tax.name} ({pct}%)",
+            base,
+            tariff.currency,
+            pct / HUNDRED,
+            ops.money(base * pct / HUNDRED),
+        )

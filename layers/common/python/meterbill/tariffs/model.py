@@ -113,7 +113,7 @@ class TimeOfUse(_Model):
 
 
 class EnergyCharge(_Model):
-    """Energy (or volume, or time) per unit: flat = one period with one tier; ladder = one period with tiers."""
+    """Energy (or volume, or time) per unit: flat is one period with one tier, a ladder one with tiers."""
 
     periods: list[Period] = Field(min_length=1)
     time_of_use: TimeOfUse | None = None
@@ -130,8 +130,12 @@ class EnergyCharge(_Model):
             if len(self.periods) != 1:
                 raise ValueError("periods: more than one period needs a time_of_use schedule")
         else:
-            _check_schedule("time_of_use.weekday_schedule", self.time_of_use.weekday_schedule, len(self.periods))
-            _check_schedule("time_of_use.weekend_schedule", self.time_of_use.weekend_schedule, len(self.periods))
+            _check_schedule(
+                "time_of_use.weekday_schedule", self.time_of_use.weekday_schedule, len(self.periods)
+            )
+            _check_schedule(
+                "time_of_use.weekend_schedule", self.time_of_use.weekend_schedule, len(self.periods)
+            )
         return self
 
 
@@ -173,7 +177,7 @@ class TouDemandCharge(_Model):
 
 
 class DemandCharge(_Model):
-    """Demand: the highest average power over ``window_minutes`` (from interval energy), per calendar month."""
+    """Demand: the highest average power over ``window_minutes`` from interval energy, per month."""
 
     window_minutes: Literal[5, 10, 15, 30, 60] = 15
     flat: FlatDemandCharge | None = None
