@@ -1,6 +1,7 @@
 """Rating throughput: one year of 15-minute data through meterbill's engine, NREL SAM and a numpy floor.
 
-Run: ``.venv/bin/python bench/rating.py [--runs N]`` (not a test; prints its figures, exits 0).
+Run: ``.venv/bin/python bench/rating.py [--runs N] [--zone IANA-name]``
+(not a test; prints its figures, exits 0).
 
 The load is a deterministic synthetic commercial building (20-120 kW, 35,040 quarter hours of 2018); the
 tariff has 3-period TOU energy with weekday/weekend schedules that change with the season, 2 tiers in every
@@ -18,7 +19,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -26,11 +27,11 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers" / "common" / "python"))
 
-from meterbill.billing.bill import Bill  # noqa: E402
-from meterbill.tariffs.engine import BillPeriod, rate_monthly  # noqa: E402
-from meterbill.tariffs.model import Tariff  # noqa: E402
-from meterbill.timeutil import local_midnight  # noqa: E402
-from meterbill.usage import IntervalSeries, Usage  # noqa: E402
+from meterbill.billing.bill import Bill
+from meterbill.tariffs.engine import BillPeriod, rate_monthly
+from meterbill.tariffs.model import Tariff
+from meterbill.timeutil import local_midnight
+from meterbill.usage import IntervalSeries, Usage
 
 YEAR = 2018  # starts on a Monday, like SAM's year; 365 days
 INTERVAL_MINUTES = 15
@@ -119,7 +120,7 @@ def build_tariff(window_minutes: int) -> Tariff:
     return Tariff.model_validate(doc)
 
 
-# --- the load -------------------------------------------------------------------------------------------------
+# --- the load -----------------------------------------------------------------------------------------------
 
 
 def _occupancy(hour: float) -> float:
@@ -134,8 +135,9 @@ def _occupancy(hour: float) -> float:
 
 
 def load_kwh_strings(seed: int = 20180101) -> list[str]:
-    """Quarter-hour kWh (Wh resolution) of a synthetic office: 20-120 kW, weekday occupancy, summer cooling
-    peaking mid-afternoon, a little winter heating, day-to-day weather, AR(1) noise and rare equipment spikes."""
+    """Quarter-hour kWh (Wh resolution) of a synthetic office: 20-120 kW, weekday occupancy, summer
+    cooling peaking mid-afternoon, a little winter heating, day-to-day weather, AR(1) noise and rare
+    equipment spikes."""
     rng = random.Random(seed)
     out: list[str] = []
     noise = 0.0
@@ -168,7 +170,7 @@ def build_series(texts: list[str], start: datetime) -> IntervalSeries:
     return IntervalSeries.from_decimals(start, INTERVAL_MINUTES, [Decimal(t) for t in texts], "kWh")
 
 
-# --- timing ---------------------------------------------------------------------------------------------------
+# --- timing -------------------------------------------------------------------------------------------------
 
 
 def best_of(fn: Callable[[], object], runs: int, warmup: int = 2) -> float:
@@ -198,7 +200,7 @@ def annual(bills: list[Bill]) -> tuple[Decimal, Decimal]:
     return sum((b.total for b in bills), Decimal(0)), sum((b.subtotal for b in bills), Decimal(0))
 
 
-# --- PySAM ----------------------------------------------------------------------------------------------------
+# --- PySAM --------------------------------------------------------------------------------------------------
 
 
 def sam_setup(hourly_kw: list[float]) -> Any:
@@ -252,7 +254,7 @@ def sam_setup(hourly_kw: list[float]) -> Any:
     return model
 
 
-# --- numpy floor ----------------------------------------------------------------------------------------------
+# --- numpy floor --------------------------------------------------------------------------------------------
 
 
 class NumpyFloor:
@@ -263,20 +265,16 @@ class NumpyFloor:
     """
 
     def __init__(self, np: Any, values: list[int], exponent: int, start: datetime) -> None:
-        """Calendar arrays in UTC (the wall clock of the UTC comparison)."""
+        """Calendar arrays of the UTC year (whole days from ``start``): month, weekend, hour per interval."""
         self.np = np
         self.v = np.asarray(values, dtype=np.int64)
         self.scale = 10.0**exponent
-        stamps = np.datetime64(start.astimezone(UTC).replace(tzinfo=None), "s") + np.arange(
-            len(values), dtype=np.int64
-        ) * np.timedelta64(INTERVAL_MINUTES * 60, "s")
-        days = stamps.astype("datetime64[D]")
-        self.month = (stamps.astype("datetime64[M]").astype(np.int64) % 12).astype(np.intp)
-        self.hour = ((stamps - days).astype("timedelta64[h]").astype(np.int64)).astype(np.intp)
-        # 1970-01-01 was a Thursday: weekday 0 = Monday.
-        self.weekend = (((days.astype(np.int64) + 3) % 7) >= 5).astype(np.intp)
-        month_codes = stamps.astype("datetime64[M]").astype(np.int64)
-        self.month_starts = np.flatnonzero(np.r_[True, month_codes[1:] != month_codes[:-1]])
+        per_day = 24 * PER_HOUR
+        days = [start.date() + timedelta(days=d) for d in range(len(values) // per_day)]
+        self.month = np.array([d.month - 1 for d in days], dtype=np.intp).repeat(per_day)
+        self.weekend = np.array([d.weekday() >= 5 for d in days], dtype=np.intp).repeat(per_day)
+        self.hour = np.tile(np.arange(24, dtype=np.intp).repeat(PER_HOUR), len(days))
+        self.month_starts = np.flatnonzero(np.r_[True, self.month[1:] != self.month[:-1]])
         e_wd, e_we = energy_schedules()
         d_wd, d_we = demand_schedules()
         self.e_sched = np.array([e_wd, e_we], dtype=np.intp)
@@ -312,23 +310,26 @@ class NumpyFloor:
             for p, (_, r1, r2) in enumerate(ENERGY_PERIODS):
                 share = row[p] / month_kwh if month_kwh else 0.0
                 bill += share * (t1 * float(r1) + (month_kwh - t1) * float(r2))
-            r1, r2 = DEMAND_FLAT["summer" if m in SUMMER else "winter"]
+            d1, d2 = DEMAND_FLAT["summer" if m in SUMMER else "winter"]
             kw = flat_kw[m]
-            if r2 is None:
-                bill += kw * float(r1)
+            if d2 is None:
+                bill += kw * float(d1)
             else:
-                bill += min(kw, FLAT_DEMAND_TIER_KW) * float(r1) + max(kw - FLAT_DEMAND_TIER_KW, 0) * float(r2)
+                over = max(kw - FLAT_DEMAND_TIER_KW, 0)
+                bill += min(kw, FLAT_DEMAND_TIER_KW) * float(d1) + over * float(d2)
             bill += sum(tou_kw[m][p] * float(rt) for p, (_, rt) in enumerate(DEMAND_TOU_PERIODS))
             subtotal += bill
             total += bill * (1 + float(TAX_PERCENT) / 100)
         return total, subtotal
 
 
-# --- main -----------------------------------------------------------------------------------------------------
+# --- main ---------------------------------------------------------------------------------------------------
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=20, help="timed runs per figure (best is reported)")
     parser.add_argument("--zone", default="America/New_York", help="real time zone for the second figure")
     args = parser.parse_args()
@@ -336,13 +337,17 @@ def main() -> int:
     utc = ZoneInfo("UTC")
     local = ZoneInfo(args.zone)
 
-    print(f"meterbill rating benchmark - {INTERVALS:,} intervals of {INTERVAL_MINUTES} min ({YEAR}), "
-          f"12 monthly bills, best of {runs} runs after warm-up")
+    print(
+        f"meterbill rating benchmark - {INTERVALS:,} intervals of {INTERVAL_MINUTES} min ({YEAR}), "
+        f"12 monthly bills, best of {runs} runs after warm-up"
+    )
     print(f"Python {sys.version.split()[0]}")
     texts = load_kwh_strings()
     kw_values = [float(t) * PER_HOUR for t in texts]
-    print(f"load: {min(kw_values):.1f}-{max(kw_values):.1f} kW, mean {statistics.fmean(kw_values):.1f} kW, "
-          f"{sum(float(t) for t in texts):,.0f} kWh/year")
+    print(
+        f"load: {min(kw_values):.1f}-{max(kw_values):.1f} kW, mean {statistics.fmean(kw_values):.1f} kW, "
+        f"{sum(float(t) for t in texts):,.0f} kWh/year"
+    )
     print()
 
     # 0. Input parsing
@@ -373,17 +378,25 @@ def main() -> int:
     bills_local = rate_monthly(tariff15, year_local, usage_local)
     assert len(bills15) == 12 and sum(len(b.lines) for b in bills15) > 12 * 6
     total15, sub15 = annual(bills15)
-    total60, sub60 = annual(bills60)
+    _, sub60 = annual(bills60)
     total_local, _ = annual(bills_local)
     rate_mb = INTERVALS / t_mb
     print("1. meterbill rate_monthly (3-period TOU energy x 2 tiers, TOU + flat demand, fixed, tax)")
-    print(f"   UTC, 15-min demand window:   {ms(t_mb)} per year  {rate_mb:>12,.0f} intervals/s  "
-          f"{'meets' if rate_mb >= GOAL_INTERVALS_PER_S else 'BELOW'} goal {GOAL_INTERVALS_PER_S:,}/s")
-    print(f"   UTC, 60-min demand window:   {ms(t_mb60)} per year  {INTERVALS / t_mb60:>12,.0f} intervals/s")
-    print(f"   {args.zone}, 15-min window: {ms(t_mb_local)} per year  "
-          f"{INTERVALS / t_mb_local:>12,.0f} intervals/s (DST days)")
-    print(f"   annual bill (UTC, 15 min): {total15:,} USD incl. tax ({sub15:,} before tax); "
-          f"{sum(len(b.lines) for b in bills15)} lines")
+    rows = [
+        ("UTC, 15-min demand window", t_mb),
+        ("UTC, 60-min demand window", t_mb60),
+        (f"{args.zone}, 15-min window", t_mb_local),
+    ]
+    for label, t in rows:
+        goal = ""
+        if t is t_mb:
+            verdict = "meets" if rate_mb >= GOAL_INTERVALS_PER_S else "BELOW"
+            goal = f"  {verdict} goal {GOAL_INTERVALS_PER_S:,}/s"
+        print(f"   {label + ':':<34}{ms(t)} per year  {INTERVALS / t:>12,.0f} intervals/s{goal}")
+    print(
+        f"   annual bill (UTC, 15 min): {total15:,} USD incl. tax ({sub15:,} before tax); "
+        f"{sum(len(b.lines) for b in bills15)} lines"
+    )
     print(f"   annual bill ({args.zone}, 15 min): {total_local:,} USD incl. tax")
     print()
 
@@ -409,19 +422,32 @@ def main() -> int:
         print(f"   setup (new + assign inputs): {ms(t_setup)}")
         print(f"   execute():                   {ms(t_sam)} per year  {8760 / t_sam:>12,.0f} hours/s")
         print(f"   annual bill, SAM (no tax):            {sam_year:14,.4f} USD")
-        print(f"   annual bill, meterbill 60-min window: {sub60:14,} USD before tax "
-              f"(diff {float(sub60) - sam_year:+.4f}; worst month {worst:.4f})")
-        print(f"   annual bill, meterbill 15-min window: {sub15:14,} USD before tax "
-              f"(diff {float(sub15) - sam_year:+.4f}: 15-min peaks are higher than hourly averages)")
-        print("   what differs: SAM has no tax line (compared before tax) and does not round; meterbill rounds")
-        print("   every line to the cent (<= 0.5 ct x ~10 lines x 12 months). SAM only sees hourly energy, so")
-        print("   its demand is the highest hourly average: meterbill's 60-min clock-aligned window is the 1:1")
+        print(
+            f"   annual bill, meterbill 60-min window: {sub60:14,} USD before tax "
+            f"(diff {float(sub60) - sam_year:+.4f}; worst month {worst:.4f})"
+        )
+        print(
+            f"   annual bill, meterbill 15-min window: {sub15:14,} USD before tax "
+            f"(diff {float(sub15) - sam_year:+.4f}: 15-min peaks are higher than hourly averages)"
+        )
+        print(
+            "   what differs: SAM has no tax line (compared before tax) and does not round; meterbill rounds"
+        )
+        print(
+            "   every line to the cent (<= 0.5 ct x ~10 lines x 12 months). SAM only sees hourly energy, so"
+        )
+        print(
+            "   its demand is the highest hourly average: meterbill's 60-min clock-aligned window is the 1:1"
+        )
         print("   mapping; the 15-min window (the real tariff) bills the higher quarter-hour peaks.")
     print()
 
     # 3. numpy floor
-    print("3. numpy floor (same aggregation over precomputed month/weekday/hour arrays + the bills in floats)")
+    print(
+        "3. numpy floor (same aggregation over precomputed month/weekday/hour arrays + the bills in floats)"
+    )
     t_np: float | None = None
+    t_e2e = 0.0
     try:
         import numpy
     except ImportError:
@@ -430,19 +456,33 @@ def main() -> int:
         floor = NumpyFloor(numpy, list(series_utc.values), series_utc.exponent, start_utc)
         t_np = best_of(lambda: floor.annual_total(15), runs)
         t_np60 = best_of(lambda: floor.annual_total(60), runs)
-        t_conv = best_of(lambda: numpy.asarray(series_utc.values, dtype=numpy.int64), runs)
-        t_cal = best_of(
-            lambda: NumpyFloor(numpy, list(series_utc.values), series_utc.exponent, start_utc),
-            max(3, runs // 4),
+        values_list = list(series_utc.values)
+        t_conv = best_of(lambda: numpy.asarray(values_list, dtype=numpy.int64), runs)
+        t_e2e = best_of(
+            lambda: NumpyFloor(numpy, values_list, series_utc.exponent, start_utc).annual_total(15), runs
         )
         np_total, _ = floor.annual_total(15)
-        np_total60, np_sub60 = floor.annual_total(60)
-        print(f"   UTC, 15-min window: {ms(t_np)} per year  {INTERVALS / t_np:>12,.0f} intervals/s  "
-              f"annual {np_total:,.4f} USD incl. tax (meterbill {total15:,}; diff {float(total15) - np_total:+.4f})")
-        print(f"   UTC, 60-min window: {ms(t_np60)} per year  {INTERVALS / t_np60:>12,.0f} intervals/s  "
-              f"before tax {np_sub60:,.4f} USD (meterbill {sub60:,})")
-        print(f"   not in the floor: list -> int64 array {ms(t_conv)}; building the calendar arrays (UTC) "
-              f"{ms(t_cal)}")
+        _, np_sub60 = floor.annual_total(60)
+        print(
+            f"   UTC, 15-min window: {ms(t_np)} per year  {INTERVALS / t_np:>12,.0f} intervals/s  "
+            f"annual {np_total:,.4f} USD incl. tax "
+            f"(meterbill {total15:,}; diff {float(total15) - np_total:+.4f})"
+        )
+        print(
+            f"   UTC, 60-min window: {ms(t_np60)} per year  {INTERVALS / t_np60:>12,.0f} intervals/s  "
+            f"before tax {np_sub60:,.4f} USD (meterbill {sub60:,})"
+        )
+        print(
+            f"   end to end from the Python list (list -> int64 array {ms(t_conv).strip()}, calendar arrays, "
+            f"aggregation): {ms(t_e2e)}"
+        )
+    values = series_utc.values
+    t_sum = best_of(lambda: sum(values), runs)
+    t_max = best_of(lambda: max(values), runs)
+    print(
+        f"   (information) pure-Python floor - each value summed once and maxed twice (flat + TOU demand), "
+        f"no slicing or classification: {ms(t_sum + 2 * t_max).strip()}"
+    )
     print()
 
     print("ratios (time per year, lower is faster; UTC, same demand window as the compared figure)")
@@ -453,8 +493,11 @@ def main() -> int:
         print("   meterbill / PySAM: n/a (PySAM not installed)")
     if t_np is not None:
         ratio = t_mb / t_np
-        print(f"   meterbill / numpy floor (15-min window):     {ratio:6.2f}x  "
-              f"({'meets' if ratio <= GOAL_FLOOR_RATIO else 'OUTSIDE'} goal <= {GOAL_FLOOR_RATIO:g}x)")
+        print(
+            f"   meterbill / numpy floor (15-min window):     {ratio:6.2f}x  "
+            f"({'meets' if ratio <= GOAL_FLOOR_RATIO else 'OUTSIDE'} goal <= {GOAL_FLOOR_RATIO:g}x)"
+        )
+        print(f"   meterbill / numpy end to end (15-min):       {t_mb / t_e2e:6.2f}x")
     else:
         print("   meterbill / numpy floor: n/a (numpy not installed)")
     return 0

@@ -23,7 +23,14 @@ from meterbill.tariffs.model import (
     Period,
     Tariff,
 )
-from meterbill.timeutil import day_count, local_midnight, month_fraction, month_segments, utc_seconds
+from meterbill.timeutil import (
+    day_count,
+    local_midnight,
+    midnight_seconds,
+    month_fraction,
+    month_segments,
+    utc_seconds,
+)
 from meterbill.usage import IntervalSeries, Session, SharedCost, SharedUsage, Usage
 
 SECONDS_PER_HOUR = 3600
@@ -166,10 +173,12 @@ class _Operands:
 
 
 class _Timeline:
-    """The usage series cut into local clock hours of the bill period's days.
+    """The usage series laid over the local calendar days of the bill period.
 
-    Each slot is (first index, end index, local hour, day index, UTC second the hour starts) of the intervals
-    that start in that hour; a DST day simply has 23 or 25 slots.
+    Whole days (24 hours of interval-aligned data, the common case) are kept as (day index, first interval
+    index) and handled by runs of hours, so hot loops do one C-level sum or max per run. Every other day (a
+    DST day with 23 or 25 hours, the edges of the data) is cut into slots: (first index, end index, local
+    hour, day index, UTC second the hour starts) of the intervals that start in that local hour.
     """
 
     def __init__(
@@ -177,44 +186,32 @@ class _Timeline:
     ) -> None:
         self.series = series
         self.days: list[tuple[date, bool]] = []
+        self.whole_days: list[tuple[int, int]] = []
         self.slots: list[tuple[int, int, int, int, int]] = []
         self.first = self.last = 0
-        self._peak_cache: dict[int, tuple[list[int], int]] = {}
         if series is None:
             return
         tz = period.tz
         self._step = series.interval_minutes * 60
         self._origin = utc_seconds(series.start)
+        self.per_hour = SECONDS_PER_HOUR // self._step
         index_at = self._index_at
-        per_hour, per_day = SECONDS_PER_HOUR // self._step, SECONDS_PER_DAY // self._step
+        per_day = SECONDS_PER_DAY // self._step
         origin, step = self._origin, self._step
-
-        def aligned(instant: int) -> bool:
-            return (instant - origin) % step == 0
-
         day = period.start
-        day_start = utc_seconds(period.start_instant)
+        day_start = midnight_seconds(day, tz)
         self.first = index_at(day_start)
         slots = self.slots
         while day < period.end:
             following = day + timedelta(days=1)
-            day_end = utc_seconds(local_midnight(following, tz))
+            day_end = midnight_seconds(following, tz)
             day_index = len(self.days)
             self.days.append((day, day.weekday() >= 5 or day in weekend_days))
             day_first, day_last = index_at(day_start), index_at(day_end)
             length = day_end - day_start
-            if day_last - day_first == per_day and length == SECONDS_PER_DAY and aligned(day_start):
-                # The common case: a whole 24-hour day of hour-aligned data, no index arithmetic per hour.
-                slots.extend(
-                    (
-                        day_first + h * per_hour,
-                        day_first + (h + 1) * per_hour,
-                        h,
-                        day_index,
-                        day_start + h * SECONDS_PER_HOUR,
-                    )
-                    for h in range(24)
-                )
+            whole = length == SECONDS_PER_DAY and (day_start - origin) % step == 0
+            if whole and day_last - day_first == per_day:
+                self.whole_days.append((day_index, day_first))
             elif day_first < day_last:
                 if length == SECONDS_PER_DAY:
                     hours: Sequence[int] = range(24)
@@ -232,6 +229,10 @@ class _Timeline:
                     hour_start = hour_end
             day, day_start = following, day_end
         self.last = index_at(day_start)
+
+    @property
+    def has_usage(self) -> bool:
+        return self.last > self.first
 
     def _index_at(self, instant: int) -> int:
         """The first interval starting at or after ``instant``, clipped to the series."""
@@ -252,12 +253,25 @@ class _Timeline:
         """Each day's 24-hour row of a month x hour schedule."""
         return [(weekend if off else weekday)[d.month - 1] for d, off in self.days]
 
+    def _day_runs(self, rows: list[Sequence[int]]) -> Iterator[tuple[int, int, list[tuple[int, int, int]]]]:
+        """(day index, first interval index, hour runs of the day's schedule row) for every whole day."""
+        by_row: dict[int, list[tuple[int, int, int]]] = {}
+        for day_index, first in self.whole_days:
+            row = rows[day_index]
+            hour_runs = by_row.get(id(row))
+            if hour_runs is None:
+                hour_runs = by_row[id(row)] = _hour_runs(row, self.per_hour)
+            yield day_index, first, hour_runs
+
     def totals_by_period(self, rows: list[Sequence[int]] | None, periods: int) -> list[int]:
         assert self.series is not None
         values = self.series.values
         if rows is None:
             return [sum(values[self.first : self.last])]
         totals = [0] * periods
+        for _, first, hour_runs in self._day_runs(rows):
+            for a, b, p in hour_runs:
+                totals[p] += sum(values[first + a : first + b])
         for a, b, hour, day_index, _ in self.slots:
             totals[rows[day_index][hour]] += sum(values[a:b])
         return totals
@@ -265,45 +279,63 @@ class _Timeline:
     def peaks(
         self, window_minutes: int, rows: list[Sequence[int]] | None
     ) -> tuple[dict[tuple[int, int], int], int]:
-        """Highest window energy per (month key, period) and the minutes that energy was averaged over."""
-        slot_peaks, minutes = self._slot_peaks(window_minutes)
-        month_keys = [d.year * 12 + d.month - 1 for d, _ in self.days]
-        peaks: dict[tuple[int, int], int] = {}
-        for (_, _, hour, day_index, _), peak in zip(self.slots, slot_peaks, strict=True):
-            key = (month_keys[day_index], rows[day_index][hour] if rows is not None else 0)
-            if peak > peaks.get(key, -1):
-                peaks[key] = peak
-        return peaks, minutes
-
-    def _slot_peaks(self, window_minutes: int) -> tuple[list[int], int]:
-        """Each slot's highest window energy, computed once per window length (flat and TOU demand share it).
+        """Highest window energy per (month key, period), and the minutes that energy was averaged over.
 
         Windows are aligned to the local clock. With intervals at least as long as the window, each interval's
         own average counts.
         """
-        if window_minutes in self._peak_cache:
-            return self._peak_cache[window_minutes]
         series = self.series
         assert series is not None
         values = series.values
         interval = series.interval_minutes
         group = window_minutes // interval if interval < window_minutes else 1
-        window_seconds = window_minutes * 60
-        index_at = self._index_at
-        slot_peaks: list[int] = []
-        for a, b, _, _, hour_start in self.slots:
+
+        def highest(a: int, b: int) -> int:
+            # [a, b) starts on a window boundary and holds whole windows.
             if group == 1:
-                slot_peaks.append(max(values[a:b]))
-                continue
-            cuts = [a]
-            for cut in range(hour_start + window_seconds, hour_start + SECONDS_PER_HOUR, window_seconds):
-                c = index_at(cut)
-                if a < c < b:
-                    cuts.append(c)
-            cuts.append(b)
-            slot_peaks.append(max(sum(values[s:e]) for s, e in pairwise(cuts)))
-        self._peak_cache[window_minutes] = (slot_peaks, interval * group)
-        return slot_peaks, interval * group
+                return max(values[a:b])
+            return max(map(sum, zip(*[iter(values[a:b])] * group, strict=True)))
+
+        month_keys = [d.year * 12 + d.month - 1 for d, _ in self.days]
+        peaks: dict[tuple[int, int], int] = {}
+
+        def record(key: tuple[int, int], peak: int) -> None:
+            if peak > peaks.get(key, -1):
+                peaks[key] = peak
+
+        if rows is None:
+            for day_index, first in self.whole_days:
+                record((month_keys[day_index], 0), highest(first, first + self.per_hour * 24))
+        else:
+            for day_index, first, hour_runs in self._day_runs(rows):
+                month_key = month_keys[day_index]
+                for a, b, p in hour_runs:
+                    record((month_key, p), highest(first + a, first + b))
+        window_seconds = window_minutes * 60
+        for a, b, hour, day_index, hour_start in self.slots:
+            if group == 1:
+                peak = max(values[a:b])
+            else:
+                cuts = [a]
+                for cut in range(hour_start + window_seconds, hour_start + SECONDS_PER_HOUR, window_seconds):
+                    c = self._index_at(cut)
+                    if a < c < b:
+                        cuts.append(c)
+                cuts.append(b)
+                peak = max(sum(values[s:e]) for s, e in pairwise(cuts))
+            record((month_keys[day_index], rows[day_index][hour] if rows is not None else 0), peak)
+        return peaks, interval * group
+
+
+def _hour_runs(row: Sequence[int], per_hour: int) -> list[tuple[int, int, int]]:
+    """(first, end interval offset from midnight, period) for each run of hours with the same period."""
+    runs = []
+    start = 0
+    for hour in range(1, 25):
+        if hour == 24 or row[hour] != row[start]:
+            runs.append((start * per_hour, hour * per_hour, row[start]))
+            start = hour
+    return runs
 
 
 def _fixed_lines(tariff: Tariff, period: BillPeriod, ops: _Operands) -> Iterator[LineItem]:
@@ -354,13 +386,6 @@ def _tier_sizes(period: Period, factor: Decimal, ops: _Operands, field: str) -> 
     ]
 
 
-def _period_season(tariff: Tariff, schedules: Sequence[Sequence[Sequence[int]]], index: int) -> str | None:
-    """The one season a TOU period belongs to, if every month that uses it lies in the same season."""
-    months = {m + 1 for schedule in schedules for m, row in enumerate(schedule) if index in row}
-    seasons = {tariff.season_of(m) for m in months}
-    return seasons.pop() if len(seasons) == 1 else None
-
-
 def _energy_lines(
     energy: EnergyCharge, timeline: _Timeline, tariff: Tariff, period: BillPeriod, ops: _Operands
 ) -> Iterator[LineItem]:
@@ -372,7 +397,6 @@ def _energy_lines(
     quantities = [series.quantity(raw) for raw in raw_totals]
     factor = month_fraction(period.start, period.end) if energy.prorate_tiers else Decimal(1)
     grand_total = sum(quantities, Decimal(0))
-    schedules = (tou.weekday_schedule, tou.weekend_schedule) if tou else ()
     for p, (energy_period, quantity) in enumerate(zip(energy.periods, quantities, strict=True)):
         if quantity == 0 and len(energy.periods) > 1:
             continue
@@ -383,7 +407,7 @@ def _energy_lines(
             blocks = [(t, q * share) for t, q in _tier_blocks(grand_total, sizes, energy.tier_mode)]
         else:
             blocks = _tier_blocks(quantity, sizes, energy.tier_mode)
-        season = _period_season(tariff, schedules, p) if tou else None
+        season = tariff.season_of_period(tou, p) if tou else None
         many_tiers = len(energy_period.tiers) > 1
         for t, block in blocks:
             unit_rate = ops.num(energy_period.tiers[t].rate, f"{field}.tiers[{t}].rate")
@@ -424,7 +448,7 @@ def _demand_lines(
 ) -> tuple[list[LineItem], Decimal | None]:
     series = timeline.series
     assert series is not None
-    if not timeline.slots:
+    if not timeline.has_usage:
         return [], None
     unit = _demand_unit(tariff.unit)
     lines: list[LineItem] = []
@@ -495,7 +519,6 @@ def _demand_lines(
         tou = demand.time_of_use
         rows = timeline.day_rows(tou.time_of_use.weekday_schedule, tou.time_of_use.weekend_schedule)
         peaks, minutes = timeline.peaks(demand.window_minutes, rows)
-        schedules = (tou.time_of_use.weekday_schedule, tou.time_of_use.weekend_schedule)
         for key in months:
             share = fraction(key)
             for p, demand_period in enumerate(tou.periods):
@@ -521,7 +544,7 @@ def _demand_lines(
                             amount,
                             demand_period.name,
                             t + 1 if len(demand_period.tiers) > 1 else None,
-                            _period_season(tariff, schedules, p),
+                            tariff.season_of_period(tou.time_of_use, p),
                         )
                     )
     return lines, overall

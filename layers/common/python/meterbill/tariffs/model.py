@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -110,6 +111,16 @@ class TimeOfUse(_Model):
 
     weekday_schedule: Schedule
     weekend_schedule: Schedule
+
+    @cached_property
+    def months_by_period(self) -> dict[int, frozenset[int]]:
+        """The calendar months (1-12) in which each period occurs."""
+        months: dict[int, set[int]] = {}
+        for schedule in (self.weekday_schedule, self.weekend_schedule):
+            for m, row in enumerate(schedule):
+                for p in row:
+                    months.setdefault(p, set()).add(m + 1)
+        return {p: frozenset(ms) for p, ms in months.items()}
 
 
 class EnergyCharge(_Model):
@@ -310,8 +321,14 @@ class Tariff(_Model):
                 raise ValueError(f"variables: {name!r} is not a valid variable name")
         return self
 
+    @cached_property
+    def _season_by_month(self) -> dict[int, str]:
+        return {month: season.name for season in self.seasons for month in season.months}
+
     def season_of(self, month: int) -> str | None:
-        for season in self.seasons:
-            if month in season.months:
-                return season.name
-        return None
+        return self._season_by_month.get(month)
+
+    def season_of_period(self, time_of_use: TimeOfUse, period: int) -> str | None:
+        """The one season a TOU period belongs to, if every month it occurs in lies in that season."""
+        seasons = {self.season_of(m) for m in time_of_use.months_by_period.get(period, ())}
+        return seasons.pop() if len(seasons) == 1 else None
