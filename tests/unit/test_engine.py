@@ -723,3 +723,8 @@ def test_every_line_says_what_it_is() -> None:
         "tier": None,
         "season": None,
     }
+
+
+def test_an_empty_bill_still_shows_money_in_minor_units() -> None:
+    bill = rate(tariff(currency="KWD", energy=flat_energy("1")), month(2026, 4), Usage())
+    assert (bill.to_json()["subtotal"], bill.to_json()["taxes"], bill.to_json()["total"]) == ("0.000",) * 3

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -23,13 +24,16 @@ from rich.text import Text
 from meterbill.billing.bill import Bill
 from meterbill.domain import AttributeKey, AttributeValue
 from meterbill.meterdata.csvio import CsvFormatError, read_usage_csv
+from meterbill.money import quantum
 from meterbill.tariffs.engine import BillPeriod, TariffError, Variables, rate, rate_monthly
 from meterbill.tariffs.loading import TariffFileError, field_path, load_tariff
+from meterbill.tariffs.model import Tariff
 from meterbill.timeutil import UnknownTimeZoneError, zone
 from meterbill.usage import Usage, UsageError
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
+EXIT_BROKEN_PIPE = 141  # what a shell reports for a process ended by SIGPIPE
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ATTRIBUTES = TypeAdapter(dict[AttributeKey, AttributeValue])
 
@@ -54,6 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = " ".join(str(err).split())
         print(f"meterbill {args.command}: {message}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:  # the reader left early (`| head`); silence the flush at exit, as Python advises
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 class _Parser(argparse.ArgumentParser):
@@ -94,6 +101,7 @@ def _rate(args: argparse.Namespace) -> int:
     tariff = load_tariff(args.tariff)
     attributes = _attributes(args.attributes) if args.attributes else {}
     usage = _usage(args.usage, tz, tariff.unit)
+    _check_usage_fits(usage, tariff, args.usage, args.tariff)
     try:
         if args.monthly:
             bills = rate_monthly(tariff, period, usage, attributes=attributes, holidays=public_holidays)
@@ -111,43 +119,60 @@ def _rate(args: argparse.Namespace) -> int:
 def print_bills(bills: Sequence[Bill], console: Console) -> None:
     """Each bill as a table of its lines, money right-aligned, with subtotal, taxes and total."""
     for bill in bills:
-        period = f"{bill.start.date()} to {bill.end.date()} ({bill.start.tzinfo})"
-        table = Table(
-            title=Text(f"{bill.tariff_id} v{bill.tariff_version}, {period}"), caption=_usage_caption(bill)
+        console.print(_bill_table(bill))
+
+
+def _bill_table(bill: Bill) -> Table:
+    def money(amount: Decimal) -> str:
+        return f"{amount.quantize(quantum(bill.currency)):,}"  # 2400 EUR -> 2,400.00
+
+    period = f"{bill.start.date()} to {bill.end.date()} ({bill.start.tzinfo})"
+    table = Table(
+        title=Text(f"{bill.tariff_id} v{bill.tariff_version}, {period}"), caption=_usage_caption(bill)
+    )
+    table.add_column("Description", ratio=1)
+    table.add_column("Quantity", justify="right", no_wrap=True)
+    table.add_column("Unit", no_wrap=True)
+    table.add_column("Rate", justify="right", no_wrap=True)
+    table.add_column(f"Amount {bill.currency}", justify="right", no_wrap=True)
+    for line in bill.lines:
+        cells = line.to_json()
+        table.add_row(
+            Text(line.description), cells["quantity"], Text(line.unit), cells["rate"], money(line.amount)
         )
-        table.add_column("Description", ratio=1)
-        table.add_column("Quantity", justify="right", no_wrap=True)
-        table.add_column("Unit", no_wrap=True)
-        table.add_column("Rate", justify="right", no_wrap=True)
-        table.add_column(f"Amount {bill.currency}", justify="right", no_wrap=True)
-        for line in bill.lines:
-            cells = line.to_json()
-            table.add_row(
-                Text(line.description),
-                cells["quantity"],
-                Text(line.unit),
-                cells["rate"] or "",
-                _money(line.amount),
-            )
-        table.add_section()
-        table.add_row("Subtotal", "", "", "", _money(bill.subtotal))
-        table.add_row("Taxes", "", "", "", _money(bill.taxes))
-        table.add_row("Total", "", "", "", _money(bill.total), style="bold")
-        for memo in bill.memos:
-            table.add_row(Text(f"Memo: {memo.description}"), "", "", "", _money(memo.amount), style="italic")
-        console.print(table)
+    table.add_section()
+    table.add_row("Subtotal", "", "", "", money(bill.subtotal))
+    table.add_row("Taxes", "", "", "", money(bill.taxes))
+    table.add_row("Total", "", "", "", money(bill.total), style="bold")
+    for memo in bill.memos:
+        table.add_row(Text(f"Memo: {memo.description}"), "", "", "", money(memo.amount), style="italic")
+    return table
 
 
-def _money(amount: Decimal) -> str:
-    return f"{amount:,}"
-
-
-def _usage_caption(bill: Bill) -> str:
+def _usage_caption(bill: Bill) -> str | None:
+    if bill.usage.total == 0 and bill.usage.peak_demand is None:
+        return None
     used = bill.usage.to_json()
     caption = f"usage {used['total']} {used['unit']}"
     if used["peak_demand"] is not None:
         caption += f", peak demand {used['peak_demand']}"
     return caption
+
+
+def _check_usage_fits(usage: Usage, tariff: Tariff, usage_path: str, tariff_path: str) -> None:
+    """Intervals for a tariff that prices only sessions (or the reverse) would silently bill nothing."""
+    prices_intervals = bool(tariff.energy or tariff.demand or tariff.savings)
+    prices_sessions = bool(tariff.packages or tariff.savings)
+    if usage.series is not None and prices_sessions and not prices_intervals:
+        raise InputError(
+            f"{usage_path}: holds intervals ('start,value') but {tariff_path} prices usage sessions "
+            "('id,start,end')"
+        )
+    if usage.sessions and prices_intervals and not prices_sessions:
+        raise InputError(
+            f"{usage_path}: holds usage sessions ('id,start,end') but {tariff_path} prices intervals "
+            "('start,value')"
+        )
 
 
 def _zone(name: str) -> ZoneInfo:

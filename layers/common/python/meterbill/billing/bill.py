@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+
+from meterbill.money import quantum
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,15 +67,19 @@ class Bill:
 
     @property
     def subtotal(self) -> Decimal:
-        return sum((line.amount for line in self.lines if line.component != "tax"), Decimal(0))
+        return self._sum(line.amount for line in self.lines if line.component != "tax")
 
     @property
     def taxes(self) -> Decimal:
-        return sum((line.amount for line in self.lines if line.component == "tax"), Decimal(0))
+        return self._sum(line.amount for line in self.lines if line.component == "tax")
 
     @property
     def total(self) -> Decimal:
-        return sum((line.amount for line in self.lines), Decimal(0))
+        return self._sum(line.amount for line in self.lines)
+
+    def _sum(self, amounts: Iterable[Decimal]) -> Decimal:
+        # Lines are already rounded; the zero start only fixes the exponent (an empty sum shows 0.00).
+        return sum(amounts, Decimal(0).quantize(quantum(self.currency)))
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -9,6 +9,7 @@ grows with the integer arrays only. Every rejection names the file, the line and
 from __future__ import annotations
 
 import csv
+import re
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -17,13 +18,14 @@ from decimal import Decimal, InvalidOperation
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
-from meterbill.timeutil import utc_seconds
 from meterbill.usage import ALLOWED_INTERVAL_MINUTES, MAX_DECIMALS, IntervalSeries, Session, Usage
 
 INTERVAL_COLUMNS = ("start", "value")
 SESSION_COLUMNS = ("id", "start", "end")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _GAP_ADVICE = "`meterbill validate` fills gaps"
+_PLAIN_DECIMAL = re.compile(r"([0-9]+)(?:\.([0-9]+))?")
+_MAX_WHOLE_DIGITS = 15  # values below 10^15 (a petawatt-hour); bounds the integers a hostile file can make
 
 
 class CsvFormatError(ValueError):
@@ -75,16 +77,14 @@ class _Rows:
         return CsvFormatError(self.source, line, reason)
 
     def __iter__(self) -> Iterator[list[str]]:
-        while True:
-            try:
-                row = next(self._reader)
-            except StopIteration:
-                return
-            except csv.Error as err:
-                raise self.error_at(self._reader.line_num, f"not valid CSV: {err}") from None
-            self.line = self._reader.line_num
-            if row and any(cell.strip() for cell in row):
-                yield [cell.strip() for cell in row]
+        reader = self._reader
+        try:
+            for row in reader:
+                if row and (len(row) > 1 or row[0].strip()):
+                    self.line = reader.line_num
+                    yield [cell.strip() for cell in row]
+        except csv.Error as err:
+            raise self.error_at(reader.line_num, f"not valid CSV: {err}") from None
 
     def header(self) -> tuple[str, ...]:
         for row in self:
@@ -108,10 +108,9 @@ class _Rows:
         expected = f"{','.join(INTERVAL_COLUMNS)!r} or {','.join(SESSION_COLUMNS)!r}"
         raise self.error_at(None, f"empty file; expected the header {expected}")
 
-    def fields(self, row: list[str], header: tuple[str, ...]) -> dict[str, str]:
+    def check_fields(self, row: list[str], header: tuple[str, ...]) -> None:
         if len(row) != len(header):
             raise self.error(f"expected {len(header)} fields ({','.join(header)}), got {len(row)}")
-        return dict(zip(header, row, strict=True))
 
 
 def _instant(text: str, tz: ZoneInfo, rows: _Rows, column: str) -> datetime:
@@ -127,17 +126,25 @@ def _instant(text: str, tz: ZoneInfo, rows: _Rows, column: str) -> datetime:
         raise rows.error(f"{column} {text!r} is not on a whole second")
     if moment.tzinfo is not None:
         return moment
-    earlier, later = moment.replace(tzinfo=tz, fold=0), moment.replace(tzinfo=tz, fold=1)
-    if earlier.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != moment:
-        raise rows.error(f"{column} {text!r} does not exist in {tz.key} (clocks skip it); add the offset")
-    if earlier.utcoffset() != later.utcoffset():
+    local = moment.replace(tzinfo=tz)
+    # Across a change of the UTC offset, fold=0 reads a time with the offset before it and fold=1 with the
+    # one after (PEP 495): the offset grows where the clocks skip ahead, and shrinks where they go back.
+    before, after = local.utcoffset(), moment.replace(tzinfo=tz, fold=1).utcoffset()
+    if before is not None and after is not None and before != after:
+        if before < after:
+            raise rows.error(f"{column} {text!r} does not exist in {tz.key} (clocks skip it); add the offset")
         raise rows.error(
             f"{column} {text!r} happens twice in {tz.key} (clocks go back); add the offset to say which"
         )
-    return earlier
+    return local
 
 
-def _quantity(text: str, rows: _Rows) -> Decimal:
+def _quantity(text: str, rows: _Rows) -> tuple[int, int]:
+    """A value as (digits, exponent): '1.250' -> (1250, -3). Plain decimals take a fast path."""
+    plain = _PLAIN_DECIMAL.fullmatch(text)
+    if plain and len(plain.group(1)) <= _MAX_WHOLE_DIGITS and len(plain.group(2) or "") <= MAX_DECIMALS:
+        whole, fraction = plain.group(1), plain.group(2) or ""
+        return int(whole + fraction), -len(fraction)
     try:
         value = Decimal(text)
     except InvalidOperation:
@@ -146,31 +153,35 @@ def _quantity(text: str, rows: _Rows) -> Decimal:
         raise rows.error(f"value {text!r} is not a finite number")
     if value < 0:
         raise rows.error(f"negative value {text}")
-    return value
+    if value.adjusted() >= _MAX_WHOLE_DIGITS:
+        raise rows.error(f"value {text} is too large (the limit is 10^{_MAX_WHOLE_DIGITS})")
+    _, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)  # a finite number's is
+    if exponent < -MAX_DECIMALS:
+        raise rows.error(f"value {text} has more than {MAX_DECIMALS} decimal places")
+    mantissa = int("".join(map(str, digits)))
+    return (mantissa * 10**exponent, 0) if exponent > 0 else (mantissa, exponent)
 
 
 def _read_intervals(rows: _Rows, header: tuple[str, ...], tz: ZoneInfo, unit: str) -> IntervalSeries:
     if header == SESSION_COLUMNS or "value" not in header:
         raise rows.error_at(rows.header_line, f"expected the header {','.join(INTERVAL_COLUMNS)!r}")
+    start_at, value_at = header.index("start"), header.index("value")
     starts = array("q")  # UTC seconds
     line_numbers = array("q")
     values: list[int] = []  # the value times 10**-exponent
     exponent = 0
     for row in rows:
-        fields = rows.fields(row, header)
-        moment = _instant(fields["start"], tz, rows, "start")
-        quantity = _quantity(fields["value"], rows)
-        digits = quantity.as_tuple().exponent
-        assert isinstance(digits, int)
-        if digits < exponent:
-            if digits < -MAX_DECIMALS:
-                raise rows.error(f"value {fields['value']} has more than {MAX_DECIMALS} decimal places")
-            scale = 10 ** (exponent - digits)
+        rows.check_fields(row, header)
+        moment = _instant(row[start_at], tz, rows, "start")
+        mantissa, places = _quantity(row[value_at], rows)
+        if places < exponent:
+            scale = 10 ** (exponent - places)
             values = [v * scale for v in values]
-            exponent = digits
-        starts.append(utc_seconds(moment))
+            exponent = places
+        starts.append(int(moment.timestamp()))  # exact: whole seconds
         line_numbers.append(rows.line)
-        values.append(int(quantity.scaleb(-exponent)))
+        values.append(mantissa * 10 ** (places - exponent))
     if not starts:
         raise rows.error_at(None, "no intervals after the header")
     if len(starts) == 1:
@@ -241,7 +252,8 @@ def _read_sessions(rows: _Rows, header: tuple[str, ...], tz: ZoneInfo) -> list[S
     sessions: list[Session] = []
     first_line: dict[str, int] = {}
     for row in rows:
-        fields = rows.fields(row, header)
+        rows.check_fields(row, header)
+        fields = dict(zip(header, row, strict=True))
         session_id = fields["id"]
         if not session_id:
             raise rows.error("empty session id")

@@ -42,22 +42,19 @@ def load_tariff(path: str | Path) -> Tariff:
 
 
 def tariff_from_json(document: Any, source: str) -> Tariff:
+    """A URDB rate object (or API answer holding one) is converted; anything else must be a native tariff."""
     if not isinstance(document, dict):
         raise TariffFileError(source, None, f"expected a JSON object, got {_json_type(document)}")
-    if is_urdb_rate(document):
-        try:
-            return from_urdb(document)
-        except UrdbError as err:
-            raise TariffFileError(source, err.field, err.reason) from None
     try:
-        return Tariff.model_validate(document)
+        return from_urdb(document) if is_urdb_rate(document) else Tariff.model_validate(document)
+    except UrdbError as err:
+        raise TariffFileError(source, err.field, err.reason) from None
     except ValidationError as err:
         problems = err.errors(include_url=False)
-        first = problems[0]
-        reason = _reason(first)
+        reason = _reason(problems[0])
         if len(problems) > 1:
             reason += f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})"
-        raise TariffFileError(source, field_path(first["loc"]) or None, reason) from None
+        raise TariffFileError(source, field_path(problems[0]["loc"]) or None, reason) from None
 
 
 def field_path(loc: Sequence[int | str]) -> str:
