@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from meterbill.meterdata.csvio import read_interval_csv
 from meterbill.tariffs.engine import BillPeriod, rate
 from meterbill.usage import IntervalSeries, Session, Usage
 from tests.builders import schedule, tariff
@@ -120,3 +121,21 @@ def test_the_order_in_which_sessions_arrive_does_not_change_the_bill(
     rnd.shuffle(shuffled)
     period = BillPeriod(date(2026, 5, 1), date(2026, 6, 1), ZoneInfo("UTC"))
     assert rate(t, period, Usage(sessions=sessions)) == rate(t, period, Usage(sessions=shuffled))
+
+
+@settings(max_examples=30, deadline=None)
+@given(year_slices(), st.randoms(use_true_random=False), RATES, RATES)
+def test_the_order_in_which_readings_arrive_does_not_change_the_bill(
+    data: tuple[str, date, int, list[Decimal]], rnd: random.Random, off: Decimal, peak: Decimal
+) -> None:
+    zone_name, start, days, values = data
+    tz = ZoneInfo(zone_name)
+    first = datetime(start.year, start.month, start.day, tzinfo=tz)
+    rows = [f"{(first + timedelta(hours=i)).isoformat()},{v}" for i, v in enumerate(values)]
+    shuffled = list(rows)
+    rnd.shuffle(shuffled)
+    t = tou_tariff(off, peak, Decimal("5"), Decimal("19"), Decimal("0"))
+    period = BillPeriod(start, start + timedelta(days=days), tz)
+    in_order = read_interval_csv(["start,value", *rows], tz, "kWh", "in-order.csv")
+    out_of_order = read_interval_csv(["start,value", *shuffled], tz, "kWh", "shuffled.csv")
+    assert rate(t, period, Usage(series=in_order)) == rate(t, period, Usage(series=out_of_order))
