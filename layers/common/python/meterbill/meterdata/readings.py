@@ -9,8 +9,8 @@ from typing import Literal
 
 # AEMO NEM12 vocabulary: Actual, Estimated, Substituted, Final substitute, Null.
 Quality = Literal["A", "E", "S", "F", "N"]
-# Which value wins when two arrive for the same interval: actual beats any substitute, a final substitute beats
-# a provisional one, anything beats null.
+# Which value wins when two arrive for the same interval: actual beats any substitute, a final substitute
+# beats a provisional one, anything beats null.
 QUALITY_RANK: dict[str, int] = {"A": 4, "F": 3, "S": 2, "E": 1, "N": 0}
 
 
