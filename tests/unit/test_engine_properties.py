@@ -131,7 +131,9 @@ def test_the_order_in_which_readings_arrive_does_not_change_the_bill(
     zone_name, start, days, values = data
     tz = ZoneInfo(zone_name)
     first = datetime(start.year, start.month, start.day, tzinfo=tz)
-    rows = [f"{(first + timedelta(hours=i)).isoformat()},{v}" for i, v in enumerate(values)]
+    # Aware datetime + timedelta is wall-clock arithmetic: step in UTC so DST days have 23 or 25 rows.
+    first_utc = first.astimezone(ZoneInfo("UTC"))
+    rows = [f"{(first_utc + timedelta(hours=i)).astimezone(tz).isoformat()},{v}" for i, v in enumerate(values)]
     shuffled = list(rows)
     rnd.shuffle(shuffled)
     t = tou_tariff(off, peak, Decimal("5"), Decimal("19"), Decimal("0"))
