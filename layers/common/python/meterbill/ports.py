@@ -1,0 +1,166 @@
+"""The small interfaces services need from storage. Adapters implement them (DynamoDB in
+``meterbill.adapters.dynamodb``); tests use the in-memory fakes in ``tests/fakes.py``.
+
+Everything a port takes or returns is a plain value. Every method takes the account first: the account comes
+from the authorizer and every lookup is keyed by it, so one account can never reach another's objects.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Generic, Literal, TypeVar
+
+T = TypeVar("T")
+
+# Catalog kinds: each is stored as JSON (the domain model's ``model_dump(mode="json")``) with an ETag.
+# Tariff versions are the kind "tariff" with id ``<tariff id>@<version, 6 digits>`` (so they list in order).
+CatalogKind = Literal["customer", "site", "meter", "assignment", "tariff"]
+Scope = Literal["admin", "ingest", "read"]
+ReadingType = Literal["register", "interval"]
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a listing; ``cursor`` is opaque and None on the last page."""
+
+    items: Sequence[T]
+    cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """A catalog object as stored: its JSON body and its ETag (changes with every write)."""
+
+    kind: CatalogKind
+    item_id: str
+    body: Mapping[str, Any]
+    etag: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class CatalogStore(ABC):
+    """Customers, sites, meters, assignments and tariff versions of an account."""
+
+    @abstractmethod
+    def create(self, account: str, kind: CatalogKind, item_id: str, body: Mapping[str, Any]) -> Stored:
+        """Raises AlreadyExistsError if the id is taken in this account."""
+
+    @abstractmethod
+    def get(self, account: str, kind: CatalogKind, item_id: str) -> Stored:
+        """Raises NotFoundError."""
+
+    @abstractmethod
+    def list(
+        self, account: str, kind: CatalogKind, *, limit: int, cursor: str | None = None, prefix: str = ""
+    ) -> Page[Stored]:
+        """Objects in id order; ``prefix`` narrows to ids starting with it (a tariff's versions)."""
+
+    @abstractmethod
+    def replace(
+        self, account: str, kind: CatalogKind, item_id: str, body: Mapping[str, Any], *, if_match: str | None
+    ) -> Stored:
+        """Raises NotFoundError, or PreconditionFailedError when ``if_match`` is not the current ETag."""
+
+    @abstractmethod
+    def delete(self, account: str, kind: CatalogKind, item_id: str, *, if_match: str | None) -> None:
+        """Raises NotFoundError or PreconditionFailedError."""
+
+    @abstractmethod
+    def meters_by_external_id(self, account: str, external_ids: Sequence[str]) -> Mapping[str, str]:
+        """external id -> meter id, for the external ids this account's meters carry."""
+
+
+@dataclass(frozen=True, slots=True)
+class RawReading:
+    """A reading as a collector or file sent it, after per-item validation; ``timestamp`` is aware."""
+
+    meter_id: str
+    timestamp: datetime
+    value: Decimal
+    type: ReadingType
+    interval_minutes: int | None = None
+    quality: str = "A"
+
+
+@dataclass(frozen=True, slots=True)
+class PutResult:
+    """Which of the readings passed to ``put_new`` were stored now, and which were stored before."""
+
+    written: Sequence[int]
+    duplicates: Sequence[int]
+
+
+class ReadingStore(ABC):
+    """Raw readings, kept as sent, identified by (meter, type, timestamp, value, quality): an identical
+    resend is a duplicate; a different value for the same instant is kept too (validation decides)."""
+
+    @abstractmethod
+    def put_new(self, account: str, readings: Sequence[RawReading]) -> PutResult:
+        """Store what is not stored yet, exactly once even under retries and concurrent resends."""
+
+    @abstractmethod
+    def between(self, account: str, meter_id: str, start: datetime, end: datetime) -> Iterator[RawReading]:
+        """Readings of a meter with start <= timestamp < end, in timestamp order."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    """An API key as stored: never the secret, only its salted hash."""
+
+    key_id: str
+    account: str
+    name: str
+    scopes: frozenset[Scope]
+    salt: bytes
+    digest: bytes
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRecord:
+    account_id: str
+    name: str
+    created_at: datetime
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+class KeyStore(ABC):
+    @abstractmethod
+    def put(self, record: ApiKeyRecord) -> None: ...
+
+    @abstractmethod
+    def get(self, key_id: str) -> ApiKeyRecord | None:
+        """By key id alone: the authorizer does not know the account yet."""
+
+    @abstractmethod
+    def list(self, account: str, *, limit: int, cursor: str | None = None) -> Page[ApiKeyRecord]: ...
+
+    @abstractmethod
+    def revoke(self, account: str, key_id: str, at: datetime) -> ApiKeyRecord:
+        """Raises NotFoundError for a key of another account."""
+
+
+class AccountStore(ABC):
+    @abstractmethod
+    def create(self, record: AccountRecord) -> None:
+        """Raises AlreadyExistsError."""
+
+    @abstractmethod
+    def get(self, account_id: str) -> AccountRecord:
+        """Raises NotFoundError."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stores:
+    """The ports a request needs, built once per cold start from settings."""
+
+    catalog: CatalogStore
+    readings: ReadingStore
+    keys: KeyStore
+    accounts: AccountStore

@@ -1,0 +1,41 @@
+"""Typed settings, read once from the environment by each function (and by the local server)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class StorageSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    catalog_table: str = Field(min_length=3)
+    readings_table: str = Field(min_length=3)
+    region: str = Field(min_length=1)
+    # Set only off AWS: moto's server locally, or a test.
+    endpoint_url: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> StorageSettings:
+        return cls(
+            catalog_table=env.get("CATALOG_TABLE", ""),
+            readings_table=env.get("READINGS_TABLE", ""),
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION", ""),
+            endpoint_url=env.get("DYNAMODB_ENDPOINT_URL") or None,
+        )
+
+
+class ApiSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    storage: StorageSettings
+    idempotency_table: str = Field(min_length=3)
+    max_body_bytes: int = 1_000_000
+    max_import_bytes: int = 5_000_000
+    max_readings_per_request: int = 10_000
+    future_tolerance_seconds: int = 300
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ApiSettings:
+        return cls(storage=StorageSettings.from_env(env), idempotency_table=env.get("IDEMPOTENCY_TABLE", ""))
