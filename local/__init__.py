@@ -1,0 +1,1 @@
+"""Stand-ins for AWS services, so the deployed Lambda code runs unchanged on a laptop (`meterbill serve`)."""
