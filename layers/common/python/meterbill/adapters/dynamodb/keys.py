@@ -1,0 +1,190 @@
+"""KeyStore and AccountStore on the catalog table.
+
+An API key is one item under its key id, so the authorizer finds it with one strongly consistent GetItem (a
+revocation holds from the next request on); the index ``api-keys-by-account`` lists an account's keys (an
+index is read eventually consistent: a key created a moment ago may list a moment later).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import partial
+from typing import Final, cast
+
+from pynamodb.exceptions import PynamoDBException
+from pynamodb.expressions.update import Action
+
+from meterbill.adapters.dynamodb import cursor as cursors
+from meterbill.adapters.dynamodb import exact_json
+from meterbill.adapters.dynamodb.connection import DynamoDb, response_code
+from meterbill.adapters.dynamodb.items import AccountItem, ApiKeyItem, bind
+from meterbill.adapters.dynamodb.paging import query_page
+from meterbill.adapters.dynamodb.schema import (
+    ACCOUNT_SK,
+    API_KEY_SK,
+    CATALOG_HASH_KEY,
+    CATALOG_RANGE_KEY,
+    KEYS_BY_ACCOUNT_HASH_KEY,
+    KEYS_BY_ACCOUNT_INDEX,
+    KEYS_BY_ACCOUNT_RANGE_KEY,
+    SEPARATOR,
+    account_pk,
+    api_key_pk,
+    api_keys_of_account_pk,
+    key_part,
+)
+from meterbill.errors import AlreadyExistsError, NotFoundError
+from meterbill.ports import AccountRecord, AccountStore, ApiKeyRecord, KeyStore, Page, Scope
+
+CONDITION_FAILED: Final = "ConditionalCheckFailedException"
+
+
+class DynamoDbKeyStore(KeyStore):
+    def __init__(self, db: DynamoDb) -> None:
+        self._db = db
+        self._keys = bind(ApiKeyItem, db)
+
+    def put(self, record: ApiKeyRecord) -> None:
+        """Stores a new key; a key id that is taken (by any account) raises AlreadyExistsError, never
+        overwrites."""
+        item = self._keys(
+            api_key_pk(record.key_id),
+            API_KEY_SK,
+            account_pk=api_keys_of_account_pk(record.account),
+            account_sk=record.key_id,
+            account=record.account,
+            name=record.name,
+            scopes=set(record.scopes) or None,
+            salt=record.salt,
+            digest=record.digest,
+            created_at=record.created_at,
+            revoked_at=record.revoked_at,
+        )
+        try:
+            self._db.run(
+                partial(item.save, condition=self._keys.pk.does_not_exist()),
+                what="storing API key",
+                idempotent=False,
+            )
+        except PynamoDBException as error:
+            if response_code(error) == CONDITION_FAILED:
+                raise AlreadyExistsError("api key", record.key_id) from None
+            raise
+
+    def get(self, key_id: str) -> ApiKeyRecord | None:
+        if not _is_key_id(key_id):
+            return None  # not a key id this store ever stores
+        answer = self._db.run(
+            partial(self._db.catalog_table.get_item, api_key_pk(key_id), API_KEY_SK, consistent_read=True),
+            what="reading API key",
+            idempotent=True,
+        )
+        raw = answer.get("Item")
+        return None if raw is None else _record(self._keys.from_raw_data(raw))
+
+    def list(self, account: str, *, limit: int, cursor: str | None = None) -> Page[ApiKeyRecord]:
+        listing_pk = api_keys_of_account_pk(account)
+        start_key = None
+        if cursor is not None:
+            start_key = cursors.decode(
+                cursor,
+                checks={
+                    KEYS_BY_ACCOUNT_HASH_KEY: lambda value: value == listing_pk,
+                    KEYS_BY_ACCOUNT_RANGE_KEY: _is_key_id,
+                    CATALOG_HASH_KEY: lambda value: True,  # checked against the key id below
+                    CATALOG_RANGE_KEY: lambda value: value == API_KEY_SK,
+                },
+            )
+            if start_key[CATALOG_HASH_KEY]["S"] != api_key_pk(start_key[KEYS_BY_ACCOUNT_RANGE_KEY]["S"]):
+                raise cursors.not_of_this_listing()
+        raw_items, next_cursor = query_page(
+            self._db,
+            listing_pk,
+            index_name=KEYS_BY_ACCOUNT_INDEX,
+            limit=limit,
+            start_key=start_key,
+            cursor_key_names=(
+                CATALOG_HASH_KEY,
+                CATALOG_RANGE_KEY,
+                KEYS_BY_ACCOUNT_HASH_KEY,
+                KEYS_BY_ACCOUNT_RANGE_KEY,
+            ),
+            what="listing API keys",
+        )
+        return Page([_record(self._keys.from_raw_data(raw)) for raw in raw_items], next_cursor)
+
+    def revoke(self, account: str, key_id: str, at: datetime) -> ApiKeyRecord:
+        """Sets ``revoked_at`` (the first revocation's time stays); a key of another account is not found."""
+        if not _is_key_id(key_id):
+            raise NotFoundError("api key", key_id)
+        item = self._keys(api_key_pk(key_id), API_KEY_SK)
+        condition = self._keys.pk.exists() & (self._keys.account == account)
+        actions: list[Action] = [self._keys.revoked_at.set(self._keys.revoked_at | at)]
+        try:
+            self._db.run(partial(item.update, actions, condition), what="revoking API key", idempotent=True)
+        except PynamoDBException as error:
+            if response_code(error) == CONDITION_FAILED:
+                raise NotFoundError("api key", key_id) from None
+            raise
+        return _record(item)
+
+
+class DynamoDbAccountStore(AccountStore):
+    def __init__(self, db: DynamoDb) -> None:
+        self._db = db
+        self._accounts = bind(AccountItem, db)
+
+    def create(self, record: AccountRecord) -> None:
+        item = self._accounts(
+            account_pk(record.account_id),
+            ACCOUNT_SK,
+            name=record.name,
+            created_at=record.created_at,
+            settings=exact_json.dumps(record.settings),
+        )
+        try:
+            self._db.run(
+                partial(item.save, condition=self._accounts.pk.does_not_exist()),
+                what="creating account",
+                idempotent=False,
+            )
+        except PynamoDBException as error:
+            if response_code(error) == CONDITION_FAILED:
+                raise AlreadyExistsError("account", record.account_id) from None
+            raise
+
+    def get(self, account_id: str) -> AccountRecord:
+        answer = self._db.run(
+            partial(
+                self._db.catalog_table.get_item, account_pk(account_id), ACCOUNT_SK, consistent_read=True
+            ),
+            what="reading account",
+            idempotent=True,
+        )
+        raw = answer.get("Item")
+        if raw is None:
+            raise NotFoundError("account", account_id)
+        item = self._accounts.from_raw_data(raw)
+        return AccountRecord(
+            account_id=account_id,
+            name=item.name,
+            created_at=item.created_at,
+            settings=exact_json.loads(item.settings),
+        )
+
+
+def _is_key_id(value: str) -> bool:
+    return bool(value) and SEPARATOR not in value
+
+
+def _record(item: ApiKeyItem) -> ApiKeyRecord:
+    return ApiKeyRecord(
+        key_id=key_part(item.account_sk, "key_id"),
+        account=item.account,
+        name=item.name,
+        scopes=frozenset(cast(set[Scope], item.scopes or set())),
+        salt=item.salt,
+        digest=item.digest,
+        created_at=item.created_at,
+        revoked_at=item.revoked_at,
+    )

@@ -1,0 +1,116 @@
+"""The two tables: their keys, their index, and how each key is spelled. Plain data and string helpers only
+(no AWS imports), so the infrastructure code can build the same tables from these definitions.
+
+See ``docs/storage.md`` for the access patterns, item shapes and the cost reasoning.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from meterbill.errors import InvalidInputError
+from meterbill.ports import CatalogKind
+
+# --- catalog table: accounts, catalog objects, external-id claims, API keys -------------------------------
+
+CATALOG_HASH_KEY: Final = "pk"
+CATALOG_RANGE_KEY: Final = "sk"
+# API keys are stored under their key id (the authorizer's lookup); this index lists them per account.
+KEYS_BY_ACCOUNT_INDEX: Final = "api-keys-by-account"
+KEYS_BY_ACCOUNT_HASH_KEY: Final = "account_pk"
+KEYS_BY_ACCOUNT_RANGE_KEY: Final = "account_sk"
+
+ACCOUNT_SK: Final = "account"
+API_KEY_SK: Final = "api-key"
+EXTERNAL_ID_KIND: Final = "meter-external-id"
+
+# --- readings table: one item per meter, series and bucket of time ----------------------------------------
+
+READINGS_HASH_KEY: Final = "series"
+READINGS_RANGE_KEY: Final = "bucket"
+
+SEPARATOR: Final = "#"
+
+
+def catalog_table_definition(table_name: str) -> dict[str, Any]:
+    """The catalog table as DynamoDB describes it (``DescribeTable``'s ``Table`` shape, on-demand billing)."""
+    return {
+        "TableName": table_name,
+        "KeySchema": [
+            {"AttributeName": CATALOG_HASH_KEY, "KeyType": "HASH"},
+            {"AttributeName": CATALOG_RANGE_KEY, "KeyType": "RANGE"},
+        ],
+        "AttributeDefinitions": [
+            {"AttributeName": name, "AttributeType": "S"}
+            for name in (
+                CATALOG_HASH_KEY,
+                CATALOG_RANGE_KEY,
+                KEYS_BY_ACCOUNT_HASH_KEY,
+                KEYS_BY_ACCOUNT_RANGE_KEY,
+            )
+        ],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": KEYS_BY_ACCOUNT_INDEX,
+                "KeySchema": [
+                    {"AttributeName": KEYS_BY_ACCOUNT_HASH_KEY, "KeyType": "HASH"},
+                    {"AttributeName": KEYS_BY_ACCOUNT_RANGE_KEY, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+
+
+def readings_table_definition(table_name: str) -> dict[str, Any]:
+    return {
+        "TableName": table_name,
+        "KeySchema": [
+            {"AttributeName": READINGS_HASH_KEY, "KeyType": "HASH"},
+            {"AttributeName": READINGS_RANGE_KEY, "KeyType": "RANGE"},
+        ],
+        "AttributeDefinitions": [
+            {"AttributeName": name, "AttributeType": "S"} for name in (READINGS_HASH_KEY, READINGS_RANGE_KEY)
+        ],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+
+
+def key_part(value: str, field: str) -> str:
+    """An id that becomes part of a composite key: non-empty and without the separator, so two different ids
+    can never spell the same key."""
+    if not value or SEPARATOR in value:
+        raise InvalidInputError(field, f"must be non-empty and must not contain {SEPARATOR!r}")
+    return value
+
+
+def range_key(value: str, field: str) -> str:
+    """An id used whole as a sort key: anything but empty (DynamoDB refuses empty key strings)."""
+    if not value:
+        raise InvalidInputError(field, "must not be empty")
+    return value
+
+
+def account_pk(account: str) -> str:
+    return f"account{SEPARATOR}{key_part(account, 'account')}"
+
+
+def catalog_pk(account: str, kind: CatalogKind) -> str:
+    return f"{account_pk(account)}{SEPARATOR}{kind}"
+
+
+def external_id_pk(account: str) -> str:
+    return f"{account_pk(account)}{SEPARATOR}{EXTERNAL_ID_KIND}"
+
+
+def api_key_pk(key_id: str) -> str:
+    return f"api-key{SEPARATOR}{key_part(key_id, 'key_id')}"
+
+
+def api_keys_of_account_pk(account: str) -> str:
+    return f"{account_pk(account)}{SEPARATOR}api-key"
+
+
+def series_pk(account: str, meter_id: str) -> str:
+    return f"{key_part(account, 'account')}{SEPARATOR}{key_part(meter_id, 'meter_id')}"

@@ -1,0 +1,64 @@
+"""The sample items in docs/storage.md are exactly what the stores write."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from meterbill.adapters.dynamodb import DynamoDb, stores_on
+from meterbill.ports import AccountRecord, ApiKeyRecord, RawReading
+from tests.integration.conftest import Tables
+
+STORAGE_MD = Path(__file__).parents[2] / "docs" / "storage.md"
+ACCOUNT = "acc_5f2c9a1b7d3e4f60"
+METER = "mtr_0a1b2c3d4e5f6789"
+AT = datetime(2026, 3, 1, 9, tzinfo=UTC)
+
+
+def documented_items() -> list[dict[str, Any]]:
+    blocks = re.findall(r"```json\n(.*?)```", STORAGE_MD.read_text(encoding="utf-8"), flags=re.DOTALL)
+    return [json.loads(block) for block in blocks]
+
+
+def as_documented(item: dict[str, Any] | None) -> dict[str, Any]:
+    assert item is not None
+    return {
+        name: {"B": base64.b64encode(value["B"]).decode()} if "B" in value else value
+        for name, value in item.items()
+    }
+
+
+def test_the_documented_sample_items_are_what_the_stores_write(db: DynamoDb, tables: Tables) -> None:
+    stores = stores_on(db, clock=lambda: AT, new_etag=lambda: "Xq3v9TfLz0aYc1Ke")
+    stores.accounts.create(AccountRecord(ACCOUNT, "Stadtwerke Beispiel", AT, {"currency": "EUR"}))
+    meter = {"id": METER, "account_id": ACCOUNT, "site_id": "site_77aa", "external_id": "NMI4001234567"}
+    stores.catalog.create(ACCOUNT, "meter", METER, {**meter, "utility": "electricity", "unit": "kWh",
+                                                    "kind": "main", "multiplier": "40"})  # fmt: skip
+    salt, digest = bytes.fromhex("a1" * 16), bytes.fromhex("b2" * 32)
+    stores.keys.put(
+        ApiKeyRecord("key_3kq9d0f2", ACCOUNT, "roof collector", frozenset({"ingest"}), salt, digest, AT)
+    )
+    midnight = datetime(2026, 3, 1, tzinfo=UTC)
+    first_hour = [("0.734", "A"), ("0.702", "A"), ("0.698", "A"), ("0.715", "E")]
+    stores.readings.put_new(
+        ACCOUNT,
+        [
+            RawReading(METER, midnight + timedelta(minutes=15 * n), Decimal(value), "interval", 15, quality)
+            for n, (value, quality) in enumerate(first_hour)
+        ],
+    )
+    stores.readings.put_new(ACCOUNT, [RawReading(METER, midnight, Decimal("0.741"), "interval", 15)])
+
+    stored = [
+        tables.catalog(f"account#{ACCOUNT}", "account"),
+        tables.catalog(f"account#{ACCOUNT}#meter", METER),
+        tables.catalog(f"account#{ACCOUNT}#meter-external-id", "NMI4001234567"),
+        tables.catalog("api-key#key_3kq9d0f2", "api-key"),
+        tables.bucket(f"{ACCOUNT}#{METER}", "2026-03-01T00:00Z#i15"),
+    ]
+    assert [as_documented(item) for item in stored] == documented_items()
