@@ -133,7 +133,9 @@ def test_the_order_in_which_readings_arrive_does_not_change_the_bill(
     first = datetime(start.year, start.month, start.day, tzinfo=tz)
     # Aware datetime + timedelta is wall-clock arithmetic: step in UTC so DST days have 23 or 25 rows.
     first_utc = first.astimezone(ZoneInfo("UTC"))
-    rows = [f"{(first_utc + timedelta(hours=i)).astimezone(tz).isoformat()},{v}" for i, v in enumerate(values)]
+    rows = [
+        f"{(first_utc + timedelta(hours=i)).astimezone(tz).isoformat()},{v}" for i, v in enumerate(values)
+    ]
     shuffled = list(rows)
     rnd.shuffle(shuffled)
     t = tou_tariff(off, peak, Decimal("5"), Decimal("19"), Decimal("0"))

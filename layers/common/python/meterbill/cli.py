@@ -1,29 +1,61 @@
-"""`meterbill …`: the command line. Bills go to stdout (JSON for scripts, a table for people); bad input ends
-with exit code 2 and one line on stderr naming the file, the line or field, and the reason.
+"""`meterbill …`: the command line. Bills go to stdout (JSON for scripts, a table for people); meter data goes
+to stdout as CSV (`convert`, `validate`); bad input ends with exit code 2 and one line on stderr naming the
+file, the line or field, and the reason, and nothing on stdout.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import re
 import sys
-from collections.abc import Callable, Sequence
-from datetime import date, timedelta
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
-from typing import NoReturn
+from itertools import pairwise
+from types import TracebackType
+from typing import Annotated, Any, Literal, NoReturn, TextIO, TypeVar, get_args
 from zoneinfo import ZoneInfo
 
 import holidays
-from pydantic import TypeAdapter, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from meterbill.billing.bill import Bill
-from meterbill.domain import AttributeKey, AttributeValue
-from meterbill.meterdata.csvio import CsvFormatError, read_usage_csv
+from meterbill.domain import AttributeKey, AttributeValue, Meter
+from meterbill.meterdata.csvio import (
+    METER_UNITS,
+    CsvFormatError,
+    meter_csv_kind,
+    meter_unit,
+    read_interval_csv,
+    read_meter_intervals_csv,
+    read_register_reads_csv,
+    read_usage_csv,
+)
+from meterbill.meterdata.greenbutton import read_greenbutton
+from meterbill.meterdata.importing import (
+    FileFormat,
+    ImportFormatError,
+    ProgressCallback,
+    detect_format,
+    read_all_or_nothing,
+)
+from meterbill.meterdata.nem12 import read_nem12
+from meterbill.meterdata.readings import IntervalReading, MeterExchange, RegisterRead
+from meterbill.meterdata.vee import (
+    DEFAULT_CONFIG,
+    ReadingsError,
+    ValidatedIntervals,
+    ValidationConfig,
+    validate_readings,
+)
 from meterbill.money import quantum
 from meterbill.tariffs.engine import BillPeriod, TariffError, Variables, rate, rate_monthly
 from meterbill.tariffs.loading import TariffFileError, field_path, load_tariff
@@ -42,7 +74,13 @@ class InputError(ValueError):
     """Input the command cannot use; the message names the file or option, the line or field, the reason."""
 
 
-INPUT_ERRORS = (InputError, TariffFileError, CsvFormatError)
+INPUT_ERRORS = (InputError, TariffFileError, CsvFormatError, ImportFormatError)
+INTERVAL_CSV_HEADER = ("meter", "start", "end", "value", "unit", "quality")
+VALIDATED_CSV_HEADER = (*INTERVAL_CSV_HEADER, "method", "reason")
+FILE_FORMATS: tuple[FileFormat, ...] = get_args(FileFormat)
+_FILE_FORMAT_NAMED: dict[str, FileFormat] = {name: name for name in FILE_FORMATS}
+_SNIFF_BYTES = 8192  # enough of a file to tell its format (detect_format needs a few KiB)
+_MEBIBYTE = 1 << 20
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -90,7 +128,59 @@ def _parser() -> argparse.ArgumentParser:
     rating.add_argument("--monthly", action="store_true", help="one bill per calendar month")
     rating.add_argument("--format", choices=("json", "table"), default="json", help="output (default json)")
     rating.set_defaults(run=_rate)
+
+    converting = commands.add_parser(
+        "convert", help="meter data file to interval CSV", description=_convert.__doc__
+    )
+    _meter_data_options(converting)
+    converting.set_defaults(run=_convert)
+
+    validating = commands.add_parser(
+        "validate", help="meter data file to validated interval CSV", description=_validate.__doc__
+    )
+    _meter_data_options(validating)
+    validating.add_argument(
+        "--meter-config", metavar="M.json", help="per-meter validation settings (README: Meter data files)"
+    )
+    validating.set_defaults(run=_validate)
     return parser
+
+
+def _meter_data_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("file", metavar="FILE", help="NEM12 file, Green Button XML feed or meter data CSV")
+    command.add_argument(
+        "--format",
+        choices=("auto", *FILE_FORMATS),
+        default="auto",
+        help="the file's format (default auto: recognised from the content, whatever the file is named)",
+    )
+    command.add_argument(
+        "--meter", metavar="ID", help="the meter of a file that names none ('start,value' CSV, unlinked feed)"
+    )
+    command.add_argument(
+        "--unit",
+        type=_unit,
+        default="kWh",
+        help="the unit of CSV values where the file gives none (default kWh)",
+    )
+    command.add_argument(
+        "--tz",
+        help="the site's IANA time zone: naive CSV times are read in it (default UTC); validate finds like "
+        "days and writes times on its clock (default: the file's offsets)",
+    )
+    command.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        help="report progress on stderr (default: when stderr is a terminal)",
+    )
+
+
+def _unit(text: str) -> str:
+    try:
+        return meter_unit(text)
+    except ValueError:
+        expected = ", ".join(METER_UNITS)
+        raise argparse.ArgumentTypeError(f"unknown unit {text!r}; expected one of {expected}") from None
 
 
 def _rate(args: argparse.Namespace) -> int:
@@ -222,15 +312,7 @@ def _holidays(code: str, period: BillPeriod) -> frozenset[date]:
 
 def _attributes(path: str) -> Variables:
     """A JSON object of customer attributes: numbers as exact decimals, booleans and text as they are."""
-    try:
-        with open(path, encoding="utf-8") as file:
-            document = json.load(file, parse_float=Decimal)
-    except OSError as err:
-        raise InputError(f"{path}: cannot read the file: {err.strerror or err}") from None
-    except UnicodeDecodeError as err:
-        raise InputError(f"{path}: not UTF-8 text: {err.reason}") from None
-    except json.JSONDecodeError as err:
-        raise InputError(f"{path}: invalid JSON at line {err.lineno} column {err.colno}: {err.msg}") from None
+    document = _json_document(path)
     if not isinstance(document, dict):
         raise InputError(f"{path}: expected a JSON object of attributes")
     try:
@@ -240,6 +322,20 @@ def _attributes(path: str) -> Variables:
         where = field_path([part for part in problem["loc"] if part != "[key]"])
         reason = problem["msg"].removeprefix("Value error, ")
         raise InputError(f"{path}: {where}: {reason}") from None
+
+
+def _json_document(path: str) -> object:
+    """A JSON file's content, numbers with a fraction as exact decimals."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            document: object = json.load(file, parse_float=Decimal)
+    except OSError as err:
+        raise InputError(f"{path}: cannot read the file: {err.strerror or err}") from None
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path}: not UTF-8 text: {err.reason}") from None
+    except json.JSONDecodeError as err:
+        raise InputError(f"{path}: invalid JSON at line {err.lineno} column {err.colno}: {err.msg}") from None
+    return document
 
 
 def _usage(path: str, tz: ZoneInfo, unit: str) -> Usage:
@@ -252,6 +348,542 @@ def _usage(path: str, tz: ZoneInfo, unit: str) -> Usage:
         raise InputError(f"{path}: not UTF-8 text: {err.reason}") from None
     except UsageError as err:
         raise InputError(f"{path}: {err}") from None
+
+
+# --- meter data ---------------------------------------------------------------------------------------------
+
+CsvContent = Literal["intervals", "registers", "series", "sessions"]
+IntervalMinutes = Literal[1, 5, 15, 30, 60]
+_INTERVAL_MINUTES: dict[int, IntervalMinutes] = {1: 1, 5: 5, 15: 15, 30: 30, 60: 60}
+_Reading = TypeVar("_Reading", IntervalReading, RegisterRead)
+
+
+@dataclass(frozen=True, slots=True)
+class MeterDataFile:
+    """A meter data file and what it holds: its format and, for a CSV, which of the CSV layouts."""
+
+    path: str
+    file_format: FileFormat
+    csv_content: CsvContent | None
+    total_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReadOptions:
+    """What a file may leave unsaid: its meter, the unit of its values, the time zone of naive timestamps."""
+
+    meter: str | None
+    unit: str
+    tz: ZoneInfo
+
+
+def _convert(args: argparse.Namespace) -> int:
+    """Write the intervals of a NEM12 file, a Green Button feed or a meter data CSV to stdout as CSV with the
+    header meter,start,end,value,unit,quality: one row per interval, times in ISO 8601 with their UTC offset,
+    values exact as the file gives them. An invalid file writes nothing: it is checked whole before the
+    first row."""
+    source = meter_data_file(args.file, args.format)
+    options = _read_options(args)
+    if source.csv_content == "registers":
+        raise InputError(
+            f"{source.path}: register reads ('meter,timestamp,register') are not intervals; "
+            f"`meterbill validate {source.path}` turns them into validated intervals"
+        )
+    _check_intervals_readable(source, options)
+    with ProgressReport(source.path, _wants_progress(args)) as progress:
+        passes = iter(("checking", "converting"))
+
+        def read() -> Iterator[IntervalReading]:
+            return read_intervals(source, options, progress.callback(next(passes)))
+
+        readings = read_all_or_nothing(read)
+        first = next(readings, None)  # the checking pass: raises for an invalid file, before any output
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(INTERVAL_CSV_HEADER)
+        if first is not None:
+            rows = IntervalRows()
+            writer.writerow(rows.row(first))
+            writer.writerows(map(rows.row, readings))
+    return EXIT_OK
+
+
+def _read_options(args: argparse.Namespace) -> ReadOptions:
+    return ReadOptions(args.meter, args.unit, _zone(args.tz or "UTC"))
+
+
+class IntervalRows:
+    """Readings as CSV rows (INTERVAL_CSV_HEADER, or VALIDATED_CSV_HEADER with ``validated``).
+
+    An interval usually starts where the one before it ended: its start is then written as that end was,
+    which saves formatting a third of the timestamps of a file (a million rows take seconds to write)."""
+
+    def __init__(self, *, validated: bool = False) -> None:
+        self.validated = validated
+        self.last_end: datetime | None = None
+        self.last_end_text = ""
+
+    def row(self, reading: IntervalReading) -> tuple[str, ...]:
+        start, end = reading.start, reading.end
+        same = start is self.last_end or (start == self.last_end and start.tzinfo is self._last_zone())
+        start_text = self.last_end_text if same else start.isoformat()
+        self.last_end, self.last_end_text = end, end.isoformat()
+        value = str(reading.value)
+        if "E" in value:  # str writes 1E+3 and 1E-7 in scientific notation; the CSV has plain decimals
+            value = f"{reading.value:f}"
+        row = (reading.meter, start_text, self.last_end_text, value, reading.unit, reading.quality)
+        if self.validated:
+            return (*row, reading.method or "", reading.reason or "")
+        return row
+
+    def _last_zone(self) -> tzinfo | None:
+        return None if self.last_end is None else self.last_end.tzinfo
+
+
+def meter_data_file(path: str, requested_format: str) -> MeterDataFile:
+    """The file's format: as requested, or (``auto``) recognised from its first bytes."""
+    try:
+        with open(path, "rb") as file:
+            first_bytes = file.read(_SNIFF_BYTES)
+            total_bytes = os.fstat(file.fileno()).st_size
+    except OSError as err:
+        raise InputError(f"{path}: cannot read the file: {err.strerror or err}") from None
+    csv_content = _csv_content(first_bytes)
+    file_format = _FILE_FORMAT_NAMED.get(requested_format)
+    if file_format is None:  # auto; detect_format knows the rating CSV layouts, csvio the meter data ones
+        meter_layout = csv_content in ("intervals", "registers")
+        file_format = "csv" if meter_layout else detect_format(first_bytes, path)
+    return MeterDataFile(path, file_format, csv_content if file_format == "csv" else None, total_bytes)
+
+
+def _csv_content(first_bytes: bytes) -> CsvContent | None:
+    text = first_bytes.removeprefix(b"\xef\xbb\xbf").lstrip().decode("utf-8", "replace")
+    header = text.split("\n", 1)[0].strip()
+    content = meter_csv_kind(header)
+    if content is not None:
+        return content
+    names = {name.strip().lower() for name in header.split(",")}
+    if names == {"start", "value"}:
+        return "series"
+    if names == {"id", "start", "end"}:
+        return "sessions"
+    return None
+
+
+def _check_intervals_readable(source: MeterDataFile, options: ReadOptions) -> None:
+    """Refuse, before reading, a CSV that holds no meter's intervals."""
+    if source.csv_content == "sessions":
+        raise InputError(f"{source.path}: usage sessions ('id,start,end') are not meter data")
+    if source.csv_content == "series" and options.meter is None:
+        raise InputError(
+            f"{source.path}: a 'start,value' file names no meter; give --meter ID, or write the file as "
+            "'meter,start,value'"
+        )
+
+
+def read_intervals(
+    source: MeterDataFile, options: ReadOptions, progress: ProgressCallback | None
+) -> Iterator[IntervalReading]:
+    """One streaming pass over the file's interval readings; faults raise with the file, line and reason."""
+    path, total = source.path, source.total_bytes
+    try:
+        if source.file_format == "greenbutton":
+            with open(path, "rb") as stream:
+                yield from read_greenbutton(
+                    stream, path, meter=options.meter, progress=progress, total_bytes=total
+                )
+            return
+        with open(path, encoding="utf-8", newline="") as lines:
+            if source.file_format == "nem12":
+                yield from read_nem12(lines, path, progress=progress, total_bytes=total)
+            elif source.csv_content == "series":
+                yield from _series_readings(lines, path, options)
+            else:
+                yield from _located(
+                    read_meter_intervals_csv(
+                        lines, options.tz, path, unit=options.unit, progress=progress, total_bytes=total
+                    )
+                )
+    except OSError as err:
+        raise InputError(f"{path}: cannot read the file: {err.strerror or err}") from None
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path}: not UTF-8 text: {err.reason}") from None
+
+
+def _series_readings(lines: Iterable[str], path: str, options: ReadOptions) -> Iterator[IntervalReading]:
+    """A rating file's 'start,value' intervals as the readings of the meter ``--meter`` names."""
+    assert options.meter is not None  # _check_intervals_readable refused the file otherwise
+    try:
+        series = read_interval_csv(lines, options.tz, options.unit, path)
+    except CsvFormatError as err:
+        raise _located_error(err) from None
+    step = series.interval
+    for index, raw in enumerate(series.values):
+        start = series.start + index * step  # the series starts in UTC: absolute time
+        yield IntervalReading(
+            options.meter,
+            start.astimezone(options.tz),
+            (start + step).astimezone(options.tz),
+            series.quantity(raw),
+            series.unit,
+        )
+
+
+def _located(readings: Iterator[_Reading]) -> Iterator[_Reading]:
+    try:
+        yield from readings
+    except CsvFormatError as err:
+        raise _located_error(err) from None
+
+
+def _located_error(err: CsvFormatError) -> ImportFormatError | InputError:
+    """A CSV fault said the way the other meter data formats say theirs: ``file:line: reason``."""
+    if err.line is None:
+        return InputError(f"{err.source}: {err.reason}")
+    return ImportFormatError(err.source, err.line, err.reason)
+
+
+# --- validate -----------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class RawReadings:
+    """One meter's readings as the file gives them."""
+
+    registers: list[RegisterRead]
+    intervals: list[IntervalReading]
+
+
+def _validate(args: argparse.Namespace) -> int:
+    """Validate every meter of a NEM12 file, a Green Button feed or a meter data CSV (register reads or
+    intervals) and write one row per interval of each meter's span to stdout as CSV with the header
+    meter,start,end,value,unit,quality,method,reason: quality A for actual values, else the method and the
+    reason of the estimate. The data-quality events and a summary go to stderr."""
+    source = meter_data_file(args.file, args.format)
+    options = _read_options(args)
+    _check_intervals_readable(source, options)
+    config = load_meter_config(args.meter_config) if args.meter_config else MeterConfig()
+    clock = _zone(args.tz) if args.tz else None
+    with ProgressReport(source.path, _wants_progress(args)) as progress:
+        readings = read_raw_readings(source, options, progress.callback("reading"))
+    results = [
+        validate_meter(meter, raw, config.settings_of(meter), clock, source.path)
+        for meter, raw in readings.items()
+    ]
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(VALIDATED_CSV_HEADER)
+    rows = IntervalRows(validated=True)
+    for result in results:
+        writer.writerows(map(rows.row, result))
+    for meter in (meter for meter in config.meters if meter not in readings):
+        print(
+            f"meterbill validate: {args.meter_config}: meter {meter!r} is not in {source.path}",
+            file=sys.stderr,
+        )
+    for result in results:
+        for event in result.events:
+            print(f"{event.meter} {event.at.isoformat()} {event.kind}: {event.detail}", file=sys.stderr)
+    print(f"meterbill validate: {source.path}: {_summary(results)}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _summary(results: Sequence[ValidatedIntervals]) -> str:
+    """``2 meters, 96 intervals: 90 actual, 6 estimated; 3 events`` (estimated: every value not actual)."""
+    intervals = sum(map(len, results))
+    actual = sum(result.qualities.count("A") for result in results)
+    events = sum(len(result.events) for result in results)
+    return (
+        f"{_count(len(results), 'meter')}, {_count(intervals, 'interval')}: {actual} actual, "
+        f"{intervals - actual} estimated; {_count(events, 'event')}"
+    )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def read_raw_readings(
+    source: MeterDataFile, options: ReadOptions, progress: ProgressCallback | None
+) -> dict[str, RawReadings]:
+    """Every reading of the file, by meter in order of first appearance (validation needs them all)."""
+    by_meter: dict[str, RawReadings] = {}
+    if source.csv_content == "registers":
+        try:
+            with open(source.path, encoding="utf-8", newline="") as lines:
+                reads = read_register_reads_csv(
+                    lines,
+                    options.tz,
+                    source.path,
+                    unit=options.unit,
+                    progress=progress,
+                    total_bytes=source.total_bytes,
+                )
+                for read in _located(reads):
+                    by_meter.setdefault(read.meter, RawReadings([], [])).registers.append(read)
+        except OSError as err:
+            raise InputError(f"{source.path}: cannot read the file: {err.strerror or err}") from None
+        except UnicodeDecodeError as err:
+            raise InputError(f"{source.path}: not UTF-8 text: {err.reason}") from None
+        return by_meter
+    for reading in read_intervals(source, options, progress):
+        by_meter.setdefault(reading.meter, RawReadings([], [])).intervals.append(reading)
+    return by_meter
+
+
+def validate_meter(
+    meter_id: str, raw: RawReadings, settings: MeterSettings, clock: tzinfo | None, path: str
+) -> ValidatedIntervals:
+    """The meter's validated intervals over the span its readings cover, on ``clock`` (default: theirs)."""
+    unit = raw.registers[0].unit if raw.registers else raw.intervals[0].unit
+    interval_minutes = settings.interval_minutes or _interval_minutes(meter_id, raw, path)
+    start, end = _span(raw, timedelta(minutes=interval_minutes), clock)
+    if _instant_of(end) <= _instant_of(start):
+        reason = f"its readings span no whole {interval_minutes}-minute interval"
+        raise InputError(f"{path}: meter {meter_id!r}: {reason}")
+    # Validation reads the meter's id, unit, interval, CT ratio and register maximum; a file on disk has no
+    # account, site or catalog entry, so the catalog fields are placeholders and the catalog's checks
+    # (units per utility) do not apply: a kVArh channel validates like a kWh one.
+    meter = Meter.model_construct(
+        id=meter_id,
+        account_id="file",
+        site_id="file",
+        utility="electricity",
+        unit=unit,
+        kind="main",
+        multiplier=settings.multiplier,
+        register_max=settings.register_max,
+        interval_minutes=interval_minutes,
+    )
+    try:
+        return validate_readings(
+            meter,
+            start,
+            end,
+            registers=raw.registers,
+            intervals=raw.intervals,
+            exchanges=[exchange.of(meter_id) for exchange in settings.exchanges],
+            multipliers=[(change.effective_from, change.multiplier) for change in settings.multipliers],
+            config=settings.validation_config(),
+        )
+    except ReadingsError as err:
+        raise InputError(f"{path}: meter {meter_id!r}: {err}") from None
+
+
+def _interval_minutes(meter_id: str, raw: RawReadings, path: str) -> IntervalMinutes:
+    """The meter's interval: that of its interval readings, else the most common time between its reads."""
+    if raw.intervals:
+        lengths = [(r.end.astimezone(UTC) - r.start.astimezone(UTC)) for r in raw.intervals]
+        what = "interval readings last"
+    else:
+        moments = sorted({r.timestamp.astimezone(UTC) for r in raw.registers})
+        lengths = [later - earlier for earlier, later in pairwise(moments)]
+        what = "register reads are"
+    if not lengths:
+        reason = (
+            "a single register read: its interval cannot be inferred; give interval_minutes in --meter-config"
+        )
+        raise InputError(f"{path}: meter {meter_id!r}: {reason}")
+    counts = Counter(lengths)
+    length = min(counts, key=lambda step: (-counts[step], step))  # the most common; the shorter on a tie
+    minutes, rest = divmod(length, timedelta(minutes=1))
+    interval_minutes = None if rest else _INTERVAL_MINUTES.get(minutes)
+    if interval_minutes is None:
+        allowed = ", ".join(map(str, _INTERVAL_MINUTES))
+        reason = (
+            f"its {what} mostly {length} apart, not an interval length ({allowed} min); give "
+            "interval_minutes in --meter-config"
+        )
+        raise InputError(f"{path}: meter {meter_id!r}: {reason}")
+    return interval_minutes
+
+
+def _span(raw: RawReadings, step: timedelta, clock: tzinfo | None) -> tuple[datetime, datetime]:
+    """From the first interval boundary at or after the first reading to the last at or before the last."""
+    starts = [r.start for r in raw.intervals] + [
+        _boundary_at_or_after(r.timestamp, step) for r in raw.registers
+    ]
+    ends = [r.end for r in raw.intervals] + [_boundary_at_or_before(r.timestamp, step) for r in raw.registers]
+    start = min(starts, key=_instant_of)
+    end = max(ends, key=_instant_of)
+    zone = clock or start.tzinfo
+    return start.astimezone(zone), end.astimezone(zone)
+
+
+def _instant_of(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
+
+
+def _boundary_at_or_before(moment: datetime, step: timedelta) -> datetime:
+    """Intervals divide the hour, so they start on whole multiples of their length into the local hour."""
+    into_hour = timedelta(minutes=moment.minute, seconds=moment.second, microseconds=moment.microsecond)
+    return (moment.astimezone(UTC) - into_hour % step).astimezone(moment.tzinfo)
+
+
+def _boundary_at_or_after(moment: datetime, step: timedelta) -> datetime:
+    before = _boundary_at_or_before(moment, step)
+    return before if before == moment else (before.astimezone(UTC) + step).astimezone(moment.tzinfo)
+
+
+# --- the meter config file (--meter-config) -----------------------------------------------------------------
+
+_LIMIT = Decimal(10**15)  # what meter data values stay below (a petawatt-hour)
+Amount = Annotated[Decimal, Field(ge=0, lt=_LIMIT, allow_inf_nan=False)]
+PositiveAmount = Annotated[Decimal, Field(gt=0, lt=_LIMIT, allow_inf_nan=False)]
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MultiplierChange(_Settings):
+    """A CT ratio taking effect at a read: differences from ``effective_from`` on are multiplied by it."""
+
+    effective_from: AwareDatetime
+    multiplier: PositiveAmount
+
+
+class ExchangeSettings(_Settings):
+    """A device swap: the old device's final read and the new one's initial read at ``timestamp``."""
+
+    timestamp: AwareDatetime
+    old_serial: str | None = None
+    old_final: Amount
+    new_serial: str | None = None
+    new_initial: Amount
+
+    def of(self, meter: str) -> MeterExchange:
+        return MeterExchange(
+            meter, self.timestamp, self.old_serial, self.old_final, self.new_serial, self.new_initial
+        )
+
+
+class MeterSettings(_Settings):
+    """How one meter is validated. Absent fields take validation's defaults; null turns a check off where
+    validation allows (max_power, spike_factor, flat_line_after_minutes) and means the default elsewhere."""
+
+    interval_minutes: IntervalMinutes | None = None
+    multiplier: PositiveAmount = Decimal(1)
+    register_max: PositiveAmount | None = None
+    register_resolution: PositiveAmount | None = None
+    rollover_margin: PositiveAmount | None = None
+    multipliers: tuple[MultiplierChange, ...] = ()
+    exchanges: tuple[ExchangeSettings, ...] = ()
+    short_gap_minutes: Annotated[int, Field(ge=0)] | None = None
+    like_day_weeks: Annotated[int, Field(ge=0)] | None = None
+    max_power: PositiveAmount | None = None
+    spike_factor: PositiveAmount | None = None
+    spike_floor: Amount | None = None
+    flat_line_after_minutes: Annotated[int, Field(gt=0)] | None = None
+    sum_tolerance: Amount | None = None
+
+    def validation_config(self) -> ValidationConfig:
+        given = self.model_fields_set
+        changes: dict[str, Any] = {}
+        if self.short_gap_minutes is not None:
+            changes["short_gap"] = timedelta(minutes=self.short_gap_minutes)
+        if "flat_line_after_minutes" in given:
+            minutes = self.flat_line_after_minutes
+            changes["flat_line_after"] = None if minutes is None else timedelta(minutes=minutes)
+        for name in ("like_day_weeks", "rollover_margin", "spike_floor"):
+            if getattr(self, name) is not None:
+                changes[name] = getattr(self, name)
+        for name in ("register_resolution", "max_power", "spike_factor", "sum_tolerance"):
+            if name in given:
+                changes[name] = getattr(self, name)
+        return replace(DEFAULT_CONFIG, **changes)
+
+
+class MeterConfig(_Settings):
+    """``--meter-config``: settings for every meter (``defaults``) and per meter id (``meters``)."""
+
+    defaults: MeterSettings = MeterSettings()
+    meters: dict[str, MeterSettings] = {}
+
+    def settings_of(self, meter: str) -> MeterSettings:
+        own = self.meters.get(meter)
+        if own is None:
+            return self.defaults
+        merged = self.defaults.model_dump(exclude_unset=True) | own.model_dump(exclude_unset=True)
+        return MeterSettings.model_validate(merged)
+
+
+def load_meter_config(path: str) -> MeterConfig:
+    """The meter config file, every value checked: a fault names the file, the field path and the reason."""
+    document = _json_document(path)
+    try:
+        config = MeterConfig.model_validate(document)
+        for where, settings in [
+            ("defaults", config.defaults),
+            *((f"meters.{meter}", settings) for meter, settings in config.meters.items()),
+        ]:
+            try:
+                settings.validation_config()
+            except ValueError as err:
+                raise InputError(f"{path}: {where}: {err}") from None
+        return config
+    except ValidationError as err:
+        problem = err.errors(include_url=False)[0]
+        if not problem["loc"]:
+            raise InputError(f"{path}: expected a JSON object of 'defaults' and 'meters'") from None
+        reason = "unknown field" if problem["type"] == "extra_forbidden" else problem["msg"]
+        raise InputError(f"{path}: {field_path(problem['loc'])}: {reason}") from None
+
+
+def _wants_progress(args: argparse.Namespace) -> bool:
+    asked: bool | None = args.progress
+    return sys.stderr.isatty() if asked is None else asked
+
+
+class ProgressReport:
+    """Progress for a person on stderr: on a terminal one line rewritten in place, else a line a report."""
+
+    def __init__(self, path: str, enabled: bool, stream: TextIO | None = None) -> None:
+        self.path = path
+        self.enabled = enabled
+        self.stream = sys.stderr if stream is None else stream
+        self.in_place = self.stream.isatty()
+        self.line_open = False
+
+    def callback(self, doing: str) -> ProgressCallback | None:
+        if not self.enabled:
+            return None
+
+        def report(done: int, total: int | None) -> None:
+            self._write(f"{self.path}: {doing} {_how_far(done, total)}")
+
+        return report
+
+    def _write(self, text: str) -> None:
+        if self.in_place:
+            self.stream.write(f"\r{text}\x1b[K")
+            self.line_open = True
+        else:
+            self.stream.write(f"{text}\n")
+        self.stream.flush()
+
+    def __enter__(self) -> ProgressReport:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if self.line_open:  # end the line rewritten in place, so what follows starts on its own
+            self.stream.write("\n")
+            self.stream.flush()
+            self.line_open = False
+
+
+def _how_far(done: int, total: int | None) -> str:
+    """``12.5 of 50.0 MiB (25 %)``: bytes for people (a file under a MiB in KiB)."""
+    if not total:
+        return _size(done)
+    return f"{_size(done)} of {_size(total)} ({done * 100 // total} %)"
+
+
+def _size(byte_count: int) -> str:
+    if byte_count < _MEBIBYTE:
+        return f"{-(-byte_count // 1024)} KiB"
+    tenths = byte_count * 10 // _MEBIBYTE
+    return f"{tenths // 10}.{tenths % 10} MiB"
 
 
 if __name__ == "__main__":
