@@ -1,0 +1,438 @@
+"""The catalog of an account: customers, sites, meters, assignments and tariffs.
+
+Bodies arrive as the request's JSON object without ``account_id``: the account always comes from the
+authenticated key and is set here, never read from the body. Each body is validated by its domain model
+(unknown fields rejected) and by the references between objects:
+
+- a meter's site exists, and so does its parent (a sub meter's main meter), without forming a loop; a meter's
+  ``external_id`` (its id in import files) is unique in the account;
+- an assignment's meter, customer and tariff exist, the tariff prices what the meter measures, and the
+  meter's assignments never add up to more than the whole of its usage on any day;
+- nothing is deleted while another object still refers to it.
+
+Every failure is an InvalidInputError naming the field and the reason. An id of another account is simply not
+found (NotFoundError), exactly like an id that does not exist.
+
+Tariffs are versioned: ``create_tariff`` stores version 1 and ``new_tariff_version`` version n+1 effective
+from a date; old versions stay, so a past period can be billed again as it was. A version is stored as the
+catalog kind "tariff" with the id ``<tariff id>@<version, 6 digits>``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import secrets
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Final, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from meterbill.domain import Assignment, Customer, Meter, Site, assignments_for
+from meterbill.errors import AlreadyExistsError, InvalidInputError, NotFoundError, PreconditionFailedError
+from meterbill.ports import CatalogKind, CatalogStore, Page, Stored
+from meterbill.services.common import all_items, check_page_size, invalid_input
+from meterbill.tariffs.loading import TariffFileError, tariff_from_json
+from meterbill.tariffs.model import Tariff
+from meterbill.tariffs.urdb import is_urdb_rate
+
+T = TypeVar("T")
+Value = TypeVar("Value", bound=BaseModel)
+CatalogModel = TypeVar("CatalogModel", Customer, Site, Meter, Assignment)
+
+KIND_OF: Final[Mapping[type[Customer | Site | Meter | Assignment], CatalogKind]] = {
+    Customer: "customer",
+    Site: "site",
+    Meter: "meter",
+    Assignment: "assignment",
+}
+ID_PREFIX: Final[Mapping[CatalogKind, str]] = {
+    "customer": "cus",
+    "site": "site",
+    "meter": "mtr",
+    "assignment": "asg",
+}
+VERSION_DIGITS: Final = 6
+MAX_VERSION: Final = 10**VERSION_DIGITS - 1
+MAX_PARENT_DEPTH: Final = 32
+_SERVER_FIELDS: Final = ("account_id",)
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogEntry(Generic[T]):
+    """A catalog object with its ETag (for If-Match) and when it was created and last changed."""
+
+    value: T
+    etag: str
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- customers, sites, meters, assignments ------------------------------------------------------------------
+
+
+def create(
+    account: str, model: type[CatalogModel], body: Mapping[str, Any], catalog: CatalogStore
+) -> CatalogEntry[CatalogModel]:
+    """Store a new object; its id is the body's ``id``, or generated (``cus_``, ``site_``, ``mtr_``, ``asg_``
+    and 16 hex digits). Raises AlreadyExistsError when the id is taken in this account."""
+    kind = KIND_OF[model]
+    item_id = body.get("id")
+    if item_id is None:
+        item_id = f"{ID_PREFIX[kind]}_{secrets.token_hex(8)}"
+    value = _validated(account, model, body, item_id)
+    _check_references(account, value, catalog)
+    return _entry(model, catalog.create(account, kind, value.id, value.model_dump(mode="json")))
+
+
+def get(
+    account: str, model: type[CatalogModel], item_id: str, catalog: CatalogStore
+) -> CatalogEntry[CatalogModel]:
+    """Raises NotFoundError."""
+    return _entry(model, catalog.get(account, KIND_OF[model], item_id))
+
+
+def list_page(
+    account: str,
+    model: type[CatalogModel],
+    catalog: CatalogStore,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Page[CatalogEntry[CatalogModel]]:
+    """A page of objects in id order; pass the page's cursor to get the next one (None: this was the last)."""
+    page = catalog.list(account, KIND_OF[model], limit=check_page_size(limit), cursor=cursor)
+    return Page(items=[_entry(model, stored) for stored in page.items], cursor=page.cursor)
+
+
+def replace(
+    account: str,
+    model: type[CatalogModel],
+    item_id: str,
+    body: Mapping[str, Any],
+    catalog: CatalogStore,
+    *,
+    if_match: str | None,
+) -> CatalogEntry[CatalogModel]:
+    """Replace an object as a whole. The body's ``id``, if given, must be ``item_id``. Raises NotFoundError,
+    or PreconditionFailedError when ``if_match`` is not the current ETag."""
+    kind = KIND_OF[model]
+    if body.get("id", item_id) != item_id:
+        raise InvalidInputError("id", f"{body['id']!r} is not the id of the object replaced ({item_id!r})")
+    current = catalog.get(account, kind, item_id)  # not found before any reference is looked at
+    if if_match is not None and if_match != current.etag:
+        raise PreconditionFailedError(kind, item_id, if_match, current.etag)
+    value = _validated(account, model, body, item_id)
+    _check_references(account, value, catalog)
+    stored = catalog.replace(account, kind, item_id, value.model_dump(mode="json"), if_match=current.etag)
+    return _entry(model, stored)
+
+
+def delete(
+    account: str, model: type[CatalogModel], item_id: str, catalog: CatalogStore, *, if_match: str | None
+) -> None:
+    """Raises NotFoundError, PreconditionFailedError, or InvalidInputError while something refers to it."""
+    kind = KIND_OF[model]
+    current = catalog.get(account, kind, item_id)
+    if if_match is not None and if_match != current.etag:
+        raise PreconditionFailedError(kind, item_id, if_match, current.etag)
+    _check_unreferenced(account, kind, item_id, catalog)
+    catalog.delete(account, kind, item_id, if_match=current.etag)
+
+
+def all_of(account: str, model: type[CatalogModel], catalog: CatalogStore) -> Iterator[CatalogModel]:
+    """Every object of a kind in the account, in id order (for the services that need them all)."""
+    for stored in all_items(account, KIND_OF[model], catalog):
+        yield model.model_validate(stored.body)
+
+
+def _validated(
+    account: str, model: type[CatalogModel], body: Mapping[str, Any], item_id: str
+) -> CatalogModel:
+    for name in _SERVER_FIELDS:
+        if name in body:  # the handler's request model rejects it already; never trust a body with it
+            raise InvalidInputError(name, "unknown field")
+    try:
+        return model.model_validate({**body, "id": item_id, "account_id": account})
+    except ValidationError as err:
+        raise invalid_input(err) from None
+
+
+def _entry(model: type[Value], stored: Stored) -> CatalogEntry[Value]:
+    value = model.model_validate(stored.body)
+    return CatalogEntry(
+        value=value, etag=stored.etag, created_at=stored.created_at, updated_at=stored.updated_at
+    )
+
+
+def _exists(account: str, kind: CatalogKind, item_id: str, catalog: CatalogStore) -> Stored | None:
+    try:
+        return catalog.get(account, kind, item_id)
+    except NotFoundError:
+        return None
+
+
+def _check_references(
+    account: str, value: Customer | Site | Meter | Assignment, catalog: CatalogStore
+) -> None:
+    if isinstance(value, Meter):
+        _check_meter(account, value, catalog)
+    elif isinstance(value, Assignment):
+        _check_assignment(account, value, catalog)
+
+
+def _check_meter(account: str, meter: Meter, catalog: CatalogStore) -> None:
+    if _exists(account, "site", meter.site_id, catalog) is None:
+        raise InvalidInputError("site_id", f"no site {meter.site_id!r}")
+    parent_id = meter.parent_id
+    depth = 0
+    while parent_id is not None:
+        parent = _exists(account, "meter", parent_id, catalog)
+        if parent is None:
+            if depth == 0:
+                raise InvalidInputError("parent_id", f"no meter {parent_id!r}")
+            break  # a dangling link further up is not this meter's fault
+        parent_id = parent.body.get("parent_id")
+        depth += 1
+        if parent_id == meter.id:
+            raise InvalidInputError("parent_id", f"meter {meter.parent_id!r} is below {meter.id!r} already")
+        if depth > MAX_PARENT_DEPTH:
+            raise InvalidInputError("parent_id", f"more than {MAX_PARENT_DEPTH} levels of parent meters")
+    if meter.external_id is not None:
+        holder = catalog.meters_by_external_id(account, [meter.external_id]).get(meter.external_id)
+        if holder is not None and holder != meter.id:
+            raise InvalidInputError("external_id", f"{meter.external_id!r} is meter {holder!r}'s already")
+
+
+def _check_assignment(account: str, assignment: Assignment, catalog: CatalogStore) -> None:
+    meter_stored = _exists(account, "meter", assignment.meter_id, catalog)
+    if meter_stored is None:
+        raise InvalidInputError("meter_id", f"no meter {assignment.meter_id!r}")
+    if _exists(account, "customer", assignment.customer_id, catalog) is None:
+        raise InvalidInputError("customer_id", f"no customer {assignment.customer_id!r}")
+    try:
+        latest = _latest_version(account, assignment.tariff_id, catalog)
+    except NotFoundError:
+        raise InvalidInputError("tariff_id", f"no tariff {assignment.tariff_id!r}") from None
+    meter = Meter.model_validate(meter_stored.body)
+    if latest.value.unit != meter.unit:
+        raise InvalidInputError(
+            "tariff_id",
+            f"tariff {latest.value.id!r} prices {latest.value.unit!r} "
+            f"but meter {meter.id!r} measures {meter.unit!r}",
+        )
+    others = [a for a in all_of(account, Assignment, catalog) if a.id != assignment.id]
+    start = assignment.effective_from
+    end = assignment.effective_to or date.max
+    try:
+        assignments_for([*others, assignment], assignment.meter_id, start, end)
+    except ValueError as err:
+        raise InvalidInputError("share", str(err)) from None
+
+
+def _check_unreferenced(account: str, kind: CatalogKind, item_id: str, catalog: CatalogStore) -> None:
+    if kind == "site":
+        _refuse_if_used(account, "meter", "site_id", item_id, f"site {item_id!r}", catalog)
+    elif kind == "meter":
+        _refuse_if_used(account, "meter", "parent_id", item_id, f"meter {item_id!r}", catalog)
+        _refuse_if_used(account, "assignment", "meter_id", item_id, f"meter {item_id!r}", catalog)
+    elif kind == "customer":
+        _refuse_if_used(account, "assignment", "customer_id", item_id, f"customer {item_id!r}", catalog)
+    elif kind == "tariff":
+        _refuse_if_used(account, "assignment", "tariff_id", item_id, f"tariff {item_id!r}", catalog)
+
+
+def _refuse_if_used(
+    account: str, kind: CatalogKind, field: str, item_id: str, what: str, catalog: CatalogStore
+) -> None:
+    for stored in all_items(account, kind, catalog):
+        if stored.body.get(field) == item_id:
+            raise InvalidInputError(
+                "id", f"{what} is still used by {kind} {stored.item_id!r}; change that first"
+            )
+
+
+# --- tariffs ------------------------------------------------------------------------------------------------
+
+
+def version_id(tariff_id: str, version: int) -> str:
+    """The catalog id of a tariff version: ``<tariff id>@<version, 6 digits>`` (versions list in order)."""
+    return f"{tariff_id}@{version:0{VERSION_DIGITS}d}"
+
+
+def create_tariff(
+    account: str, document: Mapping[str, Any], catalog: CatalogStore, *, tariff_id: str | None = None
+) -> CatalogEntry[Tariff]:
+    """Version 1 of a new tariff from a native tariff document or a URDB rate object (its label is the id).
+
+    ``tariff_id`` (the API's choice, e.g. for a URDB rate) replaces the document's id. A document's
+    ``version``, if given, must be 1. Raises AlreadyExistsError when the tariff exists.
+    """
+    tariff = _tariff(document, tariff_id=tariff_id, version=1, effective_from=None)
+    if catalog.list(account, "tariff", limit=1, prefix=tariff.id + "@").items:
+        raise AlreadyExistsError("tariff", tariff.id)
+    try:
+        stored = catalog.create(account, "tariff", version_id(tariff.id, 1), tariff.model_dump(mode="json"))
+    except AlreadyExistsError:
+        raise AlreadyExistsError("tariff", tariff.id) from None
+    return _entry(Tariff, stored)
+
+
+def new_tariff_version(
+    account: str,
+    tariff_id: str,
+    document: Mapping[str, Any],
+    catalog: CatalogStore,
+    *,
+    effective_from: date | None = None,
+    if_match: str | None = None,
+) -> CatalogEntry[Tariff]:
+    """Version n+1 of a tariff, in force from ``effective_from`` (or the document's), which must be after the
+    latest version's start. Earlier versions stay as they are.
+
+    ``if_match`` is the ETag of the latest version (what GET of the tariff answered). Raises NotFoundError,
+    PreconditionFailedError, or AlreadyExistsError when another new version was stored at the same time.
+    """
+    latest = _latest_version(account, tariff_id, catalog)
+    if if_match is not None and if_match != latest.etag:
+        raise PreconditionFailedError("tariff", tariff_id, if_match, latest.etag)
+    number = latest.value.version + 1
+    if number > MAX_VERSION:
+        raise InvalidInputError("version", f"tariff {tariff_id!r} has the most versions there can be")
+    tariff = _tariff(document, tariff_id=tariff_id, version=number, effective_from=effective_from)
+    if tariff.effective_from is None:
+        raise InvalidInputError("effective_from", "a new version needs the date it takes effect")
+    previous_start = latest.value.effective_from
+    if previous_start is not None and tariff.effective_from <= previous_start:
+        raise InvalidInputError(
+            "effective_from",
+            f"{tariff.effective_from} is not after {previous_start}, "
+            f"when version {latest.value.version} took effect",
+        )
+    try:
+        stored = catalog.create(
+            account, "tariff", version_id(tariff_id, number), tariff.model_dump(mode="json")
+        )
+    except AlreadyExistsError:
+        raise AlreadyExistsError("tariff version", version_id(tariff_id, number)) from None
+    return _entry(Tariff, stored)
+
+
+def get_tariff(
+    account: str, tariff_id: str, catalog: CatalogStore, *, version: int | None = None
+) -> CatalogEntry[Tariff]:
+    """The latest version, or the one asked for. Raises NotFoundError."""
+    if version is None:
+        return _latest_version(account, tariff_id, catalog)
+    if not 1 <= version <= MAX_VERSION:
+        raise NotFoundError("tariff version", f"{tariff_id}@{version}")
+    try:
+        return _entry(Tariff, catalog.get(account, "tariff", version_id(tariff_id, version)))
+    except NotFoundError:
+        raise NotFoundError("tariff version", f"{tariff_id}@{version}") from None
+
+
+def tariff_versions(account: str, tariff_id: str, catalog: CatalogStore) -> list[CatalogEntry[Tariff]]:
+    """Every version of a tariff, oldest first. Raises NotFoundError when there is none."""
+    versions = [
+        _entry(Tariff, stored) for stored in all_items(account, "tariff", catalog, prefix=tariff_id + "@")
+    ]
+    if not versions:
+        raise NotFoundError("tariff", tariff_id)
+    return versions
+
+
+def list_tariffs(
+    account: str, catalog: CatalogStore, *, limit: int = 50, cursor: str | None = None
+) -> Page[CatalogEntry[Tariff]]:
+    """A page of tariffs, each as its latest version, in the order of their stored ids ``<id>@<version>``
+    (which is id order but for ids that continue with a character before "@": "a-b" lists before "a")."""
+    limit = check_page_size(limit)
+    store_cursor, after = _decode_tariff_cursor(cursor)
+    tariffs: list[CatalogEntry[Tariff]] = []
+    page_cursor = store_cursor
+    while True:
+        page = catalog.list(account, "tariff", limit=limit, cursor=page_cursor)
+        for stored in page.items:
+            if after is not None and stored.item_id <= version_id(after, MAX_VERSION):
+                continue
+            tariff_id = stored.item_id.rpartition("@")[0]
+            if tariffs and tariffs[-1].value.id == tariff_id:
+                tariffs[-1] = _entry(Tariff, stored)  # a later version of the same tariff
+            elif len(tariffs) == limit:
+                # One tariff more than the page holds: the next page starts with it, from this store page.
+                return Page(items=tariffs, cursor=_encode_tariff_cursor(page_cursor, tariffs[-1].value.id))
+            else:
+                tariffs.append(_entry(Tariff, stored))
+        if page.cursor is None:
+            return Page(items=tariffs, cursor=None)
+        page_cursor = page.cursor
+
+
+def delete_tariff(account: str, tariff_id: str, catalog: CatalogStore, *, if_match: str | None) -> None:
+    """Delete every version of a tariff no assignment uses; ``if_match`` is the latest version's ETag."""
+    versions = tariff_versions(account, tariff_id, catalog)
+    latest = versions[-1]
+    if if_match is not None and if_match != latest.etag:
+        raise PreconditionFailedError("tariff", tariff_id, if_match, latest.etag)
+    _check_unreferenced(account, "tariff", tariff_id, catalog)
+    for entry in versions:
+        catalog.delete(account, "tariff", version_id(tariff_id, entry.value.version), if_match=entry.etag)
+
+
+def _latest_version(account: str, tariff_id: str, catalog: CatalogStore) -> CatalogEntry[Tariff]:
+    return tariff_versions(account, tariff_id, catalog)[-1]
+
+
+def _tariff(
+    document: Mapping[str, Any], *, tariff_id: str | None, version: int, effective_from: date | None
+) -> Tariff:
+    if not isinstance(document, Mapping):
+        raise InvalidInputError("body", "expected a JSON object: a tariff or a URDB rate")
+    native = dict(document)
+    given_version = native.pop("version", None)
+    if given_version is not None and given_version != version:
+        raise InvalidInputError(
+            "version", f"versions are numbered by meterbill: this would be version {version}"
+        )
+    # A native document takes the id it is stored under; a URDB rate's label is replaced below.
+    if tariff_id is not None and not is_urdb_rate(native) and native.setdefault("id", tariff_id) != tariff_id:
+        raise InvalidInputError("id", f"{native['id']!r} is not the id of this tariff ({tariff_id!r})")
+    try:
+        tariff = tariff_from_json(native, "body")
+    except TariffFileError as err:
+        raise InvalidInputError(err.field or "body", err.reason) from None
+    changes: dict[str, Any] = {"version": version}
+    if tariff_id is not None:
+        changes["id"] = tariff_id
+    if effective_from is not None:
+        if tariff.effective_from is not None and tariff.effective_from != effective_from:
+            raise InvalidInputError(
+                "effective_from", f"the document says {tariff.effective_from}, the request {effective_from}"
+            )
+        changes["effective_from"] = effective_from
+    try:  # validated again: the id must match its pattern, effective_to must stay after effective_from
+        return Tariff.model_validate({**tariff.model_dump(), **changes})
+    except ValidationError as err:
+        raise invalid_input(err) from None
+
+
+def _encode_tariff_cursor(store_cursor: str | None, last_tariff_id: str) -> str:
+    text = json.dumps({"store": store_cursor, "after": last_tariff_id}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _decode_tariff_cursor(cursor: str | None) -> tuple[str | None, str | None]:
+    if cursor is None:
+        return None, None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        store, after = data["store"], data["after"]
+        if (store is None or isinstance(store, str)) and isinstance(after, str):
+            return store, after
+    except (binascii.Error, ValueError, TypeError, KeyError):
+        pass
+    raise InvalidInputError("cursor", "not a cursor of this listing")

@@ -1,0 +1,70 @@
+"""What several services share: turning validation errors into InvalidInputError, paging through a whole
+listing, and checking the values every service takes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Final
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from meterbill.errors import InvalidInputError
+from meterbill.ports import CatalogKind, CatalogStore, Stored
+from meterbill.tariffs.loading import field_path
+
+MAX_PAGE_SIZE: Final = 100
+_SCAN_PAGE_SIZE: Final = 100
+
+
+def invalid_input(err: ValidationError, *, under: str = "") -> InvalidInputError:
+    """The first problem pydantic found as ``InvalidInputError(field, reason)``; the reason counts the rest.
+
+    A problem of the whole object (a model validator) has no location; it is reported on ``under`` or "body".
+    """
+    problems = err.errors(include_url=False)
+    first = problems[0]
+    reason = _reason(first)
+    if len(problems) > 1:
+        reason += f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})"
+    path = field_path(first["loc"])
+    field = ".".join(part for part in (under, path) if part) or "body"
+    return InvalidInputError(field, reason)
+
+
+def _reason(problem: ErrorDetails) -> str:
+    if problem["type"] == "extra_forbidden":
+        return "unknown field"
+    if problem["type"] == "missing":
+        return "required field is missing"
+    message = str(problem["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    return " ".join(message.split())
+
+
+def check_page_size(limit: int) -> int:
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise InvalidInputError("limit", f"must be 1 to {MAX_PAGE_SIZE}, got {limit}")
+    return limit
+
+
+def all_items(
+    account: str, kind: CatalogKind, catalog: CatalogStore, *, prefix: str = ""
+) -> Iterator[Stored]:
+    """Every object of a kind (ids starting with ``prefix``), page after page, in id order."""
+    cursor: str | None = None
+    while True:
+        page = catalog.list(account, kind, limit=_SCAN_PAGE_SIZE, cursor=cursor, prefix=prefix)
+        yield from page.items
+        if page.cursor is None:
+            return
+        cursor = page.cursor
+
+
+def require_aware(moment: datetime, field: str) -> datetime:
+    """A datetime with a time zone, or InvalidInputError naming ``field``."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise InvalidInputError(field, f"{moment.isoformat()} has no UTC offset or time zone")
+    return moment

@@ -1,0 +1,363 @@
+"""Readings in: a collector's batch (``store_readings``) or a meter-data file (``import_file``).
+
+Each item is checked on its own and the valid ones are stored even when others are not; the report lists what
+was stored now, what was stored before (an identical resend stores nothing twice: the ReadingStore writes
+exactly once), and every rejected item with the field at fault and the reason. An item is rejected when
+
+- its timestamp has no UTC offset, or lies more than ``future_tolerance`` (5 min) ahead of the server's clock;
+- its value is not a finite number, has more than 9 decimal places or 15 whole digits, or is a negative
+  interval value;
+- its type is not ``register`` or ``interval``; an interval reading's ``interval_minutes`` is not 1, 5, 15,
+  30 or 60, or not the meter's interval length; a register read has one;
+- its quality flag is not one of NEM12's A, E, S, F, N;
+- its meter is not one of the account's meters (another account's meter looks exactly like none).
+
+An interval reading's timestamp is the start of its interval. Raw readings are kept as sent; validation
+(``meterbill.meterdata.vee``) turns them into usage later.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from itertools import islice
+from typing import Final, cast, get_args
+
+from meterbill.domain import Meter, Site
+from meterbill.errors import InvalidInputError, NotFoundError
+from meterbill.meterdata.csvio import CsvFormatError, read_interval_csv
+from meterbill.meterdata.greenbutton import read_greenbutton, validate_greenbutton
+from meterbill.meterdata.importing import FileFormat, ImportFormatError
+from meterbill.meterdata.nem12 import read_nem12, validate_nem12
+from meterbill.meterdata.readings import IntervalReading, Quality
+from meterbill.ports import CatalogStore, RawReading, ReadingStore, ReadingType
+from meterbill.services.common import require_aware
+from meterbill.usage import ALLOWED_INTERVAL_MINUTES, MAX_DECIMALS, IntervalSeries
+
+FUTURE_TOLERANCE: Final = timedelta(minutes=5)
+QUALITIES: Final = frozenset[str](get_args(Quality))
+READING_TYPES: Final = frozenset[str](get_args(ReadingType))
+FILE_FORMATS: Final = frozenset[str](get_args(FileFormat))
+MAX_WHOLE_DIGITS: Final = 15  # below 10^15 (a petawatt-hour): bounds the integers validation works with
+IMPORT_BATCH: Final = 1000  # readings an import checks and stores at a time
+MAX_REPORTED_IMPORT_REJECTIONS: Final = 1000  # a file may hold 100,000s of bad readings; the count says all
+UPLOAD: Final = "upload"  # how errors name the file
+
+_METER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")  # domain.Id: nothing else can be a meter
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingIn:
+    """One reading as a request sent it (the handler maps its request model into this)."""
+
+    meter_id: str
+    timestamp: datetime
+    value: Decimal
+    type: str  # "register" or "interval"
+    interval_minutes: int | None = None
+    quality: str = "A"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Item ``index`` of the request (or the file's ``index``-th reading) was not stored: ``field`` is why."""
+
+    index: int
+    meter_id: str
+    field: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class IngestReport:
+    """``accepted`` readings were stored now, ``duplicates`` had been stored before; ``rejected`` lists the
+    rejected items in order (an import lists the first 1,000) and ``rejected_count`` counts them all."""
+
+    accepted: int
+    duplicates: int
+    rejected: list[Rejection] = field(default_factory=list)
+    rejected_count: int = 0
+
+    @property
+    def all_rejected(self) -> bool:
+        """Nothing valid came: the API answers 422 (with this same report)."""
+        return self.rejected_count > 0 and self.accepted == 0 and self.duplicates == 0
+
+
+def store_readings(
+    account: str,
+    items: Sequence[ReadingIn],
+    catalog: CatalogStore,
+    readings: ReadingStore,
+    now: datetime,
+    *,
+    future_tolerance: timedelta = FUTURE_TOLERANCE,
+) -> IngestReport:
+    """Store the valid items of a batch; reject the others one by one (see the module's rules)."""
+    require_aware(now, "now")
+    meters = _meters(account, {item.meter_id for item in items}, catalog)
+    batch = _Batch(now, future_tolerance)
+    for index, item in enumerate(items):
+        batch.add(index, item.meter_id, item, meters.get(item.meter_id))
+    return batch.store(account, readings).report()
+
+
+def import_file(
+    account: str,
+    fmt: str,
+    data: bytes,
+    catalog: CatalogStore,
+    readings: ReadingStore,
+    now: datetime,
+    *,
+    meter_id: str | None = None,
+    future_tolerance: timedelta = FUTURE_TOLERANCE,
+) -> IngestReport:
+    """Store the readings of a NEM12 file, a Green Button feed or a CSV of one meter's intervals.
+
+    A file that cannot be read stores nothing: InvalidInputError on ``body`` naming the line. Then each
+    reading is checked as in ``store_readings``; the file's meter ids (NEM12 ``<NMI>-<suffix>``, Green Button
+    ``<UsagePoint>-<MeterReading>``) are the meters' ``external_id``s, and a reading's unit must be its
+    meter's. A CSV file (``start,value``) names no meter: ``meter_id`` says whose it is (naive times are read
+    on that meter's site clock); a Green Button feed of one series may be given a ``meter_id`` too.
+    """
+    require_aware(now, "now")
+    if fmt not in FILE_FORMATS:
+        raise InvalidInputError("format", f"{fmt!r} is not one of: {', '.join(sorted(FILE_FORMATS))}")
+    if fmt == "csv":
+        if meter_id is None:
+            raise InvalidInputError("meter_id", "a CSV file holds one meter's intervals: say which meter")
+        meter = _named_meter(account, meter_id, catalog)
+        file_readings = _csv_readings(data, meter, catalog, account)
+    elif fmt == "nem12":
+        if meter_id is not None:
+            raise InvalidInputError("meter_id", "a NEM12 file names its meters (NMI and suffix) itself")
+        file_readings = _nem12_readings(data)
+    else:
+        if meter_id is not None:
+            _named_meter(account, meter_id, catalog)
+        file_readings = _greenbutton_readings(data, meter_id)
+    batch = _Batch(now, future_tolerance, report_limit=MAX_REPORTED_IMPORT_REJECTIONS)
+    return _store_file_readings(account, file_readings, meter_id, catalog, readings, batch)
+
+
+# --- checking and storing -----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Batch:
+    """Readings checked so far: the valid ones (with their input index) and the rejections."""
+
+    now: datetime
+    future_tolerance: timedelta
+    valid: list[RawReading] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+    rejected_count: int = 0
+    report_limit: int | None = None
+    accepted: int = 0
+    duplicates: int = 0
+
+    def add(
+        self, index: int, named: str, item: ReadingIn, meter: Meter | None, unit: str | None = None
+    ) -> None:
+        problem = _problem(item, meter, self.now, self.future_tolerance, unit)
+        if problem is None:
+            assert meter is not None
+            self.valid.append(
+                RawReading(
+                    meter_id=meter.id,
+                    timestamp=item.timestamp,
+                    value=_decimal(item.value),
+                    type=cast(ReadingType, item.type),
+                    interval_minutes=item.interval_minutes,
+                    quality=item.quality,
+                )
+            )
+        else:
+            self.rejected_count += 1
+            if self.report_limit is None or len(self.rejected) < self.report_limit:
+                self.rejected.append(Rejection(index, named, *problem))
+
+    def store(self, account: str, readings: ReadingStore) -> _Batch:
+        if self.valid:
+            put = readings.put_new(account, self.valid)
+            self.accepted += len(put.written)
+            self.duplicates += len(put.duplicates)
+            self.valid = []
+        return self
+
+    def report(self) -> IngestReport:
+        return IngestReport(self.accepted, self.duplicates, list(self.rejected), self.rejected_count)
+
+
+def _problem(
+    item: ReadingIn, meter: Meter | None, now: datetime, future_tolerance: timedelta, unit: str | None
+) -> tuple[str, str] | None:
+    """(field, reason) of the first thing wrong with an item, or None."""
+    if item.type not in READING_TYPES:
+        return "type", f"{item.type!r} is not 'register' or 'interval'"
+    timestamp = item.timestamp
+    if timestamp.tzinfo is None or timestamp.utcoffset() is None:
+        return "timestamp", f"{timestamp.isoformat()} has no UTC offset"
+    if timestamp > now + future_tolerance:
+        ahead = f"more than {future_tolerance} ahead of the server's clock ({now.isoformat()})"
+        return "timestamp", f"{timestamp.isoformat()} is in the future: {ahead}"
+    value_problem = _value_problem(item.value)
+    if value_problem is not None:
+        return "value", value_problem
+    if item.type == "interval" and _decimal(item.value) < 0:
+        return "value", f"negative interval value {item.value}"
+    if item.type == "interval" and item.interval_minutes not in ALLOWED_INTERVAL_MINUTES:
+        allowed = ", ".join(map(str, ALLOWED_INTERVAL_MINUTES))
+        return "interval_minutes", f"{item.interval_minutes} is not one of {allowed}"
+    if item.type == "register" and item.interval_minutes is not None:
+        return "interval_minutes", "a register read has no interval length"
+    if item.quality not in QUALITIES:
+        return "quality", f"{item.quality!r} is not a quality flag (A, E, S, F or N)"
+    if meter is None:
+        return "meter_id", f"no meter {item.meter_id!r}"
+    if unit is not None and unit != meter.unit:
+        return "unit", f"the file's {unit!r} is not meter {meter.id!r}'s unit {meter.unit!r}"
+    if item.type == "interval" and item.interval_minutes != meter.interval_minutes:
+        return "interval_minutes", f"meter {meter.id!r} records {meter.interval_minutes}-minute intervals"
+    return None
+
+
+def _value_problem(value: object) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, Decimal | int | float):
+        return f"{value!r} is not a number"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{value} is not a finite number"
+    number = _decimal(value)
+    if not number.is_finite():
+        return f"{value} is not a finite number"
+    if number.is_zero():
+        return None
+    if number.adjusted() >= MAX_WHOLE_DIGITS:
+        return f"{value} is too large (the limit is 10^{MAX_WHOLE_DIGITS})"
+    exponent = number.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -MAX_DECIMALS:
+        return f"{value} has more than {MAX_DECIMALS} decimal places"
+    return None
+
+
+def _decimal(value: Decimal | int | float) -> Decimal:
+    """JSON numbers that arrive as floats become the decimal their shortest text spells (0.1 -> 0.1)."""
+    return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+
+
+def _meters(account: str, meter_ids: Iterable[str], catalog: CatalogStore) -> dict[str, Meter]:
+    """The account's meters among ``meter_ids``; ids of no meter (or of another account's) are left out."""
+    found: dict[str, Meter] = {}
+    for meter_id in meter_ids:
+        if not isinstance(meter_id, str) or not _METER_ID.match(meter_id):
+            continue
+        try:
+            found[meter_id] = Meter.model_validate(catalog.get(account, "meter", meter_id).body)
+        except NotFoundError:
+            continue
+    return found
+
+
+def _named_meter(account: str, meter_id: str, catalog: CatalogStore) -> Meter:
+    meter = _meters(account, [meter_id], catalog).get(meter_id)
+    if meter is None:
+        raise InvalidInputError("meter_id", f"no meter {meter_id!r}")
+    return meter
+
+
+# --- files --------------------------------------------------------------------------------------------------
+
+
+def _store_file_readings(
+    account: str,
+    file_readings: Iterator[IntervalReading],
+    meter_id: str | None,
+    catalog: CatalogStore,
+    readings: ReadingStore,
+    batch: _Batch,
+) -> IngestReport:
+    """Check and store a file's readings a batch at a time; the meter of a reading is ``meter_id`` if given,
+    else the meter whose external id the file names."""
+    meter_by_file_id: dict[str, Meter | None] = {}
+    index = 0
+    while chunk := list(islice(file_readings, IMPORT_BATCH)):
+        new_ids = sorted({r.meter for r in chunk} - meter_by_file_id.keys())
+        if meter_id is not None:
+            meter_by_file_id.update(_meters(account, new_ids, catalog))
+        elif new_ids:
+            by_external = catalog.meters_by_external_id(account, new_ids)
+            meters = _meters(account, set(by_external.values()), catalog)
+            meter_by_file_id.update(
+                {file_id: meters.get(by_external.get(file_id, "")) for file_id in new_ids}
+            )
+        for reading in chunk:
+            item = ReadingIn(
+                meter_id=reading.meter,
+                timestamp=reading.start,
+                value=reading.value,
+                type="interval",
+                interval_minutes=_minutes(reading.end - reading.start),
+                quality=reading.quality,
+            )
+            batch.add(index, reading.meter, item, meter_by_file_id.get(reading.meter), reading.unit)
+            index += 1
+        batch.store(account, readings)
+    return batch.report()
+
+
+def _minutes(length: timedelta) -> int | None:
+    minutes, rest = divmod(length, timedelta(minutes=1))
+    return None if rest else minutes
+
+
+def _text(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise InvalidInputError("body", f"not UTF-8 text: {err.reason} at byte {err.start}") from None
+
+
+def _unreadable(err: ImportFormatError | CsvFormatError) -> InvalidInputError:
+    where = "" if err.line is None else f"line {err.line}: "
+    return InvalidInputError("body", where + err.reason)
+
+
+def _nem12_readings(data: bytes) -> Iterator[IntervalReading]:
+    text = _text(data)
+    try:
+        validate_nem12(io.StringIO(text, newline=""), UPLOAD)  # all or nothing: check the whole file first
+    except ImportFormatError as err:
+        raise _unreadable(err) from None
+    return read_nem12(io.StringIO(text, newline=""), UPLOAD)
+
+
+def _greenbutton_readings(data: bytes, meter_id: str | None) -> Iterator[IntervalReading]:
+    try:
+        validate_greenbutton(io.BytesIO(data), UPLOAD, meter=meter_id)
+    except ImportFormatError as err:
+        raise _unreadable(err) from None
+    return read_greenbutton(io.BytesIO(data), UPLOAD, meter=meter_id)
+
+
+def _csv_readings(
+    data: bytes, meter: Meter, catalog: CatalogStore, account: str
+) -> Iterator[IntervalReading]:
+    site = Site.model_validate(catalog.get(account, "site", meter.site_id).body)
+    try:
+        series = read_interval_csv(io.StringIO(_text(data), newline=""), site.zone(), meter.unit, UPLOAD)
+    except CsvFormatError as err:
+        raise _unreadable(err) from None
+    return _series_readings(meter.id, series)
+
+
+def _series_readings(meter_id: str, series: IntervalSeries) -> Iterator[IntervalReading]:
+    step = series.interval
+    for i, raw in enumerate(series.values):
+        start = series.start + i * step  # UTC arithmetic: the series starts in UTC
+        yield IntervalReading(meter_id, start, start + step, series.quantity(raw), series.unit)

@@ -1,0 +1,128 @@
+"""What a customer's bill for any period comes to now: a move-out settlement, or "what will this month cost".
+
+For each of the customer's assignments active in the period: the meter's validated usage on its site's clock,
+times the assignment's share; the tariff version(s) in force on each day (a version change mid-period splits
+it); the site's public holidays; the customer's attributes for the tariff's formulas. The tariff engine rates
+each calendar month on its own, as the monthly bill will. Nothing is stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Final
+
+from meterbill.billing.bill import Bill
+from meterbill.domain import Assignment, Customer, Meter, Site, assignments_for
+from meterbill.errors import InvalidInputError
+from meterbill.ports import CatalogStore, ReadingStore
+from meterbill.services import catalog as catalog_service
+from meterbill.services.usage import validated_intervals
+from meterbill.tariffs.engine import BillPeriod, TariffError, rate_monthly
+from meterbill.tariffs.versions import NoTariffInForceError, in_force
+from meterbill.timeutil import local_midnight
+from meterbill.usage import IntervalSeries, Usage
+
+MAX_PERIOD: Final = timedelta(days=366)
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewBill:
+    """One bill of the preview: a calendar month (or part) of one assignment under one tariff version."""
+
+    assignment_id: str
+    meter_id: str
+    share: Decimal
+    bill: Bill
+
+
+def bill_preview(
+    account: str,
+    customer_id: str,
+    start: date,
+    end: date,
+    catalog: CatalogStore,
+    readings: ReadingStore,
+) -> list[PreviewBill]:
+    """The bills of [start, end) (local calendar days of each meter's site), by assignment, then in time.
+
+    Raises NotFoundError for a customer that is not the account's, and InvalidInputError for an end not after
+    the start, a period longer than 366 days, or a tariff that cannot be applied (no version in force on some
+    day, a unit the meter does not measure, a formula that fails).
+    """
+    if end <= start:
+        raise InvalidInputError("to", f"{end} is not after from {start}")
+    if end - start > MAX_PERIOD:
+        raise InvalidInputError("to", f"more than {MAX_PERIOD.days} days after from")
+    customer = catalog_service.get(account, Customer, customer_id, catalog).value
+    mine = [a for a in catalog_service.all_of(account, Assignment, catalog) if a.customer_id == customer.id]
+    bills: list[PreviewBill] = []
+    for meter_id in sorted({a.meter_id for a in mine}):
+        try:
+            active = assignments_for(mine, meter_id, start, end)
+        except ValueError as err:  # the catalog refuses such assignments; one stored before that rule
+            raise InvalidInputError("from", str(err)) from None
+        for assignment in active:
+            bills += _assignment_bills(account, customer, assignment, start, end, catalog, readings)
+    return bills
+
+
+def _assignment_bills(
+    account: str,
+    customer: Customer,
+    assignment: Assignment,
+    start: date,
+    end: date,
+    catalog: CatalogStore,
+    readings: ReadingStore,
+) -> list[PreviewBill]:
+    span = assignment.active_days(start, end)
+    assert span is not None  # assignments_for keeps only the active ones
+    first, stop = span
+    meter = catalog_service.get(account, Meter, assignment.meter_id, catalog).value
+    site = catalog_service.get(account, Site, meter.site_id, catalog).value
+    zone = site.zone()
+    versions = [
+        entry.value for entry in catalog_service.tariff_versions(account, assignment.tariff_id, catalog)
+    ]
+    try:
+        spans = in_force(versions, first, stop)
+    except NoTariffInForceError as err:
+        raise InvalidInputError("from", f"assignment {assignment.id!r}: {err}") from None
+    validated = validated_intervals(
+        account, meter, local_midnight(first, zone), local_midnight(stop, zone), readings
+    )
+    series = _share_of(validated.as_interval_series(), assignment.share)
+    bills = []
+    for lo, hi, tariff in spans:
+        try:
+            monthly = rate_monthly(
+                tariff,
+                BillPeriod(lo, hi, zone),
+                Usage(series=series),
+                attributes=customer.attributes,
+                holidays=site.holiday_dates(lo, hi),
+            )
+        except TariffError as err:
+            field = f"tariff {tariff.id!r} version {tariff.version}: {err.field}"
+            raise InvalidInputError("from", f"assignment {assignment.id!r}: {field}: {err.reason}") from None
+        bills += [PreviewBill(assignment.id, meter.id, assignment.share, bill) for bill in monthly]
+    return bills
+
+
+def _share_of(series: IntervalSeries, share: Decimal) -> IntervalSeries:
+    """The series times ``share``, exactly: 0.25 multiplies every value by 25 and moves the exponent by 2."""
+    if share == 1:
+        return series
+    sign, digits, exponent = share.normalize().as_tuple()
+    assert sign == 0 and isinstance(exponent, int)  # the model keeps shares in (0, 1]
+    factor = int("".join(map(str, digits)))
+    return IntervalSeries(
+        start=series.start,
+        interval_minutes=series.interval_minutes,
+        values=[value * factor for value in series.values],
+        exponent=series.exponent + exponent,
+        unit=series.unit,
+        estimated=series.estimated,
+    )

@@ -1,0 +1,227 @@
+"""In-memory implementations of every port in ``meterbill.ports``: dict-backed, deterministic, and raising the
+errors the ports' docstrings promise. Unit tests of services run on these and assert on their state
+(``catalog.items``, ``readings.items``, ``keys.records``, ``accounts.records``)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from meterbill.errors import AlreadyExistsError, InvalidInputError, NotFoundError, PreconditionFailedError
+from meterbill.ports import (
+    AccountRecord,
+    AccountStore,
+    ApiKeyRecord,
+    CatalogKind,
+    CatalogStore,
+    KeyStore,
+    Page,
+    PutResult,
+    RawReading,
+    ReadingStore,
+    Stored,
+    Stores,
+)
+
+FIXED_NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def fixed_clock() -> datetime:
+    return FIXED_NOW
+
+
+def _page(items: Sequence[Any], ids: Sequence[str], limit: int, cursor: str | None) -> Page[Any]:
+    """Items in id order after the cursor (the last id of the previous page); callers treat it as opaque."""
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}")
+    after = _decode_cursor(cursor)
+    chosen = [
+        (item_id, item) for item_id, item in zip(ids, items, strict=True) if after is None or item_id > after
+    ]
+    page = chosen[:limit]
+    more = len(chosen) > limit
+    return Page(items=[item for _, item in page], cursor=_encode_cursor(page[-1][0]) if more else None)
+
+
+def _encode_cursor(last_id: str) -> str:
+    return "after:" + last_id
+
+
+def _decode_cursor(cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    if not cursor.startswith("after:"):
+        raise InvalidInputError("cursor", "not a cursor of this listing")
+    return cursor.removeprefix("after:")
+
+
+class FakeCatalogStore(CatalogStore):
+    """``items[(account, kind, item_id)]`` holds what is stored; an ETag hashes the body and its revision.
+    ``get_calls`` counts the lookups one by one (what a batch should avoid)."""
+
+    def __init__(self, clock: Callable[[], datetime] = fixed_clock) -> None:
+        self.items: dict[tuple[str, CatalogKind, str], Stored] = {}
+        self._revisions: dict[tuple[str, CatalogKind, str], int] = {}
+        self._clock = clock
+        self.get_calls = 0
+
+    def _etag(self, key: tuple[str, CatalogKind, str], body: Mapping[str, Any]) -> str:
+        revision = self._revisions[key]
+        text = json.dumps(body, sort_keys=True, default=str)
+        return hashlib.sha256(f"{revision}:{text}".encode()).hexdigest()[:16]
+
+    def create(self, account: str, kind: CatalogKind, item_id: str, body: Mapping[str, Any]) -> Stored:
+        key = (account, kind, item_id)
+        if key in self.items:
+            raise AlreadyExistsError(kind, item_id)
+        self._revisions[key] = 1
+        now = self._clock()
+        stored = Stored(kind, item_id, dict(body), self._etag(key, body), now, now)
+        self.items[key] = stored
+        return stored
+
+    def get(self, account: str, kind: CatalogKind, item_id: str) -> Stored:
+        self.get_calls += 1
+        try:
+            return self.items[(account, kind, item_id)]
+        except KeyError:
+            raise NotFoundError(kind, item_id) from None
+
+    def list(
+        self, account: str, kind: CatalogKind, *, limit: int, cursor: str | None = None, prefix: str = ""
+    ) -> Page[Stored]:
+        ids = sorted(
+            item_id
+            for (a, k, item_id) in self.items
+            if a == account and k == kind and item_id.startswith(prefix)
+        )
+        return _page([self.items[(account, kind, i)] for i in ids], ids, limit, cursor)
+
+    def _current(self, account: str, kind: CatalogKind, item_id: str, if_match: str | None) -> Stored:
+        current = self.get(account, kind, item_id)
+        if if_match is not None and if_match != current.etag:
+            raise PreconditionFailedError(kind, item_id, if_match, current.etag)
+        return current
+
+    def replace(
+        self, account: str, kind: CatalogKind, item_id: str, body: Mapping[str, Any], *, if_match: str | None
+    ) -> Stored:
+        current = self._current(account, kind, item_id, if_match)
+        key = (account, kind, item_id)
+        self._revisions[key] += 1
+        stored = replace(current, body=dict(body), etag=self._etag(key, body), updated_at=self._clock())
+        self.items[key] = stored
+        return stored
+
+    def delete(self, account: str, kind: CatalogKind, item_id: str, *, if_match: str | None) -> None:
+        self._current(account, kind, item_id, if_match)
+        del self.items[(account, kind, item_id)]
+
+    def meters_by_external_id(self, account: str, external_ids: Sequence[str]) -> Mapping[str, str]:
+        wanted = set(external_ids)
+        return {
+            stored.body["external_id"]: item_id
+            for (a, kind, item_id), stored in self.items.items()
+            if a == account and kind == "meter" and stored.body.get("external_id") in wanted
+        }
+
+
+def reading_identity(reading: RawReading) -> tuple[object, ...]:
+    """What makes two raw readings one (ports.ReadingStore): meter, type, instant, value and quality."""
+    return (reading.meter_id, reading.type, reading.timestamp, reading.value, reading.quality)
+
+
+class FakeReadingStore(ReadingStore):
+    """``items[account]`` holds the stored readings in arrival order; ``put_calls`` counts the writes."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, list[RawReading]] = {}
+        self._identities: dict[str, set[tuple[object, ...]]] = {}
+        self.put_calls = 0
+
+    def put_new(self, account: str, readings: Sequence[RawReading]) -> PutResult:
+        self.put_calls += 1
+        stored = self.items.setdefault(account, [])
+        seen = self._identities.setdefault(account, set())
+        written: list[int] = []
+        duplicates: list[int] = []
+        for index, reading in enumerate(readings):
+            if reading.timestamp.tzinfo is None:
+                raise ValueError(f"readings[{index}]: naive timestamp {reading.timestamp.isoformat()}")
+            identity = reading_identity(reading)
+            if identity in seen:
+                duplicates.append(index)
+            else:
+                seen.add(identity)
+                stored.append(reading)
+                written.append(index)
+        return PutResult(written=written, duplicates=duplicates)
+
+    def between(self, account: str, meter_id: str, start: datetime, end: datetime) -> Iterator[RawReading]:
+        chosen = [
+            r for r in self.items.get(account, []) if r.meter_id == meter_id and start <= r.timestamp < end
+        ]
+        return iter(sorted(chosen, key=lambda r: r.timestamp))
+
+
+class FakeKeyStore(KeyStore):
+    """``records[key_id]`` holds every key of every account."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, ApiKeyRecord] = {}
+
+    def put(self, record: ApiKeyRecord) -> None:
+        self.records[record.key_id] = record
+
+    def get(self, key_id: str) -> ApiKeyRecord | None:
+        return self.records.get(key_id)
+
+    def list(self, account: str, *, limit: int, cursor: str | None = None) -> Page[ApiKeyRecord]:
+        ids = sorted(key_id for key_id, record in self.records.items() if record.account == account)
+        return _page([self.records[i] for i in ids], ids, limit, cursor)
+
+    def revoke(self, account: str, key_id: str, at: datetime) -> ApiKeyRecord:
+        record = self.records.get(key_id)
+        if record is None or record.account != account:
+            raise NotFoundError("api key", key_id)
+        if record.revoked_at is None:  # revoking again keeps the first time
+            record = replace(record, revoked_at=at)
+            self.records[key_id] = record
+        return record
+
+
+class FakeAccountStore(AccountStore):
+    def __init__(self) -> None:
+        self.records: dict[str, AccountRecord] = {}
+
+    def create(self, record: AccountRecord) -> None:
+        if record.account_id in self.records:
+            raise AlreadyExistsError("account", record.account_id)
+        self.records[record.account_id] = record
+
+    def get(self, account_id: str) -> AccountRecord:
+        try:
+            return self.records[account_id]
+        except KeyError:
+            raise NotFoundError("account", account_id) from None
+
+
+@dataclass(frozen=True, slots=True)
+class FakeStores:
+    """All fakes together, typed as themselves so tests can look into them; ``ports()`` as the port bundle."""
+
+    catalog: FakeCatalogStore
+    readings: FakeReadingStore
+    keys: FakeKeyStore
+    accounts: FakeAccountStore
+
+    @classmethod
+    def empty(cls, clock: Callable[[], datetime] = fixed_clock) -> FakeStores:
+        return cls(FakeCatalogStore(clock), FakeReadingStore(), FakeKeyStore(), FakeAccountStore())
+
+    def ports(self) -> Stores:
+        return Stores(catalog=self.catalog, readings=self.readings, keys=self.keys, accounts=self.accounts)
