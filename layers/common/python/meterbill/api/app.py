@@ -1,0 +1,101 @@
+"""The resolver: every route, the gate before them, the error mapping and exact JSON.
+
+``create_app()`` builds it; the Lambda handler (``functions/ingest/ingest_handler.py``) and the OpenAPI
+generator (``meterbill.api.openapi``) each use one. The document's settings live with the generator:
+powertools' OpenAPI models take ~0.1 s to load, which only the document route should pay. Routes take what
+they need through ``Depends`` and ``Request`` (never a router's global state), so several apps can coexist in
+one process (tests do).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from meterbill.api import gate, problems
+from meterbill.api.dependencies import LAMBDA_CONTEXT, backend
+from meterbill.api.routes import api_keys, catalog, imports, readings, reports, tariffs
+
+
+class MeterbillApi(APIGatewayRestResolver):
+    """The REST API resolver with the gate in front: ``resolve`` answers a request the gate refuses itself."""
+
+    def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+        try:
+            gate.check(event, backend().settings)
+        except Exception as error:
+            return problems.problem_for(error).proxy_result()
+        self.context[LAMBDA_CONTEXT] = context
+        return super().resolve(event, context)
+
+
+def parse_json_body(text: str) -> Any:
+    """JSON with exact numbers: fractions and exponents as ``Decimal``, never float. A document JSON allows
+    but we do not take (a duplicate key, digits beyond Python's limit, nesting beyond the stack) is refused as
+    not valid JSON, like a syntax error."""
+    try:
+        document = json.loads(text, parse_float=Decimal, object_pairs_hook=_object_without_duplicates)
+        if "\\ud" in text.lower():  # escaped surrogates: each must be half of a pair
+            json.dumps(document, ensure_ascii=False, default=str).encode("utf-8")
+    except json.JSONDecodeError:
+        raise  # a syntax error: powertools answers it as such
+    except (ValueError, RecursionError) as err:
+        raise json.JSONDecodeError(_reason(err), text, 0) from None
+    return document
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) == len(pairs):
+        return document
+    seen: set[str] = set()
+    for name, _ in pairs:
+        if name in seen:
+            raise ValueError(f"duplicate key {name!r}")
+        seen.add(name)
+    raise AssertionError("unreachable: fewer keys than pairs means a name came twice")
+
+
+def _reason(err: ValueError | RecursionError) -> str:
+    if isinstance(err, RecursionError):
+        return "nested too deeply"
+    if isinstance(err, UnicodeEncodeError):
+        return "a string holds half of a surrogate pair"
+    return str(err).split(";")[0]
+
+
+def create_app() -> MeterbillApi:
+    app = MeterbillApi(enable_validation=True, json_body_deserializer=parse_json_body)
+    problems.register(app)
+    for router in (
+        readings.router,
+        imports.router,
+        catalog.router,
+        tariffs.router,
+        api_keys.router,
+        reports.router,
+    ):
+        app.include_router(router)
+
+    cached: dict[str, Any] = {}
+
+    @app.get(
+        gate.OPENAPI_PATH,
+        summary="This API's OpenAPI 3.1 document",
+        tags=["documents"],
+        openapi_extensions={"security": []},
+        include_in_schema=True,
+    )
+    def openapi_document() -> Response[dict[str, Any]]:
+        from meterbill.api.openapi import document
+
+        if not cached:
+            cached.update(document(app))
+        return Response(200, content_type="application/json", body=cached)
+
+    return app

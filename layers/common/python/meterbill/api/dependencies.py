@@ -1,0 +1,136 @@
+"""What routes need besides the request: the caller (from the authorizer) and the backend (stores, settings,
+clock, idempotency store).
+
+The backend is built once per cold start, on the first request that needs it, from the environment
+(``ApiSettings.from_env``); nothing connects at import time. Tests and the local server ``configure`` their
+own (fake stores, a fixed clock, a moto table) and ``reset`` to go back to the environment.
+
+The caller's account always comes from the authorizer's context (``requestContext.authorizer``: the REST API
+passes ``account_id``, ``key_id`` and ``scopes`` as strings), never from a body, a path or a query.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from typing import TYPE_CHECKING, Annotated, Any, Final
+
+from aws_lambda_powertools.event_handler import Depends, Request
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from meterbill.errors import UnauthorizedError
+from meterbill.ports import Stores
+from meterbill.services.apikeys import ALL_SCOPES, Principal, require_scope, required_scope
+from meterbill.settings import ApiSettings
+
+if TYPE_CHECKING:  # powertools' idempotency package loads boto3: only a request with an Idempotency-Key pays
+    from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
+
+NO_KEY: Final = "this route needs an API key: Authorization: Bearer <key>"
+LAMBDA_CONTEXT: Final = "lambda_context"  # where the resolver leaves the Lambda context (``Request.context``)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Backend:
+    """Stores and settings of this function; ``idempotency`` makes the idempotency store on first use."""
+
+    settings: ApiSettings
+    stores: Stores
+    idempotency: Callable[[], BasePersistenceLayer]
+    clock: Callable[[], datetime] = field(default=utc_now)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """An authorized request: who it acts for, and the backend to act with."""
+
+    principal: Principal
+    backend: Backend
+    lambda_context: LambdaContext | None = None
+
+    @property
+    def account(self) -> str:
+        return self.principal.account
+
+    @property
+    def stores(self) -> Stores:
+        return self.backend.stores
+
+    @property
+    def settings(self) -> ApiSettings:
+        return self.backend.settings
+
+    def now(self) -> datetime:
+        return self.backend.clock()
+
+
+_configured: Backend | None = None
+
+
+def configure(backend: Backend) -> None:
+    """Use ``backend`` from now on (tests, the local server) instead of the one the environment describes."""
+    global _configured
+    _configured = backend
+
+
+def reset() -> None:
+    """Forget any configured backend and the one built from the environment."""
+    global _configured
+    _configured = None
+    _from_environment.cache_clear()
+
+
+def backend() -> Backend:
+    return _configured if _configured is not None else _from_environment()
+
+
+@cache
+def _from_environment() -> Backend:
+    from meterbill.adapters.dynamodb import build_stores  # the stores' modules load with the first request
+
+    settings = ApiSettings.from_env(os.environ)
+    return Backend(
+        settings=settings, stores=build_stores(settings.storage), idempotency=_idempotency_store(settings)
+    )
+
+
+def _idempotency_store(settings: ApiSettings) -> Callable[[], BasePersistenceLayer]:
+    @cache
+    def make() -> BasePersistenceLayer:
+        from meterbill.api.idempotency import dynamodb_store
+
+        return dynamodb_store(settings)
+
+    return make
+
+
+def principal_of(authorizer_context: Mapping[str, Any]) -> Principal:
+    """The account, key and scopes the authorizer found for the request's key; UnauthorizedError when the
+    context lacks them (a route deployed without the authorizer must not run). Unknown scopes are ignored."""
+    account, key_id = authorizer_context.get("account_id"), authorizer_context.get("key_id")
+    scopes_text = authorizer_context.get("scopes")
+    if not (
+        isinstance(account, str) and account and isinstance(key_id, str) and isinstance(scopes_text, str)
+    ):
+        raise UnauthorizedError(NO_KEY)
+    held = {part.strip() for part in scopes_text.split(",")}
+    return Principal(account=account, key_id=key_id, scopes=frozenset(s for s in ALL_SCOPES if s in held))
+
+
+def authorized_caller(request: Request) -> Caller:
+    """The caller of a route, after checking its key's scopes against the route that matched (the gate checked
+    the path as sent already; this checks the route template, whatever the path looked like)."""
+    context = (request.resolved_event.get("requestContext") or {}).get("authorizer") or {}
+    principal = principal_of(context)
+    require_scope(principal.scopes, required_scope(request.method, request.route))
+    return Caller(principal=principal, backend=backend(), lambda_context=request.context.get(LAMBDA_CONTEXT))
+
+
+AuthorizedCaller = Annotated[Caller, Depends(authorized_caller)]

@@ -1,0 +1,81 @@
+"""What must hold before the resolver reads a request: checked on the raw API Gateway event, in this order.
+
+1. The caller: the authorizer's context must name an account and a key (else 401: a route deployed without
+   the authorizer refuses to run), and the key's scopes must allow the method on the path (else 403) —
+   ``services.apikeys.required_scope``. The public paths (the OpenAPI document) skip this step.
+2. The size: a body over ``max_body_bytes`` (1 MB), or ``max_import_bytes`` (5 MB) for an import, → 413.
+3. The media type of a body sent with POST or PUT: JSON (``application/json`` or none) everywhere but
+   ``/v1/imports``, which takes the file itself (CSV, XML, plain text or octet-stream) → else 415.
+4. Text: a body whose characters cannot be UTF-8 (lone surrogates) → 400.
+
+So an ``ingest`` key learns nothing from a management route (not even whether its body would be valid),
+and nothing big or binary is parsed for nobody. The route that matches checks the scope once more against
+its template (``dependencies.authorized_caller``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from meterbill.api.dependencies import principal_of
+from meterbill.api.problems import ContentTooLargeError, MalformedBodyError, UnsupportedMediaTypeError
+from meterbill.services.apikeys import require_scope, required_scope
+from meterbill.settings import ApiSettings
+
+OPENAPI_PATH: Final = "/v1/openapi.json"
+PUBLIC_PATHS: Final = frozenset({OPENAPI_PATH})
+IMPORTS_PATH: Final = "/v1/imports"
+JSON_MEDIA_TYPES: Final = ("application/json",)
+FILE_MEDIA_TYPES: Final = (
+    "text/csv",
+    "text/plain",
+    "application/xml",
+    "text/xml",
+    "application/atom+xml",
+    "application/octet-stream",
+)
+_READ_METHODS: Final = frozenset({"GET", "HEAD"})
+_BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
+
+
+def check(event: Mapping[str, Any], settings: ApiSettings) -> None:
+    """Raises the error whose problem document answers the request (see the module's steps)."""
+    method = str(event.get("httpMethod") or "").upper()
+    path = str(event.get("path") or "")
+    if not (path in PUBLIC_PATHS and method in _READ_METHODS):
+        context = (event.get("requestContext") or {}).get("authorizer") or {}
+        principal = principal_of(context)
+        require_scope(principal.scopes, required_scope(method, path))
+    imports = path == IMPORTS_PATH
+    limit = settings.max_import_bytes if imports else settings.max_body_bytes
+    size = body_size(event)
+    if size > limit:
+        raise ContentTooLargeError(size, limit)
+    if size and method in _BODY_METHODS:
+        media_type = _media_type(event)
+        accepted = FILE_MEDIA_TYPES if imports else JSON_MEDIA_TYPES
+        if media_type and media_type not in accepted:
+            raise UnsupportedMediaTypeError(media_type, accepted)
+
+
+def body_size(event: Mapping[str, Any]) -> int:
+    """The body's size in bytes as the client sent it (a base64 body's decoded size)."""
+    body = event.get("body")
+    if not body:
+        return 0
+    text = str(body)
+    if event.get("isBase64Encoded"):
+        return len(text) * 3 // 4 - text[-2:].count("=")
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError as err:
+        raise MalformedBodyError(
+            "body", f"not UTF-8 text: character {err.start} is a lone surrogate"
+        ) from None
+
+
+def _media_type(event: Mapping[str, Any]) -> str:
+    headers = event.get("headers") or {}
+    values = [str(value) for name, value in headers.items() if str(name).lower() == "content-type"]
+    return values[-1].split(";")[0].strip().lower() if values else ""

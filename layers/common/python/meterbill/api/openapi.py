@@ -1,0 +1,109 @@
+"""The OpenAPI 3.1 document of the API, as powertools generates it from the typed routes, with the error
+answers described as they are: RFC 9457 problem documents.
+
+``python -m meterbill.api.openapi > docs/openapi.json`` refreshes the committed copy (a test compares them).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from typing import Any, Final
+
+from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Server, Tag
+
+from meterbill.api.problems import PROBLEM_JSON
+from meterbill.api.schemas import ProblemDocument
+
+TITLE: Final = "meterbill API"
+VERSION: Final = "1.0.0"
+DESCRIPTION: Final = """\
+Metering and billing for an account: collectors push readings, back offices manage customers, sites, meters,
+assignments and tariffs, tools read usage and preview bills.
+
+Authenticate with an API key: `Authorization: Bearer mb_...`. A key's scopes decide what it may do: `admin`
+everything in its account, `ingest` only POST readings and imports, `read` only GET.
+
+Numbers are exact: JSON numbers are read as decimals; quantities and money are answered as decimal strings.
+Lists are paged: `?limit=` (1-100, default 50) and `?cursor=` from the previous page's `next_cursor`.
+Changing an object takes its ETag as `If-Match` (412 when it changed meanwhile).
+Errors are RFC 9457 `application/problem+json` with `errors[]` naming each field and the reason.
+"""
+TAGS: Final = ("readings", "customers", "sites", "meters", "assignments", "tariffs", "api-keys", "documents")
+
+
+_POWERTOOLS_ERROR_SCHEMAS: Final = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
+_REASONS: Final = {
+    400: "the body cannot be read: not JSON, not UTF-8, or broken base64",
+    401: "no API key, or an unknown or revoked one",
+    403: "the API key's scopes do not allow this",
+    404: "no such object in this account (another account's id looks the same)",
+    409: "the id is taken, or a request with this Idempotency-Key is still being served",
+    412: "If-Match is not the current ETag: the object has changed since it was read",
+    413: "the body is too large (1 MB; imports 5 MB)",
+    415: "the body's Content-Type is not one this route takes",
+    422: "the request is well-formed but not acceptable; errors[] names each field and the reason",
+    500: "a fault of ours; it has been logged",
+    503: "storage is busy or unavailable; retry after Retry-After seconds",
+}
+
+
+def document(app: ApiGatewayResolver) -> dict[str, Any]:
+    """The app's OpenAPI document with every error answer a problem document."""
+    app.configure_openapi(
+        title=TITLE,
+        version=VERSION,
+        description=DESCRIPTION,
+        tags=[Tag(name=name) for name in TAGS],
+        servers=[Server(url="/")],
+        security_schemes={"bearerAuth": HTTPBearer(description="an API key: mb_<key id>_<secret>")},
+        security=[{"bearerAuth": []}],
+    )
+    generated: dict[str, Any] = json.loads(app.get_openapi_json_schema())
+    result = copy.deepcopy(generated)
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    for name in _POWERTOOLS_ERROR_SCHEMAS:
+        schemas.pop(name, None)
+    problem_schema = ProblemDocument.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(problem_schema.pop("$defs", {}))
+    schemas["ProblemDocument"] = problem_schema
+    for operations in result.get("paths", {}).values():
+        for method, operation in operations.items():
+            _describe_errors(method, operation)
+    return result
+
+
+def _describe_errors(method: str, operation: dict[str, Any]) -> None:
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    for code in [code for code in responses if code.startswith(("4", "5"))]:
+        del responses[code]
+    public = operation.get("security") == []
+    if public:
+        return
+    parameters = {(p.get("in"), str(p.get("name")).lower()) for p in operation.get("parameters", [])}
+    statuses = {401, 403, 422, 500, 503}
+    if any(where == "path" for where, _ in parameters):
+        statuses.add(404)
+    if "requestBody" in operation:
+        statuses |= {400, 413, 415}
+    if method == "post":
+        statuses.add(409)
+    if ("header", "if-match") in parameters:
+        statuses.add(412)
+    for status in sorted(statuses):
+        responses[str(status)] = {
+            "description": _REASONS[status],
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDocument"}}},
+        }
+
+
+def main() -> None:
+    from meterbill.api.app import create_app
+
+    sys.stdout.write(json.dumps(document(create_app()), indent=2, ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""``POST /v1/readings``: a collector's batch; each reading is checked on its own."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import cast
+
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.event_handler import Request, Response
+from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import ValidationError
+
+from meterbill.api import problems
+from meterbill.api.dependencies import AuthorizedCaller, Caller
+from meterbill.api.idempotency import Answer, once
+from meterbill.api.routes.common import JSON, METRICS_NAMESPACE, IdempotencyKey, new_router
+from meterbill.api.schemas import IngestAnswer, ReadingBatch, ReadingItem
+from meterbill.errors import InvalidInputError
+from meterbill.services import ingest
+from meterbill.services.ingest import IngestReport, ReadingIn, Rejection
+
+router = new_router()
+metrics = Metrics(namespace=METRICS_NAMESPACE)  # one metric set per process: the handler publishes it
+
+WHOLE_ITEM = "reading"
+_METRICS = (
+    ("accepted", "ReadingsAccepted"),
+    ("duplicates", "ReadingsDuplicate"),
+    ("rejected_count", "ReadingsRejected"),
+)  # how a rejection names an item that is not an object at all
+
+
+@router.post(
+    "/v1/readings",
+    summary="Send a batch of readings",
+    description="Valid readings are stored even when others are not; `rejected` names each other one's "
+    "field and reason. Not one stored → 422 with the same report. A reading sent before is counted in "
+    "`duplicates` and stored once.",
+    tags=["readings"],
+)
+def post_readings(
+    batch: ReadingBatch, caller: AuthorizedCaller, request: Request, idempotency_key: IdempotencyKey = None
+) -> Response[IngestAnswer]:
+    limit = caller.settings.max_readings_per_request
+    if len(batch.readings) > limit:
+        raise InvalidInputError(
+            "readings", f"{len(batch.readings)} readings; send at most {limit} per request"
+        )
+
+    def run() -> Answer:
+        report = store_batch(batch, caller)
+        status = 422 if report.all_rejected else 200
+        return Answer(status, IngestAnswer.of(report).model_dump(mode="json"))
+
+    if idempotency_key is None:
+        return ingest_response(run(), "readings")
+    answer = once(
+        caller.backend.idempotency(),
+        operation="POST /v1/readings",
+        account=caller.account,
+        key=idempotency_key,
+        body=request.resolved_event.json_body,
+        run=run,
+        lambda_context=caller.lambda_context,
+    )
+    return ingest_response(answer, "readings")
+
+
+def ingest_response(answer: Answer, where: str) -> Response[IngestAnswer]:
+    """200 with the report, or 422 (a problem document with the report's members) when nothing was stored."""
+    if not answer.replayed:
+        for name, count in (("accepted", "ReadingsAccepted"), ("duplicates", "ReadingsDuplicate")):
+            metrics.add_metric(name=count, unit=MetricUnit.Count, value=answer.body[name])
+        metrics.add_metric(
+            name="ReadingsRejected", unit=MetricUnit.Count, value=answer.body["rejected_count"]
+        )
+    headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
+    if answer.status != 200:
+        raise problems.AllReadingsRejectedError(answer.body, where, headers)
+    return Response(200, content_type=JSON, body=IngestAnswer.model_validate(answer.body), headers=headers)
+
+
+def store_batch(batch: ReadingBatch, caller: Caller) -> IngestReport:
+    """Items that are not even readings (not an object, a field of the wrong JSON type, an unknown field) are
+    rejected here; the ingest service checks and stores the rest, and the report lists both by position."""
+    items: list[ReadingIn] = []
+    positions: list[int] = []
+    rejected: list[Rejection] = []
+    for index, raw in enumerate(cast(list[object], batch.readings)):  # unvalidated: see ReadingBatch
+        try:
+            item = ReadingItem.model_validate(raw)
+        except ValidationError as err:
+            rejected.append(_rejection(index, raw, err))
+            continue
+        items.append(
+            ReadingIn(
+                meter_id=item.meter_id,
+                timestamp=item.timestamp,
+                value=item.value,
+                type=item.type,
+                interval_minutes=item.interval_minutes,
+                quality=item.quality,
+            )
+        )
+        positions.append(index)
+    report = ingest.store_readings(
+        caller.account,
+        items,
+        caller.stores.catalog,
+        caller.stores.readings,
+        caller.now(),
+        future_tolerance=timedelta(seconds=caller.settings.future_tolerance_seconds),
+    )
+    checked = [Rejection(positions[r.index], r.meter_id, r.field, r.reason) for r in report.rejected]
+    return IngestReport(
+        accepted=report.accepted,
+        duplicates=report.duplicates,
+        rejected=sorted([*rejected, *checked], key=lambda r: r.index),
+        rejected_count=report.rejected_count + len(rejected),
+    )
+
+
+def _rejection(index: int, raw: object, err: ValidationError) -> Rejection:
+    if not isinstance(raw, dict):
+        return Rejection(index, "", WHOLE_ITEM, f"expected a JSON object, got {_json_type(raw)}")
+    meter_id = raw.get("meter_id")
+    first = problems.field_error(err.errors(include_url=False)[0])
+    return Rejection(
+        index, meter_id if isinstance(meter_id, str) else "", first.field or WHOLE_ITEM, first.reason
+    )
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "a number"

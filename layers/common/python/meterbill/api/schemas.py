@@ -1,0 +1,573 @@
+"""Request and response bodies of the API, as pydantic models (also what the OpenAPI document shows).
+
+Request bodies forbid unknown fields, so nobody sets what they may not (``account_id``, an ETag, a
+timestamp, a revocation): the account comes from the API key, the rest from the server. Their leaf types are
+strict where JSON's types matter (``true`` is not 1, ``"15"`` is not 15, ``0`` is not a date). Numbers are
+exact: the API parses JSON numbers as ``Decimal`` (never float), and a quantity may also be sent as a decimal
+string. Dates are ``YYYY-MM-DD``; date-times ISO 8601 with a UTC offset.
+
+The catalog's rules (references, units, time zones, shares) are the services' and the domain's: a body that
+has the right shape here can still be refused there, with the field and the reason.
+
+Responses write quantities and money as decimal strings (``"12.50"``), so no digit is lost on the way.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Final, Literal
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    SkipValidation,
+    StrictInt,
+    StrictStr,
+    WithJsonSchema,
+)
+
+from meterbill.billing.bill import Bill
+from meterbill.domain import (
+    Address,
+    AttributeKey,
+    AttributeValue,
+    CountryCode,
+    Email,
+    Id,
+    MeterKind,
+    MeterLabels,
+    Phone,
+    Text,
+    Utility,
+)
+from meterbill.ports import Page, Scope
+from meterbill.services.apikeys import ApiKeyInfo
+from meterbill.services.catalog import CatalogEntry
+from meterbill.services.ingest import IngestReport
+from meterbill.services.preview import PreviewBill
+from meterbill.services.usage import QualityCounts as UsageQualityCounts
+from meterbill.services.usage import UsageReport
+from meterbill.settings import ApiSettings
+from meterbill.tariffs.model import Tariff
+
+MAX_READINGS: Final[int] = ApiSettings.model_fields["max_readings_per_request"].default
+DECIMAL_PATTERN: Final = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+_DECIMAL_TEXT = re.compile(DECIMAL_PATTERN)
+_NON_FINITE_TEXT = re.compile(r"^[+-]?(nan|inf|infinity)$", re.IGNORECASE)
+_DATE_TEXT = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+# --- value types --------------------------------------------------------------------------------------------
+
+
+def _iso_date(value: object) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _DATE_TEXT.match(value):
+        return date.fromisoformat(value)  # a ValueError (day out of range) names the problem
+    raise ValueError(f"{value!r} is not a date written YYYY-MM-DD")
+
+
+def _iso_datetime(value: object) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and "T" in value.upper():
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError(f"{value!r} is not an ISO 8601 date-time such as 2026-03-01T00:15:00+01:00")
+
+
+def _moment(value: object) -> date | datetime:
+    """A date (the site's local midnight) or an aware date-time. In a query string an unescaped ``+`` reads as
+    a space; a space before the offset is taken for the ``+`` it was."""
+    if isinstance(value, str) and _DATE_TEXT.match(value):
+        return _iso_date(value)
+    if isinstance(value, str) and re.fullmatch(r".+T.+ [0-9]{2}(:?[0-9]{2})?", value):
+        value = value.replace(" ", "+")
+    moment = _iso_datetime(value)
+    if moment.utcoffset() is None:
+        raise ValueError(f"{value!r} has no UTC offset; add one (e.g. +01:00 or Z), or give a date")
+    return moment
+
+
+def _reading_value(value: object) -> Decimal:
+    """A JSON number (parsed as Decimal) or a decimal string, exactly; NaN and infinities pass as such, for
+    the ingest service to reject with its own reason."""
+    if isinstance(value, bool):
+        raise ValueError(f"{str(value).lower()} is not a number")
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int | float):
+        return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    if isinstance(value, str) and (
+        _DECIMAL_TEXT.match(value.strip()) or _NON_FINITE_TEXT.match(value.strip())
+    ):
+        return Decimal(value.strip())
+    raise ValueError(f"{value!r} is not a number")
+
+
+def _whole_number(value: object) -> object:
+    """Only a JSON integer: not ``true``, not ``15.0``, not ``"15"`` (lax pydantic takes all three for 15)."""
+    if type(value) is not int:
+        shown = str(value) if isinstance(value, Decimal) else json.dumps(value, default=str)
+        raise ValueError(f"{shown} is not an integer")
+    return value
+
+
+def _decimal_text(value: Decimal) -> str:
+    return format(value, "f")
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_datetime)]
+Moment = Annotated[
+    date | datetime,
+    PlainValidator(_moment),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "description": "a date (YYYY-MM-DD: local midnight at the meter's site) or a date-time with a "
+            "UTC offset (2026-03-01T00:00:00+01:00)",
+            "examples": ["2026-03-01", "2026-03-01T00:00:00+01:00"],
+        }
+    ),
+]
+ReadingValue = Annotated[
+    Decimal,
+    PlainValidator(_reading_value),
+    WithJsonSchema(
+        {"anyOf": [{"type": "number"}, {"type": "string", "pattern": DECIMAL_PATTERN}], "examples": ["1.250"]}
+    ),
+]
+DecimalText = Annotated[
+    Decimal,
+    PlainSerializer(_decimal_text, return_type=str),
+    WithJsonSchema(
+        {"type": "string", "pattern": DECIMAL_PATTERN, "examples": ["12.50"]}, mode="serialization"
+    ),
+]
+Quantity = Annotated[Decimal, Field(gt=0)]
+IntervalMinutes = Annotated[Literal[1, 5, 15, 30, 60], BeforeValidator(_whole_number)]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Stamps(_Response):
+    etag: str = Field(description="the object's current ETag; send it as If-Match to change the object")
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- readings -----------------------------------------------------------------------------------------------
+
+
+class ReadingItem(_Request):
+    """One reading. Each is checked on its own: a bad one is reported in ``rejected``, the others stored."""
+
+    meter_id: StrictStr
+    timestamp: IsoDateTime = Field(description="with a UTC offset; an interval reading's start")
+    value: ReadingValue = Field(description="exact: a JSON number or a decimal string")
+    type: StrictStr = Field(json_schema_extra={"enum": ["register", "interval"]})
+    interval_minutes: StrictInt | None = Field(
+        default=None, description="interval readings: 1, 5, 15, 30 or 60"
+    )
+    quality: StrictStr = Field(default="A", json_schema_extra={"enum": ["A", "E", "S", "F", "N"]})
+
+
+class ReadingBatch(_Request):
+    # Items are checked one by one by the route (a bad item is rejected alone, not the batch), so here they
+    # pass unvalidated; the schema still shows ReadingItem.
+    readings: Annotated[list[SkipValidation[ReadingItem]], Field(min_length=1, max_length=MAX_READINGS)]
+
+
+class RejectedReading(_Response):
+    index: int = Field(description="position in the request's readings (an import: in the file)")
+    meter_id: str
+    field: str
+    reason: str
+
+
+class IngestAnswer(_Response):
+    accepted: int = Field(description="readings stored now")
+    duplicates: int = Field(description="readings stored before (an identical resend)")
+    rejected: list[RejectedReading]
+    rejected_count: int = Field(description="all rejected readings (an import lists the first 1,000)")
+
+    @classmethod
+    def of(cls, report: IngestReport) -> IngestAnswer:
+        return cls(
+            accepted=report.accepted,
+            duplicates=report.duplicates,
+            rejected=[
+                RejectedReading(index=r.index, meter_id=r.meter_id, field=r.field, reason=r.reason)
+                for r in report.rejected
+            ],
+            rejected_count=report.rejected_count,
+        )
+
+
+# --- catalog ------------------------------------------------------------------------------------------------
+
+
+class CustomerInput(_Request):
+    id: Id | None = Field(default=None, description="chosen by you, or generated (cus_...)")
+    name: Text
+    emails: list[Email] = Field(default_factory=list)
+    phone: Phone | None = None
+    address: Address | None = None
+    bill_title: Text | None = None
+    logo_ref: Text | None = None
+    attributes: dict[AttributeKey, AttributeValue] = Field(default_factory=dict)
+    bill_day: Annotated[StrictInt, Field(ge=1, le=28)] = 1
+
+
+class CustomerRecord(CustomerInput, Stamps):
+    id: Id
+
+
+class SiteInput(_Request):
+    id: Id | None = Field(default=None, description="chosen by you, or generated (site_...)")
+    name: Text
+    timezone: StrictStr = Field(description="IANA time zone, e.g. Europe/Berlin", examples=["Europe/Berlin"])
+    holiday_country: CountryCode | None = None
+    holiday_subdivision: StrictStr | None = None
+    address: Address | None = None
+
+
+class SiteRecord(SiteInput, Stamps):
+    id: Id
+
+
+class MeterInput(_Request):
+    id: Id | None = Field(default=None, description="chosen by you, or generated (mtr_...)")
+    site_id: Id
+    external_id: Text | None = Field(default=None, description="the meter's id in import files")
+    utility: Utility
+    unit: StrictStr = Field(examples=["kWh"])
+    kind: MeterKind
+    parent_id: Id | None = None
+    multiplier: Quantity = Decimal(1)
+    register_max: Quantity | None = None
+    interval_minutes: IntervalMinutes = 15
+    labels: MeterLabels = Field(default_factory=MeterLabels)
+    serial: Text | None = None
+
+
+class MeterRecord(MeterInput, Stamps):
+    id: Id
+    multiplier: DecimalText
+    register_max: DecimalText | None = None
+
+
+class AssignmentInput(_Request):
+    id: Id | None = Field(default=None, description="chosen by you, or generated (asg_...)")
+    meter_id: Id
+    customer_id: Id
+    tariff_id: Id
+    share: Annotated[Decimal, Field(gt=0, le=1)] = Decimal(1)
+    effective_from: IsoDate
+    effective_to: IsoDate | None = Field(default=None, description="exclusive; none: open-ended")
+
+
+class AssignmentRecord(AssignmentInput, Stamps):
+    id: Id
+    share: DecimalText
+
+
+CatalogInput = CustomerInput | SiteInput | MeterInput | AssignmentInput
+
+
+def fields_of(body: CatalogInput) -> dict[str, Any]:
+    """What the client sent, for the catalog service (which applies the defaults and the rules)."""
+    return body.model_dump(exclude_unset=True)
+
+
+def record_fields(entry: CatalogEntry[Any]) -> dict[str, Any]:
+    """A catalog entry's fields without the account (the caller's own), with its ETag and times."""
+    return {
+        **entry.value.model_dump(exclude={"account_id"}),
+        "etag": entry.etag,
+        "created_at": entry.created_at,
+        "updated_at": entry.updated_at,
+    }
+
+
+class _Page(_Response):
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null on the last page")
+
+
+class CustomerPage(_Page):
+    items: list[CustomerRecord]
+
+
+class SitePage(_Page):
+    items: list[SiteRecord]
+
+
+class MeterPage(_Page):
+    items: list[MeterRecord]
+
+
+class AssignmentPage(_Page):
+    items: list[AssignmentRecord]
+
+
+# --- tariffs ------------------------------------------------------------------------------------------------
+
+TariffDocument = Annotated[
+    dict[str, Any],
+    Body(),
+    WithJsonSchema(
+        {
+            "type": "object",
+            "description": "a native tariff document (docs/tariffs.md; its version is numbered by meterbill) "
+            "or a URDB rate object (its label becomes the id)",
+        }
+    ),
+]
+
+
+class TariffRecord(Tariff):
+    """A tariff version as stored."""
+
+    etag: str = Field(description="the ETag of this version; the latest one's is If-Match for a new version")
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, entry: CatalogEntry[Tariff]) -> TariffRecord:
+        return cls.model_validate(
+            {
+                **entry.value.model_dump(),
+                "etag": entry.etag,
+                "created_at": entry.created_at,
+                "updated_at": entry.updated_at,
+            }
+        )
+
+
+class TariffPage(_Page):
+    items: list[TariffRecord] = Field(description="each tariff's latest version")
+
+
+class TariffVersions(_Response):
+    items: list[TariffRecord] = Field(description="every version, oldest first")
+
+
+# --- API keys -----------------------------------------------------------------------------------------------
+
+
+class ApiKeyInput(_Request):
+    name: StrictStr = Field(max_length=100, examples=["collector in building 7"])
+    scopes: list[Scope] = Field(
+        min_length=1, description="admin: everything; ingest: readings and imports only; read: GET only"
+    )
+
+
+class ApiKey(_Response):
+    key_id: str
+    name: str
+    scopes: list[Scope]
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, info: ApiKeyInfo) -> ApiKey:
+        return cls(
+            key_id=info.key_id,
+            name=info.name,
+            scopes=sorted(info.scopes),
+            created_at=info.created_at,
+            revoked_at=info.revoked_at,
+        )
+
+
+class CreatedApiKey(ApiKey):
+    key: str = Field(description="the key itself: shown in this answer only, never again")
+
+
+class ApiKeyPage(_Page):
+    items: list[ApiKey]
+
+    @classmethod
+    def of(cls, page: Page[ApiKeyInfo]) -> ApiKeyPage:
+        return cls(items=[ApiKey.of(info) for info in page.items], next_cursor=page.cursor)
+
+
+# --- usage and bill preview ---------------------------------------------------------------------------------
+
+
+class QualityCounts(_Response):
+    actual: int
+    estimated: int
+    substituted: int
+    final_substitute: int
+    missing: int
+
+
+class UsageBucket(_Response):
+    start: datetime
+    end: datetime
+    total: DecimalText
+    qualities: QualityCounts
+
+
+class DataQualityEvent(_Response):
+    at: datetime
+    kind: str
+    detail: str
+
+
+class MeterUsage(_Response):
+    meter_id: str
+    unit: str
+    timezone: str
+    resolution: Literal["interval", "hour", "day", "month"]
+    interval_minutes: int
+    start: datetime
+    end: datetime
+    total: DecimalText
+    estimated: DecimalText = Field(description="the part of the total that is not actual")
+    qualities: QualityCounts
+    buckets: list[UsageBucket]
+    events: list[DataQualityEvent]
+
+    @classmethod
+    def of(cls, report: UsageReport) -> MeterUsage:
+        return cls.model_validate(
+            {
+                "meter_id": report.meter_id,
+                "unit": report.unit,
+                "timezone": report.timezone,
+                "resolution": report.resolution,
+                "interval_minutes": report.interval_minutes,
+                "start": report.start,
+                "end": report.end,
+                "total": report.total,
+                "estimated": report.estimated,
+                "qualities": _counts(report.qualities),
+                "buckets": [
+                    {"start": b.start, "end": b.end, "total": b.total, "qualities": _counts(b.qualities)}
+                    for b in report.buckets
+                ],
+                "events": [{"at": e.at, "kind": e.kind, "detail": e.detail} for e in report.events],
+            }
+        )
+
+
+def _counts(counts: UsageQualityCounts) -> dict[str, int]:
+    return {
+        "actual": counts.actual,
+        "estimated": counts.estimated,
+        "substituted": counts.substituted,
+        "final_substitute": counts.final_substitute,
+        "missing": counts.missing,
+    }
+
+
+class TariffVersionRef(_Response):
+    id: str
+    version: int
+
+
+class BillLine(_Response):
+    component: str
+    description: str
+    quantity: DecimalText
+    unit: str
+    rate: DecimalText | None
+    amount: DecimalText
+    period: str | None
+    tier: int | None
+    season: str | None
+
+
+class BillUsage(_Response):
+    total: DecimalText
+    estimated: DecimalText
+    unit: str
+    peak_demand: DecimalText | None
+
+
+class BillDocument(_Response):
+    tariff: TariffVersionRef
+    start: datetime
+    end: datetime
+    currency: str
+    subtotal: DecimalText
+    taxes: DecimalText
+    total: DecimalText
+    lines: list[BillLine]
+    memos: list[BillLine]
+    usage: BillUsage
+
+    @classmethod
+    def of(cls, bill: Bill) -> BillDocument:
+        return cls.model_validate(bill.to_json())
+
+
+class PreviewedBill(_Response):
+    assignment_id: str
+    meter_id: str
+    share: DecimalText
+    bill: BillDocument
+
+
+class BillPreview(_Response):
+    customer_id: str
+    start: date = Field(description="the first day (from)")
+    end: date = Field(description="the day after the last (to)")
+    bills: list[PreviewedBill] = Field(description="by assignment, then by calendar month and tariff version")
+
+    @classmethod
+    def of(cls, customer_id: str, start: date, end: date, bills: list[PreviewBill]) -> BillPreview:
+        return cls(
+            customer_id=customer_id,
+            start=start,
+            end=end,
+            bills=[
+                PreviewedBill(
+                    assignment_id=b.assignment_id,
+                    meter_id=b.meter_id,
+                    share=b.share,
+                    bill=BillDocument.of(b.bill),
+                )
+                for b in bills
+            ],
+        )
+
+
+# --- problems -----------------------------------------------------------------------------------------------
+
+
+class FieldProblem(BaseModel):
+    field: str = Field(description="a path into the body (readings[3].value), a query parameter or a header")
+    reason: str
+
+
+class ProblemDocument(BaseModel):
+    """RFC 9457 problem details (application/problem+json); more members may follow (an ingest report)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldProblem] = Field(default_factory=list)
