@@ -8,11 +8,10 @@ from datetime import datetime
 from typing import Final
 
 from pydantic import ValidationError
-from pydantic_core import ErrorDetails
 
+from meterbill import fielderrors
 from meterbill.errors import InvalidInputError
 from meterbill.ports import CatalogKind, CatalogStore, Stored
-from meterbill.tariffs.loading import field_path
 
 MAX_PAGE_SIZE: Final = 100
 _SCAN_PAGE_SIZE: Final = 100
@@ -25,23 +24,12 @@ def invalid_input(err: ValidationError, *, under: str = "") -> InvalidInputError
     """
     problems = err.errors(include_url=False)
     first = problems[0]
-    reason = _reason(first)
+    reason = fielderrors.reason(first)
     if len(problems) > 1:
         reason += f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})"
-    path = field_path(first["loc"])
+    path = fielderrors.field_path(first["loc"])
     field = ".".join(part for part in (under, path) if part) or "body"
     return InvalidInputError(field, reason)
-
-
-def _reason(problem: ErrorDetails) -> str:
-    if problem["type"] == "extra_forbidden":
-        return "unknown field"
-    if problem["type"] == "missing":
-        return "required field is missing"
-    message = str(problem["msg"])
-    for prefix in ("Value error, ", "Assertion failed, "):
-        message = message.removeprefix(prefix)
-    return " ".join(message.split())
 
 
 def check_page_size(limit: int) -> int:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from pydantic_core import ErrorDetails
 
+from meterbill import fielderrors
+from meterbill.fielderrors import field_path  # noqa: F401  (cli and api import it from here until moved)
 from meterbill.tariffs.model import Tariff
 from meterbill.tariffs.urdb import UrdbError, from_urdb, is_urdb_rate
 
@@ -51,32 +51,10 @@ def tariff_from_json(document: Any, source: str) -> Tariff:
         raise TariffFileError(source, err.field, err.reason) from None
     except ValidationError as err:
         problems = err.errors(include_url=False)
-        reason = _reason(problems[0])
+        reason = fielderrors.reason(problems[0])
         if len(problems) > 1:
             reason += f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})"
-        raise TariffFileError(source, field_path(problems[0]["loc"]) or None, reason) from None
-
-
-def field_path(loc: Sequence[int | str]) -> str:
-    """A pydantic location as a path: ('energy', 'periods', 0, 'rate') -> 'energy.periods[0].rate'."""
-    path = ""
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += f".{part}" if path else part
-    return path
-
-
-def _reason(problem: ErrorDetails) -> str:
-    if problem["type"] == "extra_forbidden":
-        return "unknown field"
-    if problem["type"] == "missing":
-        return "required field is missing"
-    message = str(problem["msg"])
-    for prefix in ("Value error, ", "Assertion failed, "):
-        message = message.removeprefix(prefix)
-    return " ".join(message.split())
+        raise TariffFileError(source, fielderrors.field_path(problems[0]["loc"]) or None, reason) from None
 
 
 def _json_type(value: Any) -> str:
