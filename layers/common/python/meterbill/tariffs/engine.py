@@ -25,6 +25,7 @@ from meterbill.tariffs.model import (
 )
 from meterbill.timeutil import (
     day_count,
+    days_in_month,
     local_midnight,
     midnight_seconds,
     month_fraction,
@@ -446,32 +447,48 @@ def _demand_charge(
 def _demand_lines(
     demand: DemandCharge, timeline: _Timeline, tariff: Tariff, ops: _Operands, history: Sequence[Decimal]
 ) -> tuple[list[LineItem], Decimal | None]:
+    """Demand lines per calendar month of the bill, and the highest demand measured (for later ratchets)."""
     series = timeline.series
     assert series is not None
     if not timeline.has_usage:
         return [], None
     unit = _demand_unit(tariff.unit)
-    lines: list[LineItem] = []
-    months = sorted({d.year * 12 + d.month - 1 for d, _ in timeline.days})
     month_days: dict[int, int] = {}
     for d, _ in timeline.days:
         key = d.year * 12 + d.month - 1
         month_days[key] = month_days.get(key, 0) + 1
+    months = sorted(month_days)
+    lines: list[LineItem] = []
+    measured: list[Decimal] = []
 
     def kw(raw: int, minutes: int) -> Decimal:
         return series.quantity(raw) * 60 / minutes
 
-    def fraction(key: int) -> Decimal:
+    def charge(key: int, period: Period, field: str, billed: Decimal, note: str, season: str | None) -> None:
         year, month0 = divmod(key, 12)
-        dim = (date(year + (month0 + 1) // 12, (month0 + 1) % 12 + 1, 1) - date(year, month0 + 1, 1)).days
-        days = month_days[key]
-        return Decimal(1) if days == dim else Decimal(days) / Decimal(dim)
+        dim = days_in_month(year, month0 + 1)
+        share = Decimal(1) if month_days[key] == dim else Decimal(month_days[key]) / Decimal(dim)
+        description = f"Demand, {period.name}{note}"
+        if len(months) > 1:
+            description += f", {year}-{month0 + 1:02d}"
+        if share != 1:
+            description += f", prorated {month_days[key]} days"
+        tiered = len(period.tiers) > 1
+        for t, block, unit_rate, amount in _demand_charge(billed, period, share, ops, field):
+            lines.append(
+                LineItem(
+                    "demand",
+                    description,
+                    block,
+                    unit,
+                    unit_rate,
+                    amount,
+                    period.name,
+                    t + 1 if tiered else None,
+                    season,
+                )
+            )
 
-    def label(key: int) -> str:
-        year, month0 = divmod(key, 12)
-        return f"{year}-{month0 + 1:02d}"
-
-    overall: Decimal | None = None
     if demand.flat is not None:
         flat = demand.flat
         peaks, minutes = timeline.peaks(demand.window_minutes, None)
@@ -480,74 +497,35 @@ def _demand_lines(
             if (key, 0) not in peaks:
                 continue
             actual = kw(peaks[(key, 0)], minutes)
-            overall = actual if overall is None else max(overall, actual)
+            measured.append(actual)
             billed, note = actual, ""
             if flat.ratchet is not None and recent:
                 pct = ops.num(flat.ratchet.percent, "demand.flat.ratchet.percent")
-                floor = max(recent[-flat.ratchet.months :]) * pct / HUNDRED
-                if floor > actual:
-                    billed, note = (
-                        floor,
-                        f" (ratchet: {pct}% of {max(recent[-flat.ratchet.months :])} {unit})",
-                    )
+                highest = max(recent[-flat.ratchet.months :])
+                if highest * pct / HUNDRED > actual:
+                    billed, note = highest * pct / HUNDRED, f" (ratchet: {pct}% of {highest} {unit})"
             recent.append(actual)
             p = flat.months[key % 12]
-            demand_period = flat.periods[p]
-            share = fraction(key)
-            for t, block, unit_rate, amount in _demand_charge(
-                billed, demand_period, share, ops, f"demand.flat.periods[{p}]"
-            ):
-                description = f"Demand, {demand_period.name}{note}"
-                if len(months) > 1:
-                    description += f", {label(key)}"
-                if share != 1:
-                    description += f", prorated {month_days[key]} days"
-                lines.append(
-                    LineItem(
-                        "demand",
-                        description,
-                        block,
-                        unit,
-                        unit_rate,
-                        amount,
-                        demand_period.name,
-                        t + 1 if len(demand_period.tiers) > 1 else None,
-                        tariff.season_of(key % 12 + 1),
-                    )
-                )
+            charge(
+                key,
+                flat.periods[p],
+                f"demand.flat.periods[{p}]",
+                billed,
+                note,
+                tariff.season_of(key % 12 + 1),
+            )
     if demand.time_of_use is not None:
         tou = demand.time_of_use
         rows = timeline.day_rows(tou.time_of_use.weekday_schedule, tou.time_of_use.weekend_schedule)
         peaks, minutes = timeline.peaks(demand.window_minutes, rows)
         for key in months:
-            share = fraction(key)
-            for p, demand_period in enumerate(tou.periods):
-                if (key, p) not in peaks:
-                    continue
-                actual = kw(peaks[(key, p)], minutes)
-                overall = actual if overall is None else max(overall, actual)
-                for t, block, unit_rate, amount in _demand_charge(
-                    actual, demand_period, share, ops, f"demand.time_of_use.periods[{p}]"
-                ):
-                    description = f"Demand, {demand_period.name}"
-                    if len(months) > 1:
-                        description += f", {label(key)}"
-                    if share != 1:
-                        description += f", prorated {month_days[key]} days"
-                    lines.append(
-                        LineItem(
-                            "demand",
-                            description,
-                            block,
-                            unit,
-                            unit_rate,
-                            amount,
-                            demand_period.name,
-                            t + 1 if len(demand_period.tiers) > 1 else None,
-                            tariff.season_of_period(tou.time_of_use, p),
-                        )
-                    )
-    return lines, overall
+            for p, period in enumerate(tou.periods):
+                if (key, p) in peaks:
+                    actual = kw(peaks[(key, p)], minutes)
+                    measured.append(actual)
+                    season = tariff.season_of_period(tou.time_of_use, p)
+                    charge(key, period, f"demand.time_of_use.periods[{p}]", actual, "", season)
+    return lines, max(measured) if measured else None
 
 
 def _sessions_in(period: BillPeriod, sessions: Sequence[Session]) -> list[Session]:
