@@ -54,7 +54,7 @@ from meterbill.errors import (
     StorageUnavailableError,
     UnauthorizedError,
 )
-from meterbill.tariffs.loading import field_path
+from meterbill.fielderrors import field_path
 
 PROBLEM_JSON: Final = "application/problem+json"
 RETRY_AFTER_SECONDS: Final = "1"

@@ -10,7 +10,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from meterbill import fielderrors
-from meterbill.fielderrors import field_path  # noqa: F401  (cli and api import it from here until moved)
 from meterbill.tariffs.model import Tariff
 from meterbill.tariffs.urdb import UrdbError, from_urdb, is_urdb_rate
 
