@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,crosscheck]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,crosscheck,infra]'
 	rm -f $(VENV)/.installed-*; touch $@
 
 demo: $(STAMP)
@@ -29,3 +29,9 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .hypothesis
+
+# The CDK cloud assembly of both stages into infra/cdk/cdk.out (offline: no AWS account, no Docker; Node runs
+# jsii). Deploying goes through the CDK CLI and infra/cdk/cdk.json: README, "Deploy to AWS".
+.PHONY: synth
+synth: $(STAMP)
+	PYTHONPATH=. $(BIN)/python -P -m infra.cdk.app

@@ -1,0 +1,1 @@
+"""One construct per concern: storage, layer, functions, api, invoices, monitoring."""

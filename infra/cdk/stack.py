@@ -1,0 +1,108 @@
+"""One stage of meterbill: the constructs, wired together, and the outputs an operator needs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack, Tags
+from constructs import Construct
+
+from infra.cdk.constructs.api import Api
+from infra.cdk.constructs.functions import Functions
+from infra.cdk.constructs.invoices import Invoices
+from infra.cdk.constructs.layer import MeterbillLayer
+from infra.cdk.constructs.monitoring import Monitoring
+from infra.cdk.constructs.storage import Storage
+from infra.cdk.layer_build import LayerContents
+from infra.cdk.nag import acknowledge
+from infra.cdk.stages import PROJECT, StageConfig
+
+
+class MeterbillStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        stage: StageConfig,
+        layer_contents: LayerContents,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            scope, construct_id, description=f"meterbill ({stage.name}): metering and billing API", **kwargs
+        )
+        self.stage = stage
+        Tags.of(self).add("project", PROJECT)
+        Tags.of(self).add("stage", stage.name)
+
+        self.storage = Storage(self, "Storage", stage=stage)
+        self.layer = MeterbillLayer(self, "Layer", contents=layer_contents)
+        self.functions = Functions(self, "Functions", stage=stage, storage=self.storage, layer=self.layer)
+        self.api = Api(self, "Api", stage=stage, functions=self.functions)
+        self.invoices = Invoices(self, "Invoices", stage=stage)
+        self.monitoring = Monitoring(
+            self, "Monitoring", stage=stage, functions=self.functions.all, rest_api=self.api.rest_api
+        )
+        self._acknowledge_findings()
+
+        outputs = {
+            "ApiUrl": (self.api.rest_api.url, "Base URL of the API (routes start with /v1)"),
+            "CatalogTableName": (self.storage.catalog.table_name, "CATALOG_TABLE for `meterbill … --aws`"),
+            "ReadingsTableName": (self.storage.readings.table_name, "READINGS_TABLE for `meterbill … --aws`"),
+            "IdempotencyTableName": (self.storage.idempotency.table_name, "IDEMPOTENCY_TABLE"),
+            "InvoicesBucketName": (self.invoices.bucket.bucket_name, "Invoices (Object Lock, compliance)"),
+            "AccessLogsBucketName": (self.invoices.access_logs.bucket_name, "S3 server access logs"),
+            "OperationsTopicArn": (self.monitoring.topic.topic_arn, "Alarms are published here"),
+        }
+        for name, (value, description) in outputs.items():
+            CfnOutput(self, name, value=value, description=description)
+
+    def _acknowledge_findings(self) -> None:
+        """The AwsSolutions findings that are right for this app, each with its reason (cdk-nag 3)."""
+        for function in self.functions.all:
+            acknowledge(
+                function,
+                "AwsSolutions-L1",
+                "Python 3.12 on purpose: the layer's compiled wheels (pydantic_core) are built for cp312 and "
+                "the code is tested on it; moving to a newer runtime is a change of its own.",
+            )
+            acknowledge(
+                function.role,  # type: ignore[arg-type]  # a Role construct, made in Functions
+                "AwsSolutions-IAM5[Resource::*]",
+                "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level permissions "
+                "(AWS offers nothing narrower than *); added by active tracing, nothing else uses *.",
+            )
+        rest_api = self.api.rest_api
+        acknowledge(
+            rest_api,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AmazonAPIGatewayPushToCloudWatchLogs]",
+            "API Gateway's account-wide CloudWatch role, needed for access and execution logs: AWS's policy "
+            "for exactly that purpose, kept current by AWS.",
+        )
+        acknowledge(
+            rest_api,
+            "AwsSolutions-APIG3",
+            "No WAF: a web ACL costs 5 USD a month plus 1 USD a rule at rest; the API throttles per stage, "
+            "per route and per key, answers only API keys, and caps bodies in the function.",
+        )
+        acknowledge(
+            rest_api,
+            "AwsSolutions-APIG2",
+            "Required path and query parameters are validated by API Gateway; bodies by the function, "
+            "against the strict models the OpenAPI document is generated from, answering problem+json that "
+            "names each field (a draft-04 copy of those schemas at the gateway would answer less and drift).",
+        )
+        acknowledge(
+            rest_api,
+            "AwsSolutions-COG4",
+            "Callers are machines (collectors, back offices) holding meterbill API keys, checked by the "
+            "Lambda REQUEST authorizer; there are no user-pool users.",
+        )
+        for route in self.api.public_methods:
+            acknowledge(
+                route,
+                "AwsSolutions-APIG4",
+                "The API's OpenAPI document is public by design (clients generate code from it); it holds no "
+                "data and the function serves it without touching storage.",
+            )
