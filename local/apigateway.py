@@ -14,6 +14,9 @@ through the steps API Gateway takes, in its order:
 5. the proxy handler is called; raising, or answering something that is not a proxy response →
    502 ``{"message": "Internal server error"}``, logged with the traceback.
 
+A method other than GET, HEAD, POST, PUT, PATCH, DELETE and OPTIONS (TRACE, CONNECT, QUERY, ...) matches no
+method API Gateway can deploy: 403 ``{"message": "Missing Authentication Token"}``, no authorizer called.
+
 Gateway errors carry ``x-amzn-ErrorType`` as API Gateway's do, and every answer to a readable request carries
 ``x-amzn-RequestId`` (the event's ``requestContext.requestId`` when the handler was called).
 
@@ -662,6 +665,28 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
         self._write(self.gateway.answer(request))
 
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = serve
+
+    def refuse_method(self) -> None:
+        """Any other method (TRACE, CONNECT, QUERY, ...) matches no method API Gateway can deploy: 403, as for
+        every request that matches no deployed method, before any authorizer."""
+        try:
+            self._read_body(self.gateway.max_body_bytes)  # so that keep-alive finds where the next one starts
+        except _BadRequestError:
+            self.close_connection = True
+        self._write(
+            _gateway_error(
+                403,
+                "MissingAuthenticationTokenException",
+                {"message": "Missing Authentication Token"},
+                str(uuid.uuid4()),
+            )
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        # BaseHTTPRequestHandler looks up do_<METHOD>, and answers 501 when there is none.
+        if name.startswith("do_"):
+            return self.refuse_method
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def _read_body(self, limit: int) -> bytes | _OversizedBody:
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():

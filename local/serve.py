@@ -1,0 +1,479 @@
+"""``meterbill serve``: the API on 127.0.0.1, run by the very handlers deployed to Lambda.
+
+Each HTTP request goes through ``LocalApiGateway`` (``local/apigateway.py``): it becomes an API Gateway proxy
+event for the REQUEST authorizer (``functions/ingest/authorizer_handler.py``) and the API handler
+(``functions/ingest/ingest_handler.py``). Like their Lambda functions, the handlers build their stores from
+the environment (CATALOG_TABLE, READINGS_TABLE, IDEMPOTENCY_TABLE, AWS_REGION, DYNAMODB_ENDPOINT_URL).
+
+Two ways to run (``run``):
+
+- locally (``LocalPlatform``): moto's DynamoDB on 127.0.0.1 (a free port), the three tables created there,
+  the environment set for the handlers (fake credentials, region, table names, the moto endpoint), and a demo
+  account whose admin and ingest keys are printed once;
+- on AWS (``--aws``): the tables the environment names, as they are; nothing is created.
+
+The building blocks (``MotoDynamoDb``, ``create_local_tables``, ``LocalPlatform``, ...) are also what the
+end to end tests start in-process. Everything listens on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import shlex
+import signal
+import sys
+import threading
+import urllib.request
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import FrameType
+from typing import Final, TextIO, TypeVar, cast
+
+from moto.server import ThreadedMotoServer
+
+from local.apigateway import LambdaFunction, LocalApiGateway
+from meterbill.adapters.dynamodb import DynamoDb, build_stores, create_tables
+from meterbill.api import authorizer, dependencies
+from meterbill.api.gate import OPENAPI_PATH, PUBLIC_PATHS
+from meterbill.ports import Scope, Stores
+from meterbill.services.apikeys import create_account, create_key
+from meterbill.settings import ApiSettings, StorageSettings
+
+T = TypeVar("T")
+
+HOST: Final = "127.0.0.1"
+LOCAL_REGION: Final = "eu-central-1"
+LOCAL_CREDENTIALS: Final = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+# Variables that would take the local server's clients away from the fake credentials or the moto endpoint.
+AMBIENT_AWS_VARIABLES: Final = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_DYNAMODB",
+)
+# Powertools as in a quiet local run; a variable already set wins (POWERTOOLS_METRICS_DISABLED=false shows the
+# metrics Lambda would publish, as EMF lines on stdout).
+POWERTOOLS_DEFAULTS: Final = {
+    "POWERTOOLS_SERVICE_NAME": "meterbill-api",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+}
+LOCAL_TABLES: Final = ("meterbill-catalog", "meterbill-readings", "meterbill-idempotency")
+IDEMPOTENCY_PARTITION_KEY: Final = "id"
+IDEMPOTENCY_TTL_ATTRIBUTE: Final = "expiration"  # powertools' DynamoDBPersistenceLayer default
+DEMO_ACCOUNT_ID: Final = "acc_demo"
+DEMO_ACCOUNT_NAME: Final = "Demo"
+INGEST_KEY_NAME: Final = "collector"
+EXIT_OK: Final = 0
+EXIT_CANNOT_LISTEN: Final = 2
+EXIT_INTERRUPTED: Final = 130  # what a shell reports for a process ended by SIGINT
+STOP_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
+
+
+def local_settings(dynamodb_url: str, *, region: str = LOCAL_REGION) -> ApiSettings:
+    """The settings of the local platform: the local table names, on ``dynamodb_url``."""
+    catalog_table, readings_table, idempotency_table = LOCAL_TABLES
+    storage = StorageSettings(
+        catalog_table=catalog_table, readings_table=readings_table, region=region, endpoint_url=dynamodb_url
+    )
+    return ApiSettings(storage=storage, idempotency_table=idempotency_table)
+
+
+def handler_environment(settings: ApiSettings) -> dict[str, str]:
+    """The variables the functions read their settings from, as the deployed stack sets them."""
+    storage = settings.storage
+    variables = {
+        "CATALOG_TABLE": storage.catalog_table,
+        "READINGS_TABLE": storage.readings_table,
+        "IDEMPOTENCY_TABLE": settings.idempotency_table,
+        "AWS_REGION": storage.region,
+        "AWS_DEFAULT_REGION": storage.region,
+    }
+    if storage.endpoint_url is not None:
+        variables["DYNAMODB_ENDPOINT_URL"] = storage.endpoint_url
+    return variables
+
+
+def local_environment(settings: ApiSettings) -> dict[str, str]:
+    """The handlers' variables and moto's fake credentials: what a process needs to reach the local tables."""
+    return {**handler_environment(settings), **LOCAL_CREDENTIALS}
+
+
+@contextmanager
+def environment(set_to: Mapping[str, str], *, unset: tuple[str, ...] = ()) -> Iterator[None]:
+    """``os.environ`` with ``set_to`` set and ``unset`` removed; as it was afterwards."""
+    names = {*set_to, *unset}
+    before = {name: os.environ.get(name) for name in names}
+    for name in unset:
+        os.environ.pop(name, None)
+    os.environ.update(set_to)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def forget_built_backends() -> None:
+    """The handlers build their stores from the environment once and keep them: make them build anew."""
+    dependencies.reset()
+    authorizer.configure(None)
+
+
+class MotoDynamoDb:
+    """moto's server on 127.0.0.1 (a free port unless ``port`` is given), quiet; a context manager."""
+
+    def __init__(self, *, port: int = 0) -> None:
+        self._server = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
+        self._started = False
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.get_host_and_port()
+        return f"http://{host}:{port}"
+
+    def start(self) -> None:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per DynamoDB call otherwise
+        self._server.start()
+        self._started = True
+
+    def stop(self) -> None:
+        """Empty the tables, stop serving and close the port. Safe to call twice."""
+        if not self._started:
+            return
+        try:
+            # The server keeps its tables in this process's moto backends, which outlive it: empty them.
+            reset = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
+            urllib.request.urlopen(reset, timeout=10).close()
+        finally:
+            self._server.stop()
+            # ThreadedMotoServer.stop() ends serve_forever but leaves the listening socket open.
+            werkzeug_server = self._server._server
+            if werkzeug_server is not None:
+                werkzeug_server.server_close()
+            self._started = False
+
+    def __enter__(self) -> MotoDynamoDb:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def create_local_tables(settings: ApiSettings) -> None:
+    """The catalog and readings tables (``create_tables``), and powertools' idempotency table: partition key
+    ``id`` (S), TTL on ``expiration``, on-demand. Tables that exist are left as they are."""
+    create_tables(settings.storage)
+    client = DynamoDb(settings.storage).client
+    name = settings.idempotency_table
+    if name in client.list_tables()["TableNames"]:
+        return
+    client.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": IDEMPOTENCY_PARTITION_KEY, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": IDEMPOTENCY_PARTITION_KEY, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    client.update_time_to_live(
+        TableName=name,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": IDEMPOTENCY_TTL_ATTRIBUTE},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AccountKeys:
+    """A new account and the keys made for it; the keys' texts exist only here."""
+
+    account_id: str
+    admin_key: str
+    ingest_key: str
+
+
+def create_demo_account(stores: Stores, now: datetime) -> AccountKeys:
+    """Account ``acc_demo`` with its first admin key and a collector's ingest key."""
+    return create_account_with_keys(stores, now, name=DEMO_ACCOUNT_NAME, account_id=DEMO_ACCOUNT_ID)
+
+
+def create_account_with_keys(
+    stores: Stores, now: datetime, *, name: str, account_id: str | None = None
+) -> AccountKeys:
+    """An account, its first admin key and an ingest key named ``collector``."""
+    account, admin_key = create_account(name, stores.accounts, stores.keys, now, account_id=account_id)
+    ingest: frozenset[Scope] = frozenset({"ingest"})
+    _, ingest_key = create_key(account.account_id, INGEST_KEY_NAME, ingest, stores.keys, now)
+    return AccountKeys(account_id=account.account_id, admin_key=admin_key, ingest_key=ingest_key)
+
+
+@dataclass(frozen=True, slots=True)
+class LambdaFunctions:
+    authorizer: LambdaFunction
+    handler: LambdaFunction
+
+
+def lambda_functions() -> LambdaFunctions:
+    """The deployed handlers. ``functions/`` is in the repository, not in the layer: its root must be on
+    ``sys.path`` (it is when ``local.serve`` itself was imported from there). Imported on call, after the
+    environment is set: powertools reads it when the modules load."""
+    authorizer_module = importlib.import_module("functions.ingest.authorizer_handler")
+    handler_module = importlib.import_module("functions.ingest.ingest_handler")
+    return LambdaFunctions(
+        authorizer=cast(LambdaFunction, authorizer_module.lambda_handler),
+        handler=cast(LambdaFunction, handler_module.lambda_handler),
+    )
+
+
+def api_gateway(*, port: int, region: str, verbose: bool = False) -> LocalApiGateway:
+    """The handlers behind a local API Gateway on 127.0.0.1:``port`` (0: a free port); not started."""
+    functions = lambda_functions()
+    return LocalApiGateway(
+        authorizer=functions.authorizer,
+        handler=functions.handler,
+        public_paths=PUBLIC_PATHS,
+        host=HOST,
+        port=port,
+        region=region,
+        verbose=verbose,
+    )
+
+
+class CannotListenError(Exception):
+    """The API's port is taken (or not ours to take)."""
+
+    def __init__(self, port: int, error: OSError) -> None:
+        super().__init__(f"cannot listen on {HOST}:{port}: {error.strerror or error}")
+
+
+@contextmanager
+def listening(gateway: LocalApiGateway) -> Iterator[LocalApiGateway]:
+    """The gateway started, stopped on the way out; CannotListenError when its port cannot be bound."""
+    try:
+        gateway.start()
+    except OSError as error:
+        raise CannotListenError(gateway.port, error) from error
+    try:
+        yield gateway
+    finally:
+        gateway.stop()
+
+
+class LocalPlatform:
+    """moto's DynamoDB, the tables, the handlers' environment and the API, all on 127.0.0.1.
+
+    ``start()`` (or ``with``) brings them up in that order and ``stop()`` takes them down in reverse, putting
+    ``os.environ`` back as it was. No account exists until ``create_account`` (or ``create_demo_account``).
+    """
+
+    def __init__(self, *, port: int = 0, region: str = LOCAL_REGION, verbose: bool = False) -> None:
+        self.port = port
+        self.region = region
+        self.verbose = verbose
+        self._started = ExitStack()
+        self._gateway: LocalApiGateway | None = None
+        self._stores: Stores | None = None
+        self._settings: ApiSettings | None = None
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT`` of the API."""
+        return _running(self._gateway).url
+
+    @property
+    def settings(self) -> ApiSettings:
+        return _running(self._settings)
+
+    @property
+    def stores(self) -> Stores:
+        """The stores on the local tables, as the handlers see them."""
+        return _running(self._stores)
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """What another process needs to reach these tables (``meterbill accounts create``)."""
+        return local_environment(self.settings)
+
+    def start(self) -> None:
+        if self._settings is not None:
+            raise RuntimeError("the local platform is already started")
+        with ExitStack() as starting:
+            moto = starting.enter_context(MotoDynamoDb())
+            settings = local_settings(moto.url, region=self.region)
+            variables = {**local_environment(settings), **_unset_defaults(POWERTOOLS_DEFAULTS)}
+            starting.enter_context(environment(variables, unset=AMBIENT_AWS_VARIABLES))
+            forget_built_backends()
+            starting.callback(forget_built_backends)
+            create_local_tables(settings)
+            gateway = starting.enter_context(
+                listening(api_gateway(port=self.port, region=self.region, verbose=self.verbose))
+            )
+            self._started = starting.pop_all()
+        self._settings, self._stores, self._gateway = settings, build_stores(settings.storage), gateway
+
+    def stop(self) -> None:
+        """Stops the API, forgets the handlers' stores, restores the environment, stops moto. Safe twice."""
+        self._settings = self._stores = self._gateway = None
+        self._started.close()
+
+    def create_account(self, name: str, *, account_id: str | None = None) -> AccountKeys:
+        """A new account with its first admin key and an ingest key."""
+        return create_account_with_keys(self.stores, datetime.now(UTC), name=name, account_id=account_id)
+
+    def create_demo_account(self) -> AccountKeys:
+        return create_demo_account(self.stores, datetime.now(UTC))
+
+    def __enter__(self) -> LocalPlatform:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def _running(value: T | None) -> T:
+    if value is None:
+        raise RuntimeError("the local platform is not started")
+    return value
+
+
+def _unset_defaults(defaults: Mapping[str, str]) -> dict[str, str]:
+    return {name: value for name, value in defaults.items() if name not in os.environ}
+
+
+# --- the command ------------------------------------------------------------------------------------------
+
+
+def run(
+    *, port: int, aws_settings: ApiSettings | None, verbose: bool = False, out: TextIO | None = None
+) -> int:
+    """Serve until SIGINT (Ctrl-C) or SIGTERM; ``aws_settings`` None: on moto with a demo account, else on
+    the tables they name. Prints the API's address (and the demo keys) on ``out``; problems on stderr."""
+    output = sys.stdout if out is None else out
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if verbose:  # the gateway's access log; the AWS SDK's INFO lines stay out
+        logging.getLogger(LocalApiGateway.__module__).setLevel(logging.INFO)
+    # Routes that publish no metric make powertools warn once each; Lambda puts that in the logs, we drop it.
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    stop = _StopRequest()
+    try:
+        with stop.on_signals():
+            if aws_settings is None:
+                return _serve_locally(port, verbose, output, stop)
+            return _serve_on_aws(aws_settings, port, verbose, output, stop)
+    except KeyboardInterrupt:  # a signal before the API was up: everything started is stopped by now
+        print("meterbill serve: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _serve_locally(port: int, verbose: bool, out: TextIO, stop: _StopRequest) -> int:
+    platform = LocalPlatform(port=port, verbose=verbose)
+    try:
+        platform.start()
+    except CannotListenError as error:
+        return _cannot_listen(error)
+    try:
+        demo = platform.create_demo_account()
+        settings = platform.settings
+        _print(
+            out,
+            f"meterbill API: {platform.url} (OpenAPI document: {platform.url}{OPENAPI_PATH})",
+            f"DynamoDB: moto at {settings.storage.endpoint_url}, tables {_table_names(settings)}",
+            f"demo account {demo.account_id}; its keys are shown this once:",
+            f"  admin key:  {demo.admin_key}",
+            f"  ingest key: {demo.ingest_key}",
+            "meterbill accounts create NAME reaches this server with:",
+            "  export "
+            + " ".join(f"{name}={shlex.quote(value)}" for name, value in platform.environment.items()),
+            "Ctrl-C stops.",
+        )
+        stop.serving()
+        stop.wait()
+    finally:
+        platform.stop()
+    _print(out, "meterbill serve: stopped")
+    return EXIT_OK
+
+
+def _serve_on_aws(settings: ApiSettings, port: int, verbose: bool, out: TextIO, stop: _StopRequest) -> int:
+    with ExitStack() as serving:
+        serving.enter_context(
+            environment({**handler_environment(settings), **_unset_defaults(POWERTOOLS_DEFAULTS)})
+        )
+        forget_built_backends()
+        serving.callback(forget_built_backends)
+        gateway = api_gateway(port=port, region=settings.storage.region, verbose=verbose)
+        try:
+            serving.enter_context(listening(gateway))
+        except CannotListenError as error:
+            return _cannot_listen(error)
+        where = settings.storage.endpoint_url or f"AWS {settings.storage.region}"
+        _print(
+            out,
+            f"meterbill API: {gateway.url} (OpenAPI document: {gateway.url}{OPENAPI_PATH})",
+            f"DynamoDB: {where}, tables {_table_names(settings)}",
+            "API keys: meterbill accounts create NAME --aws",
+            "Ctrl-C stops.",
+        )
+        stop.serving()
+        stop.wait()
+    _print(out, "meterbill serve: stopped")
+    return EXIT_OK
+
+
+def _table_names(settings: ApiSettings) -> str:
+    storage = settings.storage
+    return f"{storage.catalog_table}, {storage.readings_table}, {settings.idempotency_table}"
+
+
+def _cannot_listen(error: CannotListenError) -> int:
+    print(f"meterbill serve: {error}", file=sys.stderr)
+    return EXIT_CANNOT_LISTEN
+
+
+def _print(out: TextIO, *lines: str) -> None:
+    for line in lines:
+        print(line, file=out)
+    out.flush()  # a pipe (a test, a supervisor) reads the address and keys before the first request
+
+
+class _StopRequest:
+    """SIGINT and SIGTERM end the server: while it serves they end ``wait()``; before, they interrupt the
+    start (KeyboardInterrupt), so whatever started is stopped on the way out."""
+
+    def __init__(self) -> None:
+        self._requested = threading.Event()
+        self._serving = False
+
+    def serving(self) -> None:
+        """From now on a signal ends ``wait()`` (one that came as the start finished ends it at once)."""
+        self._serving = True
+
+    def wait(self) -> None:
+        while not self._requested.wait(timeout=0.5):
+            pass
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self._requested.set()
+        if not self._serving:
+            raise KeyboardInterrupt
+
+    @contextmanager
+    def on_signals(self) -> Iterator[None]:
+        previous = {signum: signal.signal(signum, self._on_signal) for signum in STOP_SIGNALS}
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
