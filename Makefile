@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/python -m meterbill.demo
+	$(BIN)/python -m local.demo
 
 test: $(STAMP)
 	PYTHONPATH=layers/common/python $(BIN)/lint-imports
