@@ -17,7 +17,6 @@ from types import MappingProxyType
 from typing import Annotated, Final, Literal
 from zoneinfo import ZoneInfo
 
-import holidays
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -142,6 +141,8 @@ class Customer(_Model):
 
 @cache
 def _holiday_countries() -> Mapping[str, frozenset[str]]:
+    import holidays  # ~0.1 s to load: only a site with a holiday calendar needs it, not every cold start
+
     supported = holidays.list_supported_countries(include_aliases=False)
     return MappingProxyType({country: frozenset(subdivs) for country, subdivs in supported.items()})
 
@@ -194,6 +195,8 @@ class Site(_Model):
         """The site's public holidays in [start, end); empty when no calendar is configured."""
         if self.holiday_country is None or start >= end:
             return frozenset()
+        import holidays  # see _holiday_countries
+
         calendar = holidays.country_holidays(
             self.holiday_country,
             subdiv=self.holiday_subdivision,

@@ -96,11 +96,7 @@ def once(
 
 
 def dynamodb_store(settings: ApiSettings) -> BasePersistenceLayer:
-    """The idempotency table ``IDEMPOTENCY_TABLE`` names, reached through the storage adapters' client (the
-    same endpoint, region and credentials as the stores; its client is made on first use)."""
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+    """The idempotency table ``IDEMPOTENCY_TABLE`` names (``meterbill.adapters.dynamodb.idempotency``)."""
+    from meterbill.adapters.dynamodb.idempotency import idempotency_store
 
-    from meterbill.adapters.dynamodb import DynamoDb
-
-    client = DynamoDb(settings.storage).client
-    return DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=client)
+    return idempotency_store(settings.storage, settings.idempotency_table)

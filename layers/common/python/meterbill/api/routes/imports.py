@@ -16,7 +16,6 @@ from meterbill.api.idempotency import Answer, once
 from meterbill.api.routes.common import IdempotencyKey, new_router
 from meterbill.api.routes.readings import ingest_response
 from meterbill.api.schemas import IngestAnswer
-from meterbill.services import ingest
 
 router = new_router()
 
@@ -53,10 +52,12 @@ def post_import(
     meter_id: MeterId = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Response[IngestAnswer]:
+    from meterbill.services.ingest import import_file  # and the file readers: only imports load them
+
     data = file_bytes(request)
 
     def run() -> Answer:
-        report = ingest.import_file(
+        report = import_file(
             caller.account,
             file_format,
             data,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import Request, Response
@@ -16,8 +16,9 @@ from meterbill.api.idempotency import Answer, once
 from meterbill.api.routes.common import JSON, METRICS_NAMESPACE, IdempotencyKey, new_router
 from meterbill.api.schemas import IngestAnswer, ReadingBatch, ReadingItem
 from meterbill.errors import InvalidInputError
-from meterbill.services import ingest
-from meterbill.services.ingest import IngestReport, ReadingIn, Rejection
+
+if TYPE_CHECKING:  # the ingest service loads the file readers too: the first batch or import loads it
+    from meterbill.services.ingest import IngestReport, Rejection
 
 router = new_router()
 metrics = Metrics(namespace=METRICS_NAMESPACE)  # one metric set per process: the handler publishes it
@@ -83,6 +84,8 @@ def ingest_response(answer: Answer, where: str) -> Response[IngestAnswer]:
 def store_batch(batch: ReadingBatch, caller: Caller) -> IngestReport:
     """Items that are not even readings (not an object, a field of the wrong JSON type, an unknown field) are
     rejected here; the ingest service checks and stores the rest, and the report lists both by position."""
+    from meterbill.services.ingest import IngestReport, ReadingIn, Rejection, store_readings
+
     items: list[ReadingIn] = []
     positions: list[int] = []
     rejected: list[Rejection] = []
@@ -103,7 +106,7 @@ def store_batch(batch: ReadingBatch, caller: Caller) -> IngestReport:
             )
         )
         positions.append(index)
-    report = ingest.store_readings(
+    report = store_readings(
         caller.account,
         items,
         caller.stores.catalog,
@@ -121,6 +124,8 @@ def store_batch(batch: ReadingBatch, caller: Caller) -> IngestReport:
 
 
 def _rejection(index: int, raw: object, err: ValidationError) -> Rejection:
+    from meterbill.services.ingest import Rejection
+
     if not isinstance(raw, dict):
         return Rejection(index, "", WHOLE_ITEM, f"expected a JSON object, got {_json_type(raw)}")
     meter_id = raw.get("meter_id")

@@ -9,8 +9,6 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from meterbill.api.dependencies import AuthorizedCaller
 from meterbill.api.routes.common import new_router
 from meterbill.api.schemas import BillPreview, IsoDate, MeterUsage, Moment
-from meterbill.services.preview import bill_preview
-from meterbill.services.usage import meter_usage
 
 router = new_router()
 
@@ -34,6 +32,8 @@ def get_meter_usage(
     end: Annotated[Moment, Query(alias="to", description="the end (exclusive)")],
     resolution: Resolution = "day",
 ) -> MeterUsage:
+    from meterbill.services.usage import meter_usage  # validation (VEE): loaded by the first usage request
+
     report = meter_usage(
         caller.account, meter_id, start, end, resolution, caller.stores.catalog, caller.stores.readings
     )
@@ -53,6 +53,8 @@ def get_bill_preview(
     start: Annotated[IsoDate, Query(alias="from", description="the first day")],
     end: Annotated[IsoDate, Query(alias="to", description="the day after the last")],
 ) -> BillPreview:
+    from meterbill.services.preview import bill_preview  # the tariff engine: loaded by the first preview
+
     bills = bill_preview(
         caller.account, customer_id, start, end, caller.stores.catalog, caller.stores.readings
     )

@@ -1,0 +1,804 @@
+"""Isolation between accounts, and what each scope may do, for every route of the API (OWASP API1 and API5).
+
+Two accounts, Ada's and Bob's, each hold an object of every kind (customers, sites, meters with readings,
+tariffs of two versions, assignments, API keys). Every request goes through API Gateway as deployed: the
+REQUEST authorizer (``authorizer_handler``, keys looked up in DynamoDB) and then the API handler
+(``ingest_handler``), both built from the environment as in Lambda, on moto.
+
+For every route:
+
+- Bob's admin key with Ada's ids answers exactly what it answers for ids that exist nowhere - 404 for an id in
+  the path, the same 422 for a reference in a body - and changes nothing;
+- Bob's lists hold Bob's objects only, and a cursor of Ada's listing is refused;
+- an ``ingest`` key may only send readings and imports, a ``read`` key only GET (API keys: admin only);
+- a revoked key is refused by the authorizer itself (API Gateway answers 401).
+
+The routes come from the API's own OpenAPI document, and a test holds that list against ``ROUTES`` below, so
+a new route fails here until its row says what isolation means for it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Final, Literal
+
+import boto3
+import botocore.session
+import pynamodb.connection.base
+import pytest
+from moto import mock_aws
+
+from meterbill.adapters.dynamodb import build_stores, create_tables
+from meterbill.api import authorizer, dependencies
+from meterbill.ports import Scope
+from meterbill.services.apikeys import create_account
+from meterbill.settings import StorageSettings
+from tests.integration.conftest import (
+    CATALOG_TABLE,
+    READINGS_TABLE,
+    REGION,
+    Tables,
+    _session_with_shared_loader,
+)
+from tests.unit.test_api_support import HttpAnswer, LambdaContextStub, answer_of, problem, proxy_event
+
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")
+
+IDEMPOTENCY_TABLE: Final = "meterbill-idempotency"
+API_ARN: Final = "arn:aws:execute-api:eu-central-1:123456789012:api0123456"
+
+
+# --- API Gateway in front of the two functions --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Call:
+    """One HTTP request, before the key is added."""
+
+    method: str
+    path: str
+    json_body: Any = None
+    text_body: str | None = None
+    content_type: str = "application/json"
+    query: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def body(self) -> str | None:
+        return self.text_body if self.json_body is None else json.dumps(self.json_body)
+
+
+LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+class Refused(Exception):
+    """The authorizer refused the key: API Gateway answers 401 without calling the API."""
+
+
+class Gateway:
+    """What API Gateway does with a request: the REQUEST authorizer first (an exception "Unauthorized" →
+    401), its policy must cover the method, then the API handler with the authorizer's context as strings."""
+
+    def __init__(self) -> None:
+        from functions.ingest import authorizer_handler, ingest_handler
+
+        self.authorizer: LambdaHandler = authorizer_handler.lambda_handler
+        self.handler: LambdaHandler = ingest_handler.lambda_handler
+
+    def authorize(self, key: str, call: Call) -> dict[str, Any]:
+        method_arn = f"{API_ARN}/prod/{call.method}{call.path}"
+        event = {
+            "type": "REQUEST",
+            "methodArn": method_arn,
+            "resource": call.path,
+            "path": call.path,
+            "httpMethod": call.method,
+            "headers": self._headers(key, call),
+            "queryStringParameters": dict(call.query) or None,
+        }
+        try:
+            policy: dict[str, Any] = self.authorizer(event, LambdaContextStub(function_name="authorizer"))
+        except Exception as refusal:
+            assert str(refusal) == "Unauthorized"  # the one message API Gateway turns into 401
+            raise Refused() from refusal
+        (statement,) = policy["policyDocument"]["Statement"]
+        assert statement["Effect"] == "Allow"
+        assert fnmatch.fnmatchcase(method_arn, statement["Resource"])
+        return policy
+
+    def send(self, key: str, call: Call) -> HttpAnswer:
+        policy = self.authorize(key, call)
+        event = proxy_event(
+            call.method,
+            call.path,
+            body=call.body,
+            headers=self._headers(key, call),
+            query=call.query or None,
+            authorizer={
+                **{k: str(v) for k, v in policy["context"].items()},
+                "principalId": policy["principalId"],
+            },
+        )
+        return answer_of(self.handler(event, LambdaContextStub()))
+
+    @staticmethod
+    def _headers(key: str, call: Call) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {key}", **call.headers}
+        if call.body is not None:
+            headers["Content-Type"] = call.content_type
+        return headers
+
+
+# --- the two accounts ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ids:
+    """The ids a request can name: each of an account's objects (a key id is the API's choice)."""
+
+    customer: str
+    site: str
+    meter: str
+    external_meter: str  # the meter's id in NEM12 files (NMI and suffix)
+    tariff: str
+    assignment: str
+    key: str = ""
+
+
+@dataclass
+class Account:
+    account_id: str
+    ids: Ids
+    admin: str = ""
+    ingest: str = ""
+    read: str = ""
+    revoked: str = ""
+    key_ids: set[str] = field(default_factory=set)
+    listed: dict[str, list[str]] = field(default_factory=dict)  # list path → the ids it holds, sorted
+
+
+NOBODY: Final = Ids(
+    customer="cus-nobody",
+    site="site-nobody",
+    meter="mtr-nobody",
+    external_meter="NMINOBODY1-E1",
+    tariff="trf-nobody",
+    assignment="asg-nobody",
+    key="0123456789abcdef",
+)  # ids that exist in no account
+IMPORT_DAY: Final = "2026-03-01"  # a NEM12 file's day on the account's meter
+READINGS_DAY: Final = "2026-03-02"  # readings sent as JSON
+
+
+def flat_tariff(tariff_id: str, rate: str) -> dict[str, Any]:
+    return {
+        "id": tariff_id,
+        "name": "Flat",
+        "energy": {"periods": [{"name": "all", "tiers": [{"rate": rate}]}]},
+    }
+
+
+def site_body(site_id: str) -> dict[str, Any]:
+    return {"id": site_id, "name": "Plant", "timezone": "Europe/Berlin"}
+
+
+def meter_body(ids: Ids, meter_id: str, external_id: str | None) -> dict[str, Any]:
+    return {
+        "id": meter_id,
+        "site_id": ids.site,
+        "utility": "electricity",
+        "unit": "kWh",
+        "kind": "main",
+        "interval_minutes": 15,
+        **({"external_id": external_id} if external_id else {}),
+    }
+
+
+def assignment_body(ids: Ids, assignment_id: str, meter_id: str, tariff_id: str) -> dict[str, Any]:
+    return {
+        "id": assignment_id,
+        "meter_id": meter_id,
+        "customer_id": ids.customer,
+        "tariff_id": tariff_id,
+        "effective_from": "2026-01-01",
+    }
+
+
+def quarter_hours(meter_id: str, *values: str) -> dict[str, Any]:
+    return {
+        "readings": [
+            {
+                "meter_id": meter_id,
+                "timestamp": f"{READINGS_DAY}T00:{15 * n:02d}:00Z",
+                "value": value,
+                "type": "interval",
+                "interval_minutes": 15,
+            }
+            for n, value in enumerate(values)
+        ]
+    }
+
+
+def nem12(external_id: str, value: str) -> str:
+    """One 15-minute day (IMPORT_DAY) of one channel, every value the same."""
+    nmi, suffix = external_id.split("-")
+    return "\n".join(
+        [
+            "100,NEM12,202603030000,MDP1,RETAILER1",
+            f"200,{nmi},{suffix},1,{suffix},N1,MTR,kWh,15,",
+            ",".join(["300", IMPORT_DAY.replace("-", ""), *[value] * 96, "A,,,20260303000000,"]),
+            "900",
+        ]
+    )
+
+
+def import_call(ids: Ids) -> Call:
+    body = nem12(ids.external_meter, "0.5")
+    return Call("POST", "/v1/imports", text_body=body, content_type="text/csv", query={"format": "nem12"})
+
+
+def expect(answer: HttpAnswer, status: int) -> HttpAnswer:
+    assert answer.status == status, answer.text
+    return answer
+
+
+def populate(gateway: Gateway, account: Account, *, copies: int) -> None:
+    """``copies`` customers, sites, tariffs and assignments (2: a listing has a second page), the meters
+    ``ids.meter`` and "main" (an id both accounts use), tariff ``ids.tariff`` in two versions, readings on the
+    meters (as JSON and as a NEM12 file), and an ingest, a read and a revoked key."""
+    admin, ids = account.admin, account.ids
+    customers, sites, tariffs, assignments = (
+        [base + suffix for suffix in ("", "2")[:copies]]
+        for base in (ids.customer, ids.site, ids.tariff, ids.assignment)
+    )
+    for customer_id, site_id, tariff_id in zip(customers, sites, tariffs, strict=True):
+        expect(gateway.send(admin, Call("POST", "/v1/customers", {"id": customer_id, "name": "C"})), 201)
+        expect(gateway.send(admin, Call("POST", "/v1/sites", site_body(site_id))), 201)
+        expect(gateway.send(admin, Call("POST", "/v1/tariffs", flat_tariff(tariff_id, "0.30"))), 201)
+    version_1 = gateway.send(admin, Call("GET", f"/v1/tariffs/{ids.tariff}"))
+    version_2 = Call(
+        "POST",
+        f"/v1/tariffs/{ids.tariff}/versions",
+        flat_tariff(ids.tariff, "0.35"),
+        query={"effective_from": "2026-02-01"},
+        headers={"If-Match": version_1.headers["etag"]},
+    )
+    expect(gateway.send(admin, version_2), 201)
+    meters = [ids.meter, "main"]
+    for meter_id, external_id in zip(meters, (ids.external_meter, None), strict=True):
+        expect(gateway.send(admin, Call("POST", "/v1/meters", meter_body(ids, meter_id, external_id))), 201)
+    for assignment_id, meter_id, tariff_id in zip(assignments, meters, tariffs, strict=False):
+        body = assignment_body(ids, assignment_id, meter_id, tariff_id)
+        expect(gateway.send(admin, Call("POST", "/v1/assignments", body)), 201)
+    keys = []
+    for name, scope in (("collector", "ingest"), ("dashboard", "read"), ("retired", "read")):
+        created = gateway.send(admin, Call("POST", "/v1/api-keys", {"name": name, "scopes": [scope]}))
+        keys.append(expect(created, 201).json["key"])
+    account.ingest, account.read, account.revoked = keys
+    expect(gateway.send(admin, Call("DELETE", f"/v1/api-keys/{key_id_of(account.revoked)}")), 200)
+    account.ids = replace(ids, key=key_id_of(account.ingest))
+    account.key_ids = {key_id_of(key) for key in (admin, *keys)}
+    for readings in (quarter_hours(ids.meter, "1.5", "2.5"), quarter_hours("main", "7")):
+        expect(gateway.send(account.ingest, Call("POST", "/v1/readings", readings)), 200)
+    expect(gateway.send(account.ingest, import_call(ids)), 200)
+    account.listed = {
+        "/v1/customers": customers,
+        "/v1/sites": sites,
+        "/v1/meters": sorted(meters),
+        "/v1/assignments": assignments,
+        "/v1/tariffs": tariffs,
+        "/v1/api-keys": sorted(account.key_ids),
+    }
+
+
+def key_id_of(key: str) -> str:
+    return key.split("_")[1]
+
+
+class Writes:
+    """Every write to DynamoDB that any client of the functions had applied (botocore's event hook on each
+    new session). A conditional write whose condition failed changed nothing and is not counted: revoking
+    another account's key is such a write (the key's item is found by its id, its account checked by the
+    condition)."""
+
+    OPERATIONS: Final = frozenset(
+        {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
+    )
+
+    def __init__(self) -> None:
+        self.applied: list[str] = []
+
+    def session(self) -> botocore.session.Session:
+        session = _session_with_shared_loader()
+        session.register("after-call.dynamodb.*", self._record)
+        return session
+
+    def _record(self, model: Any, http_response: Any, **_: Any) -> None:
+        if model.name in self.OPERATIONS and http_response.status_code == 200:
+            self.applied.append(model.name)
+
+
+@dataclass
+class World:
+    gateway: Gateway
+    writes: Writes
+    ada: Account
+    bob: Account
+    tables: Tables
+
+    def send_watching_writes(self, key: str, call: Call) -> tuple[HttpAnswer, list[str]]:
+        """The answer, and the writes DynamoDB applied for the authorizer and the handler meanwhile."""
+        self.writes.applied.clear()
+        answer = self.gateway.send(key, call)
+        return answer, list(self.writes.applied)
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[World]:
+    """moto with the three tables and the functions' environment as deployed (the handlers' stores and the
+    authorizer's key store are built from it, as in Lambda), and the two accounts: Ada with two objects of
+    most kinds, Bob with one. Shared by the module's tests; those that change it put it back."""
+    settings = StorageSettings(catalog_table=CATALOG_TABLE, readings_table=READINGS_TABLE, region=REGION)
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "DYNAMODB_ENDPOINT_URL"):
+            patch.delenv(name, raising=False)
+        for name, value in {
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "CATALOG_TABLE": CATALOG_TABLE,
+            "READINGS_TABLE": READINGS_TABLE,
+            "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
+        }.items():
+            patch.setenv(name, value)
+        writes = Writes()
+        patch.setattr(pynamodb.connection.base, "get_session", writes.session)
+        with mock_aws():
+            create_tables(settings)
+            boto3.client("dynamodb", region_name=REGION).create_table(
+                TableName=IDEMPOTENCY_TABLE,
+                KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+            dependencies.reset()
+            authorizer.configure(None)
+            try:
+                gateway = Gateway()
+                ada, bob = (
+                    open_account(gateway, settings, name, copies) for name, copies in (("ada", 2), ("bob", 1))
+                )
+                yield World(gateway, writes, ada, bob, Tables())
+            finally:
+                dependencies.reset()
+                authorizer.configure(None)
+
+
+def open_account(gateway: Gateway, settings: StorageSettings, name: str, copies: int) -> Account:
+    """Account ``acc_<name>`` as ``meterbill accounts create`` makes it, populated through the API."""
+    stores = build_stores(settings)
+    _, admin = create_account(name, stores.accounts, stores.keys, datetime.now(UTC), account_id=f"acc_{name}")
+    ids = Ids(
+        customer=f"cus-{name}",
+        site=f"site-{name}",
+        meter=f"mtr-{name}",
+        external_meter=f"NMI{name.upper()}0001-E1",
+        tariff=f"trf-{name}",
+        assignment=f"asg-{name}",
+    )
+    account = Account(f"acc_{name}", ids, admin=admin)
+    populate(gateway, account, copies=copies)
+    return account
+
+
+# --- the routes ---------------------------------------------------------------------------------------------
+
+Isolation = Literal["not found", "unknown reference", "rejected readings", "own object", "own list", "no ids"]
+
+
+@dataclass(frozen=True)
+class Route:
+    """What a route needs (``needs``: the scope) and what another account's ids in its request come to."""
+
+    needs: Scope | None  # None: public
+    isolation: Isolation
+    call: Callable[[Ids], Call]
+
+
+def _usage(ids: Ids) -> Call:
+    query = {"from": f"{READINGS_DAY}T00:00:00Z", "to": f"{READINGS_DAY}T01:00:00Z", "resolution": "hour"}
+    return Call("GET", f"/v1/meters/{ids.meter}/usage", query=query)
+
+
+ROUTES: Final[Mapping[tuple[str, str], Route]] = {
+    ("POST", "/v1/readings"): Route(
+        "ingest",
+        "rejected readings",
+        lambda ids: Call("POST", "/v1/readings", quarter_hours(ids.meter, "1.5")),
+    ),
+    ("POST", "/v1/imports"): Route("ingest", "rejected readings", import_call),
+    ("GET", "/v1/customers"): Route("read", "own list", lambda ids: Call("GET", "/v1/customers")),
+    ("POST", "/v1/customers"): Route(
+        "admin", "own object", lambda ids: Call("POST", "/v1/customers", {"id": ids.customer, "name": "C"})
+    ),
+    ("GET", "/v1/customers/{customer_id}"): Route(
+        "read", "not found", lambda ids: Call("GET", f"/v1/customers/{ids.customer}")
+    ),
+    ("PUT", "/v1/customers/{customer_id}"): Route(
+        "admin", "not found", lambda ids: Call("PUT", f"/v1/customers/{ids.customer}", {"name": "Eve"})
+    ),
+    ("DELETE", "/v1/customers/{customer_id}"): Route(
+        "admin", "not found", lambda ids: Call("DELETE", f"/v1/customers/{ids.customer}")
+    ),
+    ("GET", "/v1/customers/{customer_id}/bill-preview"): Route(
+        "read",
+        "not found",
+        lambda ids: Call(
+            "GET",
+            f"/v1/customers/{ids.customer}/bill-preview",
+            query={"from": "2026-03-01", "to": "2026-04-01"},
+        ),
+    ),
+    ("GET", "/v1/sites"): Route("read", "own list", lambda ids: Call("GET", "/v1/sites")),
+    ("POST", "/v1/sites"): Route(
+        "admin", "own object", lambda ids: Call("POST", "/v1/sites", site_body(ids.site))
+    ),
+    ("GET", "/v1/sites/{site_id}"): Route(
+        "read", "not found", lambda ids: Call("GET", f"/v1/sites/{ids.site}")
+    ),
+    ("PUT", "/v1/sites/{site_id}"): Route(
+        "admin", "not found", lambda ids: Call("PUT", f"/v1/sites/{ids.site}", site_body(ids.site))
+    ),
+    ("DELETE", "/v1/sites/{site_id}"): Route(
+        "admin", "not found", lambda ids: Call("DELETE", f"/v1/sites/{ids.site}")
+    ),
+    ("GET", "/v1/meters"): Route("read", "own list", lambda ids: Call("GET", "/v1/meters")),
+    ("POST", "/v1/meters"): Route(  # on the other account's site
+        "admin",
+        "unknown reference",
+        lambda ids: Call("POST", "/v1/meters", meter_body(ids, "mtr-new", None)),
+    ),
+    ("GET", "/v1/meters/{meter_id}"): Route(
+        "read", "not found", lambda ids: Call("GET", f"/v1/meters/{ids.meter}")
+    ),
+    ("PUT", "/v1/meters/{meter_id}"): Route(
+        "admin",
+        "not found",
+        lambda ids: Call("PUT", f"/v1/meters/{ids.meter}", meter_body(ids, ids.meter, ids.external_meter)),
+    ),
+    ("DELETE", "/v1/meters/{meter_id}"): Route(
+        "admin", "not found", lambda ids: Call("DELETE", f"/v1/meters/{ids.meter}")
+    ),
+    ("GET", "/v1/meters/{meter_id}/usage"): Route("read", "not found", _usage),
+    ("GET", "/v1/assignments"): Route("read", "own list", lambda ids: Call("GET", "/v1/assignments")),
+    ("POST", "/v1/assignments"): Route(  # of the other account's meter, customer and tariff
+        "admin",
+        "unknown reference",
+        lambda ids: Call("POST", "/v1/assignments", assignment_body(ids, "asg-new", ids.meter, ids.tariff)),
+    ),
+    ("GET", "/v1/assignments/{assignment_id}"): Route(
+        "read", "not found", lambda ids: Call("GET", f"/v1/assignments/{ids.assignment}")
+    ),
+    ("PUT", "/v1/assignments/{assignment_id}"): Route(
+        "admin",
+        "not found",
+        lambda ids: Call(
+            "PUT",
+            f"/v1/assignments/{ids.assignment}",
+            assignment_body(ids, ids.assignment, ids.meter, ids.tariff),
+        ),
+    ),
+    ("DELETE", "/v1/assignments/{assignment_id}"): Route(
+        "admin", "not found", lambda ids: Call("DELETE", f"/v1/assignments/{ids.assignment}")
+    ),
+    ("GET", "/v1/tariffs"): Route("read", "own list", lambda ids: Call("GET", "/v1/tariffs")),
+    ("POST", "/v1/tariffs"): Route(
+        "admin", "own object", lambda ids: Call("POST", "/v1/tariffs", flat_tariff(ids.tariff, "0.40"))
+    ),
+    ("GET", "/v1/tariffs/{tariff_id}"): Route(
+        "read", "not found", lambda ids: Call("GET", f"/v1/tariffs/{ids.tariff}")
+    ),
+    ("DELETE", "/v1/tariffs/{tariff_id}"): Route(
+        "admin", "not found", lambda ids: Call("DELETE", f"/v1/tariffs/{ids.tariff}")
+    ),
+    ("GET", "/v1/tariffs/{tariff_id}/versions"): Route(
+        "read", "not found", lambda ids: Call("GET", f"/v1/tariffs/{ids.tariff}/versions")
+    ),
+    ("POST", "/v1/tariffs/{tariff_id}/versions"): Route(
+        "admin",
+        "not found",
+        lambda ids: Call(
+            "POST",
+            f"/v1/tariffs/{ids.tariff}/versions",
+            flat_tariff(ids.tariff, "0.40"),
+            query={"effective_from": "2026-06-01"},
+        ),
+    ),
+    ("GET", "/v1/tariffs/{tariff_id}/versions/{version}"): Route(
+        "read", "not found", lambda ids: Call("GET", f"/v1/tariffs/{ids.tariff}/versions/2")
+    ),
+    ("GET", "/v1/api-keys"): Route("admin", "own list", lambda ids: Call("GET", "/v1/api-keys")),
+    ("POST", "/v1/api-keys"): Route(  # a key's id is the API's choice: a request cannot name one
+        "admin", "no ids", lambda ids: Call("POST", "/v1/api-keys", {"name": "new", "scopes": ["read"]})
+    ),
+    ("GET", "/v1/api-keys/{key_id}"): Route(
+        "admin", "not found", lambda ids: Call("GET", f"/v1/api-keys/{ids.key}")
+    ),
+    ("DELETE", "/v1/api-keys/{key_id}"): Route(
+        "admin", "not found", lambda ids: Call("DELETE", f"/v1/api-keys/{ids.key}")
+    ),
+    ("GET", "/v1/openapi.json"): Route(None, "no ids", lambda ids: Call("GET", "/v1/openapi.json")),
+}
+
+
+def routes(*kinds: Isolation) -> list[Any]:
+    return [
+        pytest.param(route, id=f"{route[0]} {route[1]}")
+        for route, spec in ROUTES.items()
+        if not kinds or spec.isolation in kinds
+    ]
+
+
+def other_accounts_ids_are_nobodys(answer: HttpAnswer, ids: Ids) -> str:
+    """The answer's text with each of ``ids`` written as the id of nobody it stands for."""
+    text = json.dumps({"status": answer.status, "headers": answer.headers, "body": answer.text})
+    for name in ("customer", "site", "meter", "external_meter", "tariff", "assignment", "key"):
+        text = text.replace(getattr(ids, name), getattr(NOBODY, name))
+    return text
+
+
+# --- the tests ----------------------------------------------------------------------------------------------
+
+
+def test_the_matrix_has_a_row_for_every_route_of_the_openapi_document(world: World) -> None:
+    document = world.gateway.send(world.bob.read, Call("GET", "/v1/openapi.json")).json
+    documented = {(method.upper(), path) for path, item in document["paths"].items() for method in item}
+
+    assert documented == set(ROUTES)
+    assert len(documented) == 36
+
+
+@pytest.mark.parametrize("route", routes("not found", "unknown reference", "rejected readings"))
+def test_another_accounts_ids_answer_exactly_like_ids_that_exist_nowhere(
+    world: World, route: tuple[str, str]
+) -> None:
+    spec = ROUTES[route]
+
+    with_adas_ids, writes = world.send_watching_writes(world.bob.admin, spec.call(world.ada.ids))
+    with_nobodys_ids = world.gateway.send(world.bob.admin, spec.call(NOBODY))
+
+    expected_status = {"not found": 404, "unknown reference": 422, "rejected readings": 422}[spec.isolation]
+    assert with_adas_ids.status == expected_status
+    assert other_accounts_ids_are_nobodys(with_adas_ids, world.ada.ids) == other_accounts_ids_are_nobodys(
+        with_nobodys_ids, NOBODY
+    )
+    assert writes == []
+
+
+def test_a_404_names_the_id_and_nothing_of_its_owner(world: World) -> None:
+    answer = world.gateway.send(world.bob.admin, Call("GET", f"/v1/meters/{world.ada.ids.meter}"))
+
+    assert answer.status == 404
+    assert answer.headers == {"content-type": "application/problem+json"}
+    assert answer.json == problem(404, "meter 'mtr-ada' not found")
+
+
+def test_readings_for_another_accounts_meter_are_rejected_as_for_no_meter(world: World) -> None:
+    answer = world.gateway.send(world.bob.ingest, ROUTES["POST", "/v1/readings"].call(world.ada.ids))
+
+    report = {
+        "accepted": 0,
+        "duplicates": 0,
+        "rejected": [
+            {"index": 0, "meter_id": "mtr-ada", "field": "meter_id", "reason": "no meter 'mtr-ada'"}
+        ],
+        "rejected_count": 1,
+    }
+    assert answer.json == problem(
+        422,
+        "no reading was stored: 1 rejected",
+        ("readings[0].meter_id", "no meter 'mtr-ada'"),
+        **report,
+    )
+
+
+@pytest.mark.parametrize("route", routes("own list"))
+def test_a_list_holds_the_callers_objects_only(world: World, route: tuple[str, str]) -> None:
+    path = route[1]
+    id_field = "key_id" if path == "/v1/api-keys" else "id"
+
+    bobs = world.gateway.send(
+        world.bob.read if path != "/v1/api-keys" else world.bob.admin, Call("GET", path)
+    )
+    adas = world.gateway.send(world.ada.admin, Call("GET", path))
+
+    assert sorted(item[id_field] for item in bobs.json["items"]) == world.bob.listed[path]
+    assert sorted(item[id_field] for item in adas.json["items"]) == world.ada.listed[path]
+
+
+@pytest.mark.parametrize("route", routes("own list"))
+def test_a_cursor_of_another_accounts_listing_is_refused(world: World, route: tuple[str, str]) -> None:
+    path = route[1]
+    adas_first_page = world.gateway.send(world.ada.admin, Call("GET", path, query={"limit": "1"}))
+    adas_cursor = adas_first_page.json["next_cursor"]
+
+    answer = world.gateway.send(
+        world.bob.admin, Call("GET", path, query={"limit": "1", "cursor": adas_cursor})
+    )
+
+    assert adas_cursor is not None
+    assert answer.json == problem(
+        422, "cursor: is not a cursor of this listing", ("cursor", "is not a cursor of this listing")
+    )
+
+
+def test_the_same_meter_id_in_two_accounts_keeps_each_accounts_readings(world: World) -> None:
+    main = replace(world.ada.ids, meter="main")
+
+    adas = world.gateway.send(world.ada.read, _usage(main))
+    bobs = world.gateway.send(world.bob.read, _usage(replace(world.bob.ids, meter="main")))
+
+    assert (adas.json["total"], bobs.json["total"]) == ("7", "7")  # each account sent one 7 kWh reading
+    assert [b["total"] for b in adas.json["buckets"]] == ["7"]
+    assert adas.json["qualities"]["actual"] == bobs.json["qualities"]["actual"] == 1
+
+
+def test_the_openapi_document_is_the_same_for_every_key_and_for_none(world: World) -> None:
+    call = Call("GET", "/v1/openapi.json")
+    adas = world.gateway.send(world.ada.ingest, call)
+    bobs = world.gateway.send(world.bob.admin, call)
+    keyless = answer_of(world.gateway.handler(proxy_event("GET", "/v1/openapi.json"), LambdaContextStub()))
+
+    assert adas.status == bobs.status == keyless.status == 200
+    assert adas.text == bobs.text == keyless.text
+
+
+@pytest.mark.parametrize("route", routes())
+def test_an_ingest_key_may_only_send_readings_and_imports(world: World, route: tuple[str, str]) -> None:
+    spec = ROUTES[route]
+
+    answer, writes = world.send_watching_writes(world.ada.ingest, spec.call(world.ada.ids))
+
+    if spec.needs == "ingest":  # what it sent is stored already: a duplicate, stored once
+        assert (answer.status, answer.json["accepted"], answer.json["rejected_count"]) == (200, 0, 0)
+    elif spec.needs is None:
+        assert answer.status == 200
+    else:
+        detail = f"this API key's scopes (ingest) do not allow this operation; it needs {spec.needs!r}"
+        assert answer.json == problem(403, detail)
+    assert writes == []
+
+
+@pytest.mark.parametrize("route", routes())
+def test_a_read_key_may_only_get(world: World, route: tuple[str, str]) -> None:
+    spec = ROUTES[route]
+
+    answer, writes = world.send_watching_writes(world.ada.read, spec.call(world.ada.ids))
+
+    if spec.needs in ("read", None):
+        assert answer.status == 200, answer.text
+    else:
+        detail = f"this API key's scopes (read) do not allow this operation; it needs {spec.needs!r}"
+        assert answer.json == problem(403, detail)
+    assert writes == []
+
+
+def test_the_scope_each_route_needs_follows_one_rule(world: World) -> None:
+    def rule(method: str, path: str) -> Scope | None:
+        if path == "/v1/openapi.json":
+            return None  # public
+        if method == "POST" and path in ("/v1/readings", "/v1/imports"):
+            return "ingest"
+        if method == "GET" and not path.startswith("/v1/api-keys"):
+            return "read"
+        return "admin"
+
+    assert {route: spec.needs for route, spec in ROUTES.items()} == {route: rule(*route) for route in ROUTES}
+
+
+@pytest.mark.parametrize("route", routes())
+def test_a_revoked_key_is_refused_by_the_authorizer(world: World, route: tuple[str, str]) -> None:
+    with pytest.raises(Refused):
+        world.gateway.authorize(world.ada.revoked, ROUTES[route].call(world.ada.ids))
+
+
+def test_a_revoked_key_stays_listed_as_revoked(world: World) -> None:
+    key_id = key_id_of(world.ada.revoked)
+
+    answer = world.gateway.send(world.ada.admin, Call("GET", f"/v1/api-keys/{key_id}"))
+
+    assert (answer.json["name"], answer.json["revoked_at"] is not None) == ("retired", True)
+
+
+# --- the routes that create: the world is put back afterwards ---------------------------------------------
+
+
+def restore(tables: Tables, items_of: Mapping[str, list[dict[str, Any]]]) -> None:
+    """Makes each table hold exactly ``items_of[table]`` again."""
+    for table, items in items_of.items():
+        key_names = [
+            k["AttributeName"] for k in tables.client.describe_table(TableName=table)["Table"]["KeySchema"]
+        ]
+        kept = {json.dumps([item[name] for name in key_names], default=repr) for item in items}
+        for item in tables.all(table):
+            key = {name: item[name] for name in key_names}
+            if json.dumps([item[name] for name in key_names], default=repr) not in kept:
+                tables.client.delete_item(TableName=table, Key=key)
+        for item in items:
+            tables.client.put_item(TableName=table, Item=item)
+
+
+@pytest.fixture
+def changeable_world(world: World) -> Iterator[World]:
+    """The shared world, each table put back item by item after the test."""
+    before = {table: world.tables.all(table) for table in (CATALOG_TABLE, READINGS_TABLE, IDEMPOTENCY_TABLE)}
+    yield world
+    restore(world.tables, before)
+
+
+def without_server_made_fields(answer: HttpAnswer, ids: Ids) -> str:
+    """The answer with each of ``ids`` written as nobody's, less what the server makes anew for every object:
+    its ETag and its times."""
+    body = {k: v for k, v in answer.json.items() if k not in ("etag", "created_at", "updated_at")}
+    headers = {k: v for k, v in answer.headers.items() if k != "etag"}
+    return other_accounts_ids_are_nobodys(HttpAnswer(answer.status, headers, json.dumps(body)), ids)
+
+
+@pytest.mark.parametrize("route", routes("own object"))
+def test_creating_an_object_under_an_id_another_account_uses_makes_the_callers_own(
+    changeable_world: World, route: tuple[str, str]
+) -> None:
+    world, spec = changeable_world, ROUTES[route]
+    adas_path = f"{route[1]}/{spec.call(world.ada.ids).json_body['id']}"
+    adas_object = world.gateway.send(world.ada.admin, Call("GET", adas_path))
+
+    with_adas_id = world.gateway.send(world.bob.admin, spec.call(world.ada.ids))
+    with_nobodys_id = world.gateway.send(world.bob.admin, spec.call(NOBODY))
+
+    assert (with_adas_id.status, with_adas_id.headers["location"]) == (201, adas_path)
+    assert without_server_made_fields(with_adas_id, world.ada.ids) == without_server_made_fields(
+        with_nobodys_id, NOBODY
+    )
+    assert world.gateway.send(world.bob.admin, Call("GET", adas_path)).json == with_adas_id.json
+    assert world.gateway.send(world.ada.admin, Call("GET", adas_path)).text == adas_object.text
+
+
+def test_a_key_an_account_creates_is_that_accounts_own(changeable_world: World) -> None:
+    world = changeable_world
+    created, writes = world.send_watching_writes(world.bob.admin, ROUTES["POST", "/v1/api-keys"].call(NOBODY))
+    key_id = created.json["key_id"]
+
+    policy = world.gateway.authorize(created.json["key"], Call("GET", "/v1/customers"))
+    bobs_keys = world.gateway.send(world.bob.admin, Call("GET", "/v1/api-keys")).json["items"]
+    adas_view = world.gateway.send(world.ada.admin, Call("GET", f"/v1/api-keys/{key_id}"))
+
+    assert writes == ["PutItem"]  # the one item of the key, keyed by its id, holding its account
+    assert policy["context"] == {"account_id": "acc_bob", "key_id": key_id, "scopes": "read"}
+    assert sorted(key["key_id"] for key in bobs_keys) == sorted([*world.bob.key_ids, key_id])
+    assert adas_view.json == problem(404, f"api key {key_id!r} not found")
+
+
+def test_an_idempotency_key_is_remembered_per_account(changeable_world: World) -> None:
+    world = changeable_world
+    call = Call(
+        "POST",
+        "/v1/readings",
+        quarter_hours(world.ada.ids.meter, "1.5", "2.5", "3.5"),  # 00:00 and 00:15 sent before
+        headers={"Idempotency-Key": "hour-0"},
+    )
+
+    adas = world.gateway.send(world.ada.ingest, call)
+    bobs = world.gateway.send(world.bob.ingest, call)  # the same request, with the same key
+
+    assert adas.json == {"accepted": 1, "duplicates": 2, "rejected": [], "rejected_count": 0}
+    assert (bobs.status, bobs.json["rejected_count"], bobs.json["rejected"][2]["reason"]) == (
+        422,
+        3,
+        "no meter 'mtr-ada'",
+    )
+    assert "idempotent-replayed" not in bobs.headers
