@@ -181,7 +181,7 @@ def delete_meter(meter_id: str, caller: AuthorizedCaller, if_match: IfMatch = No
 # --- assignments --------------------------------------------------------------------------------------------
 
 
-@router.post("/v1/assignments", status_code=201, summary="Create a assignment", tags=["assignments"])
+@router.post("/v1/assignments", status_code=201, summary="Create an assignment", tags=["assignments"])
 def create_assignment(body: AssignmentInput, caller: AuthorizedCaller) -> Response[AssignmentRecord]:
     entry = catalog.create(caller.account, Assignment, fields_of(body), caller.stores.catalog)
     record = AssignmentRecord.model_validate(record_fields(entry))
@@ -197,13 +197,13 @@ def list_assignments(
     return AssignmentPage(items=items, next_cursor=page.cursor)
 
 
-@router.get("/v1/assignments/<assignment_id>", summary="Read a assignment", tags=["assignments"])
+@router.get("/v1/assignments/<assignment_id>", summary="Read an assignment", tags=["assignments"])
 def get_assignment(assignment_id: str, caller: AuthorizedCaller) -> Response[AssignmentRecord]:
     entry = catalog.get(caller.account, Assignment, assignment_id, caller.stores.catalog)
     return found(AssignmentRecord.model_validate(record_fields(entry)), entry.etag)
 
 
-@router.put("/v1/assignments/<assignment_id>", summary="Replace a assignment", tags=["assignments"])
+@router.put("/v1/assignments/<assignment_id>", summary="Replace an assignment", tags=["assignments"])
 def replace_assignment(
     assignment_id: str, body: AssignmentInput, caller: AuthorizedCaller, if_match: IfMatch = None
 ) -> Response[AssignmentRecord]:
@@ -219,7 +219,7 @@ def replace_assignment(
 
 
 @router.delete(
-    "/v1/assignments/<assignment_id>", status_code=204, summary="Delete a assignment", tags=["assignments"]
+    "/v1/assignments/<assignment_id>", status_code=204, summary="Delete an assignment", tags=["assignments"]
 )
 def delete_assignment(
     assignment_id: str, caller: AuthorizedCaller, if_match: IfMatch = None

@@ -23,12 +23,12 @@ if TYPE_CHECKING:  # the ingest service loads the file readers too: the first ba
 router = new_router()
 metrics = Metrics(namespace=METRICS_NAMESPACE)  # one metric set per process: the handler publishes it
 
-WHOLE_ITEM = "reading"
-_METRICS = (
+WHOLE_ITEM = "reading"  # how a rejection names an item that is not an object at all
+COUNT_METRICS = (
     ("accepted", "ReadingsAccepted"),
     ("duplicates", "ReadingsDuplicate"),
     ("rejected_count", "ReadingsRejected"),
-)  # how a rejection names an item that is not an object at all
+)
 
 
 @router.post(
@@ -70,11 +70,8 @@ def post_readings(
 def ingest_response(answer: Answer, where: str) -> Response[IngestAnswer]:
     """200 with the report, or 422 (a problem document with the report's members) when nothing was stored."""
     if not answer.replayed:
-        for name, count in (("accepted", "ReadingsAccepted"), ("duplicates", "ReadingsDuplicate")):
-            metrics.add_metric(name=count, unit=MetricUnit.Count, value=answer.body[name])
-        metrics.add_metric(
-            name="ReadingsRejected", unit=MetricUnit.Count, value=answer.body["rejected_count"]
-        )
+        for member, metric in COUNT_METRICS:
+            metrics.add_metric(name=metric, unit=MetricUnit.Count, value=answer.body[member])
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
     if answer.status != 200:
         raise problems.AllReadingsRejectedError(answer.body, where, headers)
