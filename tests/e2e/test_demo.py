@@ -15,7 +15,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_the_platform_demo_previews_the_flat_bill_the_tariff_tour_computes() -> None:
     run = subprocess.run(
-        [sys.executable, "-m", "local.demo"], cwd=REPO, capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-m", "local.demo"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert run.returncode == 0, run.stderr
     # The tariff tour's residential flat: 9.90 + 150 x 0.28 + 100 x 0.32, plus 19 % VAT.
