@@ -62,7 +62,7 @@ import socketserver
 import threading
 import time
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -111,6 +111,34 @@ class GatewayAnswer:
     body: bytes
 
 
+@dataclass(frozen=True)
+class GatewayResponse:
+    """How the deployed API answers one of API Gateway's own errors (its ``GatewayResponse`` settings): as an
+    RFC 9457 problem document with this status and title, and this detail (None: the gateway's message)."""
+
+    status: int
+    title: str
+    detail: str | None = None
+
+    def restyle(self, answer: GatewayAnswer) -> GatewayAnswer:
+        try:
+            original = json.loads(answer.body)
+        except ValueError:
+            original = {}
+        message = original.get("message") or original.get("Message") if isinstance(original, dict) else None
+        problem: dict[str, Any] = {
+            "type": "about:blank",
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail if self.detail is not None else message,
+            "errors": [],
+        }
+        headers = [(n, v) for n, v in answer.headers if n.lower() != "content-type"]
+        return GatewayAnswer(
+            self.status, [("Content-Type", "application/problem+json"), *headers], _json_bytes(problem)
+        )
+
+
 class LocalLambdaContext:
     """The ``context`` the Python Lambda runtime passes: the attributes handlers and powertools read."""
 
@@ -152,6 +180,7 @@ class LocalApiGateway:
         region: str = "us-east-1",
         account_id: str = "123456789012",
         api_id: str = "localapigw",
+        gateway_responses: Mapping[str, GatewayResponse] | None = None,
         verbose: bool = False,
     ) -> None:
         self.authorizer = authorizer
@@ -165,6 +194,8 @@ class LocalApiGateway:
         self.region = region
         self.account_id = account_id
         self.api_id = api_id
+        # By x-amzn-ErrorType; without an entry the gateway answers with API Gateway's default bodies.
+        self.gateway_responses = dict(gateway_responses or {})
         self.access_log_level = logging.INFO if verbose else logging.DEBUG
         self._lambda_lock = threading.Lock()
         self._server: _GatewayHttpServer | None = None
@@ -731,6 +762,9 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
             byte_count -= len(chunk)
 
     def _write(self, answer: GatewayAnswer) -> None:
+        error_type = _header_value(answer.headers, "x-amzn-ErrorType")
+        if error_type is not None and error_type in self.gateway.gateway_responses:
+            answer = self.gateway.gateway_responses[error_type].restyle(answer)
         self.send_response(answer.status)
         for name, value in answer.headers:
             self.send_header(name, value)

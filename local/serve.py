@@ -36,7 +36,7 @@ from typing import Final, TextIO, TypeVar, cast
 
 from moto.server import ThreadedMotoServer
 
-from local.apigateway import LambdaFunction, LocalApiGateway
+from local.apigateway import GatewayResponse, LambdaFunction, LocalApiGateway
 from meterbill.adapters.dynamodb import DynamoDb, build_stores, create_tables
 from meterbill.api import authorizer, dependencies
 from meterbill.api.gate import OPENAPI_PATH, PUBLIC_PATHS
@@ -234,6 +234,18 @@ def lambda_functions() -> LambdaFunctions:
     )
 
 
+# The answers infra/cdk/constructs/api.py (GATEWAY_PROBLEMS) configures for API Gateway's own errors, so the
+# local API answers as the deployed one does; tests/infra checks the stack's side.
+DEPLOYED_GATEWAY_RESPONSES: Final = {
+    "UnauthorizedException": GatewayResponse(
+        401, "Unauthorized", "this route needs a valid API key: Authorization: Bearer <key>"
+    ),
+    "AccessDeniedException": GatewayResponse(403, "Forbidden"),
+    "MissingAuthenticationTokenException": GatewayResponse(404, "Not Found", "no such route"),
+    "AuthorizerConfigurationException": GatewayResponse(500, "Internal Server Error"),
+}
+
+
 def api_gateway(*, port: int, region: str, verbose: bool = False) -> LocalApiGateway:
     """The handlers behind a local API Gateway on 127.0.0.1:``port`` (0: a free port); not started."""
     functions = lambda_functions()
@@ -244,6 +256,7 @@ def api_gateway(*, port: int, region: str, verbose: bool = False) -> LocalApiGat
         host=HOST,
         port=port,
         region=region,
+        gateway_responses=DEPLOYED_GATEWAY_RESPONSES,
         verbose=verbose,
     )
 

@@ -238,9 +238,16 @@ def test_the_gateway_refuses_a_request_without_a_key_before_the_api_sees_it(admi
 
     refused = anonymous.get("/v1/sites")
 
+    # As the deployed stack's gateway response for UNAUTHORIZED answers (infra/cdk/constructs/api.py).
     assert (refused.status_code, refused.json(), refused.headers["x-amzn-ErrorType"]) == (
         401,
-        {"message": "Unauthorized"},
+        {
+            "type": "about:blank",
+            "title": "Unauthorized",
+            "status": 401,
+            "detail": "this route needs a valid API key: Authorization: Bearer <key>",
+            "errors": [],
+        },
         "UnauthorizedException",
     )
 

@@ -9,9 +9,10 @@ document cannot say that a meter's site must exist, that a time zone must be an 
 utility, and such requests are rightly refused with 404 or 422.
 
 Answers API Gateway gives by itself (they carry ``x-amzn-ErrorType``: no key, an unknown method) never reach
-the API, so the document's schemas do not judge them. Two known breaches are left to strict xfail tests of
-their own, which pass once fixed: the document promises problem+json for a 401 the gateway answers, and the
-public document's route refuses an undeclared method with 401 instead of 405.
+the API, so the document's schemas do not judge them. One known breach is left to a strict xfail test of
+their own, which passes once fixed: the public document's route refuses an undeclared method with 401
+instead of 405. (A request without a key is answered by the gateway as the document promises: problem+json,
+as the stack's gateway responses and the local gateway's mirror of them answer.)
 """
 
 from __future__ import annotations
@@ -122,14 +123,6 @@ def test_every_operation_keeps_the_documents_promises(
     case.validate_response(response, checks=CHECKS, excluded_checks=checks_not_run(case, response))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the document promises application/problem+json (ProblemDocument) for 401 on every operation, "
-    "but a request without a valid key is refused by API Gateway itself (the REQUEST authorizer raises "
-    '"Unauthorized"): 401 application/json {"message": "Unauthorized"}. Fix: a GatewayResponse for '
-    "UNAUTHORIZED (and ACCESS_DENIED, MISSING_AUTHENTICATION_TOKEN) with a problem+json template in the "
-    "stack and the local gateway, or document the gateway's body for 401",
-)
 def test_a_request_without_a_key_is_answered_as_documented(contract_url: str) -> None:
     case = schema["/v1/sites"]["GET"].Case()
 
