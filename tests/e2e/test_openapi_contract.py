@@ -10,7 +10,7 @@ utility, and such requests are rightly refused with 404 or 422.
 
 Answers API Gateway gives by itself (they carry ``x-amzn-ErrorType``: no key, an unknown method) never reach
 the API, so the document's schemas do not judge them. One known breach is left to a strict xfail test of
-their own, which passes once fixed: the public document's route refuses an undeclared method with 401
+its own, which passes once fixed: the public document's route refuses an undeclared method with 401
 instead of 405. (A request without a key is answered by the gateway as the document promises: problem+json,
 as the stack's gateway responses and the local gateway's mirror of them answer.)
 """
