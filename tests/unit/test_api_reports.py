@@ -167,7 +167,14 @@ def test_the_bill_preview_rates_the_usage_known_now(api, fakes):
                     "total": "0.30",
                     "lines": [line],
                     "memos": [],
-                    "usage": {"total": "1", "estimated": "0", "unit": "kWh", "peak_demand": None},
+                    # Only the first hour has readings: the other 92 quarter hours have no data at all.
+                    "usage": {
+                        "total": "1",
+                        "estimated": "0",
+                        "unit": "kWh",
+                        "peak_demand": None,
+                        "missing_intervals": 96 - 4,
+                    },
                 },
             }
         ],

@@ -111,7 +111,13 @@ def test_a_month_is_billed_to_the_cent_as_json(tmp_path: Path, capsys: pytest.Ca
         "2026-02-01T00:00:00+00:00",
         "EUR",
     )
-    assert bill["usage"] == {"total": "186", "estimated": "0", "unit": "kWh", "peak_demand": None}
+    assert bill["usage"] == {
+        "total": "186",
+        "estimated": "0",
+        "unit": "kWh",
+        "peak_demand": None,
+        "missing_intervals": 0,
+    }
 
 
 def test_monthly_makes_one_bill_per_calendar_month_each_with_its_own_tiers(

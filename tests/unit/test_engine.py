@@ -728,3 +728,19 @@ def test_every_line_says_what_it_is() -> None:
 def test_an_empty_bill_still_shows_money_in_minor_units() -> None:
     bill = rate(tariff(currency="KWD", energy=flat_energy("1")), month(2026, 4), Usage())
     assert (bill.to_json()["subtotal"], bill.to_json()["taxes"], bill.to_json()["total"]) == ("0.000",) * 3
+
+
+def test_a_bill_from_partial_data_counts_the_intervals_it_has_no_data_for() -> None:
+    # One day of hourly data in April (30 days x 24 hours): 29 days are missing.
+    bill = rate(tariff(energy=flat_energy("0.2")), month(2026, 4), Usage(series=constant(APRIL, 60, 24, "1")))
+    assert bill.usage.missing_intervals == 29 * 24
+    assert bill.usage.to_json()["missing_intervals"] == 696
+
+
+def test_a_dst_month_expects_its_real_number_of_intervals() -> None:
+    # March 2026 in Berlin has 31 x 24 - 1 hours; the whole month of hourly data leaves nothing missing.
+    march = datetime(2026, 3, 1, tzinfo=BERLIN)
+    bill = rate(
+        tariff(energy=flat_energy("0.2")), month(2026, 3), Usage(series=constant(march, 60, 743, "1"))
+    )
+    assert (bill.usage.missing_intervals, bill.usage.total) == (0, D("743"))

@@ -483,6 +483,12 @@ def test_no_readings_at_all_is_all_null() -> None:
     assert (result.values, result.qualities) == ([0, 0], "NN")
 
 
+def test_null_intervals_reach_the_tariff_engine_as_missing_not_as_zero_usage() -> None:
+    result = validate(pdu(), 60, intervals=intervals("1.0"))  # 00:00 only; nothing to estimate the rest from
+    assert result.qualities == "ANNN"
+    assert result.as_interval_series().missing == frozenset({1, 2, 3})
+
+
 # --- rule 7: plausibility -----------------------------------------------------------------------------------
 
 

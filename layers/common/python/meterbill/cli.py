@@ -253,6 +253,8 @@ def _usage_caption(bill: Bill) -> str | None:
     caption = f"usage {used['total']} {used['unit']}"
     if used["peak_demand"] is not None:
         caption += f", peak demand {used['peak_demand']}"
+    if used["missing_intervals"]:
+        caption += f"; no data for {used['missing_intervals']} intervals of the period (billed as zero)"
     return caption
 
 

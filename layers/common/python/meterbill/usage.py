@@ -34,6 +34,8 @@ class IntervalSeries:
     exponent: int
     unit: str
     estimated: frozenset[int] = field(default_factory=frozenset)
+    # Intervals with no data behind them at all (held as zero): a bill counts them rather than hide them.
+    missing: frozenset[int] = field(default_factory=frozenset)
 
     def __post_init__(self) -> None:
         if self.start.tzinfo is None:

@@ -507,6 +507,7 @@ class BillUsage(_Response):
     estimated: DecimalText
     unit: str
     peak_demand: DecimalText | None
+    missing_intervals: int = Field(description="intervals of the period with no data at all, billed as zero")
 
 
 class BillDocument(_Response):

@@ -43,6 +43,8 @@ class UsageSummary:
     estimated: Decimal
     unit: str
     peak_demand: Decimal | None = None
+    # Intervals of the period with no data at all (not even an estimate): billed as zero, so worth a look.
+    missing_intervals: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -50,6 +52,7 @@ class UsageSummary:
             "estimated": _decimal_text(self.estimated),
             "unit": self.unit,
             "peak_demand": None if self.peak_demand is None else _decimal_text(self.peak_demand),
+            "missing_intervals": self.missing_intervals,
         }
 
 

@@ -246,7 +246,8 @@ class ValidatedIntervals:
         return (self.reading(i) for i in range(len(self.values)))
 
     def as_interval_series(self) -> IntervalSeries:
-        """What the tariff engine rates; every interval not flagged A counts as estimated."""
+        """What the tariff engine rates; every interval not flagged A counts as estimated, and a null (N)
+        interval, which nothing could estimate, as missing."""
         return IntervalSeries(
             start=self.start,
             interval_minutes=self.interval_minutes,
@@ -254,6 +255,7 @@ class ValidatedIntervals:
             exponent=self.exponent,
             unit=self.unit,
             estimated=frozenset(self.substitutions),
+            missing=frozenset(i for i, quality in enumerate(self.qualities) if quality == "N"),
         )
 
 

@@ -119,7 +119,13 @@ def rate(
         start=period.start_instant,
         end=period.end_instant,
         lines=tuple(line for line in lines if line.amount != 0 or line.component in ("energy", "minimum")),
-        usage=UsageSummary(total=total, estimated=estimated, unit=tariff.unit, peak_demand=peak),
+        usage=UsageSummary(
+            total=total,
+            estimated=estimated,
+            unit=tariff.unit,
+            peak_demand=peak,
+            missing_intervals=timeline.missing_intervals(period),
+        ),
         memos=tuple(memos),
     )
 
@@ -239,6 +245,14 @@ class _Timeline:
         """The first interval starting at or after ``instant``, clipped to the series."""
         assert self.series is not None
         return min(max(-((self._origin - instant) // self._step), 0), len(self.series.values))
+
+    def missing_intervals(self, period: BillPeriod) -> int:
+        """Intervals of the bill period with no data: outside the series, or inside it but marked missing."""
+        if self.series is None:
+            return 0
+        seconds = utc_seconds(period.end_instant) - utc_seconds(period.start_instant)
+        uncovered = seconds // (self.series.interval_minutes * 60) - (self.last - self.first)
+        return uncovered + sum(1 for i in self.series.missing if self.first <= i < self.last)
 
     def usage_totals(self) -> tuple[Decimal, Decimal]:
         series = self.series
