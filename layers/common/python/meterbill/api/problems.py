@@ -44,6 +44,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 
+from meterbill import fielderrors
 from meterbill.errors import (
     AlreadyExistsError,
     ForbiddenError,
@@ -165,7 +166,7 @@ def field_problem(status: int, errors: Sequence[FieldError], **headers: str) -> 
 
 def field_error(problem: Mapping[str, Any]) -> FieldError:
     """A pydantic error (``ErrorDetails``) as the field (its ``loc`` as a path) and the reason."""
-    return FieldError(field_path(problem["loc"]), _reason(problem))
+    return FieldError(field_path(problem["loc"]), fielderrors.reason(problem))
 
 
 def _all_rejected(error: AllReadingsRejectedError) -> Problem:
@@ -262,7 +263,7 @@ def _validation_problem(error: RequestValidationError) -> Problem:
             f"not valid JSON: {first.get('ctx', {}).get('error', 'cannot be parsed')} at character {position}"
         )
         return field_problem(HTTPStatus.BAD_REQUEST, [FieldError("body", reason)])
-    errors = [FieldError(_field(problem["loc"]), _reason(problem)) for problem in problems]
+    errors = [FieldError(_field(problem["loc"]), fielderrors.reason(problem)) for problem in problems]
     return field_problem(HTTPStatus.UNPROCESSABLE_ENTITY, errors)
 
 
@@ -272,14 +273,3 @@ def _field(loc: Sequence[int | str]) -> str:
     if where == "header" and path:
         return "-".join(part.capitalize() for part in str(path[0]).split("-"))
     return field_path(path) or str(where)
-
-
-def _reason(problem: Mapping[str, Any]) -> str:
-    if problem["type"] == "extra_forbidden":
-        return "unknown field"
-    if problem["type"] == "missing":
-        return "required field is missing"
-    message = str(problem.get("msg") or problem["type"])
-    for prefix in ("Value error, ", "Assertion failed, "):
-        message = message.removeprefix(prefix)
-    return " ".join(message.split())
