@@ -18,7 +18,7 @@ from meterbill.api import authorizer, dependencies
 from meterbill.services.apikeys import create_account
 from meterbill.settings import StorageSettings
 from tests.integration.conftest import CATALOG_TABLE, READINGS_TABLE, REGION, Tables
-from tests.unit.test_api_support import HttpAnswer, LambdaContextStub, answer_of, proxy_event
+from tests.unit.api_support import HttpAnswer, LambdaContextStub, answer_of, proxy_event
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")
 

@@ -31,7 +31,7 @@ from meterbill.api.dependencies import Backend
 from meterbill.ports import RawReading, Stores
 from meterbill.settings import ApiSettings, StorageSettings
 from tests.integration.conftest import ATTEMPTS, READINGS_TABLE, Clock, Faults, Tables
-from tests.unit.test_api_support import ApiClient, HttpAnswer, no_idempotency_store
+from tests.unit.api_support import ApiClient, HttpAnswer, no_idempotency_store
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")
 

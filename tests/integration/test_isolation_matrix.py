@@ -44,7 +44,7 @@ from tests.integration.conftest import (
     Tables,
     _session_with_shared_loader,
 )
-from tests.unit.test_api_support import HttpAnswer, LambdaContextStub, answer_of, problem, proxy_event
+from tests.unit.api_support import HttpAnswer, LambdaContextStub, answer_of, problem, proxy_event
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")
 

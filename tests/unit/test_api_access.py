@@ -3,20 +3,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from meterbill.api import gate
 from meterbill.api.app import create_app
 from tests.fakes import FakeStores
-from tests.unit.test_api_support import (
+from tests.unit.api_support import (
     ACCOUNT,
     ApiClient,
     LambdaContextStub,
     answer_of,
     authorizer_context,
-    fake_backend,
     handler_client,
     problem,
     proxy_event,
@@ -45,12 +42,6 @@ CALLS = [  # method, path, body, the scope it needs (admin may do everything)
     ("POST", "/v1/readings", {"readings": [READING]}, "ingest"),
     ("POST", "/v1/imports", None, "ingest"),
 ]
-
-
-@pytest.fixture
-def fakes() -> Iterator[FakeStores]:
-    with fake_backend() as stores:
-        yield stores
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from meterbill.api import authorizer
 from meterbill.services.apikeys import create_key, revoke_key
 from tests.fakes import FakeKeyStore
-from tests.unit.test_api_support import LambdaContextStub
+from tests.unit.api_support import LambdaContextStub
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 METHOD_ARN = "arn:aws:execute-api:eu-central-1:123456789012:api0123456/prod/POST/v1/readings"

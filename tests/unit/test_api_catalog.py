@@ -4,28 +4,20 @@ and how each kind of bad request is refused (4xx naming the field)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.fakes import FakeStores
-from tests.unit.test_api_support import (
+from tests.unit.api_support import (
     ACCOUNT,
     OTHER_ACCOUNT,
     ApiClient,
-    fake_backend,
     handler_client,
     problem,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")
-
-
-@pytest.fixture
-def fakes() -> Iterator[FakeStores]:
-    with fake_backend() as stores:
-        yield stores
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ read through the core importers, with the same report as a batch of readings."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -13,18 +12,12 @@ import pytest
 
 from meterbill.ports import RawReading
 from tests.fakes import FakeStores
-from tests.unit.test_api_support import ACCOUNT, ApiClient, HttpAnswer, fake_backend, handler_client, problem
+from tests.unit.api_support import ACCOUNT, ApiClient, HttpAnswer, handler_client, problem
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")
 
 BERLIN = ZoneInfo("Europe/Berlin")
 CSV = b"start,value\n2026-02-01T00:00,0.25\n2026-02-01T00:15,0.50\n"
-
-
-@pytest.fixture
-def fakes() -> Iterator[FakeStores]:
-    with fake_backend() as stores:
-        yield stores
 
 
 @pytest.fixture

@@ -4,18 +4,16 @@ listed and read without it, and refused everywhere once revoked."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 
 from meterbill.errors import UnauthorizedError
 from meterbill.services.apikeys import Principal, authenticate
 from tests.fakes import FakeStores
-from tests.unit.test_api_support import (
+from tests.unit.api_support import (
     ACCOUNT,
     OTHER_ACCOUNT,
     ApiClient,
-    fake_backend,
     handler_client,
     problem,
 )
@@ -23,12 +21,6 @@ from tests.unit.test_api_support import (
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")
 
 NOW = "2026-03-01T12:00:00Z"
-
-
-@pytest.fixture
-def fakes() -> Iterator[FakeStores]:
-    with fake_backend() as stores:
-        yield stores
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 
 from meterbill.api.app import create_app
 from meterbill.api.openapi import document
-from tests.unit.test_api_support import ApiClient, fake_backend, handler_client
+from tests.unit.api_support import ApiClient, fake_backend, handler_client
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")
 

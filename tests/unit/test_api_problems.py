@@ -4,7 +4,6 @@ unknown route a 404; the mapping of every error a service raises is in one modul
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -13,7 +12,7 @@ import pytest
 from meterbill.api.problems import Problem, problem_for
 from meterbill.errors import StorageUnavailableError
 from tests.fakes import FakeCatalogStore, FakeStores
-from tests.unit.test_api_support import ApiClient, configure_backend, fake_backend, handler_client, problem
+from tests.unit.api_support import ApiClient, configure_backend, handler_client, problem
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")
 
@@ -25,12 +24,6 @@ class FailingCatalog(FakeCatalogStore):
 
     def list(self, *args: Any, **kwargs: Any) -> Any:
         raise self.error
-
-
-@pytest.fixture
-def fakes() -> Iterator[FakeStores]:
-    with fake_backend() as stores:
-        yield stores
 
 
 @pytest.fixture

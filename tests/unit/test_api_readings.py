@@ -17,13 +17,12 @@ from moto import mock_aws
 from meterbill.api.idempotency import dynamodb_store
 from meterbill.ports import RawReading
 from tests.fakes import FakeStores
-from tests.unit.test_api_support import (
+from tests.unit.api_support import (
     ACCOUNT,
     OTHER_ACCOUNT,
     SETTINGS,
     ApiClient,
     configure_backend,
-    fake_backend,
     handler_client,
     problem,
 )
@@ -31,12 +30,6 @@ from tests.unit.test_api_support import (
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")
 
 PLUS_ONE = timezone(timedelta(hours=1))
-
-
-@pytest.fixture
-def fakes() -> Iterator[FakeStores]:
-    with fake_backend() as stores:
-        yield stores
 
 
 @pytest.fixture

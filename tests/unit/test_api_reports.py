@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.fakes import FakeStores
-from tests.unit.test_api_support import OTHER_ACCOUNT, ApiClient, fake_backend, handler_client, problem
+from tests.unit.api_support import OTHER_ACCOUNT, ApiClient, handler_client, problem
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")
-
-
-@pytest.fixture
-def fakes() -> Iterator[FakeStores]:
-    with fake_backend() as stores:
-        yield stores
 
 
 @pytest.fixture

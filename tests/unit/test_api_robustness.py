@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.unit.test_api_support import ApiClient, fake_backend, handler_client
+from tests.unit.api_support import ApiClient, fake_backend, handler_client
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")
 

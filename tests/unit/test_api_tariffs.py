@@ -4,18 +4,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.fakes import FakeStores
-from tests.unit.test_api_support import (
+from tests.unit.api_support import (
     ACCOUNT,
     OTHER_ACCOUNT,
     ApiClient,
-    fake_backend,
     handler_client,
     problem,
 )
@@ -24,12 +22,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")
 
 URDB = Path(__file__).parents[1] / "data" / "urdb"
 NOW = "2026-03-01T12:00:00Z"
-
-
-@pytest.fixture
-def fakes() -> Iterator[FakeStores]:
-    with fake_backend() as stores:
-        yield stores
 
 
 @pytest.fixture
