@@ -31,9 +31,7 @@ from typing import Final, cast, get_args
 from meterbill.domain import Meter, Site
 from meterbill.errors import InvalidInputError, NotFoundError
 from meterbill.meterdata.csvio import CsvFormatError, read_interval_csv
-from meterbill.meterdata.greenbutton import read_greenbutton, validate_greenbutton
 from meterbill.meterdata.importing import FileFormat, ImportFormatError
-from meterbill.meterdata.nem12 import read_nem12, validate_nem12
 from meterbill.meterdata.readings import IntervalReading, Quality
 from meterbill.ports import CatalogStore, RawReading, ReadingStore, ReadingType
 from meterbill.services.common import require_aware
@@ -329,6 +327,9 @@ def _unreadable(err: ImportFormatError | CsvFormatError) -> InvalidInputError:
 
 
 def _nem12_readings(data: bytes) -> Iterator[IntervalReading]:
+    # Loaded by the first import of this format, not by every cold start of the readings route.
+    from meterbill.meterdata.nem12 import read_nem12, validate_nem12
+
     text = _text(data)
     try:
         validate_nem12(io.StringIO(text, newline=""), UPLOAD)  # all or nothing: check the whole file first
@@ -338,6 +339,8 @@ def _nem12_readings(data: bytes) -> Iterator[IntervalReading]:
 
 
 def _greenbutton_readings(data: bytes, meter_id: str | None) -> Iterator[IntervalReading]:
+    from meterbill.meterdata.greenbutton import read_greenbutton, validate_greenbutton
+
     try:
         validate_greenbutton(io.BytesIO(data), UPLOAD, meter=meter_id)
     except ImportFormatError as err:
