@@ -4,6 +4,8 @@ without links (item 10), a NEM12 file with no 200 record (item 11)."""
 from __future__ import annotations
 
 import io
+from collections import Counter
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,7 +13,9 @@ import pytest
 
 from meterbill.cli import main
 from meterbill.meterdata.importing import ImportFormatError
-from meterbill.meterdata.nem12 import read_nem12
+from meterbill.meterdata.interval_runs import interval_runs
+from meterbill.meterdata.nem12 import NEM_TIME, read_nem12
+from meterbill.meterdata.readings import IntervalReading
 from tests.fakes import FakeStores
 from tests.unit.api_support import ACCOUNT, handler_client
 
@@ -64,3 +68,90 @@ def test_the_api_answers_422_on_the_body_for_a_nem12_file_without_a_200_record(f
     assert answer.status == 422
     assert answer.json["errors"] == [{"field": "body", "reason": f"line 2: {NO_200_RECORD}"}]
     assert fakes.readings.items == {}
+
+
+# Item 7: a NEM12 channel whose 200 record changes the interval length
+
+
+def channel(minutes: int) -> str:
+    """A 200 record of channel NEM1201001-E1 with ``minutes``-minute intervals."""
+    return f"200,NEM1201001,E1Q1,1,E1,N1,METER001,kWh,{minutes},"
+
+
+def alternating_day(day: str, minutes: int, low: str, high: str) -> str:
+    """A 300 record of one day of ``minutes``-minute intervals: low, high, low, high, ... (no flat line)."""
+    values = [low, high] * (24 * 60 // minutes // 2)
+    return f"300,{day},{','.join(values)},A,,,20260105030405,"
+
+
+def columns(lines: list[str]) -> list[list[str]]:
+    return [line.split(",") for line in lines[1:]]
+
+
+def minutes_of(row: list[str]) -> int:
+    return int((datetime.fromisoformat(row[2]) - datetime.fromisoformat(row[1])).total_seconds()) // 60
+
+
+def test_validate_keeps_every_value_of_a_channel_that_changes_from_30_to_15_minutes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(
+        tmp_path,
+        "change.csv",
+        NEM12_HEADER,
+        channel(30),
+        alternating_day("20260101", 30, "1.500", "2.500"),
+        channel(15),
+        alternating_day("20260102", 15, "0.500", "1.500"),
+        "900",
+    )
+    code, lines, err = run(capsys, "validate", path)
+    _, converted, _ = run(capsys, "convert", path)
+
+    rows = columns(lines)
+    assert code == 0
+    assert sum(D(row[3]) for row in rows) == 24 * (D("1.500") + D("2.500")) + 48 * (D("0.500") + D("1.500"))
+    assert sum(D(row[3]) for row in rows) == D(192)
+    assert Counter((minutes_of(row), row[5]) for row in rows) == {(30, "A"): 48, (15, "A"): 96}
+    assert [row[:6] for row in rows] == columns(converted)  # each value as the file gives it, at its length
+    assert err == [f"meterbill validate: {path}: 1 meter, 144 intervals: 144 actual, 0 estimated; 0 events"]
+
+
+def test_a_gap_between_two_interval_lengths_is_filled_at_the_length_of_the_run_before_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(
+        tmp_path,
+        "change.csv",
+        NEM12_HEADER,
+        channel(15),
+        alternating_day("20260101", 15, "0.500", "1.500"),
+        channel(30),  # 2026-01-02 is missing
+        alternating_day("20260103", 30, "1.500", "2.500"),
+        "900",
+    )
+    code, lines, err = run(capsys, "validate", path)
+
+    rows = columns(lines)
+    assert code == 0
+    assert Counter((minutes_of(row), row[5]) for row in rows) == {(15, "A"): 96, (15, "N"): 96, (30, "A"): 48}
+    assert sum(D(row[3]) for row in rows) == 48 * (D("0.500") + D("1.500")) + 24 * (D("1.500") + D("2.500"))
+    assert [row[1] for row in rows if row[5] == "N"][:1] == ["2026-01-02T00:00:00+10:00"]
+    assert err[-1] == f"meterbill validate: {path}: 1 meter, 240 intervals: 144 actual, 96 estimated; 1 event"
+
+
+def test_a_run_starts_only_where_another_allowed_length_begins_after_every_reading_before_it() -> None:
+    def reading(hour: int, minute: int, minutes: int, value: str) -> IntervalReading:
+        start = datetime(2026, 1, 1, hour, minute, tzinfo=NEM_TIME)
+        return IntervalReading("m", start, start + timedelta(minutes=minutes), D(value), "kWh")
+
+    overlapping = reading(0, 15, 15, "9")  # inside the first 30 minutes: stays there (validation: misaligned)
+    odd = reading(1, 0, 45, "8")  # not an interval length: stays in its run
+    readings = [reading(0, 30, 15, "3"), overlapping, reading(0, 0, 30, "1"), odd, reading(0, 45, 15, "4")]
+
+    runs = interval_runs(readings, (5, 15, 30))
+
+    assert [(run.interval_minutes, [r.value for r in run.readings], run.until) for run in runs] == [
+        (30, [D(1), D(9)], datetime(2026, 1, 1, 0, 30, tzinfo=NEM_TIME)),
+        (15, [D(3), D(4), D(8)], None),
+    ]
