@@ -202,3 +202,12 @@ def test_a_year_of_sdge_green_button_data_totals_what_its_raw_values_add_up_to()
     # SDG&E's own usage summary in the same export says the same.
     summary = root.find(f".//{ESPI}currentBillingPeriodOverAllConsumption/{ESPI}value")
     assert summary is not None and int(summary.text or "") == raw_wh
+
+    # Without a meter id: the feed has no links and no UsagePoint entry, so its one series is named after the
+    # feed's <id>, the same on every read.
+    unnamed = list(read_greenbutton(io.BytesIO(document), member.name))
+    assert root.findtext("{http://www.w3.org/2005/Atom}id") == "urn:uuid:335b9e89-8868-472a-8f10-08894e8147fb"
+    assert {r.meter for r in unnamed} == {"urn:uuid:335b9e89-8868-472a-8f10-08894e8147fb"}
+    assert [(r.start, r.end, r.value, r.unit) for r in unnamed] == [
+        (r.start, r.end, r.value, r.unit) for r in readings
+    ]

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from meterbill.cli import main
+from meterbill.meterdata.greenbutton import read_greenbutton
 from meterbill.meterdata.importing import ImportFormatError
 from meterbill.meterdata.interval_runs import interval_runs
 from meterbill.meterdata.nem12 import NEM_TIME, read_nem12
@@ -155,3 +156,143 @@ def test_a_run_starts_only_where_another_allowed_length_begins_after_every_readi
         (30, [D(1), D(9)], datetime(2026, 1, 1, 0, 30, tzinfo=NEM_TIME)),
         (15, [D(3), D(4), D(8)], None),
     ]
+
+
+# Item 10: a Green Button feed without links, read without a meter id
+
+ATOM = "http://www.w3.org/2005/Atom"
+ESPI = "http://naesb.org/espi"
+NEW_YEAR_PST = 1735718400  # 2025-01-01T00:00-08:00
+
+
+def atom_feed(*entries: str, feed_id: str | None = None) -> bytes:
+    """A feed, one line each: line 1 the XML declaration, line 2 <feed>, line 3 its id, then the entries."""
+    identity = f"<id>{feed_id}</id>" if feed_id else "<title>Green Button Export</title>"
+    return "\n".join(
+        ['<?xml version="1.0" encoding="UTF-8"?>', f'<feed xmlns="{ATOM}">', identity, *entries, "</feed>"]
+    ).encode()
+
+
+def usage_point(title: str | None = None, entry_id: str | None = None) -> str:
+    """An unlinked UsagePoint entry on one line."""
+    atom = (f"<id>{entry_id}</id>" if entry_id else "") + (f"<title>{title}</title>" if title else "")
+    resource = f'<UsagePoint xmlns="{ESPI}"><ServiceCategory><kind>0</kind></ServiceCategory></UsagePoint>'
+    return f"<entry>{atom}<content>{resource}</content></entry>"
+
+
+def espi_entry(title: str, resource: str) -> str:
+    """An entry without links on one line, as SDG&E's export writes them (a title, no UsagePoint)."""
+    return f"<entry><title>{title}</title><content>{resource}</content></entry>"
+
+
+def watt_hours(power_of_ten: str = "0") -> str:
+    """An unlinked ReadingType entry (Wh) on one line."""
+    fields = f"<powerOfTenMultiplier>{power_of_ten}</powerOfTenMultiplier><uom>72</uom>"
+    return espi_entry("Energy Delivered (WH)", f'<ReadingType xmlns="{ESPI}">{fields}</ReadingType>')
+
+
+def hours(*values: str) -> str:
+    """An unlinked IntervalBlock entry on one line: one-hour readings from 2025-01-01 00:00 PST."""
+    readings = "".join(
+        f"<IntervalReading><timePeriod><duration>3600</duration><start>{NEW_YEAR_PST + 3600 * i}</start>"
+        f"</timePeriod><value>{value}</value></IntervalReading>"
+        for i, value in enumerate(values)
+    )
+    return espi_entry("Usage Data", f'<IntervalBlock xmlns="{ESPI}">{readings}</IntervalBlock>')
+
+
+def summary() -> str:
+    return espi_entry("Usage Summary", f'<ElectricPowerUsageSummary xmlns="{ESPI}"/>')
+
+
+def unlinked(document: bytes) -> list[tuple[str, Decimal, str]]:
+    readings = read_greenbutton(io.BytesIO(document), "usage.xml")
+    return [(r.meter, r.value, r.unit) for r in readings]
+
+
+def unlinked_refusal(document: bytes) -> tuple[int, str]:
+    with pytest.raises(ImportFormatError) as caught:
+        unlinked(document)
+    return caught.value.line, caught.value.reason
+
+
+def test_an_unlinked_feed_is_named_after_the_title_of_its_usage_point_wherever_that_entry_is() -> None:
+    entries = [usage_point("Home", "urn:uuid:up-1"), watt_hours(), hours("385", "365"), summary()]
+    expected = [("Home", D(385) / 1000, "kWh"), ("Home", D(365) / 1000, "kWh")]
+
+    assert unlinked(atom_feed(*entries, feed_id="urn:uuid:feed")) == expected
+    assert unlinked(atom_feed(*reversed(entries), feed_id="urn:uuid:feed")) == expected
+    assert unlinked(atom_feed(summary(), *entries)) == expected  # another entry before it changes nothing
+
+
+def test_a_usage_point_without_a_short_title_names_the_meter_by_its_id() -> None:
+    prose = "Your electricity usage by interval length. " * 3  # 129 characters: prose, not a name
+    document = atom_feed(usage_point(prose, "urn:uuid:7c1c8e4d"), watt_hours(), hours("1000"))
+    assert unlinked(document) == [("urn:uuid:7c1c8e4d", D(1000) / 1000, "kWh")]
+
+
+def test_a_feed_without_a_usage_point_is_named_after_its_own_id_on_every_read() -> None:
+    document = atom_feed(watt_hours(), hours("385", "365"), summary(), feed_id="urn:uuid:335b9e89")
+    first, second = unlinked(document), unlinked(document)
+    assert (
+        first
+        == second
+        == [("urn:uuid:335b9e89", D("0.385"), "kWh"), ("urn:uuid:335b9e89", D("0.365"), "kWh")]
+    )
+
+
+def test_an_unlinked_feed_with_two_usage_points_or_two_reading_types_is_refused() -> None:
+    two_usage_points = atom_feed(usage_point("Home"), usage_point("Barn"), watt_hours(), hours("1"))
+    two_reading_types = atom_feed(usage_point("Home"), watt_hours(), hours("1"), watt_hours("-3"))
+    assert unlinked_refusal(two_usage_points) == (
+        5,
+        "a second UsagePoint (the first is on line 4) in a feed with IntervalBlocks without links (the "
+        "first on line 7): nothing says whose they are; give the meter id to read them all as one meter",
+    )
+    assert unlinked_refusal(two_reading_types) == (
+        7,
+        "a second ReadingType (the first is on line 5) in a feed with IntervalBlocks without links (the "
+        "first on line 6): nothing says which unit their values are in",
+    )
+
+
+def test_convert_reads_an_unlinked_feed_without_a_meter_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "sdge.xml"
+    path.write_bytes(atom_feed(usage_point("Home"), watt_hours(), hours("385")))
+    assert run(capsys, "convert", str(path)) == (
+        0,
+        [
+            "meter,start,end,value,unit,quality",
+            "Home,2025-01-01T08:00:00+00:00,2025-01-01T09:00:00+00:00,0.385,kWh,A",
+        ],
+        [],
+    )
+
+
+def test_the_api_imports_an_unlinked_feed_into_the_meter_whose_external_id_is_its_name(
+    fakes: FakeStores,
+) -> None:
+    admin = handler_client()
+    admin.post("/v1/sites", {"id": "site-1", "name": "House", "timezone": "America/Los_Angeles"})
+    meter = {
+        "id": "mtr-1",
+        "site_id": "site-1",
+        "utility": "electricity",
+        "unit": "kWh",
+        "kind": "main",
+        "interval_minutes": 60,
+        "external_id": "Home",
+    }
+    assert admin.post("/v1/meters", meter).status == 201
+    answer = admin.as_key(ACCOUNT, "ingest").request(
+        "POST",
+        "/v1/imports",
+        body=atom_feed(usage_point("Home"), watt_hours(), hours("385", "365")).decode(),
+        query={"format": "greenbutton"},
+        headers={"Content-Type": "application/atom+xml"},
+    )
+    assert (answer.status, answer.json["accepted"]) == (200, 2)
+    stored = fakes.readings.items[ACCOUNT]
+    assert [(r.meter_id, r.value) for r in stored] == [("mtr-1", D("0.385")), ("mtr-1", D("0.365"))]

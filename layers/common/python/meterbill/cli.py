@@ -163,7 +163,9 @@ def _meter_data_options(command: argparse.ArgumentParser) -> None:
         help="the file's format (default auto: recognised from the content, whatever the file is named)",
     )
     command.add_argument(
-        "--meter", metavar="ID", help="the meter of a file that names none ('start,value' CSV, unlinked feed)"
+        "--meter",
+        metavar="ID",
+        help="the meter of a file that names none ('start,value' CSV), or of a one-series Green Button feed",
     )
     command.add_argument(
         "--unit",
