@@ -106,9 +106,8 @@ _BLOCK_LINK = re.compile(r"UsagePoint/([^/?#]+)/MeterReading/([^/?#]+)/IntervalB
 _METER_READING_LINK = re.compile(r"UsagePoint/([^/?#]+)/MeterReading/([^/?#]+)/?$")
 _READING_TYPE_LINK = re.compile(r"(?:^|/)ReadingType/([^/?#]+)/?$")
 _USAGE_POINT_LINK = re.compile(r"(?:^|/)UsagePoint/([^/?#]+)/?$")
-_ATOM_FIELDS = frozenset(
-    {"id", "title"}
-)  # of an entry (or the feed's id): what names an unlinked feed's meter
+# An entry's id and title (and the feed's id): what names the meter of an unlinked feed.
+_ATOM_FIELDS = frozenset({"id", "title"})
 _LONGEST_TITLE = 64  # a longer title is prose, not a name: the id names the meter then
 _INTEGER = re.compile(r"-?\d+")
 _DECIMAL = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)")
