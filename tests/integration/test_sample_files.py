@@ -74,6 +74,10 @@ REFUSED = {
     "Example_NEM12_powercor.csv.zip": (2, NO_HEADER + "KW'"),
     "Example_NEM12_powercor_missing_fields.csv": (2, NO_HEADER + "KW'"),
     "Example_empty_file.csv": (1, "empty file: a NEM12 file starts with a 100 header record"),
+    "Example_NEM12_empty.csv": (
+        2,
+        "no 200 record: the file has a header and an end but no NMI channel, so no interval data",
+    ),
 }
 
 Readings = dict[str, list[tuple[object, ...]]]
@@ -159,7 +163,7 @@ def test_every_valid_aemo_example_reads_as_nemreader_reads_it(nem12_examples: di
         assert totals == reference_totals, name  # per NMI channel, exactly
         assert ours == reference, name  # and reading for reading: times, values, quality, reason
         compared += 1
-    assert compared >= 90  # nemreader 0.9.2 ships 97 NEM12 examples; 13 are broken on purpose
+    assert compared >= 90  # nemreader 0.9.2 ships 97 NEM12 examples; 14 are broken on purpose
 
 
 def test_the_broken_examples_are_refused_with_the_line_and_the_reason(nem12_examples: dict[str, str]) -> None:
@@ -198,3 +202,12 @@ def test_a_year_of_sdge_green_button_data_totals_what_its_raw_values_add_up_to()
     # SDG&E's own usage summary in the same export says the same.
     summary = root.find(f".//{ESPI}currentBillingPeriodOverAllConsumption/{ESPI}value")
     assert summary is not None and int(summary.text or "") == raw_wh
+
+    # Without a meter id: the feed has no links and no UsagePoint entry, so its one series is named after the
+    # feed's <id>, the same on every read.
+    unnamed = list(read_greenbutton(io.BytesIO(document), member.name))
+    assert root.findtext("{http://www.w3.org/2005/Atom}id") == "urn:uuid:335b9e89-8868-472a-8f10-08894e8147fb"
+    assert {r.meter for r in unnamed} == {"urn:uuid:335b9e89-8868-472a-8f10-08894e8147fb"}
+    assert [(r.start, r.end, r.value, r.unit) for r in unnamed] == [
+        (r.start, r.end, r.value, r.unit) for r in readings
+    ]

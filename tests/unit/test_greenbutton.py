@@ -261,11 +261,14 @@ def test_a_feed_without_a_reading_type_is_refused_at_its_first_reading() -> None
     )
 
 
-def test_an_unlinked_feed_without_a_meter_id_is_refused() -> None:
+def test_an_unlinked_feed_with_nothing_to_name_its_meter_and_no_meter_id_is_refused() -> None:
+    # Issue 8 (item 10): an unlinked feed is named after its UsagePoint entry or its <id> (see
+    # test_meterdata_edges.py); only one with neither still needs the meter id.
     assert refusal(feed(reading_type(), block(reading())), meter=None) == (
         4,
         "the IntervalBlock's entry has no link to its MeterReading (rel self or up, "
-        "…/UsagePoint/<id>/MeterReading/<id>/IntervalBlock); give the meter id to import an unlinked feed",
+        "…/UsagePoint/<id>/MeterReading/<id>/IntervalBlock), and neither a UsagePoint entry nor the feed's "
+        "<id> names its meter; give the meter id to import an unlinked feed",
     )
 
 

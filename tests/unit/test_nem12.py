@@ -161,8 +161,11 @@ def test_records_padded_with_empty_fields_and_12_digit_update_times_are_read() -
     assert len(read(*padded)) == 48
 
 
-def test_blank_lines_and_a_file_of_only_header_and_end_are_valid() -> None:
-    assert read(HEADER, "", END, "") == []
+def test_blank_lines_are_skipped() -> None:
+    # This test also read a file of only a header and an end as valid and empty; issue 8 (item 11) makes that
+    # an error ("no 200 record"): see tests/unit/test_meterdata_edges.py.
+    readings = read(HEADER, "", CHANNEL_30, "", day("20260101", "48*1"), "", END, "")
+    assert (len(readings), sum(r.value for r in readings)) == (48, 48 * D(1))
 
 
 def test_a_day_is_yielded_once_the_record_after_it_is_read() -> None:

@@ -52,6 +52,7 @@ from meterbill.meterdata.importing import (
     detect_format,
     read_all_or_nothing,
 )
+from meterbill.meterdata.interval_runs import IntervalRun, interval_runs
 from meterbill.meterdata.nem12 import read_nem12
 from meterbill.meterdata.readings import IntervalReading, MeterExchange, RegisterRead
 from meterbill.meterdata.vee import (
@@ -162,7 +163,9 @@ def _meter_data_options(command: argparse.ArgumentParser) -> None:
         help="the file's format (default auto: recognised from the content, whatever the file is named)",
     )
     command.add_argument(
-        "--meter", metavar="ID", help="the meter of a file that names none ('start,value' CSV, unlinked feed)"
+        "--meter",
+        metavar="ID",
+        help="the meter of a file that names none ('start,value' CSV), or of a one-series Green Button feed",
     )
     command.add_argument(
         "--unit",
@@ -575,8 +578,9 @@ def _validate(args: argparse.Namespace) -> int:
     with ProgressReport(source.path, _wants_progress(args)) as progress:
         readings = read_raw_readings(source, options, progress.callback("reading"))
     results = [
-        validate_meter(meter, raw, config.settings_of(meter), clock, source.path)
+        result
         for meter, raw in readings.items()
+        for result in validate_meter(meter, raw, config.settings_of(meter), clock, source.path)
     ]
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(VALIDATED_CSV_HEADER)
@@ -597,11 +601,12 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _summary(results: Sequence[ValidatedIntervals]) -> str:
     """``2 meters, 96 intervals: 90 actual, 6 estimated; 3 events`` (estimated: every value not actual)."""
+    meters = len({result.meter for result in results})  # a meter whose interval length changes has several
     intervals = sum(map(len, results))
     actual = sum(result.qualities.count("A") for result in results)
     events = sum(len(result.events) for result in results)
     return (
-        f"{_count(len(results), 'meter')}, {_count(intervals, 'interval')}: {actual} actual, "
+        f"{_count(meters, 'meter')}, {_count(intervals, 'interval')}: {actual} actual, "
         f"{intervals - actual} estimated; {_count(events, 'event')}"
     )
 
@@ -640,11 +645,38 @@ def read_raw_readings(
 
 def validate_meter(
     meter_id: str, raw: RawReadings, settings: MeterSettings, clock: tzinfo | None, path: str
+) -> list[ValidatedIntervals]:
+    """The meter's validated intervals over the span its readings cover, on ``clock`` (default: theirs).
+
+    Interval readings whose length changes (a NEM12 channel from 30 to 15 minutes) are validated run by run,
+    each at its own length (meterdata.interval_runs), unless the meter config sets ``interval_minutes``."""
+    if settings.interval_minutes is None and not raw.registers:
+        runs = interval_runs(raw.intervals, _INTERVAL_MINUTES)
+        if len(runs) > 1:
+            return [
+                _validate_span(meter_id, RawReadings([], run.readings), settings, run, clock, path)
+                for run in runs
+            ]
+    return [_validate_span(meter_id, raw, settings, None, clock, path)]
+
+
+def _validate_span(
+    meter_id: str,
+    raw: RawReadings,
+    settings: MeterSettings,
+    run: IntervalRun | None,
+    clock: tzinfo | None,
+    path: str,
 ) -> ValidatedIntervals:
-    """The meter's validated intervals over the span its readings cover, on ``clock`` (default: theirs)."""
     unit = raw.registers[0].unit if raw.registers else raw.intervals[0].unit
-    interval_minutes = settings.interval_minutes or _interval_minutes(meter_id, raw, path)
-    start, end = _span(raw, timedelta(minutes=interval_minutes), clock)
+    if run is not None:
+        interval_minutes = _INTERVAL_MINUTES[run.interval_minutes]
+    else:
+        interval_minutes = settings.interval_minutes or _interval_minutes(meter_id, raw, path)
+    step = timedelta(minutes=interval_minutes)
+    start, end = _span(raw, step, clock)
+    if run is not None and run.until is not None:  # a gap before the next run is this run's to fill
+        end = max(end, _boundary_at_or_before(run.until, step).astimezone(end.tzinfo), key=_instant_of)
     if _instant_of(end) <= _instant_of(start):
         reason = f"its readings span no whole {interval_minutes}-minute interval"
         raise InputError(f"{path}: meter {meter_id!r}: {reason}")

@@ -28,7 +28,13 @@ no instant, so they are left to presentation, which knows the site's IANA zone a
 Meters: given ``meter``, every reading is that meter's, and the feed must hold one ReadingType (one series);
 without it, the meter is ``<UsagePoint id>-<MeterReading id>`` from the entries' Atom links (``1-1`` above),
 which tie each IntervalBlock to its MeterReading and that to its ReadingType, in any order in the file.
-A feed without links (as some utilities export) needs ``meter``.
+A feed without links (SDG&E's own export, for one) is one series: its IntervalBlocks take the feed's one
+ReadingType and are named after the feed's one UsagePoint entry (its Atom ``<title>`` if that has 1 to
+64 characters, else its ``<id>``, else the id in its self link) or, without a UsagePoint entry, after the
+feed's ``<id>``. The name comes from the file alone, so every read of the file gives the same one; a second
+UsagePoint or ReadingType makes the feed ambiguous and is refused (give ``meter``). Until its name is known
+(a feed without a UsagePoint entry: at the end of the file), such a series waits, compactly, like a block
+before its ReadingType.
 
 Streaming: the reader drives expat directly, a chunk at a time, and keeps no tree: readings are yielded once
 their ReadingType is known. Where the file puts an IntervalBlock before the entries it depends on, its
@@ -99,6 +105,10 @@ _TEXT_FIELDS = frozenset(
 _BLOCK_LINK = re.compile(r"UsagePoint/([^/?#]+)/MeterReading/([^/?#]+)/IntervalBlock(?:[/?#]|$)")
 _METER_READING_LINK = re.compile(r"UsagePoint/([^/?#]+)/MeterReading/([^/?#]+)/?$")
 _READING_TYPE_LINK = re.compile(r"(?:^|/)ReadingType/([^/?#]+)/?$")
+_USAGE_POINT_LINK = re.compile(r"(?:^|/)UsagePoint/([^/?#]+)/?$")
+# An entry's id and title (and the feed's id): what names the meter of an unlinked feed.
+_ATOM_FIELDS = frozenset({"id", "title"})
+_LONGEST_TITLE = 64  # a longer title is prose, not a name: the id names the meter then
 _INTEGER = re.compile(r"-?\d+")
 _DECIMAL = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -136,6 +146,8 @@ class _Entry:
     block_key: tuple[str, str] | None = None  # (UsagePoint id, MeterReading id) of its IntervalBlocks
     reading_type: ReadingType | None = None
     is_meter_reading: bool = False
+    usage_point_line: int = 0  # the line of its UsagePoint resource, if it holds one
+    atom: dict[str, str | None] = field(default_factory=dict)  # id, title (None: too long to be a name)
     waiting: list[_Raw] = field(default_factory=list)  # readings before the entry's links were seen
     first_block_line: int = 0
 
@@ -219,6 +231,12 @@ class _FeedReader:
         self.reading_types: dict[str, ReadingType] = {}  # "07" -> ReadingType
         self.reading_type_of: dict[tuple[str, str], str] = {}  # (usage point, meter reading) -> "07"
         self.parked: dict[tuple[str, str], list[_Raw]] = {}  # readings whose ReadingType is not known yet
+        # meter from the names in an unlinked feed
+        self.feed_id: str | None = None
+        self.usage_points: list[tuple[str | None, int]] = []  # (name, line) of each UsagePoint entry
+        self.all_reading_types: list[ReadingType] = []
+        self.unlinked: list[_Raw] = []  # unlinked readings whose meter or unit is not known yet
+        self.unlinked_line = 0  # the first unlinked IntervalBlock
 
     # feeding
 
@@ -238,6 +256,8 @@ class _FeedReader:
             raise self.error(first.line, "no ReadingType in the feed says what unit the values are in")
         for key, raws in self.parked.items():
             raise self.error(raws[0].line, self._unresolved(key))
+        if self.unlinked_line:
+            self._release_unlinked(at_end=True)
 
     def take(self) -> list[IntervalReading]:
         ready, self.ready = self.ready, []
@@ -282,7 +302,7 @@ class _FeedReader:
             raise self.error(
                 self.line, f"the root element is <{name}>; a Green Button feed is an Atom <feed>"
             )
-        if name in _TEXT_FIELDS:
+        if name in _TEXT_FIELDS or (name in _ATOM_FIELDS and parent in ("entry", "feed")):
             self.text, self.text_length = [], 0
             self.parser.CharacterDataHandler = self._text
         elif self.text is not None:  # an element inside a text field: its text is not a field's
@@ -299,6 +319,8 @@ class _FeedReader:
             self.fields = {}
         elif name == "MeterReading" and self.entry is not None:
             self.entry.is_meter_reading = True
+        elif name == "UsagePoint" and parent == "content" and self.entry is not None:
+            self.entry.usage_point_line = self.line
         elif name == "IntervalBlock" and self.entry is not None and not self.entry.first_block_line:
             self.entry.first_block_line = self.line
         elif name == "IntervalReading":
@@ -308,6 +330,8 @@ class _FeedReader:
         if self.text is not None:
             self.text_length += len(data)
             if self.text_length > MAX_TEXT:
+                if self.path[-1] in _ATOM_FIELDS:  # a long Atom title is prose, not a fault
+                    return
                 raise self.error(self.line, f"<{self.path[-1]}> holds more than {MAX_TEXT} characters")
             self.text.append(data)
 
@@ -318,7 +342,9 @@ class _FeedReader:
             text = "".join(self.text).strip()
             self.text = None
             self.parser.CharacterDataHandler = None
-            if parent == "ReadingType":
+            if name in _ATOM_FIELDS and parent in ("entry", "feed"):
+                self._atom_field(name, parent, " ".join(text.split()))
+            elif parent == "ReadingType":
                 self.fields[name] = (text, self.line)
             elif (parent == "timePeriod" and self.path[-2:-1] == ["IntervalReading"]) or (
                 parent == "IntervalReading" and name == "value"
@@ -364,6 +390,11 @@ class _FeedReader:
             self.entry.reading_type = reading_type
         if self.meter is not None:
             self._only_reading_type(reading_type)
+        else:
+            self.all_reading_types.append(reading_type)
+            if self.unlinked_line:
+                self._check_one_series()
+                self._release_unlinked()
 
     def _only_reading_type(self, reading_type: ReadingType) -> None:
         if self.only_reading_type is not None:
@@ -436,6 +467,8 @@ class _FeedReader:
     def _entry_end(self, entry: _Entry) -> None:
         if self.meter is not None:
             return
+        if entry.usage_point_line:
+            self._usage_point(entry)
         if entry.reading_type is not None:
             reading_type_id = self._reading_type_id(entry, "self")
             if reading_type_id is None:
@@ -450,10 +483,11 @@ class _FeedReader:
                 self._release_parked()
         if entry.waiting:
             key = entry.block_key
-            if key is None:
-                raise self.error(entry.first_block_line, self._unlinked())
             waiting, entry.waiting = entry.waiting, []
-            self._place(key, waiting)
+            if key is None:
+                self._unlinked_block(entry.first_block_line, waiting)
+            else:
+                self._place(key, waiting)
 
     def _place(self, key: tuple[str, str], raws: list[_Raw]) -> None:
         reading_type = self._reading_type_for(key)
@@ -481,6 +515,82 @@ class _FeedReader:
                 IntervalReading(meter, start, end, reading_type.stored(raw.value), unit, raw.quality)
             )
 
+    # an unlinked feed: one series, named after its UsagePoint entry or the feed
+
+    def _atom_field(self, name: str, parent: str, text: str) -> None:
+        value = None if self.text_length > MAX_TEXT or not text else text
+        if parent == "feed":
+            if name == "id":
+                self.feed_id = value
+        elif self.entry is not None:
+            self.entry.atom[name] = value
+
+    def _usage_point(self, entry: _Entry) -> None:
+        title, atom_id = entry.atom.get("title"), entry.atom.get("id")
+        name = title if title is not None and len(title) <= _LONGEST_TITLE else atom_id
+        if name is None:
+            name = next(
+                (found.group(1) for rel, href in entry.links
+                 if rel == "self" and (found := _USAGE_POINT_LINK.search(href))),
+                None,
+            )  # fmt: skip
+        self.usage_points.append((name, entry.usage_point_line))
+        if self.unlinked_line:
+            self._check_one_series()
+            self._release_unlinked()
+
+    def _unlinked_block(self, line: int, raws: list[_Raw]) -> None:
+        if not self.unlinked_line:
+            self.unlinked_line = line
+        self.unlinked.extend(raws)
+        self._check_one_series()
+        self._release_unlinked()
+
+    def _check_one_series(self) -> None:
+        """An unlinked feed is one series: a second UsagePoint or ReadingType makes its readings ambiguous."""
+        blocks = f"IntervalBlocks without links (the first on line {self.unlinked_line})"
+        if len(self.usage_points) > 1:
+            first, second = self.usage_points[0][1], self.usage_points[1][1]
+            reason = (
+                f"a second UsagePoint (the first is on line {first}) in a feed with {blocks}: nothing says "
+                f"whose they are; give the meter id to read them all as one meter"
+            )
+            raise self.error(second, reason)
+        if len(self.all_reading_types) > 1:
+            first, second = self.all_reading_types[0].line, self.all_reading_types[1].line
+            reason = (
+                f"a second ReadingType (the first is on line {first}) in a feed with {blocks}: nothing says "
+                f"which unit their values are in"
+            )
+            raise self.error(second, reason)
+
+    def _release_unlinked(self, *, at_end: bool = False) -> None:
+        """Emit the unlinked readings once their unit and name are known (the feed's name: at its end)."""
+        if not self.unlinked:
+            return
+        if not self.all_reading_types:
+            if at_end:
+                raise self.error(
+                    self.unlinked[0].line, "no ReadingType in the feed says what unit the values are in"
+                )
+            return
+        if self.usage_points:
+            name, line = self.usage_points[0]
+            if name is None:
+                reason = (
+                    "the UsagePoint entry has no title or id to name the meter of the feed's IntervalBlocks "
+                    "without links; give the meter id"
+                )
+                raise self.error(line, reason)
+        elif at_end:
+            name = self.feed_id
+            if name is None:
+                raise self.error(self.unlinked_line, self._unlinked())
+        else:
+            return  # a UsagePoint entry may follow
+        unlinked, self.unlinked = self.unlinked, []
+        self._emit(name, self.all_reading_types[0], unlinked)
+
     # links
 
     def _meter_reading_key(self, entry: _Entry) -> tuple[str, str] | None:
@@ -498,7 +608,8 @@ class _FeedReader:
     def _unlinked(self) -> str:
         return (
             "the IntervalBlock's entry has no link to its MeterReading (rel self or up, "
-            "…/UsagePoint/<id>/MeterReading/<id>/IntervalBlock); give the meter id to import an unlinked feed"
+            "…/UsagePoint/<id>/MeterReading/<id>/IntervalBlock), and neither a UsagePoint entry nor the "
+            "feed's <id> names its meter; give the meter id to import an unlinked feed"
         )
 
     def _unresolved(self, key: tuple[str, str]) -> str:

@@ -16,7 +16,8 @@ exact Decimals in the 200 record's unit, spelled as the spec spells it (``KWH`` 
 
 The quality of a 300 record applies to all its intervals (``A``; ``E52``: estimated by method 52; ``S14,79``:
 substituted by method 14 for reason 79), except quality ``V`` (variable): then the 400 records that follow
-give it per range of intervals, and must cover every interval once, in order.
+give it per range of intervals, and must cover every interval once, in order. A file needs at least one 200
+record: a header and an end alone are refused ("no 200 record"), not read as a file without data.
 
 :func:`read_nem12` streams: a day's readings are yielded once its 400 records are known, and memory holds
 one day at a time. The first fault raises :class:`ImportFormatError` with the line and the reason; readings
@@ -58,6 +59,7 @@ _NUMBER_PATTERN = re.compile(_NUMBER)
 _NUMBER_LIST_PATTERN = re.compile(rf"{_NUMBER}(?:,{_NUMBER})*")
 _RECORDS = "100, 200, 300, 400, 500 and 900"
 _NEM13 = "a NEM13 file (accumulated meter reads); only NEM12 interval data can be imported"
+NO_CHANNEL = "no 200 record: the file has a header and an end but no NMI channel, so no interval data"
 _DATE_TIME_DIGITS = (12, 14)  # DateTime(12) CCYYMMDDhhmm and DateTime(14) CCYYMMDDhhmmss
 
 
@@ -198,6 +200,8 @@ class _Reader:
             raise self.error(1, "empty file: a NEM12 file starts with a 100 header record")
         if not self.end_line:
             raise self.error(self.last_line, "the file ends without a 900 end-of-data record")
+        if self.channel is None:
+            raise self.error(self.end_line, NO_CHANNEL)
 
     def _header(self, line: int, fields: list[str]) -> None:
         fields = _trimmed(fields)
