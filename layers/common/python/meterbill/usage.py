@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from meterbill.timeutil import utc_seconds
+
 ALLOWED_INTERVAL_MINUTES = (1, 5, 15, 30, 60)
 MAX_DECIMALS = 9
 
@@ -86,7 +88,11 @@ class IntervalSeries:
 
 @dataclass(frozen=True, slots=True)
 class Session:
-    """One usage session: a job or a machine run, billed as a whole by usage packages."""
+    """One usage session: a job or a machine run, billed as a whole by usage packages.
+
+    Start and end are instants; lengths are elapsed real time, measured in UTC (two datetimes in the same zone
+    subtract on the wall clock, which is an hour off across a DST change).
+    """
 
     id: str
     start: datetime
@@ -95,12 +101,21 @@ class Session:
     def __post_init__(self) -> None:
         if self.start.tzinfo is None or self.end.tzinfo is None:
             raise UsageError(f"session {self.id}", "start and end must carry a UTC offset or time zone")
-        if self.end < self.start:
+        if self.end_second < self.start_second:
             raise UsageError(f"session {self.id}", "ends before it starts")
 
     @property
+    def start_second(self) -> int:
+        """UTC epoch seconds of the start."""
+        return utc_seconds(self.start)
+
+    @property
+    def end_second(self) -> int:
+        return utc_seconds(self.end)
+
+    @property
     def seconds(self) -> int:
-        return int((self.end - self.start) // timedelta(seconds=1))
+        return self.end_second - self.start_second
 
 
 @dataclass(frozen=True, slots=True)
