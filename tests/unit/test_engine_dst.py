@@ -60,6 +60,11 @@ def test_a_session_given_in_another_zone_is_measured_in_real_time_too() -> None:
     assert Session("job", start.astimezone(UTC), end).seconds == 4 * 3600
 
 
+def test_a_series_ends_after_its_real_length_across_the_autumn_change() -> None:
+    hourly = series(datetime(2026, 10, 25, tzinfo=BERLIN), 60, ["1"] * 25)
+    assert hourly.end == datetime(2026, 10, 26, tzinfo=BERLIN)  # 25 hourly intervals fill the 25-hour day
+
+
 def test_a_naive_session_time_in_the_spring_gap_is_an_error_naming_the_row() -> None:
     with pytest.raises(CsvFormatError) as err:
         sessions_csv("ok,2026-03-29T00:00,2026-03-29T01:00", "gap,2026-03-29T01:30,2026-03-29T02:30")

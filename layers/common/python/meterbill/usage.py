@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from meterbill.timeutil import utc_seconds
@@ -76,7 +76,8 @@ class IntervalSeries:
 
     @property
     def end(self) -> datetime:
-        return self.start + self.interval * len(self.values)
+        """The instant the last interval ends (added in UTC: zone arithmetic follows the wall clock)."""
+        return (self.start.astimezone(UTC) + self.interval * len(self.values)).astimezone(self.start.tzinfo)
 
     def quantity(self, raw: int) -> Decimal:
         """A raw integer sum of values as an exact Decimal in the series' unit."""
