@@ -72,3 +72,33 @@ def utc_seconds(moment: datetime) -> int:
     if moment.tzinfo is None:
         raise ValueError(f"naive datetime {moment.isoformat()} where an aware one is required")
     return int((moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(seconds=1))
+
+
+def wall_clock_hours(start: int, end: int, tz: ZoneInfo) -> list[tuple[int, int, int]]:
+    """The runs of [start, end) (UTC epoch seconds) during which the wall clock of ``tz`` shows one hour.
+
+    Each run is (first second, local hour, the second that hour began on the run's clock). A run starts at a
+    whole local hour or where the UTC offset changes, so after a half-hour DST shift (Australia/Lord_Howe) or
+    one at a quarter to the hour (Pacific/Chatham) every run stays on the wall clock. When clocks go back,
+    the repeated hour is a run of its own.
+    """
+    runs: list[tuple[int, int, int]] = []
+    moment = start
+    while moment < end:
+        local = datetime.fromtimestamp(moment, tz)
+        clock_hour_start = moment - local.minute * 60 - local.second
+        offset = local.utcoffset()
+        following = min(clock_hour_start + 3600, end)
+        if datetime.fromtimestamp(following - 1, tz).utcoffset() != offset:
+            # The offset changes inside this hour: find the first second on the new offset.
+            same, changed = moment, following - 1
+            while changed - same > 1:
+                middle = (same + changed) // 2
+                if datetime.fromtimestamp(middle, tz).utcoffset() == offset:
+                    same = middle
+                else:
+                    changed = middle
+            following = changed
+        runs.append((moment, local.hour, clock_hour_start))
+        moment = following
+    return runs

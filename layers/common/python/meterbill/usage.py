@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+
+from meterbill.timeutil import utc_seconds
 
 ALLOWED_INTERVAL_MINUTES = (1, 5, 15, 30, 60)
 MAX_DECIMALS = 9
@@ -74,7 +76,8 @@ class IntervalSeries:
 
     @property
     def end(self) -> datetime:
-        return self.start + self.interval * len(self.values)
+        """The instant the last interval ends (added in UTC: zone arithmetic follows the wall clock)."""
+        return (self.start.astimezone(UTC) + self.interval * len(self.values)).astimezone(self.start.tzinfo)
 
     def quantity(self, raw: int) -> Decimal:
         """A raw integer sum of values as an exact Decimal in the series' unit."""
@@ -86,7 +89,11 @@ class IntervalSeries:
 
 @dataclass(frozen=True, slots=True)
 class Session:
-    """One usage session: a job or a machine run, billed as a whole by usage packages."""
+    """One usage session: a job or a machine run, billed as a whole by usage packages.
+
+    Start and end are instants; lengths are elapsed real time, measured in UTC (two datetimes in the same zone
+    subtract on the wall clock, which is an hour off across a DST change).
+    """
 
     id: str
     start: datetime
@@ -95,12 +102,21 @@ class Session:
     def __post_init__(self) -> None:
         if self.start.tzinfo is None or self.end.tzinfo is None:
             raise UsageError(f"session {self.id}", "start and end must carry a UTC offset or time zone")
-        if self.end < self.start:
+        if self.end_second < self.start_second:
             raise UsageError(f"session {self.id}", "ends before it starts")
 
     @property
+    def start_second(self) -> int:
+        """UTC epoch seconds of the start."""
+        return utc_seconds(self.start)
+
+    @property
+    def end_second(self) -> int:
+        return utc_seconds(self.end)
+
+    @property
     def seconds(self) -> int:
-        return int((self.end - self.start) // timedelta(seconds=1))
+        return self.end_second - self.start_second
 
 
 @dataclass(frozen=True, slots=True)

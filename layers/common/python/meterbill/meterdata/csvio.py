@@ -298,13 +298,13 @@ def _read_sessions(rows: _Rows, header: tuple[str, ...], tz: ZoneInfo) -> list[S
         first_line[session_id] = rows.line
         start = _instant(fields["start"], tz, rows, "start")
         end = _instant(fields["end"], tz, rows, "end")
-        if end < start:
+        if end.astimezone(UTC) < start.astimezone(UTC):  # instants: same-zone datetimes compare wall clocks
             reason = f"session {session_id!r} ends ({fields['end']}) before it starts ({fields['start']})"
             raise rows.error(reason)
         sessions.append(Session(session_id, start, end))
     if not sessions:
         raise rows.error_at(None, "no sessions after the header")
-    sessions.sort(key=lambda s: s.start)
+    sessions.sort(key=lambda s: s.start_second)
     return sessions
 
 

@@ -31,6 +31,7 @@ from meterbill.timeutil import (
     month_fraction,
     month_segments,
     utc_seconds,
+    wall_clock_hours,
 )
 from meterbill.usage import IntervalSeries, Session, SharedCost, SharedUsage, Usage
 
@@ -184,8 +185,9 @@ class _Timeline:
 
     Whole days (24 hours of interval-aligned data, the common case) are kept as (day index, first interval
     index) and handled by runs of hours, so hot loops do one C-level sum or max per run. Every other day (a
-    DST day with 23 or 25 hours, the edges of the data) is cut into slots: (first index, end index, local
-    hour, day index, UTC second the hour starts) of the intervals that start in that local hour.
+    DST day, the edges of the data) is cut into slots on the wall clock (``wall_clock_hours``): (first index,
+    end index, local hour, day index, UTC second that hour began on the clock) of the intervals that start in
+    that run of the local hour. After a half-hour DST shift the slots start at the shift and on the half hour.
     """
 
     def __init__(
@@ -221,19 +223,18 @@ class _Timeline:
                 self.whole_days.append((day_index, day_first))
             elif day_first < day_last:
                 if length == SECONDS_PER_DAY:
-                    hours: Sequence[int] = range(24)
-                else:
-                    hours = [
-                        datetime.fromtimestamp(day_start + k * SECONDS_PER_HOUR, tz).hour
-                        for k in range(-(-length // SECONDS_PER_HOUR))
+                    runs = [
+                        (day_start + h * SECONDS_PER_HOUR, h, day_start + h * SECONDS_PER_HOUR)
+                        for h in range(24)
                     ]
-                hour_start = day_start
-                for hour in hours:
-                    hour_end = min(hour_start + SECONDS_PER_HOUR, day_end)
-                    a, b = index_at(hour_start), index_at(hour_end)
+                else:
+                    runs = wall_clock_hours(day_start, day_end, tz)
+                run_ends = [run[0] for run in runs[1:]]
+                run_ends.append(day_end)
+                for (run_start, hour, clock_hour_start), run_end in zip(runs, run_ends, strict=True):
+                    a, b = index_at(run_start), index_at(run_end)
                     if a < b:
-                        slots.append((a, b, hour, day_index, hour_start))
-                    hour_start = hour_end
+                        slots.append((a, b, hour, day_index, clock_hour_start))
             day, day_start = following, day_end
         self.last = index_at(day_start)
 
@@ -543,8 +544,22 @@ def _demand_lines(
 
 
 def _sessions_in(period: BillPeriod, sessions: Sequence[Session]) -> list[Session]:
-    start, end = period.start_instant, period.end_instant
-    return [s for s in sessions if start <= s.start < end]
+    start, end = utc_seconds(period.start_instant), utc_seconds(period.end_instant)
+    return [s for s in sessions if start <= s.start_second < end]
+
+
+def on_seconds(sessions: Sequence[Session], start: int, end: int) -> int:
+    """Seconds of [start, end) (UTC epoch seconds) covered by at least one session: the union, so overlapping
+    sessions of one node count their common time once."""
+    spans = sorted((max(s.start_second, start), min(s.end_second, end)) for s in sessions)
+    covered = 0
+    reach = start
+    for lo, hi in spans:
+        lo = max(lo, reach)
+        if hi > lo:
+            covered += hi - lo
+            reach = hi
+    return covered
 
 
 def started_units(seconds: int, threshold: Decimal, unit_seconds: Decimal) -> int:
@@ -641,15 +656,10 @@ def _minimum_lines(
 def _savings_line(tariff: Tariff, period: BillPeriod, usage: Usage, ops: _Operands) -> LineItem:
     savings = tariff.savings
     assert savings is not None
-    start, end = period.start_instant, period.end_instant
-    period_hours = Decimal(utc_seconds(end) - utc_seconds(start)) / SECONDS_PER_HOUR
+    start, end = utc_seconds(period.start_instant), utc_seconds(period.end_instant)
+    period_hours = Decimal(end - start) / SECONDS_PER_HOUR
     if usage.sessions:
-        on_seconds = 0
-        for s in usage.sessions:
-            lo, hi = max(s.start, start), min(s.end, end)
-            if hi > lo:
-                on_seconds += int((hi - lo) // timedelta(seconds=1))
-        on_hours = Decimal(on_seconds) / SECONDS_PER_HOUR
+        on_hours = Decimal(on_seconds(usage.sessions, start, end)) / SECONDS_PER_HOUR
     elif usage.series is not None and usage.series.unit in ("h", "s"):
         timeline_total, _ = _Timeline(usage.series, period, frozenset()).usage_totals()
         on_hours = timeline_total if usage.series.unit == "h" else timeline_total / SECONDS_PER_HOUR
