@@ -109,7 +109,7 @@ def _checked_number(number: Decimal, bounds: Bounds) -> Decimal:
         raise ValueError(f"{number} is not a finite number")
     digits, exponent = len(number.as_tuple().digits), number.as_tuple().exponent
     assert isinstance(exponent, int)
-    shown = f"{number:.6g}" if digits > MAX_DIGITS or exponent < -MAX_PLACES else str(number)
+    shown = str(number) if len(str(number)) <= MAX_PLACES else f"{number:.6g}"
     if reason := bounds.reason(number):
         raise ValueError(f"{shown} {reason}")
     if digits > MAX_DIGITS:
