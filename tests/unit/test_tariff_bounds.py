@@ -169,3 +169,13 @@ def test_every_operand_of_the_tariff_schema_is_bounded() -> None:
     ]
     assert numbers and all("maximum" in n and ("minimum" in n or "exclusiveMinimum" in n) for n in numbers)
     assert Decimal(max(n["maximum"] for n in numbers)) == D(HIGHEST)
+
+
+def test_a_tariff_version_beyond_six_digits_is_refused() -> None:
+    with pytest.raises(TariffFileError) as refused:
+        tariff_from_json(flat("0.3", version=10**30), "tariff.json")
+
+    assert (refused.value.field, refused.value.reason) == (
+        "version",
+        "Input should be less than or equal to 999999",
+    )

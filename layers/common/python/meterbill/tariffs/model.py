@@ -40,6 +40,7 @@ MONTHS = 12
 MAX_NUMBER = Decimal(10) ** 9
 MAX_DIGITS = 28
 MAX_PLACES = 40
+MAX_VERSION = 999_999  # the catalog stores versions as 6 digits
 TARIFF_UNITS = METER_UNITS
 _UNIT_BY_KEY = {unit.lower(): unit for unit in TARIFF_UNITS}
 
@@ -364,7 +365,7 @@ class Tariff(_Model):
 
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
     name: str
-    version: int = Field(default=1, ge=1)
+    version: int = Field(default=1, ge=1, le=MAX_VERSION)
     effective_from: date | None = None
     effective_to: date | None = None
     currency: str = "EUR"
