@@ -180,17 +180,16 @@ class _Operands:
             raise TariffError(field, f"formula {operand.source!r}: {err}") from None
         bounds = operand.bounds if isinstance(operand, TariffFormula) else ANY
         if reason := bounds.reason(value):
-            given = ", ".join(f"{name} = {_shown(self.variables[name])}" for name in sorted(operand.names))
+            shown = {name: self.variables[name] for name in sorted(operand.names)}
+            given = ", ".join(
+                f"{name} = {v!r}" if isinstance(v, str) else f"{name} = {v}" for name, v in shown.items()
+            )
             with_given = f" with {given}" if given else ""
             raise TariffError(field, f"formula {operand.source!r} gives {value}{with_given}; {reason}")
         return value
 
     def money(self, amount: Decimal) -> Decimal:
         return round_money(amount, self.currency)
-
-
-def _shown(value: Decimal | int | bool | str) -> str:
-    return repr(value) if isinstance(value, str) else str(value)
 
 
 class _Timeline:
