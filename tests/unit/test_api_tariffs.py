@@ -67,6 +67,7 @@ def flat_record(rate: str, etag: str, version: int = 1, effective_from: str | No
         "adjustments": [],
         "taxes": [],
         "source": None,
+        "accepted_urdb_fields": [],
         "etag": etag,
         "created_at": NOW,
         "updated_at": NOW,

@@ -133,6 +133,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     rating.add_argument("--holidays", metavar="CC[-SUB]", help="public holidays, e.g. DE or DE-BE")
     rating.add_argument("--monthly", action="store_true", help="one bill per calendar month")
+    rating.add_argument(
+        "--accept-urdb-field",
+        action="append",
+        default=[],
+        metavar="FIELD",
+        help="leave out a URDB charge knowingly, named as the refusal named it, e.g. 'demandattrs[0]' "
+        "(repeatable; recorded on the tariff)",
+    )
     rating.add_argument("--format", choices=("json", "table"), default="json", help="output (default json)")
     rating.set_defaults(run=_rate)
 
@@ -198,7 +206,7 @@ def _rate(args: argparse.Namespace) -> int:
     tz = _zone(args.tz)
     period = _bill_period(args.start, args.end, tz)
     public_holidays = _holidays(args.holidays, period) if args.holidays else frozenset()
-    tariff = load_tariff(args.tariff)
+    tariff = load_tariff(args.tariff, accept_urdb_fields=args.accept_urdb_field)
     attributes = _attributes(args.attributes) if args.attributes else {}
     usage = _usage(args.usage, tz, tariff.unit)
     _check_usage_fits(usage, tariff, args.usage, args.tariff)

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
 from meterbill.meterdata.readings import IntervalReading, Quality, RegisterRead
+from meterbill.units import METER_UNITS as METER_UNITS
 from meterbill.usage import ALLOWED_INTERVAL_MINUTES, MAX_DECIMALS, IntervalSeries, Session, Usage
 
 if TYPE_CHECKING:
@@ -49,10 +50,6 @@ METER_REGISTER_COLUMNS = ("meter", "timestamp", "register")
 METER_REGISTER_OPTIONAL_COLUMNS = ("unit", "serial", "quality")
 # The units a meter data file may name (in any letter case): energy, reactive and apparent energy, gas, water,
 # heat and time; what NEM12 and Green Button files deliver and what meters in the catalog count.
-METER_UNITS = (
-    "Wh", "kWh", "MWh", "VArh", "kVArh", "MVArh", "VAh", "kVAh", "MVAh",
-    "m3", "L", "ft3", "gal", "therm", "MJ", "GJ", "h", "s",
-)  # fmt: skip
 INFERENCE_ROWS = 8  # without an end column, a meter's interval length is inferred from its first rows
 MeterCsvKind = Literal["intervals", "registers"]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -24,7 +24,7 @@ import base64
 import binascii
 import json
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final, Generic, TypeVar
@@ -264,14 +264,22 @@ def version_id(tariff_id: str, version: int) -> str:
 
 
 def create_tariff(
-    account: str, document: Mapping[str, Any], catalog: CatalogStore, *, tariff_id: str | None = None
+    account: str,
+    document: Mapping[str, Any],
+    catalog: CatalogStore,
+    *,
+    tariff_id: str | None = None,
+    accept_urdb_fields: Collection[str] = (),
 ) -> CatalogEntry[Tariff]:
     """Version 1 of a new tariff from a native tariff document or a URDB rate object (its label is the id).
 
     ``tariff_id`` (the API's choice, e.g. for a URDB rate) replaces the document's id. A document's
-    ``version``, if given, must be 1. Raises AlreadyExistsError when the tariff exists.
+    ``version``, if given, must be 1. ``accept_urdb_fields`` names URDB charges to leave out knowingly, as
+    the refusal named them; the tariff records them. Raises AlreadyExistsError when the tariff exists.
     """
-    tariff = _tariff(document, tariff_id=tariff_id, version=1, effective_from=None)
+    tariff = _tariff(
+        document, tariff_id=tariff_id, version=1, effective_from=None, accept_urdb_fields=accept_urdb_fields
+    )
     if catalog.list(account, "tariff", limit=1, prefix=tariff.id + "@").items:
         raise AlreadyExistsError("tariff", tariff.id)
     try:
@@ -289,9 +297,10 @@ def new_tariff_version(
     *,
     effective_from: date | None = None,
     if_match: str | None = None,
+    accept_urdb_fields: Collection[str] = (),
 ) -> CatalogEntry[Tariff]:
     """Version n+1 of a tariff, in force from ``effective_from`` (or the document's), which must be after the
-    latest version's start. Earlier versions stay as they are.
+    latest version's start. Earlier versions stay as they are. ``accept_urdb_fields``: as for create_tariff.
 
     ``if_match`` is the ETag of the latest version (what GET of the tariff answered). Raises NotFoundError,
     PreconditionFailedError, or AlreadyExistsError when another new version was stored at the same time.
@@ -302,7 +311,13 @@ def new_tariff_version(
     number = latest.value.version + 1
     if number > MAX_VERSION:
         raise InvalidInputError("version", f"tariff {tariff_id!r} has the most versions there can be")
-    tariff = _tariff(document, tariff_id=tariff_id, version=number, effective_from=effective_from)
+    tariff = _tariff(
+        document,
+        tariff_id=tariff_id,
+        version=number,
+        effective_from=effective_from,
+        accept_urdb_fields=accept_urdb_fields,
+    )
     if tariff.effective_from is None:
         raise InvalidInputError("effective_from", "a new version needs the date it takes effect")
     previous_start = latest.value.effective_from
@@ -388,7 +403,12 @@ def _latest_version(account: str, tariff_id: str, catalog: CatalogStore) -> Cata
 
 
 def _tariff(
-    document: Mapping[str, Any], *, tariff_id: str | None, version: int, effective_from: date | None
+    document: Mapping[str, Any],
+    *,
+    tariff_id: str | None,
+    version: int,
+    effective_from: date | None,
+    accept_urdb_fields: Collection[str],
 ) -> Tariff:
     if not isinstance(document, Mapping):
         raise InvalidInputError("body", "expected a JSON object: a tariff or a URDB rate")
@@ -402,7 +422,7 @@ def _tariff(
     if tariff_id is not None and not is_urdb_rate(native) and native.setdefault("id", tariff_id) != tariff_id:
         raise InvalidInputError("id", f"{native['id']!r} is not the id of this tariff ({tariff_id!r})")
     try:
-        tariff = tariff_from_json(native, "body")
+        tariff = tariff_from_json(native, "body", accept_urdb_fields=accept_urdb_fields)
     except TariffFileError as err:
         raise InvalidInputError(err.field or "body", err.reason) from None
     changes: dict[str, Any] = {"version": version}

@@ -7,7 +7,7 @@ period and tier, and money is rounded once per line.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 from itertools import pairwise
@@ -17,11 +17,13 @@ from meterbill.billing.bill import Bill, LineItem, UsageSummary
 from meterbill.money import round_money
 from meterbill.tariffs.formulas import Formula, FormulaError
 from meterbill.tariffs.model import (
+    ANY,
     CHARGE_COMPONENTS,
     DemandCharge,
     EnergyCharge,
     Period,
     Tariff,
+    TariffFormula,
 )
 from meterbill.timeutil import (
     day_count,
@@ -100,8 +102,8 @@ def rate(
     lines += _fixed_lines(tariff, period, ops)
     if tariff.energy is not None and usage.series is not None:
         lines += _energy_lines(tariff.energy, timeline, tariff, period, ops)
-    if tariff.demand is not None and usage.series is not None:
-        demand_lines, peak = _demand_lines(tariff.demand, timeline, tariff, ops, demand_history)
+    if tariff.demand is not None:
+        demand_lines, peak = _demand_lines(tariff.demand, timeline, tariff, period, ops, demand_history)
         lines += demand_lines
     lines += _package_lines(tariff, period, usage.sessions, ops)
     lines += _shared_lines(tariff, usage, ops)
@@ -169,12 +171,23 @@ class _Operands:
             self.variables[name] = self.num(operand, f"variables.{name}")
 
     def num(self, operand: Decimal | Formula, field: str) -> Decimal:
+        """A literal operand as it is (the model checked it); a formula's value, held to the bounds a literal
+        in its place must keep (a tier size is never negative, a percent at most 100, ...)."""
         if isinstance(operand, Decimal):
             return operand
         try:
-            return operand.evaluate(self.variables)
+            value = operand.evaluate(self.variables)
         except FormulaError as err:
             raise TariffError(field, f"formula {operand.source!r}: {err}") from None
+        bounds = operand.bounds if isinstance(operand, TariffFormula) else ANY
+        if reason := bounds.reason(value):
+            shown = {name: self.variables[name] for name in sorted(operand.names)}
+            given = ", ".join(
+                f"{name} = {v!r}" if isinstance(v, str) else f"{name} = {v}" for name, v in shown.items()
+            )
+            with_given = f" with {given}" if given else ""
+            raise TariffError(field, f"formula {operand.source!r} gives {value}{with_given}; {reason}")
+        return value
 
     def money(self, amount: Decimal) -> Decimal:
         return round_money(amount, self.currency)
@@ -460,23 +473,32 @@ def _demand_charge(
 
 
 def _demand_lines(
-    demand: DemandCharge, timeline: _Timeline, tariff: Tariff, ops: _Operands, history: Sequence[Decimal]
+    demand: DemandCharge,
+    timeline: _Timeline,
+    tariff: Tariff,
+    period: BillPeriod,
+    ops: _Operands,
+    history: Sequence[Decimal],
 ) -> tuple[list[LineItem], Decimal | None]:
-    """Demand lines per calendar month of the bill, and the highest demand measured (for later ratchets)."""
+    """Demand lines per calendar month of the bill, and the highest demand measured (for later ratchets).
+
+    A month without interval data has no demand to measure, but a ratchet still bills its share of the
+    history; its line says the data is missing (and the bill's usage counts the missing intervals).
+    """
     series = timeline.series
-    assert series is not None
-    if not timeline.has_usage:
+    ratchet = demand.flat.ratchet if demand.flat is not None else None
+    if not (timeline.has_usage or (ratchet is not None and history)):
         return [], None
     unit = _demand_unit(tariff.unit)
     month_days: dict[int, int] = {}
-    for d, _ in timeline.days:
-        key = d.year * 12 + d.month - 1
-        month_days[key] = month_days.get(key, 0) + 1
+    for segment in period.months():
+        month_days[segment.start.year * 12 + segment.start.month - 1] = day_count(segment.start, segment.end)
     months = sorted(month_days)
     lines: list[LineItem] = []
     measured: list[Decimal] = []
 
     def kw(raw: int, minutes: int) -> Decimal:
+        assert series is not None
         return series.quantity(raw) * 60 / minutes
 
     def charge(key: int, period: Period, field: str, billed: Decimal, note: str, season: str | None) -> None:
@@ -506,20 +528,24 @@ def _demand_lines(
 
     if demand.flat is not None:
         flat = demand.flat
-        peaks, minutes = timeline.peaks(demand.window_minutes, None)
+        peaks, minutes = timeline.peaks(demand.window_minutes, None) if timeline.has_usage else ({}, 1)
         recent = list(history)
         for key in months:
-            if (key, 0) not in peaks:
+            actual = kw(peaks[(key, 0)], minutes) if (key, 0) in peaks else None
+            if actual is None and (flat.ratchet is None or not recent):
                 continue
-            actual = kw(peaks[(key, 0)], minutes)
-            measured.append(actual)
-            billed, note = actual, ""
+            billed, note = actual or Decimal(0), ""
             if flat.ratchet is not None and recent:
                 pct = ops.num(flat.ratchet.percent, "demand.flat.ratchet.percent")
                 highest = max(recent[-flat.ratchet.months :])
-                if highest * pct / HUNDRED > actual:
-                    billed, note = highest * pct / HUNDRED, f" (ratchet: {pct}% of {highest} {unit})"
-            recent.append(actual)
+                if actual is None or highest * pct / HUNDRED > actual:
+                    billed, note = highest * pct / HUNDRED, f"ratchet: {pct}% of {highest} {unit}"
+            if actual is None:
+                note = f" ({note}; no interval data this month)"
+            else:
+                note = f" ({note})" if note else ""
+                measured.append(actual)
+                recent.append(actual)
             p = flat.months[key % 12]
             charge(
                 key,
@@ -529,17 +555,17 @@ def _demand_lines(
                 note,
                 tariff.season_of(key % 12 + 1),
             )
-    if demand.time_of_use is not None:
+    if demand.time_of_use is not None and timeline.has_usage:
         tou = demand.time_of_use
         rows = timeline.day_rows(tou.time_of_use.weekday_schedule, tou.time_of_use.weekend_schedule)
         peaks, minutes = timeline.peaks(demand.window_minutes, rows)
         for key in months:
-            for p, period in enumerate(tou.periods):
+            for p, tou_period in enumerate(tou.periods):
                 if (key, p) in peaks:
                     actual = kw(peaks[(key, p)], minutes)
                     measured.append(actual)
                     season = tariff.season_of_period(tou.time_of_use, p)
-                    charge(key, period, f"demand.time_of_use.periods[{p}]", actual, "", season)
+                    charge(key, tou_period, f"demand.time_of_use.periods[{p}]", actual, "", season)
     return lines, max(measured) if measured else None
 
 
@@ -680,29 +706,37 @@ def _savings_line(tariff: Tariff, period: BillPeriod, usage: Usage, ops: _Operan
 
 
 def _adjustment_lines(tariff: Tariff, ops: _Operands, lines: Sequence[LineItem]) -> list[LineItem]:
+    """Discounts and surcharges in order, each on the lines of the components it names (earlier adjustments
+    included). A discount never takes more than those lines add up to, so it cannot turn a bill negative."""
     added: list[LineItem] = []
     for i, adjustment in enumerate(tariff.adjustments):
-        sign = -1 if adjustment.kind == "discount" else 1
+        discount = adjustment.kind == "discount"
+        base = sum(
+            (line.amount for line in [*lines, *added] if line.component in adjustment.applies_to),
+            Decimal(0),
+        )
         if adjustment.percent is not None:
             pct = ops.num(adjustment.percent, f"adjustments[{i}].percent")
-            base = sum(
-                (line.amount for line in [*lines, *added] if line.component in adjustment.applies_to),
-                Decimal(0),
-            )
+            value = ops.money(base * pct / HUNDRED)
             line = LineItem(
                 adjustment.kind,
                 f"{adjustment.description} ({pct}%)",
                 base,
                 tariff.currency,
                 pct / HUNDRED,
-                ops.money(sign * base * pct / HUNDRED),
+                value,
             )
         else:
             assert adjustment.amount is not None
             amount = ops.num(adjustment.amount, f"adjustments[{i}].amount")
-            line = LineItem(
-                adjustment.kind, adjustment.description, Decimal(1), "bill", amount, ops.money(sign * amount)
-            )
+            value = ops.money(amount)
+            line = LineItem(adjustment.kind, adjustment.description, Decimal(1), "bill", amount, value)
+        if discount:
+            cap = max(base, Decimal(0))
+            if value > cap:
+                capped = f"capped at {cap}, the amount of {', '.join(adjustment.applies_to)}"
+                line = replace(line, description=f"{line.description} ({capped})")
+            line = replace(line, amount=Decimal(0) - min(max(value, Decimal(0)), cap))
         added.append(line)
     return added
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,9 @@ from pydantic import ValidationError
 from meterbill import fielderrors
 from meterbill.tariffs.model import Tariff
 from meterbill.tariffs.urdb import UrdbError, from_urdb, is_urdb_rate
+
+# How the command line (--accept-urdb-field) and the API (?accept_urdb_field=) name the accepted URDB fields.
+ACCEPT_URDB_FIELD = "accept_urdb_field"
 
 
 class TariffFileError(ValueError):
@@ -24,8 +28,10 @@ class TariffFileError(ValueError):
         self.reason = reason
 
 
-def load_tariff(path: str | Path) -> Tariff:
-    """Numbers are read as exact decimals; a URDB rate object is converted, anything else is native."""
+def load_tariff(path: str | Path, *, accept_urdb_fields: Collection[str] = ()) -> Tariff:
+    """Numbers are read as exact decimals; a URDB rate object is converted, anything else is native.
+
+    ``accept_urdb_fields`` names the URDB charges to leave out knowingly (see ``from_urdb``)."""
     source = str(path)
     try:
         with open(path, encoding="utf-8") as file:
@@ -37,17 +43,26 @@ def load_tariff(path: str | Path) -> Tariff:
     except json.JSONDecodeError as err:
         reason = f"invalid JSON at line {err.lineno} column {err.colno}: {err.msg}"
         raise TariffFileError(source, None, reason) from None
-    return tariff_from_json(document, source)
+    return tariff_from_json(document, source, accept_urdb_fields=accept_urdb_fields)
 
 
-def tariff_from_json(document: Any, source: str) -> Tariff:
-    """A URDB rate object (or API answer holding one) is converted; anything else must be a native tariff."""
+def tariff_from_json(document: Any, source: str, *, accept_urdb_fields: Collection[str] = ()) -> Tariff:
+    """A URDB rate object (or API answer holding one) is converted, leaving out the charges named in
+    ``accept_urdb_fields`` (recorded on the tariff); anything else must be a native tariff."""
     if not isinstance(document, dict):
         raise TariffFileError(source, None, f"expected a JSON object, got {_json_type(document)}")
+    urdb = is_urdb_rate(document)
+    if accept_urdb_fields and not urdb:
+        raise TariffFileError(
+            source, ACCEPT_URDB_FIELD, "fields can only be accepted for a URDB rate; this is a native tariff"
+        )
     try:
-        return from_urdb(document) if is_urdb_rate(document) else Tariff.model_validate(document)
+        if urdb:
+            return from_urdb(document, ignore=accept_urdb_fields)
+        return Tariff.model_validate(document)
     except UrdbError as err:
-        raise TariffFileError(source, err.field, err.reason) from None
+        field = ACCEPT_URDB_FIELD if err.field == "ignore" else err.field
+        raise TariffFileError(source, field, err.reason) from None
     except ValidationError as err:
         problems = err.errors(include_url=False)
         reason = fielderrors.reason(problems[0])

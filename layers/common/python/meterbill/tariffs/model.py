@@ -6,6 +6,7 @@ are resolved to decimals per bill by the engine.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from functools import cached_property
@@ -18,11 +19,13 @@ from pydantic import (
     PlainSerializer,
     PlainValidator,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 
 from meterbill.money import MINOR_UNITS
-from meterbill.tariffs.formulas import Formula, FormulaError, parse_formula
+from meterbill.tariffs.formulas import MAX_FORMULA_LENGTH, Formula, FormulaError, parse_formula
+from meterbill.units import METER_UNITS
 
 Component = Literal[
     "fixed", "energy", "demand", "minimum", "package", "discount", "surcharge", "tax", "savings", "shared"
@@ -32,10 +35,56 @@ HOURS_PER_DAY = 24
 MONTHS = 12
 
 
-def _to_operand(value: Any) -> Decimal | Formula:
+# Every tariff number stays within these, so a stored tariff can always be rated: a number has no more digits
+# than Decimal's default context computes exactly, and its product with a month's usage still rounds to money.
+MAX_NUMBER = Decimal(10) ** 9
+MAX_DIGITS = 28
+MAX_PLACES = 40
+MAX_VERSION = 999_999  # the catalog stores versions as 6 digits
+TARIFF_UNITS = METER_UNITS
+_UNIT_BY_KEY = {unit.lower(): unit for unit in TARIFF_UNITS}
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """The values an operand may take, whether written as a number or produced by a formula."""
+
+    low: Decimal = -MAX_NUMBER
+    high: Decimal = MAX_NUMBER
+    low_open: bool = False  # the lowest value itself is not allowed (a positive number, a share above 0)
+
+    def reason(self, value: Decimal) -> str | None:
+        """Why ``value`` is out of bounds, or None."""
+        if value < self.low or value > self.high or (self.low_open and value == self.low):
+            return f"must be {self}"
+        return None
+
+    def __str__(self) -> str:
+        if self.low_open:
+            return f"more than {self.low:,} and at most {self.high:,}"
+        return f"from {self.low:,} to {self.high:,}"
+
+
+ANY = Bounds()
+NON_NEGATIVE = Bounds(low=Decimal(0))
+POSITIVE = Bounds(low=Decimal(0), low_open=True)
+PERCENT = Bounds(low=Decimal(0), high=Decimal(100))
+SHARE_PERCENT = Bounds(low=Decimal(0), high=Decimal(100), low_open=True)
+
+
+@dataclass(frozen=True)
+class TariffFormula(Formula):
+    """A formula operand with the bounds its value must keep, checked by the engine on every evaluation."""
+
+    bounds: Bounds = ANY
+
+
+def _to_operand(value: Any, bounds: Bounds) -> Decimal | Formula:
     if isinstance(value, bool):
         raise ValueError("expected a number or a formula, got a boolean")
-    if isinstance(value, Decimal | Formula):
+    if isinstance(value, Formula):
+        return TariffFormula(value.source, value.names, bounds)
+    if isinstance(value, Decimal):
         operand = value
     elif isinstance(value, int):
         operand = Decimal(value)
@@ -47,25 +96,58 @@ def _to_operand(value: Any) -> Decimal | Formula:
             operand = Decimal(value.strip())
         except ArithmeticError:
             try:
-                return parse_formula(value)
+                formula = parse_formula(value)
             except FormulaError as err:
                 raise ValueError(f"formula {value!r}: {err}") from None
+            return TariffFormula(formula.source, formula.names, bounds)
     else:
         raise ValueError(f"expected a number or a formula, got {type(value).__name__}")
-    if isinstance(operand, Decimal) and not operand.is_finite():
-        raise ValueError(f"{operand} is not a finite number")
-    return operand
+    return _checked_number(operand, bounds)
+
+
+def _checked_number(number: Decimal, bounds: Bounds) -> Decimal:
+    if not number.is_finite():
+        raise ValueError(f"{number} is not a finite number")
+    digits, exponent = len(number.as_tuple().digits), number.as_tuple().exponent
+    assert isinstance(exponent, int)
+    shown = str(number) if len(str(number)) <= MAX_PLACES else f"{number:.6g}"
+    if reason := bounds.reason(number):
+        raise ValueError(f"{shown} {reason}")
+    if digits > MAX_DIGITS:
+        raise ValueError(f"{shown} has {digits} significant digits, at most {MAX_DIGITS} are allowed")
+    if -exponent > MAX_PLACES:
+        raise ValueError(f"{shown} has {-exponent} decimal places, at most {MAX_PLACES} are allowed")
+    return number
 
 
 def _operand_to_json(value: Decimal | Formula) -> str:
     return value.source if isinstance(value, Formula) else str(value)
 
 
-Operand = Annotated[
-    Decimal | Formula,
-    PlainValidator(_to_operand),
-    PlainSerializer(_operand_to_json, return_type=str),
-    WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string", "description": "decimal or formula"}]}),
+def _validator(bounds: Bounds) -> PlainValidator:
+    return PlainValidator(lambda value: _to_operand(value, bounds))
+
+
+def _schema(bounds: Bounds) -> WithJsonSchema:
+    number: dict[str, Any] = {"type": "number", "maximum": int(bounds.high)}
+    number["exclusiveMinimum" if bounds.low_open else "minimum"] = int(bounds.low)
+    text = {
+        "type": "string",
+        "maxLength": MAX_FORMULA_LENGTH,
+        "description": f"decimal or formula; its value {bounds}, "
+        f"at most {MAX_DIGITS} significant digits and {MAX_PLACES} decimal places",
+    }
+    return WithJsonSchema({"anyOf": [number, text]})
+
+
+_TO_JSON = PlainSerializer(_operand_to_json, return_type=str)
+# A decimal within its bounds, or a formula whose value the engine holds to the same bounds.
+Operand = Annotated[Decimal | Formula, _validator(ANY), _TO_JSON, _schema(ANY)]
+NonNegativeOperand = Annotated[Decimal | Formula, _validator(NON_NEGATIVE), _TO_JSON, _schema(NON_NEGATIVE)]
+PositiveOperand = Annotated[Decimal | Formula, _validator(POSITIVE), _TO_JSON, _schema(POSITIVE)]
+PercentOperand = Annotated[Decimal | Formula, _validator(PERCENT), _TO_JSON, _schema(PERCENT)]
+SharePercentOperand = Annotated[
+    Decimal | Formula, _validator(SHARE_PERCENT), _TO_JSON, _schema(SHARE_PERCENT)
 ]
 Schedule = list[list[int]]
 
@@ -77,7 +159,7 @@ class _Model(BaseModel):
 class Tier(_Model):
     """A block of usage: ``size`` units (None = unbounded, only for the last tier) at ``rate`` per unit."""
 
-    size: Operand | None = None
+    size: NonNegativeOperand | None = None
     rate: Operand
 
 
@@ -153,7 +235,7 @@ class EnergyCharge(_Model):
 class Ratchet(_Model):
     """Billing demand is at least ``percent`` % of the highest demand of the previous ``months`` months."""
 
-    percent: Operand
+    percent: SharePercentOperand
     months: int = Field(default=11, ge=1, le=36)
 
 
@@ -212,14 +294,14 @@ class UsagePackage(_Model):
     costs ``unit_rate`` (XtremWeb-HEP's indivisible units)."""
 
     description: str = "Usage package"
-    threshold_seconds: Operand
-    fare: Operand
-    unit_seconds: Operand
-    unit_rate: Operand
+    threshold_seconds: NonNegativeOperand
+    fare: NonNegativeOperand
+    unit_seconds: PositiveOperand
+    unit_rate: NonNegativeOperand
 
 
 class MinimumCharge(_Model):
-    amount: Operand
+    amount: NonNegativeOperand
     per: Literal["month", "day"] = "month"
 
 
@@ -228,8 +310,8 @@ class Adjustment(_Model):
 
     kind: Literal["discount", "surcharge"]
     description: str
-    percent: Operand | None = None
-    amount: Operand | None = None
+    percent: PercentOperand | None = None
+    amount: NonNegativeOperand | None = None  # the kind gives the sign; a discount is capped at its base
     applies_to: list[Component] = Field(default_factory=lambda: [*CHARGE_COMPONENTS, "minimum"])
 
     @model_validator(mode="after")
@@ -241,7 +323,7 @@ class Adjustment(_Model):
 
 class Tax(_Model):
     name: str
-    percent: Operand
+    percent: PercentOperand
     applies_to: list[Component] = Field(
         default_factory=lambda: [*CHARGE_COMPONENTS, "minimum", "discount", "surcharge"]
     )
@@ -261,8 +343,8 @@ class OffTimeSavings(_Model):
     """
 
     description: str = "Off-time savings"
-    power_rating_w: Operand
-    price_per_kwh: Operand
+    power_rating_w: NonNegativeOperand
+    price_per_kwh: NonNegativeOperand
     credit: bool = False
 
 
@@ -283,7 +365,7 @@ class Tariff(_Model):
 
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
     name: str
-    version: int = Field(default=1, ge=1)
+    version: int = Field(default=1, ge=1, le=MAX_VERSION)
     effective_from: date | None = None
     effective_to: date | None = None
     currency: str = "EUR"
@@ -301,6 +383,21 @@ class Tariff(_Model):
     adjustments: list[Adjustment] = Field(default_factory=list)
     taxes: list[Tax] = Field(default_factory=list)
     source: str | None = None
+    # URDB fields (as the import named them) that the importer was told to leave out knowingly.
+    accepted_urdb_fields: list[Annotated[str, Field(max_length=200)]] = Field(
+        default_factory=list, max_length=100
+    )
+
+    @field_validator("unit", mode="before")
+    @classmethod
+    def _a_meter_data_unit(cls, value: object) -> object:
+        """The unit as meterbill spells it (``KWH`` -> ``kWh``); what meter data cannot be in is refused."""
+        if not isinstance(value, str):
+            return value
+        unit = _UNIT_BY_KEY.get(value.strip().lower())
+        if unit is None:
+            raise ValueError(f"unknown unit {value[:50]!r}; a tariff prices one of {', '.join(TARIFF_UNITS)}")
+        return unit
 
     @model_validator(mode="after")
     def _consistent(self) -> Tariff:

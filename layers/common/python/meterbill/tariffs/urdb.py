@@ -42,7 +42,9 @@ labels, missing or inconsistent schedules, and unknown fields. Descriptive field
 
 Some of these are separate extra charges that the engine cannot compute, for example PG&E's power-factor
 adjustment in ``demandattrs``. A caller who has read the rate can leave such a charge out on purpose with
-``from_urdb(rate, ignore={"demandattrs[0]"})``, naming the field exactly as the UrdbError named it.
+``from_urdb(rate, ignore={"demandattrs[0]"})``, naming the field exactly as the UrdbError named it (on the
+command line ``meterbill rate --accept-urdb-field 'demandattrs[0]'``, in the API the query parameter
+``accept_urdb_field``). The tariff records the fields left out in ``accepted_urdb_fields``.
 """
 
 from __future__ import annotations
@@ -291,6 +293,7 @@ class _Import:
                 demand=demand,
                 minimum=minimum,
                 source=f"urdb:{label}",
+                accepted_urdb_fields=sorted(self.ignored),
             )
         except ValidationError as err:  # a rule of the native model this import does not check itself
             first = err.errors()[0]

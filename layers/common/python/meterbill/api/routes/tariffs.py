@@ -11,6 +11,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
+from pydantic import Field
 
 from meterbill.api.dependencies import AuthorizedCaller
 from meterbill.api.routes.common import (
@@ -28,6 +29,8 @@ from meterbill.api.schemas import IsoDate, TariffDocument, TariffPage, TariffRec
 from meterbill.services import catalog
 
 router = new_router()
+MAX_ACCEPTED = 100
+MAX_FIELD_NAME = 200
 
 EffectiveFrom = Annotated[
     IsoDate | None,
@@ -41,11 +44,31 @@ TariffId = Annotated[
 ]
 
 
+AcceptUrdbFields = Annotated[
+    list[Annotated[str, Field(max_length=MAX_FIELD_NAME)]] | None,
+    Query(
+        alias="accept_urdb_field",
+        max_length=MAX_ACCEPTED,
+        description="a charge of a URDB rate to leave out knowingly, named as the refusal named it, e.g. "
+        "demandattrs[0] (repeatable; recorded on the tariff as accepted_urdb_fields)",
+    ),
+]
+
+
 @router.post("/v1/tariffs", status_code=201, summary="Create a tariff (version 1)", tags=["tariffs"])
 def create_tariff(
-    document: TariffDocument, caller: AuthorizedCaller, tariff_id: TariffId = None
+    document: TariffDocument,
+    caller: AuthorizedCaller,
+    tariff_id: TariffId = None,
+    accept_urdb_fields: AcceptUrdbFields = None,
 ) -> Response[TariffRecord]:
-    entry = catalog.create_tariff(caller.account, document, caller.stores.catalog, tariff_id=tariff_id)
+    entry = catalog.create_tariff(
+        caller.account,
+        document,
+        caller.stores.catalog,
+        tariff_id=tariff_id,
+        accept_urdb_fields=accept_urdb_fields or (),
+    )
     return created(TariffRecord.of(entry), entry.etag, f"/v1/tariffs/{entry.value.id}")
 
 
@@ -90,6 +113,7 @@ def create_tariff_version(
     caller: AuthorizedCaller,
     effective_from: EffectiveFrom = None,
     if_match: IfMatch = None,
+    accept_urdb_fields: AcceptUrdbFields = None,
 ) -> Response[TariffRecord]:
     entry = catalog.new_tariff_version(
         caller.account,
@@ -98,6 +122,7 @@ def create_tariff_version(
         caller.stores.catalog,
         effective_from=effective_from,
         if_match=expected_etag(if_match),
+        accept_urdb_fields=accept_urdb_fields or (),
     )
     location = f"/v1/tariffs/{tariff_id}/versions/{entry.value.version}"
     return created(TariffRecord.of(entry), entry.etag, location)
