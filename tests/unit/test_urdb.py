@@ -756,13 +756,15 @@ ONE_PERIOD = energy([{"rate": D("0.1")}])
             {**ONE_PERIOD, "fixedattrs": [{"Meter charge": "2.50"}]},
             "fixedattrs[0]",
             "'Meter charge' = '2.50' may be a charge or a condition that cannot be applied (only period "
-            "labels are imported); leave it out with ignore={'fixedattrs[0]'} if it does not apply",
+            "labels are imported); if it does not apply, leave it out "
+            "knowingly with --accept-urdb-field 'fixedattrs[0]' (API: accept_urdb_field=fixedattrs[0])",
         ),
         (
             {**ONE_PERIOD, "energyattrs": [{"Discount per kWh": "-0.01"}]},
             "energyattrs[0]",
             "'Discount per kWh' = '-0.01' may be a charge or a condition that cannot be applied (only period "
-            "labels are imported); leave it out with ignore={'energyattrs[0]'} if it does not apply",
+            "labels are imported); if it does not apply, leave it out "
+            "knowingly with --accept-urdb-field 'energyattrs[0]' (API: accept_urdb_field=energyattrs[0])",
         ),
         (
             {**ONE_PERIOD, "dgrules": "Buy All Sell All"},

@@ -32,7 +32,8 @@ E19_LABEL = "5cef0a415457a33576f60fe2"
 POWER_FACTOR = "demandattrs[0]"
 REFUSAL = (
     "'Power-Factor-Adjustment-Rate-$' = '0.00005' may be a charge or a condition that cannot be applied "
-    "(only period labels are imported); leave it out with ignore={'demandattrs[0]'} if it does not apply"
+    "(only period labels are imported); if it does not apply, leave it out "
+    "knowingly with --accept-urdb-field 'demandattrs[0]' (API: accept_urdb_field=demandattrs[0])"
 )
 
 

@@ -493,8 +493,8 @@ class _Import:
                     raise UrdbError(
                         field,
                         f"{str(name).strip()!r} = {value!r} may be a charge or a condition that cannot "
-                        "be applied (only period labels are imported); leave it out with "
-                        f"ignore={{{field!r}}} if it does not apply",
+                        "be applied (only period labels are imported); if it does not apply, leave it out "
+                        f"knowingly with --accept-urdb-field {field!r} (API: accept_urdb_field={field})",
                     )
         return labels
 
