@@ -73,7 +73,7 @@ def test_a_valid_batch_is_stored_and_counted(api, fakes):
 
     assert (answer.status, answer.json) == (
         200,
-        {"accepted": 2, "duplicates": 0, "rejected": [], "rejected_count": 0},
+        {"accepted": 2, "duplicates": 0, "rejected": [], "rejected_count": 0, "replaced": 0},
     )
     assert fakes.readings.items[ACCOUNT] == [
         stored(datetime(2026, 3, 1, 0, 0, tzinfo=PLUS_ONE), "1.250"),
@@ -87,7 +87,7 @@ def test_a_resent_batch_stores_nothing_twice(api, fakes):
 
     again = send(api, *batch, reading("2026-03-01T00:30:00+01:00", "0.5"))
 
-    assert again.json == {"accepted": 1, "duplicates": 2, "rejected": [], "rejected_count": 0}
+    assert again.json == {"accepted": 1, "duplicates": 2, "rejected": [], "rejected_count": 0, "replaced": 0}
     assert len(fakes.readings.items[ACCOUNT]) == 3
 
 
@@ -119,6 +119,7 @@ def test_a_reading_may_be_up_to_five_minutes_ahead_of_the_servers_clock(api, fak
         "duplicates": 0,
         "rejected": [{"index": 1, "meter_id": "mtr-1", "field": "timestamp", "reason": reason}],
         "rejected_count": 1,
+        "replaced": 0,
     }
 
 
@@ -168,6 +169,7 @@ def test_each_bad_reading_is_rejected_alone_with_its_position_field_and_reason(a
             rejected(11, "mtr-1", "quality", "'X' is not a quality flag (A, E, S, F or N)"),
         ],
         "rejected_count": 11,
+        "replaced": 0,
     }
     assert fakes.readings.items[ACCOUNT] == [stored(datetime(2026, 3, 1, 0, 0, tzinfo=PLUS_ONE), "1.0")]
 
@@ -232,6 +234,7 @@ def test_a_batch_without_one_valid_reading_answers_422_with_the_same_report(api,
             },
         ],
         "rejected_count": 2,
+        "replaced": 0,
     }
     assert answer.status == 422
     assert answer.content_type == "application/problem+json"
@@ -358,7 +361,7 @@ def test_the_same_key_and_body_answer_the_first_answer_again_without_storing(api
     assert (
         (first.status, first.json)
         == (again.status, again.json)
-        == (200, {"accepted": 1, "duplicates": 0, "rejected": [], "rejected_count": 0})
+        == (200, {"accepted": 1, "duplicates": 0, "rejected": [], "rejected_count": 0, "replaced": 0})
     )
     assert "idempotent-replayed" not in first.headers
     assert again.headers["idempotent-replayed"] == "true"

@@ -208,10 +208,15 @@ class RejectedReading(_Response):
 
 
 class IngestAnswer(_Response):
-    accepted: int = Field(description="readings stored now")
+    accepted: int = Field(description="readings stored now (new, or replacing an earlier version)")
     duplicates: int = Field(description="readings stored before (an identical resend)")
     rejected: list[RejectedReading]
     rejected_count: int = Field(description="all rejected readings (an import lists the first 1,000)")
+    replaced: int = Field(
+        default=0,
+        description="of the accepted readings, those that replaced an earlier version of their interval (a "
+        "correction of the same or a better quality); the earlier version is kept as history",
+    )
 
     @classmethod
     def of(cls, report: IngestReport) -> IngestAnswer:
@@ -223,6 +228,7 @@ class IngestAnswer(_Response):
                 for r in report.rejected
             ],
             rejected_count=report.rejected_count,
+            replaced=report.replaced,
         )
 
 

@@ -27,6 +27,7 @@ WHOLE_ITEM = "reading"  # how a rejection names an item that is not an object at
 COUNT_METRICS = (
     ("accepted", "ReadingsAccepted"),
     ("duplicates", "ReadingsDuplicate"),
+    ("replaced", "ReadingsReplaced"),
     ("rejected_count", "ReadingsRejected"),
 )
 
@@ -71,7 +72,7 @@ def ingest_response(answer: Answer, where: str) -> Response[IngestAnswer]:
     """200 with the report, or 422 (a problem document with the report's members) when nothing was stored."""
     if not answer.replayed:
         for member, metric in COUNT_METRICS:
-            metrics.add_metric(name=metric, unit=MetricUnit.Count, value=answer.body[member])
+            metrics.add_metric(name=metric, unit=MetricUnit.Count, value=answer.body.get(member, 0))
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
     if answer.status != 200:
         raise problems.AllReadingsRejectedError(answer.body, where, headers)
@@ -117,6 +118,7 @@ def store_batch(batch: ReadingBatch, caller: Caller) -> IngestReport:
         duplicates=report.duplicates,
         rejected=sorted([*rejected, *checked], key=lambda r: r.index),
         rejected_count=report.rejected_count + len(rejected),
+        replaced=report.replaced,
     )
 
 
