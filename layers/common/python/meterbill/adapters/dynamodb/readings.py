@@ -336,7 +336,7 @@ class DynamoDbReadingStore(ReadingStore):
             for old in _unpack(meter_id, item)[2]
             if start_utc <= old.reading.timestamp < end_utc
         ]
-        return iter(sorted(found, key=lambda old: (_order(old.reading), old.order)))
+        return iter(sorted(found, key=lambda old: (_order(old.reading)[:3], old.order)))
 
     def _bucket_items(self, series: str, range_key_condition: Any) -> Iterator[dict[str, Any]]:
         start_key: dict[str, Any] | None = None
