@@ -197,7 +197,16 @@ class ReadingItem(_Request):
 class ReadingBatch(_Request):
     # Items are checked one by one by the route (a bad item is rejected alone, not the batch), so here they
     # pass unvalidated; the schema still shows ReadingItem.
-    readings: Annotated[list[SkipValidation[ReadingItem]], Field(min_length=1, max_length=MAX_READINGS)]
+    readings: Annotated[
+        list[SkipValidation[ReadingItem]],
+        Field(
+            min_length=1,
+            max_length=MAX_READINGS,
+            description=f"1 to {MAX_READINGS:,} readings; the body may hold at most 1 MB, which "
+            f"{MAX_READINGS:,} of the largest readings fit (a 64-character meter id, a timestamp to the "
+            "microsecond, a 24-digit value as a string: ~230 bytes each); typical readings take ~150 bytes",
+        ),
+    ]
 
 
 class RejectedReading(_Response):

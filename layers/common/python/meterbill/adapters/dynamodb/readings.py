@@ -366,9 +366,9 @@ def _plan(placed: Sequence[_Placed], parts: list[_Part], received: str) -> _Plan
     replacements: dict[str, int] = {}
     for part in parts:
         for name, value in part.attributes.items():
-            if (reading := CURRENT.fullmatch(name)) is not None:
-                instant = reading["slot"] + (reading["fraction"] or "")
-                current[instant] = _Current(part.number, name, Decimal(value["N"]), reading["quality"])
+            if (version := CURRENT.fullmatch(name)) is not None:
+                instant = version["slot"] + (version["fraction"] or "")
+                current[instant] = _Current(part.number, name, Decimal(value["N"]), version["quality"])
             elif (old := HISTORY.fullmatch(name)) is not None:
                 instant = old["slot"] + (old["fraction"] or "")
                 replacements[instant] = max(replacements.get(instant, 0), int(old["order"]))

@@ -35,9 +35,13 @@ COUNT_METRICS = (
 @router.post(
     "/v1/readings",
     summary="Send a batch of readings",
-    description="Valid readings are stored even when others are not; `rejected` names each other one's "
-    "field and reason. Not one stored → 422 with the same report. A reading sent before is counted in "
-    "`duplicates` and stored once.",
+    description="Up to 4,000 readings in a body of at most 1 MB (any 4,000 valid readings fit). Valid "
+    "readings are stored even when others are not; `rejected` names each other one's field and reason. Not "
+    "one stored → 422 with the same report. A reading sent before is counted in `duplicates` and stored "
+    "once; a later version of an interval with the same or better quality replaces the stored one (counted "
+    "in `accepted` and `replaced`; the replaced version is kept for audit), a worse quality is rejected. "
+    "Interval readings must start on their meter's grid (a whole number of intervals after midnight on the "
+    "site's clock); timestamps from 2000-01-01 to 5 minutes ahead of the server's clock.",
     tags=["readings"],
 )
 def post_readings(
