@@ -119,3 +119,43 @@ def test_a_timestamp_at_the_calendars_start_beside_valid_readings_is_rejected_al
         ],
     )
     assert len(fakes.readings.items[ACCOUNT]) == 2
+
+
+@pytest.mark.parametrize(
+    ("member", "field", "reason"),
+    [
+        ('"value":1' + "0" * 5000, "value", "1" + "0" * 36 + "... is too large (the limit is 10^15)"),
+        (
+            '"value":"1e999999999999999999"',
+            "value",
+            "1E+999999999999999999 is too large (the limit is 10^15)",
+        ),
+        ('"value":NaN', "value", "NaN is not a finite number"),
+        (
+            '"value":1,"interval_minutes":1' + "0" * 5000,
+            "interval_minutes",
+            "Input should be a valid integer",
+        ),
+    ],
+    ids=["5001-digit integer", "huge exponent", "NaN", "5001-digit interval"],
+)
+def test_a_number_no_reading_can_hold_is_its_items_rejection_not_the_batchs(
+    api: ApiClient, fakes: FakeStores, member: str, field: str, reason: str
+) -> None:
+    good = (
+        '{"meter_id":"mtr-1","timestamp":"2026-03-01T00:00:00Z","value":1,"type":"interval",'
+        '"interval_minutes":15}'
+    )
+    bad = '{"meter_id":"mtr-1","timestamp":"2026-03-01T00:15:00Z","type":"interval",' + member
+    if "interval_minutes" not in member:
+        bad += ',"interval_minutes":15'
+    body = '{"readings":[' + good + "," + bad + "}]}"
+
+    answer = api.request("POST", "/v1/readings", body=body)
+
+    assert (answer.status, answer.json["accepted"], answer.json["rejected"]) == (
+        200,
+        1,
+        [{"index": 1, "meter_id": "mtr-1", "field": field, "reason": reason}],
+    )
+    assert len(fakes.readings.items[ACCOUNT]) == 1

@@ -60,6 +60,7 @@ from typing import Any, Final
 from pynamodb.exceptions import PynamoDBException
 from pynamodb.expressions.operand import Path, Value
 
+from meterbill.adapters.dynamodb.catalog import utc_now
 from meterbill.adapters.dynamodb.connection import DynamoDb, response_code
 from meterbill.adapters.dynamodb.schema import READINGS_HASH_KEY, READINGS_RANGE_KEY, SEPARATOR, series_pk
 from meterbill.adapters.dynamodb.sizing import item_size
@@ -70,7 +71,7 @@ from meterbill.ports import PutResult, RawReading, ReadingStore, ReadingType, Su
 # 64 characters in ASCII order; two of them spell the minute in a bucket (0 to 4095).
 ALPHABET: Final = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
 QUALITY: Final = re.compile(r"[A-Z0-9]{1,8}")
-# The current version of an instant, and a replaced one (``HISTORY_FORMAT`` in a String).
+# The current version of an instant (a Number), and a replaced one (a String "<quality> <value> <received>").
 CURRENT: Final = re.compile(
     r"(?P<slot>[-0-9A-Za-z_]{2})(?P<quality>[A-Z0-9]{1,8})(?P<fraction>\.(?P<seconds>\d\d)(?P<micro>\d{6})?)?"
 )
@@ -185,7 +186,7 @@ class DynamoDbReadingStore(ReadingStore):
         db: DynamoDb,
         *,
         parallel_requests: int = 8,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._db = db
         self._parallel_requests = parallel_requests
