@@ -10,8 +10,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
+from meterbill.adapters.dynamodb import readings as readings_adapter
 from meterbill.adapters.dynamodb.readings import MAX_PART_BYTES, PART_BYTES
 from meterbill.adapters.dynamodb.sizing import item_size
+from meterbill.errors import InvalidInputError
 from meterbill.ports import PutResult, RawReading, Stores, SupersededReading
 from tests.integration.conftest import READINGS_TABLE, Clock, Faults, Tables
 
@@ -165,3 +169,24 @@ def test_a_correction_goes_to_the_overflow_item_that_holds_its_instant(
         (item["bucket"]["S"], name) for item in tables.all(READINGS_TABLE) for name in item if "~" in name
     ]
     assert [bucket for bucket, _ in sorted(histories)] == ["2026-03-01T00:00Z#r", "2026-03-01T00:00Z#r#3"]
+
+
+def test_an_item_that_would_outgrow_its_limit_with_corrections_refuses_them_with_a_4xx_naming_it(
+    stores: Stores, tables: Tables, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """~11,000 versions of one quarter hour (~36 bytes of history each) would outgrow the 380 KiB limit; with
+    the limit at 16 KiB (so the test runs in a second) ~450 do."""
+    monkeypatch.setattr(readings_adapter, "MAX_PART_BYTES", 16 * 1024)
+    stores.readings.put_new("acme", [quarter_hour(0, f"{n}.5") for n in range(400)])
+
+    with pytest.raises(InvalidInputError) as refused:
+        stores.readings.put_new("acme", [quarter_hour(0, f"{n}.5") for n in range(400, 500)])
+
+    assert (refused.value.field, refused.value.reason) == (
+        "readings",
+        "the versions of bucket '2026-03-01T00:00Z#i15' outgrow a DynamoDB item (16,384 bytes); it takes no "
+        "more corrections",
+    )
+    (item,) = tables.all(READINGS_TABLE)
+    assert item["--A"] == {"N": "399.5"}  # nothing of the refused batch's bucket was written
+    assert item_size(item) <= 16 * 1024

@@ -399,11 +399,11 @@ def _plan(placed: Sequence[_Placed], parts: list[_Part], received: str) -> _Plan
                 {"S": f"{held.quality} {_compact(held.value)} {received}"},
             )
             part.set(reading.name, number_value)
-            if part.size > MAX_PART_BYTES:
+            if part.size > MAX_PART_BYTES:  # ~9,000 versions in one item: no collector corrects that often
                 raise InvalidInputError(
-                    f"readings[{reading.index}]",
-                    "the versions of this bucket's readings outgrow a DynamoDB item "
-                    f"({MAX_PART_BYTES} bytes)",
+                    "readings",
+                    f"the versions of bucket {reading.bucket!r} outgrow a DynamoDB item ({MAX_PART_BYTES:,} "
+                    "bytes); it takes no more corrections",
                 )
             current[reading.instant] = _Current(
                 part.number, reading.name, reading.value, reading.quality, True
