@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from meterbill.errors import AlreadyExistsError, InvalidInputError, NotFoundError, PreconditionFailedError
+from meterbill.meterdata.readings import replaces
 from meterbill.ports import (
     AccountRecord,
     AccountStore,
@@ -25,6 +26,7 @@ from meterbill.ports import (
     ReadingStore,
     Stored,
     Stores,
+    SupersededReading,
 )
 
 FIXED_NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -130,42 +132,71 @@ class FakeCatalogStore(CatalogStore):
         }
 
 
-def reading_identity(reading: RawReading) -> tuple[object, ...]:
-    """What makes two raw readings one (ports.ReadingStore): meter, type, instant, value and quality."""
-    return (reading.meter_id, reading.type, reading.timestamp, reading.value, reading.quality)
+def reading_slot(reading: RawReading) -> tuple[object, ...]:
+    """What makes two raw readings versions of one interval (ports.ReadingStore): meter, type, interval
+    length and instant."""
+    return (reading.meter_id, reading.type, reading.interval_minutes, reading.timestamp)
 
 
 class FakeReadingStore(ReadingStore):
-    """``items[account]`` holds the stored readings in arrival order; ``put_calls`` counts the writes."""
+    """``items[account]`` holds the current readings (a replacement takes the place of the version it
+    replaces), ``history[account]`` the replaced versions in the order they were replaced; ``put_calls``
+    counts the writes. ``clock`` says when a replacing version was received."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], datetime] = fixed_clock) -> None:
         self.items: dict[str, list[RawReading]] = {}
-        self._identities: dict[str, set[tuple[object, ...]]] = {}
+        self.history: dict[str, list[SupersededReading]] = {}
+        self._clock = clock
         self.put_calls = 0
 
     def put_new(self, account: str, readings: Sequence[RawReading]) -> PutResult:
         self.put_calls += 1
         stored = self.items.setdefault(account, [])
-        seen = self._identities.setdefault(account, set())
+        history = self.history.setdefault(account, [])
+        position = {reading_slot(reading): i for i, reading in enumerate(stored)}
+        received = self._clock()
         written: list[int] = []
         duplicates: list[int] = []
+        replaced: list[int] = []
+        outranked: list[int] = []
         for index, reading in enumerate(readings):
             if reading.timestamp.tzinfo is None:
                 raise ValueError(f"readings[{index}]: naive timestamp {reading.timestamp.isoformat()}")
-            identity = reading_identity(reading)
-            if identity in seen:
-                duplicates.append(index)
-            else:
-                seen.add(identity)
+            slot = reading_slot(reading)
+            at = position.get(slot)
+            if at is None:
+                position[slot] = len(stored)
                 stored.append(reading)
                 written.append(index)
-        return PutResult(written=written, duplicates=duplicates)
+                continue
+            current = stored[at]
+            if (current.value, current.quality) == (reading.value, reading.quality):
+                duplicates.append(index)
+            elif replaces(reading.quality, current.quality):
+                order = 1 + sum(reading_slot(old.reading) == slot for old in history)
+                history.append(SupersededReading(current, received, order))
+                stored[at] = reading
+                written.append(index)
+                replaced.append(index)
+            else:
+                outranked.append(index)
+        return PutResult(written=written, duplicates=duplicates, replaced=replaced, outranked=outranked)
 
     def between(self, account: str, meter_id: str, start: datetime, end: datetime) -> Iterator[RawReading]:
         chosen = [
             r for r in self.items.get(account, []) if r.meter_id == meter_id and start <= r.timestamp < end
         ]
         return iter(sorted(chosen, key=lambda r: r.timestamp))
+
+    def superseded(
+        self, account: str, meter_id: str, start: datetime, end: datetime
+    ) -> Iterator[SupersededReading]:
+        chosen = [
+            old
+            for old in self.history.get(account, [])
+            if old.reading.meter_id == meter_id and start <= old.reading.timestamp < end
+        ]
+        return iter(sorted(chosen, key=lambda old: (old.reading.timestamp, old.order)))
 
 
 class FakeKeyStore(KeyStore):
@@ -221,7 +252,7 @@ class FakeStores:
 
     @classmethod
     def empty(cls, clock: Callable[[], datetime] = fixed_clock) -> FakeStores:
-        return cls(FakeCatalogStore(clock), FakeReadingStore(), FakeKeyStore(), FakeAccountStore())
+        return cls(FakeCatalogStore(clock), FakeReadingStore(clock), FakeKeyStore(), FakeAccountStore())
 
     def ports(self) -> Stores:
         return Stores(catalog=self.catalog, readings=self.readings, keys=self.keys, accounts=self.accounts)

@@ -105,7 +105,7 @@ def test_a_day_of_quarter_hours_comes_back_as_hourly_usage_on_the_sites_clock(
 
     assert (pushed.status_code, pushed.json()) == (
         200,
-        {"accepted": 96, "duplicates": 0, "rejected": [], "rejected_count": 0},
+        {"accepted": 96, "duplicates": 0, "rejected": [], "rejected_count": 0, "replaced": 0},
     )
     assert usage.status_code == 200
     assert hour_totals(usage.json()) == [
@@ -200,7 +200,7 @@ def test_an_idempotency_key_sent_again_replays_the_first_answer(
     first = collector.post("/v1/readings", batch, headers=key)
     replayed = collector.post("/v1/readings", batch, headers=key)
 
-    answer = {"accepted": 8, "duplicates": 0, "rejected": [], "rejected_count": 0}
+    answer = {"accepted": 8, "duplicates": 0, "rejected": [], "rejected_count": 0, "replaced": 0}
     assert (first.status_code, first.json(), first.headers.get("Idempotent-Replayed")) == (200, answer, None)
     assert (replayed.status_code, replayed.json(), replayed.headers["Idempotent-Replayed"]) == (
         200,

@@ -52,9 +52,13 @@ def reading(
 
 
 def numbers(item: dict[str, Any] | None) -> dict[str, str]:
-    """The reading attributes of a bucket: name → DynamoDB Number text."""
+    """The current readings of a bucket: name → DynamoDB Number text (history entries are Strings)."""
     assert item is not None
-    return {name: value["N"] for name, value in item.items() if name not in ("series", "bucket", "version")}
+    return {
+        name: value["N"]
+        for name, value in item.items()
+        if name not in ("series", "bucket", "version") and "N" in value
+    }
 
 
 # --- what is stored -----------------------------------------------------------------------------------------
@@ -213,41 +217,50 @@ def test_an_overlapping_batch_stores_only_the_readings_not_stored_yet(stores: St
     }  # fmt: skip
 
 
-def test_another_value_for_the_same_instant_is_kept_under_a_name_that_carries_the_value(
+def test_another_value_for_the_same_instant_replaces_it_and_the_replaced_one_is_kept_as_history(
     stores: Stores, tables: Tables
 ) -> None:
     stores.readings.put_new("acme", quarter_hours(DAY, ["1.25"]))
 
     result = stores.readings.put_new("acme", quarter_hours(DAY, ["1.3"]))
 
-    assert result == PutResult(written=[0], duplicates=[])
-    assert numbers(tables.bucket("acme#mtr-1", "2026-03-01T00:00Z#i15")) == {"--A": "1.25", "--A~1.3": "1.3"}
+    assert result == PutResult(written=[0], duplicates=[], replaced=[0])
+    assert tables.bucket("acme#mtr-1", "2026-03-01T00:00Z#i15") == {
+        "series": {"S": "acme#mtr-1"},
+        "bucket": {"S": "2026-03-01T00:00Z#i15"},
+        "--A": {"N": "1.3"},
+        "--~1": {"S": "A 1.25 2026-03-01T09:00:00Z"},
+        "version": {"N": "2"},
+    }
     assert [
         stored.value for stored in stores.readings.between("acme", "mtr-1", DAY, DAY + timedelta(hours=1))
-    ] == [
-        D("1.25"),
-        D("1.3"),
-    ]
-    for value in ("1.25", "1.3"):
-        assert stores.readings.put_new("acme", quarter_hours(DAY, [value])) == PutResult([], [0])
+    ] == [D("1.3")]
+    assert stores.readings.put_new("acme", quarter_hours(DAY, ["1.3"])) == PutResult([], [0])
 
 
-def test_the_same_reading_twice_in_one_batch_is_written_once(stores: Stores, tables: Tables) -> None:
+def test_the_same_reading_twice_in_one_batch_is_written_once_and_a_later_value_in_it_replaces_it(
+    stores: Stores, tables: Tables
+) -> None:
     batch = quarter_hours(DAY, ["7"]) * 2 + quarter_hours(DAY, ["8"]) * 2
 
-    assert stores.readings.put_new("acme", batch) == PutResult(written=[0, 2], duplicates=[1, 3])
-    assert numbers(tables.bucket("acme#mtr-1", "2026-03-01T00:00Z#i15")) == {"--A": "7", "--A~8": "8"}
+    assert stores.readings.put_new("acme", batch) == PutResult(
+        written=[0, 2], duplicates=[1, 3], replaced=[2]
+    )
+    assert numbers(tables.bucket("acme#mtr-1", "2026-03-01T00:00Z#i15")) == {"--A": "8"}
+    assert tables.bucket("acme#mtr-1", "2026-03-01T00:00Z#i15")["--~1"] == {"S": "A 7 2026-03-01T09:00:00Z"}  # type: ignore[index]
 
 
-def test_another_quality_for_the_same_instant_and_value_is_another_reading(
+def test_a_better_quality_for_the_same_instant_and_value_replaces_it_and_a_worse_one_is_outranked(
     stores: Stores, tables: Tables
 ) -> None:
     stores.readings.put_new("acme", quarter_hours(DAY, ["2"], quality="E"))
 
-    result = stores.readings.put_new("acme", quarter_hours(DAY, ["2"], quality="A"))
+    upgraded = stores.readings.put_new("acme", quarter_hours(DAY, ["2"], quality="A"))
+    estimate_after_actual = stores.readings.put_new("acme", quarter_hours(DAY, ["2.5"], quality="E"))
 
-    assert result == PutResult(written=[0], duplicates=[])
-    assert numbers(tables.bucket("acme#mtr-1", "2026-03-01T00:00Z#i15")) == {"--E": "2", "--A": "2"}
+    assert upgraded == PutResult(written=[0], duplicates=[], replaced=[0])
+    assert estimate_after_actual == PutResult(written=[], duplicates=[], outranked=[0])
+    assert numbers(tables.bucket("acme#mtr-1", "2026-03-01T00:00Z#i15")) == {"--A": "2"}
 
 
 # --- reading back -------------------------------------------------------------------------------------------

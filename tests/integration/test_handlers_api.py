@@ -144,8 +144,8 @@ def test_readings_go_from_a_collectors_key_into_one_bucket_item_and_come_back_as
     first = gateway.request(collector, "POST", "/v1/readings", batch)
     again = gateway.request(collector, "POST", "/v1/readings", batch)
 
-    assert first.json == {"accepted": 3, "duplicates": 0, "rejected": [], "rejected_count": 0}
-    assert again.json == {"accepted": 0, "duplicates": 3, "rejected": [], "rejected_count": 0}
+    assert first.json == {"accepted": 3, "duplicates": 0, "rejected": [], "rejected_count": 0, "replaced": 0}
+    assert again.json == {"accepted": 0, "duplicates": 3, "rejected": [], "rejected_count": 0, "replaced": 0}
     assert tables.all(READINGS_TABLE) == [
         {
             "series": {"S": f"{ACCOUNT}#mtr-1"},
@@ -264,7 +264,11 @@ def test_an_idempotency_key_answers_the_first_answer_again_from_the_idempotency_
         headers={"Idempotency-Key": "hour-0"},
     )
 
-    assert first.json == again.json == {"accepted": 1, "duplicates": 0, "rejected": [], "rejected_count": 0}
+    assert (
+        first.json
+        == again.json
+        == {"accepted": 1, "duplicates": 0, "rejected": [], "rejected_count": 0, "replaced": 0}
+    )
     assert again.headers["idempotent-replayed"] == "true"
     assert (other.status, other.json["errors"][0]["field"]) == (422, "Idempotency-Key")
     (record,) = tables.all(IDEMPOTENCY_TABLE)

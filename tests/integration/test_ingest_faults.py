@@ -48,7 +48,7 @@ COPIES_IN_SAME_REQUEST: Final = 1_500
 RESENT_LATER: Final = 1_500  # duplicates: 30 % of all readings
 MALFORMED: Final = 1_000  # 10 %
 REQUESTS: Final = 5  # the 10,000 readings take ~1.1 MB as JSON: more than one request's 1 MB
-MAX_READINGS_PER_REQUEST: Final = 10_000
+MAX_READINGS_PER_REQUEST: Final = ApiSettings.model_fields["max_readings_per_request"].default
 MAX_BODY_BYTES: Final = 1_000_000
 MAX_RESENDS: Final = 5
 

@@ -598,6 +598,7 @@ def test_readings_for_another_accounts_meter_are_rejected_as_for_no_meter(world:
             {"index": 0, "meter_id": "mtr-ada", "field": "meter_id", "reason": "no meter 'mtr-ada'"}
         ],
         "rejected_count": 1,
+        "replaced": 0,
     }
     assert answer.json == problem(
         422,
@@ -795,7 +796,7 @@ def test_an_idempotency_key_is_remembered_per_account(changeable_world: World) -
     adas = world.gateway.send(world.ada.ingest, call)
     bobs = world.gateway.send(world.bob.ingest, call)  # the same request, with the same key
 
-    assert adas.json == {"accepted": 1, "duplicates": 2, "rejected": [], "rejected_count": 0}
+    assert adas.json == {"accepted": 1, "duplicates": 2, "rejected": [], "rejected_count": 0, "replaced": 0}
     assert (bobs.status, bobs.json["rejected_count"], bobs.json["rejected"][2]["reason"]) == (
         422,
         3,

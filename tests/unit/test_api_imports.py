@@ -71,7 +71,7 @@ def test_a_csv_file_is_one_named_meters_intervals_on_its_sites_clock(api, fakes)
 
     assert (answer.status, answer.json) == (
         200,
-        {"accepted": 2, "duplicates": 0, "rejected": [], "rejected_count": 0},
+        {"accepted": 2, "duplicates": 0, "rejected": [], "rejected_count": 0, "replaced": 0},
     )
     assert fakes.readings.items[ACCOUNT] == [
         RawReading("mtr-1", datetime(2026, 2, 1, 0, 0, tzinfo=BERLIN), Decimal("0.25"), "interval", 15, "A"),

@@ -73,7 +73,7 @@ def test_a_valid_batch_is_stored_and_counted(api, fakes):
 
     assert (answer.status, answer.json) == (
         200,
-        {"accepted": 2, "duplicates": 0, "rejected": [], "rejected_count": 0},
+        {"accepted": 2, "duplicates": 0, "rejected": [], "rejected_count": 0, "replaced": 0},
     )
     assert fakes.readings.items[ACCOUNT] == [
         stored(datetime(2026, 3, 1, 0, 0, tzinfo=PLUS_ONE), "1.250"),
@@ -87,7 +87,7 @@ def test_a_resent_batch_stores_nothing_twice(api, fakes):
 
     again = send(api, *batch, reading("2026-03-01T00:30:00+01:00", "0.5"))
 
-    assert again.json == {"accepted": 1, "duplicates": 2, "rejected": [], "rejected_count": 0}
+    assert again.json == {"accepted": 1, "duplicates": 2, "rejected": [], "rejected_count": 0, "replaced": 0}
     assert len(fakes.readings.items[ACCOUNT]) == 3
 
 
@@ -119,6 +119,7 @@ def test_a_reading_may_be_up_to_five_minutes_ahead_of_the_servers_clock(api, fak
         "duplicates": 0,
         "rejected": [{"index": 1, "meter_id": "mtr-1", "field": "timestamp", "reason": reason}],
         "rejected_count": 1,
+        "replaced": 0,
     }
 
 
@@ -168,6 +169,7 @@ def test_each_bad_reading_is_rejected_alone_with_its_position_field_and_reason(a
             rejected(11, "mtr-1", "quality", "'X' is not a quality flag (A, E, S, F or N)"),
         ],
         "rejected_count": 11,
+        "replaced": 0,
     }
     assert fakes.readings.items[ACCOUNT] == [stored(datetime(2026, 3, 1, 0, 0, tzinfo=PLUS_ONE), "1.0")]
 
@@ -232,6 +234,7 @@ def test_a_batch_without_one_valid_reading_answers_422_with_the_same_report(api,
             },
         ],
         "rejected_count": 2,
+        "replaced": 0,
     }
     assert answer.status == 422
     assert answer.content_type == "application/problem+json"
@@ -265,13 +268,13 @@ def test_a_body_that_is_not_a_batch_answers_422_naming_the_field(api, fakes, bod
     assert fakes.readings.items == {}
 
 
-def test_more_than_10000_readings_answer_422_naming_readings(api, fakes):
+def test_more_than_4000_readings_answer_422_naming_readings(api, fakes):
     one = {"meter_id": "m", "timestamp": "2026-03-01T00:00Z", "value": 1, "type": "register"}
-    body = json.dumps({"readings": [one] * 10_001}, separators=(",", ":"))  # 770 kB: within the size limit
+    body = json.dumps({"readings": [one] * 4_001}, separators=(",", ":"))  # 308 kB: within the size limit
 
     answer = api.request("POST", "/v1/readings", body=body)
 
-    reason = "List should have at most 10000 items after validation, not 10001"
+    reason = "List should have at most 4000 items after validation, not 4001"
     assert answer.json == problem(422, f"readings: {reason}", ("readings", reason))
 
 
@@ -358,7 +361,7 @@ def test_the_same_key_and_body_answer_the_first_answer_again_without_storing(api
     assert (
         (first.status, first.json)
         == (again.status, again.json)
-        == (200, {"accepted": 1, "duplicates": 0, "rejected": [], "rejected_count": 0})
+        == (200, {"accepted": 1, "duplicates": 0, "rejected": [], "rejected_count": 0, "replaced": 0})
     )
     assert "idempotent-replayed" not in first.headers
     assert again.headers["idempotent-replayed"] == "true"

@@ -85,7 +85,7 @@ def test_good_items_are_stored_and_bad_ones_rejected_one_by_one(
         readings,
         interval("2026-03-01T11:00Z", "0.5"),  # 0: good
         interval("2026-03-01T12:06Z", "0.5"),  # 1: more than 5 minutes ahead
-        interval("2026-03-01T12:05Z", "0.5"),  # 2: exactly 5 minutes ahead: good
+        register("2026-03-01T12:05Z", "0.5"),  # 2: exactly 5 minutes ahead: good
         interval("2026-03-01T11:00Z", "NaN"),  # 3
         interval("2026-03-01T11:00Z", "-Infinity"),  # 4
         interval("2026-03-01T11:15Z", "-0.5"),  # 5
@@ -128,7 +128,7 @@ def test_good_items_are_stored_and_bad_ones_rejected_one_by_one(
     )
     assert [(r.meter_id, r.timestamp.isoformat(), r.value) for r in readings.items[A]] == [
         ("m1", "2026-03-01T11:00:00+00:00", D("0.5")),
-        ("m1", "2026-03-01T12:05:00+00:00", D("0.5")),
+        ("r1", "2026-03-01T12:05:00+00:00", D("0.5")),
         ("r1", "2026-03-01T11:15:00+00:00", D("-3")),
     ]
     assert B not in readings.items
@@ -149,15 +149,6 @@ def test_the_same_reading_twice_in_one_batch_is_stored_once(
         catalog, readings, interval("2026-03-01T10:00Z", "1.0"), interval("2026-03-01T11:00+01:00", "1.000")
     )
     assert (report.accepted, report.duplicates) == (1, 1)
-
-
-def test_a_different_value_for_the_same_interval_is_kept_for_validation_to_decide(
-    catalog: FakeCatalogStore, readings: FakeReadingStore
-) -> None:
-    report = ingest(
-        catalog, readings, interval("2026-03-01T10:00Z", "1.0"), interval("2026-03-01T10:00Z", "1.1")
-    )
-    assert (report.accepted, report.duplicates) == (2, 0)
 
 
 def test_a_batch_of_only_bad_items_stores_nothing_and_says_so(

@@ -88,16 +88,41 @@ class RawReading:
 
 
 @dataclass(frozen=True, slots=True)
+class SupersededReading:
+    """A version of a reading that a later one replaced (``ReadingStore.put_new``), kept for audit:
+    ``superseded_at`` is when the replacing version was received, ``order`` counts the replacements of that
+    interval (1 for the first); the replacing version's own receipt time is this ``superseded_at``."""
+
+    reading: RawReading
+    superseded_at: datetime
+    order: int
+
+
+@dataclass(frozen=True, slots=True)
 class PutResult:
-    """Which of the readings passed to ``put_new`` were stored now, and which were stored before."""
+    """What became of each reading passed to ``put_new`` (by position): ``written`` were stored now (new, or
+    ``replaced``: an earlier version of their interval was superseded - ``replaced`` is a subset of
+    ``written``), ``duplicates`` equal the stored version, ``outranked`` were not stored because the stored
+    version has a better quality."""
 
     written: Sequence[int]
     duplicates: Sequence[int]
+    replaced: Sequence[int] = ()
+    outranked: Sequence[int] = ()
+
+    def __post_init__(self) -> None:  # lists, so results compare equal however they were built
+        for name in ("written", "duplicates", "replaced", "outranked"):
+            object.__setattr__(self, name, list(getattr(self, name)))
 
 
 class ReadingStore(ABC):
-    """Raw readings, kept as sent, identified by (meter, type, timestamp, value, quality): an identical
-    resend is a duplicate; a different value for the same instant is kept too (validation decides)."""
+    """Raw readings, one current version per interval: an interval (or a register read's instant) is
+    (meter, type, interval length, timestamp). A reading for an interval that has none is stored; one equal
+    to the stored version (value and quality) is a duplicate; one with another value or quality replaces the
+    stored version if its quality ranks the same or higher (``meterbill.meterdata.readings.QUALITY_RANK``) and
+    is outranked (not stored) otherwise. "Later" is the order in which the store receives them: within a call,
+    the order of ``readings``; across calls, the order their writes land. A replaced version is kept
+    (``superseded``), never lost."""
 
     @abstractmethod
     def put_new(self, account: str, readings: Sequence[RawReading]) -> PutResult:
@@ -105,7 +130,14 @@ class ReadingStore(ABC):
 
     @abstractmethod
     def between(self, account: str, meter_id: str, start: datetime, end: datetime) -> Iterator[RawReading]:
-        """Readings of a meter with start <= timestamp < end, in timestamp order."""
+        """The current readings of a meter with start <= timestamp < end, in timestamp order."""
+
+    @abstractmethod
+    def superseded(
+        self, account: str, meter_id: str, start: datetime, end: datetime
+    ) -> Iterator[SupersededReading]:
+        """The replaced versions of a meter's readings with start <= timestamp < end, in timestamp order and,
+        per interval, in the order they were replaced."""
 
 
 @dataclass(frozen=True, slots=True)

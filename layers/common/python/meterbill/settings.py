@@ -33,7 +33,9 @@ class ApiSettings(BaseModel):
     idempotency_table: str = Field(min_length=3)
     max_body_bytes: int = 1_000_000
     max_import_bytes: int = 5_000_000
-    max_readings_per_request: int = 10_000
+    # 4,000 of the largest readings (64-character meter id, timestamp to the microsecond with its offset,
+    # a 24-digit value as a string: ~229 bytes as json.dumps writes them) fit max_body_bytes (1 MB).
+    max_readings_per_request: int = 4_000
     future_tolerance_seconds: int = 300
 
     @classmethod

@@ -10,6 +10,7 @@ one process (tests do).
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -35,11 +36,14 @@ class MeterbillApi(APIGatewayRestResolver):
 
 
 def parse_json_body(text: str) -> Any:
-    """JSON with exact numbers: fractions and exponents as ``Decimal``, never float. A document JSON allows
-    but we do not take (a duplicate key, digits beyond Python's limit, nesting beyond the stack) is refused as
-    not valid JSON, like a syntax error."""
+    """JSON with exact numbers: fractions and exponents as ``Decimal``, never float; an integer longer than
+    Python converts (4,300 digits) as ``Decimal`` too, so the field that gets it refuses it by name (one
+    reading of a batch, not the batch). A document JSON allows but we do not take (a duplicate key, nesting
+    beyond the stack) is refused as not valid JSON, like a syntax error."""
     try:
-        document = json.loads(text, parse_float=Decimal, object_pairs_hook=_object_without_duplicates)
+        document = json.loads(
+            text, parse_float=Decimal, parse_int=_integer, object_pairs_hook=_object_without_duplicates
+        )
         if "\\ud" in text.lower():  # escaped surrogates: each must be half of a pair
             json.dumps(document, ensure_ascii=False, default=str).encode("utf-8")
     except json.JSONDecodeError:
@@ -47,6 +51,10 @@ def parse_json_body(text: str) -> Any:
     except (ValueError, RecursionError) as err:
         raise json.JSONDecodeError(_reason(err), text, 0) from None
     return document
+
+
+def _integer(text: str) -> int | Decimal:
+    return int(text) if len(text) <= sys.get_int_max_str_digits() else Decimal(text)
 
 
 def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

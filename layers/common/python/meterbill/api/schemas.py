@@ -197,7 +197,16 @@ class ReadingItem(_Request):
 class ReadingBatch(_Request):
     # Items are checked one by one by the route (a bad item is rejected alone, not the batch), so here they
     # pass unvalidated; the schema still shows ReadingItem.
-    readings: Annotated[list[SkipValidation[ReadingItem]], Field(min_length=1, max_length=MAX_READINGS)]
+    readings: Annotated[
+        list[SkipValidation[ReadingItem]],
+        Field(
+            min_length=1,
+            max_length=MAX_READINGS,
+            description=f"1 to {MAX_READINGS:,} readings; the body may hold at most 1 MB, which "
+            f"{MAX_READINGS:,} of the largest readings fit (a 64-character meter id, a timestamp to the "
+            "microsecond, a 24-digit value as a string: ~230 bytes each); typical readings take ~150 bytes",
+        ),
+    ]
 
 
 class RejectedReading(_Response):
@@ -208,10 +217,15 @@ class RejectedReading(_Response):
 
 
 class IngestAnswer(_Response):
-    accepted: int = Field(description="readings stored now")
+    accepted: int = Field(description="readings stored now (new, or replacing an earlier version)")
     duplicates: int = Field(description="readings stored before (an identical resend)")
     rejected: list[RejectedReading]
     rejected_count: int = Field(description="all rejected readings (an import lists the first 1,000)")
+    replaced: int = Field(
+        default=0,
+        description="of the accepted readings, those that replaced an earlier version of their interval (a "
+        "correction of the same or a better quality); the earlier version is kept as history",
+    )
 
     @classmethod
     def of(cls, report: IngestReport) -> IngestAnswer:
@@ -223,6 +237,7 @@ class IngestAnswer(_Response):
                 for r in report.rejected
             ],
             rejected_count=report.rejected_count,
+            replaced=report.replaced,
         )
 
 

@@ -14,6 +14,13 @@ Quality = Literal["A", "E", "S", "F", "N"]
 QUALITY_RANK: dict[str, int] = {"A": 4, "F": 3, "S": 2, "E": 1, "N": 0}
 
 
+def replaces(new_quality: str, stored_quality: str) -> bool:
+    """Whether a later version of an interval replaces the stored one: when its quality ranks the same or
+    higher (a correction, or an actual value for an estimate), as in NEM12 practice. A quality outside
+    QUALITY_RANK ranks below all of them."""
+    return QUALITY_RANK.get(new_quality, -1) >= QUALITY_RANK.get(stored_quality, -1)
+
+
 @dataclass(frozen=True, slots=True)
 class IntervalReading:
     """Consumption in [start, end) as the source reported it (or as validation produced it)."""

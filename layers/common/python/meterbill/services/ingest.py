@@ -4,16 +4,23 @@ Each item is checked on its own and the valid ones are stored even when others a
 was stored now, what was stored before (an identical resend stores nothing twice: the ReadingStore writes
 exactly once), and every rejected item with the field at fault and the reason. An item is rejected when
 
-- its timestamp has no UTC offset, or lies more than ``future_tolerance`` (5 min) ahead of the server's clock;
+- its timestamp has no UTC offset, lies before 2000-01-01T00:00Z (``EARLIEST``), or lies more than
+  ``future_tolerance`` (5 min) ahead of ``now``, the server's clock (passed in as a value);
 - its value is not a finite number, has more than 9 decimal places or 15 whole digits, or is a negative
   interval value;
 - its type is not ``register`` or ``interval``; an interval reading's ``interval_minutes`` is not 1, 5, 15,
   30 or 60, or not the meter's interval length; a register read has one;
 - its quality flag is not one of NEM12's A, E, S, F, N;
-- its meter is not one of the account's meters (another account's meter looks exactly like none).
+- its meter is not one of the account's meters (another account's meter looks exactly like none);
+- an interval reading does not start on its meter's grid: a whole multiple of the interval length after
+  midnight on the site's clock, with no seconds (00:07 is not a 15-minute interval's start: validation would
+  ignore it). Register reads may be taken at any instant;
+- the store holds a better-quality version of its interval (an estimate does not replace an actual value).
 
-An interval reading's timestamp is the start of its interval. Raw readings are kept as sent; validation
-(``meterbill.meterdata.vee``) turns them into usage later.
+An interval reading's timestamp is the start of its interval. Raw readings are kept as sent, one current
+version per interval: a later version of the same or better quality replaces the stored one (a correction,
+counted in ``replaced``; the replaced version is kept for audit), an identical resend is a duplicate (see
+``meterbill.ports.ReadingStore``). Validation (``meterbill.meterdata.vee``) turns them into usage later.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from itertools import islice
 from typing import Final, cast, get_args
@@ -38,6 +45,7 @@ from meterbill.services.common import require_aware
 from meterbill.usage import ALLOWED_INTERVAL_MINUTES, MAX_DECIMALS, IntervalSeries
 
 FUTURE_TOLERANCE: Final = timedelta(minutes=5)
+EARLIEST: Final = datetime(2000, 1, 1, tzinfo=UTC)  # no meter data this platform bills is older
 QUALITIES: Final = frozenset[str](get_args(Quality))
 READING_TYPES: Final = frozenset[str](get_args(ReadingType))
 FILE_FORMATS: Final = frozenset[str](get_args(FileFormat))
@@ -45,6 +53,10 @@ MAX_WHOLE_DIGITS: Final = 15  # below 10^15 (a petawatt-hour): bounds the intege
 IMPORT_BATCH: Final = 1000  # readings an import checks and stores at a time
 MAX_REPORTED_IMPORT_REJECTIONS: Final = 1000  # a file may hold 100,000s of bad readings; the count says all
 UPLOAD: Final = "upload"  # how errors name the file
+SHOWN_CHARACTERS: Final = 40  # how much of a bad value a reason repeats
+# Every UTC offset in use since 2000 is a whole number of quarter hours (tzdata), so a grid of 1, 5 or 15
+# minutes is the same on every site's clock as on UTC's; 30- and 60-minute grids need the site's zone.
+_UTC_GRID_MINUTES: Final = frozenset({1, 5, 15})
 
 _METER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")  # domain.Id: nothing else can be a meter
 
@@ -73,13 +85,15 @@ class Rejection:
 
 @dataclass(frozen=True, slots=True)
 class IngestReport:
-    """``accepted`` readings were stored now, ``duplicates`` had been stored before; ``rejected`` lists the
-    rejected items in order (an import lists the first 1,000) and ``rejected_count`` counts them all."""
+    """``accepted`` readings were stored now - ``replaced`` of them replaced an earlier version of their
+    interval (a correction) -, ``duplicates`` had been stored before; ``rejected`` lists the rejected items in
+    order (an import lists the first 1,000) and ``rejected_count`` counts them all."""
 
     accepted: int
     duplicates: int
     rejected: list[Rejection] = field(default_factory=list)
     rejected_count: int = 0
+    replaced: int = 0
 
     @property
     def all_rejected(self) -> bool:
@@ -99,7 +113,7 @@ def store_readings(
     """Store the valid items of a batch; reject the others one by one (see the module's rules)."""
     require_aware(now, "now")
     meters = _meters(account, {item.meter_id for item in items}, catalog)
-    batch = _Batch(now, future_tolerance)
+    batch = _Batch(now, future_tolerance, _SiteZones(account, catalog))
     for index, item in enumerate(items):
         batch.add(index, item.meter_id, item, meters.get(item.meter_id))
     return batch.store(account, readings).report()
@@ -140,30 +154,53 @@ def import_file(
         if meter_id is not None:
             _named_meter(account, meter_id, catalog)
         file_readings = _greenbutton_readings(data, meter_id)
-    batch = _Batch(now, future_tolerance, report_limit=MAX_REPORTED_IMPORT_REJECTIONS)
+    batch = _Batch(
+        now, future_tolerance, _SiteZones(account, catalog), report_limit=MAX_REPORTED_IMPORT_REJECTIONS
+    )
     return _store_file_readings(account, file_readings, meter_id, catalog, readings, batch)
 
 
 # --- checking and storing -----------------------------------------------------------------------------------
 
 
+class _SiteZones:
+    """The time zone of a meter's site, looked up once per site and only for grids that need it."""
+
+    def __init__(self, account: str, catalog: CatalogStore) -> None:
+        self._account = account
+        self._catalog = catalog
+        self._zones: dict[str, tzinfo] = {}
+
+    def grid_zone(self, meter: Meter) -> tzinfo:
+        if meter.interval_minutes in _UTC_GRID_MINUTES:
+            return UTC
+        zone = self._zones.get(meter.site_id)
+        if zone is None:
+            site = Site.model_validate(self._catalog.get(self._account, "site", meter.site_id).body)
+            zone = self._zones[meter.site_id] = site.zone()
+        return zone
+
+
 @dataclass(slots=True)
 class _Batch:
-    """Readings checked so far: the valid ones (with their input index) and the rejections."""
+    """Readings checked so far: the valid ones (with their input index and name) and the rejections."""
 
     now: datetime
     future_tolerance: timedelta
+    zones: _SiteZones
     valid: list[RawReading] = field(default_factory=list)
+    valid_items: list[tuple[int, str]] = field(default_factory=list)  # (index, meter id as named)
     rejected: list[Rejection] = field(default_factory=list)
     rejected_count: int = 0
     report_limit: int | None = None
     accepted: int = 0
     duplicates: int = 0
+    replaced: int = 0
 
     def add(
         self, index: int, named: str, item: ReadingIn, meter: Meter | None, unit: str | None = None
     ) -> None:
-        problem = _problem(item, meter, self.now, self.future_tolerance, unit)
+        problem = _problem(item, meter, self.now, self.future_tolerance, unit, self.zones)
         if problem is None:
             assert meter is not None
             self.valid.append(
@@ -176,32 +213,59 @@ class _Batch:
                     quality=item.quality,
                 )
             )
+            self.valid_items.append((index, named))
         else:
-            self.rejected_count += 1
-            if self.report_limit is None or len(self.rejected) < self.report_limit:
-                self.rejected.append(Rejection(index, named, *problem))
+            self._reject(Rejection(index, named, *problem))
+
+    def _reject(self, rejection: Rejection) -> None:
+        self.rejected_count += 1
+        if self.report_limit is None or len(self.rejected) < self.report_limit:
+            self.rejected.append(rejection)
 
     def store(self, account: str, readings: ReadingStore) -> _Batch:
         if self.valid:
             put = readings.put_new(account, self.valid)
             self.accepted += len(put.written)
             self.duplicates += len(put.duplicates)
+            self.replaced += len(put.replaced)
+            for position in put.outranked:
+                index, named = self.valid_items[position]
+                self._reject(Rejection(index, named, "quality", _outranked(self.valid[position])))
+            self.rejected.sort(key=lambda rejection: rejection.index)
             self.valid = []
+            self.valid_items = []
         return self
 
     def report(self) -> IngestReport:
-        return IngestReport(self.accepted, self.duplicates, list(self.rejected), self.rejected_count)
+        return IngestReport(
+            self.accepted, self.duplicates, list(self.rejected), self.rejected_count, self.replaced
+        )
+
+
+def _outranked(reading: RawReading) -> str:
+    return (
+        f"a better-quality version of this {reading.type} reading is stored; "
+        f"quality {reading.quality} does not replace it (A > F > S > E > N)"
+    )
 
 
 def _problem(
-    item: ReadingIn, meter: Meter | None, now: datetime, future_tolerance: timedelta, unit: str | None
+    item: ReadingIn,
+    meter: Meter | None,
+    now: datetime,
+    future_tolerance: timedelta,
+    unit: str | None,
+    zones: _SiteZones,
 ) -> tuple[str, str] | None:
     """(field, reason) of the first thing wrong with an item, or None."""
     if item.type not in READING_TYPES:
-        return "type", f"{item.type!r} is not 'register' or 'interval'"
+        return "type", f"{_shown(item.type)} is not 'register' or 'interval'"
     timestamp = item.timestamp
     if timestamp.tzinfo is None or timestamp.utcoffset() is None:
         return "timestamp", f"{timestamp.isoformat()} has no UTC offset"
+    # Compared, never converted: 0001-01-01T00:00+14:00 has no UTC equivalent a datetime can hold.
+    if timestamp < EARLIEST:
+        return "timestamp", f"{timestamp.isoformat()} is before {EARLIEST.isoformat()}, the earliest reading"
     if timestamp > now + future_tolerance:
         ahead = f"more than {future_tolerance} ahead of the server's clock ({now.isoformat()})"
         return "timestamp", f"{timestamp.isoformat()} is in the future: {ahead}"
@@ -209,38 +273,62 @@ def _problem(
     if value_problem is not None:
         return "value", value_problem
     if item.type == "interval" and _decimal(item.value) < 0:
-        return "value", f"negative interval value {item.value}"
+        return "value", f"negative interval value {_shown(item.value)}"
     if item.type == "interval" and item.interval_minutes not in ALLOWED_INTERVAL_MINUTES:
         allowed = ", ".join(map(str, ALLOWED_INTERVAL_MINUTES))
-        return "interval_minutes", f"{item.interval_minutes} is not one of {allowed}"
+        return "interval_minutes", f"{_shown(item.interval_minutes)} is not one of {allowed}"
     if item.type == "register" and item.interval_minutes is not None:
         return "interval_minutes", "a register read has no interval length"
     if item.quality not in QUALITIES:
-        return "quality", f"{item.quality!r} is not a quality flag (A, E, S, F or N)"
+        return "quality", f"{_shown(item.quality)} is not a quality flag (A, E, S, F or N)"
     if meter is None:
-        return "meter_id", f"no meter {item.meter_id!r}"
+        return "meter_id", f"no meter {_shown(item.meter_id)}"
     if unit is not None and unit != meter.unit:
         return "unit", f"the file's {unit!r} is not meter {meter.id!r}'s unit {meter.unit!r}"
     if item.type == "interval" and item.interval_minutes != meter.interval_minutes:
         return "interval_minutes", f"meter {meter.id!r} records {meter.interval_minutes}-minute intervals"
+    if item.type == "interval":
+        return _grid_problem(timestamp, meter, zones.grid_zone(meter))
     return None
+
+
+def _grid_problem(timestamp: datetime, meter: Meter, zone: tzinfo) -> tuple[str, str] | None:
+    """An interval starts a whole number of intervals after midnight on its site's clock (as validation
+    counts them)."""
+    local = timestamp.astimezone(zone)
+    minutes = meter.interval_minutes
+    if not (local.second or local.microsecond or (local.hour * 60 + local.minute) % minutes):
+        return None
+    clock = "UTC or any site's clock" if zone is UTC else f"the site's clock ({zone})"
+    return (
+        "timestamp",
+        f"{timestamp.isoformat()} is not on meter {meter.id!r}'s {minutes}-minute grid: an interval starts "
+        f"a whole number of {minutes} minutes after midnight on {clock}, with no seconds",
+    )
+
+
+def _shown(value: object) -> str:
+    """A bad value as a reason repeats it: its repr, cut short."""
+    number = isinstance(value, Decimal | int | float) and not isinstance(value, bool)
+    text = str(value) if number else repr(value)
+    return text if len(text) <= SHOWN_CHARACTERS else text[: SHOWN_CHARACTERS - 3] + "..."
 
 
 def _value_problem(value: object) -> str | None:
     if isinstance(value, bool) or not isinstance(value, Decimal | int | float):
-        return f"{value!r} is not a number"
+        return f"{_shown(value)} is not a number"
     if isinstance(value, float) and not math.isfinite(value):
-        return f"{value} is not a finite number"
+        return f"{_shown(value)} is not a finite number"
     number = _decimal(value)
     if not number.is_finite():
-        return f"{value} is not a finite number"
+        return f"{_shown(value)} is not a finite number"
     if number.is_zero():
         return None
     if number.adjusted() >= MAX_WHOLE_DIGITS:
-        return f"{value} is too large (the limit is 10^{MAX_WHOLE_DIGITS})"
+        return f"{_shown(value)} is too large (the limit is 10^{MAX_WHOLE_DIGITS})"
     exponent = number.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -MAX_DECIMALS:
-        return f"{value} has more than {MAX_DECIMALS} decimal places"
+        return f"{_shown(value)} has more than {MAX_DECIMALS} decimal places"
     return None
 
 

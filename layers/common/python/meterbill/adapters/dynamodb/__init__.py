@@ -40,7 +40,7 @@ def stores_on(
     fix the clock or the ETags, or serialise the writes of one request (``parallel_requests=1``)."""
     return Stores(
         catalog=DynamoDbCatalogStore(db, clock=clock, new_etag=new_etag),
-        readings=DynamoDbReadingStore(db, parallel_requests=parallel_requests),
+        readings=DynamoDbReadingStore(db, parallel_requests=parallel_requests, clock=clock),
         keys=DynamoDbKeyStore(db),
         accounts=DynamoDbAccountStore(db),
     )

@@ -27,6 +27,7 @@ WHOLE_ITEM = "reading"  # how a rejection names an item that is not an object at
 COUNT_METRICS = (
     ("accepted", "ReadingsAccepted"),
     ("duplicates", "ReadingsDuplicate"),
+    ("replaced", "ReadingsReplaced"),
     ("rejected_count", "ReadingsRejected"),
 )
 
@@ -34,9 +35,13 @@ COUNT_METRICS = (
 @router.post(
     "/v1/readings",
     summary="Send a batch of readings",
-    description="Valid readings are stored even when others are not; `rejected` names each other one's "
-    "field and reason. Not one stored → 422 with the same report. A reading sent before is counted in "
-    "`duplicates` and stored once.",
+    description="Up to 4,000 readings in a body of at most 1 MB (any 4,000 valid readings fit). Valid "
+    "readings are stored even when others are not; `rejected` names each other one's field and reason. Not "
+    "one stored → 422 with the same report. A reading sent before is counted in `duplicates` and stored "
+    "once; a later version of an interval with the same or better quality replaces the stored one (counted "
+    "in `accepted` and `replaced`; the replaced version is kept for audit), a worse quality is rejected. "
+    "Interval readings must start on their meter's grid (a whole number of intervals after midnight on the "
+    "site's clock); timestamps from 2000-01-01 to 5 minutes ahead of the server's clock.",
     tags=["readings"],
 )
 def post_readings(
@@ -71,7 +76,7 @@ def ingest_response(answer: Answer, where: str) -> Response[IngestAnswer]:
     """200 with the report, or 422 (a problem document with the report's members) when nothing was stored."""
     if not answer.replayed:
         for member, metric in COUNT_METRICS:
-            metrics.add_metric(name=metric, unit=MetricUnit.Count, value=answer.body[member])
+            metrics.add_metric(name=metric, unit=MetricUnit.Count, value=answer.body.get(member, 0))
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
     if answer.status != 200:
         raise problems.AllReadingsRejectedError(answer.body, where, headers)
@@ -117,6 +122,7 @@ def store_batch(batch: ReadingBatch, caller: Caller) -> IngestReport:
         duplicates=report.duplicates,
         rejected=sorted([*rejected, *checked], key=lambda r: r.index),
         rejected_count=report.rejected_count + len(rejected),
+        replaced=report.replaced,
     )
 
 
