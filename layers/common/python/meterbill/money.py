@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 
 # ISO 4217 minor units of the currencies we bill in; anything else must be added here deliberately.
 MINOR_UNITS: dict[str, int] = {
@@ -54,6 +54,11 @@ def quantum(currency: str) -> Decimal:
     return Decimal(1).scaleb(-minor_unit(currency))
 
 
+# Rounding to the minor unit must never fail for want of digits: the default context's 28 would refuse any
+# amount from 10^26 up (InvalidOperation), which bounded tariffs times bounded readings can still reach.
+_ROUNDING = Context(prec=80, rounding=ROUND_HALF_UP)
+
+
 def round_money(amount: Decimal, currency: str) -> Decimal:
     """Half-up to the minor unit: 29.085 USD -> 29.09, -0.125 EUR -> -0.13 (away from zero)."""
-    return amount.quantize(quantum(currency), rounding=ROUND_HALF_UP)
+    return amount.quantize(quantum(currency), context=_ROUNDING)
