@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Final
 
+from meterbill.billing.allocation import share_of_series
 from meterbill.billing.bill import Bill
 from meterbill.domain import Assignment, Customer, Meter, Site, assignments_for
 from meterbill.errors import InvalidInputError
@@ -22,7 +23,7 @@ from meterbill.services.usage import validated_intervals
 from meterbill.tariffs.engine import BillPeriod, TariffError, rate_monthly
 from meterbill.tariffs.versions import NoTariffInForceError, in_force
 from meterbill.timeutil import local_midnight
-from meterbill.usage import IntervalSeries, Usage
+from meterbill.usage import Usage
 
 MAX_PERIOD: Final = timedelta(days=366)
 
@@ -93,7 +94,7 @@ def _assignment_bills(
     validated = validated_intervals(
         account, meter, local_midnight(first, zone), local_midnight(stop, zone), readings
     )
-    series = _share_of(validated.as_interval_series(), assignment.share)
+    series = share_of_series(validated.as_interval_series(), assignment.share)
     bills = []
     for lo, hi, tariff in spans:
         try:
@@ -109,20 +110,3 @@ def _assignment_bills(
             raise InvalidInputError("from", f"assignment {assignment.id!r}: {field}: {err.reason}") from None
         bills += [PreviewBill(assignment.id, meter.id, assignment.share, bill) for bill in monthly]
     return bills
-
-
-def _share_of(series: IntervalSeries, share: Decimal) -> IntervalSeries:
-    """The series times ``share``, exactly: 0.25 multiplies every value by 25 and moves the exponent by 2."""
-    if share == 1:
-        return series
-    sign, digits, exponent = share.normalize().as_tuple()
-    assert sign == 0 and isinstance(exponent, int)  # the model keeps shares in (0, 1]
-    factor = int("".join(map(str, digits)))
-    return IntervalSeries(
-        start=series.start,
-        interval_minutes=series.interval_minutes,
-        values=[value * factor for value in series.values],
-        exponent=series.exponent + exponent,
-        unit=series.unit,
-        estimated=series.estimated,
-    )
