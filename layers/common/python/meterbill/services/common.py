@@ -4,7 +4,7 @@ listing, and checking the values every service takes."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
 from typing import Final
 
 from pydantic import ValidationError
@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from meterbill import fielderrors
 from meterbill.errors import InvalidInputError
 from meterbill.ports import CatalogKind, CatalogStore, Stored
+from meterbill.timeutil import outside_calendar
 
 MAX_PAGE_SIZE: Final = 100
 _SCAN_PAGE_SIZE: Final = 100
@@ -49,6 +50,13 @@ def all_items(
         if page.cursor is None:
             return
         cursor = page.cursor
+
+
+def require_in_calendar(moment: date | datetime, field: str) -> None:
+    """InvalidInputError naming ``field`` unless its date lies in 2000-01-01 ... 2100-01-01 (timeutil)."""
+    reason = outside_calendar(moment)
+    if reason is not None:
+        raise InvalidInputError(field, reason)
 
 
 def require_aware(moment: datetime, field: str) -> datetime:

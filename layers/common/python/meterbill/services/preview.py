@@ -19,6 +19,7 @@ from meterbill.domain import Assignment, Customer, Meter, Site, assignments_for
 from meterbill.errors import InvalidInputError
 from meterbill.ports import CatalogStore, ReadingStore
 from meterbill.services import catalog as catalog_service
+from meterbill.services.common import require_in_calendar
 from meterbill.services.usage import validated_intervals
 from meterbill.tariffs.engine import BillPeriod, TariffError, rate_monthly
 from meterbill.tariffs.versions import NoTariffInForceError, in_force
@@ -48,10 +49,13 @@ def bill_preview(
 ) -> list[PreviewBill]:
     """The bills of [start, end) (local calendar days of each meter's site), by assignment, then in time.
 
-    Raises NotFoundError for a customer that is not the account's, and InvalidInputError for an end not after
-    the start, a period longer than 366 days, or a tariff that cannot be applied (no version in force on some
-    day, a unit the meter does not measure, a formula that fails).
+    Raises NotFoundError for a customer that is not the account's, and InvalidInputError for a day outside
+    2000-01-01 ... 2100-01-01, an end not after the start, a period longer than 366 days, or a tariff that
+    cannot be applied (no version in force on some day, a unit the meter does not measure, a formula that
+    fails).
     """
+    require_in_calendar(start, "from")
+    require_in_calendar(end, "to")
     if end <= start:
         raise InvalidInputError("to", f"{end} is not after from {start}")
     if end - start > MAX_PERIOD:
