@@ -4,6 +4,7 @@ limit (so no catalog object outgrows DynamoDB's 400 KB item), and every date lie
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -340,3 +341,54 @@ def test_the_catalog_refuses_an_assignment_outside_the_calendar(catalog):
         catalog_service.create("acc", Assignment, {**body, "effective_to": "9999-12-31"}, catalog)
 
     assert (err.value.field, err.value.reason) == ("effective_to", f"9999-12-31 {CALENDAR}")
+
+
+# --- tariff documents ---------------------------------------------------------------------------------------
+
+
+BIG_TARIFF = {**TARIFF, "id": "t2", **{f"note{i}": "n" * 9_000 for i in range(12)}}  # 12 texts of 9,000
+
+
+def nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("document", "field", "reason"),
+    [
+        ({**TARIFF, "id": "t2", "name": "n" * 10_001}, "name", "a text of 10001 characters; at most 10000"),
+        (
+            {
+                **TARIFF,
+                "id": "t2",
+                "energy": {"periods": [{"name": f"p{i}", "tiers": []} for i in range(1001)]},
+            },
+            "energy.periods",
+            "1001 items; at most 1000",
+        ),
+        (
+            {**TARIFF, "id": "t2", "variables": {"v": nested(40)}},
+            "variables.v" + "[0]" * 31,
+            "nested more than 32 levels deep",
+        ),
+        (
+            BIG_TARIFF,
+            "body",
+            f"{len(json.dumps(BIG_TARIFF, separators=(',', ':')))} bytes as JSON; at most 100000",
+        ),
+        ({**TARIFF, "id": "t2", "effective_from": "0001-01-01"}, "effective_from", f"0001-01-01 {CALENDAR}"),
+        ({**TARIFF, "id": "t2", "effective_to": "9999-12-31"}, "effective_to", f"9999-12-31 {CALENDAR}"),
+    ],
+)
+def test_a_tariff_document_beyond_its_bounds_is_refused_naming_the_field(api, fakes, document, field, reason):
+    refused(api.post("/v1/tariffs", document), field, reason)
+    assert not [key for key in fakes.catalog.items if key[2].startswith("t2@")]
+
+
+def test_a_new_tariff_version_from_0001_is_refused_naming_the_date(api):
+    answer = api.post("/v1/tariffs/flat/versions", TARIFF, query={"effective_from": "0001-01-01"})
+
+    refused(answer, "effective_from", f"0001-01-01 {CALENDAR}")

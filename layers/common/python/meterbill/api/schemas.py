@@ -59,6 +59,12 @@ from meterbill.domain import (
 from meterbill.domain import Quantity as DomainQuantity
 from meterbill.domain import Share as DomainShare
 from meterbill.ports import Page, Scope
+from meterbill.services.common import (
+    MAX_DOCUMENT_BYTES,
+    MAX_DOCUMENT_DEPTH,
+    MAX_DOCUMENT_ITEMS,
+    MAX_DOCUMENT_TEXT,
+)
 from meterbill.settings import ApiSettings
 from meterbill.tariffs.model import Tariff
 from meterbill.timeutil import CALENDAR_PATTERN, FIRST_DAY, LAST_DAY, outside_calendar
@@ -421,8 +427,12 @@ TariffDocument = Annotated[
     WithJsonSchema(
         {
             "type": "object",
+            "maxProperties": MAX_DOCUMENT_ITEMS,
             "description": "a native tariff document (docs/tariffs.md; its version is numbered by meterbill) "
-            "or a URDB rate object (its label becomes the id)",
+            "or a URDB rate object (its label becomes the id). At most "
+            f"{MAX_DOCUMENT_BYTES:,} bytes as JSON, texts of at most {MAX_DOCUMENT_TEXT:,} characters, lists "
+            f"and objects of at most {MAX_DOCUMENT_ITEMS:,} items, {MAX_DOCUMENT_DEPTH} levels deep; dates "
+            f"{CALENDAR}",
         }
     ),
 ]

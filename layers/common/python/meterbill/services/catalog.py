@@ -34,7 +34,13 @@ from pydantic import BaseModel, ValidationError
 from meterbill.domain import Assignment, Customer, Meter, Site, assignments_for
 from meterbill.errors import AlreadyExistsError, InvalidInputError, NotFoundError, PreconditionFailedError
 from meterbill.ports import CatalogKind, CatalogStore, Page, Stored
-from meterbill.services.common import all_items, check_page_size, invalid_input
+from meterbill.services.common import (
+    all_items,
+    check_document_bounds,
+    check_page_size,
+    invalid_input,
+    require_in_calendar,
+)
 from meterbill.tariffs.loading import TariffFileError, tariff_from_json
 from meterbill.tariffs.model import Tariff
 from meterbill.tariffs.urdb import is_urdb_rate
@@ -392,6 +398,7 @@ def _tariff(
 ) -> Tariff:
     if not isinstance(document, Mapping):
         raise InvalidInputError("body", "expected a JSON object: a tariff or a URDB rate")
+    check_document_bounds(document)
     native = dict(document)
     given_version = native.pop("version", None)
     if given_version is not None and given_version != version:
@@ -415,9 +422,14 @@ def _tariff(
             )
         changes["effective_from"] = effective_from
     try:  # validated again: the id must match its pattern, effective_to must stay after effective_from
-        return Tariff.model_validate({**tariff.model_dump(), **changes})
+        tariff = Tariff.model_validate({**tariff.model_dump(), **changes})
     except ValidationError as err:
         raise invalid_input(err) from None
+    for name in ("effective_from", "effective_to"):
+        day = getattr(tariff, name)
+        if day is not None:
+            require_in_calendar(day, name)
+    return tariff
 
 
 def _encode_tariff_cursor(store_cursor: str | None, last_tariff_id: str) -> str:
