@@ -481,6 +481,9 @@ class ApiKey(_Response):
     key_id: str
     name: str
     scopes: list[Scope]
+    state: Literal["active", "revoked"] = Field(
+        description="revoked: refused from revoked_at on, and for good; the key stays listed for the record"
+    )
     created_at: datetime
     revoked_at: datetime | None
 
@@ -490,6 +493,7 @@ class ApiKey(_Response):
             key_id=info.key_id,
             name=info.name,
             scopes=sorted(info.scopes),
+            state="revoked" if info.revoked else "active",
             created_at=info.created_at,
             revoked_at=info.revoked_at,
         )

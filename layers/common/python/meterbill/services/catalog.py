@@ -123,10 +123,10 @@ def replace(
     *,
     if_match: str | None,
 ) -> CatalogEntry[CatalogModel]:
-    """Replace an object as a whole. The body's ``id``, if given, must be ``item_id``. Raises NotFoundError,
-    or PreconditionFailedError when ``if_match`` is not the current ETag."""
+    """Replace an object as a whole. The body's ``id``, if given (not null), must be ``item_id``. Raises
+    NotFoundError, or PreconditionFailedError when ``if_match`` is not the current ETag."""
     kind = KIND_OF[model]
-    if body.get("id", item_id) != item_id:
+    if body.get("id") not in (None, item_id):
         raise InvalidInputError("id", f"{body['id']!r} is not the id of the object replaced ({item_id!r})")
     current = catalog.get(account, kind, item_id)  # not found before any reference is looked at
     if if_match is not None and if_match != current.etag:

@@ -51,8 +51,9 @@ def bill_preview(
 
     Raises NotFoundError for a customer that is not the account's, and InvalidInputError for a day outside
     2000-01-01 ... 2100-01-01, an end not after the start, a period longer than 366 days, or a tariff that
-    cannot be applied (no version in force on some day, a unit the meter does not measure, a formula that
-    fails).
+    cannot be applied. Those name what is at fault: ``assignment.tariff_id`` (no version in force on some
+    day), ``assignment.share`` (shares over 1), ``tariff.<operand>`` (a unit the meter does not measure, a
+    formula that fails, e.g. on a customer attribute it needs), with the assignment and version in the reason.
     """
     require_in_calendar(start, "from")
     require_in_calendar(end, "to")
@@ -67,7 +68,7 @@ def bill_preview(
         try:
             active = assignments_for(mine, meter_id, start, end)
         except ValueError as err:  # the catalog refuses such assignments; one stored before that rule
-            raise InvalidInputError("from", str(err)) from None
+            raise InvalidInputError("assignment.share", str(err)) from None
         for assignment in active:
             bills += _assignment_bills(account, customer, assignment, start, end, catalog, readings)
     return bills
@@ -94,7 +95,7 @@ def _assignment_bills(
     try:
         spans = in_force(versions, first, stop)
     except NoTariffInForceError as err:
-        raise InvalidInputError("from", f"assignment {assignment.id!r}: {err}") from None
+        raise InvalidInputError("assignment.tariff_id", f"assignment {assignment.id!r}: {err}") from None
     validated = validated_intervals(
         account, meter, local_midnight(first, zone), local_midnight(stop, zone), readings
     )
@@ -109,8 +110,8 @@ def _assignment_bills(
                 attributes=customer.attributes,
                 holidays=site.holiday_dates(lo, hi),
             )
-        except TariffError as err:
-            field = f"tariff {tariff.id!r} version {tariff.version}: {err.field}"
-            raise InvalidInputError("from", f"assignment {assignment.id!r}: {field}: {err.reason}") from None
+        except TariffError as err:  # the operand at fault, in the tariff version the assignment uses
+            where = f"assignment {assignment.id!r}, tariff {tariff.id!r} version {tariff.version}"
+            raise InvalidInputError(f"tariff.{err.field}", f"{where}: {err.reason}") from None
         bills += [PreviewBill(assignment.id, meter.id, assignment.share, bill) for bill in monthly]
     return bills
