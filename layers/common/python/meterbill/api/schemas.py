@@ -152,6 +152,15 @@ def _whole_number(value: object) -> object:
     return value
 
 
+def _json_object(value: object) -> object:
+    """Only a JSON object (powertools validates with from_attributes, so a model whose fields all have
+    defaults would take any Python object, such as the Decimal a JSON number becomes, for an empty one)."""
+    if not isinstance(value, dict | BaseModel):
+        shown = str(value) if isinstance(value, Decimal) else json.dumps(value, default=str)[:40]
+        raise ValueError(f"{shown} is not an object")
+    return value
+
+
 def _decimal_text(value: Decimal) -> str:
     return format(value, "f")
 
@@ -356,7 +365,7 @@ class MeterInput(_Request):
     multiplier: Quantity = Decimal(1)
     register_max: Quantity | None = None
     interval_minutes: IntervalMinutes = 15
-    labels: MeterLabels = Field(default_factory=MeterLabels)
+    labels: Annotated[MeterLabels, BeforeValidator(_json_object)] = Field(default_factory=MeterLabels)
     serial: Label | None = None
 
 
