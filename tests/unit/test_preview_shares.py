@@ -9,6 +9,7 @@ import pytest
 
 from meterbill.billing.allocation import AllocationError, share_of_series
 from meterbill.domain import Assignment, Customer, Meter, Site
+from meterbill.errors import InvalidInputError
 from meterbill.ports import RawReading
 from meterbill.services import catalog as catalog_service
 from meterbill.services.preview import bill_preview
@@ -116,3 +117,19 @@ def test_a_share_outside_zero_to_one_is_refused(share: str) -> None:
 
     with pytest.raises(AllocationError, match="share: must be in"):
         share_of_series(series, D(share))
+
+
+def test_shares_stored_over_one_before_the_rule_name_the_assignments_share(
+    first_six_hours: FakeReadingStore,
+) -> None:
+    catalog = shared_meter("0.6")
+    older = {"id": "as-c9", "account_id": A, "meter_id": "m1", "customer_id": "c0", "tariff_id": "flat"}
+    catalog.create(A, "assignment", "as-c9", {**older, "share": "0.6", "effective_from": "2026-01-01"})
+
+    with pytest.raises(InvalidInputError) as err:
+        bill_preview(A, "c0", date(2026, 3, 1), date(2026, 3, 2), catalog, first_six_hours)
+
+    assert (err.value.field, err.value.reason) == (
+        "assignment.share",
+        "meter 'm1': assignments 'as-c0', 'as-c9' overlap from 2026-03-01 with total share 1.2 > 1",
+    )
