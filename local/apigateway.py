@@ -41,6 +41,11 @@ Known differences from API Gateway:
   its root (``http://127.0.0.1:PORT/v1/readings`` is ``path`` ``/v1/readings``). No stage variables, API keys,
   usage plans, throttling, CORS preflight mocks or 29 s timeout. Headers are passed as sent: API Gateway adds
   ``X-Forwarded-*``, ``X-Amzn-Trace-Id`` and puts its own domain in ``Host``.
+- A proxy response without a body gets no Content-Type (API Gateway adds ``application/json`` to every proxy
+  response without one); with a body and none, ``application/json`` as API Gateway.
+- What ``http.server`` refuses before any step (a request line over 64 KB: 414, too many or too long header
+  lines: 431, an unreadable request line: 400) is a problem document too; API Gateway's CloudFront front
+  answers those with its own pages.
 - A base64 proxy response is always decoded to bytes (API Gateway does so only when the Accept header matches
   a binary media type).
 - Lambda code runs one invocation at a time, authorizer and handler alike, as a single warm Lambda container
@@ -64,6 +69,7 @@ import time
 import uuid
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Final, cast
@@ -523,10 +529,11 @@ def _read_proxy_result(result: Any, request_id: str) -> GatewayAnswer:
         if (name.lower(), text := _header_string(value)) not in present
     ]
     headers = [(name, value) for name, value in pairs if name.lower() not in _HOP_BY_HOP_HEADERS]
-    if not any(name.lower() == "content-type" for name, _ in headers):
+    body = _response_body(result.get("body"), result.get("isBase64Encoded"))
+    if body and not any(name.lower() == "content-type" for name, _ in headers):
         headers.append(("Content-Type", "application/json"))
     headers.append(("x-amzn-RequestId", request_id))
-    return GatewayAnswer(status, headers, _response_body(result.get("body"), result.get("isBase64Encoded")))
+    return GatewayAnswer(status, headers, body)
 
 
 def _as_list(values: Any) -> list[Any]:
@@ -712,6 +719,29 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
                 str(uuid.uuid4()),
             )
         )
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The answers http.server gives by itself (414 URI Too Long, 431 headers too large, 400 a request
+        line it cannot read, ...) as problem documents, like every other answer; the connection closes."""
+        status = HTTPStatus(code)
+        problem = {
+            "type": "about:blank",
+            "title": status.phrase,
+            "status": code,
+            "detail": message or explain or status.description,
+            "errors": [],
+        }
+        body = _json_bytes(problem)
+        self.log_error("code %d, message %s", code, message)
+        self.close_connection = True
+        self.send_response(code, message)
+        self.send_header("Connection", "close")
+        self.send_header("Content-Type", "application/problem+json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
     def __getattr__(self, name: str) -> Any:
         # BaseHTTPRequestHandler looks up do_<METHOD>, and answers 501 when there is none.

@@ -40,6 +40,7 @@ def test_a_new_key_is_answered_once_with_its_text_and_works_for_its_account_and_
         "key_id": key_id,
         "name": "collector in building 7",
         "scopes": ["ingest", "read"],
+        "state": "active",
         "created_at": NOW,
         "revoked_at": None,
         "key": answer.json["key"],

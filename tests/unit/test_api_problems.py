@@ -64,7 +64,7 @@ def test_a_bug_answers_500_without_details_and_is_logged(api, fakes, caplog):
 
 
 @pytest.mark.parametrize(
-    ("method", "path"), [("GET", "/v1/nothing"), ("PATCH", "/v1/customers/cus-1"), ("GET", "/v2/customers")]
+    ("method", "path"), [("GET", "/v1/nothing"), ("PATCH", "/v1/nothing/cus-1"), ("GET", "/v2/customers")]
 )
 def test_an_unknown_route_answers_404(api, method, path):
     answer = api.request(method, path)

@@ -166,7 +166,7 @@ def test_days_no_tariff_version_covers_cannot_be_previewed(
     with pytest.raises(InvalidInputError) as err:
         bill_preview(A, "c1", date(2025, 12, 1), date(2026, 1, 1), catalog, readings)
     assert (err.value.field, err.value.reason) == (
-        "from",
+        "assignment.tariff_id",
         "assignment 'as-c1': no version of tariff flat is in force from 2025-12-01 to 2026-01-01",
     )
 

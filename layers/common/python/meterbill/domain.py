@@ -31,8 +31,27 @@ from pydantic import (
 
 from meterbill import timeutil
 
-Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+# Bounds on every text, list and map of the catalog (README, "Limits of the API"): even in 4-byte characters
+# the largest customer stays far below DynamoDB's 400 KB item.
+MAX_ID_LENGTH: Final = 64
+MAX_TEXT_LENGTH: Final = 200  # names, titles, address lines, a meter's external id
+MAX_LABEL_LENGTH: Final = 64  # serial numbers, postal codes, labels, subdivisions
+MAX_REFERENCE_LENGTH: Final = 1024  # a logo's URL or object key
+MAX_EMAIL_LENGTH: Final = 254  # RFC 5321's longest path
+MAX_EMAILS: Final = 10
+MAX_ADDRESS_LINES: Final = 5
+MAX_ATTRIBUTES: Final = 100
+MAX_ATTRIBUTE_NAME_LENGTH: Final = 64
+MAX_ATTRIBUTE_TEXT_LENGTH: Final = 200
+MAX_NUMBER_DIGITS: Final = 38  # what a DynamoDB number holds
+MAX_NUMBER_MAGNITUDE: Final = Decimal(10**15)  # attribute numbers, multipliers and register limits
+
+Id = Annotated[str, StringConstraints(pattern=rf"^[A-Za-z0-9][A-Za-z0-9_.:-]{{0,{MAX_ID_LENGTH - 1}}}$")]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_LENGTH)]
+Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_LABEL_LENGTH)]
+Reference = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_REFERENCE_LENGTH)
+]
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 
 Utility = Literal["electricity", "gas", "water", "thermal", "on_time", "compute"]
@@ -84,25 +103,58 @@ def _attribute_value(value: object) -> object:
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise ValueError(f"attribute value {value!r} is not a finite number")
-        return value
+        return bounded_number(value)
     if isinstance(value, int):
-        return Decimal(value)
+        if value.bit_length() > 128:  # before Decimal() turns thousands of digits into one
+            raise ValueError(f"attribute value has more than {MAX_NUMBER_DIGITS} digits")
+        return bounded_number(Decimal(value))
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError(f"attribute value {value!r} is not a finite number")
-        return Decimal(repr(value))  # the shortest text that round-trips, e.g. 0.1 -> Decimal("0.1")
+        return bounded_number(Decimal(repr(value)))  # the shortest text that round-trips: 0.1 -> 0.1
     if isinstance(value, str):
+        if len(value) > MAX_ATTRIBUTE_TEXT_LENGTH:
+            raise ValueError(
+                f"attribute text has {len(value)} characters; at most {MAX_ATTRIBUTE_TEXT_LENGTH}"
+            )
         if _NON_FINITE_TEXT.match(value.strip()):
             raise ValueError(f"attribute value {value!r} is not a finite number")
         if _DECIMAL_TEXT.match(value.strip()):
-            return Decimal(value.strip())
+            return bounded_number(Decimal(value.strip()))
     return value
 
 
-Email = Annotated[str, AfterValidator(_email)]
-Phone = Annotated[str, AfterValidator(_phone)]
-AttributeKey = Annotated[str, AfterValidator(_attribute_key)]
-AttributeValue = Annotated[Decimal | bool | str, BeforeValidator(_attribute_value)]
+def bounded_number(value: Decimal) -> Decimal:
+    """A number a catalog object may hold: at most 38 significant digits, less than 10^15 in size."""
+    if len(value.as_tuple().digits) > MAX_NUMBER_DIGITS:
+        raise ValueError(f"{value} has more than {MAX_NUMBER_DIGITS} significant digits")
+    if abs(value) >= MAX_NUMBER_MAGNITUDE:
+        raise ValueError(f"{value} is not less than {MAX_NUMBER_MAGNITUDE:.0e} in size")
+    return value
+
+
+def _in_calendar(value: date) -> date:
+    reason = timeutil.outside_calendar(value)
+    if reason is not None:
+        raise ValueError(reason)
+    return value
+
+
+CalendarDate = Annotated[date, AfterValidator(_in_calendar)]  # 2000-01-01 ... 2100-01-01
+Email = Annotated[str, StringConstraints(max_length=MAX_EMAIL_LENGTH), AfterValidator(_email)]
+Phone = Annotated[str, StringConstraints(max_length=32), AfterValidator(_phone)]
+AttributeKey = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_ATTRIBUTE_NAME_LENGTH), AfterValidator(_attribute_key)
+]
+AttributeValue = Annotated[
+    Decimal | bool | Annotated[str, StringConstraints(max_length=MAX_ATTRIBUTE_TEXT_LENGTH)],
+    BeforeValidator(_attribute_value),
+]
+Attributes = Annotated[dict[AttributeKey, AttributeValue], Field(max_length=MAX_ATTRIBUTES)]
+Emails = Annotated[tuple[Email, ...], Field(max_length=MAX_EMAILS)]
+Quantity = Annotated[Decimal, Field(gt=0, lt=MAX_NUMBER_MAGNITUDE, max_digits=MAX_NUMBER_DIGITS)]
+MAX_SHARE_DECIMALS: Final = 9
+Share = Annotated[Decimal, Field(gt=0, le=1, decimal_places=MAX_SHARE_DECIMALS)]  # 1/3 is 0.333333333
 
 
 class _Model(BaseModel):
@@ -110,8 +162,8 @@ class _Model(BaseModel):
 
 
 class Address(_Model):
-    lines: tuple[Text, ...] = Field(min_length=1)
-    postal_code: Text | None = None
+    lines: tuple[Text, ...] = Field(min_length=1, max_length=MAX_ADDRESS_LINES)
+    postal_code: Label | None = None
     city: Text
     country: CountryCode
 
@@ -130,12 +182,12 @@ class Customer(_Model):
     id: Id
     account_id: Id
     name: Text
-    emails: tuple[Email, ...] = ()
+    emails: Emails = ()
     phone: Phone | None = None
     address: Address | None = None
     bill_title: Text | None = None
-    logo_ref: Text | None = None
-    attributes: dict[AttributeKey, AttributeValue] = Field(default_factory=dict)
+    logo_ref: Reference | None = None
+    attributes: Attributes = Field(default_factory=dict)
     bill_day: Annotated[int, Field(ge=1, le=28)] = 1
 
 
@@ -153,9 +205,9 @@ class Site(_Model):
     id: Id
     account_id: Id
     name: Text
-    timezone: str
+    timezone: Annotated[str, StringConstraints(max_length=MAX_LABEL_LENGTH)]
     holiday_country: CountryCode | None = None
-    holiday_subdivision: str | None = None
+    holiday_subdivision: Annotated[str, StringConstraints(max_length=MAX_LABEL_LENGTH)] | None = None
     address: Address | None = None
 
     @field_validator("timezone")
@@ -206,11 +258,11 @@ class Site(_Model):
 
 
 class MeterLabels(_Model):
-    room: Text | None = None
-    rack: Text | None = None
-    feed: Text | None = None
+    room: Label | None = None
+    rack: Label | None = None
+    feed: Label | None = None
     phase: Phase | None = None
-    device: Text | None = None
+    device: Label | None = None
 
 
 class Meter(_Model):
@@ -219,14 +271,14 @@ class Meter(_Model):
     site_id: Id
     external_id: Text | None = None  # the meter's id in import files
     utility: Utility
-    unit: str
+    unit: Annotated[str, StringConstraints(max_length=MAX_LABEL_LENGTH)]
     kind: MeterKind
     parent_id: Id | None = Field(default=None, validate_default=True)
-    multiplier: Annotated[Decimal, Field(gt=0)] = Decimal(1)  # CT ratio
-    register_max: Annotated[Decimal, Field(gt=0)] | None = None  # largest value shown before wrapping
+    multiplier: Quantity = Decimal(1)  # CT ratio
+    register_max: Quantity | None = None  # largest value shown before wrapping
     interval_minutes: Literal[1, 5, 15, 30, 60] = 15
     labels: MeterLabels = Field(default_factory=MeterLabels)
-    serial: Text | None = None
+    serial: Label | None = None
 
     @field_validator("unit")
     @classmethod
@@ -263,9 +315,9 @@ class Assignment(_Model):
     meter_id: Id
     customer_id: Id
     tariff_id: Id
-    share: Annotated[Decimal, Field(gt=0, le=1)] = Decimal(1)
-    effective_from: date
-    effective_to: date | None = None  # exclusive; None: open-ended
+    share: Share = Decimal(1)
+    effective_from: CalendarDate
+    effective_to: CalendarDate | None = None  # exclusive; None: open-ended
 
     @field_validator("effective_to")
     @classmethod

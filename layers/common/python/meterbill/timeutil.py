@@ -6,7 +6,15 @@ import calendar
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+# The calendar meterbill works in: every date it is given (a period, an assignment, a date-time's own date as
+# written) lies in [FIRST_DAY, LAST_DAY]. Far enough for any contract; near enough that a local midnight, a
+# month after, or a week of look-back never leaves Python's years 1-9999.
+FIRST_DAY: Final = date(2000, 1, 1)
+LAST_DAY: Final = date(2100, 1, 1)
+CALENDAR_PATTERN: Final = r"^(20[0-9]{2}-[0-9]{2}-[0-9]{2}|2100-01-01)"  # a date or a date-time's start
 
 
 class UnknownTimeZoneError(ValueError):
@@ -20,6 +28,14 @@ def zone(name: str) -> ZoneInfo:
         raise UnknownTimeZoneError(
             f"unknown time zone {name!r} (expected an IANA name like 'Europe/Berlin')"
         ) from None
+
+
+def outside_calendar(moment: date | datetime) -> str | None:
+    """Why ``moment`` (a date, or a date-time by the date written in it) is outside the calendar, or None."""
+    day = moment.date() if isinstance(moment, datetime) else moment
+    if FIRST_DAY <= day <= LAST_DAY:
+        return None
+    return f"{moment.isoformat()} is outside the supported calendar, {FIRST_DAY} to {LAST_DAY}"
 
 
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:

@@ -10,29 +10,62 @@ one process (tests do).
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from meterbill.api import gate, problems
 from meterbill.api.dependencies import LAMBDA_CONTEXT, backend
+from meterbill.api.problems import MethodNotAllowedError
 from meterbill.api.routes import api_keys, catalog, imports, readings, reports, tariffs
 
 
 class MeterbillApi(APIGatewayRestResolver):
-    """The REST API resolver with the gate in front: ``resolve`` answers a request the gate refuses itself."""
+    """The REST API resolver with the gate in front: ``resolve`` answers a request the gate refuses itself.
+
+    Before the gate, the method: a path the API has answers a method it does not have there with 405 and
+    ``Allow`` (whoever asks: the routes are public, in the OpenAPI document), OPTIONS with 204 and ``Allow``,
+    and HEAD like GET (API Gateway and HTTP servers drop the body). Route arguments are percent-decoded
+    (``/v1/customers/colon%3Ax`` is customer ``colon:x``): the REST API's ``path`` arrives as sent.
+    """
 
     def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+        method = str(event.get("httpMethod") or "").upper()
+        path = str(event.get("path") or "")
+        allowed = self.methods_of(path)
+        if allowed and method == "OPTIONS":
+            headers = {"Allow": [", ".join(allowed)]}
+            return {"statusCode": 204, "multiValueHeaders": headers, "body": "", "isBase64Encoded": False}
+        if allowed and method not in allowed:
+            return problems.problem_for(MethodNotAllowedError(method, path, allowed)).proxy_result()
+        if method == "HEAD":
+            event = {**event, "httpMethod": "GET"}
         try:
             gate.check(event, backend().settings)
         except Exception as error:
             return problems.problem_for(error).proxy_result()
         self.context[LAMBDA_CONTEXT] = context
         return super().resolve(event, context)
+
+    def methods_of(self, path: str) -> list[str]:
+        """The methods the API has for ``path`` (HEAD with GET), or none for an unknown path."""
+        routes = self._static_routes + self._dynamic_routes
+        methods = {route.method for route in routes if route.rule.match(path)}
+        if "GET" in methods:
+            methods.add("HEAD")
+        return sorted(methods, key=_METHOD_ORDER.index)
+
+    def _convert_matches_into_route_keys(self, match: re.Match[str]) -> dict[str, str]:
+        return {name: unquote(value) for name, value in match.groupdict().items()}
+
+
+_METHOD_ORDER: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
 def parse_json_body(text: str) -> Any:

@@ -24,12 +24,15 @@ Metering and billing for an account: collectors push readings, back offices mana
 assignments and tariffs, tools read usage and preview bills.
 
 Authenticate with an API key: `Authorization: Bearer mb_...`. A key's scopes decide what it may do: `admin`
-everything in its account, `ingest` only POST readings and imports, `read` only GET.
+everything in its account, `ingest` only POST readings and imports, `read` only GET. DELETE of an API key
+revokes it: the key stays readable with `state: revoked`, for the record.
 
 Numbers are exact: JSON numbers are read as decimals; quantities and money are answered as decimal strings.
 Lists are paged: `?limit=` (1-100, default 50) and `?cursor=` from the previous page's `next_cursor`.
 Changing an object takes its ETag as `If-Match` (412 when it changed meanwhile).
 Errors are RFC 9457 `application/problem+json` with `errors[]` naming each field and the reason.
+Every text, list and map has a bound the schemas show; dates lie in 2000-01-01 ... 2100-01-01. A method a path
+does not have is answered 405 with `Allow`; a DELETE that succeeds answers 204 without a body.
 """
 TAGS: Final = ("readings", "customers", "sites", "meters", "assignments", "tariffs", "api-keys", "documents")
 
@@ -77,6 +80,8 @@ def document(app: ApiGatewayResolver) -> dict[str, Any]:
 
 def _describe_errors(method: str, operation: dict[str, Any]) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
+    if "204" in responses:  # no body, so no media type (powertools describes a JSON null)
+        responses["204"] = {"description": "done; the answer has no body"}
     for code in [code for code in responses if code.startswith(("4", "5"))]:
         del responses[code]
     public = operation.get("security") == []

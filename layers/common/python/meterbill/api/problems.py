@@ -14,6 +14,7 @@ a body that is not JSON, not UTF-8 text, or not base64 when it says so  400
 no usable API key (``UnauthorizedError``)                               401
 the key's scopes do not allow the operation (``ForbiddenError``)        403
 no such route, or no such object in the caller's account               404
+a method the path does not have (``MethodNotAllowedError``; ``Allow``)  405
 the id exists already; the same Idempotency-Key is still being served   409
 If-Match is not the current ETag (``PreconditionFailedError``)          412
 a body over the size limit (``ContentTooLargeError``)                   413
@@ -76,6 +77,14 @@ class ContentTooLargeError(MeterbillError):
 class UnsupportedMediaTypeError(MeterbillError):
     def __init__(self, media_type: str, expected: Sequence[str]) -> None:
         super().__init__(f"Content-Type {media_type!r} is not one of: {', '.join(expected)}")
+
+
+class MethodNotAllowedError(MeterbillError):
+    """A path the API has, with a method it does not have there: 405 with ``Allow``."""
+
+    def __init__(self, method: str, path: str, allowed: Sequence[str]) -> None:
+        super().__init__(f"{method} is not a method of {path}; it has {', '.join(allowed)}")
+        self.allowed = tuple(allowed)
 
 
 class AllReadingsRejectedError(MeterbillError):
@@ -207,6 +216,10 @@ def problem_for(error: Exception) -> Problem:
             detail = "storage is busy or unavailable; nothing was changed that a retry would repeat"
             return Problem(
                 HTTPStatus.SERVICE_UNAVAILABLE, detail, headers={"Retry-After": RETRY_AFTER_SECONDS}
+            )
+        case MethodNotAllowedError():
+            return Problem(
+                HTTPStatus.METHOD_NOT_ALLOWED, str(error), headers={"Allow": ", ".join(error.allowed)}
             )
         case ContentTooLargeError():
             return Problem(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, str(error))

@@ -18,7 +18,7 @@ import json
 import re
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, TypeVar
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import (
@@ -35,21 +35,39 @@ from pydantic import (
 )
 
 from meterbill.domain import (
+    MAX_ATTRIBUTE_NAME_LENGTH,
+    MAX_ATTRIBUTE_TEXT_LENGTH,
+    MAX_ATTRIBUTES,
+    MAX_EMAILS,
+    MAX_LABEL_LENGTH,
+    MAX_NUMBER_MAGNITUDE,
+    MAX_SHARE_DECIMALS,
     Address,
     AttributeKey,
     AttributeValue,
     CountryCode,
     Email,
     Id,
+    Label,
     MeterKind,
     MeterLabels,
     Phone,
+    Reference,
     Text,
     Utility,
 )
+from meterbill.domain import Quantity as DomainQuantity
+from meterbill.domain import Share as DomainShare
 from meterbill.ports import Page, Scope
+from meterbill.services.common import (
+    MAX_DOCUMENT_BYTES,
+    MAX_DOCUMENT_DEPTH,
+    MAX_DOCUMENT_ITEMS,
+    MAX_DOCUMENT_TEXT,
+)
 from meterbill.settings import ApiSettings
 from meterbill.tariffs.model import Tariff
+from meterbill.timeutil import CALENDAR_PATTERN, FIRST_DAY, LAST_DAY, outside_calendar
 
 if TYPE_CHECKING:  # what the answers are made of: the services load with the routes that call them
     from meterbill.billing.bill import Bill
@@ -60,6 +78,7 @@ if TYPE_CHECKING:  # what the answers are made of: the services load with the ro
     from meterbill.services.usage import QualityCounts as UsageQualityCounts
     from meterbill.services.usage import UsageReport
 
+Day = TypeVar("Day", date, datetime)
 MAX_READINGS: Final[int] = ApiSettings.model_fields["max_readings_per_request"].default
 DECIMAL_PATTERN: Final = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 _DECIMAL_TEXT = re.compile(DECIMAL_PATTERN)
@@ -72,10 +91,17 @@ _DATE_TEXT = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 def _iso_date(value: object) -> date:
     if isinstance(value, date) and not isinstance(value, datetime):
-        return value
+        return _in_calendar(value)
     if isinstance(value, str) and _DATE_TEXT.match(value):
-        return date.fromisoformat(value)  # a ValueError (day out of range) names the problem
+        return _in_calendar(date.fromisoformat(value))  # a ValueError (day out of range) names the problem
     raise ValueError(f"{value!r} is not a date written YYYY-MM-DD")
+
+
+def _in_calendar(moment: Day) -> Day:
+    reason = outside_calendar(moment)
+    if reason is not None:
+        raise ValueError(reason)
+    return moment
 
 
 def _iso_datetime(value: object) -> datetime:
@@ -99,7 +125,7 @@ def _moment(value: object) -> date | datetime:
     moment = _iso_datetime(value)
     if moment.utcoffset() is None:
         raise ValueError(f"{value!r} has no UTC offset; add one (e.g. +01:00 or Z), or give a date")
-    return moment
+    return _in_calendar(moment)
 
 
 def _reading_value(value: object) -> Decimal:
@@ -126,11 +152,32 @@ def _whole_number(value: object) -> object:
     return value
 
 
+def _json_object(value: object) -> object:
+    """Only a JSON object (powertools validates with from_attributes, so a model whose fields all have
+    defaults would take any Python object, such as the Decimal a JSON number becomes, for an empty one)."""
+    if not isinstance(value, dict | BaseModel):
+        shown = str(value) if isinstance(value, Decimal) else json.dumps(value, default=str)[:40]
+        raise ValueError(f"{shown} is not an object")
+    return value
+
+
 def _decimal_text(value: Decimal) -> str:
     return format(value, "f")
 
 
-IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+CALENDAR: Final = f"from {FIRST_DAY} to {LAST_DAY}"
+IsoDate = Annotated[
+    date,
+    BeforeValidator(_iso_date),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date",
+            "pattern": f"{CALENDAR_PATTERN}$",
+            "description": f"YYYY-MM-DD, {CALENDAR}",
+        }
+    ),
+]
 IsoDateTime = Annotated[datetime, BeforeValidator(_iso_datetime)]
 Moment = Annotated[
     date | datetime,
@@ -138,8 +185,9 @@ Moment = Annotated[
     WithJsonSchema(
         {
             "type": "string",
+            "pattern": f"{CALENDAR_PATTERN}(T.+)?$",
             "description": "a date (YYYY-MM-DD: local midnight at the meter's site) or a date-time with a "
-            "UTC offset (2026-03-01T00:00:00+01:00)",
+            f"UTC offset (2026-03-01T00:00:00+01:00); its date {CALENDAR}",
             "examples": ["2026-03-01", "2026-03-01T00:00:00+01:00"],
         }
     ),
@@ -158,7 +206,55 @@ DecimalText = Annotated[
         {"type": "string", "pattern": DECIMAL_PATTERN, "examples": ["12.50"]}, mode="serialization"
     ),
 ]
-Quantity = Annotated[Decimal, Field(gt=0)]
+ShortStr = Annotated[StrictStr, Field(max_length=MAX_LABEL_LENGTH)]
+_NUMBER_TEXT: Final = {"type": "string", "pattern": DECIMAL_PATTERN, "maxLength": 40}
+Quantity = Annotated[
+    DomainQuantity,
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": int(MAX_NUMBER_MAGNITUDE)},
+                _NUMBER_TEXT,
+            ],
+            "description": f"more than 0, less than {MAX_NUMBER_MAGNITUDE:.0e}; at most 38 digits",
+        }
+    ),
+]
+Share = Annotated[
+    DomainShare,
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "number", "exclusiveMinimum": 0, "maximum": 1}, _NUMBER_TEXT],
+            "description": f"more than 0, at most 1, with at most {MAX_SHARE_DECIMALS} decimals",
+        }
+    ),
+]
+Attributes = Annotated[
+    dict[AttributeKey, AttributeValue],
+    Field(max_length=MAX_ATTRIBUTES),
+    WithJsonSchema(
+        {
+            "type": "object",
+            "maxProperties": MAX_ATTRIBUTES,
+            "propertyNames": {
+                "pattern": f"^[A-Za-z][A-Za-z0-9_]{{0,{MAX_ATTRIBUTE_NAME_LENGTH - 1}}}$",
+            },
+            "additionalProperties": {
+                "anyOf": [
+                    {
+                        "type": "number",
+                        "exclusiveMinimum": -int(MAX_NUMBER_MAGNITUDE),
+                        "exclusiveMaximum": int(MAX_NUMBER_MAGNITUDE),
+                    },
+                    {"type": "boolean"},
+                    {"type": "string", "maxLength": MAX_ATTRIBUTE_TEXT_LENGTH},
+                ]
+            },
+            "description": "the customer's values for tariff formulas: a number (at most 38 digits, less "
+            f"than {MAX_NUMBER_MAGNITUDE:.0e} in size), true/false, or a text; names are identifiers",
+        }
+    ),
+]
 IntervalMinutes = Annotated[Literal[1, 5, 15, 30, 60], BeforeValidator(_whole_number)]
 
 
@@ -247,12 +343,12 @@ class IngestAnswer(_Response):
 class CustomerInput(_Request):
     id: Id | None = Field(default=None, description="chosen by you, or generated (cus_...)")
     name: Text
-    emails: list[Email] = Field(default_factory=list)
+    emails: list[Email] = Field(default_factory=list, max_length=MAX_EMAILS)
     phone: Phone | None = None
     address: Address | None = None
     bill_title: Text | None = None
-    logo_ref: Text | None = None
-    attributes: dict[AttributeKey, AttributeValue] = Field(default_factory=dict)
+    logo_ref: Reference | None = None
+    attributes: Attributes = Field(default_factory=dict)
     bill_day: Annotated[StrictInt, Field(ge=1, le=28)] = 1
 
 
@@ -263,9 +359,9 @@ class CustomerRecord(CustomerInput, Stamps):
 class SiteInput(_Request):
     id: Id | None = Field(default=None, description="chosen by you, or generated (site_...)")
     name: Text
-    timezone: StrictStr = Field(description="IANA time zone, e.g. Europe/Berlin", examples=["Europe/Berlin"])
+    timezone: ShortStr = Field(description="IANA time zone, e.g. Europe/Berlin", examples=["Europe/Berlin"])
     holiday_country: CountryCode | None = None
-    holiday_subdivision: StrictStr | None = None
+    holiday_subdivision: ShortStr | None = None
     address: Address | None = None
 
 
@@ -278,14 +374,14 @@ class MeterInput(_Request):
     site_id: Id
     external_id: Text | None = Field(default=None, description="the meter's id in import files")
     utility: Utility
-    unit: StrictStr = Field(examples=["kWh"])
+    unit: ShortStr = Field(examples=["kWh"])
     kind: MeterKind
     parent_id: Id | None = None
     multiplier: Quantity = Decimal(1)
     register_max: Quantity | None = None
     interval_minutes: IntervalMinutes = 15
-    labels: MeterLabels = Field(default_factory=MeterLabels)
-    serial: Text | None = None
+    labels: Annotated[MeterLabels, BeforeValidator(_json_object)] = Field(default_factory=MeterLabels)
+    serial: Label | None = None
 
 
 class MeterRecord(MeterInput, Stamps):
@@ -299,7 +395,7 @@ class AssignmentInput(_Request):
     meter_id: Id
     customer_id: Id
     tariff_id: Id
-    share: Annotated[Decimal, Field(gt=0, le=1)] = Decimal(1)
+    share: Share = Decimal(1)
     effective_from: IsoDate
     effective_to: IsoDate | None = Field(default=None, description="exclusive; none: open-ended")
 
@@ -355,8 +451,12 @@ TariffDocument = Annotated[
     WithJsonSchema(
         {
             "type": "object",
+            "maxProperties": MAX_DOCUMENT_ITEMS,
             "description": "a native tariff document (docs/tariffs.md; its version is numbered by meterbill) "
-            "or a URDB rate object (its label becomes the id)",
+            "or a URDB rate object (its label becomes the id). At most "
+            f"{MAX_DOCUMENT_BYTES:,} bytes as JSON, texts of at most {MAX_DOCUMENT_TEXT:,} characters, lists "
+            f"and objects of at most {MAX_DOCUMENT_ITEMS:,} items, {MAX_DOCUMENT_DEPTH} levels deep; dates "
+            f"{CALENDAR}",
         }
     ),
 ]
@@ -395,7 +495,9 @@ class TariffVersions(_Response):
 class ApiKeyInput(_Request):
     name: StrictStr = Field(max_length=100, examples=["collector in building 7"])
     scopes: list[Scope] = Field(
-        min_length=1, description="admin: everything; ingest: readings and imports only; read: GET only"
+        min_length=1,
+        max_length=3,
+        description="admin: everything; ingest: readings and imports only; read: GET only",
     )
 
 
@@ -403,6 +505,9 @@ class ApiKey(_Response):
     key_id: str
     name: str
     scopes: list[Scope]
+    state: Literal["active", "revoked"] = Field(
+        description="revoked: refused from revoked_at on, and for good; the key stays listed for the record"
+    )
     created_at: datetime
     revoked_at: datetime | None
 
@@ -412,6 +517,7 @@ class ApiKey(_Response):
             key_id=info.key_id,
             name=info.name,
             scopes=sorted(info.scopes),
+            state="revoked" if info.revoked else "active",
             created_at=info.created_at,
             revoked_at=info.revoked_at,
         )

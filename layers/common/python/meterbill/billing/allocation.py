@@ -8,8 +8,11 @@ rounded whole and nothing is lost or invented by rounding.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from enum import StrEnum
+
+from meterbill.usage import IntervalSeries
 
 
 class AllocationError(ValueError):
@@ -56,3 +59,19 @@ def allocate(
     for customer in order[:leftover]:
         floors[customer] += quantum
     return floors
+
+
+def share_of_series(series: IntervalSeries, share: Decimal) -> IntervalSeries:
+    """A customer's part of a meter's interval series: every value times ``share`` (in (0, 1]), exactly -
+    0.25 multiplies the integers by 25 and moves the exponent by 2. Which intervals are estimated and which
+    have no data at all stays as it is: a share of a missing interval is still missing."""
+    if not share.is_finite() or not 0 < share <= 1:
+        raise AllocationError(f"share: must be in (0, 1], got {share}")
+    if share == 1:
+        return series
+    _, digits, exponent = share.normalize().as_tuple()
+    assert isinstance(exponent, int)  # finite
+    factor = int("".join(map(str, digits)))
+    return replace(
+        series, values=[value * factor for value in series.values], exponent=series.exponent + exponent
+    )

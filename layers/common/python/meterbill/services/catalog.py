@@ -34,7 +34,13 @@ from pydantic import BaseModel, ValidationError
 from meterbill.domain import Assignment, Customer, Meter, Site, assignments_for
 from meterbill.errors import AlreadyExistsError, InvalidInputError, NotFoundError, PreconditionFailedError
 from meterbill.ports import CatalogKind, CatalogStore, Page, Stored
-from meterbill.services.common import all_items, check_page_size, invalid_input
+from meterbill.services.common import (
+    all_items,
+    check_document_bounds,
+    check_page_size,
+    invalid_input,
+    require_in_calendar,
+)
 from meterbill.tariffs.loading import TariffFileError, tariff_from_json
 from meterbill.tariffs.model import Tariff
 from meterbill.tariffs.urdb import is_urdb_rate
@@ -117,10 +123,10 @@ def replace(
     *,
     if_match: str | None,
 ) -> CatalogEntry[CatalogModel]:
-    """Replace an object as a whole. The body's ``id``, if given, must be ``item_id``. Raises NotFoundError,
-    or PreconditionFailedError when ``if_match`` is not the current ETag."""
+    """Replace an object as a whole. The body's ``id``, if given (not null), must be ``item_id``. Raises
+    NotFoundError, or PreconditionFailedError when ``if_match`` is not the current ETag."""
     kind = KIND_OF[model]
-    if body.get("id", item_id) != item_id:
+    if body.get("id") not in (None, item_id):
         raise InvalidInputError("id", f"{body['id']!r} is not the id of the object replaced ({item_id!r})")
     current = catalog.get(account, kind, item_id)  # not found before any reference is looked at
     if if_match is not None and if_match != current.etag:
@@ -412,6 +418,7 @@ def _tariff(
 ) -> Tariff:
     if not isinstance(document, Mapping):
         raise InvalidInputError("body", "expected a JSON object: a tariff or a URDB rate")
+    check_document_bounds(document)
     native = dict(document)
     given_version = native.pop("version", None)
     if given_version is not None and given_version != version:
@@ -435,9 +442,14 @@ def _tariff(
             )
         changes["effective_from"] = effective_from
     try:  # validated again: the id must match its pattern, effective_to must stay after effective_from
-        return Tariff.model_validate({**tariff.model_dump(), **changes})
+        tariff = Tariff.model_validate({**tariff.model_dump(), **changes})
     except ValidationError as err:
         raise invalid_input(err) from None
+    for name in ("effective_from", "effective_to"):
+        day = getattr(tariff, name)
+        if day is not None:
+            require_in_calendar(day, name)
+    return tariff
 
 
 def _encode_tariff_cursor(store_cursor: str | None, last_tariff_id: str) -> str:

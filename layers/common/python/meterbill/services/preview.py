@@ -13,16 +13,18 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Final
 
+from meterbill.billing.allocation import share_of_series
 from meterbill.billing.bill import Bill
 from meterbill.domain import Assignment, Customer, Meter, Site, assignments_for
 from meterbill.errors import InvalidInputError
 from meterbill.ports import CatalogStore, ReadingStore
 from meterbill.services import catalog as catalog_service
+from meterbill.services.common import require_in_calendar
 from meterbill.services.usage import validated_intervals
 from meterbill.tariffs.engine import BillPeriod, TariffError, rate_monthly
 from meterbill.tariffs.versions import NoTariffInForceError, in_force
 from meterbill.timeutil import local_midnight
-from meterbill.usage import IntervalSeries, Usage
+from meterbill.usage import Usage
 
 MAX_PERIOD: Final = timedelta(days=366)
 
@@ -47,10 +49,14 @@ def bill_preview(
 ) -> list[PreviewBill]:
     """The bills of [start, end) (local calendar days of each meter's site), by assignment, then in time.
 
-    Raises NotFoundError for a customer that is not the account's, and InvalidInputError for an end not after
-    the start, a period longer than 366 days, or a tariff that cannot be applied (no version in force on some
-    day, a unit the meter does not measure, a formula that fails).
+    Raises NotFoundError for a customer that is not the account's, and InvalidInputError for a day outside
+    2000-01-01 ... 2100-01-01, an end not after the start, a period longer than 366 days, or a tariff that
+    cannot be applied. Those name what is at fault: ``assignment.tariff_id`` (no version in force on some
+    day), ``assignment.share`` (shares over 1), ``tariff.<operand>`` (a unit the meter does not measure, a
+    formula that fails, e.g. on a customer attribute it needs), with the assignment and version in the reason.
     """
+    require_in_calendar(start, "from")
+    require_in_calendar(end, "to")
     if end <= start:
         raise InvalidInputError("to", f"{end} is not after from {start}")
     if end - start > MAX_PERIOD:
@@ -62,7 +68,7 @@ def bill_preview(
         try:
             active = assignments_for(mine, meter_id, start, end)
         except ValueError as err:  # the catalog refuses such assignments; one stored before that rule
-            raise InvalidInputError("from", str(err)) from None
+            raise InvalidInputError("assignment.share", str(err)) from None
         for assignment in active:
             bills += _assignment_bills(account, customer, assignment, start, end, catalog, readings)
     return bills
@@ -89,11 +95,11 @@ def _assignment_bills(
     try:
         spans = in_force(versions, first, stop)
     except NoTariffInForceError as err:
-        raise InvalidInputError("from", f"assignment {assignment.id!r}: {err}") from None
+        raise InvalidInputError("assignment.tariff_id", f"assignment {assignment.id!r}: {err}") from None
     validated = validated_intervals(
         account, meter, local_midnight(first, zone), local_midnight(stop, zone), readings
     )
-    series = _share_of(validated.as_interval_series(), assignment.share)
+    series = share_of_series(validated.as_interval_series(), assignment.share)
     bills = []
     for lo, hi, tariff in spans:
         try:
@@ -104,25 +110,8 @@ def _assignment_bills(
                 attributes=customer.attributes,
                 holidays=site.holiday_dates(lo, hi),
             )
-        except TariffError as err:
-            field = f"tariff {tariff.id!r} version {tariff.version}: {err.field}"
-            raise InvalidInputError("from", f"assignment {assignment.id!r}: {field}: {err.reason}") from None
+        except TariffError as err:  # the operand at fault, in the tariff version the assignment uses
+            where = f"assignment {assignment.id!r}, tariff {tariff.id!r} version {tariff.version}"
+            raise InvalidInputError(f"tariff.{err.field}", f"{where}: {err.reason}") from None
         bills += [PreviewBill(assignment.id, meter.id, assignment.share, bill) for bill in monthly]
     return bills
-
-
-def _share_of(series: IntervalSeries, share: Decimal) -> IntervalSeries:
-    """The series times ``share``, exactly: 0.25 multiplies every value by 25 and moves the exponent by 2."""
-    if share == 1:
-        return series
-    sign, digits, exponent = share.normalize().as_tuple()
-    assert sign == 0 and isinstance(exponent, int)  # the model keeps shares in (0, 1]
-    factor = int("".join(map(str, digits)))
-    return IntervalSeries(
-        start=series.start,
-        interval_minutes=series.interval_minutes,
-        values=[value * factor for value in series.values],
-        exponent=series.exponent + exponent,
-        unit=series.unit,
-        estimated=series.estimated,
-    )

@@ -28,7 +28,7 @@ from meterbill.meterdata.vee import (
     validate_readings,
 )
 from meterbill.ports import CatalogStore, RawReading, ReadingStore
-from meterbill.services.common import require_aware
+from meterbill.services.common import require_aware, require_in_calendar
 from meterbill.timeutil import local_midnight
 
 Resolution = Literal["interval", "hour", "day", "month"]
@@ -96,9 +96,9 @@ def meter_usage(
 ) -> UsageReport:
     """Validated usage of a meter over [start, end); a date means the site's local midnight starting it.
 
-    Raises NotFoundError for a meter that is not the account's, and InvalidInputError for a naive time, an
-    end not after the start, a span longer than 366 days or not a whole number of the meter's intervals, an
-    unknown resolution, or more than 10,000 buckets.
+    Raises NotFoundError for a meter that is not the account's, and InvalidInputError for a naive time, a
+    date outside 2000-01-01 ... 2100-01-01, an end not after the start, a span longer than 366 days or not a
+    whole number of the meter's intervals, an unknown resolution, or more than 10,000 buckets.
     """
     if resolution not in RESOLUTIONS:
         raise InvalidInputError("resolution", f"{resolution!r} is not one of: interval, hour, day, month")
@@ -165,6 +165,7 @@ def _check_span(start: datetime, end: datetime, meter: Meter, start_field: str, 
 
 
 def _instant(moment: date | datetime, zone: ZoneInfo, field: str) -> datetime:
+    require_in_calendar(moment, field)
     if isinstance(moment, datetime):
         return require_aware(moment, field).astimezone(zone)
     return local_midnight(moment, zone)

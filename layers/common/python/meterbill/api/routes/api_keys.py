@@ -39,8 +39,9 @@ def get_api_key(key_id: str, caller: AuthorizedCaller) -> ApiKey:
 @router.delete(
     "/v1/api-keys/<key_id>",
     summary="Revoke an API key",
-    description="From now on the key is refused. It stays listed, with revoked_at; revoking it again "
-    "changes nothing.",
+    description="DELETE of an API key revokes it: from now on the key is refused, for good. The key stays "
+    "readable and listed for the record, with state revoked and revoked_at (GET answers 200, not 404); "
+    "revoking it again changes nothing. The answer is the revoked key.",
     tags=["api-keys"],
 )
 def revoke_api_key(key_id: str, caller: AuthorizedCaller) -> ApiKey:
