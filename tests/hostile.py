@@ -143,14 +143,6 @@ TARIFF_FIELDS: tuple[tuple[str | int, ...], ...] = (
     ("taxes", 0, "percent"),
     ("variables",),
 )
-# Tariff numbers are bounded by item 18 (another branch): until it lands, such values are stored.
-TARIFF_NUMBERS = frozenset(
-    {("fixed", 0, "amount"), ("energy", "periods", 0, "tiers", 0, "rate"), ("taxes", 0, "percent")}
-)
-ITEM_18 = "issue 8 item 18: tariff numbers are not bounded yet (a rate of 1e400 is stored)"
-ITEM_14 = (
-    "issue 8 item 14: a reading stamped 0001-01-01T00:00:00+14:00 is reported accepted (500 on DynamoDB)"
-)
 
 OPERATIONS = [
     Operation("POST", "/v1/customers", "/v1/customers", lambda i: {"id": i, "name": "Bo"},
@@ -200,22 +192,15 @@ def field_cases(variants: tuple[str, ...], *, dates: bool) -> Iterator[Any]:
         for path in operation.fields:
             extra = tuple(DATE_VALUES) if dates and date_field(path) else ()
             for variant in (*variants, *extra):
-                tariff_number = operation.template.startswith("/v1/tariffs") and path in TARIFF_NUMBERS
-                marks = (
-                    [pytest.mark.xfail(strict=True, reason=ITEM_18)]
-                    if tariff_number and variant == "huge"
-                    else []
-                )
                 label = f"{operation.label} {field_name(path)} {variant}"
-                yield pytest.param(operation.label, path, variant, marks=marks, id=label)
+                yield pytest.param(operation.label, path, variant, id=label)
 
 
 def reading_cases(variants: tuple[str, ...], *, dates: bool) -> Iterator[Any]:
     for field in READING_FIELDS:
         extra = tuple(TIMESTAMP_VALUES) if dates and field == "timestamp" else ()
         for variant in (*variants, *extra):
-            marks = [pytest.mark.xfail(strict=True, reason=ITEM_14)] if variant == "first-instant" else []
-            yield pytest.param(field, variant, marks=marks, id=f"{field} {variant}")
+            yield pytest.param(field, variant, id=f"{field} {variant}")
 
 
 def hostile_value_is_refused(
