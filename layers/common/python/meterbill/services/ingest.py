@@ -30,7 +30,7 @@ import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from itertools import islice
 from typing import Final, cast, get_args
@@ -42,10 +42,11 @@ from meterbill.meterdata.importing import FileFormat, ImportFormatError
 from meterbill.meterdata.readings import IntervalReading, Quality
 from meterbill.ports import CatalogStore, RawReading, ReadingStore, ReadingType
 from meterbill.services.common import require_aware
+from meterbill.timeutil import FIRST_DAY
 from meterbill.usage import ALLOWED_INTERVAL_MINUTES, MAX_DECIMALS, IntervalSeries
 
 FUTURE_TOLERANCE: Final = timedelta(minutes=5)
-EARLIEST: Final = datetime(2000, 1, 1, tzinfo=UTC)  # no meter data this platform bills is older
+EARLIEST: Final = datetime.combine(FIRST_DAY, time(), UTC)  # the calendar meterbill works in starts then
 QUALITIES: Final = frozenset[str](get_args(Quality))
 READING_TYPES: Final = frozenset[str](get_args(ReadingType))
 FILE_FORMATS: Final = frozenset[str](get_args(FileFormat))
