@@ -12,26 +12,24 @@ import json
 import os
 import re
 import sys
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
-from itertools import pairwise
 from pathlib import Path
 from types import TracebackType
-from typing import Annotated, Any, Literal, NoReturn, TextIO, TypeVar, get_args
+from typing import Literal, NoReturn, TextIO, TypeVar, get_args
 from zoneinfo import ZoneInfo
 
 import holidays
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 import meterbill
 from meterbill.billing.bill import Bill
-from meterbill.domain import AttributeKey, AttributeValue, Meter
+from meterbill.domain import AttributeKey, AttributeValue
 from meterbill.errors import InvalidInputError, StorageUnavailableError
 from meterbill.fielderrors import field_path
 from meterbill.meterdata.csvio import (
@@ -52,16 +50,11 @@ from meterbill.meterdata.importing import (
     detect_format,
     read_all_or_nothing,
 )
-from meterbill.meterdata.interval_runs import IntervalRun, interval_runs
+from meterbill.meterdata.metering import MeteringError, RawReadings, validate_meter, validation_config
 from meterbill.meterdata.nem12 import read_nem12
-from meterbill.meterdata.readings import IntervalReading, MeterExchange, RegisterRead
-from meterbill.meterdata.vee import (
-    DEFAULT_CONFIG,
-    ReadingsError,
-    ValidatedIntervals,
-    ValidationConfig,
-    validate_readings,
-)
+from meterbill.meterdata.readings import IntervalReading, RegisterRead
+from meterbill.meterdata.vee import ValidatedIntervals
+from meterbill.metersettings import MeterSettings
 from meterbill.money import quantum
 from meterbill.settings import ApiSettings, StorageSettings
 from meterbill.tariffs.engine import BillPeriod, TariffError, Variables, rate, rate_monthly
@@ -373,8 +366,6 @@ def _usage(path: str, tz: ZoneInfo, unit: str) -> Usage:
 # --- meter data ---------------------------------------------------------------------------------------------
 
 CsvContent = Literal["intervals", "registers", "series", "sessions"]
-IntervalMinutes = Literal[1, 5, 15, 30, 60]
-_INTERVAL_MINUTES: dict[int, IntervalMinutes] = {1: 1, 5: 5, 15: 15, 30: 30, 60: 60}
 _Reading = TypeVar("_Reading", IntervalReading, RegisterRead)
 
 
@@ -565,14 +556,6 @@ def _located_error(err: CsvFormatError) -> ImportFormatError | InputError:
 # --- validate -----------------------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class RawReadings:
-    """One meter's readings as the file gives them."""
-
-    registers: list[RegisterRead]
-    intervals: list[IntervalReading]
-
-
 def _validate(args: argparse.Namespace) -> int:
     """Validate every meter of a NEM12 file, a Green Button feed or a meter data CSV (register reads or
     intervals) and write one row per interval of each meter's span to stdout as CSV with the header
@@ -585,11 +568,12 @@ def _validate(args: argparse.Namespace) -> int:
     clock = _zone(args.tz) if args.tz else None
     with ProgressReport(source.path, _wants_progress(args)) as progress:
         readings = read_raw_readings(source, options, progress.callback("reading"))
-    results = [
-        result
-        for meter, raw in readings.items()
-        for result in validate_meter(meter, raw, config.settings_of(meter), clock, source.path)
-    ]
+    results: list[ValidatedIntervals] = []
+    for meter, raw in readings.items():
+        try:
+            results += validate_meter(meter, raw, config.settings_of(meter), clock)
+        except MeteringError as err:
+            raise InputError(f"{source.path}: {err}") from None
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(VALIDATED_CSV_HEADER)
     rows = IntervalRows(validated=True)
@@ -640,209 +624,24 @@ def read_raw_readings(
                     total_bytes=source.total_bytes,
                 )
                 for read in _located(reads):
-                    by_meter.setdefault(read.meter, RawReadings([], [])).registers.append(read)
+                    by_meter.setdefault(read.meter, RawReadings()).registers.append(read)
         except OSError as err:
             raise InputError(f"{source.path}: cannot read the file: {err.strerror or err}") from None
         except UnicodeDecodeError as err:
             raise InputError(f"{source.path}: not UTF-8 text: {err.reason}") from None
         return by_meter
     for reading in read_intervals(source, options, progress):
-        by_meter.setdefault(reading.meter, RawReadings([], [])).intervals.append(reading)
+        by_meter.setdefault(reading.meter, RawReadings()).intervals.append(reading)
     return by_meter
-
-
-def validate_meter(
-    meter_id: str, raw: RawReadings, settings: MeterSettings, clock: tzinfo | None, path: str
-) -> list[ValidatedIntervals]:
-    """The meter's validated intervals over the span its readings cover, on ``clock`` (default: theirs).
-
-    Interval readings whose length changes (a NEM12 channel from 30 to 15 minutes) are validated run by run,
-    each at its own length (meterdata.interval_runs), unless the meter config sets ``interval_minutes``."""
-    if settings.interval_minutes is None and not raw.registers:
-        runs = interval_runs(raw.intervals, _INTERVAL_MINUTES)
-        if len(runs) > 1:
-            return [
-                _validate_span(meter_id, RawReadings([], run.readings), settings, run, clock, path)
-                for run in runs
-            ]
-    return [_validate_span(meter_id, raw, settings, None, clock, path)]
-
-
-def _validate_span(
-    meter_id: str,
-    raw: RawReadings,
-    settings: MeterSettings,
-    run: IntervalRun | None,
-    clock: tzinfo | None,
-    path: str,
-) -> ValidatedIntervals:
-    unit = raw.registers[0].unit if raw.registers else raw.intervals[0].unit
-    if run is not None:
-        interval_minutes = _INTERVAL_MINUTES[run.interval_minutes]
-    else:
-        interval_minutes = settings.interval_minutes or _interval_minutes(meter_id, raw, path)
-    step = timedelta(minutes=interval_minutes)
-    start, end = _span(raw, step, clock)
-    if run is not None and run.until is not None:  # a gap before the next run is this run's to fill
-        end = max(end, _boundary_at_or_before(run.until, step).astimezone(end.tzinfo), key=_instant_of)
-    if _instant_of(end) <= _instant_of(start):
-        reason = f"its readings span no whole {interval_minutes}-minute interval"
-        raise InputError(f"{path}: meter {meter_id!r}: {reason}")
-    # Validation reads the meter's id, unit, interval, CT ratio and register maximum; a file on disk has no
-    # account, site or catalog entry, so the catalog fields are placeholders and the catalog's checks
-    # (units per utility) do not apply: a kVArh channel validates like a kWh one.
-    meter = Meter.model_construct(
-        id=meter_id,
-        account_id="file",
-        site_id="file",
-        utility="electricity",
-        unit=unit,
-        kind="main",
-        multiplier=settings.multiplier,
-        register_max=settings.register_max,
-        interval_minutes=interval_minutes,
-    )
-    try:
-        return validate_readings(
-            meter,
-            start,
-            end,
-            registers=raw.registers,
-            intervals=raw.intervals,
-            exchanges=[exchange.of(meter_id) for exchange in settings.exchanges],
-            multipliers=[(change.effective_from, change.multiplier) for change in settings.multipliers],
-            config=settings.validation_config(),
-        )
-    except ReadingsError as err:
-        raise InputError(f"{path}: meter {meter_id!r}: {err}") from None
-
-
-def _interval_minutes(meter_id: str, raw: RawReadings, path: str) -> IntervalMinutes:
-    """The meter's interval: that of its interval readings, else the most common time between its reads."""
-    if raw.intervals:
-        lengths = [(r.end.astimezone(UTC) - r.start.astimezone(UTC)) for r in raw.intervals]
-        what = "interval readings last"
-    else:
-        moments = sorted({r.timestamp.astimezone(UTC) for r in raw.registers})
-        lengths = [later - earlier for earlier, later in pairwise(moments)]
-        what = "register reads are"
-    if not lengths:
-        reason = (
-            "a single register read: its interval cannot be inferred; give interval_minutes in --meter-config"
-        )
-        raise InputError(f"{path}: meter {meter_id!r}: {reason}")
-    counts = Counter(lengths)
-    length = min(counts, key=lambda step: (-counts[step], step))  # the most common; the shorter on a tie
-    minutes, rest = divmod(length, timedelta(minutes=1))
-    interval_minutes = None if rest else _INTERVAL_MINUTES.get(minutes)
-    if interval_minutes is None:
-        allowed = ", ".join(map(str, _INTERVAL_MINUTES))
-        reason = (
-            f"its {what} mostly {length} apart, not an interval length ({allowed} min); give "
-            "interval_minutes in --meter-config"
-        )
-        raise InputError(f"{path}: meter {meter_id!r}: {reason}")
-    return interval_minutes
-
-
-def _span(raw: RawReadings, step: timedelta, clock: tzinfo | None) -> tuple[datetime, datetime]:
-    """From the first interval boundary at or after the first reading to the last at or before the last."""
-    starts = [r.start for r in raw.intervals] + [
-        _boundary_at_or_after(r.timestamp, step) for r in raw.registers
-    ]
-    ends = [r.end for r in raw.intervals] + [_boundary_at_or_before(r.timestamp, step) for r in raw.registers]
-    start = min(starts, key=_instant_of)
-    end = max(ends, key=_instant_of)
-    zone = clock or start.tzinfo
-    return start.astimezone(zone), end.astimezone(zone)
-
-
-def _instant_of(moment: datetime) -> datetime:
-    return moment.astimezone(UTC)
-
-
-def _boundary_at_or_before(moment: datetime, step: timedelta) -> datetime:
-    """Intervals divide the hour, so they start on whole multiples of their length into the local hour."""
-    into_hour = timedelta(minutes=moment.minute, seconds=moment.second, microseconds=moment.microsecond)
-    return (moment.astimezone(UTC) - into_hour % step).astimezone(moment.tzinfo)
-
-
-def _boundary_at_or_after(moment: datetime, step: timedelta) -> datetime:
-    before = _boundary_at_or_before(moment, step)
-    return before if before == moment else (before.astimezone(UTC) + step).astimezone(moment.tzinfo)
 
 
 # --- the meter config file (--meter-config) -----------------------------------------------------------------
 
-_LIMIT = Decimal(10**15)  # what meter data values stay below (a petawatt-hour)
-Amount = Annotated[Decimal, Field(ge=0, lt=_LIMIT, allow_inf_nan=False)]
-PositiveAmount = Annotated[Decimal, Field(gt=0, lt=_LIMIT, allow_inf_nan=False)]
 
-
-class _Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class MultiplierChange(_Settings):
-    """A CT ratio taking effect at a read: differences from ``effective_from`` on are multiplied by it."""
-
-    effective_from: AwareDatetime
-    multiplier: PositiveAmount
-
-
-class ExchangeSettings(_Settings):
-    """A device swap: the old device's final read and the new one's initial read at ``timestamp``."""
-
-    timestamp: AwareDatetime
-    old_serial: str | None = None
-    old_final: Amount
-    new_serial: str | None = None
-    new_initial: Amount
-
-    def of(self, meter: str) -> MeterExchange:
-        return MeterExchange(
-            meter, self.timestamp, self.old_serial, self.old_final, self.new_serial, self.new_initial
-        )
-
-
-class MeterSettings(_Settings):
-    """How one meter is validated. Absent fields take validation's defaults; null turns a check off where
-    validation allows (max_power, spike_factor, flat_line_after_minutes) and means the default elsewhere."""
-
-    interval_minutes: IntervalMinutes | None = None
-    multiplier: PositiveAmount = Decimal(1)
-    register_max: PositiveAmount | None = None
-    register_resolution: PositiveAmount | None = None
-    rollover_margin: PositiveAmount | None = None
-    multipliers: tuple[MultiplierChange, ...] = ()
-    exchanges: tuple[ExchangeSettings, ...] = ()
-    short_gap_minutes: Annotated[int, Field(ge=0)] | None = None
-    like_day_weeks: Annotated[int, Field(ge=0)] | None = None
-    max_power: PositiveAmount | None = None
-    spike_factor: PositiveAmount | None = None
-    spike_floor: Amount | None = None
-    flat_line_after_minutes: Annotated[int, Field(gt=0)] | None = None
-    sum_tolerance: Amount | None = None
-
-    def validation_config(self) -> ValidationConfig:
-        given = self.model_fields_set
-        changes: dict[str, Any] = {}
-        if self.short_gap_minutes is not None:
-            changes["short_gap"] = timedelta(minutes=self.short_gap_minutes)
-        if "flat_line_after_minutes" in given:
-            minutes = self.flat_line_after_minutes
-            changes["flat_line_after"] = None if minutes is None else timedelta(minutes=minutes)
-        for name in ("like_day_weeks", "rollover_margin", "spike_floor"):
-            if getattr(self, name) is not None:
-                changes[name] = getattr(self, name)
-        for name in ("register_resolution", "max_power", "spike_factor", "sum_tolerance"):
-            if name in given:
-                changes[name] = getattr(self, name)
-        return replace(DEFAULT_CONFIG, **changes)
-
-
-class MeterConfig(_Settings):
+class MeterConfig(BaseModel):
     """``--meter-config``: settings for every meter (``defaults``) and per meter id (``meters``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     defaults: MeterSettings = MeterSettings()
     meters: dict[str, MeterSettings] = {}
@@ -865,7 +664,7 @@ def load_meter_config(path: str) -> MeterConfig:
             *((f"meters.{meter}", settings) for meter, settings in config.meters.items()),
         ]:
             try:
-                settings.validation_config()
+                validation_config(settings)
             except ValueError as err:
                 raise InputError(f"{path}: {where}: {err}") from None
         return config
