@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from meterbill.cli import load_meter_config, main
+from meterbill.cli import main
+from meterbill.cli.meterdata import load_meter_config
 from meterbill.meterdata.metering import meter_exchanges, validation_config
 from meterbill.meterdata.readings import MeterExchange
 from meterbill.meterdata.vee import ValidationConfig

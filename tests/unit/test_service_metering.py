@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from meterbill.cli import IntervalRows, load_meter_config, main
+from meterbill.cli import main
+from meterbill.cli.meterdata import IntervalRows, load_meter_config
 from meterbill.domain import Meter
 from meterbill.errors import InvalidInputError
 from meterbill.ports import RawReading
