@@ -232,6 +232,24 @@ def test_absent_settings_are_validations_defaults_and_null_turns_the_flat_line_c
     assert (config.short_gap, config.flat_line_after, config.spike_factor) == (30 * MINUTE, None, D(5))
 
 
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {"flat_line_after_minutes": None},
+        {"max_power": "22", "spike_factor": None, "short_gap_minutes": 30},
+    ],
+)
+def test_settings_stored_and_read_back_validate_alike(fields: dict[str, Any]) -> None:
+    """What the catalog will do with a meter's settings: dump them as JSON and read them back."""
+    chosen = settings(**fields)
+    again = MeterSettings.model_validate_json(chosen.model_dump_json())
+    assert validation_config(again) == validation_config(chosen)
+    assert validation_config(again).flat_line_after == (
+        None if "flat_line_after_minutes" in fields else timedelta(hours=24)
+    )
+
+
 def test_limits_validation_refuses_are_named_by_their_setting() -> None:
     with pytest.raises(ValueError, match=r"^rollover_margin: 0.7 must be between 0 and 0.5$"):
         validation_config(settings(rollover_margin="0.7"))

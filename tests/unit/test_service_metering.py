@@ -16,8 +16,9 @@ from meterbill.cli import main
 from meterbill.cli.meterdata import IntervalRows, load_meter_config
 from meterbill.domain import Meter
 from meterbill.errors import InvalidInputError
+from meterbill.metersettings import MeterSettings
 from meterbill.ports import RawReading
-from meterbill.services.metering import meter_settings
+from meterbill.services.metering import check_limits, meter_settings
 from meterbill.services.usage import validated_intervals
 from tests.fakes import FakeReadingStore
 
@@ -122,3 +123,13 @@ def test_a_span_that_is_not_whole_intervals_is_refused_on_from() -> None:
         "end: [2026-03-02 00:00:00+01:00, 2026-03-02 02:05:00+01:00) is not a positive whole number of "
         "0:15:00 intervals",
     )
+
+
+def test_limits_validation_refuses_are_an_input_error_naming_the_setting() -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        check_limits(MeterSettings(rollover_margin=D("0.7")), under="validation")
+    assert (caught.value.field, caught.value.reason) == (
+        "validation.rollover_margin",
+        "0.7 must be between 0 and 0.5",
+    )
+    check_limits(MeterSettings(rollover_margin=D("0.2")))  # accepted: nothing raised

@@ -19,6 +19,7 @@ Amount = Annotated[Decimal, Field(ge=0, lt=_LIMIT, allow_inf_nan=False)]
 PositiveAmount = Annotated[Decimal, Field(gt=0, lt=_LIMIT, allow_inf_nan=False)]
 IntervalMinutes = Literal[1, 5, 15, 30, 60]
 INTERVAL_MINUTES: Final[dict[int, IntervalMinutes]] = {1: 1, 5: 5, 15: 15, 30: 30, 60: 60}
+FLAT_LINE_AFTER_MINUTES: Final = 24 * 60  # validation's default
 
 
 class _Settings(BaseModel):
@@ -42,22 +43,29 @@ class ExchangeSettings(_Settings):
     new_initial: Amount
 
 
-class MeterSettings(_Settings):
-    """How one meter is validated. Absent fields take validation's defaults; null turns a check off where
-    validation allows (max_power, spike_factor, flat_line_after_minutes) and means the default elsewhere.
-    ``interval_minutes`` absent: the interval of the meter's readings."""
+class ValidationLimits(_Settings):
+    """The limits validation judges a meter's readings by. Absent fields take validation's defaults; null
+    turns a check off where validation allows (max_power, spike_factor, flat_line_after_minutes) and means
+    the default elsewhere. The same settings dumped and read back judge alike (no field depends on whether
+    it was given)."""
 
-    interval_minutes: IntervalMinutes | None = None
-    multiplier: PositiveAmount = Decimal(1)
-    register_max: PositiveAmount | None = None
     register_resolution: PositiveAmount | None = None
     rollover_margin: PositiveAmount | None = None
-    multipliers: tuple[MultiplierChange, ...] = ()
-    exchanges: tuple[ExchangeSettings, ...] = ()
     short_gap_minutes: Annotated[int, Field(ge=0)] | None = None
     like_day_weeks: Annotated[int, Field(ge=0)] | None = None
     max_power: PositiveAmount | None = None
     spike_factor: PositiveAmount | None = None
     spike_floor: Amount | None = None
-    flat_line_after_minutes: Annotated[int, Field(gt=0)] | None = None
+    flat_line_after_minutes: Annotated[int, Field(gt=0)] | None = FLAT_LINE_AFTER_MINUTES
     sum_tolerance: Amount | None = None
+
+
+class MeterSettings(ValidationLimits):
+    """How one meter is validated: its interval (absent: that of its readings), CT ratio and its changes,
+    register maximum and device exchanges, and the limits."""
+
+    interval_minutes: IntervalMinutes | None = None
+    multiplier: PositiveAmount = Decimal(1)
+    register_max: PositiveAmount | None = None
+    multipliers: tuple[MultiplierChange, ...] = ()
+    exchanges: tuple[ExchangeSettings, ...] = ()

@@ -27,7 +27,7 @@ from meterbill.meterdata.vee import (
     ValidationConfig,
     validate_readings,
 )
-from meterbill.metersettings import INTERVAL_MINUTES, IntervalMinutes, MeterSettings
+from meterbill.metersettings import INTERVAL_MINUTES, IntervalMinutes, MeterSettings, ValidationLimits
 
 
 class MeteringError(ValueError):
@@ -50,22 +50,22 @@ class RawReadings:
     intervals: list[IntervalReading] = field(default_factory=list)
 
 
-def validation_config(settings: MeterSettings) -> ValidationConfig:
-    """The settings' limits as validation's config; ValueError (``name: reason``) for a combination it
-    refuses (a rollover margin of half the register or more, a spike factor of 1 or less)."""
-    given = settings.model_fields_set
-    changes: dict[str, Any] = {}
-    if settings.short_gap_minutes is not None:
-        changes["short_gap"] = timedelta(minutes=settings.short_gap_minutes)
-    if "flat_line_after_minutes" in given:
-        minutes = settings.flat_line_after_minutes
-        changes["flat_line_after"] = None if minutes is None else timedelta(minutes=minutes)
+def validation_config(limits: ValidationLimits) -> ValidationConfig:
+    """The limits (a meter's settings) as validation's config; ValueError (``name: reason``) for a
+    combination it refuses (a rollover margin of half the register or more, a spike factor of 1 or less)."""
+    minutes = limits.flat_line_after_minutes
+    changes: dict[str, Any] = {
+        "flat_line_after": None if minutes is None else timedelta(minutes=minutes),
+        "register_resolution": limits.register_resolution,
+        "max_power": limits.max_power,
+        "spike_factor": limits.spike_factor,
+        "sum_tolerance": limits.sum_tolerance,
+    }
+    if limits.short_gap_minutes is not None:
+        changes["short_gap"] = timedelta(minutes=limits.short_gap_minutes)
     for name in ("like_day_weeks", "rollover_margin", "spike_floor"):
-        if getattr(settings, name) is not None:
-            changes[name] = getattr(settings, name)
-    for name in ("register_resolution", "max_power", "spike_factor", "sum_tolerance"):
-        if name in given:
-            changes[name] = getattr(settings, name)
+        if getattr(limits, name) is not None:
+            changes[name] = getattr(limits, name)
     return replace(DEFAULT_CONFIG, **changes)
 
 

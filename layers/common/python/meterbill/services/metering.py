@@ -12,7 +12,7 @@ from meterbill.errors import InvalidInputError
 from meterbill.meterdata.metering import MeteringError, RawReadings, validate_span, validation_config
 from meterbill.meterdata.readings import IntervalReading, Quality, RegisterRead
 from meterbill.meterdata.vee import ValidatedIntervals
-from meterbill.metersettings import MeterSettings
+from meterbill.metersettings import MeterSettings, ValidationLimits
 from meterbill.ports import RawReading, ReadingStore
 
 _LOOKAHEAD: Final = timedelta(days=1)  # validation bounds a gap at the end with a read up to a day later
@@ -25,6 +25,17 @@ def meter_settings(meter: Meter) -> MeterSettings:
     return MeterSettings.model_construct(
         interval_minutes=meter.interval_minutes, multiplier=meter.multiplier, register_max=meter.register_max
     )
+
+
+def check_limits(limits: ValidationLimits, under: str = "") -> None:
+    """InvalidInputError naming the setting (below ``under``) for limits validation refuses together or alone
+    (a rollover margin of half the register or more, a spike factor of 1 or less): for the catalog to check a
+    meter's settings when they are written, not when its readings are validated."""
+    try:
+        validation_config(limits)
+    except ValueError as err:
+        name, _, reason = str(err).partition(": ")
+        raise InvalidInputError(f"{under}.{name}" if under else name, reason) from None
 
 
 def validated_intervals(
