@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from meterbill.cli import IntervalRows, main
+from meterbill.cli import main
+from meterbill.cli.meterdata import IntervalRows
 from meterbill.meterdata.readings import IntervalReading
 
 DATA = Path(__file__).parents[1] / "data"

@@ -18,7 +18,9 @@ from typing import Any
 
 import pytest
 
-from meterbill.cli import load_meter_config, main
+from meterbill.cli import main
+from meterbill.cli.meterdata import load_meter_config
+from meterbill.meterdata.metering import meter_exchanges, validation_config
 from meterbill.meterdata.readings import MeterExchange
 from meterbill.meterdata.vee import ValidationConfig
 
@@ -213,10 +215,10 @@ def test_the_meter_config_of_the_readme_is_read_with_its_defaults_under_each_met
         D("99999.9"),
         15,
     )
-    assert settings.validation_config() == ValidationConfig(
+    assert validation_config(settings) == ValidationConfig(
         short_gap=timedelta(minutes=120), spike_factor=D("10"), max_power=D("22")
     )
-    assert [exchange.of("pdu-7") for exchange in settings.exchanges] == [
+    assert meter_exchanges("pdu-7", settings) == [
         MeterExchange("pdu-7", datetime(2026, 3, 20, 9, tzinfo=UTC), "A1", D("512.4"), "B7", D("0.0"))
     ]
 

@@ -1,9 +1,10 @@
 """A meter's validated usage, in buckets of the site's local calendar, with how much of it is actual.
 
-The raw readings are validated on every request (``meterbill.meterdata.vee``: a pure function of the raw
-readings, so late data shows at once). Buckets follow the site's clock: an hour is a local hour (the hour the
-clocks go back happens twice, as two buckets), a day runs from local midnight to local midnight (23 or 25
-hours on a DST day), a month from the 1st to the 1st. Each bucket counts its intervals by NEM12 quality flag.
+The raw readings are validated on every request (``services.metering``, the one validation path: a pure
+function of the raw readings, so late data shows at once). Buckets follow the site's clock: an hour is a local
+hour (the hour the clocks go back happens twice, as two buckets), a day runs from local midnight to local
+midnight (23 or 25 hours on a DST day), a month from the 1st to the 1st. Each bucket counts its intervals by
+NEM12 quality flag.
 """
 
 from __future__ import annotations
@@ -18,24 +19,16 @@ from zoneinfo import ZoneInfo
 
 from meterbill.domain import Meter, Site
 from meterbill.errors import InvalidInputError
-from meterbill.meterdata.readings import IntervalReading, Quality, RegisterRead
-from meterbill.meterdata.vee import (
-    DEFAULT_CONFIG,
-    DataQualityEvent,
-    ReadingsError,
-    ValidatedIntervals,
-    ValidationConfig,
-    validate_readings,
-)
-from meterbill.ports import CatalogStore, RawReading, ReadingStore
+from meterbill.meterdata.vee import DataQualityEvent, ValidatedIntervals
+from meterbill.ports import CatalogStore, ReadingStore
 from meterbill.services.common import require_aware, require_in_calendar
+from meterbill.services.metering import validated_intervals as validated_intervals  # preview imports it here
 from meterbill.timeutil import local_midnight
 
 Resolution = Literal["interval", "hour", "day", "month"]
 RESOLUTIONS: Final = frozenset[str](get_args(Resolution))
 MAX_SPAN: Final = timedelta(days=366)
 MAX_BUCKETS: Final = 10_000
-_LOOKAHEAD: Final = timedelta(days=1)  # validation bounds a gap at the end with a read up to a day later
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,27 +122,6 @@ def meter_usage(
     )
 
 
-def validated_intervals(
-    account: str,
-    meter: Meter,
-    start: datetime,
-    end: datetime,
-    readings: ReadingStore,
-    *,
-    config: ValidationConfig = DEFAULT_CONFIG,
-) -> ValidatedIntervals:
-    """The meter's validated intervals over [start, end) (site-local times) from its stored raw readings,
-    including the weeks before that like-day estimates look at and the day after that bounds a last gap."""
-    lookback = timedelta(weeks=config.like_day_weeks, days=1)
-    raw = list(readings.between(account, meter.id, start - lookback, end + _LOOKAHEAD))
-    registers = [_register(r, meter) for r in raw if r.type == "register"]
-    intervals = [_interval(r, meter) for r in raw if r.type == "interval" and r.interval_minutes is not None]
-    try:
-        return validate_readings(meter, start, end, registers=registers, intervals=intervals, config=config)
-    except ReadingsError as err:  # stored readings were checked on the way in; this is the span asked for
-        raise InvalidInputError("from", f"{err.where}: {err.reason}") from None
-
-
 def _check_span(start: datetime, end: datetime, meter: Meter, start_field: str, end_field: str) -> None:
     """InvalidInputError unless [start, end) is a non-empty span of whole intervals of at most 366 days."""
     if end <= start:
@@ -169,34 +141,6 @@ def _instant(moment: date | datetime, zone: ZoneInfo, field: str) -> datetime:
     if isinstance(moment, datetime):
         return require_aware(moment, field).astimezone(zone)
     return local_midnight(moment, zone)
-
-
-def _register(reading: RawReading, meter: Meter) -> RegisterRead:
-    return RegisterRead(
-        meter=meter.id,
-        timestamp=reading.timestamp,
-        value=reading.value,
-        unit=meter.unit,
-        quality=_quality(reading.quality),
-    )
-
-
-def _interval(reading: RawReading, meter: Meter) -> IntervalReading:
-    assert reading.interval_minutes is not None
-    return IntervalReading(
-        meter=meter.id,
-        start=reading.timestamp,
-        end=reading.timestamp + timedelta(minutes=reading.interval_minutes),
-        value=reading.value,
-        unit=meter.unit,
-        quality=_quality(reading.quality),
-    )
-
-
-def _quality(flag: str) -> Quality:
-    if flag in ("A", "E", "S", "F", "N"):
-        return flag  # type: ignore[return-value]  # one of Quality's letters
-    raise ValueError(f"stored reading with quality {flag!r}")  # ingest lets none in
 
 
 def _buckets(validated: ValidatedIntervals, resolution: str) -> list[UsageBucket]:

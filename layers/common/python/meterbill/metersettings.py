@@ -1,0 +1,71 @@
+"""How one meter is validated: its CT ratio and its changes, device exchanges, register maximum, interval and
+the limits of the plausibility checks, as plain data.
+
+One model for every place that holds them: `meterbill validate --meter-config` reads it per meter, and the
+catalog's meters are to carry it. It sits below the catalog's domain and the meter-data core so both can use
+it; what the settings mean (the ValidationConfig they make, the exchanges and multipliers validation reads)
+is ``meterbill.meterdata.metering``'s.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Final, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+_LIMIT = Decimal(10**15)  # what meter data values stay below (a petawatt-hour)
+Amount = Annotated[Decimal, Field(ge=0, lt=_LIMIT, allow_inf_nan=False)]
+PositiveAmount = Annotated[Decimal, Field(gt=0, lt=_LIMIT, allow_inf_nan=False)]
+IntervalMinutes = Literal[1, 5, 15, 30, 60]
+INTERVAL_MINUTES: Final[dict[int, IntervalMinutes]] = {1: 1, 5: 5, 15: 15, 30: 30, 60: 60}
+FLAT_LINE_AFTER_MINUTES: Final = 24 * 60  # validation's default
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MultiplierChange(_Settings):
+    """A CT ratio taking effect at a read: differences from ``effective_from`` on are multiplied by it."""
+
+    effective_from: AwareDatetime
+    multiplier: PositiveAmount
+
+
+class ExchangeSettings(_Settings):
+    """A device swap: the old device's final read and the new one's initial read at ``timestamp``."""
+
+    timestamp: AwareDatetime
+    old_serial: str | None = None
+    old_final: Amount
+    new_serial: str | None = None
+    new_initial: Amount
+
+
+class ValidationLimits(_Settings):
+    """The limits validation judges a meter's readings by. Absent fields take validation's defaults; null
+    turns a check off where validation allows (max_power, spike_factor, flat_line_after_minutes) and means
+    the default elsewhere. The same settings dumped and read back judge alike (no field depends on whether
+    it was given)."""
+
+    register_resolution: PositiveAmount | None = None
+    rollover_margin: PositiveAmount | None = None
+    short_gap_minutes: Annotated[int, Field(ge=0)] | None = None
+    like_day_weeks: Annotated[int, Field(ge=0)] | None = None
+    max_power: PositiveAmount | None = None
+    spike_factor: PositiveAmount | None = None
+    spike_floor: Amount | None = None
+    flat_line_after_minutes: Annotated[int, Field(gt=0)] | None = FLAT_LINE_AFTER_MINUTES
+    sum_tolerance: Amount | None = None
+
+
+class MeterSettings(ValidationLimits):
+    """How one meter is validated: its interval (absent: that of its readings), CT ratio and its changes,
+    register maximum and device exchanges, and the limits."""
+
+    interval_minutes: IntervalMinutes | None = None
+    multiplier: PositiveAmount = Decimal(1)
+    register_max: PositiveAmount | None = None
+    multipliers: tuple[MultiplierChange, ...] = ()
+    exchanges: tuple[ExchangeSettings, ...] = ()
