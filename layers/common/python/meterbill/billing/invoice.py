@@ -418,7 +418,9 @@ def combine(parts: Iterable[BillPart], currency: str) -> Combined:
         memos += (_line(part, start, end, item) for item in bill.memos)
         usage[part.meter_id] = _add_usage(usage.get(part.meter_id), part.meter_id, bill)
         if bill.usage.peak_demand is not None:
-            peaks.append(DemandPeak(part.meter_id, start, end, bill.usage.peak_demand, bill.usage.unit))
+            peaks.append(
+                DemandPeak(part.meter_id, start, end, bill.usage.peak_demand, _demand_unit(bill.usage.unit))
+            )
     return Combined(tuple(lines), tuple(memos), tuple(usage[m] for m in sorted(usage)), tuple(peaks))
 
 
@@ -504,6 +506,11 @@ def _add_usage(so_far: MeterUsage | None, meter_id: str, bill: Bill) -> MeterUsa
         so_far.missing_intervals + summary.missing_intervals,
         max(peaks) if peaks else None,
     )
+
+
+def _demand_unit(energy_unit: str) -> str:
+    """kWh -> kW, as the engine's demand lines say it."""
+    return energy_unit[:-1] if energy_unit.endswith("h") else f"{energy_unit}/h"
 
 
 def _local_day(moment: datetime, where: str) -> date:
