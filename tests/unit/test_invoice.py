@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime
 
@@ -214,11 +215,12 @@ def test_a_draft_has_no_number_and_issuing_gives_it_one() -> None:
 
 def test_an_issued_invoice_cannot_be_issued_again_voided_or_recomputed() -> None:
     issued = issue(two_meters(), "INV-000001", ISSUED)
-    for action, attempt in [
+    attempts: list[tuple[str, Callable[[], Invoice]]] = [
         ("issue", lambda: issue(issued, "INV-000002", ISSUED)),
         ("void", lambda: void(issued)),
         ("recompute", lambda: recompute(issued, two_meters())),
-    ]:
+    ]
+    for action, attempt in attempts:
         with pytest.raises(InvoiceStateError) as caught:
             attempt()
         assert (caught.value.state, caught.value.action) == ("issued", action)
