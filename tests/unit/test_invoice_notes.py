@@ -7,6 +7,8 @@ from dataclasses import replace
 from datetime import date, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from meterbill.billing.invoice import (
     AssignmentBill,
@@ -210,3 +212,26 @@ def test_ratchets_read_the_peaks_of_the_latest_note_on_an_invoice() -> None:
     assert demand_history_for([billed, credit], "m1", before=date(2026, 2, 1)) == (D("16"),)
     unissued = note(billed, diff, sequence=2, computed_at=LATER, rerated=replace(rerated, demand_history=()))
     assert demand_history_for([billed, credit, unissued], "m1", before=date(2026, 2, 1)) == (D("16"),)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    unit_rate=st.sampled_from(["0.10", "0.2345", "0.30", "0.333"]),
+    vat=st.sampled_from(["0", "7", "19", "20"]),
+    readings=st.lists(st.integers(0, 744), min_size=1, max_size=5),
+)
+def test_after_each_adjust_the_invoice_and_its_notes_add_up_to_the_rerated_total_to_the_cent(
+    unit_rate: str, vat: str, readings: list[int]
+) -> None:
+    priced = tariff(id="p", energy=flat_energy(unit_rate), taxes=[{"name": "VAT", "percent": vat}])
+    billed = issue(january(400, priced), "INV-000001", ISSUED)
+    notes: list[Invoice] = []
+    for kwh in readings:
+        rerated = january(kwh, priced)
+        diff = difference(billed, rerated, notes)
+        if diff is not None:
+            sequence = next_note_sequence(billed, notes)
+            notes.append(issued_note(billed, diff, sequence, f"CN-{sequence:06d}", rerated))
+        assert billed.total + sum(n.total for n in notes) == rerated.total
+        assert difference(billed, rerated, notes) is None
+    assert len({n.id for n in notes}) == len(notes)
