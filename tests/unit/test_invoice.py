@@ -167,7 +167,7 @@ def test_a_bill_in_another_currency_is_refused_naming_meter_and_assignment() -> 
 def test_a_bill_outside_the_invoice_period_is_refused() -> None:
     february = BillPeriod(date(2026, 2, 1), date(2026, 3, 1), BERLIN)
     with pytest.raises(
-        InvoiceError, match=r"lines\[0\]: meter 'm1' billed 2026-02-01 to 2026-03-01, outside"
+        InvoiceError, match=r"period: meter 'm1' assignment 'a1' is billed 2026-02-01 to 2026-03-01, outside"
     ):
         january_invoice(AssignmentBill("m1", "a1", D(1), office_bill(february)))
 

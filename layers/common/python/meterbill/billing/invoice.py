@@ -438,14 +438,16 @@ def draft(
     """A draft invoice of [period_start, period_end) from the period's bills (see ``combine``); its id is
     ``invoice_id(account, customer, start, end, "invoice")``. A bill reaching outside the period is
     refused."""
-    combined = combine(parts, currency)
-    for i, line in enumerate(combined.lines):
-        if line.start < period_start or line.end > period_end:
+    parts = list(parts)
+    for part in parts:
+        start, end = _local_day(part.bill.start, "bill.start"), _local_day(part.bill.end, "bill.end")
+        if start < period_start or end > period_end:
             raise InvoiceError(
-                f"lines[{i}]",
-                f"meter {line.meter_id!r} billed {line.start} to {line.end}, outside the invoice's "
-                f"{period_start} to {period_end}",
+                "period",
+                f"meter {part.meter_id!r} assignment {part.assignment_id!r} is billed {start} to {end}, "
+                f"outside the invoice's {period_start} to {period_end}",
             )
+    combined = combine(parts, currency)
     return Invoice(
         id=invoice_id(account_id, customer_id, period_start, period_end, "invoice"),
         account_id=account_id,

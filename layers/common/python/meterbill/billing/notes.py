@@ -75,7 +75,7 @@ def difference(billed: Invoice, rerated: Invoice, notes: Sequence[Invoice] = ())
         raise InvoiceError(
             "billed", f"{billed.id!r} is a {billed.state} {billed.kind}, not an issued invoice"
         )
-    for field in ("customer_id", "period_start", "period_end", "currency"):
+    for field in ("account_id", "customer_id", "period_start", "period_end", "currency"):
         if getattr(rerated, field) != getattr(billed, field):
             raise InvoiceError(
                 f"rerated.{field}",
