@@ -2,9 +2,9 @@
 
 For each of the customer's assignments active in the period: the meter's validated usage on its site's clock,
 times the assignment's share; the tariff version(s) in force on each day (a version change mid-period splits
-it); the site's public holidays; the attributes of the customer, the meter's site and the meter for the tariff's
-formulas (each bill records the values its formulas read). The tariff engine rates each calendar month on its
-own, as the monthly bill will. Nothing is stored.
+it); the site's public holidays; the attributes of the customer, the meter's site and the meter for the
+tariff's formulas (each bill records the values its formulas read). The tariff engine rates each calendar
+month on its own, as the monthly bill will. Nothing is stored.
 """
 
 from __future__ import annotations

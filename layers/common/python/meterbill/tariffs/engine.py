@@ -83,8 +83,8 @@ Variables = Mapping[str, Decimal | int | bool | str]
 @dataclass(frozen=True, slots=True)
 class ScopedAttributes:
     """What a tariff's formulas may read besides the bill's calendar and the tariff's own variables: the
-    attributes of the customer (``customer.x``, or bare ``x``), of the meter's site (``site.x``) and of the meter
-    (``meter.x``)."""
+    attributes of the customer (``customer.x``, or bare ``x``), of the meter's site (``site.x``) and of the
+    meter (``meter.x``)."""
 
     customer: Variables = field(default_factory=dict)
     site: Variables = field(default_factory=dict)
@@ -92,7 +92,8 @@ class ScopedAttributes:
 
     @classmethod
     def of(cls, attributes: Variables | ScopedAttributes | None) -> ScopedAttributes:
-        """A plain mapping is the customer's attributes (what ``rate`` took before sites and meters had any)."""
+        """A plain mapping is the customer's attributes (all ``rate`` took before sites and meters had
+        any)."""
         if isinstance(attributes, ScopedAttributes):
             return attributes
         return cls(customer=attributes or {})
@@ -216,7 +217,9 @@ class _Operands:
         for name in formula.names:
             value = self.variables[name]
             key = name if "." in name or name in self.own else f"customer.{name}"
-            self.used[key] = Decimal(value) if isinstance(value, int) and not isinstance(value, bool) else value
+            self.used[key] = (
+                Decimal(value) if isinstance(value, int) and not isinstance(value, bool) else value
+            )
 
     def num(self, operand: Decimal | Formula, field: str) -> Decimal:
         """A literal operand as it is (the model checked it); a formula's value, held to the bounds a literal

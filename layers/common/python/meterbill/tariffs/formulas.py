@@ -8,9 +8,10 @@ The source is parsed with :mod:`ast` and only a whitelist of constructs is accep
 ``round``). Evaluation walks the validated tree with exact ``Decimal`` arithmetic; nothing is compiled or
 passed to ``eval``, and every value is bounded by ``MAX_MAGNITUDE``.
 
-A formula reads its variables by name from one flat mapping: a qualified name as written (``"site.floor_area"``),
-a bare name as written (``"senior_citizen"``); which value a bare name stands for is the caller's business (the
-tariff engine: the bill's calendar, the tariff's own variables, else the customer's attribute).
+A formula reads its variables by name from one flat mapping: a qualified name as written
+(``"site.floor_area"``), a bare name as written (``"senior_citizen"``); which value a bare name stands for is
+the caller's business (the tariff engine: the bill's calendar, the tariff's own variables, else the customer's
+attribute).
 """
 
 from __future__ import annotations
