@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
+from pydantic import ValidationError
 
 from meterbill.billing.bill import Bill
 from meterbill.money import round_money
+from meterbill.tariffs.attributes import scoped_attributes
 from meterbill.tariffs.engine import ScopedAttributes, TariffError, Variables, rate, rate_monthly
 from meterbill.tariffs.formulas import FormulaError, parse_formula
 from meterbill.usage import Usage
@@ -242,3 +244,57 @@ def test_each_monthly_bill_records_its_own_calendar():
         [round_money(D(12) * D("0.5") * 12 / 31, "EUR")],
         [D(28) * D("0.5")],
     ]
+
+
+# --- an attributes document (meterbill rate --attributes A.json) --------------------------------------------
+
+
+def test_a_flat_attributes_document_is_the_customers():
+    assert scoped_attributes({"senior_citizen": True, "floor_area": 120.5}) == ScopedAttributes(
+        customer={"senior_citizen": True, "floor_area": D("120.5")}
+    )
+
+
+def test_an_attributes_document_may_name_the_three_scopes():
+    document = {
+        "customer": {"senior_citizen": True},
+        "site": {"floor_area": 120},
+        "meter": {"phase_count": "3"},
+    }
+    attributes = scoped_attributes(document)
+    assert attributes == ScopedAttributes(
+        customer={"senior_citizen": True}, site={"floor_area": D(120)}, meter={"phase_count": D(3)}
+    )
+    assert rated("site.floor_area * 0.5", attributes).total == D("60.00")
+
+
+def test_a_text_attribute_called_site_keeps_the_document_flat():
+    assert scoped_attributes({"site": "north"}) == ScopedAttributes(customer={"site": "north"})
+
+
+@pytest.mark.parametrize(
+    ("document", "loc", "message"),
+    [
+        (
+            {"site": {"floor area": 1}},
+            ("site", "floor area", "[key]"),
+            "Value error, attribute name 'floor area' must be a letter then letters, digits or '_' "
+            "and not a Python keyword",
+        ),
+        (
+            {"meter": {"phase_count": "1e15"}},
+            ("meter", "phase_count"),
+            "Value error, 1E+15 is not less than 1e+15 in size",
+        ),
+        (
+            {"site": {"floor_area": 1}, "senior_citizen": True},
+            ("senior_citizen",),
+            "Extra inputs are not permitted",
+        ),
+    ],
+)
+def test_a_bad_attributes_document_names_the_scope_and_the_attribute(document, loc, message):
+    with pytest.raises(ValidationError) as caught:
+        scoped_attributes(document)
+    (error,) = caught.value.errors(include_url=False)
+    assert (error["loc"], error["msg"]) == (loc, message)
