@@ -162,7 +162,10 @@ def test_a_missing_site_attribute_names_the_operand_the_formula_and_the_name():
 def test_a_site_attribute_is_not_the_customers_bare_name():
     with pytest.raises(TariffError) as caught:
         rated("floor_area * 0.5", ScopedAttributes(site={"floor_area": D("120")}))
-    assert caught.value.reason == "formula 'floor_area * 0.5': column 1: variable 'floor_area' is missing"
+    assert caught.value.reason == (
+        "formula 'floor_area * 0.5': column 1: variable 'floor_area' is missing "
+        "(a bare name is the customer's; write site.floor_area)"
+    )
 
 
 def test_a_formula_out_of_bounds_shows_the_qualified_values_it_read():

@@ -210,6 +210,14 @@ class _Operands:
             self.variables[name] = self.used[name] = self.num(operand, f"variables.{name}")
             self.own.add(name)
 
+    def _hint(self, formula: Formula) -> str:
+        """For a bare name no customer has but the site or the meter does: how to write it."""
+        for name in sorted(formula.names):
+            scoped = [f"{scope}.{name}" for scope in SCOPES[1:] if f"{scope}.{name}" in self.variables]
+            if name not in self.variables and scoped:
+                return f" (a bare name is the customer's; write {' or '.join(scoped)})"
+        return ""
+
     def recorded(self) -> tuple[tuple[str, Decimal | bool | str], ...]:
         return tuple(sorted(self.used.items()))
 
@@ -229,7 +237,7 @@ class _Operands:
         try:
             value = operand.evaluate(self.variables)
         except FormulaError as err:
-            raise TariffError(field, f"formula {operand.source!r}: {err}") from None
+            raise TariffError(field, f"formula {operand.source!r}: {err}{self._hint(operand)}") from None
         self._record(operand)
         bounds = operand.bounds if isinstance(operand, TariffFormula) else ANY
         if reason := bounds.reason(value):
