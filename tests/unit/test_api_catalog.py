@@ -334,6 +334,7 @@ def test_reading_an_object_answers_it_with_its_etag(api, fakes):
         "holiday_country": None,
         "holiday_subdivision": None,
         "address": None,
+        "attributes": {},
         **stamps(etag),
     }
 

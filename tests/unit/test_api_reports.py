@@ -168,6 +168,7 @@ def test_the_bill_preview_rates_the_usage_known_now(api, fakes):
                         "peak_demand": None,
                         "missing_intervals": 96 - 4,
                     },
+                    "variables": {},  # a flat rate: no formula read anything
                 },
             }
         ],

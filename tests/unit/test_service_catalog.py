@@ -96,6 +96,7 @@ def test_a_created_object_carries_the_account_of_the_key_and_is_stored_as_json(
         "holiday_country": "DE",
         "holiday_subdivision": "BE",
         "address": None,
+        "attributes": {},
     }
     assert (entry.etag, entry.created_at, entry.updated_at) == (stored.etag, FIXED_NOW, FIXED_NOW)
 

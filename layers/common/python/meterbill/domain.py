@@ -209,6 +209,7 @@ class Site(_Model):
     holiday_country: CountryCode | None = None
     holiday_subdivision: Annotated[str, StringConstraints(max_length=MAX_LABEL_LENGTH)] | None = None
     address: Address | None = None
+    attributes: Attributes = Field(default_factory=dict)  # read by tariff formulas as site.<name>
 
     @field_validator("timezone")
     @classmethod
@@ -279,6 +280,7 @@ class Meter(_Model):
     interval_minutes: Literal[1, 5, 15, 30, 60] = 15
     labels: MeterLabels = Field(default_factory=MeterLabels)
     serial: Label | None = None
+    attributes: Attributes = Field(default_factory=dict)  # read by tariff formulas as meter.<name>
 
     @field_validator("unit")
     @classmethod

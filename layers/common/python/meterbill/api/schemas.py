@@ -29,6 +29,7 @@ from pydantic import (
     PlainSerializer,
     PlainValidator,
     SkipValidation,
+    StrictBool,
     StrictInt,
     StrictStr,
     WithJsonSchema,
@@ -363,6 +364,9 @@ class SiteInput(_Request):
     holiday_country: CountryCode | None = None
     holiday_subdivision: ShortStr | None = None
     address: Address | None = None
+    attributes: Attributes = Field(
+        default_factory=dict, description="what tariff formulas read as site.<name>, e.g. site.floor_area"
+    )
 
 
 class SiteRecord(SiteInput, Stamps):
@@ -382,6 +386,9 @@ class MeterInput(_Request):
     interval_minutes: IntervalMinutes = 15
     labels: Annotated[MeterLabels, BeforeValidator(_json_object)] = Field(default_factory=MeterLabels)
     serial: Label | None = None
+    attributes: Attributes = Field(
+        default_factory=dict, description="what tariff formulas read as meter.<name>, e.g. meter.phase_count"
+    )
 
 
 class MeterRecord(MeterInput, Stamps):
@@ -642,6 +649,12 @@ class BillDocument(_Response):
     lines: list[BillLine]
     memos: list[BillLine]
     usage: BillUsage
+    variables: dict[str, StrictBool | StrictStr] = Field(
+        description="the variables the tariff's formulas read for this bill and the tariff's own variables, "
+        "by qualified name (customer.senior_citizen, site.floor_area, meter.phase_count; the calendar's and "
+        "the tariff's by their bare name); numbers as decimal text",
+        examples=[{"customer.senior_citizen": True, "site.floor_area": "120", "days": "31"}],
+    )
 
     @classmethod
     def of(cls, bill: Bill) -> BillDocument:

@@ -67,6 +67,9 @@ class Bill:
     usage: UsageSummary
     # Shown beside the bill, not part of it (e.g. savings that are not credited).
     memos: tuple[LineItem, ...] = field(default=())
+    # The variables the tariff's formulas read for this bill, by qualified name ("site.floor_area", "month"),
+    # sorted: what a reader needs to recompute every formula operand of the bill.
+    variables: tuple[tuple[str, Decimal | bool | str], ...] = field(default=())
 
     @property
     def subtotal(self) -> Decimal:
@@ -96,6 +99,10 @@ class Bill:
             "lines": [line.to_json() for line in self.lines],
             "memos": [line.to_json() for line in self.memos],
             "usage": self.usage.to_json(),
+            "variables": {
+                name: _decimal_text(value) if isinstance(value, Decimal) else value
+                for name, value in self.variables
+            },
         }
 
 

@@ -2,8 +2,9 @@
 
 For each of the customer's assignments active in the period: the meter's validated usage on its site's clock,
 times the assignment's share; the tariff version(s) in force on each day (a version change mid-period splits
-it); the site's public holidays; the customer's attributes for the tariff's formulas. The tariff engine rates
-each calendar month on its own, as the monthly bill will. Nothing is stored.
+it); the site's public holidays; the attributes of the customer, the meter's site and the meter for the
+tariff's formulas (each bill records the values its formulas read). The tariff engine rates each calendar
+month on its own, as the monthly bill will. Nothing is stored.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from meterbill.ports import CatalogStore, ReadingStore
 from meterbill.services import catalog as catalog_service
 from meterbill.services.common import require_in_calendar
 from meterbill.services.usage import validated_intervals
-from meterbill.tariffs.engine import BillPeriod, TariffError, rate_monthly
+from meterbill.tariffs.engine import BillPeriod, ScopedAttributes, TariffError, rate_monthly
 from meterbill.tariffs.versions import NoTariffInForceError, in_force
 from meterbill.timeutil import local_midnight
 from meterbill.usage import Usage
@@ -53,7 +54,8 @@ def bill_preview(
     2000-01-01 ... 2100-01-01, an end not after the start, a period longer than 366 days, or a tariff that
     cannot be applied. Those name what is at fault: ``assignment.tariff_id`` (no version in force on some
     day), ``assignment.share`` (shares over 1), ``tariff.<operand>`` (a unit the meter does not measure, a
-    formula that fails, e.g. on a customer attribute it needs), with the assignment and version in the reason.
+    formula that fails, e.g. on a customer, site or meter attribute it needs), with the assignment and version
+    in the reason.
     """
     require_in_calendar(start, "from")
     require_in_calendar(end, "to")
@@ -100,6 +102,7 @@ def _assignment_bills(
         account, meter, local_midnight(first, zone), local_midnight(stop, zone), readings
     )
     series = share_of_series(validated.as_interval_series(), assignment.share)
+    attributes = ScopedAttributes(customer.attributes, site.attributes, meter.attributes)
     bills = []
     for lo, hi, tariff in spans:
         try:
@@ -107,7 +110,7 @@ def _assignment_bills(
                 tariff,
                 BillPeriod(lo, hi, zone),
                 Usage(series=series),
-                attributes=customer.attributes,
+                attributes=attributes,
                 holidays=site.holiday_dates(lo, hi),
             )
         except TariffError as err:  # the operand at fault, in the tariff version the assignment uses

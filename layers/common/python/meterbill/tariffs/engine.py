@@ -7,7 +7,7 @@ period and tier, and money is rounded once per line.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 from itertools import pairwise
@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from meterbill.billing.bill import Bill, LineItem, UsageSummary
 from meterbill.money import round_money
-from meterbill.tariffs.formulas import Formula, FormulaError
+from meterbill.tariffs.formulas import SCOPES, Formula, FormulaError
 from meterbill.tariffs.model import (
     ANY,
     CHARGE_COMPONENTS,
@@ -80,19 +80,44 @@ class BillPeriod:
 Variables = Mapping[str, Decimal | int | bool | str]
 
 
+@dataclass(frozen=True, slots=True)
+class ScopedAttributes:
+    """What a tariff's formulas may read besides the bill's calendar and the tariff's own variables: the
+    attributes of the customer (``customer.x``, or bare ``x``), of the meter's site (``site.x``) and of the
+    meter (``meter.x``)."""
+
+    customer: Variables = field(default_factory=dict)
+    site: Variables = field(default_factory=dict)
+    meter: Variables = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, attributes: Variables | ScopedAttributes | None) -> ScopedAttributes:
+        """A plain mapping is the customer's attributes (all ``rate`` took before sites and meters had
+        any)."""
+        if isinstance(attributes, ScopedAttributes):
+            return attributes
+        return cls(customer=attributes or {})
+
+    def scopes(self) -> Iterator[tuple[str, Variables]]:
+        yield from zip(SCOPES, (self.customer, self.site, self.meter), strict=True)
+
+
 def rate(
     tariff: Tariff,
     period: BillPeriod,
     usage: Usage,
     *,
-    attributes: Variables | None = None,
+    attributes: Variables | ScopedAttributes | None = None,
     holidays: frozenset[date] = frozenset(),
     demand_history: Sequence[Decimal] = (),
 ) -> Bill:
-    """Price one bill period; ``demand_history`` holds earlier months' peaks, oldest first (ratchets)."""
+    """Price one bill period; ``demand_history`` holds earlier months' peaks, oldest first (ratchets).
+
+    ``attributes`` feed the formulas: a ``ScopedAttributes``, or a mapping of the customer's attributes alone.
+    The bill records every variable a formula read (and the tariff's own variables), by qualified name."""
     if usage.series is not None and usage.series.unit != tariff.unit:
         raise TariffError("unit", f"tariff prices {tariff.unit!r} but the usage is in {usage.series.unit!r}")
-    ops = _Operands(tariff, period, attributes or {})
+    ops = _Operands(tariff, period, ScopedAttributes.of(attributes))
     timeline = _Timeline(usage.series, period, holidays if tariff.holidays_as_weekends else frozenset())
     currency = tariff.currency
     lines: list[LineItem] = []
@@ -130,6 +155,7 @@ def rate(
             missing_intervals=timeline.missing_intervals(period),
         ),
         memos=tuple(memos),
+        variables=ops.recorded(),
     )
 
 
@@ -138,7 +164,7 @@ def rate_monthly(
     period: BillPeriod,
     usage: Usage,
     *,
-    attributes: Variables | None = None,
+    attributes: Variables | ScopedAttributes | None = None,
     holidays: frozenset[date] = frozenset(),
     demand_history: Sequence[Decimal] = (),
 ) -> list[Bill]:
@@ -154,21 +180,54 @@ def rate_monthly(
 
 
 class _Operands:
-    """Resolves tariff operands (decimals or formulas) for one bill: customer attributes, the tariff's own
-    variables, and the bill's calendar (season and month of its first day, days, months)."""
+    """Resolves tariff operands (decimals or formulas) for one bill, and records the variables they read.
 
-    def __init__(self, tariff: Tariff, period: BillPeriod, attributes: Variables) -> None:
+    A formula's names: ``customer.x``, ``site.x``, ``meter.x`` are those attributes; a bare name is the bill's
+    calendar (``season`` and ``month`` of its first day, ``year``, ``days``, ``months``), else one of the
+    tariff's own variables (each may read the ones before it), else the customer's attribute.
+
+    The record keys each value by the name that means exactly it: ``customer.x`` for a customer attribute
+    (read bare or qualified), ``site.x``, ``meter.x``, and the bare name for the calendar and the tariff's
+    variables; every tariff variable is recorded, since it is computed for every bill.
+    """
+
+    def __init__(self, tariff: Tariff, period: BillPeriod, attributes: ScopedAttributes) -> None:
         self.currency = tariff.currency
-        self.variables: dict[str, Decimal | int | bool | str] = dict(attributes)
-        self.variables.update(
-            season=tariff.season_of(period.start.month) or "",
-            month=period.start.month,
-            year=period.start.year,
-            days=day_count(period.start, period.end),
-            months=month_fraction(period.start, period.end),
-        )
+        self.variables: dict[str, Decimal | int | bool | str] = dict(attributes.customer)
+        calendar: dict[str, Decimal | int | bool | str] = {
+            "season": tariff.season_of(period.start.month) or "",
+            "month": period.start.month,
+            "year": period.start.year,
+            "days": day_count(period.start, period.end),
+            "months": month_fraction(period.start, period.end),
+        }
+        self.variables.update(calendar)
+        for scope, values in attributes.scopes():
+            self.variables.update((f"{scope}.{name}", value) for name, value in values.items())
+        self.own: set[str] = set(calendar)  # bare names that are not the customer's
+        self.used: dict[str, Decimal | bool | str] = {}
         for name, operand in tariff.variables.items():
-            self.variables[name] = self.num(operand, f"variables.{name}")
+            self.variables[name] = self.used[name] = self.num(operand, f"variables.{name}")
+            self.own.add(name)
+
+    def _hint(self, formula: Formula) -> str:
+        """For a bare name no customer has but the site or the meter does: how to write it."""
+        for name in sorted(formula.names):
+            scoped = [f"{scope}.{name}" for scope in SCOPES[1:] if f"{scope}.{name}" in self.variables]
+            if name not in self.variables and scoped:
+                return f" (a bare name is the customer's; write {' or '.join(scoped)})"
+        return ""
+
+    def recorded(self) -> tuple[tuple[str, Decimal | bool | str], ...]:
+        return tuple(sorted(self.used.items()))
+
+    def _record(self, formula: Formula) -> None:
+        for name in formula.names:
+            value = self.variables[name]
+            key = name if "." in name or name in self.own else f"customer.{name}"
+            self.used[key] = (
+                Decimal(value) if isinstance(value, int) and not isinstance(value, bool) else value
+            )
 
     def num(self, operand: Decimal | Formula, field: str) -> Decimal:
         """A literal operand as it is (the model checked it); a formula's value, held to the bounds a literal
@@ -178,7 +237,8 @@ class _Operands:
         try:
             value = operand.evaluate(self.variables)
         except FormulaError as err:
-            raise TariffError(field, f"formula {operand.source!r}: {err}") from None
+            raise TariffError(field, f"formula {operand.source!r}: {err}{self._hint(operand)}") from None
+        self._record(operand)
         bounds = operand.bounds if isinstance(operand, TariffFormula) else ANY
         if reason := bounds.reason(value):
             shown = {name: self.variables[name] for name in sorted(operand.names)}

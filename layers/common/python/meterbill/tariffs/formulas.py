@@ -1,10 +1,17 @@
-"""Tariff formulas: any numeric operand of a tariff written as an expression over the customer's attributes,
-the season and the period, e.g. ``tier_1_size * (0.5 if senior_citizen else 1)``.
+"""Tariff formulas: any numeric operand of a tariff written as an expression over the attributes of the
+customer, the site and the meter, the season and the period, e.g. ``tier_1_size * (0.5 if senior_citizen else
+1)`` or ``site.floor_area * 0.5``.
 
 The source is parsed with :mod:`ast` and only a whitelist of constructs is accepted (arithmetic, comparisons,
-``and``/``or``/``not``, ``a if c else b``, literals, variable names and calls to ``abs``, ``min``, ``max`` and
+``and``/``or``/``not``, ``a if c else b``, literals, variable names, one attribute of a scope --
+``customer.x``, ``site.x``, ``meter.x`` and nothing else -- and calls to ``abs``, ``min``, ``max`` and
 ``round``). Evaluation walks the validated tree with exact ``Decimal`` arithmetic; nothing is compiled or
 passed to ``eval``, and every value is bounded by ``MAX_MAGNITUDE``.
+
+A formula reads its variables by name from one flat mapping: a qualified name as written
+(``"site.floor_area"``), a bare name as written (``"senior_citizen"``); which value a bare name stands for is
+the caller's business (the tariff engine: the bill's calendar, the tariff's own variables, else the customer's
+attribute).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ _UNSAFE_CHARACTER = re.compile("[\0\ud800-\udfff]")
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 
 _Value = Decimal | bool | str
+SCOPES: tuple[str, ...] = ("customer", "site", "meter")  # the objects whose attributes a formula may read
 
 
 def _floor_divmod(a: Decimal, b: Decimal) -> tuple[Decimal, Decimal]:
@@ -57,6 +65,7 @@ _COMPARISONS: dict[type[ast.AST], Callable[[Any, Any], Any]] = {
     ast.GtE: operator.ge,
 }
 _UNARY = (ast.UAdd, ast.USub, ast.Not)
+_SCOPE_LIST = ", ".join(SCOPES[:-1]) + f" and {SCOPES[-1]}"
 _FUNCTIONS = {
     "abs": range(1, 2),
     "min": range(1, MAX_FORMULA_LENGTH),
@@ -77,7 +86,6 @@ _SYMBOLS: dict[type[ast.AST], str] = {
     ast.IsNot: "is not",
 }
 _FORBIDDEN: dict[type[ast.AST], str] = {
-    ast.Attribute: "attribute access",
     ast.Subscript: "subscripting",
     ast.Lambda: "a lambda",
     ast.ListComp: "a comprehension",
@@ -111,14 +119,14 @@ class FormulaError(ValueError):
 @dataclass(frozen=True)
 class Formula:
     source: str
-    names: frozenset[str]  # the variables the formula reads
+    names: frozenset[str]  # the variables the formula reads, as written: "senior_citizen", "site.floor_area"
 
     def evaluate(self, variables: Mapping[str, Decimal | int | bool | str]) -> Decimal:
         """The formula's value for these variables; every variable it reads must be given, even in a branch
         that is not taken, so a formula behaves the same for every customer."""
         program = _compile(self.source)
         with localcontext(_CONTEXT):
-            values = {name: program.variable(node, variables) for name, node in program.names.items()}
+            values = {name: program.variable(name, node, variables) for name, node in program.names.items()}
             result = _Evaluation(program, values).value(program.body)
         if not isinstance(result, Decimal):
             raise program.error(program.body, f"formula must produce a number, not {result!r}")
@@ -146,28 +154,28 @@ class _Program:
     source: str
     body: ast.expr
     constants: dict[ast.Constant, _Value]
-    names: dict[str, ast.Name]  # each variable's first occurrence
+    names: dict[str, ast.Name | ast.Attribute]  # each variable's first occurrence, by its name as written
 
     def error(self, node: ast.expr | ast.keyword, reason: str) -> FormulaError:
         return FormulaError(
             _column(self.source, node.lineno, node.col_offset, utf8=True), reason, self.source
         )
 
-    def variable(self, node: ast.Name, variables: Mapping[str, object]) -> _Value:
-        if node.id not in variables:
-            raise self.error(node, f"variable {node.id!r} is missing")
-        value = variables[node.id]
+    def variable(self, name: str, node: ast.expr, variables: Mapping[str, object]) -> _Value:
+        if name not in variables:
+            raise self.error(node, f"variable {name!r} is missing")
+        value = variables[name]
         if isinstance(value, float):
-            raise self.error(node, f"variable {node.id!r} is a float; floats are not accepted, use a Decimal")
+            raise self.error(node, f"variable {name!r} is a float; floats are not accepted, use a Decimal")
         if isinstance(value, bool | str):
             return value
         number = Decimal(value) if isinstance(value, int) else value
         if not isinstance(number, Decimal) or not number.is_finite():
             raise self.error(
-                node, f"variable {node.id!r} must be a finite Decimal, int, bool or str, not {value!r}"
+                node, f"variable {name!r} must be a finite Decimal, int, bool or str, not {value!r}"
             )
         if number.copy_abs() > MAX_MAGNITUDE:
-            raise self.error(node, f"variable {node.id!r} {_TOO_LARGE}")
+            raise self.error(node, f"variable {name!r} {_TOO_LARGE}")
         return number
 
 
@@ -211,6 +219,8 @@ class _Checker:
             self.program.constants[node] = self.constant(node)
         elif isinstance(node, ast.Name):
             self.name(node)
+        elif isinstance(node, ast.Attribute):
+            self.scoped_name(node)
         elif isinstance(node, ast.UnaryOp):
             self.operator(node, node.op, _UNARY)
             children = [node.operand]
@@ -259,6 +269,30 @@ class _Checker:
             raise self.program.error(node, f"{node.id} is a function and must be called")
         self.program.names.setdefault(node.id, node)
 
+    def scoped_name(self, node: ast.Attribute) -> None:
+        """``scope.name``: one attribute of the customer, the site or the meter; no other attribute access."""
+        scope = node.value
+        chain = [node]
+        while isinstance(chain[-1].value, ast.Attribute):
+            chain.append(chain[-1].value)
+        root = chain[-1].value
+        if len(chain) > 1 and isinstance(root, ast.Name) and root.id in SCOPES:
+            reason = (
+                f"{self.segment(node)}: a formula reads one attribute of {_SCOPE_LIST}, "
+                f"not an attribute of an attribute (write {root.id}.{chain[-1].attr})"
+            )
+            raise self.program.error(node, reason)
+        if not isinstance(scope, ast.Name) or scope.id not in SCOPES:
+            reason = (
+                f"attribute access is not allowed on {self.segment(scope)}; "
+                f"a formula reads attributes of {_SCOPE_LIST} only (e.g. site.floor_area)"
+            )
+            raise self.program.error(node, reason)
+        if node.attr.startswith("_"):
+            reason = f"{scope.id}.{node.attr}: names starting with an underscore are not allowed"
+            raise self.program.error(node, reason)
+        self.program.names.setdefault(f"{scope.id}.{node.attr}", node)
+
     def operator(self, node: ast.expr, op: ast.AST, allowed: Container[type[ast.AST]]) -> None:
         if type(op) not in allowed:
             raise self.program.error(
@@ -303,6 +337,9 @@ class _Evaluation:
             return self.program.constants[node]
         if isinstance(node, ast.Name):
             return self.values[node.id]
+        if isinstance(node, ast.Attribute):
+            assert isinstance(node.value, ast.Name)  # checked: scope.name
+            return self.values[f"{node.value.id}.{node.attr}"]
         if isinstance(node, ast.IfExp):
             return self.value(node.body) if self.value(node.test) else self.value(node.orelse)
         if isinstance(node, ast.BoolOp):
