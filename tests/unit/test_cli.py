@@ -179,6 +179,20 @@ def test_attributes_feed_the_tariff_formulas(tmp_path: Path, capsys: pytest.Capt
     assert D(bill["total"]) == 150 * D("0.20") + (186 - 150) * D("0.25")  # 30.00 + 9.00
 
 
+def test_attributes_of_the_site_and_meter_feed_the_tariff_formulas(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fixed = {"description": "Common areas", "amount": "site.floor_area * 0.5", "per": "month"}
+    tier = {"rate": "0.30 if meter.phase_count == 3 else 0.25"}
+    tariff = tariff_file(tmp_path, fixed=[fixed], energy={"periods": [{"name": "all", "tiers": [tier]}]})
+    attributes = write(
+        tmp_path, "scoped.json", '{"site": {"floor_area": 120}, "meter": {"phase_count": 3}, "customer": {}}'
+    )
+    (bill,) = bills(capsys, *rate_january(tariff, january_hourly(tmp_path), "--attributes", attributes))
+    assert D(bill["total"]) == 120 * D("0.5") + 186 * D("0.30")  # 60.00 + 55.80
+    assert bill["variables"] == {"meter.phase_count": "3", "site.floor_area": "120"}
+
+
 def test_sessions_are_priced_by_a_usage_package(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     package = {"threshold_seconds": 1800, "fare": "0.01", "unit_seconds": 300, "unit_rate": "0.0089"}
     tariff = tariff_file(tmp_path, unit="s", packages=[package])

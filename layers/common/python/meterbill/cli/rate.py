@@ -12,18 +12,18 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import holidays
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from meterbill.billing.bill import Bill
 from meterbill.cli.common import EXIT_OK, InputError, json_document, time_zone
-from meterbill.domain import AttributeKey, AttributeValue
 from meterbill.fielderrors import field_path
 from meterbill.meterdata.csvio import read_usage_csv
 from meterbill.money import quantum
-from meterbill.tariffs.engine import BillPeriod, TariffError, Variables, rate, rate_monthly
+from meterbill.tariffs.attributes import scoped_attributes
+from meterbill.tariffs.engine import BillPeriod, ScopedAttributes, TariffError, rate, rate_monthly
 from meterbill.tariffs.loading import load_tariff
 from meterbill.tariffs.model import Tariff
 from meterbill.usage import Usage, UsageError
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from meterbill.cli.common import Commands
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_ATTRIBUTES = TypeAdapter(dict[AttributeKey, AttributeValue])
 
 
 def add_commands(commands: Commands) -> None:
@@ -48,7 +47,10 @@ def add_commands(commands: Commands) -> None:
     rating.add_argument("--end", required=True, metavar="YYYY-MM-DD", help="day after the bill period")
     rating.add_argument("--tz", default="UTC", help="the site's IANA time zone (default UTC)")
     rating.add_argument(
-        "--attributes", metavar="A.json", help="JSON object of customer attributes for formulas"
+        "--attributes",
+        metavar="A.json",
+        help='attributes for formulas: the customer\'s, {"senior_citizen": true}, '
+        'or {"customer": {..}, "site": {..}, "meter": {..}}',
     )
     rating.add_argument("--holidays", metavar="CC[-SUB]", help="public holidays, e.g. DE or DE-BE")
     rating.add_argument("--monthly", action="store_true", help="one bill per calendar month")
@@ -70,7 +72,7 @@ def _rate(args: argparse.Namespace) -> int:
     period = _bill_period(args.start, args.end, tz)
     public_holidays = _holidays(args.holidays, period) if args.holidays else frozenset()
     tariff = load_tariff(args.tariff, accept_urdb_fields=args.accept_urdb_field)
-    attributes = _attributes(args.attributes) if args.attributes else {}
+    attributes = _attributes(args.attributes) if args.attributes else ScopedAttributes()
     usage = _usage(args.usage, tz, tariff.unit)
     _check_usage_fits(usage, tariff, args.usage, args.tariff)
     try:
@@ -186,13 +188,14 @@ def _holidays(code: str, period: BillPeriod) -> frozenset[date]:
     return frozenset(day for day in calendar if period.start <= day < period.end)
 
 
-def _attributes(path: str) -> Variables:
-    """A JSON object of customer attributes: numbers as exact decimals, booleans and text as they are."""
+def _attributes(path: str) -> ScopedAttributes:
+    """A JSON object of customer attributes, or of the three scopes (``tariffs.attributes``): numbers as exact
+    decimals, booleans and text as they are."""
     document = json_document(path)
     if not isinstance(document, dict):
         raise InputError(f"{path}: expected a JSON object of attributes")
     try:
-        return _ATTRIBUTES.validate_python(document)
+        return scoped_attributes(document)
     except ValidationError as err:
         problem = err.errors(include_url=False)[0]
         where = field_path([part for part in problem["loc"] if part != "[key]"])
