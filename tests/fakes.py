@@ -228,6 +228,7 @@ class FakeKeyStore(KeyStore):
 class FakeAccountStore(AccountStore):
     def __init__(self) -> None:
         self.records: dict[str, AccountRecord] = {}
+        self.settings_writes = 0
 
     def create(self, record: AccountRecord) -> None:
         if record.account_id in self.records:
@@ -239,6 +240,20 @@ class FakeAccountStore(AccountStore):
             return self.records[account_id]
         except KeyError:
             raise NotFoundError("account", account_id) from None
+
+    def replace_settings(
+        self, account_id: str, settings: Mapping[str, Any], *, if_match: str | None, at: datetime
+    ) -> AccountRecord:
+        """The new ETag hashes the settings and the count of writes: deterministic, never repeated."""
+        current = self.get(account_id)
+        if if_match is not None and if_match != current.settings_etag:
+            raise PreconditionFailedError("settings", account_id, if_match, current.settings_etag)
+        self.settings_writes += 1
+        text = json.dumps([self.settings_writes, settings], sort_keys=True, default=str)
+        etag = hashlib.sha256(text.encode()).hexdigest()[:16]
+        updated = replace(current, settings=dict(settings), settings_etag=etag, settings_updated_at=at)
+        self.records[account_id] = updated
+        return updated
 
 
 @dataclass(frozen=True, slots=True)

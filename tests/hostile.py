@@ -144,6 +144,27 @@ TARIFF_FIELDS: tuple[tuple[str | int, ...], ...] = (
     ("variables",),
 )
 
+BILLING_SETTINGS = {
+    "bill_day": 5,
+    "invoice_number_prefix": "HPO-2026-",
+    "credit_note_number_prefix": "HPO-CN-",
+    "seller": {
+        "legal_name": "Hausverwaltung Ost GmbH",
+        "address": {"lines": ["Hauptstraße 1"], "city": "Berlin", "country": "DE"},
+        "vat_id": "DE123456789",
+        "contact": {"email": "billing@hpo.example"},
+        "bank_account": {"iban": "DE89370400440532013000", "bic": "COBADEFFXXX"},
+    },
+}
+BILLING_SETTINGS_FIELDS: tuple[tuple[str | int, ...], ...] = (
+    *typed_fields("BillingSettingsInput"),
+    *(("seller", name) for name in DOCUMENT["components"]["schemas"]["Seller"]["properties"]),
+    ("seller", "address", "lines", 0),
+    ("seller", "contact", "email"),
+    ("seller", "bank_account", "iban"),
+    ("seller", "bank_account", "bic"),
+)
+
 OPERATIONS = [
     Operation("POST", "/v1/customers", "/v1/customers", lambda i: {"id": i, "name": "Bo"},
               typed_fields("CustomerInput"), lambda i: f"/v1/customers/{i}"),
@@ -169,6 +190,8 @@ OPERATIONS = [
               lambda i: "/v1/tariffs/flat/versions"),
     Operation("POST", "/v1/api-keys", "/v1/api-keys", lambda i: {"name": i, "scopes": ["read"]},
               typed_fields("ApiKeyInput"), lambda i: "/v1/api-keys?limit=100"),
+    Operation("PUT", "/v1/settings/billing", "/v1/settings/billing", lambda i: BILLING_SETTINGS,
+              BILLING_SETTINGS_FIELDS, lambda i: "/v1/settings/billing"),
 ]  # fmt: skip
 BY_LABEL = {operation.label: operation for operation in OPERATIONS}
 READING_FIELDS: tuple[str, ...] = tuple(

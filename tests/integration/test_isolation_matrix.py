@@ -410,6 +410,13 @@ class Route:
     call: Callable[[Ids], Call]
 
 
+BILLING_SETTINGS: Final = {
+    "bill_day": 5,
+    "invoice_number_prefix": "ADA-",
+    "credit_note_number_prefix": "ADA-CN-",
+}
+
+
 def _usage(ids: Ids) -> Call:
     query = {"from": f"{READINGS_DAY}T00:00:00Z", "to": f"{READINGS_DAY}T01:00:00Z", "resolution": "hour"}
     return Call("GET", f"/v1/meters/{ids.meter}/usage", query=query)
@@ -522,6 +529,12 @@ ROUTES: Final[Mapping[tuple[str, str], Route]] = {
     ("GET", "/v1/tariffs/{tariff_id}/versions/{version}"): Route(
         "read", "not found", lambda ids: Call("GET", f"/v1/tariffs/{ids.tariff}/versions/2")
     ),
+    ("GET", "/v1/settings/billing"): Route(  # the caller's account's: a request cannot name another
+        "read", "no ids", lambda ids: Call("GET", "/v1/settings/billing")
+    ),
+    ("PUT", "/v1/settings/billing"): Route(
+        "admin", "no ids", lambda ids: Call("PUT", "/v1/settings/billing", BILLING_SETTINGS)
+    ),
     ("GET", "/v1/api-keys"): Route("admin", "own list", lambda ids: Call("GET", "/v1/api-keys")),
     ("POST", "/v1/api-keys"): Route(  # a key's id is the API's choice: a request cannot name one
         "admin", "no ids", lambda ids: Call("POST", "/v1/api-keys", {"name": "new", "scopes": ["read"]})
@@ -560,7 +573,7 @@ def test_the_matrix_has_a_row_for_every_route_of_the_openapi_document(world: Wor
     documented = {(method.upper(), path) for path, item in document["paths"].items() for method in item}
 
     assert documented == set(ROUTES)
-    assert len(documented) == 36
+    assert len(documented) == 38
 
 
 @pytest.mark.parametrize("route", routes("not found", "unknown reference", "rejected readings"))
@@ -767,6 +780,28 @@ def test_creating_an_object_under_an_id_another_account_uses_makes_the_callers_o
     )
     assert world.gateway.send(world.bob.admin, Call("GET", adas_path)).json == with_adas_id.json
     assert world.gateway.send(world.ada.admin, Call("GET", adas_path)).text == adas_object.text
+
+
+def test_billing_settings_are_each_accounts_own(changeable_world: World) -> None:
+    world = changeable_world
+    adas = world.gateway.send(world.ada.admin, Call("PUT", "/v1/settings/billing", BILLING_SETTINGS))
+
+    bobs = world.gateway.send(world.bob.read, Call("GET", "/v1/settings/billing"))
+    with_adas_etag, writes = world.send_watching_writes(
+        world.bob.admin,
+        Call("PUT", "/v1/settings/billing", {"bill_day": 9}, headers={"If-Match": adas.headers["etag"]}),
+    )
+
+    assert (adas.status, adas.json["invoice_number_prefix"]) == (200, "ADA-")
+    assert (bobs.json["bill_day"], bobs.json["invoice_number_prefix"], bobs.headers["etag"]) == (
+        1,
+        "INV-",
+        '"initial"',
+    )
+    reason = "is not the current ETag of settings 'billing'; read it again"
+    assert with_adas_etag.json == problem(412, f"If-Match: {reason}", ("If-Match", reason))
+    assert writes == []
+    assert world.gateway.send(world.ada.read, Call("GET", "/v1/settings/billing")).json == adas.json
 
 
 def test_a_key_an_account_creates_is_that_accounts_own(changeable_world: World) -> None:

@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
 
 from meterbill.api import dependencies
 from meterbill.api.dependencies import Backend
-from meterbill.ports import Scope
+from meterbill.ports import AccountRecord, Scope
 from meterbill.settings import ApiSettings, StorageSettings
 from tests.fakes import FakeStores, fixed_clock
 
@@ -198,6 +198,8 @@ def fake_backend() -> Iterator[FakeStores]:
     ``@pytest.fixture def fakes(): with fake_backend() as stores: yield stores``.
     """
     stores = FakeStores.empty()
+    for account in (ACCOUNT, OTHER_ACCOUNT):  # a key's account exists, as the authorizer found it
+        stores.accounts.create(AccountRecord(account, account, fixed_clock()))
     configure_backend(stores)
     try:
         yield stores

@@ -53,7 +53,7 @@ def test_put_with_another_id_is_still_refused(api):
 
 def test_the_document_allows_a_null_id_in_every_replacement():
     for path, operations in COMMITTED["paths"].items():
-        if "put" in operations:
+        if "put" in operations and "{" in path:  # an object named in the path (settings have no id)
             ref = operations["put"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
             schema = COMMITTED["components"]["schemas"][ref.rsplit("/", 1)[1]]
             assert {"type": "null"} in schema["properties"]["id"]["anyOf"], path

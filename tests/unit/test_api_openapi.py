@@ -65,6 +65,7 @@ def test_every_route_is_documented(generated):
         ("GET", "/v1/meters/{meter_id}"),
         ("GET", "/v1/meters/{meter_id}/usage"),
         ("GET", "/v1/openapi.json"),
+        ("GET", "/v1/settings/billing"),
         ("GET", "/v1/sites"),
         ("GET", "/v1/sites/{site_id}"),
         ("GET", "/v1/tariffs"),
@@ -83,6 +84,7 @@ def test_every_route_is_documented(generated):
         ("PUT", "/v1/assignments/{assignment_id}"),
         ("PUT", "/v1/customers/{customer_id}"),
         ("PUT", "/v1/meters/{meter_id}"),
+        ("PUT", "/v1/settings/billing"),
         ("PUT", "/v1/sites/{site_id}"),
     ]
 
@@ -145,6 +147,7 @@ def test_the_statuses_an_operation_can_answer_are_documented(generated):
 def test_request_bodies_forbid_unknown_fields(generated):
     schemas = generated["components"]["schemas"]
     inputs = ["CustomerInput", "SiteInput", "MeterInput", "AssignmentInput", "ApiKeyInput", "ReadingBatch"]
+    inputs += ["BillingSettingsInput", "Seller", "SellerContact", "BankAccount"]
 
     assert [schemas[name].get("additionalProperties") for name in inputs] == [False] * len(inputs)
     assert "account_id" not in schemas["CustomerInput"]["properties"]

@@ -108,10 +108,10 @@ def test_an_account_needs_a_timezone_aware_creation_time() -> None:
 # --- customer ------------------------------------------------------------------------------------------
 
 
-def test_a_customer_defaults_to_billing_on_the_first_without_contact_details() -> None:
+def test_a_customer_defaults_to_the_accounts_bill_day_without_contact_details() -> None:
     plain = customer()
     assert (plain.bill_day, plain.emails, plain.phone, plain.address, plain.attributes) == (
-        1,
+        None,
         (),
         None,
         None,

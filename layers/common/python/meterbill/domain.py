@@ -188,7 +188,7 @@ class Customer(_Model):
     bill_title: Text | None = None
     logo_ref: Reference | None = None
     attributes: Attributes = Field(default_factory=dict)
-    bill_day: Annotated[int, Field(ge=1, le=28)] = 1
+    bill_day: Annotated[int, Field(ge=1, le=28)] | None = None  # None: the account's (billing settings)
 
 
 @cache

@@ -154,12 +154,23 @@ class ApiKeyRecord:
     revoked_at: datetime | None = None
 
 
+# The ETag of an account's settings until they are first written (``AccountStore.replace_settings``); a write
+# makes a random one, which never equals this.
+INITIAL_SETTINGS_ETAG: str = "initial"
+
+
 @dataclass(frozen=True, slots=True)
 class AccountRecord:
+    """An account; ``settings`` maps a section (``"billing"``) to its JSON body. ``settings_etag`` changes
+    with every write of the settings (``INITIAL_SETTINGS_ETAG`` before the first), ``settings_updated_at`` is
+    the time of the last one."""
+
     account_id: str
     name: str
     created_at: datetime
     settings: Mapping[str, Any] = field(default_factory=dict)
+    settings_etag: str = INITIAL_SETTINGS_ETAG
+    settings_updated_at: datetime | None = None
 
 
 class KeyStore(ABC):
@@ -186,6 +197,14 @@ class AccountStore(ABC):
     @abstractmethod
     def get(self, account_id: str) -> AccountRecord:
         """Raises NotFoundError."""
+
+    @abstractmethod
+    def replace_settings(
+        self, account_id: str, settings: Mapping[str, Any], *, if_match: str | None, at: datetime
+    ) -> AccountRecord:
+        """The account's settings replaced as a whole, with a new ``settings_etag`` and
+        ``settings_updated_at = at``. Raises NotFoundError, or PreconditionFailedError (kind "settings") when
+        ``if_match`` is not the current ``settings_etag``."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from meterbill.api import gate, problems
 from meterbill.api.dependencies import LAMBDA_CONTEXT, backend
 from meterbill.api.problems import MethodNotAllowedError
-from meterbill.api.routes import api_keys, catalog, imports, readings, reports, tariffs
+from meterbill.api.routes import api_keys, catalog, imports, readings, reports, settings, tariffs
 
 
 class MeterbillApi(APIGatewayRestResolver):
@@ -120,6 +120,7 @@ def create_app() -> MeterbillApi:
         tariffs.router,
         api_keys.router,
         reports.router,
+        settings.router,
     ):
         app.include_router(router)
 

@@ -34,7 +34,17 @@ Errors are RFC 9457 `application/problem+json` with `errors[]` naming each field
 Every text, list and map has a bound the schemas show; dates lie in 2000-01-01 ... 2100-01-01. A method a path
 does not have is answered 405 with `Allow`; a DELETE that succeeds answers 204 without a body.
 """
-TAGS: Final = ("readings", "customers", "sites", "meters", "assignments", "tariffs", "api-keys", "documents")
+TAGS: Final = (
+    "readings",
+    "customers",
+    "sites",
+    "meters",
+    "assignments",
+    "tariffs",
+    "settings",
+    "api-keys",
+    "documents",
+)
 
 
 _POWERTOOLS_ERROR_SCHEMAS: Final = ("HTTPValidationError", "ValidationError", "ResponseValidationError")

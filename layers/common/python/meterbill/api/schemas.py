@@ -35,6 +35,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from meterbill.billing_settings import BillingSettings
 from meterbill.domain import (
     MAX_ATTRIBUTE_NAME_LENGTH,
     MAX_ATTRIBUTE_TEXT_LENGTH,
@@ -73,6 +74,7 @@ from meterbill.timeutil import CALENDAR_PATTERN, FIRST_DAY, LAST_DAY, outside_ca
 if TYPE_CHECKING:  # what the answers are made of: the services load with the routes that call them
     from meterbill.billing.bill import Bill
     from meterbill.services.apikeys import ApiKeyInfo
+    from meterbill.services.billing_settings import SettingsEntry
     from meterbill.services.catalog import CatalogEntry
     from meterbill.services.ingest import IngestReport
     from meterbill.services.preview import PreviewBill
@@ -350,7 +352,9 @@ class CustomerInput(_Request):
     bill_title: Text | None = None
     logo_ref: Reference | None = None
     attributes: Attributes = Field(default_factory=dict)
-    bill_day: Annotated[StrictInt, Field(ge=1, le=28)] = 1
+    bill_day: Annotated[StrictInt, Field(ge=1, le=28)] | None = Field(
+        default=None, description="the customer's own bill day; none: the account's (/v1/settings/billing)"
+    )
 
 
 class CustomerRecord(CustomerInput, Stamps):
@@ -494,6 +498,30 @@ class TariffPage(_Page):
 
 class TariffVersions(_Response):
     items: list[TariffRecord] = Field(description="every version, oldest first")
+
+
+# --- settings -----------------------------------------------------------------------------------------------
+
+
+class BillingSettingsInput(BillingSettings):
+    """The account's billing settings, replaced as a whole: a field left out takes its default."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class BillingSettingsRecord(BillingSettings):
+    """The account's billing settings: the defaults until they are first written."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    etag: str = Field(description="the settings' current ETag; send it as If-Match to change them")
+    updated_at: datetime | None = Field(description="when they were last written; none: never (the defaults)")
+
+    @classmethod
+    def of(cls, entry: SettingsEntry) -> BillingSettingsRecord:
+        return cls.model_validate(
+            {**entry.value.model_dump(), "etag": entry.etag, "updated_at": entry.updated_at}
+        )
 
 
 # --- API keys -----------------------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ def stores_on(
         catalog=DynamoDbCatalogStore(db, clock=clock, new_etag=new_etag),
         readings=DynamoDbReadingStore(db, parallel_requests=parallel_requests, clock=clock),
         keys=DynamoDbKeyStore(db),
-        accounts=DynamoDbAccountStore(db),
+        accounts=DynamoDbAccountStore(db, new_etag=new_etag),
     )
 
 

@@ -28,6 +28,8 @@ class AccountItem(CatalogTableItem):
     name = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
     settings = UnicodeAttribute()  # exact JSON (see exact_json)
+    settings_etag = UnicodeAttribute(null=True)  # none until the settings are first replaced
+    settings_updated_at = UTCDateTimeAttribute(null=True)
 
 
 class CatalogObjectItem(CatalogTableItem):

@@ -7,15 +7,17 @@ index is read eventually consistent: a key created a moment ago may list a momen
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import partial
-from typing import Final, cast
+from typing import Any, Final, cast
 
 from pynamodb.exceptions import PynamoDBException
 from pynamodb.expressions.update import Action
 
 from meterbill.adapters.dynamodb import cursor as cursors
 from meterbill.adapters.dynamodb import exact_json
+from meterbill.adapters.dynamodb.catalog import random_etag
 from meterbill.adapters.dynamodb.connection import DynamoDb, response_code
 from meterbill.adapters.dynamodb.items import AccountItem, ApiKeyItem, bind
 from meterbill.adapters.dynamodb.paging import query_page
@@ -33,8 +35,16 @@ from meterbill.adapters.dynamodb.schema import (
     api_keys_of_account_pk,
     key_part,
 )
-from meterbill.errors import AlreadyExistsError, NotFoundError
-from meterbill.ports import AccountRecord, AccountStore, ApiKeyRecord, KeyStore, Page, Scope
+from meterbill.errors import AlreadyExistsError, NotFoundError, PreconditionFailedError
+from meterbill.ports import (
+    INITIAL_SETTINGS_ETAG,
+    AccountRecord,
+    AccountStore,
+    ApiKeyRecord,
+    KeyStore,
+    Page,
+    Scope,
+)
 
 CONDITION_FAILED: Final = "ConditionalCheckFailedException"
 
@@ -130,9 +140,13 @@ class DynamoDbKeyStore(KeyStore):
 
 
 class DynamoDbAccountStore(AccountStore):
-    def __init__(self, db: DynamoDb) -> None:
+    """The account is one item; its settings are an exact-JSON attribute beside their ETag (absent until the
+    first write: ``INITIAL_SETTINGS_ETAG``), replaced by one conditional UpdateItem."""
+
+    def __init__(self, db: DynamoDb, *, new_etag: Callable[[], str] = random_etag) -> None:
         self._db = db
         self._accounts = bind(AccountItem, db)
+        self._new_etag = new_etag
 
     def create(self, record: AccountRecord) -> None:
         item = self._accounts(
@@ -164,13 +178,45 @@ class DynamoDbAccountStore(AccountStore):
         raw = answer.get("Item")
         if raw is None:
             raise NotFoundError("account", account_id)
-        item = self._accounts.from_raw_data(raw)
-        return AccountRecord(
-            account_id=account_id,
-            name=item.name,
-            created_at=item.created_at,
-            settings=exact_json.loads(item.settings),
-        )
+        return _account(account_id, self._accounts.from_raw_data(raw))
+
+    def replace_settings(
+        self, account_id: str, settings: Mapping[str, Any], *, if_match: str | None, at: datetime
+    ) -> AccountRecord:
+        item = self._accounts(account_pk(account_id), ACCOUNT_SK)
+        condition = self._accounts.pk.exists()
+        if if_match == INITIAL_SETTINGS_ETAG:
+            condition &= self._accounts.settings_etag.does_not_exist()
+        elif if_match is not None:
+            condition &= self._accounts.settings_etag == if_match
+        actions: list[Action] = [
+            self._accounts.settings.set(exact_json.dumps(settings)),
+            self._accounts.settings_etag.set(self._new_etag()),
+            self._accounts.settings_updated_at.set(at),
+        ]
+        try:
+            self._db.run(
+                partial(item.update, actions, condition), what="replacing account settings", idempotent=False
+            )
+        except PynamoDBException as error:
+            if response_code(error) == CONDITION_FAILED:
+                current = self.get(account_id)  # NotFoundError when the account is gone
+                raise PreconditionFailedError(
+                    "settings", account_id, str(if_match), current.settings_etag
+                ) from None
+            raise
+        return _account(account_id, item)
+
+
+def _account(account_id: str, item: AccountItem) -> AccountRecord:
+    return AccountRecord(
+        account_id=account_id,
+        name=item.name,
+        created_at=item.created_at,
+        settings=exact_json.loads(item.settings),
+        settings_etag=item.settings_etag or INITIAL_SETTINGS_ETAG,
+        settings_updated_at=item.settings_updated_at,
+    )
 
 
 def _is_key_id(value: str) -> bool:
