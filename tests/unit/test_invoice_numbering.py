@@ -19,7 +19,7 @@ from meterbill.billing.numbering import (
 def test_a_number_is_the_prefix_and_six_digits() -> None:
     assert format_number("HPO-2026-", 123) == "HPO-2026-000123"
     assert format_number("HPO-2026-", 1) == "HPO-2026-000001"
-    assert format_number("", 42) == "000042"
+    assert format_number("R", 42) == "R000042"
 
 
 def test_past_999999_the_number_grows_instead_of_wrapping() -> None:
@@ -48,7 +48,8 @@ def test_a_sequence_below_one_or_not_whole_is_refused(sequence: int) -> None:
         ("INV 2026-", "must start with a letter or digit, then letters, digits"),
         ("RE/2026/", None),
         ("INV7", "ends with a digit"),
-        ("A" * 25, "longer than 24 characters"),
+        ("A" * 21, "longer than 20 characters"),
+        ("", "must start with a letter or digit"),
     ],
 )
 def test_prefixes_are_checked_naming_the_field(prefix: str, reason: str | None) -> None:
@@ -69,7 +70,7 @@ def test_the_sequence_is_read_back_from_a_number_of_the_series_only() -> None:
             sequence_of("HPO-2026-", other)
 
 
-@given(st.integers(1, 10**9), st.sampled_from(["", "INV-", "HPO-2026-", "RE/2026/"]))
+@given(st.integers(1, 10**9), st.sampled_from(["INV-", "HPO-2026-", "RE/2026/", "R"]))
 def test_numbers_of_a_series_read_back_and_sort_with_their_sequence_up_to_six_digits(
     sequence: int, prefix: str
 ) -> None:

@@ -63,15 +63,25 @@ def iban_remainder(iban: str) -> int:
     return int("".join(str(int(character, 36)) for character in moved)) % 97
 
 
-def _number_prefix(value: str) -> str:
+def number_prefix_problem(value: str) -> str | None:
+    """Why ``value`` cannot start invoice or note numbers, or None: the one rule for prefixes (the settings
+    and ``billing.numbering`` both apply it)."""
     if _PREFIX.match(value):
-        return value
+        return None
+    if len(value) > MAX_PREFIX_LENGTH:
+        return f"{value!r} is longer than {MAX_PREFIX_LENGTH} characters"
     if value[-1:].isdigit():
-        raise ValueError(f"{value!r} ends with a digit; end it with a letter or '-', '_', '.', '/'")
-    raise ValueError(
+        return f"{value!r} ends with a digit; end it with a letter or '-', '_', '.', '/'"
+    return (
         f"{value!r} must start with a letter or digit, then letters, digits, '-', '_', '.' or '/' "
         f"({MAX_PREFIX_LENGTH} at most)"
     )
+
+
+def _number_prefix(value: str) -> str:
+    if problem := number_prefix_problem(value):
+        raise ValueError(problem)
+    return value
 
 
 def _currency(value: str) -> str:

@@ -14,20 +14,22 @@ module only decides what the number looks like and which series a document draws
 
 from __future__ import annotations
 
-import re
 from typing import Final, Literal
 
 from meterbill.billing.invoice import InvoiceKind
+from meterbill.billing_settings import (
+    DEFAULT_CREDIT_NOTE_PREFIX,
+    DEFAULT_INVOICE_PREFIX,
+    number_prefix_problem,
+)
 
 Series = Literal["invoice", "credit_note"]
 SERIES: Final[tuple[Series, ...]] = ("invoice", "credit_note")
-DEFAULT_PREFIXES: Final[dict[Series, str]] = {"invoice": "INV-", "credit_note": "CN-"}
+DEFAULT_PREFIXES: Final[dict[Series, str]] = {
+    "invoice": DEFAULT_INVOICE_PREFIX,
+    "credit_note": DEFAULT_CREDIT_NOTE_PREFIX,
+}
 MIN_DIGITS: Final = 6
-MAX_PREFIX_LENGTH: Final = 24
-
-# Letters and digits first, then also '-', '_', '.', '/': safe in file names (slash aside), CSV and
-# e-invoices.
-_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_.-]*$")
 
 
 class NumberingError(ValueError):
@@ -45,20 +47,9 @@ def series_for(kind: InvoiceKind) -> Series:
 
 
 def validate_prefix(prefix: str, field: str = "prefix") -> str:
-    """The prefix unchanged, or NumberingError: empty is allowed (numbers are then bare digits)."""
-    if prefix == "":
-        return prefix
-    if len(prefix) > MAX_PREFIX_LENGTH:
-        raise NumberingError(field, f"{prefix!r} is longer than {MAX_PREFIX_LENGTH} characters")
-    if not _PREFIX.match(prefix):
-        raise NumberingError(
-            field, f"{prefix!r} must start with a letter or digit, then letters, digits, '-', '_', '.' or '/'"
-        )
-    if prefix[-1].isdigit():
-        # "INV7" + "000001" would read as one number; a separator keeps prefix and sequence apart.
-        raise NumberingError(
-            field, f"{prefix!r} ends with a digit; end it with a letter or '-', '_', '.', '/'"
-        )
+    """The prefix unchanged, or NumberingError: the billing settings' rule (``number_prefix_problem``)."""
+    if problem := number_prefix_problem(prefix):
+        raise NumberingError(field, problem)
     return prefix
 
 
