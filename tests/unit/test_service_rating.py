@@ -14,9 +14,9 @@ import pytest
 from meterbill.domain import Assignment, Customer, Meter, Site
 from meterbill.errors import InvalidInputError
 from meterbill.money import round_money
-from meterbill.ports import PendingMark, RatedDay, RawReading
+from meterbill.ports import PendingMark, RatedDay, RatingStores, RawReading
 from meterbill.services import catalog as catalog_service
-from meterbill.services.rating import RatingPorts, rate_message, rating_pass
+from meterbill.services.rating import rate_message, rating_pass
 from tests.builders import UTC
 from tests.fakes import FakeCatalogStore, FakeMeteringStore, FakeReadingStore, FakeWorkQueue
 
@@ -25,6 +25,8 @@ BERLIN = ZoneInfo("Europe/Berlin")
 LORD_HOWE = ZoneInfo("Australia/Lord_Howe")
 D = Decimal
 NOW = datetime(2026, 3, 30, 0, 30, tzinfo=BERLIN)  # the pass after the DST day 2026-03-29 (23 hours)
+AT = NOW.isoformat()
+KIND = "rate-meters"
 
 
 def hourly_catalog(meters: int = 1) -> FakeCatalogStore:
@@ -65,16 +67,16 @@ TEN_ON_THE_29TH = datetime(2026, 3, 29, 10, tzinfo=BERLIN).astimezone(UTC)
 
 
 @pytest.fixture
-def ports() -> RatingPorts:
-    return RatingPorts(FakeReadingStore(), hourly_catalog(), FakeMeteringStore())
+def ports() -> RatingStores:
+    return RatingStores(FakeReadingStore(), hourly_catalog(), FakeMeteringStore())
 
 
-def fakes(ports: RatingPorts) -> tuple[FakeReadingStore, FakeMeteringStore]:
+def fakes(ports: RatingStores) -> tuple[FakeReadingStore, FakeMeteringStore]:
     assert isinstance(ports.readings, FakeReadingStore) and isinstance(ports.metering, FakeMeteringStore)
     return ports.readings, ports.metering
 
 
-def test_ingest_marks_each_meter_and_utc_day_it_stored_readings_of(ports: RatingPorts) -> None:
+def test_ingest_marks_each_meter_and_utc_day_it_stored_readings_of(ports: RatingStores) -> None:
     readings, _ = fakes(ports)
     readings.put_new(A, two_days())
     readings.put_new(A, two_days())  # duplicates: no new mark
@@ -86,7 +88,9 @@ def test_ingest_marks_each_meter_and_utc_day_it_stored_readings_of(ports: Rating
     ]
 
 
-def test_a_pass_stores_the_validated_dst_day_with_its_flags_and_23_hourly_rollups(ports: RatingPorts) -> None:
+def test_a_pass_stores_the_validated_dst_day_with_its_flags_and_23_hourly_rollups(
+    ports: RatingStores,
+) -> None:
     readings, metering = fakes(ports)
     readings.put_new(A, two_days(skip=TEN_ON_THE_29TH))
 
@@ -126,7 +130,7 @@ def test_a_pass_stores_the_validated_dst_day_with_its_flags_and_23_hourly_rollup
     )
 
 
-def test_the_running_cost_projects_the_cost_so_far_over_the_period(ports: RatingPorts) -> None:
+def test_the_running_cost_projects_the_cost_so_far_over_the_period(ports: RatingStores) -> None:
     readings, metering = fakes(ports)
     readings.put_new(A, two_days(skip=TEN_ON_THE_29TH))
 
@@ -143,7 +147,7 @@ def test_the_running_cost_projects_the_cost_so_far_over_the_period(ports: Rating
     assert [(u.unit, u.total, u.estimated) for u in running.usage] == [("kWh", D(71), D(2))]
 
 
-def test_a_second_pass_over_the_same_data_writes_nothing(ports: RatingPorts) -> None:
+def test_a_second_pass_over_the_same_data_writes_nothing(ports: RatingStores) -> None:
     readings, metering = fakes(ports)
     readings.put_new(A, two_days(skip=TEN_ON_THE_29TH))
     rating_pass(NOW, ports)
@@ -157,7 +161,7 @@ def test_a_second_pass_over_the_same_data_writes_nothing(ports: RatingPorts) -> 
     assert metering.writes == writes
 
 
-def test_a_late_reading_rewrites_its_day_and_month_only(ports: RatingPorts) -> None:
+def test_a_late_reading_rewrites_its_day_and_month_only(ports: RatingStores) -> None:
     readings, metering = fakes(ports)
     readings.put_new(A, two_days(skip=TEN_ON_THE_29TH))
     rating_pass(NOW, ports)
@@ -190,7 +194,7 @@ class ArrivesDuringThePass(FakeReadingStore):
 def test_a_reading_stored_during_the_pass_keeps_its_mark_for_the_next_pass() -> None:
     readings = ArrivesDuringThePass()
     metering = FakeMeteringStore()
-    ports = RatingPorts(readings, hourly_catalog(), metering)
+    ports = RatingStores(readings, hourly_catalog(), metering)
     readings.put_new(A, two_days(skip=TEN_ON_THE_29TH))
     readings.late = RawReading("m1", TEN_ON_THE_29TH, D("2.500"), "interval", 60)
 
@@ -208,7 +212,7 @@ def test_a_reading_stored_during_the_pass_keeps_its_mark_for_the_next_pass() -> 
 
 def test_a_large_pass_fans_out_in_batches_and_the_worker_runs_the_same_step() -> None:
     readings, metering, queue = FakeReadingStore(), FakeMeteringStore(), FakeWorkQueue()
-    ports = RatingPorts(readings, hourly_catalog(meters=5), metering)
+    ports = RatingStores(readings, hourly_catalog(meters=5), metering)
     for n in range(1, 6):
         readings.put_new(A, two_days(f"m{n}"))
 
@@ -221,7 +225,8 @@ def test_a_large_pass_fans_out_in_batches_and_the_worker_runs_the_same_step() ->
         ["m5"],
     ]
     assert queue.messages[0]["meters"][0]["marks"][0] == {"day": "2026-03-27", "changes": 1}
-    done = [rate_message(message, NOW, ports) for message in queue.messages]
+    assert queue.messages[0]["at"] == "2026-03-30T00:30:00+02:00"
+    done = [rate_message(message, ports) for message in queue.messages]
     assert [r.meters for r in done] == [2, 2, 1]
     assert sorted({m for (_, m, _) in metering.rated}) == ["m1", "m2", "m3", "m4", "m5"]
     assert readings.marks == {}
@@ -231,22 +236,23 @@ def test_a_large_pass_fans_out_in_batches_and_the_worker_runs_the_same_step() ->
     ("message", "field"),
     [
         ({"kind": "other"}, "kind"),
-        ({"kind": "rate-meters", "meters": []}, "meters"),
+        ({"kind": KIND, "at": "2026-03-30T00:30"}, "at"),
+        ({"kind": KIND, "at": AT, "meters": []}, "meters"),
         (
-            {"kind": "rate-meters", "meters": [{"account": A, "meter_id": "", "marks": []}]},
+            {"kind": KIND, "at": AT, "meters": [{"account": A, "meter_id": "", "marks": []}]},
             "meters[0].meter_id",
         ),
         (
-            {"kind": "rate-meters", "meters": [{"account": A, "meter_id": "m1", "marks": [{"day": "x"}]}]},
+            {"kind": KIND, "at": AT, "meters": [{"account": A, "meter_id": "m1", "marks": [{"day": "x"}]}]},
             "meters[0].marks[0]",
         ),
     ],
 )
 def test_a_message_that_is_not_a_batch_of_meters_is_refused_naming_the_field(
-    ports: RatingPorts, message: dict[str, object], field: str
+    ports: RatingStores, message: dict[str, object], field: str
 ) -> None:
     with pytest.raises(InvalidInputError) as raised:
-        rate_message(message, NOW, ports)
+        rate_message(message, ports)
     assert raised.value.field == field
 
 

@@ -358,6 +358,15 @@ class MeteringStore(ABC):
     def put_running_cost(self, account: str, running: RunningCost) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class RatingStores:
+    """The ports the rating run needs."""
+
+    readings: ReadingStore
+    catalog: CatalogStore
+    metering: MeteringStore
+
+
 class WorkQueue(ABC):
     """Messages for workers (SQS in AWS): each a JSON object; a worker runs the step the message names."""
 

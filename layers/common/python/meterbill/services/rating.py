@@ -41,15 +41,7 @@ from meterbill.errors import InvalidInputError, NotFoundError
 from meterbill.meterdata.metering import validation_config
 from meterbill.meterdata.rollups import month_rollup, rated_days
 from meterbill.money import round_money
-from meterbill.ports import (
-    CatalogStore,
-    MeteringStore,
-    PendingMark,
-    ReadingStore,
-    RunningCost,
-    UsageSoFar,
-    WorkQueue,
-)
+from meterbill.ports import PendingMark, RatingStores, ReadingStore, RunningCost, UsageSoFar, WorkQueue
 from meterbill.services import catalog as catalog_service
 from meterbill.services.common import require_aware
 from meterbill.services.metering import meter_settings, validated_intervals
@@ -139,16 +131,9 @@ class PassReport:
         self.failures += other.failures
 
 
-@dataclass(frozen=True, slots=True)
-class RatingPorts:
-    readings: ReadingStore
-    catalog: CatalogStore
-    metering: MeteringStore
-
-
 def rating_pass(
     now: datetime,
-    ports: RatingPorts,
+    ports: RatingStores,
     queue: WorkQueue | None = None,
     *,
     fan_out_above: int = DEFAULT_FAN_OUT_ABOVE,
@@ -161,7 +146,11 @@ def rating_pass(
     work = meter_work(ports.readings.pending_marks(limit=mark_limit))
     if queue is not None and len(work) > fan_out_above:
         messages = [
-            {"kind": MESSAGE_KIND, "meters": [w.to_json() for w in work[i : i + batch_size]]}
+            {
+                "kind": MESSAGE_KIND,
+                "at": now.isoformat(),
+                "meters": [w.to_json() for w in work[i : i + batch_size]],
+            }
             for i in range(0, len(work), batch_size)
         ]
         queue.send(messages)
@@ -169,12 +158,16 @@ def rating_pass(
     return rate_meters(work, now, ports)
 
 
-def rate_message(message: Any, now: datetime, ports: RatingPorts) -> PassReport:
-    """A worker's step: the meters of one message the pass sent. InvalidInputError naming the field for a
-    message that is not one."""
-    require_aware(now, "now")
+def rate_message(message: Any, ports: RatingStores) -> PassReport:
+    """A worker's step: the meters of one message the pass sent, rated as of the pass's time (``at``).
+    InvalidInputError naming the field for a message that is not one."""
     if not isinstance(message, Mapping) or message.get("kind") != MESSAGE_KIND:
         raise InvalidInputError("kind", f"must be {MESSAGE_KIND!r}")
+    try:
+        now = datetime.fromisoformat(message["at"])
+    except (KeyError, TypeError, ValueError):
+        raise InvalidInputError("at", "must be the pass's time, ISO 8601 with its UTC offset") from None
+    require_aware(now, "at")
     meters = message.get("meters")
     if not isinstance(meters, list) or not meters:
         raise InvalidInputError("meters", "must be a non-empty list")
@@ -191,7 +184,7 @@ def meter_work(marks: Iterable[PendingMark]) -> list[MeterWork]:
     ]
 
 
-def rate_meters(work: Sequence[MeterWork], now: datetime, ports: RatingPorts) -> PassReport:
+def rate_meters(work: Sequence[MeterWork], now: datetime, ports: RatingStores) -> PassReport:
     """Rates each meter, then updates the running cost of each of their customers."""
     report = PassReport()
     customers: set[tuple[str, str]] = set()
@@ -208,7 +201,7 @@ def rate_meters(work: Sequence[MeterWork], now: datetime, ports: RatingPorts) ->
     return report
 
 
-def _rate_meter(work: MeterWork, now: datetime, ports: RatingPorts, report: PassReport) -> set[str]:
+def _rate_meter(work: MeterWork, now: datetime, ports: RatingStores, report: PassReport) -> set[str]:
     """Rates one meter's marked days; the ids of its customers (whose running cost may have changed)."""
     account = work.account
     try:
@@ -272,7 +265,7 @@ def _clear(marks: Iterable[PendingMark], readings: ReadingStore, report: PassRep
             report.marks_kept += 1
 
 
-def update_running_cost(account: str, customer_id: str, now: datetime, ports: RatingPorts) -> int:
+def update_running_cost(account: str, customer_id: str, now: datetime, ports: RatingStores) -> int:
     """Computes the customer's running period and writes it if it differs from the stored one (1 write or
     0). The period and today are on the calendar of the site of the customer's first meter (by id)."""
     catalog = ports.catalog
