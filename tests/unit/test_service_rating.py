@@ -14,7 +14,7 @@ import pytest
 from meterbill.domain import Assignment, Customer, Meter, Site
 from meterbill.errors import InvalidInputError
 from meterbill.money import round_money
-from meterbill.ports import PendingMark, RatedDay, RatingStores, RawReading
+from meterbill.ports import CatalogStore, PendingMark, RatedDay, RatingStores, RawReading
 from meterbill.services import catalog as catalog_service
 from meterbill.services.rating import rate_message, rating_pass
 from tests.builders import UTC
@@ -29,9 +29,9 @@ AT = NOW.isoformat()
 KIND = "rate-meters"
 
 
-def hourly_catalog(meters: int = 1) -> FakeCatalogStore:
+def hourly_catalog(meters: int = 1, store: CatalogStore | None = None) -> CatalogStore:
     """Site berlin; hourly kWh meters m1..mN; customer c1 on m1 (share 1) at 0.30 EUR/kWh from 2026-01-01."""
-    store = FakeCatalogStore()
+    store = FakeCatalogStore() if store is None else store
     catalog_service.create(A, Site, {"id": "berlin", "name": "Plant", "timezone": "Europe/Berlin"}, store)
     for n in range(1, meters + 1):
         meter = {"id": f"m{n}", "site_id": "berlin", "utility": "electricity", "unit": "kWh", "kind": "main"}
