@@ -29,13 +29,15 @@ AT = NOW.isoformat()
 KIND = "rate-meters"
 
 
-def hourly_catalog(meters: int = 1, store: CatalogStore | None = None) -> CatalogStore:
+def hourly_catalog(meters: int = 1, store: CatalogStore | None = None, account: str = A) -> CatalogStore:
     """Site berlin; hourly kWh meters m1..mN; customer c1 on m1 (share 1) at 0.30 EUR/kWh from 2026-01-01."""
     store = FakeCatalogStore() if store is None else store
-    catalog_service.create(A, Site, {"id": "berlin", "name": "Plant", "timezone": "Europe/Berlin"}, store)
+    catalog_service.create(
+        account, Site, {"id": "berlin", "name": "Plant", "timezone": "Europe/Berlin"}, store
+    )
     for n in range(1, meters + 1):
         meter = {"id": f"m{n}", "site_id": "berlin", "utility": "electricity", "unit": "kWh", "kind": "main"}
-        catalog_service.create(A, Meter, {**meter, "interval_minutes": 60}, store)
+        catalog_service.create(account, Meter, {**meter, "interval_minutes": 60}, store)
     tariff = {
         "id": "flat",
         "name": "Flat",
@@ -43,10 +45,10 @@ def hourly_catalog(meters: int = 1, store: CatalogStore | None = None) -> Catalo
         "energy": {"periods": [{"name": "all", "tiers": [{"rate": "0.30"}]}]},
         "effective_from": "2026-01-01",
     }
-    catalog_service.create_tariff(A, tariff, store)
-    catalog_service.create(A, Customer, {"id": "c1", "name": "C1"}, store)
+    catalog_service.create_tariff(account, tariff, store)
+    catalog_service.create(account, Customer, {"id": "c1", "name": "C1"}, store)
     assignment = {"id": "as1", "meter_id": "m1", "customer_id": "c1", "tariff_id": "flat"}
-    catalog_service.create(A, Assignment, {**assignment, "effective_from": "2026-01-01"}, store)
+    catalog_service.create(account, Assignment, {**assignment, "effective_from": "2026-01-01"}, store)
     return store
 
 
