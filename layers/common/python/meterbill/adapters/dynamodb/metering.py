@@ -163,7 +163,8 @@ def _local(text: str, zone: str) -> datetime:
 
 
 def _number(value: Decimal | int) -> dict[str, str]:
-    return {"N": str(value)}
+    """As DynamoDB keeps a number: no trailing zeros, no exponent (``35.000`` -> ``35``)."""
+    return {"N": format(Decimal(value).normalize(), "f")}
 
 
 def _rollup_attributes(rollup: Rollup) -> dict[str, Any]:
