@@ -285,3 +285,31 @@ def test_on_lord_howe_the_hour_the_clocks_skip_half_of_is_a_half_hour_rollup() -
         1,
     )
     assert day.end == datetime(2026, 10, 5, tzinfo=LORD_HOWE)
+
+
+def test_a_customer_that_cannot_be_costed_is_reported_and_the_meter_still_rated() -> None:
+    readings, metering = FakeReadingStore(), FakeMeteringStore()
+    ports = RatingStores(readings, hourly_catalog(meters=2), metering)
+    later = {
+        "id": "later",
+        "name": "Later",
+        "currency": "EUR",
+        "energy": {"periods": [{"name": "all", "tiers": [{"rate": "0.40"}]}]},
+        "effective_from": "2026-03-29",
+    }
+    catalog_service.create_tariff(A, later, ports.catalog)
+    catalog_service.create(A, Customer, {"id": "c2", "name": "C2"}, ports.catalog)
+    assignment = {"id": "as2", "meter_id": "m2", "customer_id": "c2", "tariff_id": "later"}
+    catalog_service.create(A, Assignment, {**assignment, "effective_from": "2026-03-01"}, ports.catalog)
+    readings.put_new(A, two_days("m2"))
+
+    report = rating_pass(NOW, ports)
+
+    assert (report.days_written, report.costs_written, readings.marks) == (2, 0, {})
+    (failure,) = report.failures
+    assert (failure.subject, failure.field) == ("customer c2", "assignment.tariff_id")
+    assert (
+        failure.reason
+        == "assignment 'as2': no version of the tariff is in force from 2026-03-01 to 2026-03-29"
+    )
+    assert (A, "c2") not in metering.running

@@ -96,9 +96,12 @@ class MeterWork:
 
 
 @dataclass(frozen=True, slots=True)
-class MeterFailure:
+class Failure:
+    """What could not be rated: ``subject`` is ``meter <id>`` or ``customer <id>``; ``field`` and ``reason``
+    say why (a meter's marks stay, so the pass after a fix rates it)."""
+
     account: str
-    meter_id: str
+    subject: str
     field: str
     reason: str
 
@@ -115,7 +118,7 @@ class PassReport:
     marks_cleared: int = 0
     marks_kept: int = 0
     messages_sent: int = 0
-    failures: list[MeterFailure] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
 
     def add(self, other: PassReport) -> None:
         for name in (
@@ -191,14 +194,20 @@ def rate_meters(work: Sequence[MeterWork], now: datetime, ports: RatingStores) -
     for item in work:
         try:
             customers |= {(item.account, c) for c in _rate_meter(item, now, ports, report)}
-        except InvalidInputError as err:  # its marks stay: the pass after a fix rates it
-            report.failures.append(MeterFailure(item.account, item.meter_id, err.field, err.reason))
+        except (InvalidInputError, NotFoundError) as err:  # its marks stay: the pass after a fix rates it
+            report.failures.append(_failure(item.account, f"meter {item.meter_id}", err))
     for account, customer_id in sorted(customers):
         try:
             report.costs_written += update_running_cost(account, customer_id, now, ports)
-        except InvalidInputError as err:
-            report.failures.append(MeterFailure(account, f"customer:{customer_id}", err.field, err.reason))
+        except (InvalidInputError, NotFoundError) as err:
+            report.failures.append(_failure(account, f"customer {customer_id}", err))
     return report
+
+
+def _failure(account: str, what: str, err: InvalidInputError | NotFoundError) -> Failure:
+    if isinstance(err, InvalidInputError):
+        return Failure(account, what, err.field, err.reason)
+    return Failure(account, what, err.kind, str(err))
 
 
 def _rate_meter(work: MeterWork, now: datetime, ports: RatingStores, report: PassReport) -> set[str]:
