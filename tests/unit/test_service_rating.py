@@ -313,3 +313,16 @@ def test_a_customer_that_cannot_be_costed_is_reported_and_the_meter_still_rated(
         == "assignment 'as2': no version of the tariff is in force from 2026-03-01 to 2026-03-29"
     )
     assert (A, "c2") not in metering.running
+
+
+def test_the_day_still_running_ends_where_its_readings_end_not_with_an_estimated_last_hour(
+    ports: RatingStores,
+) -> None:
+    readings, metering = fakes(ports)
+    morning = [r for r in two_days() if r.timestamp < datetime(2026, 3, 29, 11, tzinfo=BERLIN)]
+    readings.put_new(A, morning)
+
+    rating_pass(datetime(2026, 3, 29, 11, 50, tzinfo=BERLIN), ports)  # 11:00-12:00 not sent yet
+
+    today = metering.rated[(A, "m1", date(2026, 3, 29))]
+    assert (today.end, today.qualities) == (datetime(2026, 3, 29, 11, tzinfo=BERLIN), "A" * 10)

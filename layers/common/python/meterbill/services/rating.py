@@ -11,8 +11,9 @@ reading stored during the pass leaves its mark for the next one.
 Which days: the local days the marked UTC days overlap, one day before them (validation bounds a gap at the
 end of a day with the next day's first reading) and ``like_day_weeks`` weeks after them (a long gap takes the
 mean of the same weekday of the weeks before it, so a day's readings change the estimates of those later
-days), up to ``now`` (the day still running ends at the last whole interval before ``now``). Validation itself
-reads the weeks before the span that like days need.
+days), up to ``now``: the day still running ends where its readings end (the last hour's readings may not
+have been sent yet: not a gap to estimate), at the latest at the last whole interval before ``now``. A day
+with no data at all is not stored. Validation itself reads the weeks before the span that like days need.
 
 Idempotent: what is computed is compared with what is stored and only what differs is written; a second pass
 over the same data writes nothing.
@@ -222,6 +223,7 @@ def _rate_meter(work: MeterWork, now: datetime, ports: RatingStores, report: Pas
     first, stop = affected_days(work.marks, zone, validation_config(meter_settings(meter)).like_day_weeks)
     start = local_midnight(first, zone)
     end = min(local_midnight(stop, zone), _last_whole_interval(now, zone, meter.interval_minutes))
+    end = _data_end_today(account, meter, end, now, zone, ports.readings)
     report.meters += 1
     if end > start:
         validated = validated_intervals(account, meter, start, end, ports.readings)
@@ -264,6 +266,28 @@ def _last_whole_interval(now: datetime, zone: ZoneInfo, interval_minutes: int) -
     midnight = local_midnight(local.date(), zone)
     step = timedelta(minutes=interval_minutes)
     return (midnight.astimezone(UTC) + ((now - midnight) // step) * step).astimezone(zone)
+
+
+def _data_end_today(
+    account: str, meter: Meter, end: datetime, now: datetime, zone: ZoneInfo, readings: ReadingStore
+) -> datetime:
+    """A span reaching into the day still running ends where the meter's data ends (on its grid), so that
+    the intervals of the last hour, whose readings have not been sent yet, are not estimated as a gap; days
+    that are over keep their gaps."""
+    today = local_midnight(now.astimezone(zone).date(), zone)
+    if end <= today:
+        return end
+    step = timedelta(minutes=meter.interval_minutes)
+    last = None
+    for reading in readings.between(account, meter.id, today - step, end):
+        reach = reading.timestamp
+        if reading.type == "interval" and reading.interval_minutes is not None:
+            reach += timedelta(minutes=reading.interval_minutes)
+        last = reach if last is None or reach > last else last
+    if last is None:
+        return today
+    on_grid = today.astimezone(UTC) + ((last - today) // step) * step
+    return min(end, max(today, on_grid.astimezone(zone)))
 
 
 def _clear(marks: Iterable[PendingMark], readings: ReadingStore, report: PassReport) -> None:
