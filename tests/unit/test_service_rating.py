@@ -13,9 +13,11 @@ import pytest
 
 from meterbill.domain import Assignment, Customer, Meter, Site
 from meterbill.errors import InvalidInputError
+from meterbill.meterdata.rollups import rated_series
 from meterbill.money import round_money
 from meterbill.ports import CatalogStore, PendingMark, RatedDay, RatingStores, RawReading
 from meterbill.services import catalog as catalog_service
+from meterbill.services.preview import bill_preview
 from meterbill.services.rating import rate_message, rating_pass
 from tests.builders import UTC
 from tests.fakes import FakeCatalogStore, FakeMeteringStore, FakeReadingStore, FakeWorkQueue
@@ -326,3 +328,50 @@ def test_the_day_still_running_ends_where_its_readings_end_not_with_an_estimated
 
     today = metering.rated[(A, "m1", date(2026, 3, 29))]
     assert (today.end, today.qualities) == (datetime(2026, 3, 29, 11, tzinfo=BERLIN), "A" * 10)
+
+
+def test_the_running_cost_from_rated_days_is_what_the_bill_preview_validating_raw_readings_gives(
+    ports: RatingStores,
+) -> None:
+    readings, metering = fakes(ports)
+    readings.put_new(A, two_days(skip=TEN_ON_THE_29TH))
+    rating_pass(NOW, ports)
+
+    bills = bill_preview(A, "c1", date(2026, 3, 1), date(2026, 3, 30), ports.catalog, readings)
+
+    assert metering.running[(A, "c1")].cost == sum(b.bill.total for b in bills) == D("21.30")
+
+
+def test_rated_days_become_one_series_at_the_finest_exponent_with_unrated_hours_missing() -> None:
+    first = RatedDay(
+        "m1", date(2026, 3, 28), datetime(2026, 3, 28, tzinfo=BERLIN), 60, "kWh", 0, (2,) * 24, "A" * 24
+    )
+    dst = datetime(2026, 3, 29, tzinfo=BERLIN)
+    second = RatedDay("m1", date(2026, 3, 29), dst, 60, "kWh", -3, (1500,) * 10, "A" * 9 + "E")  # to 11:00
+
+    series = rated_series(
+        [first, second], datetime(2026, 3, 28, tzinfo=BERLIN), datetime(2026, 3, 30, tzinfo=BERLIN), 60, "kWh"
+    )
+
+    assert (series.exponent, len(series.values)) == (-3, 24 + 23)
+    assert series.values[:24] == [2000] * 24
+    assert series.values[24:] == [1500] * 10 + [0] * 13
+    assert series.missing == frozenset(range(34, 47))
+    assert series.estimated == frozenset({33} | set(range(34, 47)))
+
+
+def test_on_the_night_the_clocks_go_back_a_pass_at_noon_rates_13_hours_and_the_next_night_25() -> None:
+    readings, metering = FakeReadingStore(), FakeMeteringStore()
+    ports = RatingStores(readings, hourly_catalog(), metering)
+    midnight = datetime(2026, 10, 25, tzinfo=BERLIN).astimezone(UTC)
+    readings.put_new(
+        A, [RawReading("m1", midnight + timedelta(hours=n), D(1), "interval", 60) for n in range(25)]
+    )
+
+    rating_pass(datetime(2026, 10, 25, 12, 10, tzinfo=BERLIN), ports)  # 00:00 to 12:00 is 13 hours today
+    assert len(metering.rated[(A, "m1", date(2026, 10, 25))].values) == 13
+
+    readings.marks[(A, "m1", date(2026, 10, 25))] = 1
+    rating_pass(datetime(2026, 10, 26, 0, 30, tzinfo=BERLIN), ports)
+    day = metering.rated[(A, "m1", date(2026, 10, 25))]
+    assert (len(day.values), len(day.hours()), day.total().total) == (25, 25, D(25))

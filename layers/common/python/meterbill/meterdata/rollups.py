@@ -14,13 +14,14 @@ are exact: integers times ``10**exponent``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from meterbill.meterdata.vee import ValidatedIntervals
 from meterbill.ports import MonthRollup, RatedDay, Rollup
 from meterbill.timeutil import local_midnight
+from meterbill.usage import IntervalSeries
 
 
 def rated_days(validated: ValidatedIntervals, zone: ZoneInfo) -> list[RatedDay]:
@@ -32,9 +33,9 @@ def rated_days(validated: ValidatedIntervals, zone: ZoneInfo) -> list[RatedDay]:
     while index < count:
         start = validated.interval_start(index).astimezone(zone)
         day = start.date()
-        next_midnight = local_midnight(day + timedelta(days=1), zone)
+        next_midnight = local_midnight(day + timedelta(days=1), zone).astimezone(UTC)  # compared as instants
         stop = index
-        while stop < count and validated.interval_start(stop) < next_midnight:
+        while stop < count and validated.interval_start(stop).astimezone(UTC) < next_midnight:
             stop += 1
         rated.append(
             RatedDay(
@@ -77,4 +78,48 @@ def month_rollup(meter_id: str, year: int, month: int, days: Iterable[RatedDay])
             intervals=sum(t.intervals for t in totals),
             missing=sum(t.missing for t in totals),
         ),
+    )
+
+
+def rated_series(
+    days: Iterable[RatedDay], start: datetime, end: datetime, interval_minutes: int, unit: str
+) -> IntervalSeries:
+    """The rated days' intervals over [start, end) as one series for the tariff engine, at the finest exponent
+    among them; an interval no rated day holds counts as missing (zero, as validation gives a null). Intervals
+    not flagged A count as estimated, null (N) ones as missing too. ValueError for a day at another interval
+    length (the caller then validates the raw readings instead)."""
+    step = timedelta(minutes=interval_minutes)
+    count = (end.astimezone(UTC) - start.astimezone(UTC)) // step  # absolute time, across DST
+    chosen = [d for d in days if d.values and d.start < end and d.end > start]
+    for day in chosen:
+        if day.interval_minutes != interval_minutes:
+            raise ValueError(
+                f"rated day {day.day} has {day.interval_minutes}-minute intervals, not {interval_minutes}"
+            )
+    exponent = min((d.exponent for d in chosen), default=0)
+    values = [0] * count
+    covered = [False] * count
+    estimated: set[int] = set()
+    missing: set[int] = set()
+    origin = start.astimezone(UTC)
+    for day in chosen:
+        scale = 10 ** (day.exponent - exponent)
+        offset = (day.start.astimezone(UTC) - origin) // step
+        for i, value in enumerate(day.values):
+            at = offset + i
+            if 0 <= at < count:
+                values[at], covered[at] = value * scale, True
+                if day.qualities[i] != "A":
+                    estimated.add(at)
+                if day.qualities[i] == "N":
+                    missing.add(at)
+    missing |= {i for i, held in enumerate(covered) if not held}
+    return IntervalSeries(
+        start=start,
+        interval_minutes=interval_minutes,
+        values=values,
+        exponent=exponent,
+        unit=unit,
+        estimated=frozenset(estimated | missing),
+        missing=frozenset(missing),
     )

@@ -21,10 +21,12 @@ over the same data writes nothing.
 Fan-out: with a ``WorkQueue`` and more than ``fan_out_above`` meters, the pass sends one message per
 ``batch_size`` meters (``MeterWork`` as JSON) and a worker runs ``rate_message`` on each: the same step.
 
-Running cost (``RunningCost``, one per customer): usage so far from the rated days (each assignment's share of
-its meter over the days it is active), cost from the bill preview (``services.preview``) over [period start,
-today) on the site's calendar, and the projection ``cost * period days / elapsed days`` rounded to the
-currency's minor unit (a straight line through the days so far: no seasonality, no fixed-charge special case).
+Running cost (``RunningCost``, one per customer of a meter whose rated days changed): usage so far from the
+rated days (each assignment's share of its meter over the days it is active), cost from the bill preview
+(``services.preview``, the tariff engine as the invoice uses it) over [period start, today) on the site's
+calendar, rated from the rated days rather than by validating the raw readings again, and the projection
+``cost * period days / elapsed days`` rounded to the currency's minor unit (a straight line through the days
+so far: no seasonality, no fixed-charge special case). A pass that changes nothing leaves it as it is.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from meterbill.billing.periods import period_containing
 from meterbill.domain import Assignment, Customer, Meter, Site
 from meterbill.errors import InvalidInputError, NotFoundError
 from meterbill.meterdata.metering import validation_config
-from meterbill.meterdata.rollups import month_rollup, rated_days
+from meterbill.meterdata.rollups import month_rollup, rated_days, rated_series
 from meterbill.money import round_money
 from meterbill.ports import PendingMark, RatingStores, ReadingStore, RunningCost, UsageSoFar, WorkQueue
 from meterbill.services import catalog as catalog_service
@@ -48,6 +50,7 @@ from meterbill.services.common import require_aware
 from meterbill.services.metering import meter_settings, validated_intervals
 from meterbill.services.preview import bill_preview
 from meterbill.timeutil import local_midnight
+from meterbill.usage import IntervalSeries
 
 DEFAULT_FAN_OUT_ABOVE: Final = 20  # meters a pass rates itself; above that it sends them to the queue
 DEFAULT_BATCH_SIZE: Final = 10  # meters per message
@@ -222,9 +225,12 @@ def _rate_meter(work: MeterWork, now: datetime, ports: RatingStores, report: Pas
     zone = catalog_service.get(account, Site, meter.site_id, ports.catalog).value.zone()
     first, stop = affected_days(work.marks, zone, validation_config(meter_settings(meter)).like_day_weeks)
     start = local_midnight(first, zone)
-    end = min(local_midnight(stop, zone), _last_whole_interval(now, zone, meter.interval_minutes))
+    end = min(
+        local_midnight(stop, zone), _last_whole_interval(now, zone, meter.interval_minutes), key=_instant
+    )
     end = _data_end_today(account, meter, end, now, zone, ports.readings)
     report.meters += 1
+    written_before = report.days_written
     if end > start:
         validated = validated_intervals(account, meter, start, end, ports.readings)
         stored = {d.day: d for d in ports.metering.days(account, meter.id, first, stop)}
@@ -246,6 +252,8 @@ def _rate_meter(work: MeterWork, now: datetime, ports: RatingStores, report: Pas
                 ports.metering.put_month(account, rollup)
                 report.months_written += 1
     _clear(work.marks, ports.readings, report)
+    if report.days_written == written_before:  # nothing changed: its customers' running costs stand
+        return set()
     assignments = catalog_service.all_of(account, Assignment, ports.catalog)
     return {a.customer_id for a in assignments if a.meter_id == meter.id}
 
@@ -265,7 +273,8 @@ def _last_whole_interval(now: datetime, zone: ZoneInfo, interval_minutes: int) -
     local = now.astimezone(zone)
     midnight = local_midnight(local.date(), zone)
     step = timedelta(minutes=interval_minutes)
-    return (midnight.astimezone(UTC) + ((now - midnight) // step) * step).astimezone(zone)
+    elapsed = now.astimezone(UTC) - midnight.astimezone(UTC)  # absolute time: a DST day is 23 or 25 hours
+    return (midnight.astimezone(UTC) + (elapsed // step) * step).astimezone(zone)
 
 
 def _data_end_today(
@@ -278,16 +287,21 @@ def _data_end_today(
     if end <= today:
         return end
     step = timedelta(minutes=meter.interval_minutes)
-    last = None
-    for reading in readings.between(account, meter.id, today - step, end):
-        reach = reading.timestamp
+    last: datetime | None = None  # in UTC: instants compare and add as such whatever the zone
+    for reading in readings.between(account, meter.id, today.astimezone(UTC) - step, end):
+        reach = reading.timestamp.astimezone(UTC)
         if reading.type == "interval" and reading.interval_minutes is not None:
             reach += timedelta(minutes=reading.interval_minutes)
         last = reach if last is None or reach > last else last
     if last is None:
         return today
-    on_grid = today.astimezone(UTC) + ((last - today) // step) * step
-    return min(end, max(today, on_grid.astimezone(zone)))
+    on_grid = today.astimezone(UTC) + ((last - today.astimezone(UTC)) // step) * step
+    return min(end.astimezone(UTC), max(today.astimezone(UTC), on_grid)).astimezone(zone)
+
+
+def _instant(moment: datetime) -> datetime:
+    """For comparing: Python compares two datetimes of one zone by wall clock (the repeated hour wrongly)."""
+    return moment.astimezone(UTC)
 
 
 def _clear(marks: Iterable[PendingMark], readings: ReadingStore, report: PassReport) -> None:
@@ -326,9 +340,19 @@ def update_running_cost(account: str, customer_id: str, now: datetime, ports: Ra
             rollup = day.total()
             totals[0] += rollup.total * assignment.share
             totals[1] += rollup.estimated * assignment.share
+
+    def from_rated_days(meter: Meter, start: datetime, end: datetime) -> IntervalSeries:
+        days = ports.metering.days(account, meter.id, start.date(), end.date())
+        try:
+            return rated_series(days, start, end, meter.interval_minutes, meter.unit)
+        except ValueError:  # a day rated at another interval length (the meter's changed): validate
+            return validated_intervals(account, meter, start, end, ports.readings).as_interval_series()
+
     cost, currency = Decimal(0), ""
     if elapsed:
-        bills = bill_preview(account, customer.id, period.start, today, catalog, ports.readings)
+        bills = bill_preview(
+            account, customer.id, period.start, today, catalog, ports.readings, series_source=from_rated_days
+        )
         currency = bills[0].bill.currency if bills else ""
         cost = sum((b.bill.total for b in bills), Decimal(0))
     period_days = (period.end - period.start).days
