@@ -8,7 +8,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from meterbill.errors import AlreadyExistsError, InvalidInputError, NotFoundError, PreconditionFailedError
@@ -20,13 +20,19 @@ from meterbill.ports import (
     CatalogKind,
     CatalogStore,
     KeyStore,
+    MeteringStore,
+    MonthRollup,
     Page,
+    PendingMark,
     PutResult,
+    RatedDay,
     RawReading,
     ReadingStore,
+    RunningCost,
     Stored,
     Stores,
     SupersededReading,
+    WorkQueue,
 )
 
 FIXED_NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -141,11 +147,13 @@ def reading_slot(reading: RawReading) -> tuple[object, ...]:
 class FakeReadingStore(ReadingStore):
     """``items[account]`` holds the current readings (a replacement takes the place of the version it
     replaces), ``history[account]`` the replaced versions in the order they were replaced; ``put_calls``
-    counts the writes. ``clock`` says when a replacing version was received."""
+    counts the writes. ``clock`` says when a replacing version was received. ``marks[(account, meter, UTC
+    day)]`` counts the calls that stored a reading of that meter and day since the mark was last cleared."""
 
     def __init__(self, clock: Callable[[], datetime] = fixed_clock) -> None:
         self.items: dict[str, list[RawReading]] = {}
         self.history: dict[str, list[SupersededReading]] = {}
+        self.marks: dict[tuple[str, str, date], int] = {}
         self._clock = clock
         self.put_calls = 0
 
@@ -180,7 +188,21 @@ class FakeReadingStore(ReadingStore):
                 replaced.append(index)
             else:
                 outranked.append(index)
+        for key in {
+            (account, readings[i].meter_id, readings[i].timestamp.astimezone(UTC).date()) for i in written
+        }:
+            self.marks[key] = self.marks.get(key, 0) + 1
         return PutResult(written=written, duplicates=duplicates, replaced=replaced, outranked=outranked)
+
+    def pending_marks(self, *, limit: int) -> Sequence[PendingMark]:
+        return [PendingMark(a, m, d, n) for (a, m, d), n in sorted(self.marks.items())][:limit]
+
+    def clear_mark(self, mark: PendingMark) -> bool:
+        key = (mark.account, mark.meter_id, mark.day)
+        if self.marks.get(key) != mark.changes:
+            return False
+        del self.marks[key]
+        return True
 
     def between(self, account: str, meter_id: str, start: datetime, end: datetime) -> Iterator[RawReading]:
         chosen = [
@@ -271,3 +293,49 @@ class FakeStores:
 
     def ports(self) -> Stores:
         return Stores(catalog=self.catalog, readings=self.readings, keys=self.keys, accounts=self.accounts)
+
+
+class FakeMeteringStore(MeteringStore):
+    """``days[(account, meter, day)]``, ``months[(account, meter, year, month)]``, ``running[(account,
+    customer)]``; ``writes`` counts every put (what a second pass over the same data must not increase)."""
+
+    def __init__(self) -> None:
+        self.rated: dict[tuple[str, str, date], RatedDay] = {}
+        self.months: dict[tuple[str, str, int, int], MonthRollup] = {}
+        self.running: dict[tuple[str, str], RunningCost] = {}
+        self.writes = 0
+
+    def days(self, account: str, meter_id: str, first: date, end: date) -> list[RatedDay]:
+        return [
+            day
+            for (a, m, d), day in sorted(self.rated.items())
+            if a == account and m == meter_id and first <= d < end
+        ]
+
+    def put_day(self, account: str, day: RatedDay) -> None:
+        self.writes += 1
+        self.rated[(account, day.meter_id, day.day)] = day
+
+    def month(self, account: str, meter_id: str, year: int, month: int) -> MonthRollup | None:
+        return self.months.get((account, meter_id, year, month))
+
+    def put_month(self, account: str, rollup: MonthRollup) -> None:
+        self.writes += 1
+        self.months[(account, rollup.meter_id, rollup.year, rollup.month)] = rollup
+
+    def running_cost(self, account: str, customer_id: str) -> RunningCost | None:
+        return self.running.get((account, customer_id))
+
+    def put_running_cost(self, account: str, running: RunningCost) -> None:
+        self.writes += 1
+        self.running[(account, running.customer_id)] = running
+
+
+class FakeWorkQueue(WorkQueue):
+    """``messages`` in the order sent (JSON round-tripped, as SQS would carry them)."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+
+    def send(self, messages: Sequence[Mapping[str, Any]]) -> None:
+        self.messages += [json.loads(json.dumps(message)) for message in messages]

@@ -5,19 +5,46 @@ from __future__ import annotations
 import base64
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from meterbill.adapters.dynamodb import DynamoDb, stores_on
-from meterbill.ports import AccountRecord, ApiKeyRecord, RawReading
+from meterbill.adapters.dynamodb.metering import DynamoDbMeteringStore
+from meterbill.ports import (
+    AccountRecord,
+    ApiKeyRecord,
+    MonthRollup,
+    RatedDay,
+    RawReading,
+    Rollup,
+    RunningCost,
+    UsageSoFar,
+)
 from tests.integration.conftest import Tables
 
 STORAGE_MD = Path(__file__).parents[2] / "docs" / "storage.md"
 ACCOUNT = "acc_5f2c9a1b7d3e4f60"
 METER = "mtr_0a1b2c3d4e5f6789"
 AT = datetime(2026, 3, 1, 9, tzinfo=UTC)
+BERLIN = ZoneInfo("Europe/Berlin")
+LINEAR = ("linear", "no readings for 1 h; interpolated between the neighbouring intervals")
+DOCUMENTED_DAY = RatedDay(
+    METER, date(2026, 3, 29), datetime(2026, 3, 29, tzinfo=BERLIN), 60, "kWh", -3,
+    (1000,) * 7 + (2000,) * 12 + (1000,) * 4, "A" * 9 + "E" + "A" * 13, {9: LINEAR},
+)  # fmt: skip
+DOCUMENTED_MONTH = MonthRollup(
+    METER, 2026, 3, "kWh", 31,
+    Rollup(datetime(2026, 3, 1, tzinfo=BERLIN), datetime(2026, 4, 1, tzinfo=BERLIN), Decimal("1234.567"),
+           Decimal("12.5"), 2976, 0),
+)  # fmt: skip
+DOCUMENTED_RUNNING_COST = RunningCost(
+    "cus_0123456789abcdef", date(2026, 3, 1), date(2026, 4, 1), date(2026, 3, 30), "EUR",
+    (UsageSoFar("kWh", Decimal("1234.567"), Decimal("12.5")),), Decimal("370.37"), Decimal("395.91"),
+    datetime(2026, 3, 30, 0, 30, tzinfo=BERLIN),
+)  # fmt: skip
 
 
 def documented_items() -> list[dict[str, Any]]:
@@ -54,11 +81,20 @@ def test_the_documented_sample_items_are_what_the_stores_write(db: DynamoDb, tab
     )
     stores.readings.put_new(ACCOUNT, [RawReading(METER, midnight, Decimal("0.741"), "interval", 15)])
 
+    rated = DynamoDbMeteringStore(db)
+    rated.put_day(ACCOUNT, DOCUMENTED_DAY)
+    rated.put_month(ACCOUNT, DOCUMENTED_MONTH)
+    rated.put_running_cost(ACCOUNT, DOCUMENTED_RUNNING_COST)
+
     stored = [
         tables.catalog(f"account#{ACCOUNT}", "account"),
         tables.catalog(f"account#{ACCOUNT}#meter", METER),
         tables.catalog(f"account#{ACCOUNT}#meter-external-id", "NMI4001234567"),
         tables.catalog("api-key#key_3kq9d0f2", "api-key"),
         tables.bucket(f"{ACCOUNT}#{METER}", "2026-03-01T00:00Z#i15"),
+        tables.catalog("rating-marks", f"{ACCOUNT}#{METER}#2026-03-01"),
+        tables.bucket(f"{ACCOUNT}#{METER}#rated", "day#2026-03-29"),
+        tables.bucket(f"{ACCOUNT}#{METER}#rated", "month#2026-03"),
+        tables.catalog(f"account#{ACCOUNT}#running-cost", "cus_0123456789abcdef"),
     ]
     assert [as_documented(item) for item in stored] == documented_items()

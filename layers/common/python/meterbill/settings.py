@@ -41,3 +41,38 @@ class ApiSettings(BaseModel):
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ApiSettings:
         return cls(storage=StorageSettings.from_env(env), idempotency_table=env.get("IDEMPOTENCY_TABLE", ""))
+
+
+class RateSettings(BaseModel):
+    """The rating functions (``functions/rate``): the tables, and the queue a large pass fans out to (none:
+    every pass rates all its meters itself)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    storage: StorageSettings
+    queue_url: str | None = None
+    # Set only off AWS (moto's server locally).
+    sqs_endpoint_url: str | None = None
+    fan_out_above: int = Field(default=20, ge=0)
+    batch_size: int = Field(default=10, ge=1, le=100)
+    mark_limit: int = Field(default=10_000, ge=1, le=100_000)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> RateSettings:
+        numbers = {
+            name: env[variable]
+            for name, variable in (
+                ("fan_out_above", "RATE_FAN_OUT_ABOVE"),
+                ("batch_size", "RATE_BATCH_SIZE"),
+                ("mark_limit", "RATE_MARK_LIMIT"),
+            )
+            if env.get(variable)
+        }
+        return cls.model_validate(
+            {
+                "storage": StorageSettings.from_env(env),
+                "queue_url": env.get("RATE_QUEUE_URL") or None,
+                "sqs_endpoint_url": env.get("SQS_ENDPOINT_URL") or None,
+                **numbers,
+            }
+        )

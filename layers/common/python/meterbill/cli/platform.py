@@ -34,7 +34,9 @@ _REPOSITORY_DEPTH = 4
 _CHECKOUT_FILES = (
     "functions/ingest/ingest_handler.py",
     "functions/ingest/authorizer_handler.py",
+    "functions/rate/rate_handler.py",
     "local/serve.py",
+    "local/schedules.py",
 )
 
 
@@ -83,7 +85,7 @@ def _serve(args: argparse.Namespace) -> int:
     DYNAMODB_ENDPOINT_URL if set) with the ambient AWS credentials; nothing is created. Ctrl-C or SIGTERM
     stops it. Runs from a checkout of the repository (the handlers are not part of the installed package)."""
     aws_settings = _api_settings_from_environment() if args.aws else None
-    _put_checkout_on_path()
+    put_checkout_on_path()
     local_server = importlib.import_module("local.serve")  # loads moto: only this command pays for it
     exit_code: int = local_server.run(port=args.port, aws_settings=aws_settings, verbose=args.verbose)
     return exit_code
@@ -95,7 +97,7 @@ def _accounts_create(args: argparse.Namespace) -> int:
     --aws the tables are those of a local server: DYNAMODB_ENDPOINT_URL must be set (meterbill serve prints
     the variables to export). With --aws they are in AWS, reached with the ambient credentials, and
     DYNAMODB_ENDPOINT_URL must not be set."""
-    settings = _storage_settings_from_environment(aws=args.aws)
+    settings = storage_settings_from_environment(aws=args.aws)
     from meterbill.adapters.dynamodb import build_stores  # loads pynamodb and botocore: only this command
     from meterbill.services.apikeys import create_account
 
@@ -114,7 +116,7 @@ def _accounts_create(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _storage_settings_from_environment(*, aws: bool) -> StorageSettings:
+def storage_settings_from_environment(*, aws: bool) -> StorageSettings:
     endpoint = os.environ.get(_ENDPOINT_VARIABLE)
     if aws and endpoint:
         raise InputError(f"--aws: {_ENDPOINT_VARIABLE} is set ({endpoint}); unset it to use the AWS tables")
@@ -157,7 +159,7 @@ def _variable_error(err: ValidationError, variables: dict[str, str]) -> InputErr
     return InputError(f"{variables.get(field, field)}: {problem['msg']}")
 
 
-def _put_checkout_on_path() -> None:
+def put_checkout_on_path() -> None:
     """The handlers (functions/) and the local server (local/) are in the repository, not in the installed
     package: find the checkout this meterbill comes from and let Python import from it."""
     package = Path(meterbill.__file__).resolve().parent

@@ -9,8 +9,9 @@ month on its own, as the monthly bill will. Nothing is stored.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Final
 
@@ -25,9 +26,12 @@ from meterbill.services.usage import validated_intervals
 from meterbill.tariffs.engine import BillPeriod, ScopedAttributes, TariffError, rate_monthly
 from meterbill.tariffs.versions import NoTariffInForceError, in_force
 from meterbill.timeutil import local_midnight
-from meterbill.usage import Usage
+from meterbill.usage import IntervalSeries, Usage
 
 MAX_PERIOD: Final = timedelta(days=366)
+# A meter's usage over [start, end) (site-local midnights), for a caller that has it already (the rating run's
+# rated days); None: validate the meter's raw readings (``services.metering``).
+SeriesSource = Callable[[Meter, datetime, datetime], IntervalSeries]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +51,11 @@ def bill_preview(
     end: date,
     catalog: CatalogStore,
     readings: ReadingStore,
+    *,
+    series_source: SeriesSource | None = None,
 ) -> list[PreviewBill]:
     """The bills of [start, end) (local calendar days of each meter's site), by assignment, then in time.
+    ``series_source``: where the meters' usage comes from (default: validating their raw readings).
 
     Raises NotFoundError for a customer that is not the account's, and InvalidInputError for a day outside
     2000-01-01 ... 2100-01-01, an end not after the start, a period longer than 366 days, or a tariff that
@@ -72,7 +79,9 @@ def bill_preview(
         except ValueError as err:  # the catalog refuses such assignments; one stored before that rule
             raise InvalidInputError("assignment.share", str(err)) from None
         for assignment in active:
-            bills += _assignment_bills(account, customer, assignment, start, end, catalog, readings)
+            bills += _assignment_bills(
+                account, customer, assignment, start, end, catalog, readings, series_source
+            )
     return bills
 
 
@@ -84,6 +93,7 @@ def _assignment_bills(
     end: date,
     catalog: CatalogStore,
     readings: ReadingStore,
+    series_source: SeriesSource | None,
 ) -> list[PreviewBill]:
     span = assignment.active_days(start, end)
     assert span is not None  # assignments_for keeps only the active ones
@@ -98,10 +108,12 @@ def _assignment_bills(
         spans = in_force(versions, first, stop)
     except NoTariffInForceError as err:
         raise InvalidInputError("assignment.tariff_id", f"assignment {assignment.id!r}: {err}") from None
-    validated = validated_intervals(
-        account, meter, local_midnight(first, zone), local_midnight(stop, zone), readings
-    )
-    series = share_of_series(validated.as_interval_series(), assignment.share)
+    span_start, span_end = local_midnight(first, zone), local_midnight(stop, zone)
+    if series_source is None:
+        usage = validated_intervals(account, meter, span_start, span_end, readings).as_interval_series()
+    else:
+        usage = series_source(meter, span_start, span_end)
+    series = share_of_series(usage, assignment.share)
     attributes = ScopedAttributes(customer.attributes, site.attributes, meter.attributes)
     bills = []
     for lo, hi, tariff in spans:

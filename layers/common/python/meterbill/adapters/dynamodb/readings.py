@@ -52,7 +52,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from typing import Any, Final
@@ -62,11 +62,20 @@ from pynamodb.expressions.operand import Path, Value
 
 from meterbill.adapters.dynamodb.catalog import utc_now
 from meterbill.adapters.dynamodb.connection import DynamoDb, response_code
-from meterbill.adapters.dynamodb.schema import READINGS_HASH_KEY, READINGS_RANGE_KEY, SEPARATOR, series_pk
+from meterbill.adapters.dynamodb.schema import (
+    CATALOG_RANGE_KEY,
+    RATING_MARK_CHANGES,
+    RATING_MARKS_PK,
+    READINGS_HASH_KEY,
+    READINGS_RANGE_KEY,
+    SEPARATOR,
+    rating_mark_sk,
+    series_pk,
+)
 from meterbill.adapters.dynamodb.sizing import item_size
 from meterbill.errors import InvalidInputError
 from meterbill.meterdata.readings import replaces
-from meterbill.ports import PutResult, RawReading, ReadingStore, ReadingType, SupersededReading
+from meterbill.ports import PendingMark, PutResult, RawReading, ReadingStore, ReadingType, SupersededReading
 
 # 64 characters in ASCII order; two of them spell the minute in a bucket (0 to 4095).
 ALPHABET: Final = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
@@ -206,6 +215,12 @@ class DynamoDbReadingStore(ReadingStore):
         else:
             outcomes = [self._store_bucket(bucket) for bucket in buckets]
         settled = {index: outcome for bucket in outcomes for index, outcome in bucket.items()}
+        stored = {i for i, outcome in settled.items() if outcome in ("new", "replaced")}
+        # After the readings, never before: a pass that cleared the old mark before they landed sees this one.
+        for meter_id, day in sorted(
+            {(readings[i].meter_id, _utc_day(readings[i].timestamp)) for i in stored}
+        ):
+            self._mark(account, meter_id, day)
 
         def having(*kinds: str) -> list[int]:
             return sorted(index for index, outcome in settled.items() if outcome in kinds)
@@ -298,6 +313,65 @@ class DynamoDbReadingStore(ReadingStore):
         )
         item: dict[str, Any] | None = answer.get("Item")
         return item
+
+    # --- rating marks -------------------------------------------------------------------------------------
+
+    def _mark(self, account: str, meter_id: str, day: str) -> None:
+        """One UpdateItem ``ADD changes 1`` (1 write unit): creates the mark or counts one more change. Sent
+        twice (a retry after a lost answer) it counts two: the pass's clear then fails once more, nothing is
+        lost."""
+        self._db.run(
+            partial(
+                self._db.catalog_table.update_item,
+                RATING_MARKS_PK,
+                rating_mark_sk(account, meter_id, day),
+                actions=[Path(RATING_MARK_CHANGES).add(Value({"N": "1"}))],
+            ),
+            what="marking readings for rating",
+            idempotent=True,
+        )
+
+    def pending_marks(self, *, limit: int) -> Sequence[PendingMark]:
+        marks: list[PendingMark] = []
+        start_key: dict[str, Any] | None = None
+        while len(marks) < limit:
+            answer: Mapping[str, Any] = self._db.run(
+                partial(
+                    self._db.catalog_table.query,
+                    RATING_MARKS_PK,
+                    exclusive_start_key=start_key,
+                    consistent_read=True,
+                    limit=limit - len(marks),
+                ),
+                what="reading rating marks",
+                idempotent=True,
+            )
+            for item in answer.get("Items", []):
+                account, meter_id, day = item[CATALOG_RANGE_KEY]["S"].split(SEPARATOR)
+                changes = int(item[RATING_MARK_CHANGES]["N"])
+                marks.append(PendingMark(account, meter_id, date.fromisoformat(day), changes))
+            start_key = answer.get("LastEvaluatedKey")
+            if start_key is None:
+                break
+        return marks
+
+    def clear_mark(self, mark: PendingMark) -> bool:
+        try:
+            self._db.run(
+                partial(
+                    self._db.catalog_table.delete_item,
+                    RATING_MARKS_PK,
+                    rating_mark_sk(mark.account, mark.meter_id, mark.day.isoformat()),
+                    condition=Path(RATING_MARK_CHANGES) == Value({"N": str(mark.changes)}),
+                ),
+                what="clearing a rating mark",
+                idempotent=True,
+            )
+        except PynamoDBException as error:
+            if response_code(error) != CONDITION_FAILED:
+                raise
+            return False
+        return True
 
     # --- reading ------------------------------------------------------------------------------------------
 
@@ -566,3 +640,7 @@ def _normalised(value: Decimal, field: str) -> Decimal:
 def _compact(value: Decimal) -> str:
     """The shortest exact spelling of a normalised value (``1.3``, ``1E+2``): unique per value."""
     return str(value)
+
+
+def _utc_day(moment: datetime) -> str:
+    return moment.astimezone(UTC).date().isoformat()

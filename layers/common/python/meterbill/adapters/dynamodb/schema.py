@@ -30,6 +30,10 @@ READINGS_HASH_KEY: Final = "series"
 READINGS_RANGE_KEY: Final = "bucket"
 
 SEPARATOR: Final = "#"
+# Rating marks (``ReadingStore.pending_marks``): one partition of the catalog table, an item per account,
+# meter and UTC day, sort key ``<account>#<meter id>#<YYYY-MM-DD>``. Other catalog keys all hold a separator.
+RATING_MARKS_PK: Final = "rating-marks"
+RATING_MARK_CHANGES: Final = "changes"
 
 
 def catalog_table_definition(table_name: str) -> dict[str, Any]:
@@ -114,3 +118,7 @@ def api_keys_of_account_pk(account: str) -> str:
 
 def series_pk(account: str, meter_id: str) -> str:
     return f"{key_part(account, 'account')}{SEPARATOR}{key_part(meter_id, 'meter_id')}"
+
+
+def rating_mark_sk(account: str, meter_id: str, day: str) -> str:
+    return f"{key_part(account, 'account')}{SEPARATOR}{key_part(meter_id, 'meter_id')}{SEPARATOR}{day}"

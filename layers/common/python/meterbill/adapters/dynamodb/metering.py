@@ -1,0 +1,286 @@
+"""MeteringStore on DynamoDB: what the rating run keeps, beside the raw readings.
+
+Readings table (partition ``<account>#<meter id>#rated``, next to the raw series ``<account>#<meter id>``; a
+meter id holds no ``#``, so no raw series can be spelled so):
+
+- a rated day, sort key ``day#<YYYY-MM-DD>`` (local calendar): ``zone`` (IANA name), ``start`` (UTC ISO),
+  ``interval`` (minutes), ``unit``, ``exp`` (values are integers times 10**exp), ``values`` (the integers,
+  comma-separated: ~5 bytes each), ``q`` (one NEM12 flag per interval), ``subs`` (the substitutions as runs
+  of intervals with the same method and reason: ``<first>-<last>|<method>|<reason>``), the day's rollup
+  (``total``, ``estimated``, ``intervals``, ``missing``) and ``hours`` (each local hour's total as integers,
+  comma-separated).
+  A day of 96 quarter hours is ~0.9 KB (1 write unit); 288 five-minute intervals ~2 KB.
+- a month, sort key ``month#<YYYY-MM>``: ``zone``, ``start``/``end`` (UTC ISO), ``unit``, ``days``, ``total``,
+  ``estimated``, ``intervals``, ``missing`` (~150 bytes).
+
+Catalog table: the running cost of a customer, pk ``account#<account>#running-cost``, sk ``<customer id>``,
+``body`` the exact JSON of ``RunningCost`` (~300 bytes); one Query lists an account's customers.
+
+Every write is a plain PutItem: the rating service compares with what is stored and writes only what changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from functools import partial
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+from pynamodb.expressions.operand import Path
+
+from meterbill.adapters.dynamodb import exact_json
+from meterbill.adapters.dynamodb.connection import DynamoDb
+from meterbill.adapters.dynamodb.schema import (
+    READINGS_RANGE_KEY,
+    SEPARATOR,
+    account_pk,
+    range_key,
+    series_pk,
+)
+from meterbill.ports import MeteringStore, MonthRollup, RatedDay, Rollup, RunningCost, UsageSoFar
+
+RATED_SUFFIX: Final = "rated"
+DAY_PREFIX: Final = "day#"
+MONTH_PREFIX: Final = "month#"
+RUNNING_COST_KIND: Final = "running-cost"
+
+
+def rated_pk(account: str, meter_id: str) -> str:
+    return f"{series_pk(account, meter_id)}{SEPARATOR}{RATED_SUFFIX}"
+
+
+def running_cost_pk(account: str) -> str:
+    return f"{account_pk(account)}{SEPARATOR}{RUNNING_COST_KIND}"
+
+
+class DynamoDbMeteringStore(MeteringStore):
+    def __init__(self, db: DynamoDb) -> None:
+        self._db = db
+
+    # --- rated days and months ---------------------------------------------------------------------------
+
+    def days(self, account: str, meter_id: str, first: date, end: date) -> list[RatedDay]:
+        if end <= first:
+            return []
+        last = date.fromordinal(end.toordinal() - 1)
+        condition = Path(READINGS_RANGE_KEY).between(f"{DAY_PREFIX}{first}", f"{DAY_PREFIX}{last}")
+        return [
+            _day_of(meter_id, item)
+            for item in self._query(self._db.readings_table, rated_pk(account, meter_id), condition)
+        ]
+
+    def put_day(self, account: str, day: RatedDay) -> None:
+        self._put(
+            self._db.readings_table, rated_pk(account, day.meter_id), f"{DAY_PREFIX}{day.day}", _day_item(day)
+        )
+
+    def month(self, account: str, meter_id: str, year: int, month: int) -> MonthRollup | None:
+        item = self._get(self._db.readings_table, rated_pk(account, meter_id), _month_key(year, month))
+        return None if item is None else _month_of(meter_id, year, month, item)
+
+    def put_month(self, account: str, rollup: MonthRollup) -> None:
+        key = _month_key(rollup.year, rollup.month)
+        self._put(self._db.readings_table, rated_pk(account, rollup.meter_id), key, _month_item(rollup))
+
+    # --- running costs ---------------------------------------------------------------------------------
+
+    def running_cost(self, account: str, customer_id: str) -> RunningCost | None:
+        item = self._get(
+            self._db.catalog_table, running_cost_pk(account), range_key(customer_id, "customer_id")
+        )
+        return None if item is None else _running_of(exact_json.loads(item["body"]["S"]))
+
+    def put_running_cost(self, account: str, running: RunningCost) -> None:
+        body = {"body": {"S": exact_json.dumps(_running_json(running))}}
+        self._put(
+            self._db.catalog_table,
+            running_cost_pk(account),
+            range_key(running.customer_id, "customer_id"),
+            body,
+        )
+
+    # --- calls -----------------------------------------------------------------------------------------
+
+    def _put(self, table: Any, hash_key: str, sort_key: str, attributes: dict[str, Any]) -> None:
+        self._db.run(
+            partial(table.put_item, hash_key, sort_key, attributes=attributes),
+            what="storing rated usage",
+            idempotent=True,
+        )
+
+    def _get(self, table: Any, hash_key: str, sort_key: str) -> Mapping[str, Any] | None:
+        answer: Mapping[str, Any] = self._db.run(
+            partial(table.get_item, hash_key, sort_key, consistent_read=True),
+            what="reading rated usage",
+            idempotent=True,
+        )
+        item: Mapping[str, Any] | None = answer.get("Item")
+        return item
+
+    def _query(self, table: Any, hash_key: str, condition: Any) -> list[Mapping[str, Any]]:
+        items: list[Mapping[str, Any]] = []
+        start_key: Mapping[str, Any] | None = None
+        while True:
+            answer: Mapping[str, Any] = self._db.run(
+                partial(
+                    table.query,
+                    hash_key,
+                    range_key_condition=condition,
+                    exclusive_start_key=start_key,
+                    consistent_read=True,
+                ),
+                what="reading rated usage",
+                idempotent=True,
+            )
+            items += answer.get("Items", [])
+            start_key = answer.get("LastEvaluatedKey")
+            if start_key is None:
+                return items
+
+
+# --- items -------------------------------------------------------------------------------------------------
+
+
+def _month_key(year: int, month: int) -> str:
+    return f"{MONTH_PREFIX}{year:04d}-{month:02d}"
+
+
+def _zone_name(moment: datetime) -> str:
+    zone = moment.tzinfo
+    if not isinstance(zone, ZoneInfo):
+        raise ValueError(f"{moment.isoformat()}: rated usage is kept on a site's IANA zone, not {zone!r}")
+    return zone.key
+
+
+def _utc_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+def _local(text: str, zone: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(ZoneInfo(zone))
+
+
+def _number(value: Decimal | int) -> dict[str, str]:
+    """As DynamoDB keeps a number: no trailing zeros, no exponent (``35.000`` -> ``35``)."""
+    return {"N": format(Decimal(value).normalize(), "f")}
+
+
+def _rollup_attributes(rollup: Rollup) -> dict[str, Any]:
+    return {
+        "total": _number(rollup.total),
+        "estimated": _number(rollup.estimated),
+        "intervals": _number(rollup.intervals),
+        "missing": _number(rollup.missing),
+    }
+
+
+def _day_item(day: RatedDay) -> dict[str, Any]:
+    scale = Decimal(1).scaleb(-day.exponent)
+    item: dict[str, Any] = {
+        "zone": {"S": _zone_name(day.start)},
+        "start": {"S": _utc_text(day.start)},
+        "interval": _number(day.interval_minutes),
+        "unit": {"S": day.unit},
+        "exp": _number(day.exponent),
+        "values": {"S": ",".join(map(str, day.values))},
+        "q": {"S": day.qualities},
+        "hours": {"S": ",".join(str(int(hour.total * scale)) for hour in day.hours())},
+        **_rollup_attributes(day.total()),
+    }
+    runs = _runs(day.substitutions)
+    if runs:
+        item["subs"] = {"L": [{"S": run} for run in runs]}
+    return item
+
+
+def _runs(substitutions: Mapping[int, tuple[str, str]]) -> list[str]:
+    """Consecutive intervals with the same method and reason as one ``<first>-<last>|<method>|<reason>``."""
+    runs: list[list[Any]] = []
+    for index in sorted(substitutions):
+        if runs and runs[-1][1] == index - 1 and runs[-1][2] == substitutions[index]:
+            runs[-1][1] = index
+        else:
+            runs.append([index, index, substitutions[index]])
+    return [f"{first}-{last}|{method}|{reason}" for first, last, (method, reason) in runs]
+
+
+def _day_of(meter_id: str, item: Mapping[str, Any]) -> RatedDay:
+    substitutions: dict[int, tuple[str, str]] = {}
+    for run in item.get("subs", {}).get("L", []):
+        span, method, reason = run["S"].split("|", 2)
+        first, last = map(int, span.split("-"))
+        substitutions.update({i: (method, reason) for i in range(first, last + 1)})
+    values = item["values"]["S"]
+    return RatedDay(
+        meter_id=meter_id,
+        day=date.fromisoformat(item[READINGS_RANGE_KEY]["S"].removeprefix(DAY_PREFIX)),
+        start=_local(item["start"]["S"], item["zone"]["S"]),
+        interval_minutes=int(item["interval"]["N"]),
+        unit=item["unit"]["S"],
+        exponent=int(item["exp"]["N"]),
+        values=tuple(map(int, values.split(","))) if values else (),
+        qualities=item["q"]["S"],
+        substitutions=substitutions,
+    )
+
+
+def _month_item(rollup: MonthRollup) -> dict[str, Any]:
+    return {
+        "zone": {"S": _zone_name(rollup.total.start)},
+        "start": {"S": _utc_text(rollup.total.start)},
+        "end": {"S": _utc_text(rollup.total.end)},
+        "unit": {"S": rollup.unit},
+        "days": _number(rollup.days),
+        **_rollup_attributes(rollup.total),
+    }
+
+
+def _month_of(meter_id: str, year: int, month: int, item: Mapping[str, Any]) -> MonthRollup:
+    zone = item["zone"]["S"]
+    return MonthRollup(
+        meter_id=meter_id,
+        year=year,
+        month=month,
+        unit=item["unit"]["S"],
+        days=int(item["days"]["N"]),
+        total=Rollup(
+            start=_local(item["start"]["S"], zone),
+            end=_local(item["end"]["S"], zone),
+            total=Decimal(item["total"]["N"]),
+            estimated=Decimal(item["estimated"]["N"]),
+            intervals=int(item["intervals"]["N"]),
+            missing=int(item["missing"]["N"]),
+        ),
+    )
+
+
+def _running_json(running: RunningCost) -> dict[str, Any]:
+    return {
+        "customer_id": running.customer_id,
+        "period_start": running.period_start.isoformat(),
+        "period_end": running.period_end.isoformat(),
+        "as_of": running.as_of.isoformat(),
+        "currency": running.currency,
+        "usage": [{"unit": u.unit, "total": u.total, "estimated": u.estimated} for u in running.usage],
+        "cost": running.cost,
+        "projected": running.projected,
+        "computed_at": running.computed_at.isoformat(),
+    }
+
+
+def _running_of(body: Mapping[str, Any]) -> RunningCost:
+    return RunningCost(
+        customer_id=body["customer_id"],
+        period_start=date.fromisoformat(body["period_start"]),
+        period_end=date.fromisoformat(body["period_end"]),
+        as_of=date.fromisoformat(body["as_of"]),
+        currency=body["currency"],
+        usage=tuple(
+            UsageSoFar(u["unit"], Decimal(u["total"]), Decimal(u["estimated"])) for u in body["usage"]
+        ),
+        cost=Decimal(body["cost"]),
+        projected=Decimal(body["projected"]),
+        computed_at=datetime.fromisoformat(body["computed_at"]),
+    )

@@ -1,0 +1,159 @@
+"""The rating run on DynamoDB (moto): the marks ingest writes, the rated day and month items beside the raw
+series, the running cost item, and the writes a pass issues (none the second time)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from meterbill.adapters.dynamodb import DynamoDb
+from meterbill.adapters.rating import rating_stores
+from meterbill.ports import AccountRecord, PendingMark, RatingStores, RawReading
+from meterbill.services.rating import rating_pass
+from tests.integration.conftest import CATALOG_TABLE, Tables
+from tests.unit.test_service_rating import NOW, TEN_ON_THE_29TH, A, hourly_catalog, two_days
+
+D = Decimal
+WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
+
+
+class Calls:
+    """Every DynamoDB call the adapters make, by operation, from botocore's hooks on their one client."""
+
+    def __init__(self, db: DynamoDb) -> None:
+        self.counts: Counter[str] = Counter()
+        db.client.meta.events.register("after-call.dynamodb.*", self._after)
+
+    def _after(self, model: Any, **_: Any) -> None:
+        self.counts[model.name] += 1
+
+    def writes(self) -> dict[str, int]:
+        return {name: n for name, n in self.counts.items() if name in WRITES}
+
+    def reset(self) -> None:
+        self.counts.clear()
+
+
+@pytest.fixture
+def rating(db: DynamoDb) -> RatingStores:
+    stores = rating_stores(db)
+    hourly_catalog(store=stores.catalog)
+    stores.accounts.create(AccountRecord(A, "Account A", datetime(2026, 1, 1, tzinfo=UTC)))
+    return stores
+
+
+def test_ingest_writes_one_mark_item_per_meter_and_utc_day_after_the_readings(
+    rating: RatingStores, db: DynamoDb, tables: Tables
+) -> None:
+    calls = Calls(db)
+    rating.readings.put_new(A, two_days())
+
+    assert tables.catalog("rating-marks", f"{A}#m1#2026-03-28") == {
+        "pk": {"S": "rating-marks"},
+        "sk": {"S": f"{A}#m1#2026-03-28"},
+        "changes": {"N": "1"},
+    }
+    # 47 hours in 3 UTC day buckets: 3 bucket puts, 3 mark updates.
+    assert calls.writes() == {"PutItem": 3, "UpdateItem": 3}
+    rating.readings.put_new(A, two_days())  # all duplicates: no mark
+    assert rating.readings.pending_marks(limit=10) == [
+        PendingMark(A, "m1", date(2026, 3, 27), 1),
+        PendingMark(A, "m1", date(2026, 3, 28), 1),
+        PendingMark(A, "m1", date(2026, 3, 29), 1),
+    ]
+
+
+def test_a_mark_changed_since_it_was_read_is_not_cleared(rating: RatingStores, tables: Tables) -> None:
+    rating.readings.put_new(A, two_days(skip=TEN_ON_THE_29TH))
+    (read, *_) = [m for m in rating.readings.pending_marks(limit=10) if m.day == date(2026, 3, 29)]
+    rating.readings.put_new(A, [RawReading("m1", TEN_ON_THE_29TH, D("2.5"), "interval", 60)])
+
+    assert rating.readings.clear_mark(read) is False
+    assert tables.catalog("rating-marks", f"{A}#m1#2026-03-29")["changes"] == {"N": "2"}  # type: ignore[index]
+    assert rating.readings.clear_mark(PendingMark(A, "m1", date(2026, 3, 29), 2)) is True
+    assert tables.catalog("rating-marks", f"{A}#m1#2026-03-29") is None
+
+
+def test_a_pass_stores_the_dst_day_beside_the_raw_series_and_a_second_pass_writes_nothing(
+    rating: RatingStores, db: DynamoDb, tables: Tables
+) -> None:
+    rating.readings.put_new(A, two_days(skip=TEN_ON_THE_29TH))
+    calls = Calls(db)
+
+    report = rating_pass(NOW, rating)
+
+    assert (report.days_written, report.months_written, report.costs_written, report.marks_cleared) == (
+        2,
+        1,
+        1,
+        3,
+    )
+    # 2 days + 1 month + 1 running cost; 3 marks deleted.
+    assert calls.writes() == {"PutItem": 4, "DeleteItem": 3}
+    item = tables.bucket(f"{A}#m1#rated", "day#2026-03-29")
+    assert item == {
+        "series": {"S": f"{A}#m1#rated"},
+        "bucket": {"S": "day#2026-03-29"},
+        "zone": {"S": "Europe/Berlin"},
+        "start": {"S": "2026-03-28T23:00:00+00:00"},
+        "interval": {"N": "60"},
+        "unit": {"S": "kWh"},
+        "exp": {"N": "0"},
+        "values": {"S": ",".join(["1"] * 7 + ["2"] * 12 + ["1"] * 4)},
+        "q": {"S": "A" * 9 + "E" + "A" * 13},
+        "subs": {
+            "L": [{"S": "9-9|linear|no readings for 1 h; interpolated between the neighbouring intervals"}]
+        },
+        "hours": {"S": ",".join(["1"] * 7 + ["2"] * 12 + ["1"] * 4)},
+        "total": {"N": "35"},
+        "estimated": {"N": "2"},
+        "intervals": {"N": "23"},
+        "missing": {"N": "0"},
+    }
+    assert tables.bucket(f"{A}#m1#rated", "month#2026-03") == {
+        "series": {"S": f"{A}#m1#rated"},
+        "bucket": {"S": "month#2026-03"},
+        "zone": {"S": "Europe/Berlin"},
+        "start": {"S": "2026-03-27T23:00:00+00:00"},
+        "end": {"S": "2026-03-29T22:00:00+00:00"},
+        "unit": {"S": "kWh"},
+        "days": {"N": "2"},
+        "total": {"N": "71"},
+        "estimated": {"N": "2"},
+        "intervals": {"N": "47"},
+        "missing": {"N": "0"},
+    }
+    running = rating.metering.running_cost(A, "c1")
+    assert running is not None
+    assert (running.cost, running.projected) == ((D(36) + D(35)) * D("0.30"), D("22.77"))
+    assert tables.catalog(f"account#{A}#running-cost", "c1") is not None
+
+    # The same days marked again (an identical resend cannot mark; a mark left by a crash can): reads only.
+    db.client.update_item(
+        TableName=CATALOG_TABLE,
+        Key={"pk": {"S": "rating-marks"}, "sk": {"S": f"{A}#m1#2026-03-28"}},
+        UpdateExpression="ADD changes :one",
+        ExpressionAttributeValues={":one": {"N": "1"}},
+    )
+    calls.reset()
+    again = rating_pass(NOW + timedelta(minutes=15), rating)
+
+    assert (again.meters, again.days_written, again.months_written, again.costs_written) == (1, 0, 0, 0)
+    assert calls.writes() == {"DeleteItem": 1}  # the mark, nothing else
+
+
+def test_rated_days_read_back_equal_to_what_was_computed(rating: RatingStores) -> None:
+    rating.readings.put_new(A, two_days(skip=TEN_ON_THE_29TH))
+    rating_pass(NOW, rating)
+
+    (first, dst_day) = rating.metering.days(A, "m1", date(2026, 3, 1), date(2026, 4, 1))
+
+    assert (first.day, dst_day.day) == (date(2026, 3, 28), date(2026, 3, 29))
+    assert dst_day.start == datetime(2026, 3, 28, 23, tzinfo=UTC)
+    assert [h.start.hour for h in dst_day.hours()][:3] == [0, 1, 3]  # on the site's clock again
+    assert dst_day.substitutions[9][0] == "linear"
+    assert rating.metering.days(A, "m1", date(2026, 3, 29), date(2026, 3, 29)) == []

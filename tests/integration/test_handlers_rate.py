@@ -1,0 +1,105 @@
+"""functions/rate on moto: the schedule's handler invoked with an EventBridge Scheduler event, a large pass
+fanned out to SQS, and the worker's handler with an SQS batch holding one bad message (a partial batch
+failure naming it)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+
+from meterbill.adapters.dynamodb import DynamoDb
+from meterbill.adapters.rating import rating_stores
+from meterbill.ports import RatingStores
+from tests.integration.conftest import CATALOG_TABLE, READINGS_TABLE, REGION
+from tests.unit.api_support import LambdaContextStub
+from tests.unit.test_service_rating import A, hourly_catalog, two_days
+
+# The schedule fired at 00:30 in Berlin on 30 March 2026 (22:30 UTC on the 29th), the night after the DST day.
+SCHEDULER_EVENT = {"time": "2026-03-29T22:30:00Z"}
+CONTEXT = LambdaContextStub(function_name="meterbill-rate")
+
+
+@pytest.fixture
+def environment(monkeypatch: pytest.MonkeyPatch, db: DynamoDb) -> Iterator[None]:
+    monkeypatch.setenv("CATALOG_TABLE", CATALOG_TABLE)
+    monkeypatch.setenv("READINGS_TABLE", READINGS_TABLE)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    yield
+
+
+@pytest.fixture
+def rating(db: DynamoDb) -> RatingStores:
+    stores = rating_stores(db)
+    hourly_catalog(meters=3, store=stores.catalog)
+    for n in (1, 2, 3):
+        stores.readings.put_new(A, two_days(f"m{n}"))
+    return stores
+
+
+def fresh(module: ModuleType) -> ModuleType:
+    """The handler module with its cached backend dropped (each test has its own tables and settings)."""
+    cached = getattr(module, "backend", None) or module.stores
+    cached.cache_clear()
+    return module
+
+
+def test_a_scheduler_event_runs_one_pass_as_of_its_time(environment: None, rating: RatingStores) -> None:
+    from functions.rate import rate_handler
+
+    report = fresh(rate_handler).lambda_handler(SCHEDULER_EVENT, CONTEXT)
+
+    assert (report["meters"], report["days_written"], report["messages_sent"]) == (3, 6, 0)
+    assert [d.day for d in rating.metering.days(A, "m2", date(2026, 3, 1), date(2026, 4, 1))] == [
+        date(2026, 3, 28),
+        date(2026, 3, 29),
+    ]
+    assert rating.readings.pending_marks(limit=10) == []
+
+
+def test_a_large_pass_fans_out_to_sqs_and_the_worker_reports_the_bad_message_alone(
+    environment: None, rating: RatingStores, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from functions.rate import rate_handler, rate_worker_handler
+
+    sqs = boto3.client("sqs", region_name=REGION)
+    queue_url = sqs.create_queue(QueueName="meterbill-rate")["QueueUrl"]
+    monkeypatch.setenv("RATE_QUEUE_URL", queue_url)
+    monkeypatch.setenv("RATE_FAN_OUT_ABOVE", "2")
+    monkeypatch.setenv("RATE_BATCH_SIZE", "2")
+
+    report = fresh(rate_handler).lambda_handler(SCHEDULER_EVENT, CONTEXT)
+
+    assert (report["meters"], report["messages_sent"]) == (0, 2)
+    received = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+    bodies = [json.loads(m["Body"]) for m in received]
+    assert sorted(len(b["meters"]) for b in bodies) == [1, 2]
+    assert {b["at"] for b in bodies} == {"2026-03-29T22:30:00+00:00"}
+
+    records = [sqs_record(m["MessageId"], m["Body"]) for m in received]
+    records.insert(1, sqs_record("bad-1", "not json"))
+    answer = fresh(rate_worker_handler).lambda_handler({"Records": records}, CONTEXT)
+
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "bad-1"}]}
+    for meter in ("m1", "m2", "m3"):
+        assert len(rating.metering.days(A, meter, date(2026, 3, 1), date(2026, 4, 1))) == 2
+    assert rating.readings.pending_marks(limit=10) == []
+
+
+def sqs_record(message_id: str, body: str) -> dict[str, Any]:
+    return {
+        "messageId": message_id,
+        "receiptHandle": f"handle-{message_id}",
+        "body": body,
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1774823400000"},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:meterbill-rate",
+        "awsRegion": REGION,
+    }
