@@ -10,10 +10,13 @@
 Each schedule passes the time it fired (``{"time": "<aws.scheduler.scheduled-time>"}``), so a retried
 invocation works as of the same moment; it retries what Scheduler could not deliver (throttled, Lambda
 unavailable) for less than one interval, the next pass covering anything older, then drops it into its own
-dead-letter queue, and it may invoke exactly its function, nothing else. Each work queue is SSE-SQS encrypted,
-takes TLS only, hides a received message for six times its worker's timeout (AWS's advice for Lambda event
-sources) and moves a message received 5 times to its dead-letter queue; the workers report partial batch
-failures, so one bad message is retried alone. ``Monitoring`` alarms when any dead-letter queue holds a message.
+dead-letter queue, and it may invoke exactly its function, nothing else. The invocation is asynchronous: a
+pass that fails is retried twice by Lambda within the same age, then lands in that dead-letter queue too.
+
+Each work queue is SSE-SQS encrypted, takes TLS only, hides a received message for six times its worker's
+timeout (AWS's advice for Lambda event sources) and moves a message received 5 times to its dead-letter
+queue; the workers report partial batch failures, so one bad message is retried alone. ``Monitoring`` alarms
+when any dead-letter queue holds a message.
 
 Every role has exactly the actions its code calls, on exactly its tables and queues (read from
 ``meterbill.adapters.dynamodb`` and ``meterbill.adapters.sqs``):
@@ -22,10 +25,11 @@ Every role has exactly the actions its code calls, on exactly its tables and que
   Query (meters, assignments, tariffs; the pending rating marks; the running costs of an account), PutItem
   (a customer's running cost; a re-rating candidate of an issued invoice), DeleteItem (a rating mark, on the
   count read); readings GetItem and Query (raw buckets, rated days and months) and PutItem (rated days and
-  months). The schedule sends to the rate queue (``SendMessageBatch`` is authorized as ``sqs:SendMessage``).
+  months). The schedule sends to the rate queue (``SendMessageBatch`` is authorized as ``sqs:SendMessage``)
+  and, as the on-failure destination of its own invocations, to its schedule's dead-letter queue.
 - invoicing, the schedule: catalog GetItem and Query (accounts' settings, customers, assignments) and Query on
   the index that lists a customer's invoices in period order; it reads no readings. It sends to the invoice
-  queue.
+  queue and, on failure, to its schedule's dead-letter queue.
 - invoicing, the worker: the same reads, PutItem on the catalog (a draft written whole on its version; issuing
   is one TransactWriteItems of three puts — counter, issued invoice, number register — which IAM authorizes
   as PutItem), readings GetItem and Query (rated days and months of the period).
@@ -40,6 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+import jsii
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -82,8 +87,8 @@ VISIBILITY_PER_TIMEOUT: Final = 6
 # Sizing (arm64: CPU grows with memory; 1,769 MB is one whole vCPU):
 # - rate-schedule: lists up to 10,000 pending marks and rates a pass of up to 20 meters itself (validation and
 #   rollups are CPU-bound: 1 GB); it must end well before the next pass 15 minutes later: 5 minutes.
-# - rate-worker: a batch of 5 messages of up to 10 meters each, a few days of 15-minute data per meter (tens of
-#   ms each, plus a read and a write per day): seconds; 2 minutes leaves room for DynamoDB retries.
+# - rate-worker: a batch of 5 messages of up to 10 meters each, a few days of 15-minute data per meter (tens
+#   of ms each, plus a read and a write per day): seconds; 2 minutes leaves room for DynamoDB retries.
 # - invoice-schedule: reads customers and invoices and sends batches of 10 messages, I/O-bound: 512 MB; 10,000
 #   customers are 1,000 SendMessageBatch calls (~20 ms each) plus the reads: 5 minutes is ample.
 # - invoice-worker: a batch of 10 (customer, period) messages, each a month of rated days per meter and one
@@ -111,6 +116,24 @@ class RetryPolicy:
 
 RATE_RETRY: Final = RetryPolicy(max_retries=3, max_event_age=Duration.minutes(10))
 INVOICE_RETRY: Final = RetryPolicy(max_retries=5, max_event_age=Duration.minutes(50))
+# Scheduler invokes asynchronously: a pass that raises is retried by Lambda (twice, as by default, within the
+# same age), then its event goes to the schedule's dead-letter queue as well, beside undelivered ones.
+PASS_RETRIES: Final = 2
+
+
+@jsii.implements(lambda_.IDestination)
+class SendOnlyQueueDestination:
+    """An asynchronous invocation's on-failure destination that grants ``sqs:SendMessage`` on the queue,
+    nothing else (``aws_lambda_destinations.SqsDestination`` adds GetQueueAttributes and GetQueueUrl)."""
+
+    def __init__(self, queue: sqs.IQueue) -> None:
+        self.queue = queue
+
+    def bind(
+        self, scope: Construct, fn: lambda_.IFunction, *, type: lambda_.DestinationType
+    ) -> lambda_.DestinationConfig:
+        allow(fn.role, SEND_ACTIONS, [self.queue.queue_arn], sid="FailedPasses")
+        return lambda_.DestinationConfig(destination=self.queue.queue_arn)
 
 
 class Billing(Construct):
@@ -153,7 +176,7 @@ class Billing(Construct):
             code=rate_code,
             name=stage.resource_name("rate-schedule"),
             handler="rate_handler.lambda_handler",
-            description="meterbill rating pass (every 15 minutes): rates or fans out meters with new readings",
+            description="meterbill rating pass: rates, or fans out, the meters with new readings",
             memory_mb=RATE_SCHEDULE_MEMORY_MB,
             timeout=RATE_SCHEDULE_TIMEOUT,
             # Scheduler starts one pass per interval: nothing to cap.
@@ -175,7 +198,7 @@ class Billing(Construct):
             description="meterbill rating worker: rates the meters of the rate queue's messages",
             memory_mb=RATE_WORKER_MEMORY_MB,
             timeout=RATE_WORKER_TIMEOUT,
-            # A backlog never asks DynamoDB for more than this many batches at once (None in dev: StageConfig).
+            # A backlog never asks DynamoDB for more than this many batches at once (dev: none, StageConfig).
             reserved_concurrency=stage.rate_worker_reserved_concurrency,
             environment={
                 **tables,
@@ -224,9 +247,7 @@ class Billing(Construct):
             allow(function.role, CATALOG_ACTIONS_OF_RATING, [catalog], sid="Catalog")
             allow(function.role, READINGS_ACTIONS_OF_RATING, [readings], sid="Readings")
         allow(self.rate_schedule.role, SEND_ACTIONS, [self.rate_queue.queue_arn], sid="RateQueue")
-        allow(
-            self.invoice_schedule.role, CATALOG_ACTIONS_OF_THE_INVOICE_SCHEDULE, [catalog], sid="Catalog"
-        )
+        allow(self.invoice_schedule.role, CATALOG_ACTIONS_OF_THE_INVOICE_SCHEDULE, [catalog], sid="Catalog")
         allow(self.invoice_schedule.role, INVOICES_INDEX_ACTIONS, [invoices_index], sid="InvoicesByCustomer")
         allow(self.invoice_schedule.role, SEND_ACTIONS, [self.invoice_queue.queue_arn], sid="InvoiceQueue")
         allow(self.invoice_worker.role, CATALOG_ACTIONS_OF_THE_INVOICE_WORKER, [catalog], sid="Catalog")
@@ -251,7 +272,12 @@ class Billing(Construct):
             "Rate", "rate", self.rate_schedule, stage.rate_schedule, RATE_RETRY, "rating pass"
         )
         self.invoice_timer = self._schedule(
-            "Invoice", "invoice", self.invoice_schedule, stage.invoice_schedule, INVOICE_RETRY, "invoicing pass"
+            "Invoice",
+            "invoice",
+            self.invoice_schedule,
+            stage.invoice_schedule,
+            INVOICE_RETRY,
+            "invoicing pass",
         )
 
     @property
@@ -317,12 +343,15 @@ class Billing(Construct):
     ) -> scheduler.CfnSchedule:
         """A schedule that may invoke exactly ``function`` (the L2 ``LambdaInvoke`` target would also allow
         its versions and aliases, ``<arn>:*``), with its retry policy and its dead-letter queue."""
-        dead_letters = self._dead_letter_queue(f"{construct_id}SchedulerDeadLetterQueue", f"{name}-schedule-dlq")
+        dead_letters = self._dead_letter_queue(
+            f"{construct_id}SchedulerDeadLetterQueue", f"{name}-schedule-dlq"
+        )
         acknowledge(
             dead_letters,
             "AwsSolutions-SQS3",
-            "This queue is the dead-letter queue of an EventBridge Scheduler schedule (its DeadLetterConfig), "
-            "which cdk-nag does not recognise as one: a queue of undelivered invocations needs no DLQ itself.",
+            "This queue is the dead-letter queue of an EventBridge Scheduler schedule (its DeadLetterConfig) "
+            "and of its function's failed asynchronous invocations, which cdk-nag does not recognise as one: "
+            "a queue of dead letters needs no dead-letter queue of its own.",
         )
         account = Stack.of(self).account
         role = iam.Role(
@@ -356,6 +385,11 @@ class Billing(Construct):
             ),
         )
         schedule.node.add_dependency(role)
+        function.configure_async_invoke(
+            retry_attempts=PASS_RETRIES,
+            max_event_age=retry.max_event_age,
+            on_failure=SendOnlyQueueDestination(dead_letters),
+        )
         return schedule
 
 

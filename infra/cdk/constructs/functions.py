@@ -154,8 +154,8 @@ def python_function(
     reserved_concurrency: int | None,
     environment: Mapping[str, str],
 ) -> lambda_.Function:
-    """A meterbill function: Python 3.12 on arm64 with the layer, its own role (log group and X-Ray only, until
-    ``allow`` adds its table actions), its own log group kept by stage, JSON logs, active tracing."""
+    """A meterbill function: Python 3.12 on arm64 with the layer, its own role (log group and X-Ray only,
+    until ``allow`` adds its table actions), its own log group kept by stage, JSON logs, active tracing."""
     log_group = logs.LogGroup(
         scope, f"{construct_id}Logs", retention=stage.log_retention, removal_policy=stage.removal_policy
     )

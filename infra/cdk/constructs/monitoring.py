@@ -97,7 +97,7 @@ class Monitoring(Construct):
                 stage.resource_name(f"{name}-not-empty"),
                 queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum"),
                 threshold=1,
-                description=f"dead-letter queue {stage.resource_name(name)}: messages that failed every attempt",
+                description=f"dead-letter queue {stage.resource_name(name)}: messages that failed every try",
             )
 
     def _alarm(
