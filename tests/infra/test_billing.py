@@ -22,7 +22,6 @@ RATE_SCHEDULE = "rate_handler.lambda_handler"
 RATE_WORKER = "rate_worker_handler.lambda_handler"
 INVOICE_SCHEDULE = "invoice_schedule_handler.lambda_handler"
 INVOICE_WORKER = "invoice_worker_handler.lambda_handler"
-LOGS_AND_XRAY = "logs and X-Ray"
 
 
 def powertools(service: str) -> dict[str, str]:
