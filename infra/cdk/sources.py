@@ -11,6 +11,10 @@ PYPROJECT: Final = REPOSITORY / "pyproject.toml"
 LAYER_PACKAGE: Final = REPOSITORY / "layers" / "common" / "python" / "meterbill"
 # The API's two handlers (``ingest_handler``, ``authorizer_handler``), one code asset for both functions.
 INGEST_FUNCTIONS: Final = REPOSITORY / "functions" / "ingest"
+# The rating pass and its queue worker (``rate_handler``, ``rate_worker_handler``): one asset for both.
+RATE_FUNCTIONS: Final = REPOSITORY / "functions" / "rate"
+# The invoicing pass and its queue worker (``invoice_schedule_handler``, ``invoice_worker_handler``).
+INVOICE_FUNCTIONS: Final = REPOSITORY / "functions" / "invoice"
 # The hosted API's routes: the committed OpenAPI document the API generates (a unit test keeps them equal).
 OPENAPI_DOCUMENT: Final = REPOSITORY / "docs" / "openapi.json"
 # Downloaded wheels and installed layer dependencies, keyed by the dependency list (not committed).

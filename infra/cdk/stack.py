@@ -8,6 +8,7 @@ from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
 from infra.cdk.constructs.api import Api
+from infra.cdk.constructs.billing import Billing
 from infra.cdk.constructs.functions import Functions
 from infra.cdk.constructs.invoices import Invoices
 from infra.cdk.constructs.layer import MeterbillLayer
@@ -40,8 +41,14 @@ class MeterbillStack(Stack):
         self.functions = Functions(self, "Functions", stage=stage, storage=self.storage, layer=self.layer)
         self.api = Api(self, "Api", stage=stage, functions=self.functions)
         self.invoices = Invoices(self, "Invoices", stage=stage)
+        self.billing = Billing(self, "Billing", stage=stage, storage=self.storage, layer=self.layer)
         self.monitoring = Monitoring(
-            self, "Monitoring", stage=stage, functions=self.functions.all, rest_api=self.api.rest_api
+            self,
+            "Monitoring",
+            stage=stage,
+            functions=[*self.functions.all, *self.billing.functions],
+            rest_api=self.api.rest_api,
+            dead_letter_queues=self.billing.dead_letter_queues,
         )
         self._acknowledge_findings()
 
@@ -59,7 +66,7 @@ class MeterbillStack(Stack):
 
     def _acknowledge_findings(self) -> None:
         """The AwsSolutions findings that are right for this app, each with its reason (cdk-nag 3)."""
-        for function in self.functions.all:
+        for function in [*self.functions.all, *self.billing.functions]:
             acknowledge(
                 function,
                 "AwsSolutions-L1",
@@ -67,7 +74,7 @@ class MeterbillStack(Stack):
                 "the code is tested on it; moving to a newer runtime is a change of its own.",
             )
             acknowledge(
-                function.role,  # type: ignore[arg-type]  # a Role construct, made in Functions
+                function.role,  # type: ignore[arg-type]  # a Role construct, made by python_function
                 "AwsSolutions-IAM5[Resource::*]",
                 "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level permissions "
                 "(AWS offers nothing narrower than *); added by active tracing, nothing else uses *.",

@@ -46,6 +46,15 @@ class StageConfig:
     api_reserved_concurrency: int | None
     function_error_threshold: int
     api_5xx_threshold: int
+    # The billing runs (constructs/billing.py): EventBridge Scheduler expressions, evaluated in UTC.
+    rate_schedule: str
+    invoice_schedule: str
+    # The queue workers: reserved concurrency (None: none, as for the API) and the most concurrent batches the
+    # queue's event source mapping hands them (2 to 1,000); together they cap what a backlog asks of DynamoDB.
+    rate_worker_reserved_concurrency: int | None
+    invoice_worker_reserved_concurrency: int | None
+    rate_worker_max_concurrency: int
+    invoice_worker_max_concurrency: int
     operations_email: str | None = None
 
     @property
@@ -75,6 +84,12 @@ DEV: Final = StageConfig(
     api_reserved_concurrency=None,
     function_error_threshold=5,
     api_5xx_threshold=5,
+    rate_schedule="rate(15 minutes)",
+    invoice_schedule="cron(0 * * * ? *)",
+    rate_worker_reserved_concurrency=None,
+    invoice_worker_reserved_concurrency=None,
+    rate_worker_max_concurrency=2,
+    invoice_worker_max_concurrency=2,
 )
 
 PROD: Final = StageConfig(
@@ -95,6 +110,14 @@ PROD: Final = StageConfig(
     api_reserved_concurrency=100,
     function_error_threshold=1,
     api_5xx_threshold=1,
+    rate_schedule="rate(15 minutes)",
+    invoice_schedule="cron(0 * * * ? *)",
+    # Each worker batch writes a few hundred items at most; 10 and 5 batches at once stay far below what an
+    # on-demand table takes without throttling, and 5 invoice workers rarely race for one account's counter.
+    rate_worker_reserved_concurrency=10,
+    invoice_worker_reserved_concurrency=5,
+    rate_worker_max_concurrency=10,
+    invoice_worker_max_concurrency=5,
 )
 
 STAGES: Final = {stage.name: stage for stage in (DEV, PROD)}

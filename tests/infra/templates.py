@@ -46,7 +46,8 @@ def function(template: dict[str, Any], name: str) -> dict[str, Any]:
 def readable(template: dict[str, Any], value: Any) -> Any:
     """A value with references to named resources replaced by their names: ``{"Ref": <catalog table>}`` →
     ``"meterbill-dev-catalog"``, ``{"Fn::GetAtt": [<table>, "Arn"]}`` → ``"arn:meterbill-dev-catalog"``;
-    a log group is named after the function that logs to it; pseudo parameters are the tests' values."""
+    a log group is named after the function that logs to it; a queue's ``Ref`` (its URL) and ``QueueName`` are
+    its name; pseudo parameters are the tests' values."""
     if isinstance(value, dict) and len(value) == 1:
         ((key, argument),) = value.items()
         if key == "Ref" and argument in template["Resources"]:
@@ -55,6 +56,8 @@ def readable(template: dict[str, Any], value: Any) -> Any:
             return PSEUDO_PARAMETERS[argument]
         if key == "Fn::GetAtt" and argument[1] == "Arn":
             return f"arn:{_name_of(template, argument[0])}"
+        if key == "Fn::GetAtt" and argument[1] == "QueueName":
+            return _name_of(template, argument[0])
         if key == "Fn::Join" and argument[0] == "":
             return "".join(str(readable(template, part)) for part in argument[1])
     if isinstance(value, dict):
@@ -68,7 +71,7 @@ def readable(template: dict[str, Any], value: Any) -> Any:
 ACCOUNT = "111111111111"
 REGION = "eu-central-1"
 PSEUDO_PARAMETERS = {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT}
-_NAME_PROPERTIES = ("TableName", "FunctionName", "TopicName", "RestApiName", "Name")
+_NAME_PROPERTIES = ("TableName", "FunctionName", "TopicName", "RestApiName", "QueueName", "Name")
 
 
 def _name_of(template: dict[str, Any], logical_id: str) -> str:

@@ -27,6 +27,16 @@ EXPECTED_ACKNOWLEDGEMENTS = {
     ("Api/RestApi/Default/v1/openapi.json/GET", "AwsSolutions-APIG4"),
     ("Invoices/AccessLogsBucket", "AwsSolutions-S1"),
     ("Monitoring/OperationsTopic", "AwsSolutions-SNS2"),
+    ("Billing/RateSchedule", "AwsSolutions-L1"),
+    ("Billing/RateWorker", "AwsSolutions-L1"),
+    ("Billing/InvoiceSchedule", "AwsSolutions-L1"),
+    ("Billing/InvoiceWorker", "AwsSolutions-L1"),
+    ("Billing/RateScheduleRole", "AwsSolutions-IAM5[Resource::*]"),
+    ("Billing/RateWorkerRole", "AwsSolutions-IAM5[Resource::*]"),
+    ("Billing/InvoiceScheduleRole", "AwsSolutions-IAM5[Resource::*]"),
+    ("Billing/InvoiceWorkerRole", "AwsSolutions-IAM5[Resource::*]"),
+    ("Billing/RateSchedulerDeadLetterQueue", "AwsSolutions-SQS3"),
+    ("Billing/InvoiceSchedulerDeadLetterQueue", "AwsSolutions-SQS3"),
 }
 
 

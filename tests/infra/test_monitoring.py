@@ -1,5 +1,5 @@
-"""Operations: alarms on the functions' errors and throttles and the API's 5xx, published to the operations
-topic, which takes TLS publishers only."""
+"""Operations: alarms on the functions' errors and throttles, the API's 5xx and any dead letter, published to
+the operations topic, which takes TLS publishers only."""
 
 from __future__ import annotations
 
@@ -10,6 +10,10 @@ from tests.infra.templates import properties, readable, resources, the_one
 
 def alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {a["AlarmName"]: readable(template, a) for a in properties(template, "AWS::CloudWatch::Alarm")}
+
+
+BILLING_FUNCTIONS = ("rate-schedule", "rate-worker", "invoice-schedule", "invoice-worker")
+DEAD_LETTER_QUEUES = ("rate-dlq", "invoice-dlq", "rate-schedule-dlq", "invoice-schedule-dlq")
 
 
 def test_each_function_has_an_errors_and_a_throttles_alarm_and_the_api_a_5xx_alarm(
@@ -60,6 +64,29 @@ def test_each_function_has_an_errors_and_a_throttles_alarm_and_the_api_a_5xx_ala
             300,
             1,
         ),
+        **{
+            f"meterbill-prod-{function}-{metric.lower()}": (
+                "AWS/Lambda",
+                metric,
+                [{"Name": "FunctionName", "Value": f"meterbill-prod-{function}"}],
+                "Sum",
+                300,
+                1,
+            )
+            for function in BILLING_FUNCTIONS
+            for metric in ("Errors", "Throttles")
+        },
+        **{
+            f"meterbill-prod-{queue}-not-empty": (
+                "AWS/SQS",
+                "ApproximateNumberOfMessagesVisible",
+                [{"Name": "QueueName", "Value": f"meterbill-prod-{queue}"}],
+                "Maximum",
+                300,
+                1,
+            )
+            for queue in DEAD_LETTER_QUEUES
+        },
     }
 
 
@@ -70,6 +97,10 @@ def test_dev_alarms_wait_for_five_errors(dev: dict[str, Any]) -> None:
         "meterbill-dev-authorizer-errors": 5,
         "meterbill-dev-authorizer-throttles": 1,
         "meterbill-dev-api-5xx": 5,
+        **{f"meterbill-dev-{function}-errors": 5 for function in BILLING_FUNCTIONS},
+        **{f"meterbill-dev-{function}-throttles": 1 for function in BILLING_FUNCTIONS},
+        # a single dead letter is an alarm in every stage
+        **{f"meterbill-dev-{queue}-not-empty": 1 for queue in DEAD_LETTER_QUEUES},
     }
 
 

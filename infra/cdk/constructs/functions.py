@@ -75,7 +75,8 @@ class Functions(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         code = lambda_.Code.from_asset(str(INGEST_FUNCTIONS), exclude=list(BUILD_LEFTOVERS))
-        self.api = self._function(
+        self.api = python_function(
+            self,
             "Api",
             stage=stage,
             code=code,
@@ -98,7 +99,8 @@ class Functions(Construct):
                 "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
             },
         )
-        self.authorizer = self._function(
+        self.authorizer = python_function(
+            self,
             "Authorizer",
             stage=stage,
             code=code,
@@ -119,13 +121,13 @@ class Functions(Construct):
             },
         )
         catalog_index_arn = f"{storage.catalog.table_arn}/index/{KEYS_BY_ACCOUNT_INDEX}"
-        _allow(self.api.role, CATALOG_ACTIONS_OF_THE_API, [storage.catalog.table_arn], sid="Catalog")
-        _allow(self.api.role, KEYS_INDEX_ACTIONS_OF_THE_API, [catalog_index_arn], sid="ApiKeysByAccount")
-        _allow(self.api.role, READINGS_ACTIONS_OF_THE_API, [storage.readings.table_arn], sid="Readings")
-        _allow(
+        allow(self.api.role, CATALOG_ACTIONS_OF_THE_API, [storage.catalog.table_arn], sid="Catalog")
+        allow(self.api.role, KEYS_INDEX_ACTIONS_OF_THE_API, [catalog_index_arn], sid="ApiKeysByAccount")
+        allow(self.api.role, READINGS_ACTIONS_OF_THE_API, [storage.readings.table_arn], sid="Readings")
+        allow(
             self.api.role, IDEMPOTENCY_ACTIONS_OF_THE_API, [storage.idempotency.table_arn], sid="Idempotency"
         )
-        _allow(
+        allow(
             self.authorizer.role,
             CATALOG_ACTIONS_OF_THE_AUTHORIZER,
             [storage.catalog.table_arn],
@@ -136,55 +138,58 @@ class Functions(Construct):
     def all(self) -> list[lambda_.Function]:
         return [self.api, self.authorizer]
 
-    def _function(
-        self,
-        construct_id: str,
-        *,
-        stage: StageConfig,
-        code: lambda_.Code,
-        layer: MeterbillLayer,
-        name: str,
-        handler: str,
-        description: str,
-        memory_mb: int,
-        timeout: Duration,
-        reserved_concurrency: int | None,
-        environment: Mapping[str, str],
-    ) -> lambda_.Function:
-        log_group = logs.LogGroup(
-            self, f"{construct_id}Logs", retention=stage.log_retention, removal_policy=stage.removal_policy
-        )
-        role = iam.Role(
-            self,
-            f"{construct_id}Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"{name}: its log group, X-Ray, and its table actions (no managed policy)",
-        )
-        log_group.grant_write(role)
-        return lambda_.Function(
-            self,
-            construct_id,
-            function_name=name,
-            description=description,
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
-            code=code,
-            handler=handler,
-            layers=[layer.layer_version],
-            role=role,
-            memory_size=memory_mb,
-            timeout=timeout,
-            reserved_concurrent_executions=reserved_concurrency,
-            environment=dict(environment),
-            tracing=lambda_.Tracing.ACTIVE,
-            log_group=log_group,
-            logging_format=lambda_.LoggingFormat.JSON,
-            application_log_level_v2=lambda_.ApplicationLogLevel[stage.application_log_level],
-            system_log_level_v2=lambda_.SystemLogLevel.WARN,
-        )
+
+def python_function(
+    scope: Construct,
+    construct_id: str,
+    *,
+    stage: StageConfig,
+    code: lambda_.Code,
+    layer: MeterbillLayer,
+    name: str,
+    handler: str,
+    description: str,
+    memory_mb: int,
+    timeout: Duration,
+    reserved_concurrency: int | None,
+    environment: Mapping[str, str],
+) -> lambda_.Function:
+    """A meterbill function: Python 3.12 on arm64 with the layer, its own role (log group and X-Ray only,
+    until ``allow`` adds its table actions), its own log group kept by stage, JSON logs, active tracing."""
+    log_group = logs.LogGroup(
+        scope, f"{construct_id}Logs", retention=stage.log_retention, removal_policy=stage.removal_policy
+    )
+    role = iam.Role(
+        scope,
+        f"{construct_id}Role",
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description=f"{name}: its log group, X-Ray, and its table actions (no managed policy)",
+    )
+    log_group.grant_write(role)
+    return lambda_.Function(
+        scope,
+        construct_id,
+        function_name=name,
+        description=description,
+        runtime=RUNTIME,
+        architecture=ARCHITECTURE,
+        code=code,
+        handler=handler,
+        layers=[layer.layer_version],
+        role=role,
+        memory_size=memory_mb,
+        timeout=timeout,
+        reserved_concurrent_executions=reserved_concurrency,
+        environment=dict(environment),
+        tracing=lambda_.Tracing.ACTIVE,
+        log_group=log_group,
+        logging_format=lambda_.LoggingFormat.JSON,
+        application_log_level_v2=lambda_.ApplicationLogLevel[stage.application_log_level],
+        system_log_level_v2=lambda_.SystemLogLevel.WARN,
+    )
 
 
-def _allow(role: iam.IRole | None, actions: Sequence[str], resources: Sequence[str], *, sid: str) -> None:
+def allow(role: iam.IRole | None, actions: Sequence[str], resources: Sequence[str], *, sid: str) -> None:
     assert role is not None
     role.add_to_principal_policy(
         iam.PolicyStatement(sid=sid, actions=list(actions), resources=list(resources))

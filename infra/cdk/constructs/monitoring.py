@@ -1,5 +1,6 @@
-"""Operations: CloudWatch alarms on the functions' errors and throttles and on the API's 5xx answers, each
-publishing to the operations SNS topic (alarm and back to OK), with thresholds by stage.
+"""Operations: CloudWatch alarms on the functions' errors and throttles, on the API's 5xx answers and on every
+dead-letter queue holding a message, each publishing to the operations SNS topic (alarm and back to OK), with
+thresholds by stage.
 
 Every alarm looks at one 5-minute period and treats missing data as fine (no traffic is no trouble). The
 topic takes only TLS publishers; an e-mail address from the context (``operations_email``) is subscribed.
@@ -7,6 +8,8 @@ topic takes only TLS publishers; an e-mail address from the context (``operation
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Final
 
 from aws_cdk import Duration, Stack
@@ -17,6 +20,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.cdk.nag import acknowledge
@@ -34,7 +38,9 @@ class Monitoring(Construct):
         stage: StageConfig,
         functions: list[lambda_.Function],
         rest_api: apigw.RestApi,
+        dead_letter_queues: Mapping[str, sqs.IQueue] | None = None,
     ) -> None:
+        """``dead_letter_queues``: name (``rate-dlq``) -> queue; any message in one is an alarm."""
         super().__init__(scope, construct_id)
         self.topic = sns.Topic(
             self, "OperationsTopic", topic_name=stage.resource_name("operations"), enforce_ssl=True
@@ -60,7 +66,7 @@ class Monitoring(Construct):
             self.topic.add_subscription(subscriptions.EmailSubscription(stage.operations_email))
         self.alarms: list[cloudwatch.Alarm] = []
         for function in functions:
-            name = function.node.id.lower()
+            name = _kebab(function.node.id)
             self._alarm(
                 f"{function.node.id}Errors",
                 stage.resource_name(f"{name}-errors"),
@@ -83,6 +89,17 @@ class Monitoring(Construct):
             description=f"API: {stage.api_5xx_threshold} or more 5xx answers in 5 minutes",
         )
 
+        for name, queue in (dead_letter_queues or {}).items():
+            # A dead letter is a message (a rating, an invoice, a pass) that failed every attempt: one is
+            # one too many (>= 1, i.e. > 0), and the alarm lasts while it waits in the queue.
+            self._alarm(
+                f"{_camel(name)}NotEmpty",
+                stage.resource_name(f"{name}-not-empty"),
+                queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum"),
+                threshold=1,
+                description=f"dead-letter queue {stage.resource_name(name)}: messages that failed every try",
+            )
+
     def _alarm(
         self, construct_id: str, name: str, metric: cloudwatch.Metric, *, threshold: int, description: str
     ) -> None:
@@ -99,3 +116,13 @@ class Monitoring(Construct):
         alarm.add_alarm_action(actions.SnsAction(self.topic))
         alarm.add_ok_action(actions.SnsAction(self.topic))
         self.alarms.append(alarm)
+
+
+def _kebab(construct_id: str) -> str:
+    """``RateWorker`` -> ``rate-worker``."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", construct_id).lower()
+
+
+def _camel(name: str) -> str:
+    """``rate-dlq`` -> ``RateDlq``."""
+    return "".join(part.capitalize() for part in name.split("-"))
