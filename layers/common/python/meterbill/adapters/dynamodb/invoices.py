@@ -23,16 +23,17 @@ from functools import partial
 from typing import Any, Final
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.exceptions import PynamoDBException, TransactWriteError
+from pynamodb.constants import ALL_OLD
+from pynamodb.exceptions import CancellationReason, PynamoDBException, TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from meterbill.adapters.dynamodb import cursor as cursors
 from meterbill.adapters.dynamodb import exact_json
-from meterbill.adapters.dynamodb.catalog import CONDITION_FAILED, utc_now
+from meterbill.adapters.dynamodb.catalog import CANCELLED_BY_CONDITION, CONDITION_FAILED, utc_now
 from meterbill.adapters.dynamodb.connection import DynamoDb, response_code
-from meterbill.adapters.dynamodb.items import CatalogTableItem, bind
+from meterbill.adapters.dynamodb.items import CatalogTableItem, ItemModel, bind
 from meterbill.adapters.dynamodb.paging import query_page
 from meterbill.adapters.dynamodb.schema import (
     CATALOG_HASH_KEY,
@@ -288,16 +289,16 @@ class DynamoDbInvoiceStore(InvoiceStore):
     ) -> InvoiceRecord:
         key_part(series, "series")
         _check_aware(at, "at")
+        current = self._find(account, invoice_id)
+        counter = self._find_counter(account, series)
         for attempt in range(self._issue_attempts):
             self._back_off(attempt)
-            current = self._find(account, invoice_id)
             if current is None:
                 raise NotFoundError("invoice", invoice_id)
             if current.state == "void":
                 raise InvalidStateError("invoice", invoice_id, "void", "issue")
             if current.state != "draft":
                 return _record(account, current)  # issued already (by us, before a crash, or by a racer)
-            counter = self._find_counter(account, series)
             last = 0 if counter is None else int(counter.last)
             sequence = last + 1
             draft = _record(account, current)
@@ -334,12 +335,21 @@ class DynamoDbInvoiceStore(InvoiceStore):
             )
             if reasons is None:
                 return _record(account, item)
-            if reasons[0] is None and reasons[1] is None and reasons[2] is not None:
+            counter_lost, invoice_lost, number_taken = (_condition_failed(reason) for reason in reasons)
+            if number_taken and not (counter_lost or invoice_lost):
                 raise StorageUnavailableError(
                     f"issuing invoice {invoice_id!r}: number {sequence} of series {series!r} is registered "
                     f"but the counter says {last}: the counter must be repaired before issuing again"
                 )
-            # The counter moved (another invoice took the number) or the draft changed: read both again.
+            if not (counter_lost or invoice_lost):  # cancelled for another reason: read both again
+                current, counter = self._find(account, invoice_id), self._find_counter(account, series)
+                continue
+            # Another writer got in first: the cancellation carries the item that won (ALL_OLD), so the
+            # next attempt starts from it without reading again.
+            if counter_lost:
+                counter = _old(reasons[0], self._counters) or self._find_counter(account, series)
+            if invoice_lost:
+                current = _old(reasons[1], self._invoices) or self._find(account, invoice_id)
         raise self._db.give_up(
             f"issuing invoice {invoice_id!r}", f"other issues of series {series!r} kept taking the number"
         )
@@ -473,22 +483,25 @@ class DynamoDbInvoiceStore(InvoiceStore):
             raise
         return True
 
-    def _transact(self, puts: Sequence[tuple[Model, Condition]], *, what: str) -> Sequence[str | None] | None:
+    def _transact(
+        self, puts: Sequence[tuple[Model, Condition]], *, what: str
+    ) -> Sequence[CancellationReason | None] | None:
         """The puts as one transaction with one client request token across retries. None when it
-        committed, else the cancellation reason of each put, in order."""
+        committed, else the cancellation reason of each put, in order; a put whose condition failed carries
+        the item as it was (``ReturnValuesOnConditionCheckFailure = ALL_OLD``)."""
         token = self._new_request_token()
 
         def attempt() -> None:
             with TransactWrite(connection=self._db.connection, client_request_token=token) as transaction:
                 for model, condition in puts:
-                    transaction.save(model, condition=condition)
+                    transaction.save(model, condition=condition, return_values=ALL_OLD)
 
         try:
             self._db.run(attempt, what=what, idempotent=True)
         except TransactWriteError as error:
             if response_code(error) != "TransactionCanceledException":
                 raise StorageUnavailableError(f"{what}: {response_code(error)}") from error
-            return [None if reason is None else reason.code for reason in error.cancellation_reasons]
+            return error.cancellation_reasons
         return None
 
     def _back_off(self, attempt: int) -> None:
@@ -504,6 +517,16 @@ def _all(conditions: Sequence[Condition]) -> Condition | None:
     for condition in conditions[1:]:
         combined &= condition
     return combined
+
+
+def _condition_failed(reason: CancellationReason | None) -> bool:
+    return reason is not None and reason.code == CANCELLED_BY_CONDITION
+
+
+def _old(reason: CancellationReason | None, model: type[ItemModel]) -> ItemModel | None:
+    """The item a failed condition saw, None when it did not exist."""
+    raw = None if reason is None else reason.raw_item
+    return None if raw is None else model.from_raw_data(raw)
 
 
 def _check_draft(account: str, record: InvoiceRecord) -> None:
