@@ -22,11 +22,11 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
+import moto.dynamodb.models as moto_dynamodb_models
 import pytest
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
 
-import moto.dynamodb.models as moto_dynamodb_models
 from meterbill.adapters.dynamodb import DynamoDb, RetryPolicy
 from meterbill.adapters.dynamodb.invoices import DynamoDbInvoiceStore
 from meterbill.errors import InvalidStateError, StorageUnavailableError
@@ -84,7 +84,7 @@ def register(tables: Tables) -> list[tuple[str, str, str]]:
     )
 
 
-# --- items ----------------------------------------------------------------------------------------------------
+# --- items --------------------------------------------------------------------------------------------------
 
 
 def test_a_draft_is_one_item_listed_under_its_customer_in_period_order(
@@ -170,7 +170,7 @@ def test_the_second_number_is_conditional_on_the_counter_being_1(
     assert counter_put["Item"]["last"] == {"N": "2"}
 
 
-# --- an issued invoice never changes --------------------------------------------------------------------------
+# --- an issued invoice never changes ------------------------------------------------------------------------
 
 
 def test_an_issued_invoice_item_stays_byte_for_byte_the_same_whatever_is_tried_on_it(
@@ -211,7 +211,7 @@ def test_a_write_that_slips_in_after_the_issue_is_refused_by_its_condition(
     assert stored_bytes(tables, INVOICE_PK, "inv_march") == issued_meanwhile[0]
 
 
-# --- crashes around the transaction ---------------------------------------------------------------------------
+# --- crashes around the transaction -------------------------------------------------------------------------
 
 
 def test_a_worker_that_dies_before_the_transaction_leaves_nothing_and_its_retry_takes_number_1(
@@ -278,7 +278,7 @@ def test_a_register_ahead_of_its_counter_stops_issuing_instead_of_reusing_a_numb
     assert invoices.get("acme", "inv_b").state == "draft"
 
 
-# --- 200 issues racing ----------------------------------------------------------------------------------------
+# --- 200 issues racing --------------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -329,7 +329,7 @@ def test_200_drafts_issued_from_200_threads_get_exactly_the_numbers_1_to_200(
         start_together.wait()
         try:
             store.issue("acme", invoice_id, series="invoice", at=ISSUE_AT, render=counting_render)
-        except BaseException as error:  # noqa: BLE001 - reported below
+        except BaseException as error:  # reported below
             failures.append(error)
 
     threads = [threading.Thread(target=run, args=(invoice_id,)) for invoice_id in ids]
@@ -344,5 +344,4 @@ def test_200_drafts_issued_from_200_threads_get_exactly_the_numbers_1_to_200(
     assert counter(tables)["last"] == {"N": str(count)}
     assert [sk for sk, _, _ in register(tables)] == [f"invoice#{n:012d}" for n in range(1, count + 1)]
     assert {number for _, _, number in register(tables)} == set(numbers)
-    print("renders", sum(renders.values()), max(renders.values()))
     assert sum(renders.values()) > count  # they did race: some issues lost a number and took the next

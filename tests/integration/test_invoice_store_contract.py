@@ -64,7 +64,9 @@ def numbered(prefix: str = "HPO-2026-") -> Callable[[InvoiceRecord, int], Issued
     return render
 
 
-def issue(store: InvoiceStore, invoice_id: str, series: str = "invoice", account: str = "acme") -> InvoiceRecord:
+def issue(
+    store: InvoiceStore, invoice_id: str, series: str = "invoice", account: str = "acme"
+) -> InvoiceRecord:
     return store.issue(account, invoice_id, series=series, at=ISSUE_AT, render=numbered())
 
 
@@ -204,7 +206,9 @@ def test_issuing_again_returns_the_issued_invoice_without_rendering_or_a_second_
     def must_not_render(record: InvoiceRecord, sequence: int) -> IssuedBody:
         raise AssertionError("an issued invoice is not rendered again")
 
-    again = store.issue("acme", "inv_a", series="invoice", at=ISSUE_AT + timedelta(days=1), render=must_not_render)
+    again = store.issue(
+        "acme", "inv_a", series="invoice", at=ISSUE_AT + timedelta(days=1), render=must_not_render
+    )
 
     assert again == first
     store.put_draft("acme", draft("inv_b"))

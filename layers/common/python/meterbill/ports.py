@@ -199,7 +199,7 @@ class Stores:
     invoices: InvoiceStore
 
 
-# --- invoices ------------------------------------------------------------------------------------------------
+# --- invoices -----------------------------------------------------------------------------------------------
 
 InvoiceState = Literal["draft", "issued", "void"]
 
@@ -240,7 +240,19 @@ class InvoiceRecord:
     ) -> InvoiceRecord:
         """A draft to hand to ``InvoiceStore.put_draft`` (which sets version and times itself)."""
         return cls(
-            account, invoice_id, customer_id, kind, "draft", period_start, period_end, None, body, 0, at, at, None
+            account,
+            invoice_id,
+            customer_id,
+            kind,
+            "draft",
+            period_start,
+            period_end,
+            None,
+            body,
+            0,
+            at,
+            at,
+            None,
         )
 
 
@@ -267,9 +279,9 @@ class ReratingCandidate:
 
 class InvoiceStore(ABC):
     """Invoices of an account and their numbers. A draft is rewritten as often as it is recomputed; issuing
-    gives it the next number of its series, gapless and never reused, in the same atomic write that makes it
-    ``issued``; an issued invoice is never written again (every write is conditional on its state). Issuing and
-    voiding twice answer what the first call did (no second number, no error)."""
+    gives it the next number of its series, gapless and never reused, in the same atomic write that makes
+    it ``issued``; an issued invoice is never written again (every write is conditional on its state).
+    Issuing and voiding twice answer what the first call did (no second number, no error)."""
 
     @abstractmethod
     def put_draft(self, account: str, record: InvoiceRecord) -> InvoiceRecord:

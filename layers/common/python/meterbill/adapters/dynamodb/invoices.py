@@ -10,8 +10,8 @@ Every write is conditional on what was read. A draft is written whole on ``versi
 
 So a number is taken exactly when its invoice is issued, by one invoice only, and never skipped: a
 transaction that loses a race on the counter or on the invoice changes nothing and is tried again on a fresh
-read. Nothing writes an issued invoice again: every write path refuses anything but a draft before writing, and
-its condition says ``state = draft`` in case the invoice was issued in between.
+read. Nothing writes an issued invoice again: every write path refuses anything but a draft before writing,
+and its condition says ``state = draft`` in case the invoice was issued in between.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ class InvoiceCounterItem(CatalogTableItem):
 
 
 class InvoiceNumberItem(CatalogTableItem):
-    """pk ``account#<account>#invoice-number``, sk ``<series>#<sequence, 12 digits>``: who holds the number."""
+    """pk ``account#<account>#invoice-number``, sk ``<series>#<sequence, 12 digits>``: the number's holder."""
 
     invoice_id = UnicodeAttribute()
     number = UnicodeAttribute()
@@ -240,7 +240,7 @@ class DynamoDbInvoiceStore(InvoiceStore):
                 state="draft",
                 number=None,
                 body=body,
-                version=1 if current is None else current.version + 1,
+                version=1 if current is None else int(current.version) + 1,
                 created_at=now if current is None else current.created_at,
                 updated_at=now,
                 issued_at=None,
@@ -267,7 +267,7 @@ class DynamoDbInvoiceStore(InvoiceStore):
                 state="void",
                 number=None,
                 body=current.body,
-                version=current.version + 1,
+                version=int(current.version) + 1,
                 created_at=current.created_at,
                 updated_at=self._clock(),
                 issued_at=None,
@@ -311,7 +311,7 @@ class DynamoDbInvoiceStore(InvoiceStore):
                 state="issued",
                 number=issued.number,
                 body=exact_json.dumps(issued.body),
-                version=current.version + 1,
+                version=int(current.version) + 1,
                 created_at=current.created_at,
                 updated_at=self._clock(),
                 issued_at=at,
