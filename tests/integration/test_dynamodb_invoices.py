@@ -170,6 +170,17 @@ def test_the_second_number_is_conditional_on_the_counter_being_1(
     assert counter_put["Item"]["last"] == {"N": "2"}
 
 
+def test_issuing_an_issued_invoice_again_costs_one_read_and_no_write(
+    invoices: DynamoDbInvoiceStore, faults: Faults
+) -> None:
+    invoices.put_draft("acme", draft())
+    first = issue(invoices)
+    faults.calls.clear()
+
+    assert issue(invoices) == first
+    assert dict(faults.calls) == {"GetItem": 1}
+
+
 # --- an issued invoice never changes ------------------------------------------------------------------------
 
 

@@ -290,7 +290,8 @@ class DynamoDbInvoiceStore(InvoiceStore):
         key_part(series, "series")
         _check_aware(at, "at")
         current = self._find(account, invoice_id)
-        counter = self._find_counter(account, series)
+        counter: InvoiceCounterItem | None = None
+        counter_read = False
         for attempt in range(self._issue_attempts):
             self._back_off(attempt)
             if current is None:
@@ -299,6 +300,8 @@ class DynamoDbInvoiceStore(InvoiceStore):
                 raise InvalidStateError("invoice", invoice_id, "void", "issue")
             if current.state != "draft":
                 return _record(account, current)  # issued already (by us, before a crash, or by a racer)
+            if not counter_read:
+                counter, counter_read = self._find_counter(account, series), True
             last = 0 if counter is None else int(counter.last)
             sequence = last + 1
             draft = _record(account, current)
@@ -335,6 +338,9 @@ class DynamoDbInvoiceStore(InvoiceStore):
             )
             if reasons is None:
                 return _record(account, item)
+            if len(reasons) != 3:  # no reasons given: read both again
+                current, counter_read = self._find(account, invoice_id), False
+                continue
             counter_lost, invoice_lost, number_taken = (_condition_failed(reason) for reason in reasons)
             if number_taken and not (counter_lost or invoice_lost):
                 raise StorageUnavailableError(
@@ -342,7 +348,7 @@ class DynamoDbInvoiceStore(InvoiceStore):
                     f"but the counter says {last}: the counter must be repaired before issuing again"
                 )
             if not (counter_lost or invoice_lost):  # cancelled for another reason: read both again
-                current, counter = self._find(account, invoice_id), self._find_counter(account, series)
+                current, counter_read = self._find(account, invoice_id), False
                 continue
             # Another writer got in first: the cancellation carries the item that won (ALL_OLD), so the
             # next attempt starts from it without reading again.
