@@ -16,9 +16,13 @@ from meterbill.adapters.dynamodb.metering import DynamoDbMeteringStore
 from meterbill.ports import (
     AccountRecord,
     ApiKeyRecord,
+    InvoiceRecord,
+    InvoiceStore,
+    IssuedBody,
     MonthRollup,
     RatedDay,
     RawReading,
+    ReratingCandidate,
     Rollup,
     RunningCost,
     UsageSoFar,
@@ -28,6 +32,7 @@ from tests.integration.conftest import Tables
 STORAGE_MD = Path(__file__).parents[2] / "docs" / "storage.md"
 ACCOUNT = "acc_5f2c9a1b7d3e4f60"
 METER = "mtr_0a1b2c3d4e5f6789"
+INVOICE = "inv_k3m9q2x7v4b8n1c5d6f0g2h4j8"
 AT = datetime(2026, 3, 1, 9, tzinfo=UTC)
 BERLIN = ZoneInfo("Europe/Berlin")
 LINEAR = ("linear", "no readings for 1 h; interpolated between the neighbouring intervals")
@@ -96,5 +101,53 @@ def test_the_documented_sample_items_are_what_the_stores_write(db: DynamoDb, tab
         tables.bucket(f"{ACCOUNT}#{METER}#rated", "day#2026-03-29"),
         tables.bucket(f"{ACCOUNT}#{METER}#rated", "month#2026-03"),
         tables.catalog(f"account#{ACCOUNT}#running-cost", "cus_0123456789abcdef"),
+        *invoice_items(stores.invoices, tables),
     ]
     assert [as_documented(item) for item in stored] == documented_items()
+
+
+def invoice_items(invoices: InvoiceStore, tables: Tables) -> list[dict[str, Any] | None]:
+    line = {"meter_id": METER, "component": "energy", "quantity": "412.250", "unit": "kWh", "rate": "0.2841",
+            "amount": "117.12"}  # fmt: skip
+    body = {
+        "id": INVOICE,
+        "customer_id": "cus_3b7e9d21",
+        "currency": "EUR",
+        "lines": [line],
+        "total": "117.12",
+    }
+    invoices.put_draft(
+        ACCOUNT,
+        InvoiceRecord.draft(
+            ACCOUNT,
+            INVOICE,
+            customer_id="cus_3b7e9d21",
+            kind="invoice",
+            period_start=date(2026, 2, 1),
+            period_end=date(2026, 3, 1),
+            body=body,
+            at=AT,
+        ),
+    )
+
+    def render(draft: InvoiceRecord, sequence: int) -> IssuedBody:
+        number = f"HPO-2026-{sequence:06d}"
+        return IssuedBody(number, {**draft.body, "number": number})
+
+    invoices.issue(
+        ACCOUNT, INVOICE, series="invoice", at=datetime(2026, 3, 3, 0, 5, tzinfo=UTC), render=render
+    )
+    start = datetime(2026, 2, 14, 23, tzinfo=UTC)
+    received = datetime(2026, 3, 9, 6, 30, tzinfo=UTC)
+    invoices.add_rerating_candidate(
+        ACCOUNT, ReratingCandidate(INVOICE, METER, start, start + timedelta(days=1), received)
+    )
+    return [
+        tables.catalog(f"account#{ACCOUNT}#invoice", INVOICE),
+        tables.catalog(f"account#{ACCOUNT}#invoice-counter", "invoice"),
+        tables.catalog(f"account#{ACCOUNT}#invoice-number", "invoice#000000000001"),
+        tables.catalog(
+            f"account#{ACCOUNT}#invoice-rerating",
+            f"{INVOICE}#{METER}#2026-02-14T23:00:00.000000Z#2026-02-15T23:00:00.000000Z",
+        ),
+    ]
