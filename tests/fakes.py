@@ -4,14 +4,22 @@ errors the ports' docstrings promise. Unit tests of services run on these and as
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from meterbill.errors import AlreadyExistsError, InvalidInputError, NotFoundError, PreconditionFailedError
+from meterbill.errors import (
+    AlreadyExistsError,
+    InvalidInputError,
+    InvalidStateError,
+    NotFoundError,
+    PreconditionFailedError,
+)
 from meterbill.meterdata.readings import replaces
 from meterbill.ports import (
     AccountRecord,
@@ -19,11 +27,16 @@ from meterbill.ports import (
     ApiKeyRecord,
     CatalogKind,
     CatalogStore,
+    InvoiceRecord,
+    InvoiceState,
+    InvoiceStore,
+    IssuedBody,
     KeyStore,
     Page,
     PutResult,
     RawReading,
     ReadingStore,
+    ReratingCandidate,
     Stored,
     Stores,
     SupersededReading,
@@ -264,10 +277,187 @@ class FakeStores:
     readings: FakeReadingStore
     keys: FakeKeyStore
     accounts: FakeAccountStore
+    invoices: FakeInvoiceStore
 
     @classmethod
     def empty(cls, clock: Callable[[], datetime] = fixed_clock) -> FakeStores:
-        return cls(FakeCatalogStore(clock), FakeReadingStore(clock), FakeKeyStore(), FakeAccountStore())
+        return cls(
+            FakeCatalogStore(clock),
+            FakeReadingStore(clock),
+            FakeKeyStore(),
+            FakeAccountStore(),
+            FakeInvoiceStore(clock),
+        )
 
     def ports(self) -> Stores:
-        return Stores(catalog=self.catalog, readings=self.readings, keys=self.keys, accounts=self.accounts)
+        return Stores(
+            catalog=self.catalog,
+            readings=self.readings,
+            keys=self.keys,
+            accounts=self.accounts,
+            invoices=self.invoices,
+        )
+
+
+class FakeInvoiceStore(InvoiceStore):
+    """``items[(account, invoice_id)]`` holds the invoices, ``counters[(account, series)]`` the last sequence
+    issued, ``numbers[(account, series, sequence)]`` the invoice holding each number, ``candidates`` the
+    re-rating candidates. One lock makes every call atomic, as the DynamoDB adapter's conditional writes
+    are; ``render`` runs outside it and the issue is retried when the draft or the counter moved meanwhile,
+    as on DynamoDB. ``writes`` counts stored changes (a no-op leaves it alone)."""
+
+    def __init__(self, clock: Callable[[], datetime] = fixed_clock) -> None:
+        self.items: dict[tuple[str, str], InvoiceRecord] = {}
+        self.counters: dict[tuple[str, str], int] = {}
+        self.numbers: dict[tuple[str, str, int], str] = {}
+        self.candidates: dict[tuple[str, str, str, datetime, datetime], ReratingCandidate] = {}
+        self.writes = 0
+        self._clock = clock
+        self._lock = threading.RLock()
+
+    def put_draft(self, account: str, record: InvoiceRecord) -> InvoiceRecord:
+        if record.account != account:
+            raise InvalidInputError("account", f"the record is of account {record.account!r}, not {account!r}")
+        if record.state != "draft":
+            raise InvalidInputError("state", f"put_draft writes drafts only, got {record.state!r}")
+        if record.number is not None:
+            raise InvalidInputError("number", "a draft has no number")
+        if record.period_end <= record.period_start:
+            raise InvalidInputError("period_end", "must be after period_start")
+        body = copy.deepcopy(dict(record.body))
+        with self._lock:
+            key = (account, record.invoice_id)
+            current = self.items.get(key)
+            if current is not None and current.state != "draft":
+                return current
+            fields = (record.customer_id, record.kind, record.period_start, record.period_end)
+            if current is not None and (current.customer_id, current.kind, current.period_start,
+                                        current.period_end) == fields and current.body == body:  # fmt: skip
+                return current
+            now = self._clock()
+            stored = replace(
+                record,
+                body=body,
+                version=1 if current is None else current.version + 1,
+                created_at=now if current is None else current.created_at,
+                updated_at=now,
+                issued_at=None,
+            )
+            self.items[key] = stored
+            self.writes += 1
+            return stored
+
+    def get(self, account: str, invoice_id: str) -> InvoiceRecord:
+        with self._lock:
+            try:
+                return self.items[(account, invoice_id)]
+            except KeyError:
+                raise NotFoundError("invoice", invoice_id) from None
+
+    def list(
+        self,
+        account: str,
+        *,
+        customer_id: str | None = None,
+        state: InvoiceState | None = None,
+        start: date | None = None,
+        end: date | None = None,
+        limit: int,
+        cursor: str | None = None,
+    ) -> Page[InvoiceRecord]:
+        with self._lock:
+            chosen = [
+                record
+                for (a, _), record in self.items.items()
+                if a == account
+                and (customer_id is None or record.customer_id == customer_id)
+                and (state is None or record.state == state)
+                and (start is None or record.period_start >= start)
+                and (end is None or record.period_start < end)
+            ]
+
+        def order(record: InvoiceRecord) -> str:
+            if customer_id is None:
+                return record.invoice_id
+            return "#".join(
+                (record.period_start.isoformat(), record.period_end.isoformat(), record.kind, record.invoice_id)
+            )
+
+        chosen.sort(key=order)
+        listing = f"{account}|{customer_id or '*'}|"  # a cursor positions only the listing it came from
+        if cursor is not None and not cursor.startswith("after:" + listing):
+            raise InvalidInputError("cursor", "not a cursor of this listing")
+        after = None if cursor is None else "after:" + cursor.removeprefix("after:" + listing)
+        page = _page(chosen, [order(record) for record in chosen], limit, after)
+        next_cursor = None if page.cursor is None else "after:" + listing + page.cursor.removeprefix("after:")
+        return Page(page.items, next_cursor)
+
+    def issue(
+        self,
+        account: str,
+        invoice_id: str,
+        *,
+        series: str,
+        at: datetime,
+        render: Callable[[InvoiceRecord, int], IssuedBody],
+    ) -> InvoiceRecord:
+        if at.tzinfo is None:
+            raise InvalidInputError("at", "must be timezone-aware")
+        while True:
+            with self._lock:
+                current = self.get(account, invoice_id)
+                if current.state == "void":
+                    raise InvalidStateError("invoice", invoice_id, "void", "issue")
+                if current.state != "draft":
+                    return current
+                last = self.counters.get((account, series), 0)
+            issued = render(current, last + 1)
+            with self._lock:
+                if self.items[(account, invoice_id)] != current or self.counters.get((account, series), 0) != last:
+                    continue  # another write got in between: read again, as the adapter's conditions do
+                stored = replace(
+                    current,
+                    state="issued",
+                    number=issued.number,
+                    body=copy.deepcopy(dict(issued.body)),
+                    version=current.version + 1,
+                    updated_at=self._clock(),
+                    issued_at=at,
+                )
+                self.items[(account, invoice_id)] = stored
+                self.counters[(account, series)] = last + 1
+                self.numbers[(account, series, last + 1)] = invoice_id
+                self.writes += 1
+                return stored
+
+    def void(self, account: str, invoice_id: str) -> InvoiceRecord:
+        with self._lock:
+            current = self.get(account, invoice_id)
+            if current.state == "void":
+                return current
+            if current.state != "draft":
+                raise InvalidStateError("invoice", invoice_id, current.state, "void")
+            stored = replace(current, state="void", version=current.version + 1, updated_at=self._clock())
+            self.items[(account, invoice_id)] = stored
+            self.writes += 1
+            return stored
+
+    def add_rerating_candidate(self, account: str, candidate: ReratingCandidate) -> ReratingCandidate:
+        for name in ("start", "end", "received_at"):
+            if getattr(candidate, name).tzinfo is None:
+                raise InvalidInputError(name, "must be timezone-aware")
+        if candidate.end <= candidate.start:
+            raise InvalidInputError("end", "must be after start")
+        with self._lock:
+            invoice = self.get(account, candidate.invoice_id)
+            if invoice.state in ("draft", "void"):
+                raise InvalidStateError(
+                    "invoice", candidate.invoice_id, invoice.state, "record a re-rating candidate"
+                )
+            key = (account, candidate.invoice_id, candidate.meter_id, candidate.start, candidate.end)
+            return self.candidates.setdefault(key, candidate)
+
+    def rerating_candidates(self, account: str, invoice_id: str) -> Sequence[ReratingCandidate]:
+        with self._lock:
+            chosen = [c for (a, i, *_), c in self.candidates.items() if (a, i) == (account, invoice_id)]
+        return sorted(chosen, key=lambda c: (c.meter_id, c.start, c.end))

@@ -51,3 +51,15 @@ class ForbiddenError(MeterbillError):
 
 class StorageUnavailableError(MeterbillError):
     """The store refused or throttled us beyond our retries; the request may be retried as a whole."""
+
+
+class InvalidStateError(MeterbillError):
+    """The object is in a state that does not allow the action (voiding an issued invoice): a conflict with
+    the object's state (409), not bad input - the same request may be right for another object."""
+
+    def __init__(self, kind: str, item_id: str, state: str, action: str) -> None:
+        super().__init__(f"{kind} {item_id!r} is {state}: cannot {action}")
+        self.kind = kind
+        self.item_id = item_id
+        self.state = state
+        self.action = action

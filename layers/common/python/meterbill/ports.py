@@ -8,9 +8,9 @@ from the authorizer and every lookup is keyed by it, so one account can never re
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Generic, Literal, TypeVar
 
@@ -215,3 +215,134 @@ class Stores:
     readings: ReadingStore
     keys: KeyStore
     accounts: AccountStore
+    invoices: InvoiceStore
+
+
+# --- invoices ------------------------------------------------------------------------------------------------
+
+InvoiceState = Literal["draft", "issued", "void"]
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceRecord:
+    """An invoice as stored. ``body`` is the core invoice's JSON (``billing.invoice.Invoice.to_json()``),
+    opaque to the store; the other fields are what the store keys, lists and guards by. ``version`` counts
+    the writes of the record (1 for a new draft); ``number`` is set by ``InvoiceStore.issue`` and never
+    before. Dates are the local-calendar service period, end exclusive; datetimes are aware."""
+
+    account: str
+    invoice_id: str
+    customer_id: str
+    kind: str
+    state: InvoiceState
+    period_start: date
+    period_end: date
+    number: str | None
+    body: Mapping[str, Any]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    issued_at: datetime | None
+
+    @classmethod
+    def draft(
+        cls,
+        account: str,
+        invoice_id: str,
+        *,
+        customer_id: str,
+        kind: str,
+        period_start: date,
+        period_end: date,
+        body: Mapping[str, Any],
+        at: datetime,
+    ) -> InvoiceRecord:
+        """A draft to hand to ``InvoiceStore.put_draft`` (which sets version and times itself)."""
+        return cls(
+            account, invoice_id, customer_id, kind, "draft", period_start, period_end, None, body, 0, at, at, None
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedBody:
+    """What an invoice becomes when it is issued with a number: the number as printed and the final body
+    (which carries the number)."""
+
+    number: str
+    body: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ReratingCandidate:
+    """Readings of a meter in [start, end) received (``received_at``) after the invoice was issued: the
+    invoice may need a credit or debit note. Recorded beside the invoice, never in it."""
+
+    invoice_id: str
+    meter_id: str
+    start: datetime
+    end: datetime
+    received_at: datetime
+
+
+class InvoiceStore(ABC):
+    """Invoices of an account and their numbers. A draft is rewritten as often as it is recomputed; issuing
+    gives it the next number of its series, gapless and never reused, in the same atomic write that makes it
+    ``issued``; an issued invoice is never written again (every write is conditional on its state). Issuing and
+    voiding twice answer what the first call did (no second number, no error)."""
+
+    @abstractmethod
+    def put_draft(self, account: str, record: InvoiceRecord) -> InvoiceRecord:
+        """Creates the draft ``record.invoice_id`` or replaces its body (version + 1) while it is still a
+        draft. An issued or void invoice is returned as it is, unchanged (nothing is written). ``record``
+        must be a draft without a number, of ``account``; its version and times are the store's to set."""
+
+    @abstractmethod
+    def get(self, account: str, invoice_id: str) -> InvoiceRecord:
+        """Raises NotFoundError."""
+
+    @abstractmethod
+    def list(
+        self,
+        account: str,
+        *,
+        customer_id: str | None = None,
+        state: InvoiceState | None = None,
+        start: date | None = None,
+        end: date | None = None,
+        limit: int,
+        cursor: str | None = None,
+    ) -> Page[InvoiceRecord]:
+        """Invoices whose period starts in [start, end) (either bound optional) and in ``state``. A
+        customer's come in period order (then kind, then id); the whole account's in id order."""
+
+    @abstractmethod
+    def issue(
+        self,
+        account: str,
+        invoice_id: str,
+        *,
+        series: str,
+        at: datetime,
+        render: Callable[[InvoiceRecord, int], IssuedBody],
+    ) -> InvoiceRecord:
+        """Gives the draft the next sequence number of ``series`` (1, 2, ... per account and series, never
+        reset, never skipped) and stores ``render(draft, sequence)`` as its number and final body, state
+        ``issued`` and ``issued_at = at``, all in one atomic write. ``render`` must be pure: it may be called
+        again with another draft version or sequence when another writer got in between. An invoice already
+        issued is returned unchanged (``render`` is not called); a void one raises InvalidStateError;
+        NotFoundError."""
+
+    @abstractmethod
+    def void(self, account: str, invoice_id: str) -> InvoiceRecord:
+        """Voids a draft (version + 1); a void invoice is returned unchanged; an issued one raises
+        InvalidStateError; NotFoundError."""
+
+    @abstractmethod
+    def add_rerating_candidate(self, account: str, candidate: ReratingCandidate) -> ReratingCandidate:
+        """Records the candidate beside its issued invoice (the invoice itself is not written). The same
+        (invoice, meter, start, end) again keeps the first ``received_at`` and returns what is stored.
+        NotFoundError; InvalidStateError for a draft or void invoice (a draft is recomputed anyway)."""
+
+    @abstractmethod
+    def rerating_candidates(self, account: str, invoice_id: str) -> Sequence[ReratingCandidate]:
+        """The invoice's candidates by meter, then start, then end."""

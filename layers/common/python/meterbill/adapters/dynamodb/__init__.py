@@ -16,6 +16,7 @@ from pynamodb.exceptions import TableError
 
 from meterbill.adapters.dynamodb.catalog import DynamoDbCatalogStore, random_etag, utc_now
 from meterbill.adapters.dynamodb.connection import DynamoDb, RetryPolicy, response_code
+from meterbill.adapters.dynamodb.invoices import DynamoDbInvoiceStore
 from meterbill.adapters.dynamodb.keys import DynamoDbAccountStore, DynamoDbKeyStore
 from meterbill.adapters.dynamodb.readings import DynamoDbReadingStore
 from meterbill.ports import Stores
@@ -25,7 +26,7 @@ __all__ = ["DynamoDb", "RetryPolicy", "build_stores", "create_tables", "stores_o
 
 
 def build_stores(settings: StorageSettings, *, retry: RetryPolicy | None = None) -> Stores:
-    """The four ports on the tables ``settings`` name (one shared connection, created on first use)."""
+    """The ports on the tables ``settings`` name (one shared connection, created on first use)."""
     return stores_on(DynamoDb(settings, retry=retry))
 
 
@@ -43,6 +44,7 @@ def stores_on(
         readings=DynamoDbReadingStore(db, parallel_requests=parallel_requests, clock=clock),
         keys=DynamoDbKeyStore(db),
         accounts=DynamoDbAccountStore(db, new_etag=new_etag),
+        invoices=DynamoDbInvoiceStore(db, clock=clock),
     )
 
 

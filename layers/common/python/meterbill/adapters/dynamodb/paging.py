@@ -24,10 +24,13 @@ def query_page(
     cursor_key_names: Sequence[str],
     range_key_condition: Condition | None = None,
     index_name: str | None = None,
+    filter_condition: Condition | None = None,
     what: str,
 ) -> tuple[list[RawItem], str | None]:
     """Items of one partition in sort-key order. Asks for one item more than ``limit`` so the last page says
-    so (no cursor) instead of handing out a cursor to an empty page; follows DynamoDB's own 1 MB pages."""
+    so (no cursor) instead of handing out a cursor to an empty page; follows DynamoDB's own 1 MB pages.
+    With ``filter_condition``, DynamoDB's ``Limit`` counts the items it read, not those it returned: pages
+    are followed until ``limit + 1`` items passed the filter or the partition ends."""
     if limit < 1:
         raise InvalidInputError("limit", f"must be at least 1, got {limit}")
     wanted = limit + 1
@@ -40,6 +43,7 @@ def query_page(
                 hash_key,
                 range_key_condition=range_key_condition,
                 index_name=index_name,
+                filter_condition=filter_condition,
                 exclusive_start_key=exclusive_start,
                 limit=wanted - len(items),
                 consistent_read=index_name is None,  # an index can only be read eventually consistent

@@ -114,3 +114,32 @@ def api_keys_of_account_pk(account: str) -> str:
 
 def series_pk(account: str, meter_id: str) -> str:
     return f"{key_part(account, 'account')}{SEPARATOR}{key_part(meter_id, 'meter_id')}"
+
+
+# --- invoices (catalog table) -----------------------------------------------------------------------------
+# An invoice: pk account#<account>#invoice, sk <invoice id>; listed per customer through the index on
+# account_pk/account_sk (shared with the API keys: each item sets the pair for its own listing).
+
+
+def invoices_pk(account: str) -> str:
+    return f"{account_pk(account)}{SEPARATOR}invoice"
+
+
+def invoices_of_customer_pk(account: str, customer_id: str) -> str:
+    """The index partition of a customer's invoices."""
+    return f"{invoices_pk(account)}{SEPARATOR}customer{SEPARATOR}{key_part(customer_id, 'customer_id')}"
+
+
+def invoice_counter_pk(account: str) -> str:
+    """Counters, one item per numbering series (sk = series): the last sequence issued."""
+    return f"{account_pk(account)}{SEPARATOR}invoice-counter"
+
+
+def invoice_numbers_pk(account: str) -> str:
+    """One item per number ever issued (sk = <series>#<sequence, 12 digits>): the register of numbers."""
+    return f"{account_pk(account)}{SEPARATOR}invoice-number"
+
+
+def invoice_reratings_pk(account: str) -> str:
+    """Re-rating candidates (sk = <invoice id>#<meter id>#<start>#<end>)."""
+    return f"{account_pk(account)}{SEPARATOR}invoice-rerating"
