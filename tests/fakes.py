@@ -30,6 +30,8 @@ from meterbill.ports import (
     InvoiceRecord,
     InvoiceState,
     InvoiceStore,
+    InvoiceWork,
+    InvoiceWorkQueue,
     IssuedBody,
     KeyStore,
     Page,
@@ -254,6 +256,10 @@ class FakeAccountStore(AccountStore):
         except KeyError:
             raise NotFoundError("account", account_id) from None
 
+    def list(self, *, limit: int, cursor: str | None = None) -> Page[AccountRecord]:
+        ids = sorted(self.records)
+        return _page([self.records[i] for i in ids], ids, limit, cursor)
+
     def replace_settings(
         self, account_id: str, settings: Mapping[str, Any], *, if_match: str | None, at: datetime
     ) -> AccountRecord:
@@ -267,6 +273,20 @@ class FakeAccountStore(AccountStore):
         updated = replace(current, settings=dict(settings), settings_etag=etag, settings_updated_at=at)
         self.records[account_id] = updated
         return updated
+
+
+class FakeInvoiceWorkQueue(InvoiceWorkQueue):
+    """``messages`` holds what was sent, in order; ``take()`` hands them to a worker and empties it."""
+
+    def __init__(self) -> None:
+        self.messages: list[InvoiceWork] = []
+
+    def send(self, items: Sequence[InvoiceWork]) -> None:
+        self.messages += items
+
+    def take(self) -> list[InvoiceWork]:
+        taken, self.messages = self.messages, []
+        return taken
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,7 +337,9 @@ class FakeInvoiceStore(InvoiceStore):
 
     def put_draft(self, account: str, record: InvoiceRecord) -> InvoiceRecord:
         if record.account != account:
-            raise InvalidInputError("account", f"the record is of account {record.account!r}, not {account!r}")
+            raise InvalidInputError(
+                "account", f"the record is of account {record.account!r}, not {account!r}"
+            )
         if record.state != "draft":
             raise InvalidInputError("state", f"put_draft writes drafts only, got {record.state!r}")
         if record.number is not None:
@@ -380,7 +402,12 @@ class FakeInvoiceStore(InvoiceStore):
             if customer_id is None:
                 return record.invoice_id
             return "#".join(
-                (record.period_start.isoformat(), record.period_end.isoformat(), record.kind, record.invoice_id)
+                (
+                    record.period_start.isoformat(),
+                    record.period_end.isoformat(),
+                    record.kind,
+                    record.invoice_id,
+                )
             )
 
         chosen.sort(key=order)
@@ -413,7 +440,10 @@ class FakeInvoiceStore(InvoiceStore):
                 last = self.counters.get((account, series), 0)
             issued = render(current, last + 1)
             with self._lock:
-                if self.items[(account, invoice_id)] != current or self.counters.get((account, series), 0) != last:
+                if (
+                    self.items[(account, invoice_id)] != current
+                    or self.counters.get((account, series), 0) != last
+                ):
                     continue  # another write got in between: read again, as the adapter's conditions do
                 stored = replace(
                     current,

@@ -206,6 +206,71 @@ class AccountStore(ABC):
         ``settings_updated_at = at``. Raises NotFoundError, or PreconditionFailedError (kind "settings") when
         ``if_match`` is not the current ``settings_etag``."""
 
+    @abstractmethod
+    def list(self, *, limit: int, cursor: str | None = None) -> Page[AccountRecord]:
+        """Every account, in id order (the bill run visits them all)."""
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceWork:
+    """One message of the bill run: invoice (or recompute the draft of) ``customer_id``'s local calendar
+    days [period_start, period_end) as of ``as_of``, the moment the run was scheduled for (a redelivered
+    message computes as of the same moment). Its JSON is the queue message's body."""
+
+    account: str
+    customer_id: str
+    period_start: date
+    period_end: date
+    as_of: datetime
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "account": self.account,
+            "customer_id": self.customer_id,
+            "period_start": self.period_start.isoformat(),
+            "period_end": self.period_end.isoformat(),
+            "as_of": self.as_of.isoformat(),
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> InvoiceWork:
+        """Raises InvalidInputError naming the field at fault (a malformed message)."""
+        from meterbill.errors import InvalidInputError
+
+        if not isinstance(data, Mapping):
+            raise InvalidInputError("message", f"{type(data).__name__} is not a JSON object")
+        values: dict[str, str] = {}
+        for name in ("account", "customer_id", "period_start", "period_end", "as_of"):
+            value = data.get(name)
+            if not isinstance(value, str) or not value:
+                raise InvalidInputError(name, f"{value!r} is not a non-empty string")
+            values[name] = value
+        days = []
+        for name in ("period_start", "period_end"):
+            try:
+                days.append(date.fromisoformat(values[name]))
+            except ValueError:
+                raise InvalidInputError(name, f"{values[name]!r} is not a date (YYYY-MM-DD)") from None
+        if days[1] <= days[0]:
+            raise InvalidInputError("period_end", f"{days[1]} is not after period_start {days[0]}")
+        try:
+            as_of = datetime.fromisoformat(values["as_of"])
+        except ValueError:
+            raise InvalidInputError(
+                "as_of", f"{values['as_of']!r} is not an ISO 8601 date and time"
+            ) from None
+        if as_of.utcoffset() is None:
+            raise InvalidInputError("as_of", f"{values['as_of']!r} has no UTC offset")
+        return cls(values["account"], values["customer_id"], days[0], days[1], as_of)
+
+
+class InvoiceWorkQueue(ABC):
+    """Where the bill run sends its work (SQS in AWS); the invoice worker consumes it."""
+
+    @abstractmethod
+    def send(self, items: Sequence[InvoiceWork]) -> None:
+        """Sends every item (at least once); raises StorageUnavailableError when some could not be sent."""
+
 
 @dataclass(frozen=True, slots=True)
 class Stores:
@@ -259,7 +324,19 @@ class InvoiceRecord:
     ) -> InvoiceRecord:
         """A draft to hand to ``InvoiceStore.put_draft`` (which sets version and times itself)."""
         return cls(
-            account, invoice_id, customer_id, kind, "draft", period_start, period_end, None, body, 0, at, at, None
+            account,
+            invoice_id,
+            customer_id,
+            kind,
+            "draft",
+            period_start,
+            period_end,
+            None,
+            body,
+            0,
+            at,
+            at,
+            None,
         )
 
 
