@@ -16,7 +16,7 @@ from meterbill.errors import InvalidInputError
 from meterbill.ports import InvoiceRecord, InvoiceWork, Stores
 from meterbill.services import billrun, invoicing
 from tests.fakes import FakeInvoiceWorkQueue, FakeStores
-from tests.unit.invoicing_support import A, BERLIN, add_customer, add_meter, assign, portfolio, tariff
+from tests.unit.invoicing_support import BERLIN, A, add_customer, add_meter, assign, portfolio, tariff
 
 D = Decimal
 RATE = {"flat": D("0.30"), "green": D("0.20"), "formula": D("0.25")}
@@ -176,7 +176,7 @@ def test_a_malformed_work_message_names_the_field() -> None:
     )
 
 
-# --- crash injection -----------------------------------------------------------------------------------------
+# --- crash injection ---------------------------------------------------------------------------------------
 
 
 class Crash(Exception):
@@ -240,7 +240,7 @@ def test_a_worker_killed_after_any_step_and_retried_issues_one_invoice_with_one_
         assert list(stores.invoices.items) == [(A, expected.invoice_id)]
 
 
-# --- corrections ---------------------------------------------------------------------------------------------
+# --- corrections -------------------------------------------------------------------------------------------
 
 
 def test_late_corrected_readings_rerate_to_the_exact_difference_and_adjust_issues_one_credit_note() -> None:
@@ -260,7 +260,7 @@ def test_late_corrected_readings_rerate_to_the_exact_difference_and_adjust_issue
     assert rerating.difference is not None
     assert rerating.difference.kind == "credit_note"
     assert [
-        (l.meter_id, l.start, l.end, l.quantity, l.rate, l.amount) for l in rerating.difference.lines
+        (x.meter_id, x.start, x.end, x.quantity, x.rate, x.amount) for x in rerating.difference.lines
     ] == [
         (
             "m-alice",
