@@ -42,7 +42,7 @@ def tariff(tariff_id: str, rate: str) -> dict[str, Any]:
     }
 
 
-def new_account(stores: FakeStores, *, bill_day: int = 15, at: datetime | None = None) -> None:
+def new_account(stores: Any, *, bill_day: int = 15, at: datetime | None = None) -> None:
     at = at or datetime(2025, 12, 1, tzinfo=BERLIN)
     stores.accounts.create(AccountRecord(A, "HPO", at))
     billing_settings.replace(
@@ -58,11 +58,11 @@ def new_account(stores: FakeStores, *, bill_day: int = 15, at: datetime | None =
     )
 
 
-def add_site(stores: FakeStores, site_id: str = "berlin", timezone: str = "Europe/Berlin") -> None:
+def add_site(stores: Any, site_id: str = "berlin", timezone: str = "Europe/Berlin") -> None:
     catalog_service.create(A, Site, {"id": site_id, "name": site_id, "timezone": timezone}, stores.catalog)
 
 
-def add_meter(stores: FakeStores, meter_id: str, site_id: str = "berlin", **fields: Any) -> None:
+def add_meter(stores: Any, meter_id: str, site_id: str = "berlin", **fields: Any) -> None:
     meter = {
         "id": meter_id,
         "site_id": site_id,
@@ -76,7 +76,7 @@ def add_meter(stores: FakeStores, meter_id: str, site_id: str = "berlin", **fiel
 
 
 def assign(
-    stores: FakeStores,
+    stores: Any,
     customer_id: str,
     meter_id: str,
     tariff_id: str,
@@ -96,7 +96,7 @@ def assign(
     catalog_service.create(A, Assignment, body, stores.catalog)
 
 
-def add_customer(stores: FakeStores, customer_id: str, **fields: Any) -> None:
+def add_customer(stores: Any, customer_id: str, **fields: Any) -> None:
     catalog_service.create(A, Customer, {"id": customer_id, "name": customer_id, **fields}, stores.catalog)
 
 
@@ -118,6 +118,12 @@ METERS = ("m-alice", "common", "m-carol", "m-dave1", "m-dave2", "m-rack")
 
 def portfolio(clock: Callable[[], datetime] | None = None) -> FakeStores:
     stores = FakeStores.empty() if clock is None else FakeStores.empty(clock)
+    populate(stores)
+    return stores
+
+
+def populate(stores: Any, readings_to: datetime = READINGS_TO) -> None:
+    """The portfolio in ``stores`` (the fakes, or the DynamoDB ports on moto)."""
     new_account(stores)
     add_site(stores)
     for tariff_id, rate in (
@@ -144,5 +150,4 @@ def portfolio(clock: Callable[[], datetime] | None = None) -> FakeStores:
     assign(stores, "c-dave", "m-dave2", "green", jan15)
     assign(stores, "c-rack", "m-rack", "flat", date(2026, 1, 1))
     for meter_id in METERS:
-        stores.readings.put_new(A, hourly(meter_id, READINGS_FROM, READINGS_TO))
-    return stores
+        stores.readings.put_new(A, hourly(meter_id, READINGS_FROM, readings_to))
