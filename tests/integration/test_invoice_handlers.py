@@ -19,7 +19,7 @@ from meterbill.billing.invoice import Invoice
 from meterbill.ports import InvoiceWork, Stores
 from tests.integration.conftest import REGION
 from tests.unit.api_support import LambdaContextStub
-from tests.unit.invoicing_support import A, BERLIN, populate
+from tests.unit.invoicing_support import BERLIN, A, populate
 
 D = Decimal
 HOURS = 31 * 24  # 2026-01-15 .. 2026-02-15 in Berlin
