@@ -14,7 +14,6 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from meterbill.invoice_wiring import invoice_stores
-from meterbill.ports import InvoiceWork
 from meterbill.services import billrun
 
 logger = Logger()
@@ -23,7 +22,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 def record_handler(record: SQSRecord) -> None:
     try:
-        item = InvoiceWork.from_json(json.loads(record.body))
+        item = billrun.work_from_json(json.loads(record.body))
         invoice = billrun.work(item, invoice_stores())
     except Exception:
         logger.exception("invoice work failed", extra={"message_id": record.message_id})

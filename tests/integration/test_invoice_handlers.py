@@ -16,7 +16,8 @@ import pytest
 from meterbill import invoice_wiring
 from meterbill.adapters.invoice_queue import SqsInvoiceWorkQueue
 from meterbill.billing.invoice import Invoice
-from meterbill.ports import InvoiceWork, Stores
+from meterbill.ports import Stores
+from meterbill.services import billrun
 from tests.integration.conftest import REGION
 from tests.unit.api_support import LambdaContextStub
 from tests.unit.invoicing_support import BERLIN, A, populate
@@ -76,7 +77,7 @@ def test_the_schedule_and_the_worker_issue_the_portfolios_invoices_on_dynamodb(
     )
     assert report == {"accounts": 1, "customers": 5, "sent": 5}
     records = received(queue_url)
-    assert [InvoiceWork.from_json(json.loads(r["body"])).customer_id for r in records] == [
+    assert [billrun.work_from_json(json.loads(r["body"])).customer_id for r in records] == [
         "c-alice", "c-bob", "c-carol", "c-dave", "c-rack",
     ]  # fmt: skip
     malformed = {**records[0], "messageId": "bad-1", "body": '{"account": "hpo"}'}
@@ -104,3 +105,45 @@ def test_the_schedule_and_the_worker_issue_the_portfolios_invoices_on_dynamodb(
         "customers": 0,
         "sent": 0,
     }
+
+
+def test_schedules_run_invoice_fires_one_pass_as_of_the_moment_given(
+    stores: Stores, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from meterbill.cli import main
+    from tests.integration.conftest import CATALOG_TABLE, READINGS_TABLE
+
+    for name, value in {
+        "CATALOG_TABLE": CATALOG_TABLE,
+        "READINGS_TABLE": READINGS_TABLE,
+        "AWS_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+    populate(stores, readings_to=datetime(2026, 2, 16, tzinfo=BERLIN))
+
+    assert main(["schedules", "run", "invoice", "--at", "2026-02-15T00:30+01:00", "--aws"]) == 0
+    first = capsys.readouterr().out.splitlines()
+    assert main(["schedules", "run", "invoice", "--at", "2026-02-17T00:30+01:00", "--aws"]) == 0
+    second = capsys.readouterr().out.splitlines()
+
+    assert first == [
+        "bill run at 2026-02-15T00:30:00+01:00: 1 accounts, 5 work items",
+        "draft                    - hpo c-alice 2026-01-15..2026-02-15 334.80 EUR",
+        "issued     HPO-2026-000001 hpo c-bob 2026-01-15..2026-01-25 36.00 EUR",
+        "draft                    - hpo c-carol 2026-01-15..2026-02-15 186.00 EUR",
+        "draft                    - hpo c-dave 2026-01-15..2026-02-15 372.00 EUR",
+        "issued     HPO-2026-000002 hpo c-rack 2026-01-01..2026-02-01 223.20 EUR",
+    ]
+    assert second == [
+        "bill run at 2026-02-17T00:30:00+01:00: 1 accounts, 3 work items",
+        "issued     HPO-2026-000003 hpo c-alice 2026-01-15..2026-02-15 334.80 EUR",
+        "issued     HPO-2026-000004 hpo c-carol 2026-01-15..2026-02-15 186.00 EUR",
+        "issued     HPO-2026-000005 hpo c-dave 2026-01-15..2026-02-15 372.00 EUR",
+    ]
+
+
+def test_schedules_run_invoice_needs_a_moment_with_its_offset(capsys: pytest.CaptureFixture[str]) -> None:
+    from meterbill.cli import main
+
+    assert main(["schedules", "run", "invoice", "--at", "2026-02-01T00:30"]) == 2
+    assert "has no UTC offset (e.g. 2026-02-01T00:30+01:00)" in capsys.readouterr().err

@@ -168,7 +168,7 @@ def test_a_settlement_over_an_issued_invoice_is_refused() -> None:
 
 def test_a_malformed_work_message_names_the_field() -> None:
     with pytest.raises(InvalidInputError) as raised:
-        InvoiceWork.from_json({"account": A, "customer_id": "c", "period_start": "2026-01-01",
+        billrun.work_from_json({"account": A, "customer_id": "c", "period_start": "2026-01-01",
                                "period_end": "2026-01-01", "as_of": "2026-02-01T00:00+01:00"})  # fmt: skip
     assert (raised.value.field, raised.value.reason) == (
         "period_end",

@@ -215,7 +215,8 @@ class AccountStore(ABC):
 class InvoiceWork:
     """One message of the bill run: invoice (or recompute the draft of) ``customer_id``'s local calendar
     days [period_start, period_end) as of ``as_of``, the moment the run was scheduled for (a redelivered
-    message computes as of the same moment). Its JSON is the queue message's body."""
+    message computes as of the same moment). Its JSON is the queue message's body
+    (``services.billrun.work_from_json`` reads it back)."""
 
     account: str
     customer_id: str
@@ -231,37 +232,6 @@ class InvoiceWork:
             "period_end": self.period_end.isoformat(),
             "as_of": self.as_of.isoformat(),
         }
-
-    @classmethod
-    def from_json(cls, data: object) -> InvoiceWork:
-        """Raises InvalidInputError naming the field at fault (a malformed message)."""
-        from meterbill.errors import InvalidInputError
-
-        if not isinstance(data, Mapping):
-            raise InvalidInputError("message", f"{type(data).__name__} is not a JSON object")
-        values: dict[str, str] = {}
-        for name in ("account", "customer_id", "period_start", "period_end", "as_of"):
-            value = data.get(name)
-            if not isinstance(value, str) or not value:
-                raise InvalidInputError(name, f"{value!r} is not a non-empty string")
-            values[name] = value
-        days = []
-        for name in ("period_start", "period_end"):
-            try:
-                days.append(date.fromisoformat(values[name]))
-            except ValueError:
-                raise InvalidInputError(name, f"{values[name]!r} is not a date (YYYY-MM-DD)") from None
-        if days[1] <= days[0]:
-            raise InvalidInputError("period_end", f"{days[1]} is not after period_start {days[0]}")
-        try:
-            as_of = datetime.fromisoformat(values["as_of"])
-        except ValueError:
-            raise InvalidInputError(
-                "as_of", f"{values['as_of']!r} is not an ISO 8601 date and time"
-            ) from None
-        if as_of.utcoffset() is None:
-            raise InvalidInputError("as_of", f"{values['as_of']!r} has no UTC offset")
-        return cls(values["account"], values["customer_id"], days[0], days[1], as_of)
 
 
 class InvoiceWorkQueue(ABC):

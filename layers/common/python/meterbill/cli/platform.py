@@ -95,7 +95,7 @@ def _accounts_create(args: argparse.Namespace) -> int:
     --aws the tables are those of a local server: DYNAMODB_ENDPOINT_URL must be set (meterbill serve prints
     the variables to export). With --aws they are in AWS, reached with the ambient credentials, and
     DYNAMODB_ENDPOINT_URL must not be set."""
-    settings = _storage_settings_from_environment(aws=args.aws)
+    settings = storage_settings_from_environment(aws=args.aws)
     from meterbill.adapters.dynamodb import build_stores  # loads pynamodb and botocore: only this command
     from meterbill.services.apikeys import create_account
 
@@ -114,7 +114,8 @@ def _accounts_create(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _storage_settings_from_environment(*, aws: bool) -> StorageSettings:
+def storage_settings_from_environment(*, aws: bool) -> StorageSettings:
+    """The tables of a local server (DYNAMODB_ENDPOINT_URL) or, with ``aws``, the AWS tables."""
     endpoint = os.environ.get(_ENDPOINT_VARIABLE)
     if aws and endpoint:
         raise InputError(f"--aws: {_ENDPOINT_VARIABLE} is set ({endpoint}); unset it to use the AWS tables")

@@ -11,13 +11,14 @@ it). Sending the same work twice is harmless: the worker is idempotent by the in
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Final
 
 from meterbill.billing.periods import due_periods
 from meterbill.domain import Assignment, Customer, Meter, Site
+from meterbill.errors import InvalidInputError
 from meterbill.ports import AccountRecord, InvoiceRecord, InvoiceWork, InvoiceWorkQueue, Stores
 from meterbill.services import catalog as catalog_service
 from meterbill.services.billing_settings import settings_of
@@ -106,6 +107,33 @@ def run(now: datetime, stores: Stores, queue: InvoiceWorkQueue) -> RunReport:
         queue.send(batch)
         sent += len(batch)
     return RunReport(account_count, customers, sent)
+
+
+def work_from_json(data: object) -> InvoiceWork:
+    """A work message's body read back; InvalidInputError naming the field at fault (a malformed message)."""
+    if not isinstance(data, Mapping):
+        raise InvalidInputError("message", f"{type(data).__name__} is not a JSON object")
+    values: dict[str, str] = {}
+    for name in ("account", "customer_id", "period_start", "period_end", "as_of"):
+        value = data.get(name)
+        if not isinstance(value, str) or not value:
+            raise InvalidInputError(name, f"{value!r} is not a non-empty string")
+        values[name] = value
+    days = []
+    for name in ("period_start", "period_end"):
+        try:
+            days.append(date.fromisoformat(values[name]))
+        except ValueError:
+            raise InvalidInputError(name, f"{values[name]!r} is not a date (YYYY-MM-DD)") from None
+    if days[1] <= days[0]:
+        raise InvalidInputError("period_end", f"{days[1]} is not after period_start {days[0]}")
+    try:
+        as_of = datetime.fromisoformat(values["as_of"])
+    except ValueError:
+        raise InvalidInputError("as_of", f"{values['as_of']!r} is not an ISO 8601 date and time") from None
+    if as_of.utcoffset() is None:
+        raise InvalidInputError("as_of", f"{values['as_of']!r} has no UTC offset")
+    return InvoiceWork(values["account"], values["customer_id"], days[0], days[1], as_of)
 
 
 def work(item: InvoiceWork, stores: Stores) -> InvoiceRecord:
