@@ -300,3 +300,79 @@ def test_an_invoice_issued_more_than_12_months_ago_is_not_rerated() -> None:
         invoicing.rerate(A, original_id, datetime(2027, 2, 17, 1, 1, tzinfo=BERLIN), stores.ports())
     assert raised.value.field == "id"
     assert "more than 12 months" in raised.value.reason
+
+
+# --- demand ratchets ----------------------------------------------------------------------------------------
+
+
+def test_a_ratchet_reads_the_peak_of_the_customers_previous_invoice() -> None:
+    from meterbill.services import catalog as catalog_service
+    from meterbill.services.preview import bill_preview
+    from tests.unit.invoicing_support import add_site, hourly, new_account
+
+    stores = FakeStores.empty()
+    new_account(stores, bill_day=1)
+    add_site(stores)
+    ratchet = {
+        **tariff("demand", "0.10"),
+        "demand": {
+            "flat": {
+                "periods": [{"name": "flat", "tiers": [{"rate": "10"}]}],
+                "ratchet": {"percent": "80", "months": 11},
+            }
+        },
+    }
+    catalog_service.create_tariff(A, ratchet, stores.catalog)
+    add_meter(stores, "m-plant")
+    add_customer(stores, "c-plant")
+    assign(stores, "c-plant", "m-plant", "demand", date(2026, 1, 1))
+    peak_hour = datetime(2026, 1, 20, 12, tzinfo=BERLIN)  # 100 kWh in one hour: 100 kW
+    stores.readings.put_new(
+        A,
+        hourly("m-plant", datetime(2026, 1, 1, tzinfo=BERLIN), datetime(2026, 3, 1, tzinfo=BERLIN),
+               lambda t: D("100") if t == peak_hour else D("1")),
+    )  # fmt: skip
+
+    (january,) = run_and_work(stores, datetime(2026, 2, 3, 0, 30, tzinfo=BERLIN))
+    (february,) = run_and_work(stores, datetime(2026, 3, 3, 0, 30, tzinfo=BERLIN))
+
+    assert [(x.quantity, x.amount) for x in body(january).lines if x.component == "demand"] == [
+        (D("100"), D("1000.00"))
+    ]
+    # February measured 1 kW; the ratchet bills 80 % of January's 100 kW, read from January's invoice.
+    assert [(x.quantity, x.amount) for x in body(february).lines if x.component == "demand"] == [
+        (D("80") * D("100") / 100, D("80") * D("10"))
+    ]
+    # The preview (no invoices behind it) still bills the measured peak.
+    (preview,) = bill_preview(
+        A, "c-plant", date(2026, 2, 1), date(2026, 3, 1), stores.catalog, stores.readings
+    )
+    assert [(x.quantity, x.amount) for x in preview.bill.lines if x.component == "demand"] == [
+        (D("1"), D("10.00"))
+    ]
+
+
+def test_two_workers_racing_on_one_message_issue_one_invoice_with_one_number() -> None:
+    import threading
+
+    stores = portfolio()
+    item = InvoiceWork(
+        A, "c-alice", date(2026, 1, 15), date(2026, 2, 15), datetime(2026, 2, 17, 1, tzinfo=BERLIN)
+    )
+    results: list[InvoiceRecord] = []
+    barrier = threading.Barrier(8)
+
+    def worker() -> None:
+        barrier.wait()
+        results.append(billrun.work(item, stores.ports()))
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert {(r.invoice_id, r.number, r.version) for r in results} == {
+        (results[0].invoice_id, "HPO-2026-000001", results[0].version)
+    }
+    assert stores.invoices.counters == {(A, "invoice"): 1}
