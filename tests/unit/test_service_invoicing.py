@@ -376,3 +376,19 @@ def test_two_workers_racing_on_one_message_issue_one_invoice_with_one_number() -
         (results[0].invoice_id, "HPO-2026-000001", results[0].version)
     }
     assert stores.invoices.counters == {(A, "invoice"): 1}
+
+
+def test_an_account_whose_settings_cannot_be_read_is_reported_and_the_others_are_billed() -> None:
+    from meterbill.ports import AccountRecord
+
+    stores = portfolio()
+    broken = AccountRecord(
+        "aaa-broken", "Broken", datetime(2026, 1, 1, tzinfo=BERLIN), {"billing": {"bill_day": 99}}
+    )
+    stores.accounts.create(broken)
+    queue = FakeInvoiceWorkQueue()
+
+    report = billrun.run(datetime(2026, 2, 17, 1, 0, tzinfo=BERLIN), stores.ports(), queue)
+
+    assert (report.accounts, report.sent, report.failed) == (2, 5, ("aaa-broken",))
+    assert {item.account for item in queue.messages} == {A}

@@ -18,7 +18,7 @@ from typing import Final
 
 from meterbill.billing.periods import due_periods
 from meterbill.domain import Assignment, Customer, Meter, Site
-from meterbill.errors import InvalidInputError
+from meterbill.errors import InvalidInputError, MeterbillError, StorageUnavailableError
 from meterbill.ports import AccountRecord, InvoiceRecord, InvoiceWork, InvoiceWorkQueue, Stores
 from meterbill.services import catalog as catalog_service
 from meterbill.services.billing_settings import settings_of
@@ -35,6 +35,7 @@ class RunReport:
     accounts: int
     customers: int
     sent: int
+    failed: tuple[str, ...] = ()  # accounts whose work could not be found (e.g. a catalog it cannot read)
 
 
 def accounts(stores: Stores) -> Iterator[AccountRecord]:
@@ -90,13 +91,22 @@ def account_work(account: str, now: datetime, stores: Stores) -> list[InvoiceWor
 
 
 def run(now: datetime, stores: Stores, queue: InvoiceWorkQueue) -> RunReport:
-    """One pass of the schedule at ``now``: every account's work sent to ``queue``."""
+    """One pass of the schedule at ``now``: every account's work sent to ``queue``. An account whose work
+    cannot be found (its catalog or settings unreadable) is reported in ``failed`` and the others go on;
+    storage that is unavailable ends the pass (StorageUnavailableError), to be retried by the scheduler."""
     require_aware(now, "now")
     account_count = customers = sent = 0
+    failed: list[str] = []
     batch: list[InvoiceWork] = []
     for account in accounts(stores):
         account_count += 1
-        work = account_work(account.account_id, now, stores)
+        try:
+            work = account_work(account.account_id, now, stores)
+        except StorageUnavailableError:
+            raise
+        except (MeterbillError, ValueError):  # one account's bad data does not stop the others' run
+            failed.append(account.account_id)
+            continue
         customers += len({w.customer_id for w in work})
         batch += work
         while len(batch) >= SEND_BATCH:
@@ -106,7 +116,7 @@ def run(now: datetime, stores: Stores, queue: InvoiceWorkQueue) -> RunReport:
     if batch:
         queue.send(batch)
         sent += len(batch)
-    return RunReport(account_count, customers, sent)
+    return RunReport(account_count, customers, sent, tuple(failed))
 
 
 def work_from_json(data: object) -> InvoiceWork:
