@@ -392,3 +392,48 @@ def test_an_account_whose_settings_cannot_be_read_is_reported_and_the_others_are
 
     assert (report.accounts, report.sent, report.failed) == (2, 5, ("aaa-broken",))
     assert {item.account for item in queue.messages} == {A}
+
+
+def test_a_voided_draft_is_not_billed_again_and_cannot_be_issued() -> None:
+    from meterbill.errors import InvalidStateError
+
+    stores = portfolio()
+    run_and_work(stores, datetime(2026, 2, 15, 0, 30, tzinfo=BERLIN))
+    carol = invoice_id(A, "c-carol", date(2026, 1, 15), date(2026, 2, 15))
+
+    assert invoicing.void_draft(A, carol, stores.ports()).state == "void"
+
+    later = run_and_work(stores, datetime(2026, 2, 17, 1, 0, tzinfo=BERLIN))
+    assert [r.customer_id for r in later] == ["c-alice", "c-dave"]
+    assert stores.invoices.get(A, carol).state == "void"
+    with pytest.raises(InvalidStateError):
+        invoicing.issue_now(A, carol, stores.ports(), datetime(2026, 2, 17, 2, 0, tzinfo=BERLIN))
+
+
+def test_more_usage_found_after_a_credit_note_is_a_debit_note_in_the_same_series() -> None:
+    from tests.unit.invoicing_support import hourly
+
+    stores = portfolio()
+    run_and_work(stores, datetime(2026, 2, 17, 1, 0, tzinfo=BERLIN))
+    original = invoice_id(A, "c-carol", date(2026, 1, 15), date(2026, 2, 15))
+    day = (datetime(2026, 1, 20, tzinfo=BERLIN), datetime(2026, 1, 21, tzinfo=BERLIN))
+    stores.readings.put_new(A, hourly("m-carol", *day, lambda _: D("0.5")))
+    now = datetime(2026, 3, 10, 9, 0, tzinfo=BERLIN)
+    credit = invoicing.adjust(A, original, now, stores.ports())
+    stores.readings.put_new(A, hourly("m-carol", *day, lambda _: D("2")))
+
+    debit = invoicing.adjust(A, original, now, stores.ports())
+
+    assert credit is not None and debit is not None
+    assert (credit.kind, credit.number, body(credit).total) == (
+        "credit_note",
+        "HPO-CN-000001",
+        -12 * D("0.25"),
+    )
+    # from 0.5 to 2 kWh an hour for 24 hours, at 0.25
+    assert (debit.kind, debit.number, body(debit).total) == (
+        "debit_note",
+        "HPO-CN-000002",
+        24 * D("1.5") * D("0.25"),
+    )
+    assert body(debit).corrects == original
