@@ -437,3 +437,42 @@ def test_more_usage_found_after_a_credit_note_is_a_debit_note_in_the_same_series
         24 * D("1.5") * D("0.25"),
     )
     assert body(debit).corrects == original
+
+
+def test_a_customers_calendar_is_its_first_meters_zone_and_its_bill_day() -> None:
+    from zoneinfo import ZoneInfo
+
+    from meterbill.billing_settings import BillingSettings
+    from meterbill.domain import Assignment, Customer, Meter, Site
+
+    def meter(meter_id: str, site_id: str, **labels: str) -> Meter:
+        fields = {"utility": "electricity", "unit": "kWh", "kind": "main", "labels": labels}
+        return Meter.model_validate({"id": meter_id, "account_id": A, "site_id": site_id, **fields})
+
+    def assignment(meter_id: str, start: str) -> Assignment:
+        fields = {"customer_id": "c", "tariff_id": "t", "effective_from": start}
+        return Assignment.model_validate(
+            {"id": f"as-{meter_id}", "account_id": A, "meter_id": meter_id, **fields}
+        )
+
+    sites = {
+        "ny": Site(id="ny", account_id=A, name="NY", timezone="America/New_York"),
+        "berlin": Site(id="berlin", account_id=A, name="Berlin", timezone="Europe/Berlin"),
+    }
+    meters = {"m-b": meter("m-b", "berlin"), "m-n": meter("m-n", "ny"), "m-r": meter("m-r", "ny", rack="R1")}
+    settings = BillingSettings(bill_day=15)
+    two_zones = [assignment("m-n", "2026-02-01"), assignment("m-b", "2026-01-01")]
+    plain = Customer(id="c", account_id=A, name="C")
+
+    calendar = invoicing.customer_calendar(plain, two_zones, meters, sites, settings)
+    assert calendar is not None
+    assert (calendar.zone, calendar.bill_day, calendar.colocation) == (ZoneInfo("Europe/Berlin"), 15, False)
+    racked = invoicing.customer_calendar(plain, [assignment("m-r", "2026-01-01")], meters, sites, settings)
+    assert racked is not None and (racked.zone, racked.bill_day, racked.colocation) == (
+        ZoneInfo("America/New_York"), 1, True,
+    )  # fmt: skip
+    flagged = Customer(id="c", account_id=A, name="C", attributes={"colocation": True})
+    assert invoicing.customer_calendar(flagged, two_zones, meters, sites, settings).bill_day == 1  # type: ignore[union-attr]
+    own_day = Customer(id="c", account_id=A, name="C", bill_day=20, attributes={"colocation": True})
+    assert invoicing.customer_calendar(own_day, two_zones, meters, sites, settings).bill_day == 20  # type: ignore[union-attr]
+    assert invoicing.customer_calendar(plain, [], meters, sites, settings) is None
