@@ -337,9 +337,7 @@ class FakeInvoiceStore(InvoiceStore):
 
     def put_draft(self, account: str, record: InvoiceRecord) -> InvoiceRecord:
         if record.account != account:
-            raise InvalidInputError(
-                "account", f"the record is of account {record.account!r}, not {account!r}"
-            )
+            raise InvalidInputError("account", f"the record is of account {record.account!r}, not {account!r}")
         if record.state != "draft":
             raise InvalidInputError("state", f"put_draft writes drafts only, got {record.state!r}")
         if record.number is not None:
@@ -402,12 +400,7 @@ class FakeInvoiceStore(InvoiceStore):
             if customer_id is None:
                 return record.invoice_id
             return "#".join(
-                (
-                    record.period_start.isoformat(),
-                    record.period_end.isoformat(),
-                    record.kind,
-                    record.invoice_id,
-                )
+                (record.period_start.isoformat(), record.period_end.isoformat(), record.kind, record.invoice_id)
             )
 
         chosen.sort(key=order)
@@ -440,10 +433,7 @@ class FakeInvoiceStore(InvoiceStore):
                 last = self.counters.get((account, series), 0)
             issued = render(current, last + 1)
             with self._lock:
-                if (
-                    self.items[(account, invoice_id)] != current
-                    or self.counters.get((account, series), 0) != last
-                ):
+                if self.items[(account, invoice_id)] != current or self.counters.get((account, series), 0) != last:
                     continue  # another write got in between: read again, as the adapter's conditions do
                 stored = replace(
                     current,

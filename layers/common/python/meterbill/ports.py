@@ -294,19 +294,7 @@ class InvoiceRecord:
     ) -> InvoiceRecord:
         """A draft to hand to ``InvoiceStore.put_draft`` (which sets version and times itself)."""
         return cls(
-            account,
-            invoice_id,
-            customer_id,
-            kind,
-            "draft",
-            period_start,
-            period_end,
-            None,
-            body,
-            0,
-            at,
-            at,
-            None,
+            account, invoice_id, customer_id, kind, "draft", period_start, period_end, None, body, 0, at, at, None
         )
 
 
