@@ -30,6 +30,8 @@ from meterbill.ports import (
     InvoiceRecord,
     InvoiceState,
     InvoiceStore,
+    InvoiceWork,
+    InvoiceWorkQueue,
     IssuedBody,
     KeyStore,
     MeteringStore,
@@ -276,6 +278,10 @@ class FakeAccountStore(AccountStore):
         except KeyError:
             raise NotFoundError("account", account_id) from None
 
+    def list(self, *, limit: int, cursor: str | None = None) -> Page[AccountRecord]:
+        ids = sorted(self.records)
+        return _page([self.records[i] for i in ids], ids, limit, cursor)
+
     def replace_settings(
         self, account_id: str, settings: Mapping[str, Any], *, if_match: str | None, at: datetime
     ) -> AccountRecord:
@@ -289,6 +295,20 @@ class FakeAccountStore(AccountStore):
         updated = replace(current, settings=dict(settings), settings_etag=etag, settings_updated_at=at)
         self.records[account_id] = updated
         return updated
+
+
+class FakeInvoiceWorkQueue(InvoiceWorkQueue):
+    """``messages`` holds what was sent, in order; ``take()`` hands them to a worker and empties it."""
+
+    def __init__(self) -> None:
+        self.messages: list[InvoiceWork] = []
+
+    def send(self, items: Sequence[InvoiceWork]) -> None:
+        self.messages += items
+
+    def take(self) -> list[InvoiceWork]:
+        taken, self.messages = self.messages, []
+        return taken
 
 
 @dataclass(frozen=True, slots=True)

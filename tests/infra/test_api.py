@@ -43,7 +43,7 @@ def test_every_route_of_the_openapi_document_and_no_other_is_a_lambda_proxy_to_t
 ) -> None:
     found = methods(dev)
     assert set(found) == set(openapi_operations())
-    assert ("PUT", "/v1/settings/billing") in found  # the document is the real one, routes added since included
+    assert ("PUT", "/v1/settings/billing") in found  # the real document, with the routes added since
     for method in found.values():
         assert readable(dev, method["Integration"]) == {
             "Type": "AWS_PROXY",

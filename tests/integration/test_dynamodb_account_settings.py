@@ -19,6 +19,8 @@ WRITTEN = datetime(2026, 3, 2, 10, 30, tzinfo=UTC)
 ACCOUNT_ITEM = {
     "pk": {"S": "account#acme"},
     "sk": {"S": "account"},
+    "account_pk": {"S": "accounts"},  # the listing of every account (the bill run's)
+    "account_sk": {"S": "acme"},
     "name": {"S": "Acme Power"},
     "created_at": {"S": "2026-03-01T09:00:00.000000+0000"},
 }

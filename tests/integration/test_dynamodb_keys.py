@@ -169,6 +169,8 @@ def test_create_account_stores_one_item_with_exact_settings(stores: Stores, tabl
     assert tables.catalog("account#acme", "account") == {
         "pk": {"S": "account#acme"},
         "sk": {"S": "account"},
+        "account_pk": {"S": "accounts"},  # the listing of every account (the bill run's)
+        "account_sk": {"S": "acme"},
         "name": {"S": "Acme Power"},
         "created_at": {"S": "2026-03-01T09:00:00.000000+0000"},
         "settings": {"S": '{"currency":"EUR","vat":0.19}'},
@@ -191,3 +193,29 @@ def test_an_unknown_account_is_not_found(stores: Stores) -> None:
     with pytest.raises(NotFoundError) as raised:
         stores.accounts.get("nobody")
     assert (raised.value.kind, raised.value.item_id) == ("account", "nobody")
+
+
+def test_accounts_are_listed_in_id_order_page_by_page_and_api_keys_are_not_among_them(stores: Stores) -> None:
+    for account_id in ("zeta", "acme", "mid"):
+        stores.accounts.create(AccountRecord(account_id, account_id.title(), CREATED))
+    stores.keys.put(ApiKeyRecord("k1", "acme", "ci", frozenset({"read"}), b"salt", b"digest", CREATED))
+
+    first = stores.accounts.list(limit=2)
+    second = stores.accounts.list(limit=2, cursor=first.cursor)
+
+    assert [a.account_id for a in first.items] == ["acme", "mid"]
+    assert [(a.account_id, a.name) for a in second.items] == [("zeta", "Zeta")]
+    assert second.cursor is None
+    assert stores.accounts.list(limit=5).items[0] == stores.accounts.get("acme")
+
+
+def test_an_api_key_cursor_does_not_page_the_accounts(stores: Stores) -> None:
+    for key_id in ("k1", "k2"):
+        stores.keys.put(ApiKeyRecord(key_id, "acme", "ci", frozenset({"read"}), b"s", b"d", CREATED))
+    stores.accounts.create(AccountRecord("acme", "Acme", CREATED))
+    keys_cursor = stores.keys.list("acme", limit=1).cursor
+    assert keys_cursor is not None
+
+    with pytest.raises(InvalidInputError) as raised:
+        stores.accounts.list(limit=1, cursor=keys_cursor)
+    assert raised.value.field == "cursor"

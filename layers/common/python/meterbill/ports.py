@@ -218,6 +218,41 @@ class AccountStore(ABC):
         ``settings_updated_at = at``. Raises NotFoundError, or PreconditionFailedError (kind "settings") when
         ``if_match`` is not the current ``settings_etag``."""
 
+    @abstractmethod
+    def list(self, *, limit: int, cursor: str | None = None) -> Page[AccountRecord]:
+        """Every account, in id order (the bill run visits them all)."""
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceWork:
+    """One message of the bill run: invoice (or recompute the draft of) ``customer_id``'s local calendar
+    days [period_start, period_end) as of ``as_of``, the moment the run was scheduled for (a redelivered
+    message computes as of the same moment). Its JSON is the queue message's body
+    (``services.billrun.work_from_json`` reads it back)."""
+
+    account: str
+    customer_id: str
+    period_start: date
+    period_end: date
+    as_of: datetime
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "account": self.account,
+            "customer_id": self.customer_id,
+            "period_start": self.period_start.isoformat(),
+            "period_end": self.period_end.isoformat(),
+            "as_of": self.as_of.isoformat(),
+        }
+
+
+class InvoiceWorkQueue(ABC):
+    """Where the bill run sends its work (SQS in AWS); the invoice worker consumes it."""
+
+    @abstractmethod
+    def send(self, items: Sequence[InvoiceWork]) -> None:
+        """Sends every item (at least once); raises StorageUnavailableError when some could not be sent."""
+
 
 @dataclass(frozen=True, slots=True)
 class Stores:

@@ -76,3 +76,23 @@ class RateSettings(BaseModel):
                 **numbers,
             }
         )
+
+
+class InvoiceSettings(BaseModel):
+    """The invoice functions (``functions/invoice``): the tables, and the queue the schedule sends work to
+    (INVOICE_QUEUE_URL; the worker, fed by that queue, does not send)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    storage: StorageSettings
+    invoice_queue_url: str = ""
+    # Set only off AWS: moto's server locally, or a test.
+    sqs_endpoint_url: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> InvoiceSettings:
+        return cls(
+            storage=StorageSettings.from_env(env),
+            invoice_queue_url=env.get("INVOICE_QUEUE_URL", ""),
+            sqs_endpoint_url=env.get("SQS_ENDPOINT_URL") or None,
+        )

@@ -117,6 +117,7 @@ def _accounts_create(args: argparse.Namespace) -> int:
 
 
 def storage_settings_from_environment(*, aws: bool) -> StorageSettings:
+    """The tables of a local server (DYNAMODB_ENDPOINT_URL) or, with ``aws``, the AWS tables."""
     endpoint = os.environ.get(_ENDPOINT_VARIABLE)
     if aws and endpoint:
         raise InputError(f"--aws: {_ENDPOINT_VARIABLE} is set ({endpoint}); unset it to use the AWS tables")

@@ -5,11 +5,14 @@ times the assignment's share; the tariff version(s) in force on each day (a vers
 it); the site's public holidays; the attributes of the customer, the meter's site and the meter for the
 tariff's formulas (each bill records the values its formulas read). The tariff engine rates each calendar
 month on its own, as the monthly bill will. Nothing is stored.
+
+``period_bills`` is the one computation: the preview calls it without demand history, the invoice run
+(``services/invoicing.py``) with the meters' peaks from the customer's earlier invoices (ratchets).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -54,8 +57,9 @@ def bill_preview(
     *,
     series_source: SeriesSource | None = None,
 ) -> list[PreviewBill]:
-    """The bills of [start, end) (local calendar days of each meter's site), by assignment, then in time.
-    ``series_source``: where the meters' usage comes from (default: validating their raw readings).
+    """The bills of [start, end) (local calendar days of each meter's site), by assignment, then in time,
+    without demand history (see ``period_bills``). ``series_source``: where the meters' usage comes from
+    (default: validating their raw readings).
 
     Raises NotFoundError for a customer that is not the account's, and InvalidInputError for a day outside
     2000-01-01 ... 2100-01-01, an end not after the start, a period longer than 366 days, or a tariff that
@@ -64,6 +68,22 @@ def bill_preview(
     formula that fails, e.g. on a customer, site or meter attribute it needs), with the assignment and version
     in the reason.
     """
+    return period_bills(account, customer_id, start, end, catalog, readings, series_source=series_source)
+
+
+def period_bills(
+    account: str,
+    customer_id: str,
+    start: date,
+    end: date,
+    catalog: CatalogStore,
+    readings: ReadingStore,
+    *,
+    demand_history: Mapping[str, Sequence[Decimal]] | None = None,
+    series_source: SeriesSource | None = None,
+) -> list[PreviewBill]:
+    """``bill_preview``'s bills, each meter's ratchets reading ``demand_history[meter_id]`` (earlier months'
+    peaks, oldest first; none when the meter is not in it). Raises as ``bill_preview``."""
     require_in_calendar(start, "from")
     require_in_calendar(end, "to")
     if end <= start:
@@ -79,8 +99,9 @@ def bill_preview(
         except ValueError as err:  # the catalog refuses such assignments; one stored before that rule
             raise InvalidInputError("assignment.share", str(err)) from None
         for assignment in active:
+            history = () if demand_history is None else demand_history.get(meter_id, ())
             bills += _assignment_bills(
-                account, customer, assignment, start, end, catalog, readings, series_source
+                account, customer, assignment, start, end, catalog, readings, history, series_source
             )
     return bills
 
@@ -93,6 +114,7 @@ def _assignment_bills(
     end: date,
     catalog: CatalogStore,
     readings: ReadingStore,
+    demand_history: Sequence[Decimal],
     series_source: SeriesSource | None,
 ) -> list[PreviewBill]:
     span = assignment.active_days(start, end)
@@ -124,6 +146,7 @@ def _assignment_bills(
                 Usage(series=series),
                 attributes=attributes,
                 holidays=site.holiday_dates(lo, hi),
+                demand_history=demand_history,
             )
         except TariffError as err:  # the operand at fault, in the tariff version the assignment uses
             where = f"assignment {assignment.id!r}, tariff {tariff.id!r} version {tariff.version}"

@@ -23,8 +23,11 @@ class CatalogTableItem(Model):
 
 
 class AccountItem(CatalogTableItem):
-    """pk ``account#<account>``, sk ``account``."""
+    """pk ``account#<account>``, sk ``account``; listed (the bill run visits every account) through the
+    index on account_pk and account_sk: ``accounts`` and the account id."""
 
+    account_pk = UnicodeAttribute(null=True)  # "accounts" (absent on items written before the listing)
+    account_sk = UnicodeAttribute(null=True)  # <account id>
     name = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
     settings = UnicodeAttribute()  # exact JSON (see exact_json)

@@ -23,6 +23,7 @@ from meterbill.adapters.dynamodb.items import AccountItem, ApiKeyItem, bind
 from meterbill.adapters.dynamodb.paging import query_page
 from meterbill.adapters.dynamodb.schema import (
     ACCOUNT_SK,
+    ACCOUNTS_LISTING_PK,
     API_KEY_SK,
     CATALOG_HASH_KEY,
     CATALOG_RANGE_KEY,
@@ -152,6 +153,8 @@ class DynamoDbAccountStore(AccountStore):
         item = self._accounts(
             account_pk(record.account_id),
             ACCOUNT_SK,
+            account_pk=ACCOUNTS_LISTING_PK,
+            account_sk=record.account_id,
             name=record.name,
             created_at=record.created_at,
             settings=exact_json.dumps(record.settings),
@@ -206,6 +209,41 @@ class DynamoDbAccountStore(AccountStore):
                 ) from None
             raise
         return _account(account_id, item)
+
+    def list(self, *, limit: int, cursor: str | None = None) -> Page[AccountRecord]:
+        """One query of the index partition ``accounts`` (sparse: only account items set it), in id order."""
+        start_key = None
+        if cursor is not None:
+            start_key = cursors.decode(
+                cursor,
+                checks={
+                    KEYS_BY_ACCOUNT_HASH_KEY: lambda value: value == ACCOUNTS_LISTING_PK,
+                    KEYS_BY_ACCOUNT_RANGE_KEY: lambda value: bool(value),
+                    CATALOG_HASH_KEY: lambda value: True,  # checked against the account id below
+                    CATALOG_RANGE_KEY: lambda value: value == ACCOUNT_SK,
+                },
+            )
+            if start_key[CATALOG_HASH_KEY]["S"] != account_pk(start_key[KEYS_BY_ACCOUNT_RANGE_KEY]["S"]):
+                raise cursors.not_of_this_listing()
+        raw_items, next_cursor = query_page(
+            self._db,
+            ACCOUNTS_LISTING_PK,
+            index_name=KEYS_BY_ACCOUNT_INDEX,
+            limit=limit,
+            start_key=start_key,
+            cursor_key_names=(
+                CATALOG_HASH_KEY,
+                CATALOG_RANGE_KEY,
+                KEYS_BY_ACCOUNT_HASH_KEY,
+                KEYS_BY_ACCOUNT_RANGE_KEY,
+            ),
+            what="listing accounts",
+        )
+        records = []
+        for raw in raw_items:
+            item = self._accounts.from_raw_data(raw)
+            records.append(_account(item.account_sk or "", item))
+        return Page(records, next_cursor)
 
 
 def _account(account_id: str, item: AccountItem) -> AccountRecord:

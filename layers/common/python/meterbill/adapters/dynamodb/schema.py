@@ -21,6 +21,8 @@ KEYS_BY_ACCOUNT_HASH_KEY: Final = "account_pk"
 KEYS_BY_ACCOUNT_RANGE_KEY: Final = "account_sk"
 
 ACCOUNT_SK: Final = "account"
+# Every account item also sets account_pk to this, so one query of the index lists the accounts in id order.
+ACCOUNTS_LISTING_PK: Final = "accounts"
 API_KEY_SK: Final = "api-key"
 EXTERNAL_ID_KIND: Final = "meter-external-id"
 

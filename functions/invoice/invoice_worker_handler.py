@@ -1,0 +1,37 @@
+"""The invoice worker (SQS, batches): each message is one (customer, period) of the bill run, invoiced by
+``billrun.work`` as of the moment its run was scheduled for. A message that fails (malformed, a tariff that
+cannot be applied, storage unavailable) is a batch item failure, logged; the others are kept. SQS delivers
+it again, and after 5 receives it goes to the DLQ."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from meterbill.invoice_wiring import invoice_stores
+from meterbill.services import billrun
+
+logger = Logger()
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def record_handler(record: SQSRecord) -> None:
+    try:
+        item = billrun.work_from_json(json.loads(record.body))
+        invoice = billrun.work(item, invoice_stores())
+    except Exception:
+        logger.exception("invoice work failed", extra={"message_id": record.message_id})
+        raise
+    logger.info("invoice", extra={"invoice_id": invoice.invoice_id, "state": invoice.state})
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
