@@ -7,7 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
+from meterbill.settings import InvoiceSettings, RateSettings
 from tests.infra.templates import (
     ACCOUNT,
     function,
@@ -17,6 +19,7 @@ from tests.infra.templates import (
     role_of,
     statements_of_role,
 )
+from tests.infra.test_functions import KeysAsked
 
 RATE_SCHEDULE = "rate_handler.lambda_handler"
 RATE_WORKER = "rate_worker_handler.lambda_handler"
@@ -156,6 +159,48 @@ def test_environment_names_the_tables_the_queues_and_powertools_settings(
         environment("rate-worker")["RATE_QUEUE_URL"],
         environment("invoice-schedule")["INVOICE_QUEUE_URL"],
     ) == ({"Ref": rate_queue}, {"Ref": rate_queue}, {"Ref": invoice_queue})
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+@pytest.mark.parametrize(
+    ("name", "model", "queue_url"),
+    [
+        ("rate-schedule", RateSettings, "queue_url"),
+        ("rate-worker", RateSettings, "queue_url"),
+        ("invoice-schedule", InvoiceSettings, "invoice_queue_url"),
+        ("invoice-worker", InvoiceSettings, None),
+    ],
+)
+def test_each_function_reads_every_variable_it_gets_into_its_settings_model(
+    synthesized: Any,
+    stage: str,
+    name: str,
+    model: type[RateSettings | InvoiceSettings],
+    queue_url: str | None,
+) -> None:
+    """The variables are the ones the handler's settings model reads (meterbill.settings), and they parse."""
+    template = synthesized.templates[stage]
+    variables = readable(
+        template, function(template, f"meterbill-{stage}-{name}")["Environment"]["Variables"]
+    )
+    on_lambda = KeysAsked({**variables, "AWS_REGION": "eu-central-1"})
+
+    settings: BaseModel = model.from_env(on_lambda)
+
+    assert isinstance(settings, RateSettings | InvoiceSettings)
+    assert (
+        settings.storage.catalog_table,
+        settings.storage.readings_table,
+        settings.storage.endpoint_url,
+    ) == (
+        f"meterbill-{stage}-catalog",
+        f"meterbill-{stage}-readings",
+        None,
+    )
+    if queue_url is not None:
+        assert getattr(settings, queue_url) == f"meterbill-{stage}-{name.split('-')[0]}"
+    settings_keys = set(variables) - {key for key in variables if key.startswith("POWERTOOLS_")}
+    assert settings_keys <= on_lambda.asked  # no variable is set that the code does not read
 
 
 @pytest.mark.parametrize("work", ["rate", "invoice"])
