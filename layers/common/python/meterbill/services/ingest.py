@@ -39,6 +39,7 @@ from meterbill.domain import Meter, Site
 from meterbill.errors import InvalidInputError, NotFoundError
 from meterbill.meterdata.csvio import CsvFormatError, read_interval_csv
 from meterbill.meterdata.importing import FileFormat, ImportFormatError
+from meterbill.meterdata.local_grid import is_interval_start
 from meterbill.meterdata.readings import IntervalReading, Quality
 from meterbill.ports import CatalogStore, RawReading, ReadingStore, ReadingType
 from meterbill.services.common import require_aware
@@ -294,11 +295,11 @@ def _problem(
 
 
 def _grid_problem(timestamp: datetime, meter: Meter, zone: tzinfo) -> tuple[str, str] | None:
-    """An interval starts a whole number of intervals after midnight on its site's clock (as validation
+    """An interval starts a whole number of intervals after midnight on its site's clock, or where the clocks
+    jump into a new interval (Lord Howe Island's 30-minute change: ``meterdata.local_grid``, as validation
     counts them)."""
-    local = timestamp.astimezone(zone)
     minutes = meter.interval_minutes
-    if not (local.second or local.microsecond or (local.hour * 60 + local.minute) % minutes):
+    if is_interval_start(timestamp, minutes, zone):
         return None
     clock = "UTC or any site's clock" if zone is UTC else f"the site's clock ({zone})"
     return (
