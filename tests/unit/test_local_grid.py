@@ -20,12 +20,14 @@ from meterbill.domain import Assignment, Customer, Meter, Site
 from meterbill.meterdata.local_grid import grid_minutes, interval_end, is_interval_start, spread_onto_grid
 from meterbill.meterdata.readings import IntervalReading
 from meterbill.meterdata.rollups import rated_days
+from meterbill.ports import AccountRecord, RatingStores
 from meterbill.services import catalog as catalog_service
 from meterbill.services.ingest import ReadingIn, Rejection, store_readings
 from meterbill.services.metering import validated_intervals
 from meterbill.services.preview import bill_preview
+from meterbill.services.rating import rating_pass
 from meterbill.services.usage import meter_usage
-from tests.fakes import FakeCatalogStore, FakeReadingStore
+from tests.fakes import FakeAccountStore, FakeCatalogStore, FakeMeteringStore, FakeReadingStore
 
 A = "acc-a"
 D = Decimal
@@ -167,6 +169,24 @@ def test_lord_howe_hourly_rated_days_and_the_bill_hold_every_hour() -> None:
 
     (bill,) = bill_preview(A, "c1", date(2026, 4, 1), date(2026, 5, 1), catalog, readings)
     assert bill.bill.total == (30 * 24 * D(1) + D("0.5")) * D("0.30")  # 216.15 AUD
+
+
+def test_lord_howe_hourly_rating_pass_stores_the_long_day_and_the_month_without_a_failure() -> None:
+    catalog, readings = site_catalog(LORD_HOWE), FakeReadingStore()
+    ingest(catalog, readings, one_kilowatt(date(2026, 3, 20), date(2026, 4, 10), "h60", 60, LORD_HOWE))
+    accounts = FakeAccountStore()
+    accounts.create(AccountRecord(A, "Account A", datetime(2026, 1, 1, tzinfo=UTC)))
+    metering = FakeMeteringStore()
+
+    report = rating_pass(
+        datetime(2026, 4, 10, 0, 10, tzinfo=LORD_HOWE), RatingStores(readings, catalog, metering, accounts)
+    )
+
+    assert (report.failures, report.days_written) == ([], 21)
+    long_day = metering.rated[(A, "h60", date(2026, 4, 5))].total()
+    assert (long_day.total, long_day.intervals, long_day.missing) == (D("24.5"), 49, 0)
+    april = metering.months[(A, "h60", 2026, 4)].total
+    assert (april.total, april.intervals, april.missing) == (9 * 24 * D(1) + D("0.5"), 9 * 48 + 1, 0)
 
 
 def test_lord_howe_hourly_ingest_rejects_exactly_the_readings_off_the_local_hours() -> None:
