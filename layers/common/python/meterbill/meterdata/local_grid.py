@@ -20,32 +20,42 @@ hour's value is its share of the hour, not a measurement of its own.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, time, timedelta, timezone, tzinfo
 from decimal import Decimal
 from math import gcd
 from typing import Final
 
 from meterbill.meterdata.readings import IntervalReading
+from meterbill.timeutil import FIRST_DAY, LAST_DAY
 
 # Every UTC offset in use since 2000 is a whole number of quarter hours (tzdata): grids of 1, 5 and 15 minutes
 # are the same on every clock.
 _QUARTER_HOUR: Final = 15
-_SAMPLE: Final = timedelta(hours=1)  # offsets last months: hourly samples see every one
+_SAMPLE: Final = timedelta(days=1)  # every offset in use since 2000 lasts weeks: daily samples see each one
 _FINEST_EXPONENT: Final = -9  # the tariff engine's series hold at most 9 decimal places (usage.MAX_DECIMALS)
 _ONE_US: Final = timedelta(microseconds=1)
 
 
-def grid_minutes(interval_minutes: int, zone: tzinfo | None, start: datetime, end: datetime) -> int:
+def grid_minutes(interval_minutes: int, zone: tzinfo | None) -> int:
     """The length of the uniform grid (in absolute time) on which every boundary of ``interval_minutes``
-    intervals of ``zone``'s clock between ``start`` and ``end`` lies: the interval itself unless the zone's
-    offsets there differ by part of it (30 for an hourly meter on Lord Howe Island)."""
+    intervals of ``zone``'s clock lies: the interval itself unless the zone's offsets in meterbill's calendar
+    (2000-2100) differ by part of it (30 for an hourly meter on Lord Howe Island, or in Pyongyang, which
+    kept +08:30 from 2015 to 2018). A property of the zone, not of a span: a meter's days are always stored
+    at one length."""
     if _QUARTER_HOUR % interval_minutes == 0 or zone is None or isinstance(zone, timezone):
         return interval_minutes
-    first = start.astimezone(zone).utcoffset()
+    return _zone_grid(interval_minutes, zone)
+
+
+@functools.lru_cache(maxsize=256)
+def _zone_grid(interval_minutes: int, zone: tzinfo) -> int:
+    moment = datetime.combine(FIRST_DAY, time(), UTC)
+    last = datetime.combine(LAST_DAY, time(), UTC)
+    first = moment.astimezone(zone).utcoffset()
     assert first is not None
-    moment, last = start.astimezone(UTC), end.astimezone(UTC)
     step = interval_minutes
     while moment <= last and step > _QUARTER_HOUR:
         offset = moment.astimezone(zone).utcoffset()

@@ -167,10 +167,8 @@ def _validate(
     Intervals are whole intervals of ``start``'s clock; where its offsets differ by part of an interval (an
     hourly meter on Lord Howe Island) they are validated on the finer grid every one of them lies on, each
     reading spread over it (``meterdata.local_grid``)."""
-    config = validation_config(settings)
     zone = start.tzinfo
-    window = timedelta(weeks=config.like_day_weeks, days=1)  # what validation reads around the span
-    grid = grid_minutes(interval_minutes, zone, start - window, end + window)
+    grid = grid_minutes(interval_minutes, zone)
     intervals = raw.intervals
     if grid != interval_minutes:
         assert zone is not None  # grid_minutes keeps the interval of a span without a zone
@@ -196,7 +194,7 @@ def _validate(
             intervals=intervals,
             exchanges=meter_exchanges(meter_id, settings),
             multipliers=[(change.effective_from, change.multiplier) for change in settings.multipliers],
-            config=config,
+            config=validation_config(settings),
         )
     except ReadingsError as err:
         raise MeteringError(meter_id, err.reason, err.where) from None
