@@ -14,7 +14,9 @@ exactly once), and every rejected item with the field at fault and the reason. A
 - its meter is not one of the account's meters (another account's meter looks exactly like none);
 - an interval reading does not start on its meter's grid: a whole multiple of the interval length after
   midnight on the site's clock, with no seconds (00:07 is not a 15-minute interval's start: validation would
-  ignore it). Register reads may be taken at any instant;
+  ignore it), or the instant the clocks jump into a new interval (Lord Howe Island's hour 02 on 2026-10-04
+  starts at 02:30+11:00 and lasts 30 minutes; its reading still says ``interval_minutes`` 60, the meter's:
+  ``meterdata.local_grid``). Register reads may be taken at any instant;
 - the store holds a better-quality version of its interval (an estimate does not replace an actual value).
 
 An interval reading's timestamp is the start of its interval. Raw readings are kept as sent, one current
