@@ -18,8 +18,10 @@ import pytest
 
 from meterbill.domain import Assignment, Customer, Meter, Site
 from meterbill.meterdata.local_grid import grid_minutes, interval_end, is_interval_start, spread_onto_grid
+from meterbill.meterdata.metering import RawReadings, validate_meter
 from meterbill.meterdata.readings import IntervalReading
 from meterbill.meterdata.rollups import rated_days
+from meterbill.metersettings import MeterSettings
 from meterbill.ports import AccountRecord, RatingStores
 from meterbill.services import catalog as catalog_service
 from meterbill.services.ingest import ReadingIn, Rejection, store_readings
@@ -296,3 +298,28 @@ def test_a_long_hours_value_is_spread_over_its_half_hours_exactly() -> None:
         for n, value in enumerate([D("0.3334"), D("0.3333"), D("0.3333")])
     ]
     assert sum(r.value for r in spread) == D("1.000")
+
+
+def test_a_files_readings_of_the_true_local_hours_validate_on_the_sites_clock() -> None:
+    """A file may give each interval's end (Green Button: a start and a duration): the long hour lasts 90
+    minutes, the short one 30; validated on Lord Howe's clock they are spread like the stored ones."""
+    april = local_intervals(date(2026, 4, 5), date(2026, 4, 6), 60, LORD_HOWE)
+    october = local_intervals(date(2026, 10, 4), date(2026, 10, 5), 60, LORD_HOWE)
+    raw = RawReadings(
+        intervals=[
+            IntervalReading("f1", start, end, _hours(end - start), "kWh") for start, end in [*april, *october]
+        ]
+    )
+    assert sorted({end - start for start, end in [*april, *october]}) == [
+        HALF_HOUR,
+        2 * HALF_HOUR,
+        3 * HALF_HOUR,
+    ]
+
+    results = validate_meter("f1", raw, MeterSettings(interval_minutes=60), LORD_HOWE)
+
+    (validated,) = results
+    days = {day.day: day.total() for day in rated_days(validated, LORD_HOWE)}
+    assert (days[date(2026, 4, 5)].total, days[date(2026, 4, 5)].intervals) == (D("24.5"), 49)
+    assert (days[date(2026, 10, 4)].total, days[date(2026, 10, 4)].intervals) == (D("23.5"), 47)
+    assert validated.qualities[:49] + validated.qualities[-47:] == "A" * (49 + 47)
