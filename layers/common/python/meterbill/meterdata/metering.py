@@ -19,6 +19,7 @@ from typing import Any
 
 from meterbill.domain import Meter
 from meterbill.meterdata.interval_runs import IntervalRun, interval_runs
+from meterbill.meterdata.local_grid import grid_minutes, spread_onto_grid
 from meterbill.meterdata.readings import IntervalReading, MeterExchange, RegisterRead
 from meterbill.meterdata.vee import (
     DEFAULT_CONFIG,
@@ -161,7 +162,18 @@ def _validate(
 ) -> ValidatedIntervals:
     """The one call into VEE. It reads the meter's id, unit, interval, CT ratio and register maximum; the
     catalog fields are placeholders, and the catalog's checks (units per utility) are the catalog's, not
-    validation's: a kVArh channel of a file validates like a kWh one."""
+    validation's: a kVArh channel of a file validates like a kWh one.
+
+    Intervals are whole intervals of ``start``'s clock; where its offsets differ by part of an interval (an
+    hourly meter on Lord Howe Island) they are validated on the finer grid every one of them lies on, each
+    reading spread over it (``meterdata.local_grid``)."""
+    zone = start.tzinfo
+    grid = grid_minutes(interval_minutes, zone)
+    intervals = raw.intervals
+    if grid != interval_minutes:
+        assert zone is not None  # grid_minutes keeps the interval of a span without a zone
+        intervals = spread_onto_grid(intervals, interval_minutes, grid, zone)
+        interval_minutes = INTERVAL_MINUTES[grid]
     meter = Meter.model_construct(
         id=meter_id,
         account_id="-",
@@ -179,7 +191,7 @@ def _validate(
             start,
             end,
             registers=raw.registers,
-            intervals=raw.intervals,
+            intervals=intervals,
             exchanges=meter_exchanges(meter_id, settings),
             multipliers=[(change.effective_from, change.multiplier) for change in settings.multipliers],
             config=validation_config(settings),

@@ -14,7 +14,9 @@ exactly once), and every rejected item with the field at fault and the reason. A
 - its meter is not one of the account's meters (another account's meter looks exactly like none);
 - an interval reading does not start on its meter's grid: a whole multiple of the interval length after
   midnight on the site's clock, with no seconds (00:07 is not a 15-minute interval's start: validation would
-  ignore it). Register reads may be taken at any instant;
+  ignore it), or the instant the clocks jump into a new interval (Lord Howe Island's hour 02 on 2026-10-04
+  starts at 02:30+11:00 and lasts 30 minutes; its reading still says ``interval_minutes`` 60, the meter's:
+  ``meterdata.local_grid``). Register reads may be taken at any instant;
 - the store holds a better-quality version of its interval (an estimate does not replace an actual value).
 
 An interval reading's timestamp is the start of its interval. Raw readings are kept as sent, one current
@@ -39,6 +41,7 @@ from meterbill.domain import Meter, Site
 from meterbill.errors import InvalidInputError, NotFoundError
 from meterbill.meterdata.csvio import CsvFormatError, read_interval_csv
 from meterbill.meterdata.importing import FileFormat, ImportFormatError
+from meterbill.meterdata.local_grid import is_interval_start
 from meterbill.meterdata.readings import IntervalReading, Quality
 from meterbill.ports import CatalogStore, RawReading, ReadingStore, ReadingType
 from meterbill.services.common import require_aware
@@ -294,11 +297,11 @@ def _problem(
 
 
 def _grid_problem(timestamp: datetime, meter: Meter, zone: tzinfo) -> tuple[str, str] | None:
-    """An interval starts a whole number of intervals after midnight on its site's clock (as validation
+    """An interval starts a whole number of intervals after midnight on its site's clock, or where the clocks
+    jump into a new interval (Lord Howe Island's 30-minute change: ``meterdata.local_grid``, as validation
     counts them)."""
-    local = timestamp.astimezone(zone)
     minutes = meter.interval_minutes
-    if not (local.second or local.microsecond or (local.hour * 60 + local.minute) % minutes):
+    if is_interval_start(timestamp, minutes, zone):
         return None
     clock = "UTC or any site's clock" if zone is UTC else f"the site's clock ({zone})"
     return (

@@ -111,7 +111,7 @@ def meter_usage(
         unit=meter.unit,
         timezone=site.timezone,
         resolution=resolution,  # type: ignore[arg-type]  # checked against RESOLUTIONS above
-        interval_minutes=meter.interval_minutes,
+        interval_minutes=validated.interval_minutes,  # the meter's, or the grid its local intervals lie on
         start=first,
         end=stop,
         total=validated.total(),
