@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from types import ModuleType
 from typing import Any
 
@@ -15,7 +15,7 @@ import pytest
 
 from meterbill.adapters.dynamodb import DynamoDb
 from meterbill.adapters.rating import rating_stores
-from meterbill.ports import RatingStores
+from meterbill.ports import AccountRecord, RatingStores
 from tests.integration.conftest import CATALOG_TABLE, READINGS_TABLE, REGION
 from tests.unit.api_support import LambdaContextStub
 from tests.unit.test_service_rating import A, hourly_catalog, two_days
@@ -36,6 +36,7 @@ def environment(monkeypatch: pytest.MonkeyPatch, db: DynamoDb) -> Iterator[None]
 @pytest.fixture
 def rating(db: DynamoDb) -> RatingStores:
     stores = rating_stores(db)
+    stores.accounts.create(AccountRecord(A, "Account A", datetime(2026, 1, 1, tzinfo=UTC)))
     hourly_catalog(meters=3, store=stores.catalog)
     for n in (1, 2, 3):
         stores.readings.put_new(A, two_days(f"m{n}"))

@@ -23,6 +23,7 @@ from tests.builders import UTC
 from tests.fakes import (
     FakeAccountStore,
     FakeCatalogStore,
+    FakeInvoiceStore,
     FakeMeteringStore,
     FakeReadingStore,
     FakeWorkQueue,
@@ -85,7 +86,9 @@ TEN_ON_THE_29TH = datetime(2026, 3, 29, 10, tzinfo=BERLIN).astimezone(UTC)
 
 @pytest.fixture
 def ports() -> RatingStores:
-    return RatingStores(FakeReadingStore(), hourly_catalog(), FakeMeteringStore(), accounts())
+    return RatingStores(
+        FakeReadingStore(), hourly_catalog(), FakeMeteringStore(), accounts(), FakeInvoiceStore()
+    )
 
 
 def fakes(ports: RatingStores) -> tuple[FakeReadingStore, FakeMeteringStore]:
@@ -211,7 +214,7 @@ class ArrivesDuringThePass(FakeReadingStore):
 def test_a_reading_stored_during_the_pass_keeps_its_mark_for_the_next_pass() -> None:
     readings = ArrivesDuringThePass()
     metering = FakeMeteringStore()
-    ports = RatingStores(readings, hourly_catalog(), metering, accounts())
+    ports = RatingStores(readings, hourly_catalog(), metering, accounts(), FakeInvoiceStore())
     readings.put_new(A, two_days(skip=TEN_ON_THE_29TH))
     readings.late = RawReading("m1", TEN_ON_THE_29TH, D("2.500"), "interval", 60)
 
@@ -229,7 +232,7 @@ def test_a_reading_stored_during_the_pass_keeps_its_mark_for_the_next_pass() -> 
 
 def test_a_large_pass_fans_out_in_batches_and_the_worker_runs_the_same_step() -> None:
     readings, metering, queue = FakeReadingStore(), FakeMeteringStore(), FakeWorkQueue()
-    ports = RatingStores(readings, hourly_catalog(meters=5), metering, accounts())
+    ports = RatingStores(readings, hourly_catalog(meters=5), metering, accounts(), FakeInvoiceStore())
     for n in range(1, 6):
         readings.put_new(A, two_days(f"m{n}"))
 
@@ -304,7 +307,7 @@ def test_on_lord_howe_the_hour_the_clocks_skip_half_of_is_a_half_hour_rollup() -
 
 def test_a_customer_that_cannot_be_costed_is_reported_and_the_meter_still_rated() -> None:
     readings, metering = FakeReadingStore(), FakeMeteringStore()
-    ports = RatingStores(readings, hourly_catalog(meters=2), metering, accounts())
+    ports = RatingStores(readings, hourly_catalog(meters=2), metering, accounts(), FakeInvoiceStore())
     later = {
         "id": "later",
         "name": "Later",
@@ -375,7 +378,7 @@ def test_rated_days_become_one_series_at_the_finest_exponent_with_unrated_hours_
 
 def test_on_the_night_the_clocks_go_back_a_pass_at_noon_rates_13_hours_and_the_next_night_25() -> None:
     readings, metering = FakeReadingStore(), FakeMeteringStore()
-    ports = RatingStores(readings, hourly_catalog(), metering, accounts())
+    ports = RatingStores(readings, hourly_catalog(), metering, accounts(), FakeInvoiceStore())
     midnight = datetime(2026, 10, 25, tzinfo=BERLIN).astimezone(UTC)
     readings.put_new(
         A, [RawReading("m1", midnight + timedelta(hours=n), D(1), "interval", 60) for n in range(25)]
