@@ -5,6 +5,7 @@ running period cost; idempotent; marks cleared only when unchanged; fan-out thro
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -196,6 +197,25 @@ def test_a_late_reading_rewrites_its_day_and_month_only(ports: RatingStores) -> 
     assert (dst_day.qualities, dst_day.substitutions, dst_day.total().total) == ("A" * 23, {}, D("35.5"))
     assert metering.months[(A, "m1", 2026, 3)].total.total == D(36) + D("35.5")
     assert metering.running[(A, "c1")].cost == (D(36) + D("35.5")) * D("0.30")
+
+
+def test_a_finer_reading_rewrites_only_its_own_day_not_the_weeks_validated_with_it(
+    ports: RatingStores,
+) -> None:
+    readings, metering = fakes(ports)
+    whole = [replace(r, value=r.value.quantize(D(1))) for r in two_days()]  # "1", "2": exponent 0
+    readings.put_new(A, whole)
+    rating_pass(NOW, ports)
+    before_28th = metering.rated[(A, "m1", date(2026, 3, 28))]
+
+    readings.put_new(A, [RawReading("m1", TEN_ON_THE_29TH, D("2.5"), "interval", 60)])  # tenths
+    report = rating_pass(NOW + timedelta(minutes=15), ports)
+
+    # The span (27 March to now) is validated in tenths; the 28th holds the same kWh: not written again.
+    assert (report.days_written, report.months_written) == (1, 1)
+    assert metering.rated[(A, "m1", date(2026, 3, 28))] is before_28th
+    dst_day = metering.rated[(A, "m1", date(2026, 3, 29))]
+    assert (dst_day.exponent, dst_day.total().total) == (-1, 7 * D(1) + 12 * D(2) + 4 * D(1) + D("0.5"))
 
 
 class ArrivesDuringThePass(FakeReadingStore):

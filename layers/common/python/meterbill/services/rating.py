@@ -47,7 +47,15 @@ from meterbill.errors import InvalidInputError, NotFoundError
 from meterbill.meterdata.metering import validation_config
 from meterbill.meterdata.rollups import month_rollup, rated_days, rated_series
 from meterbill.money import round_money
-from meterbill.ports import PendingMark, RatingStores, ReadingStore, RunningCost, UsageSoFar, WorkQueue
+from meterbill.ports import (
+    PendingMark,
+    RatedDay,
+    RatingStores,
+    ReadingStore,
+    RunningCost,
+    UsageSoFar,
+    WorkQueue,
+)
 from meterbill.services import catalog as catalog_service
 from meterbill.services import rerating
 from meterbill.services.billing_settings import settings_of
@@ -246,7 +254,7 @@ def _rate_meter(work: MeterWork, now: datetime, ports: RatingStores, report: Pas
         changed = [
             day
             for day in rated_days(validated, zone)
-            if stored.get(day.day) != day
+            if not _same_day(stored.get(day.day), day)
             # no data at all that day (before the meter's first reading): nothing to keep
             and (day.day in stored or day.qualities.count("N") != len(day.values))
         ]
@@ -273,6 +281,24 @@ def _rate_meter(work: MeterWork, now: datetime, ports: RatingStores, report: Pas
     if report.days_written == written_before:  # nothing changed: its customers' running costs stand
         return set()
     return {a.customer_id for a in assignments if a.meter_id == meter.id}
+
+
+def _same_day(stored: RatedDay | None, day: RatedDay) -> bool:
+    """The stored day holds the same intervals, flags and substitutions, its values perhaps written with
+    another exponent: the span is validated at the finest exponent of its readings, so one reading of 2.5
+    among whole kWh writes the weeks around it in tenths - the same quantities, not a change to write (nor
+    to record as a re-rating candidate)."""
+    if stored is None or stored == day:
+        return stored is not None
+    if replace(stored, exponent=day.exponent, values=day.values) != day:
+        return False
+    finest = min(stored.exponent, day.exponent)
+    return _scaled(stored, finest) == _scaled(day, finest)
+
+
+def _scaled(day: RatedDay, exponent: int) -> tuple[int, ...]:
+    factor = 10 ** (day.exponent - exponent)
+    return tuple(value * factor for value in day.values)
 
 
 def affected_days(marks: Iterable[PendingMark], zone: ZoneInfo, like_day_weeks: int) -> tuple[date, date]:
