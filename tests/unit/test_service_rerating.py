@@ -211,3 +211,26 @@ def test_a_shared_meter_records_a_candidate_on_each_customers_invoice_for_the_da
     assert {k[1] for k in stores.invoices.candidates} == {alice.invoice_id, bob.invoice_id}
     assert {c: snapshot(stores.invoices.get(A, r.invoice_id)) for c, r in records.items()} == before
     assert bob.invoice_id == invoice_id(A, "c-bob", date(2026, 1, 15), date(2026, 1, 25))
+
+
+def test_a_correction_after_a_note_is_a_candidate_on_the_invoice_and_on_its_note() -> None:
+    stores, ports, issued = january_billed()
+    stores.readings.put_new(A, corrected("m1", 17))
+    rating_pass(LATE, ports)
+    note = invoicing.adjust(A, issued.invoice_id, LATE, stores.ports())
+    assert note is not None
+    assert (note.kind, note.state, note.period_start, note.period_end) == ("debit_note", "issued", *JAN)
+    at = datetime(2026, 2, 3, 10, 15, tzinfo=BERLIN)
+    stores.readings.put_new(A, corrected("m1", 20))
+
+    report = rating_pass(at, ports)
+
+    assert (report.days_written, report.rerating_candidates) == (1, 2)
+    jan17, jan20 = local_day(date(2026, 1, 17)), local_day(date(2026, 1, 20))
+    assert stores.invoices.rerating_candidates(A, issued.invoice_id) == [
+        ReratingCandidate(issued.invoice_id, "m1", *jan17, LATE),
+        ReratingCandidate(issued.invoice_id, "m1", *jan20, at),
+    ]
+    assert stores.invoices.rerating_candidates(A, note.invoice_id) == [
+        ReratingCandidate(note.invoice_id, "m1", *jan20, at)
+    ]

@@ -5,8 +5,8 @@ write (a late or corrected reading, or a day rated for the first time), before w
 in between has not written the days either, so the next one finds them changed again. For each customer
 assigned to the meter on those days:
 
-- days from the customer's current bill period on (today's readings, the common case) need no invoice lookup:
-  no invoice covers them yet;
+- days from the customer's current bill period on need no invoice lookup: no invoice covers them yet; days
+  from today on (today's readings, the common case) not even the customer's bill day;
 - for days before it, the customer's issued documents whose period starts in the ``LOOKBACK`` before the
   first such day and up to the last one are listed (one Query of the customer's partition of the invoice
   index, in period order), and each one whose period overlaps a day gets ``ReratingCandidate(document,
@@ -18,9 +18,9 @@ nothing and a retried one changes nothing. Drafts get none: they are recomputed 
 issued. A note covers its original's period, so a day on an invoice that has notes gets a candidate on each.
 
 The customer's calendar is the bill run's (``invoicing.customer_calendar``): zone of its first meter's site,
-its bill day or the account's, 1 for colocation. Period dates and assignment dates are days of that calendar;
-a meter day is compared with them as the instants it spans, so a meter in another zone than its customer's
-first meter finds the documents whose local days it overlaps.
+its bill day or the account's, 1 for colocation. A document's period dates and an assignment's dates are
+compared with the meter's local days as dates, as the invoice bills them (``services.preview`` rates each
+meter over those dates on its own site's calendar).
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from meterbill.timeutil import local_midnight
 # settlement may be longer, up to a year is found (older documents can no longer be re-rated anyway).
 LOOKBACK: Final = timedelta(days=366)
 PAGE: Final = 200
+ONE_DAY: Final = timedelta(days=1)
 
 
 def record_candidates(
@@ -56,42 +57,56 @@ def record_candidates(
     ports: RatingStores,
 ) -> int:
     """Records a candidate on every issued document of a customer of ``meter`` whose period overlaps one of
-    ``days`` (the meter's local days, in ``zone``) on which that customer is assigned the meter, if the day
-    is before the customer's current bill period. Returns how many candidates it recorded (or found
+    ``days`` (the meter's local days; ``zone`` its site's) on which that customer is assigned the meter, if
+    the day is before the customer's current bill period. Returns how many candidates it recorded (or found
     recorded already). ``assignments`` are the account's."""
     require_aware(now, "now")
-    spans = [
-        (local_midnight(d, zone), local_midnight(d + timedelta(days=1), zone)) for d in sorted(set(days))
-    ]
+    changed = sorted(set(days))
     customers = sorted({a.customer_id for a in assignments if a.meter_id == meter.id})
-    if not spans or not customers:
+    if not changed or not customers:
         return 0
-    settings = settings_of(account, ports.accounts)
+    settings: BillingSettings | None = None
     recorded = 0
     for customer_id in customers:
         theirs = [a for a in assignments if a.customer_id == customer_id]
+        if changed[0] >= _today(account, theirs, meter, zone, now, ports):
+            continue  # today's readings: in the current period whatever the bill day
+        settings = settings or settings_of(account, ports.accounts)
         calendar = _calendar(account, customer_id, theirs, meter, ports, settings)
         current = period_containing(now.astimezone(calendar.zone).date(), calendar.bill_day)
-        current_start = local_midnight(current.start, calendar.zone)
         on_meter = [a for a in theirs if a.meter_id == meter.id]
         earlier = [
-            (start, end)
-            for start, end in spans
-            if start < current_start and _assigned(on_meter, start, end, calendar.zone)
+            day
+            for day in changed
+            if day < current.start and any(a.active_days(day, day + ONE_DAY) for a in on_meter)
         ]
         if not earlier:
             continue
-        first = _local_days(earlier[0], calendar.zone)[0]
-        last = _local_days(earlier[-1], calendar.zone)[1]
-        for document in _issued(account, customer_id, first - LOOKBACK, last + timedelta(days=1), ports):
-            begins = local_midnight(document.period_start, calendar.zone)
-            ends = local_midnight(document.period_end, calendar.zone)
-            for start, end in earlier:
-                if start < ends and begins < end:
+        for document in _issued(account, customer_id, earlier[0] - LOOKBACK, earlier[-1] + ONE_DAY, ports):
+            for day in earlier:
+                if document.period_start <= day < document.period_end:
+                    start, end = local_midnight(day, zone), local_midnight(day + ONE_DAY, zone)
                     candidate = ReratingCandidate(document.invoice_id, meter.id, start, end, now)
                     ports.invoices.add_rerating_candidate(account, candidate)
                     recorded += 1
     return recorded
+
+
+def _today(
+    account: str,
+    theirs: Sequence[Assignment],
+    meter: Meter,
+    zone: ZoneInfo,
+    now: datetime,
+    ports: RatingStores,
+) -> date:
+    """Today on the customer's calendar (the zone of its first meter's site, as ``customer_calendar`` has
+    it); no read when that meter is ``meter``."""
+    first = min(theirs, key=lambda a: (a.effective_from, a.meter_id)).meter_id
+    if first != meter.id:
+        site_id = catalog_service.get(account, Meter, first, ports.catalog).value.site_id
+        zone = catalog_service.get(account, Site, site_id, ports.catalog).value.zone()
+    return now.astimezone(zone).date()
 
 
 def _calendar(
@@ -113,17 +128,6 @@ def _calendar(
     calendar = customer_calendar(customer, theirs, meters, sites, settings)
     assert calendar is not None  # ``theirs`` holds at least the assignment of ``meter``
     return calendar
-
-
-def _local_days(span: tuple[datetime, datetime], zone: ZoneInfo) -> tuple[date, date]:
-    """The first and last day of ``zone``'s calendar the instants [start, end) fall on."""
-    start, end = span
-    return start.astimezone(zone).date(), (end - timedelta(microseconds=1)).astimezone(zone).date()
-
-
-def _assigned(on_meter: Sequence[Assignment], start: datetime, end: datetime, zone: ZoneInfo) -> bool:
-    first, last = _local_days((start, end), zone)
-    return any(a.active_days(first, last + timedelta(days=1)) is not None for a in on_meter)
 
 
 def _issued(
