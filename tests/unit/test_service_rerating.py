@@ -148,6 +148,19 @@ def test_todays_readings_add_no_candidate_and_list_no_invoices() -> None:
     assert stores.invoices.rerating_candidates(A, issued.invoice_id) == []
 
 
+def test_a_late_reading_of_the_current_period_adds_no_candidate_and_lists_no_invoices() -> None:
+    stores, ports, _ = january_billed()
+    lists = CountingLists(stores)
+    stores.readings.put_new(  # 2 February, yesterday: February is not invoiced yet
+        A, [RawReading("m1", datetime(2026, 2, 2, 10, tzinfo=BERLIN), D("2.5"), "interval", 60)]
+    )
+
+    report = rating_pass(LATE, ports)
+
+    assert (report.days_written, report.rerating_candidates, lists.calls) == (1, 0, 0)
+    assert stores.invoices.candidates == {}
+
+
 def test_a_draft_waiting_for_its_grace_gets_no_candidate_it_is_recomputed_with_the_reading() -> None:
     stores = FakeStores.empty()
     new_account(stores, bill_day=1)
