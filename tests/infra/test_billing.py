@@ -446,11 +446,19 @@ def test_the_rating_functions_may_read_and_write_the_catalog_and_readings_as_the
         "Effect": "Allow",
         "Resource": "arn:meterbill-dev-readings",
     }
+    # a late reading's days before the current period: the customer's issued invoices (re-rating candidates)
+    invoices = {
+        "Sid": "InvoicesByCustomer",
+        "Action": "dynamodb:Query",
+        "Effect": "Allow",
+        "Resource": "arn:meterbill-dev-catalog/index/api-keys-by-account",
+    }
     schedule_role, _ = role_of(dev, "meterbill-dev-rate-schedule")
     worker_role, _ = role_of(dev, "meterbill-dev-rate-worker")
     assert own_statements(dev, schedule_role) == [
         catalog,
         readings,
+        invoices,
         {
             "Sid": "RateQueue",
             "Action": "sqs:SendMessage",
@@ -467,6 +475,7 @@ def test_the_rating_functions_may_read_and_write_the_catalog_and_readings_as_the
     assert own_statements(dev, worker_role) == [
         catalog,
         readings,
+        invoices,
         {
             "Sid": "Consume",
             "Action": ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],

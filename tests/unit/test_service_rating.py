@@ -5,6 +5,7 @@ running period cost; idempotent; marks cleared only when unchanged; fan-out thro
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -23,6 +24,7 @@ from tests.builders import UTC
 from tests.fakes import (
     FakeAccountStore,
     FakeCatalogStore,
+    FakeInvoiceStore,
     FakeMeteringStore,
     FakeReadingStore,
     FakeWorkQueue,
@@ -85,7 +87,9 @@ TEN_ON_THE_29TH = datetime(2026, 3, 29, 10, tzinfo=BERLIN).astimezone(UTC)
 
 @pytest.fixture
 def ports() -> RatingStores:
-    return RatingStores(FakeReadingStore(), hourly_catalog(), FakeMeteringStore(), accounts())
+    return RatingStores(
+        FakeReadingStore(), hourly_catalog(), FakeMeteringStore(), accounts(), FakeInvoiceStore()
+    )
 
 
 def fakes(ports: RatingStores) -> tuple[FakeReadingStore, FakeMeteringStore]:
@@ -195,6 +199,25 @@ def test_a_late_reading_rewrites_its_day_and_month_only(ports: RatingStores) -> 
     assert metering.running[(A, "c1")].cost == (D(36) + D("35.5")) * D("0.30")
 
 
+def test_a_finer_reading_rewrites_only_its_own_day_not_the_weeks_validated_with_it(
+    ports: RatingStores,
+) -> None:
+    readings, metering = fakes(ports)
+    whole = [replace(r, value=r.value.quantize(D(1))) for r in two_days()]  # "1", "2": exponent 0
+    readings.put_new(A, whole)
+    rating_pass(NOW, ports)
+    before_28th = metering.rated[(A, "m1", date(2026, 3, 28))]
+
+    readings.put_new(A, [RawReading("m1", TEN_ON_THE_29TH, D("2.5"), "interval", 60)])  # tenths
+    report = rating_pass(NOW + timedelta(minutes=15), ports)
+
+    # The span (27 March to now) is validated in tenths; the 28th holds the same kWh: not written again.
+    assert (report.days_written, report.months_written) == (1, 1)
+    assert metering.rated[(A, "m1", date(2026, 3, 28))] is before_28th
+    dst_day = metering.rated[(A, "m1", date(2026, 3, 29))]
+    assert (dst_day.exponent, dst_day.total().total) == (-1, 7 * D(1) + 12 * D(2) + 4 * D(1) + D("0.5"))
+
+
 class ArrivesDuringThePass(FakeReadingStore):
     """A reading of m1 arrives while the pass validates m1 (after it read the marks)."""
 
@@ -211,7 +234,7 @@ class ArrivesDuringThePass(FakeReadingStore):
 def test_a_reading_stored_during_the_pass_keeps_its_mark_for_the_next_pass() -> None:
     readings = ArrivesDuringThePass()
     metering = FakeMeteringStore()
-    ports = RatingStores(readings, hourly_catalog(), metering, accounts())
+    ports = RatingStores(readings, hourly_catalog(), metering, accounts(), FakeInvoiceStore())
     readings.put_new(A, two_days(skip=TEN_ON_THE_29TH))
     readings.late = RawReading("m1", TEN_ON_THE_29TH, D("2.500"), "interval", 60)
 
@@ -229,7 +252,7 @@ def test_a_reading_stored_during_the_pass_keeps_its_mark_for_the_next_pass() -> 
 
 def test_a_large_pass_fans_out_in_batches_and_the_worker_runs_the_same_step() -> None:
     readings, metering, queue = FakeReadingStore(), FakeMeteringStore(), FakeWorkQueue()
-    ports = RatingStores(readings, hourly_catalog(meters=5), metering, accounts())
+    ports = RatingStores(readings, hourly_catalog(meters=5), metering, accounts(), FakeInvoiceStore())
     for n in range(1, 6):
         readings.put_new(A, two_days(f"m{n}"))
 
@@ -304,7 +327,7 @@ def test_on_lord_howe_the_hour_the_clocks_skip_half_of_is_a_half_hour_rollup() -
 
 def test_a_customer_that_cannot_be_costed_is_reported_and_the_meter_still_rated() -> None:
     readings, metering = FakeReadingStore(), FakeMeteringStore()
-    ports = RatingStores(readings, hourly_catalog(meters=2), metering, accounts())
+    ports = RatingStores(readings, hourly_catalog(meters=2), metering, accounts(), FakeInvoiceStore())
     later = {
         "id": "later",
         "name": "Later",
@@ -375,7 +398,7 @@ def test_rated_days_become_one_series_at_the_finest_exponent_with_unrated_hours_
 
 def test_on_the_night_the_clocks_go_back_a_pass_at_noon_rates_13_hours_and_the_next_night_25() -> None:
     readings, metering = FakeReadingStore(), FakeMeteringStore()
-    ports = RatingStores(readings, hourly_catalog(), metering, accounts())
+    ports = RatingStores(readings, hourly_catalog(), metering, accounts(), FakeInvoiceStore())
     midnight = datetime(2026, 10, 25, tzinfo=BERLIN).astimezone(UTC)
     readings.put_new(
         A, [RawReading("m1", midnight + timedelta(hours=n), D(1), "interval", 60) for n in range(25)]

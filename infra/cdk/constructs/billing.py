@@ -25,8 +25,9 @@ Every role has exactly the actions its code calls, on exactly its tables and que
   Query (meters, assignments, tariffs; the pending rating marks; the running costs of an account), PutItem
   (a customer's running cost; a re-rating candidate of an issued invoice), DeleteItem (a rating mark, on the
   count read); readings GetItem and Query (raw buckets, rated days and months) and PutItem (rated days and
-  months). The schedule sends to the rate queue (``SendMessageBatch`` is authorized as ``sqs:SendMessage``)
-  and, as the on-failure destination of its own invocations, to its schedule's dead-letter queue.
+  months); Query on the index that lists a customer's invoices (the issued ones a late reading touches).
+  The schedule sends to the rate queue (``SendMessageBatch`` is authorized as ``sqs:SendMessage``) and, as
+  the on-failure destination of its own invocations, to its schedule's dead-letter queue.
 - invoicing, the schedule: catalog GetItem and Query (accounts' settings, customers, assignments) and Query on
   the index that lists a customer's invoices in period order; it reads no readings. It sends to the invoice
   queue and, on failure, to its schedule's dead-letter queue.
@@ -246,6 +247,7 @@ class Billing(Construct):
         for function in (self.rate_schedule, self.rate_worker):
             allow(function.role, CATALOG_ACTIONS_OF_RATING, [catalog], sid="Catalog")
             allow(function.role, READINGS_ACTIONS_OF_RATING, [readings], sid="Readings")
+            allow(function.role, INVOICES_INDEX_ACTIONS, [invoices_index], sid="InvoicesByCustomer")
         allow(self.rate_schedule.role, SEND_ACTIONS, [self.rate_queue.queue_arn], sid="RateQueue")
         allow(self.invoice_schedule.role, CATALOG_ACTIONS_OF_THE_INVOICE_SCHEDULE, [catalog], sid="Catalog")
         allow(self.invoice_schedule.role, INVOICES_INDEX_ACTIONS, [invoices_index], sid="InvoicesByCustomer")

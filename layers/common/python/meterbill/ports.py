@@ -415,12 +415,14 @@ class MeteringStore(ABC):
 
 @dataclass(frozen=True, slots=True)
 class RatingStores:
-    """The ports the rating run needs (the accounts for their billing settings: the customers' bill day)."""
+    """The ports the rating run needs (the accounts for their billing settings: the customers' bill day; the
+    invoices to record re-rating candidates on those already issued)."""
 
     readings: ReadingStore
     catalog: CatalogStore
     metering: MeteringStore
     accounts: AccountStore
+    invoices: InvoiceStore
 
 
 class WorkQueue(ABC):

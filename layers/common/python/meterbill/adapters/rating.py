@@ -17,6 +17,7 @@ def rating_stores(db: DynamoDb) -> RatingStores:
         catalog=stores.catalog,
         metering=DynamoDbMeteringStore(db),
         accounts=stores.accounts,
+        invoices=stores.invoices,
     )
 
 

@@ -18,6 +18,9 @@ with no data at all is not stored. Validation itself reads the weeks before the 
 Idempotent: what is computed is compared with what is stored and only what differs is written; a second pass
 over the same data writes nothing.
 
+Issued invoices are never touched: before a meter's changed days are written, ``services.rerating`` records a
+re-rating candidate on each issued invoice (or note) of a customer of the meter whose period they fall in.
+
 Fan-out: with a ``WorkQueue`` and more than ``fan_out_above`` meters, the pass sends one message per
 ``batch_size`` meters (``MeterWork`` as JSON) and a worker runs ``rate_message`` on each: the same step.
 
@@ -44,8 +47,17 @@ from meterbill.errors import InvalidInputError, NotFoundError
 from meterbill.meterdata.metering import validation_config
 from meterbill.meterdata.rollups import month_rollup, rated_days, rated_series
 from meterbill.money import round_money
-from meterbill.ports import PendingMark, RatingStores, ReadingStore, RunningCost, UsageSoFar, WorkQueue
+from meterbill.ports import (
+    PendingMark,
+    RatedDay,
+    RatingStores,
+    ReadingStore,
+    RunningCost,
+    UsageSoFar,
+    WorkQueue,
+)
 from meterbill.services import catalog as catalog_service
+from meterbill.services import rerating
 from meterbill.services.billing_settings import settings_of
 from meterbill.services.common import require_aware
 from meterbill.services.metering import meter_settings, validated_intervals
@@ -114,7 +126,8 @@ class Failure:
 @dataclass(slots=True)
 class PassReport:
     """What a pass (or a worker's message) did: meters rated, items written, marks cleared or kept (a reading
-    arrived during the pass), messages sent to workers, meters and customers that could not be rated."""
+    arrived during the pass), messages sent to workers, re-rating candidates recorded on issued invoices
+    (``services.rerating``), meters and customers that could not be rated."""
 
     meters: int = 0
     days_written: int = 0
@@ -123,6 +136,7 @@ class PassReport:
     marks_cleared: int = 0
     marks_kept: int = 0
     messages_sent: int = 0
+    rerating_candidates: int = 0
     failures: list[Failure] = field(default_factory=list)
 
     def add(self, other: PassReport) -> None:
@@ -134,6 +148,7 @@ class PassReport:
             "marks_cleared",
             "marks_kept",
             "messages_sent",
+            "rerating_candidates",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.failures += other.failures
@@ -232,17 +247,27 @@ def _rate_meter(work: MeterWork, now: datetime, ports: RatingStores, report: Pas
     end = _data_end_today(account, meter, end, now, zone, ports.readings)
     report.meters += 1
     written_before = report.days_written
+    assignments: list[Assignment] = []
     if end > start:
         validated = validated_intervals(account, meter, start, end, ports.readings)
         stored = {d.day: d for d in ports.metering.days(account, meter.id, first, stop)}
+        changed = [
+            day
+            for day in rated_days(validated, zone)
+            if not _same_day(stored.get(day.day), day)
+            # no data at all that day (before the meter's first reading): nothing to keep
+            and (day.day in stored or day.qualities.count("N") != len(day.values))
+        ]
+        if changed:  # candidates first: a pass that dies before the days are written finds them again
+            assignments = list(catalog_service.all_of(account, Assignment, ports.catalog))
+            report.rerating_candidates += rerating.record_candidates(
+                account, meter, zone, (day.day for day in changed), assignments, now, ports
+            )
         months: set[tuple[int, int]] = set()
-        for day in rated_days(validated, zone):
-            if day.day not in stored and day.qualities.count("N") == len(day.values):
-                continue  # no data at all that day (before the meter's first reading): nothing to keep
-            if stored.get(day.day) != day:
-                ports.metering.put_day(account, day)
-                report.days_written += 1
-                months.add((day.day.year, day.day.month))
+        for day in changed:
+            ports.metering.put_day(account, day)
+            report.days_written += 1
+            months.add((day.day.year, day.day.month))
         for year, month in sorted(months):
             month_start = date(year, month, 1)
             month_end = date(year + month // 12, month % 12 + 1, 1)
@@ -255,8 +280,25 @@ def _rate_meter(work: MeterWork, now: datetime, ports: RatingStores, report: Pas
     _clear(work.marks, ports.readings, report)
     if report.days_written == written_before:  # nothing changed: its customers' running costs stand
         return set()
-    assignments = catalog_service.all_of(account, Assignment, ports.catalog)
     return {a.customer_id for a in assignments if a.meter_id == meter.id}
+
+
+def _same_day(stored: RatedDay | None, day: RatedDay) -> bool:
+    """The stored day holds the same intervals, flags and substitutions, its values perhaps written with
+    another exponent: the span is validated at the finest exponent of its readings, so one reading of 2.5
+    among whole kWh writes the weeks around it in tenths - the same quantities, not a change to write (nor
+    to record as a re-rating candidate)."""
+    if stored is None or stored == day:
+        return stored is not None
+    if replace(stored, exponent=day.exponent, values=day.values) != day:
+        return False
+    finest = min(stored.exponent, day.exponent)
+    return _scaled(stored, finest) == _scaled(day, finest)
+
+
+def _scaled(day: RatedDay, exponent: int) -> tuple[int, ...]:
+    factor = 10 ** (day.exponent - exponent)
+    return tuple(value * factor for value in day.values)
 
 
 def affected_days(marks: Iterable[PendingMark], zone: ZoneInfo, like_day_weeks: int) -> tuple[date, date]:
