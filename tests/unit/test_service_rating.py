@@ -17,6 +17,7 @@ from meterbill.errors import InvalidInputError
 from meterbill.meterdata.rollups import rated_series
 from meterbill.money import round_money
 from meterbill.ports import AccountRecord, CatalogStore, PendingMark, RatedDay, RatingStores, RawReading
+from meterbill.services import billing_settings
 from meterbill.services import catalog as catalog_service
 from meterbill.services.preview import bill_preview
 from meterbill.services.rating import rate_message, rating_pass
@@ -166,6 +167,30 @@ def test_the_running_cost_projects_the_cost_so_far_over_the_period(ports: Rating
     assert running.cost == (D(36) + D(35)) * D("0.30")
     assert running.projected == round_money(running.cost * 31 / 29, "EUR") == D("22.77")
     assert [(u.unit, u.total, u.estimated) for u in running.usage] == [("kWh", D(71), D(2))]
+
+
+def test_the_running_period_is_the_bill_runs_a_colocation_customer_runs_from_the_1st(
+    ports: RatingStores,
+) -> None:
+    # The account bills on the 15th; a customer whose meter hangs in a rack is colocation, billed on the 1st,
+    # as the bill run invoices it (invoicing.customer_calendar).
+    billing_settings.replace(A, {"bill_day": 15}, ports.accounts, NOW, if_match=None)
+    rack = {"id": "m1", "site_id": "berlin", "utility": "electricity", "unit": "kWh", "kind": "main"}
+    catalog_service.replace(
+        A,
+        Meter,
+        "m1",
+        {**rack, "interval_minutes": 60, "labels": {"rack": "R12"}},
+        ports.catalog,
+        if_match=None,
+    )
+    readings, metering = fakes(ports)
+    readings.put_new(A, two_days(skip=TEN_ON_THE_29TH))
+
+    rating_pass(NOW, ports)
+
+    running = metering.running[(A, "c1")]
+    assert (running.period_start, running.period_end) == (date(2026, 3, 1), date(2026, 4, 1))
 
 
 def test_a_second_pass_over_the_same_data_writes_nothing(ports: RatingStores) -> None:

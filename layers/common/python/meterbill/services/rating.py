@@ -60,6 +60,7 @@ from meterbill.services import catalog as catalog_service
 from meterbill.services import rerating
 from meterbill.services.billing_settings import settings_of
 from meterbill.services.common import require_aware
+from meterbill.services.invoicing import customer_calendar
 from meterbill.services.metering import meter_settings, validated_intervals
 from meterbill.services.preview import bill_preview
 from meterbill.timeutil import local_midnight
@@ -357,7 +358,8 @@ def _clear(marks: Iterable[PendingMark], readings: ReadingStore, report: PassRep
 
 def update_running_cost(account: str, customer_id: str, now: datetime, ports: RatingStores) -> int:
     """Computes the customer's running period and writes it if it differs from the stored one (1 write or
-    0). The period and today are on the calendar of the site of the customer's first meter (by id)."""
+    0). The period and today are on the customer's calendar as the bill run keeps it
+    (``invoicing.customer_calendar``: its zone, its bill day, colocation billed on the 1st)."""
     catalog = ports.catalog
     customer = catalog_service.get(account, Customer, customer_id, catalog).value
     mine = sorted(
@@ -367,10 +369,15 @@ def update_running_cost(account: str, customer_id: str, now: datetime, ports: Ra
     if not mine:
         return 0
     meters = {a.meter_id: catalog_service.get(account, Meter, a.meter_id, catalog).value for a in mine}
-    first_meter = meters[mine[0].meter_id]
-    zone = catalog_service.get(account, Site, first_meter.site_id, catalog).value.zone()
+    sites = {
+        site_id: catalog_service.get(account, Site, site_id, catalog).value
+        for site_id in {meter.site_id for meter in meters.values()}
+    }
+    calendar = customer_calendar(customer, mine, meters, sites, settings_of(account, ports.accounts))
+    assert calendar is not None  # the customer has assignments
+    zone = calendar.zone
     today = now.astimezone(zone).date()
-    period = period_containing(today, settings_of(account, ports.accounts).bill_day_of(customer))
+    period = period_containing(today, calendar.bill_day)
     elapsed = (today - period.start).days
     usage: dict[str, list[Decimal]] = {}
     for assignment in mine:
