@@ -442,24 +442,24 @@ def _serve_locally(port: int, verbose: bool, out: TextIO, stop: _StopRequest, *,
             if schedules
             else "schedules: off (meterbill schedules run rate|invoice --at TIME fires one)"
         )
-        _print(
-            out,
-            f"meterbill API: {platform.url} (OpenAPI document: {platform.url}{OPENAPI_PATH})",
-            f"DynamoDB: moto at {settings.storage.endpoint_url}, tables {_table_names(settings)}",
-            f"SQS: moto, invoice work queue {platform.environment['INVOICE_QUEUE_URL']}",
-            schedule_line,
-            f"demo account {demo.account_id}; its keys are shown this once:",
-            f"  admin key:  {demo.admin_key}",
-            f"  ingest key: {demo.ingest_key}",
-            "meterbill accounts create NAME and meterbill schedules run reach this server with:",
-            "  export "
-            + " ".join(f"{name}={shlex.quote(value)}" for name, value in platform.environment.items()),
-            "Ctrl-C stops.",
-        )
         if scheduler is not None:
             scheduler.start()
-        stop.serving()
         try:
+            stop.serving()  # from here a signal ends wait(), even one that comes while the lines are printed
+            _print(
+                out,
+                f"meterbill API: {platform.url} (OpenAPI document: {platform.url}{OPENAPI_PATH})",
+                f"DynamoDB: moto at {settings.storage.endpoint_url}, tables {_table_names(settings)}",
+                f"SQS: moto, invoice work queue {platform.environment['INVOICE_QUEUE_URL']}",
+                schedule_line,
+                f"demo account {demo.account_id}; its keys are shown this once:",
+                f"  admin key:  {demo.admin_key}",
+                f"  ingest key: {demo.ingest_key}",
+                "meterbill accounts create NAME and meterbill schedules run reach this server with:",
+                "  export "
+                + " ".join(f"{name}={shlex.quote(value)}" for name, value in platform.environment.items()),
+                "Ctrl-C stops.",
+            )
             stop.wait()
         finally:
             if scheduler is not None:
