@@ -215,7 +215,13 @@ def _month_run(console: Console, stores: Stores, account: str, collector: _Api) 
             f"{record.period_start:%b %Y}: {state}, {record.body['total']} {record.body['currency']}"
         )
     assert record is not None
-    console.print(_document(Invoice.from_json(record.body)))
+    issued = Invoice.from_json(record.body)
+    console.print(_document(issued))
+    for usage in issued.meter_usage:
+        console.print(
+            f"usage billed: {usage.meter_id} {usage.total} {usage.unit}, {usage.estimated} estimated, "
+            f"{usage.missing_intervals} intervals missing"
+        )
     issued_body = json.dumps(record.body, sort_keys=True)
 
     console.rule("A late corrected reading: re-rate, then a credit note")

@@ -47,6 +47,7 @@ def test_the_platform_demo_previews_the_flat_bill_and_issues_it_then_credits_a_c
         ["taxes", "15.94"],
         ["total", "99.84"],
     ]
+    assert "usage billed: flat-3-main 250.000 kWh, 0.000 estimated, 0 intervals missing" in lines
     # 12 January 18:30 corrected from 0.441 to 0.041 kWh: tier 2 is 99.600 kWh x 0.32 = 31.872 -> 31.87
     # (-0.13), VAT 19 % of 83.77 = 15.9163 -> 15.92 (-0.02): 99.69, a credit of -0.15.
     assert "10 Feb 09:15  corrected reading 12 Jan 18:30: 0.041 kWh, not 0.441 (1 replaced)" in lines
