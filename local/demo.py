@@ -1,5 +1,10 @@
 """The platform's main job, locally on moto: an operator sets up a customer through the hosted API, a
 collector pushes a month of meter readings, and the operator reads the usage back and previews the bill.
+Then the month's run on a test clock: the schedules fire as of chosen moments (as ``meterbill schedules run
+rate|invoice --at TIME`` fires them), the deployed rating and bill-run handlers run, the invoice work goes
+through moto's SQS to the deployed worker, and January's invoice is drafted on the bill day and issued with
+its number once the grace days have passed. Finally a late corrected reading: the issued invoice is re-rated,
+the difference issued as a credit note, and the original stays as it was.
 
 Run by ``make demo`` after the tariff tour (``python -m meterbill.demo``). Everything listens on 127.0.0.1 and
 stops at the end.
@@ -10,18 +15,26 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
 import warnings
+from datetime import datetime, timedelta
 from decimal import Decimal
 from importlib import resources
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import requests
 from rich.console import Console
 from rich.table import Table
 
+from local.schedules import drain_invoice_queue, fire
 from local.serve import LocalPlatform
+from meterbill.billing.invoice import Invoice, InvoiceLine
+from meterbill.ports import InvoiceRecord, Stores
+from meterbill.services import invoicing
 
 EXAMPLES = resources.files("meterbill") / "examples"
+ZONE = ZoneInfo("Europe/Berlin")
 BATCH = 1_000  # readings per request: a collector that was offline for a while catches up in a few requests
 
 
@@ -53,6 +66,8 @@ class _Api:
 
 def main() -> int:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    # The functions' powertools loggers: their INFO lines are CloudWatch's, not the demo's.
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     warnings.filterwarnings("ignore", message="No application metrics")
     console = Console()
     with LocalPlatform() as platform:
@@ -157,7 +172,137 @@ def main() -> int:
             console.print(lines)
         total = sum(Decimal(part["bill"]["total"]) for part in preview["bills"])
         console.print(f"what January will cost flat-3: {total} EUR")
+
+        _month_run(console, platform.stores, keys.account_id, collector)
     return 0
+
+
+# --- the month's run on a test clock -----------------------------------------------------------------------
+
+# The moments the schedules fire at (Europe/Berlin). Bill day 1, grace 2 days: January is due from
+# 1 February 00:00 and issued from 3 February 00:00.
+BILL_DAY = datetime.fromisoformat("2026-02-01T00:30+01:00")
+IN_GRACE = datetime.fromisoformat("2026-02-02T00:30+01:00")
+AFTER_GRACE = datetime.fromisoformat("2026-02-03T00:30+01:00")
+CORRECTED_AT = datetime.fromisoformat("2026-02-10T09:15+01:00")
+# A spike the collector's head end later corrected: 0.441 kWh was 0.041 kWh.
+CORRECTION = {"timestamp": "2026-01-12T18:30:00+01:00", "value": "0.041", "was": "0.441"}
+CORRECTED_INTERVAL = datetime.fromisoformat(CORRECTION["timestamp"])
+
+
+def _month_run(console: Console, stores: Stores, account: str, collector: _Api) -> None:
+    console.rule("January's bill run on a test clock")
+    console.print(
+        "The schedules fire as of chosen moments (meterbill schedules run rate|invoice --at TIME): the "
+        "deployed handlers run, the bill run's work goes through SQS (moto) to the invoice worker. "
+        "Bill day 1, 2 grace days, Europe/Berlin."
+    )
+    rated = fire("rate", BILL_DAY)
+    console.print(
+        f"{BILL_DAY:%d %b %H:%M}  rating pass: {rated['meters']} meter, {rated['days_written']} days "
+        "validated and rolled up"
+    )
+    record: InvoiceRecord | None = None
+    for moment in (BILL_DAY, IN_GRACE, AFTER_GRACE):
+        sent = fire("invoice", moment)
+        done, failed = drain_invoice_queue()
+        if failed:
+            raise SystemExit("the invoice worker failed: see the log above")
+        (record,) = _invoices(stores, account, kind="invoice")
+        state = f"{record.number} issued" if record.state == "issued" else "draft (no number)"
+        console.print(
+            f"{moment:%d %b %H:%M}  bill run: {sent['sent']} sent, {done} done; "
+            f"{record.period_start:%b %Y}: {state}, {record.body['total']} {record.body['currency']}"
+        )
+    assert record is not None
+    issued = Invoice.from_json(record.body)
+    console.print(_document(issued))
+    for usage in issued.meter_usage:
+        console.print(
+            f"usage billed: {usage.meter_id} {usage.total} {usage.unit}, {usage.estimated} estimated, "
+            f"{usage.missing_intervals} intervals missing"
+        )
+    issued_body = json.dumps(record.body, sort_keys=True)
+
+    console.rule("A late corrected reading: re-rate, then a credit note")
+    report = collector.call(
+        "POST",
+        "/v1/readings",
+        {
+            "readings": [
+                {
+                    "meter_id": "flat-3-main",
+                    "timestamp": CORRECTION["timestamp"],
+                    "value": CORRECTION["value"],
+                    "type": "interval",
+                    "interval_minutes": 15,
+                }
+            ]
+        },
+    )
+    console.print(
+        f"{CORRECTED_AT:%d %b %H:%M}  corrected reading {CORRECTED_INTERVAL:%d %b %H:%M}: "
+        f"{CORRECTION['value']} kWh, not {CORRECTION['was']} ({report['replaced']} replaced)"
+    )
+    fire("rate", CORRECTED_AT)
+    rerating = invoicing.rerate(account, record.invoice_id, CORRECTED_AT, stores)
+    if rerating.difference is None:
+        raise SystemExit(f"re-rating {record.number} found no difference")
+    kind = rerating.difference.kind.replace("_", " ")
+    console.print(
+        f"{CORRECTED_AT:%d %b %H:%M}  rerate {record.number}: {rerating.rerated.total}, not "
+        f"{rerating.original.total} {rerating.original.currency}: {kind} {rerating.difference.total}"
+    )
+    note = invoicing.adjust(account, record.invoice_id, CORRECTED_AT, stores, reason="corrected reading")
+    if note is None:
+        raise SystemExit(f"adjusting {record.number} issued nothing")
+    console.print(_document(Invoice.from_json(note.body), corrects=record.number))
+    again = invoicing.adjust(account, record.invoice_id, CORRECTED_AT, stores)
+    original = stores.invoices.get(account, record.invoice_id)
+    unchanged = json.dumps(original.body, sort_keys=True) == issued_body
+    console.print(
+        f"second adjust, no new data: {'nothing issued' if again is None else again.number}; "
+        f"{record.number} {'byte for byte unchanged' if unchanged else 'CHANGED'}"
+    )
+
+
+def _invoices(stores: Stores, account: str, *, kind: str) -> list[InvoiceRecord]:
+    page = stores.invoices.list(account, limit=100)
+    return [r for r in page.items if r.kind == kind]
+
+
+def _document(invoice: Invoice, *, corrects: str | None = None) -> Table:
+    title = {"invoice": "Invoice", "credit_note": "Credit note", "debit_note": "Debit note"}[invoice.kind]
+    assert invoice.issued_at is not None
+    issued = invoice.issued_at.astimezone(ZONE)
+    heading = (
+        f"{title} {invoice.number}, {invoice.customer_id}, {invoice.period_start} to "
+        f"{invoice.period_end - timedelta(days=1)}, issued {issued:%Y-%m-%d %H:%M}"
+    )
+    if corrects is not None:
+        heading += f", correcting {corrects}"
+    table = Table(title=heading)
+    for column in ("meter", "component", "quantity", "unit", "rate", invoice.currency):
+        table.add_column(column, justify="left" if column in {"meter", "component", "unit"} else "right")
+    for line in invoice.lines:
+        table.add_row(*_cells(line))
+    table.add_section()
+    table.add_row("", "subtotal", "", "", "", str(invoice.subtotal))
+    table.add_row("", "taxes", "", "", "", str(invoice.taxes))
+    table.add_row("", "total", "", "", "", str(invoice.total))
+    return table
+
+
+def _cells(line: InvoiceLine) -> tuple[str, ...]:
+    component = line.component if line.tier is None else f"{line.component}, tier {line.tier}"
+    return (
+        line.meter_id or "",
+        component,
+        str(line.quantity),
+        line.unit,
+        "" if line.rate is None else str(line.rate),
+        str(line.amount),
+    )
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ from typing import Final, TextIO, TypeVar, cast
 from moto.server import ThreadedMotoServer
 
 from local.apigateway import GatewayResponse, LambdaFunction, LocalApiGateway
+from meterbill import invoice_wiring
 from meterbill.adapters.dynamodb import DynamoDb, build_stores, create_tables
 from meterbill.api import authorizer, dependencies
 from meterbill.api.gate import OPENAPI_PATH, PUBLIC_PATHS
@@ -66,6 +67,7 @@ POWERTOOLS_DEFAULTS: Final = {
     "POWERTOOLS_METRICS_DISABLED": "true",
 }
 LOCAL_TABLES: Final = ("meterbill-catalog", "meterbill-readings", "meterbill-idempotency")
+LOCAL_INVOICE_QUEUE: Final = "meterbill-invoice-work"
 IDEMPOTENCY_PARTITION_KEY: Final = "id"
 IDEMPOTENCY_TTL_ATTRIBUTE: Final = "expiration"  # powertools' DynamoDBPersistenceLayer default
 DEMO_ACCOUNT_ID: Final = "acc_demo"
@@ -128,6 +130,7 @@ def forget_built_backends() -> None:
     """The handlers build their stores from the environment once and keep them: make them build anew."""
     dependencies.reset()
     authorizer.configure(None)
+    invoice_wiring.reset()
 
 
 class MotoDynamoDb:
@@ -190,6 +193,23 @@ def create_local_tables(settings: ApiSettings) -> None:
         TableName=name,
         TimeToLiveSpecification={"Enabled": True, "AttributeName": IDEMPOTENCY_TTL_ATTRIBUTE},
     )
+
+
+def create_local_queue(sqs_url: str, *, region: str = LOCAL_REGION) -> dict[str, str]:
+    """The bill run's work queue on moto's SQS at ``sqs_url``; the variables naming it (INVOICE_QUEUE_URL,
+    SQS_ENDPOINT_URL) as the stack sets the first for the schedule's function."""
+    import boto3  # type: ignore[import-untyped]
+
+    sqs = boto3.client("sqs", region_name=region, endpoint_url=sqs_url, **_boto_credentials())
+    queue_url: str = sqs.create_queue(QueueName=LOCAL_INVOICE_QUEUE)["QueueUrl"]
+    return {"INVOICE_QUEUE_URL": queue_url, "SQS_ENDPOINT_URL": sqs_url}
+
+
+def _boto_credentials() -> dict[str, str]:
+    return {
+        "aws_access_key_id": LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,6 +316,7 @@ class LocalPlatform:
         self._gateway: LocalApiGateway | None = None
         self._stores: Stores | None = None
         self._settings: ApiSettings | None = None
+        self._queue_variables: dict[str, str] = {}
 
     @property
     def url(self) -> str:
@@ -313,8 +334,9 @@ class LocalPlatform:
 
     @property
     def environment(self) -> dict[str, str]:
-        """What another process needs to reach these tables (``meterbill accounts create``)."""
-        return local_environment(self.settings)
+        """What another process needs to reach these tables and the invoice queue (``meterbill accounts
+        create``, ``meterbill schedules run``)."""
+        return {**local_environment(self.settings), **self._queue_variables}
 
     def start(self) -> None:
         if self._settings is not None:
@@ -327,11 +349,14 @@ class LocalPlatform:
             forget_built_backends()
             starting.callback(forget_built_backends)
             create_local_tables(settings)
+            queue_variables = create_local_queue(moto.url, region=self.region)
+            starting.enter_context(environment(queue_variables))
             gateway = starting.enter_context(
                 listening(api_gateway(port=self.port, region=self.region, verbose=self.verbose))
             )
             self._started = starting.pop_all()
         self._settings, self._stores, self._gateway = settings, build_stores(settings.storage), gateway
+        self._queue_variables = queue_variables
 
     def stop(self) -> None:
         """Stops the API, forgets the handlers' stores, restores the environment, stops moto. Safe twice."""
@@ -367,10 +392,17 @@ def _unset_defaults(defaults: Mapping[str, str]) -> dict[str, str]:
 
 
 def run(
-    *, port: int, aws_settings: ApiSettings | None, verbose: bool = False, out: TextIO | None = None
+    *,
+    port: int,
+    aws_settings: ApiSettings | None,
+    verbose: bool = False,
+    out: TextIO | None = None,
+    schedules: bool = True,
 ) -> int:
     """Serve until SIGINT (Ctrl-C) or SIGTERM; ``aws_settings`` None: on moto with a demo account, else on
-    the tables they name. Prints the API's address (and the demo keys) on ``out``; problems on stderr."""
+    the tables they name. Prints the API's address (and the demo keys) on ``out``; problems on stderr.
+    Locally, with ``schedules``, the rating pass and the bill run fire on the wall clock as EventBridge
+    Scheduler fires them in AWS (``local.schedules.LocalScheduler``); on AWS, AWS runs them."""
     output = sys.stdout if out is None else out
     logging.basicConfig(
         level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -383,14 +415,14 @@ def run(
     try:
         with stop.on_signals():
             if aws_settings is None:
-                return _serve_locally(port, verbose, output, stop)
+                return _serve_locally(port, verbose, output, stop, schedules=schedules)
             return _serve_on_aws(aws_settings, port, verbose, output, stop)
     except KeyboardInterrupt:  # a signal before the API was up: everything started is stopped by now
         print("meterbill serve: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
-def _serve_locally(port: int, verbose: bool, out: TextIO, stop: _StopRequest) -> int:
+def _serve_locally(port: int, verbose: bool, out: TextIO, stop: _StopRequest, *, schedules: bool) -> int:
     platform = LocalPlatform(port=port, verbose=verbose)
     try:
         platform.start()
@@ -399,20 +431,39 @@ def _serve_locally(port: int, verbose: bool, out: TextIO, stop: _StopRequest) ->
     try:
         demo = platform.create_demo_account()
         settings = platform.settings
-        _print(
-            out,
-            f"meterbill API: {platform.url} (OpenAPI document: {platform.url}{OPENAPI_PATH})",
-            f"DynamoDB: moto at {settings.storage.endpoint_url}, tables {_table_names(settings)}",
-            f"demo account {demo.account_id}; its keys are shown this once:",
-            f"  admin key:  {demo.admin_key}",
-            f"  ingest key: {demo.ingest_key}",
-            "meterbill accounts create NAME reaches this server with:",
-            "  export "
-            + " ".join(f"{name}={shlex.quote(value)}" for name, value in platform.environment.items()),
-            "Ctrl-C stops.",
+        scheduler = None
+        if schedules:
+            from local.schedules import LocalScheduler
+
+            scheduler = LocalScheduler(on_pass=(lambda line: _print(out, line)) if verbose else None)
+        schedule_line = (
+            "schedules: the rating pass every 15 minutes, the bill run hourly (on the wall clock; "
+            "--no-schedules turns them off; meterbill schedules run fires one as of any moment)"
+            if schedules
+            else "schedules: off (meterbill schedules run rate|invoice --at TIME fires one)"
         )
-        stop.serving()
-        stop.wait()
+        if scheduler is not None:
+            scheduler.start()
+        try:
+            stop.serving()  # from here a signal ends wait(), even one that comes while the lines are printed
+            _print(
+                out,
+                f"meterbill API: {platform.url} (OpenAPI document: {platform.url}{OPENAPI_PATH})",
+                f"DynamoDB: moto at {settings.storage.endpoint_url}, tables {_table_names(settings)}",
+                f"SQS: moto, invoice work queue {platform.environment['INVOICE_QUEUE_URL']}",
+                schedule_line,
+                f"demo account {demo.account_id}; its keys are shown this once:",
+                f"  admin key:  {demo.admin_key}",
+                f"  ingest key: {demo.ingest_key}",
+                "meterbill accounts create NAME and meterbill schedules run reach this server with:",
+                "  export "
+                + " ".join(f"{name}={shlex.quote(value)}" for name, value in platform.environment.items()),
+                "Ctrl-C stops.",
+            )
+            stop.wait()
+        finally:
+            if scheduler is not None:
+                scheduler.stop()  # a pass under way ends before the tables go
     finally:
         platform.stop()
     _print(out, "meterbill serve: stopped")

@@ -1,4 +1,6 @@
-"""`make demo` runs the platform's main job on moto: catalog, readings, usage and a bill preview.
+"""`make demo` runs the platform's main job on moto: catalog, readings, usage and a bill preview, then
+January's bill run on a test clock (a draft on the bill day, INV-000001 after the grace days) and a corrected
+reading's credit note CN-000001.
 
 It runs in a process of its own, as `make demo` does: moto servers in one process share their backends, and a
 second platform stopping would reset the tables of the e2e tests' platform.
@@ -13,7 +15,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_the_platform_demo_previews_the_flat_bill_the_tariff_tour_computes() -> None:
+def test_the_platform_demo_previews_the_flat_bill_and_issues_it_then_credits_a_corrected_reading() -> None:
     run = subprocess.run(
         [sys.executable, "-m", "local.demo"],
         cwd=REPO,
@@ -27,3 +29,47 @@ def test_the_platform_demo_previews_the_flat_bill_the_tariff_tour_computes() -> 
     assert "2976 stored, 0 duplicates" in run.stdout
     assert "found 1000 duplicates" in run.stdout
     assert "what January will cost flat-3: 99.84 EUR" in run.stdout
+
+    lines = run.stdout.splitlines()
+    # The bill run fires hourly as of the test clock; bill day 1 and 2 grace days: January is drafted from
+    # 1 February (Europe/Berlin), numbered and issued from 3 February 00:00, with the preview's total.
+    assert "01 Feb 00:30  rating pass: 1 meter, 31 days validated and rolled up" in lines
+    assert "01 Feb 00:30  bill run: 1 sent, 1 done; Jan 2026: draft (no number), 99.84 EUR" in lines
+    assert "02 Feb 00:30  bill run: 1 sent, 1 done; Jan 2026: draft (no number), 99.84 EUR" in lines
+    assert "03 Feb 00:30  bill run: 1 sent, 1 done; Jan 2026: INV-000001 issued, 99.84 EUR" in lines
+    invoice = _table(lines, "Invoice INV-000001, flat-3, 2026-01-01 to 2026-01-31, issued")
+    assert invoice == [
+        ["flat-3-main", "fixed", "1", "month", "9.9", "9.90"],
+        ["flat-3-main", "energy, tier 1", "150", "kWh", "0.28", "42.00"],  # 150 x 0.28
+        ["flat-3-main", "energy, tier 2", "100.000", "kWh", "0.32", "32.00"],  # (250 - 150) x 0.32
+        ["flat-3-main", "tax", "83.90", "EUR", "0.19", "15.94"],  # 19 % of 83.90 = 15.941
+        ["subtotal", "83.90"],
+        ["taxes", "15.94"],
+        ["total", "99.84"],
+    ]
+    assert "usage billed: flat-3-main 250.000 kWh, 0.000 estimated, 0 intervals missing" in lines
+    # 12 January 18:30 corrected from 0.441 to 0.041 kWh: tier 2 is 99.600 kWh x 0.32 = 31.872 -> 31.87
+    # (-0.13), VAT 19 % of 83.77 = 15.9163 -> 15.92 (-0.02): 99.69, a credit of -0.15.
+    assert "10 Feb 09:15  corrected reading 12 Jan 18:30: 0.041 kWh, not 0.441 (1 replaced)" in lines
+    assert "10 Feb 09:15  rerate INV-000001: 99.69, not 99.84 EUR: credit note -0.15" in lines
+    note = _table(lines, "Credit note CN-000001, flat-3, 2026-01-01 to 2026-01-31, issued")
+    assert note == [
+        ["flat-3-main", "energy, tier 2", "-0.400", "kWh", "0.32", "-0.13"],
+        ["flat-3-main", "tax", "-0.13", "EUR", "0.19", "-0.02"],
+        ["subtotal", "-0.13"],
+        ["taxes", "-0.02"],
+        ["total", "-0.15"],
+    ]
+    assert "second adjust, no new data: nothing issued; INV-000001 byte for byte unchanged" in lines
+
+
+def _table(lines: list[str], title: str) -> list[list[str]]:
+    """The body rows of the rich table whose title starts with ``title``: each row's non-empty cells."""
+    start = next(i for i, line in enumerate(lines) if line.strip().startswith(title))
+    rows: list[list[str]] = []
+    for line in lines[start + 1 :]:
+        if line.startswith("└"):
+            return rows
+        if line.startswith("│"):
+            rows.append([cell.strip() for cell in line.strip("│").split("│") if cell.strip()])
+    raise AssertionError(f"the table {title!r} does not end")

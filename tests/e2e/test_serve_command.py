@@ -124,11 +124,26 @@ def test_serve_prints_the_demo_keys_serves_them_and_stops_cleanly_on_a_signal(
         exit_code, stopped_after = served.stop(stop_signal)
 
         assert f"demo account {DEMO_ACCOUNT_ID}; its keys are shown this once:" in started
+        queue_url = printed(r"SQS: moto, invoice work queue (http://127\.0\.0\.1:\d+/\S+)", started)
+        assert queue_url.endswith("/meterbill-invoice-work")
+        assert (
+            "schedules: the rating pass every 15 minutes, the bill run hourly (on the wall clock; "
+            "--no-schedules turns them off; meterbill schedules run fires one as of any moment)"
+        ) in started
         assert (sites.status_code, sites.json()) == (200, {"items": [], "next_cursor": None})
         assert refused.status_code == 403
         assert (exit_code, stopped_after < STOP_SECONDS) == (0, True)
         assert served.stdout.rest(seconds=STOP_SECONDS)[-1] == "meterbill serve: stopped"
         assert "Traceback" not in served.stderr()
+
+
+def test_serve_without_schedules_says_so_and_stops_cleanly(tmp_path: Path) -> None:
+    with serving("--no-schedules", cwd=tmp_path) as served:
+        started = served.stdout.until(READY_LINE, seconds=STARTUP_SECONDS)
+        exit_code, stopped_after = served.stop(signal.SIGTERM)
+
+    assert "schedules: off (meterbill schedules run rate|invoice --at TIME fires one)" in started
+    assert (exit_code, stopped_after < STOP_SECONDS) == (0, True)
 
 
 def test_serve_on_aws_uses_the_tables_the_environment_names_and_creates_nothing(

@@ -53,7 +53,15 @@ def add_commands(commands: Commands) -> None:
         help="use the AWS tables named by CATALOG_TABLE, READINGS_TABLE, IDEMPOTENCY_TABLE and AWS_REGION "
         "instead of moto (nothing is created)",
     )
-    serving.add_argument("--verbose", action="store_true", help="log every request on stderr")
+    serving.add_argument(
+        "--verbose", action="store_true", help="log every request on stderr, and every schedule pass"
+    )
+    serving.add_argument(
+        "--no-schedules",
+        dest="schedules",
+        action="store_false",
+        help="do not run the rating pass (every 15 min) and the bill run (hourly) on the wall clock",
+    )
     serving.set_defaults(run=_serve)
 
     accounts = commands.add_parser("accounts", help="manage accounts of the hosted API")
@@ -80,14 +88,18 @@ def _serve(args: argparse.Namespace) -> int:
     """Serve the API on 127.0.0.1:PORT: every request becomes an API Gateway proxy event for the Lambda
     authorizer and handler of functions/ingest, run in this process. Without --aws the tables live in
     moto's DynamoDB (started on a free port of 127.0.0.1, emptied when the server stops) and a demo
-    account is created, its admin and ingest keys printed once. With --aws the handlers use the tables the
-    environment names (CATALOG_TABLE, READINGS_TABLE, IDEMPOTENCY_TABLE, AWS_REGION, and
+    account is created, its admin and ingest keys printed once; the bill run's queue is on moto's SQS, and
+    the schedules run on the wall clock as EventBridge Scheduler runs them (the rating pass every 15
+    minutes, the bill run and its worker hourly) unless --no-schedules. With --aws the handlers use the
+    tables the environment names (CATALOG_TABLE, READINGS_TABLE, IDEMPOTENCY_TABLE, AWS_REGION, and
     DYNAMODB_ENDPOINT_URL if set) with the ambient AWS credentials; nothing is created. Ctrl-C or SIGTERM
     stops it. Runs from a checkout of the repository (the handlers are not part of the installed package)."""
     aws_settings = _api_settings_from_environment() if args.aws else None
     put_checkout_on_path()
     local_server = importlib.import_module("local.serve")  # loads moto: only this command pays for it
-    exit_code: int = local_server.run(port=args.port, aws_settings=aws_settings, verbose=args.verbose)
+    exit_code: int = local_server.run(
+        port=args.port, aws_settings=aws_settings, verbose=args.verbose, schedules=args.schedules
+    )
     return exit_code
 
 
