@@ -2,9 +2,10 @@
 the limits of the plausibility checks, as plain data.
 
 One model for every place that holds them: `meterbill validate --meter-config` reads it per meter, and the
-catalog's meters carry it (``domain.Meter``: multipliers, exchanges, limits). It sits below the catalog's domain and the meter-data core so both can use
-it; what the settings mean (the ValidationConfig they make, the exchanges and multipliers validation reads)
-is ``meterbill.meterdata.metering``'s.
+catalog's meters carry it (``domain.Meter``: multipliers, exchanges, limits). It sits below the catalog's
+domain and the meter-data core so both can use it; what the settings mean (the ValidationConfig they make,
+the exchanges and multipliers validation reads) is ``meterbill.meterdata.metering``'s. Its bounds are the
+catalog's (numbers below 10^15 with at most 38 digits, times in the calendar, serials of 64 characters).
 """
 
 from __future__ import annotations

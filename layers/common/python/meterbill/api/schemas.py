@@ -36,7 +36,6 @@ from pydantic import (
 )
 
 from meterbill.billing_settings import BillingSettings
-from meterbill.metersettings import FLAT_LINE_AFTER_MINUTES, MAX_LIKE_DAY_WEEKS, MAX_MINUTES
 from meterbill.domain import (
     MAX_ATTRIBUTE_NAME_LENGTH,
     MAX_ATTRIBUTE_TEXT_LENGTH,
@@ -62,6 +61,7 @@ from meterbill.domain import (
 )
 from meterbill.domain import Quantity as DomainQuantity
 from meterbill.domain import Share as DomainShare
+from meterbill.metersettings import FLAT_LINE_AFTER_MINUTES, MAX_LIKE_DAY_WEEKS, MAX_MINUTES
 from meterbill.ports import Page, Scope
 from meterbill.services.common import (
     MAX_DOCUMENT_BYTES,

@@ -33,8 +33,8 @@ from pydantic import BaseModel, ValidationError
 
 from meterbill.domain import Assignment, Customer, Meter, Site, assignments_for
 from meterbill.errors import AlreadyExistsError, InvalidInputError, NotFoundError, PreconditionFailedError
-from meterbill.ports import CatalogKind, CatalogStore, Page, Stored
 from meterbill.metersettings import ExchangeSettings
+from meterbill.ports import CatalogKind, CatalogStore, Page, Stored
 from meterbill.services.common import (
     all_items,
     check_document_bounds,
