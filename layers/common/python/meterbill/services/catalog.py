@@ -199,9 +199,7 @@ def _with_exchange(meter: Meter, exchange: ExchangeSettings) -> Meter:
     for name in ("old_final", "new_initial"):
         value = getattr(exchange, name)
         if meter.register_max is not None and value > meter.register_max:
-            raise InvalidInputError(
-                name, f"{value} is above the meter's register_max, {meter.register_max}"
-            )
+            raise InvalidInputError(name, f"{value} is above the meter's register_max, {meter.register_max}")
     if exchange.old_serial is None and meter.serial is not None:
         exchange = exchange.model_copy(update={"old_serial": meter.serial})
     fields = meter.model_dump()
