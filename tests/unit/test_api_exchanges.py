@@ -327,9 +327,9 @@ def test_a_meters_settings_are_written_with_it_and_are_how_its_readings_are_vali
             "Input should be greater than 0",
         ),
         (
-            {"exchanges": [SWAP] * 101},
+            {"exchanges": [SWAP] * 51},
             "exchanges",
-            "List should have at most 100 items after validation, not 101",
+            "List should have at most 50 items after validation, not 51",
         ),
     ],
 )

@@ -47,7 +47,7 @@ MAX_ATTRIBUTE_NAME_LENGTH: Final = 64
 MAX_ATTRIBUTE_TEXT_LENGTH: Final = 200
 MAX_NUMBER_DIGITS: Final = 38  # what a DynamoDB number holds
 MAX_NUMBER_MAGNITUDE: Final = Decimal(10**15)  # attribute numbers, multipliers and register limits
-MAX_METER_CHANGES: Final = 100  # a meter's multiplier changes; its device exchanges
+MAX_METER_CHANGES: Final = 50  # a meter's multiplier changes; its device exchanges
 
 Id = Annotated[str, StringConstraints(pattern=rf"^[A-Za-z0-9][A-Za-z0-9_.:-]{{0,{MAX_ID_LENGTH - 1}}}$")]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_LENGTH)]
