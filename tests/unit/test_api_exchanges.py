@@ -322,6 +322,11 @@ def test_a_meters_settings_are_written_with_it_and_are_how_its_readings_are_vali
             "(2026-03-02T08:00:00+01:00); list them in time order",
         ),
         (
+            {"register_max": "9999.9", "exchanges": [{**SWAP, "new_initial": "10000"}]},
+            "exchanges[0].new_initial",
+            "10000 is above the meter's register_max, 9999.9",
+        ),
+        (
             {"multipliers": [{"effective_from": "2026-03-02T00:45:00+01:00", "multiplier": 0}]},
             "multipliers[0].multiplier",
             "Input should be greater than 0",

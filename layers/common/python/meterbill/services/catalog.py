@@ -196,10 +196,7 @@ def _with_exchange(meter: Meter, exchange: ExchangeSettings) -> Meter:
             "timestamp",
             f"{exchange.timestamp.isoformat()} is not after the meter's last exchange, at {last}",
         )
-    for name in ("old_final", "new_initial"):
-        value = getattr(exchange, name)
-        if meter.register_max is not None and value > meter.register_max:
-            raise InvalidInputError(name, f"{value} is above the meter's register_max, {meter.register_max}")
+    _check_exchange_reads(meter, exchange)
     if exchange.old_serial is None and meter.serial is not None:
         exchange = exchange.model_copy(update={"old_serial": meter.serial})
     fields = meter.model_dump()
@@ -210,6 +207,15 @@ def _with_exchange(meter: Meter, exchange: ExchangeSettings) -> Meter:
         return Meter.model_validate(fields)
     except ValidationError as err:
         raise invalid_input(err) from None
+
+
+def _check_exchange_reads(meter: Meter, exchange: ExchangeSettings, under: str = "") -> None:
+    """An exchange's reads are register values: none above the register's maximum."""
+    for name in ("old_final", "new_initial"):
+        value = getattr(exchange, name)
+        if meter.register_max is not None and value > meter.register_max:
+            reason = f"{value} is above the meter's register_max, {meter.register_max}"
+            raise InvalidInputError(f"{under}{name}", reason)
 
 
 def all_of(account: str, model: type[CatalogModel], catalog: CatalogStore) -> Iterator[CatalogModel]:
@@ -255,6 +261,8 @@ def _check_references(
 
 def _check_meter(account: str, meter: Meter, catalog: CatalogStore) -> None:
     check_limits(meter.limits, under="limits")  # refused when written, not when its readings are validated
+    for index, exchange in enumerate(meter.exchanges):
+        _check_exchange_reads(meter, exchange, under=f"exchanges[{index}].")
     if _exists(account, "site", meter.site_id, catalog) is None:
         raise InvalidInputError("site_id", f"no site {meter.site_id!r}")
     parent_id = meter.parent_id
