@@ -3,6 +3,7 @@ records a PDU swap, and the meter's usage counts each device's register on its o
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 from meterbill.errors import PreconditionFailedError
 from meterbill.services import catalog
 from meterbill.services.metering import meter_settings
-from tests.fakes import FakeCatalogStore, FakeStores
+from tests.fakes import FakeCatalogStore, FakeReadingStore, FakeStores
 from tests.unit.api_support import ACCOUNT, OTHER_ACCOUNT, ApiClient, handler_client, problem
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")
@@ -124,6 +125,16 @@ def test_recording_an_exchange_answers_201_with_the_meter_its_etag_and_its_new_s
         }
     ]
     assert api.get("/v1/meters/pdu-7").json == answer.json
+
+
+def test_an_exchange_marks_its_utc_day_for_the_rating_run_and_a_refused_one_marks_nothing(api, fakes):
+    fakes.readings.marks.clear()  # the day's readings were rated
+
+    api.post("/v1/meters/pdu-7/exchanges", {**SWAP, "timestamp": "2026-02-02T00:30:00+01:00"})
+    api.post("/v1/meters/pdu-7/exchanges", {**SWAP, "timestamp": "2026-02-01T00:30:00+01:00"})  # refused
+
+    # 2026-02-02T00:30+01:00 is 2026-02-01T23:30Z: the UTC day the rating run's marks count in
+    assert fakes.readings.marks == {(ACCOUNT, "pdu-7", date(2026, 2, 1)): 1}
 
 
 @pytest.mark.parametrize(
@@ -245,7 +256,7 @@ def racing_catalog(races: int) -> RacingCatalog:
 def test_an_exchange_without_if_match_that_loses_a_race_is_appended_to_the_meter_as_it_is_now():
     store = racing_catalog(races=2)
 
-    entry = catalog.record_exchange(ACCOUNT, "pdu-7", SWAP, store, if_match=None)
+    entry = catalog.record_exchange(ACCOUNT, "pdu-7", SWAP, store, FakeReadingStore(), if_match=None)
 
     assert (store.races, entry.value.serial, entry.value.exchanges[0].old_serial) == (0, "PDU-B", "PDU-A2")
     assert len(store.items[(ACCOUNT, "meter", "pdu-7")].body["exchanges"]) == 1
@@ -256,7 +267,7 @@ def test_an_exchange_with_if_match_that_loses_a_race_is_412_not_retried():
     etag = store.items[(ACCOUNT, "meter", "pdu-7")].etag
 
     with pytest.raises(PreconditionFailedError):
-        catalog.record_exchange(ACCOUNT, "pdu-7", SWAP, store, if_match=etag)
+        catalog.record_exchange(ACCOUNT, "pdu-7", SWAP, store, FakeReadingStore(), if_match=etag)
 
     assert store.items[(ACCOUNT, "meter", "pdu-7")].body["exchanges"] == []
 

@@ -26,7 +26,7 @@ import json
 import secrets
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Final, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -34,7 +34,7 @@ from pydantic import BaseModel, ValidationError
 from meterbill.domain import Assignment, Customer, Meter, Site, assignments_for
 from meterbill.errors import AlreadyExistsError, InvalidInputError, NotFoundError, PreconditionFailedError
 from meterbill.metersettings import ExchangeSettings
-from meterbill.ports import CatalogKind, CatalogStore, Page, Stored
+from meterbill.ports import CatalogKind, CatalogStore, Page, ReadingStore, Stored
 from meterbill.services.common import (
     all_items,
     check_document_bounds,
@@ -157,6 +157,7 @@ def record_exchange(
     meter_id: str,
     body: Mapping[str, Any],
     catalog: CatalogStore,
+    readings: ReadingStore,
     *,
     if_match: str | None,
 ) -> CatalogEntry[Meter]:
@@ -166,7 +167,8 @@ def record_exchange(
 
     Raises NotFoundError; PreconditionFailedError when ``if_match`` is not the current ETag; InvalidInputError
     naming the field. Without ``if_match``, an exchange that loses a race with another change of the meter is
-    appended again to the meter as it is now."""
+    appended again to the meter as it is now. The exchange's UTC day is marked for the rating run (before the
+    meter is written: a mark without a change only rates the day again), so rated usage follows."""
     try:
         exchange = ExchangeSettings.model_validate(body)
     except ValidationError as err:
@@ -177,6 +179,7 @@ def record_exchange(
             raise PreconditionFailedError("meter", meter_id, if_match, current.etag)
         meter = Meter.model_validate(current.body)
         updated = _with_exchange(meter, exchange)
+        readings.mark_for_rating(account, meter_id, exchange.timestamp.astimezone(UTC).date())
         try:
             stored = catalog.replace(
                 account, "meter", meter_id, updated.model_dump(mode="json"), if_match=current.etag

@@ -34,6 +34,7 @@ def record_exchange(
         meter_id,
         body.model_dump(exclude_unset=True),
         caller.stores.catalog,
+        caller.stores.readings,
         if_match=expected_etag(if_match),
     )
     record = MeterRecord.model_validate(record_fields(entry))
