@@ -209,6 +209,9 @@ class FakeReadingStore(ReadingStore):
             self.marks[key] = self.marks.get(key, 0) + 1
         return PutResult(written=written, duplicates=duplicates, replaced=replaced, outranked=outranked)
 
+    def mark_for_rating(self, account: str, meter_id: str, day: date) -> None:
+        self.marks[(account, meter_id, day)] = self.marks.get((account, meter_id, day), 0) + 1
+
     def pending_marks(self, *, limit: int) -> Sequence[PendingMark]:
         return [PendingMark(a, m, d, n) for (a, m, d), n in sorted(self.marks.items())][:limit]
 

@@ -27,6 +27,7 @@ TARIFF = {
     "energy": {"periods": [{"name": "all", "tiers": [{"rate": "0.30"}]}]},
     "taxes": [{"name": "VAT", "percent": "19"}],
 }
+EXCHANGE = {"timestamp": "2026-02-01T12:00:00+01:00", "old_final": "1234.5", "new_initial": "0.0"}
 ASSIGNMENT = {
     "meter_id": "mtr-1",
     "customer_id": "cus-1",
@@ -178,6 +179,8 @@ OPERATIONS = [
               typed_fields("MeterInput"), lambda i: f"/v1/meters/{i}"),
     Operation("PUT", "/v1/meters/{meter_id}", "/v1/meters/mtr-1", lambda i: METER,
               typed_fields("MeterInput"), lambda i: "/v1/meters/mtr-1"),
+    Operation("POST", "/v1/meters/{meter_id}/exchanges", "/v1/meters/mtr-1/exchanges", lambda i: EXCHANGE,
+              typed_fields("ExchangeInput"), lambda i: "/v1/meters/mtr-1"),
     Operation("POST", "/v1/assignments", "/v1/assignments", lambda i: {"id": i, **ASSIGNMENT, "share": "0.5"},
               typed_fields("AssignmentInput"), lambda i: f"/v1/assignments/{i}"),
     Operation("PUT", "/v1/assignments/{assignment_id}", "/v1/assignments/asg-1",

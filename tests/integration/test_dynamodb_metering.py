@@ -13,6 +13,7 @@ import pytest
 from meterbill.adapters.dynamodb import DynamoDb
 from meterbill.adapters.rating import rating_stores
 from meterbill.ports import AccountRecord, PendingMark, RatingStores, RawReading
+from meterbill.services import catalog
 from meterbill.services.rating import rating_pass
 from tests.integration.conftest import CATALOG_TABLE, Tables
 from tests.unit.test_service_rating import NOW, TEN_ON_THE_29TH, A, hourly_catalog, two_days
@@ -157,3 +158,21 @@ def test_rated_days_read_back_equal_to_what_was_computed(rating: RatingStores) -
     assert [h.start.hour for h in dst_day.hours()][:3] == [0, 1, 3]  # on the site's clock again
     assert dst_day.substitutions[9][0] == "linear"
     assert rating.metering.days(A, "m1", date(2026, 3, 29), date(2026, 3, 29)) == []
+
+
+def test_a_recorded_meter_exchange_marks_its_utc_day_like_a_reading_does(
+    rating: RatingStores, db: DynamoDb, tables: Tables
+) -> None:
+    swap = {"timestamp": "2026-03-29T00:30:00+01:00", "old_final": "1234.5", "new_initial": "0.0"}
+    calls = Calls(db)
+
+    entry = catalog.record_exchange(A, "m1", swap, rating.catalog, rating.readings, if_match=None)
+
+    assert entry.value.exchanges[0].timestamp == datetime(2026, 3, 28, 23, 30, tzinfo=UTC)
+    assert tables.catalog("rating-marks", f"{A}#m1#2026-03-28") == {
+        "pk": {"S": "rating-marks"},
+        "sk": {"S": f"{A}#m1#2026-03-28"},
+        "changes": {"N": "1"},
+    }
+    assert calls.writes() == {"UpdateItem": 1, "TransactWriteItems": 1}  # the mark, then the meter
+    assert rating.readings.pending_marks(limit=10) == [PendingMark(A, "m1", date(2026, 3, 28), 1)]

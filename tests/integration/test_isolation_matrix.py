@@ -482,6 +482,15 @@ ROUTES: Final[Mapping[tuple[str, str], Route]] = {
         "admin", "not found", lambda ids: Call("DELETE", f"/v1/meters/{ids.meter}")
     ),
     ("GET", "/v1/meters/{meter_id}/usage"): Route("read", "not found", _usage),
+    ("POST", "/v1/meters/{meter_id}/exchanges"): Route(
+        "admin",
+        "not found",
+        lambda ids: Call(
+            "POST",
+            f"/v1/meters/{ids.meter}/exchanges",
+            {"timestamp": "2026-02-01T12:00:00+01:00", "old_final": "1234.5", "new_initial": "0.0"},
+        ),
+    ),
     ("GET", "/v1/assignments"): Route("read", "own list", lambda ids: Call("GET", "/v1/assignments")),
     ("POST", "/v1/assignments"): Route(  # of the other account's meter, customer and tariff
         "admin",
@@ -573,7 +582,7 @@ def test_the_matrix_has_a_row_for_every_route_of_the_openapi_document(world: Wor
     documented = {(method.upper(), path) for path, item in document["paths"].items() for method in item}
 
     assert documented == set(ROUTES)
-    assert len(documented) == 38
+    assert len(documented) == 39
 
 
 @pytest.mark.parametrize("route", routes("not found", "unknown reference", "rejected readings"))

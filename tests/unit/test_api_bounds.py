@@ -5,7 +5,7 @@ limit (so no catalog object outgrows DynamoDB's 400 KB item), and every date lie
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +19,7 @@ from meterbill.domain import (
     MAX_ATTRIBUTES,
     MAX_EMAILS,
     MAX_LABEL_LENGTH,
+    MAX_METER_CHANGES,
     MAX_REFERENCE_LENGTH,
     MAX_TEXT_LENGTH,
     Assignment,
@@ -222,6 +223,25 @@ def test_the_largest_customer_site_and_meter_fit_a_dynamodb_item_many_times_over
         register_max=Decimal("0." + "9" * 37),
         labels={"room": label, "rack": label, "feed": label, "phase": "L1", "device": label},
         serial=label,
+        multipliers=[
+            {
+                "effective_from": datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=i),
+                "multiplier": "0." + "9" * 37,
+            }
+            for i in range(MAX_METER_CHANGES)
+        ],
+        exchanges=[
+            {
+                "timestamp": datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=i, microseconds=1),
+                "old_serial": label,
+                "old_final": "0." + "9" * 37,
+                "new_serial": label,
+                "new_initial": "0." + "9" * 37,
+                "note": text,
+            }
+            for i in range(MAX_METER_CHANGES)
+        ],
+        limits={name: "0." + "9" * 37 for name in ("register_resolution", "max_power", "sum_tolerance")},
     )
 
     sizes = [

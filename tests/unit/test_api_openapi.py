@@ -77,6 +77,7 @@ def test_every_route_is_documented(generated):
         ("POST", "/v1/customers"),
         ("POST", "/v1/imports"),
         ("POST", "/v1/meters"),
+        ("POST", "/v1/meters/{meter_id}/exchanges"),
         ("POST", "/v1/readings"),
         ("POST", "/v1/sites"),
         ("POST", "/v1/tariffs"),

@@ -133,3 +133,38 @@ def test_limits_validation_refuses_are_an_input_error_naming_the_setting() -> No
         "0.7 must be between 0 and 0.5",
     )
     check_limits(MeterSettings(rollover_margin=D("0.2")))  # accepted: nothing raised
+
+
+def test_a_catalog_meter_with_exchanges_and_limits_validates_like_the_cli_with_the_same_settings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    exchange = {"timestamp": "2026-03-02T01:00:00+01:00", "old_final": "1.5", "new_initial": "0.0"}
+    config = {**SETTINGS, "exchanges": [exchange]}
+    entry = meter(
+        multiplier=40,
+        register_max="99999.9",
+        interval_minutes=15,
+        multipliers=SETTINGS["multipliers"],
+        exchanges=[exchange],
+        limits={"short_gap_minutes": 30},
+    )
+    assert meter_settings(entry) == load_meter_config_of(tmp_path, config)
+
+    cli_rows, cli_events = cli_validate(tmp_path, capsys, config)
+    validated = validated_intervals(A, entry, START, END, stored_reads())
+
+    rows = IntervalRows(validated=True)
+    assert [list(rows.row(reading)) for reading in validated] == cli_rows
+    assert [f"{e.meter} {e.at.isoformat()} {e.kind}: {e.detail}" for e in validated.events] == cli_events
+    # 00:45-01:00 on the old device (1.3 -> its final 1.5), 01:00-01:45 on the new one (0.0 -> 2.5), spread
+    # over three quarter hours to the tenth, at 80:1: nothing counted across the two devices
+    quarters = [D(row[3]) for row in cli_rows[3:7]]
+    assert quarters == [(D("1.5") - D("1.3")) * 80, D("66.7"), D("66.7"), D("66.6")]
+    assert sum(quarters[1:]) == (D("2.5") - D("0.0")) * 80
+    assert [row[5] for row in cli_rows[3:7]] == ["A", "E", "E", "E"]
+
+
+def load_meter_config_of(tmp_path: Path, settings: dict[str, object]) -> MeterSettings:
+    config = tmp_path / "settings.json"
+    config.write_text(json.dumps({"meters": {"pdu-7": settings}}), encoding="utf-8")
+    return load_meter_config(str(config)).settings_of("pdu-7")

@@ -436,3 +436,27 @@ def test_on_the_night_the_clocks_go_back_a_pass_at_noon_rates_13_hours_and_the_n
     rating_pass(datetime(2026, 10, 26, 0, 30, tzinfo=BERLIN), ports)
     day = metering.rated[(A, "m1", date(2026, 10, 25))]
     assert (len(day.values), len(day.hours()), day.total().total) == (25, 25, D(25))
+
+
+def test_a_meter_exchange_recorded_after_a_pass_is_rated_into_the_day_by_the_next_one(
+    ports: RatingStores,
+) -> None:
+    """m1 is read as a register hourly on 2026-03-28; at 12:30 its device is swapped (old 1012.5, new 0.0)."""
+    readings, metering = fakes(ports)
+    day = datetime(2026, 3, 28, tzinfo=BERLIN)
+    old = [(day + timedelta(hours=h), D(1000 + h)) for h in range(13)]  # 1000.0 at 00:00 ... 1012.0 at 12:00
+    new = [(day + timedelta(hours=h), D(h - 12) - D("0.5")) for h in range(13, 25)]  # 0.5 at 13:00 ... 11.5
+    readings.put_new(A, [RawReading("m1", at.astimezone(UTC), value, "register") for at, value in old + new])
+    rating_pass(NOW, ports)
+    before = metering.rated[(A, "m1", date(2026, 3, 28))]
+    assert before.qualities[12] == "E"  # 12:00-13:00: the register fell from 1012.0 to 0.5, estimated
+
+    swap = {"timestamp": "2026-03-28T12:30:00+01:00", "old_final": "1012.5", "new_initial": "0.0"}
+    catalog_service.record_exchange(A, "m1", swap, ports.catalog, readings, if_match=None)
+    report = rating_pass(NOW, ports)
+
+    after = metering.rated[(A, "m1", date(2026, 3, 28))]
+    swapped = (D("1012.5") - D("1012.0")) + (D("0.5") - D("0.0"))  # the old device's last half hour + new's
+    assert report.meters == 1
+    assert after.qualities == "A" * 24
+    assert [D(v).scaleb(after.exponent) for v in after.values] == [D(1)] * 12 + [swapped] + [D(1)] * 11

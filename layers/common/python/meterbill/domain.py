@@ -6,11 +6,12 @@ Every validator names the field it rejects and why.
 
 from __future__ import annotations
 
+import itertools
 import keyword
 import math
 import re
 from collections.abc import Iterable, Mapping
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
 from types import MappingProxyType
@@ -30,6 +31,7 @@ from pydantic import (
 )
 
 from meterbill import timeutil
+from meterbill.metersettings import ExchangeSettings, MultiplierChange, ValidationLimits
 
 # Bounds on every text, list and map of the catalog (README, "Limits of the API"): even in 4-byte characters
 # the largest customer stays far below DynamoDB's 400 KB item.
@@ -45,6 +47,7 @@ MAX_ATTRIBUTE_NAME_LENGTH: Final = 64
 MAX_ATTRIBUTE_TEXT_LENGTH: Final = 200
 MAX_NUMBER_DIGITS: Final = 38  # what a DynamoDB number holds
 MAX_NUMBER_MAGNITUDE: Final = Decimal(10**15)  # attribute numbers, multipliers and register limits
+MAX_METER_CHANGES: Final = 50  # a meter's multiplier changes; its device exchanges
 
 Id = Annotated[str, StringConstraints(pattern=rf"^[A-Za-z0-9][A-Za-z0-9_.:-]{{0,{MAX_ID_LENGTH - 1}}}$")]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_LENGTH)]
@@ -131,6 +134,16 @@ def bounded_number(value: Decimal) -> Decimal:
     if abs(value) >= MAX_NUMBER_MAGNITUDE:
         raise ValueError(f"{value} is not less than {MAX_NUMBER_MAGNITUDE:.0e} in size")
     return value
+
+
+def _in_time_order(moments: list[datetime], name: str) -> None:
+    """Each change after the one before it (a meter changes one way at a time)."""
+    for index, (earlier, later) in enumerate(itertools.pairwise(moments), start=1):
+        if later <= earlier:
+            raise ValueError(
+                f"item {index}: {name} {later.isoformat()} is not after that of the item before it "
+                f"({earlier.isoformat()}); list them in time order"
+            )
 
 
 def _in_calendar(value: date) -> date:
@@ -281,6 +294,23 @@ class Meter(_Model):
     labels: MeterLabels = Field(default_factory=MeterLabels)
     serial: Label | None = None
     attributes: Attributes = Field(default_factory=dict)  # read by tariff formulas as meter.<name>
+    # How its readings are validated, beside interval_minutes, multiplier and register_max (the settings
+    # `meterbill validate --meter-config` reads): CT ratio changes, device exchanges, the checks' limits.
+    multipliers: Annotated[tuple[MultiplierChange, ...], Field(max_length=MAX_METER_CHANGES)] = ()
+    exchanges: Annotated[tuple[ExchangeSettings, ...], Field(max_length=MAX_METER_CHANGES)] = ()
+    limits: ValidationLimits = ValidationLimits()
+
+    @field_validator("multipliers")
+    @classmethod
+    def _multipliers_in_order(cls, value: tuple[MultiplierChange, ...]) -> tuple[MultiplierChange, ...]:
+        _in_time_order([change.effective_from for change in value], "effective_from")
+        return value
+
+    @field_validator("exchanges")
+    @classmethod
+    def _exchanges_in_order(cls, value: tuple[ExchangeSettings, ...]) -> tuple[ExchangeSettings, ...]:
+        _in_time_order([exchange.timestamp for exchange in value], "timestamp")
+        return value
 
     @field_validator("unit")
     @classmethod

@@ -143,6 +143,11 @@ class ReadingStore(ABC):
     # storing it, in the same call; the rating pass reads the marks and clears each one it has rated.
 
     @abstractmethod
+    def mark_for_rating(self, account: str, meter_id: str, day: date) -> None:
+        """Marks (meter, UTC day) as ``put_new`` does, without a reading: what validates it changed (a device
+        exchange recorded on that day), so the next pass rates it again."""
+
+    @abstractmethod
     def pending_marks(self, *, limit: int) -> Sequence[PendingMark]:
         """Up to ``limit`` marks of every account, oldest day first within a meter."""
 

@@ -23,7 +23,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from meterbill.api import gate, problems
 from meterbill.api.dependencies import LAMBDA_CONTEXT, backend
 from meterbill.api.problems import MethodNotAllowedError
-from meterbill.api.routes import api_keys, catalog, imports, readings, reports, settings, tariffs
+from meterbill.api.routes import api_keys, catalog, exchanges, imports, readings, reports, settings, tariffs
 
 
 class MeterbillApi(APIGatewayRestResolver):
@@ -117,6 +117,7 @@ def create_app() -> MeterbillApi:
         readings.router,
         imports.router,
         catalog.router,
+        exchanges.router,
         tariffs.router,
         api_keys.router,
         reports.router,

@@ -42,6 +42,7 @@ from meterbill.domain import (
     MAX_ATTRIBUTES,
     MAX_EMAILS,
     MAX_LABEL_LENGTH,
+    MAX_METER_CHANGES,
     MAX_NUMBER_MAGNITUDE,
     MAX_SHARE_DECIMALS,
     Address,
@@ -60,6 +61,7 @@ from meterbill.domain import (
 )
 from meterbill.domain import Quantity as DomainQuantity
 from meterbill.domain import Share as DomainShare
+from meterbill.metersettings import FLAT_LINE_AFTER_MINUTES, MAX_LIKE_DAY_WEEKS, MAX_MINUTES
 from meterbill.ports import Page, Scope
 from meterbill.services.common import (
     MAX_DOCUMENT_BYTES,
@@ -261,6 +263,55 @@ Attributes = Annotated[
 IntervalMinutes = Annotated[Literal[1, 5, 15, 30, 60], BeforeValidator(_whole_number)]
 
 
+def _aware_datetime(value: object) -> datetime:
+    moment = _iso_datetime(value)
+    if moment.utcoffset() is None:
+        raise ValueError(f"{value!r} has no UTC offset; add one (e.g. +01:00 or Z)")
+    return _in_calendar(moment)
+
+
+AwareDateTime = Annotated[
+    datetime,
+    BeforeValidator(_aware_datetime),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "pattern": f"{CALENDAR_PATTERN}T.+$",
+            "description": f"a date-time with a UTC offset (2026-03-01T12:07:00+01:00); its date {CALENDAR}",
+        }
+    ),
+]
+_MAGNITUDE: Final = f"less than {MAX_NUMBER_MAGNITUDE:.0e}; at most 38 digits"
+SettingAmount = Annotated[
+    Decimal,
+    Field(ge=0, lt=MAX_NUMBER_MAGNITUDE, max_digits=38, allow_inf_nan=False),
+    PlainSerializer(_decimal_text, return_type=str),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "exclusiveMaximum": int(MAX_NUMBER_MAGNITUDE)},
+                _NUMBER_TEXT,
+            ],
+            "description": f"at least 0, {_MAGNITUDE}",
+        }
+    ),
+]
+SettingQuantity = Annotated[
+    DomainQuantity,
+    PlainSerializer(_decimal_text, return_type=str),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": int(MAX_NUMBER_MAGNITUDE)},
+                _NUMBER_TEXT,
+            ],
+            "description": f"more than 0, {_MAGNITUDE}",
+        }
+    ),
+]
+
+
 # defer_build: a model's validator and serializer are built by its first use, not at import - a cold start
 # builds only those of the route it serves (~25 ms less of every cold start).
 class _Request(BaseModel):
@@ -377,6 +428,53 @@ class SiteRecord(SiteInput, Stamps):
     id: Id
 
 
+class MultiplierChangeInput(_Request):
+    """A CT ratio taking effect at a read: register differences from ``effective_from`` on are multiplied
+    by it."""
+
+    effective_from: AwareDateTime
+    multiplier: SettingQuantity
+
+
+class ExchangeInput(_Request):
+    """A device exchange (a PDU or meter swapped): the old device's final register read and the new one's
+    initial read at ``timestamp``; usage across it is the old device's last step plus the new one's first."""
+
+    timestamp: AwareDateTime
+    old_serial: Label | None = Field(default=None, description="default: the meter's serial")
+    old_final: SettingAmount
+    new_serial: Label | None = Field(default=None, description="becomes the meter's serial")
+    new_initial: SettingAmount
+    note: Text | None = None
+
+
+class LimitsInput(_Request):
+    """The limits the meter's readings are judged by; absent: validation's defaults. ``null`` turns off
+    max_power, spike_factor and flat_line_after_minutes."""
+
+    register_resolution: SettingQuantity | None = Field(
+        default=None, description="one step of the register; default: register_max's last decimal place"
+    )
+    rollover_margin: SettingQuantity | None = Field(
+        default=None, description="the top and bottom share of the register a wrap goes between (default 0.1)"
+    )
+    short_gap_minutes: Annotated[StrictInt, Field(ge=0, le=MAX_MINUTES)] | None = Field(
+        default=None, description="gaps up to this long are interpolated (default 120)"
+    )
+    like_day_weeks: Annotated[StrictInt, Field(ge=0, le=MAX_LIKE_DAY_WEEKS)] | None = Field(
+        default=None, description="weeks back to look for like days (default 4)"
+    )
+    max_power: SettingQuantity | None = Field(default=None, description="largest plausible demand")
+    spike_factor: SettingQuantity | None = Field(
+        default=None, description="a value this many times its neighbours' is a spike"
+    )
+    spike_floor: SettingAmount | None = None
+    flat_line_after_minutes: Annotated[StrictInt, Field(gt=0, le=MAX_MINUTES)] | None = (
+        FLAT_LINE_AFTER_MINUTES
+    )
+    sum_tolerance: SettingAmount | None = None
+
+
 class MeterInput(_Request):
     id: Id | None = Field(default=None, description="chosen by you, or generated (mtr_...)")
     site_id: Id
@@ -393,6 +491,17 @@ class MeterInput(_Request):
     attributes: Attributes = Field(
         default_factory=dict, description="what tariff formulas read as meter.<name>, e.g. meter.phase_count"
     )
+    multipliers: list[MultiplierChangeInput] = Field(
+        default_factory=list,
+        max_length=MAX_METER_CHANGES,
+        description="CT ratio changes, in time order (multiplier: the ratio before the first)",
+    )
+    exchanges: list[ExchangeInput] = Field(
+        default_factory=list,
+        max_length=MAX_METER_CHANGES,
+        description="device exchanges, in time order; POST /v1/meters/{meter_id}/exchanges appends one",
+    )
+    limits: Annotated[LimitsInput, BeforeValidator(_json_object)] = Field(default_factory=LimitsInput)
 
 
 class MeterRecord(MeterInput, Stamps):

@@ -26,14 +26,15 @@ import json
 import secrets
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Final, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from meterbill.domain import Assignment, Customer, Meter, Site, assignments_for
 from meterbill.errors import AlreadyExistsError, InvalidInputError, NotFoundError, PreconditionFailedError
-from meterbill.ports import CatalogKind, CatalogStore, Page, Stored
+from meterbill.metersettings import ExchangeSettings
+from meterbill.ports import CatalogKind, CatalogStore, Page, ReadingStore, Stored
 from meterbill.services.common import (
     all_items,
     check_document_bounds,
@@ -41,6 +42,7 @@ from meterbill.services.common import (
     invalid_input,
     require_in_calendar,
 )
+from meterbill.services.metering import check_limits
 from meterbill.tariffs.loading import TariffFileError, tariff_from_json
 from meterbill.tariffs.model import Tariff
 from meterbill.tariffs.urdb import is_urdb_rate
@@ -64,6 +66,7 @@ ID_PREFIX: Final[Mapping[CatalogKind, str]] = {
 VERSION_DIGITS: Final = 6
 MAX_VERSION: Final = 10**VERSION_DIGITS - 1
 MAX_PARENT_DEPTH: Final = 32
+EXCHANGE_ATTEMPTS: Final = 5  # without If-Match, an exchange is appended again to a meter changed meanwhile
 _SERVER_FIELDS: Final = ("account_id",)
 
 
@@ -149,6 +152,75 @@ def delete(
     catalog.delete(account, kind, item_id, if_match=current.etag)
 
 
+def record_exchange(
+    account: str,
+    meter_id: str,
+    body: Mapping[str, Any],
+    catalog: CatalogStore,
+    readings: ReadingStore,
+    *,
+    if_match: str | None,
+) -> CatalogEntry[Meter]:
+    """Append a device exchange to a meter's ``exchanges`` (a DCMS operator swapping a PDU): the old
+    device's final read and the new one's initial read at ``timestamp``, after the meter's last exchange.
+    ``old_serial`` defaults to the meter's ``serial``; a ``new_serial`` becomes its ``serial``.
+
+    Raises NotFoundError; PreconditionFailedError when ``if_match`` is not the current ETag; InvalidInputError
+    naming the field. Without ``if_match``, an exchange that loses a race with another change of the meter is
+    appended again to the meter as it is now. The exchange's UTC day is marked for the rating run (before the
+    meter is written: a mark without a change only rates the day again), so rated usage follows."""
+    try:
+        exchange = ExchangeSettings.model_validate(body)
+    except ValidationError as err:
+        raise invalid_input(err) from None
+    for attempt in range(1, EXCHANGE_ATTEMPTS + 1):
+        current = catalog.get(account, "meter", meter_id)
+        if if_match is not None and if_match != current.etag:
+            raise PreconditionFailedError("meter", meter_id, if_match, current.etag)
+        meter = Meter.model_validate(current.body)
+        updated = _with_exchange(meter, exchange)
+        readings.mark_for_rating(account, meter_id, exchange.timestamp.astimezone(UTC).date())
+        try:
+            stored = catalog.replace(
+                account, "meter", meter_id, updated.model_dump(mode="json"), if_match=current.etag
+            )
+        except PreconditionFailedError:
+            if if_match is not None or attempt == EXCHANGE_ATTEMPTS:
+                raise
+            continue  # another change won the race: append to the meter as it is now
+        return _entry(Meter, stored)
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _with_exchange(meter: Meter, exchange: ExchangeSettings) -> Meter:
+    if meter.exchanges and exchange.timestamp <= meter.exchanges[-1].timestamp:
+        last = meter.exchanges[-1].timestamp.isoformat()
+        raise InvalidInputError(
+            "timestamp",
+            f"{exchange.timestamp.isoformat()} is not after the meter's last exchange, at {last}",
+        )
+    _check_exchange_reads(meter, exchange)
+    if exchange.old_serial is None and meter.serial is not None:
+        exchange = exchange.model_copy(update={"old_serial": meter.serial})
+    fields = meter.model_dump()
+    fields["exchanges"] = (*meter.exchanges, exchange)
+    if exchange.new_serial is not None:
+        fields["serial"] = exchange.new_serial
+    try:
+        return Meter.model_validate(fields)
+    except ValidationError as err:
+        raise invalid_input(err) from None
+
+
+def _check_exchange_reads(meter: Meter, exchange: ExchangeSettings, under: str = "") -> None:
+    """An exchange's reads are register values: none above the register's maximum."""
+    for name in ("old_final", "new_initial"):
+        value = getattr(exchange, name)
+        if meter.register_max is not None and value > meter.register_max:
+            reason = f"{value} is above the meter's register_max, {meter.register_max}"
+            raise InvalidInputError(f"{under}{name}", reason)
+
+
 def all_of(account: str, model: type[CatalogModel], catalog: CatalogStore) -> Iterator[CatalogModel]:
     """Every object of a kind in the account, in id order (for the services that need them all)."""
     for stored in all_items(account, KIND_OF[model], catalog):
@@ -191,6 +263,9 @@ def _check_references(
 
 
 def _check_meter(account: str, meter: Meter, catalog: CatalogStore) -> None:
+    check_limits(meter.limits, under="limits")  # refused when written, not when its readings are validated
+    for index, exchange in enumerate(meter.exchanges):
+        _check_exchange_reads(meter, exchange, under=f"exchanges[{index}].")
     if _exists(account, "site", meter.site_id, catalog) is None:
         raise InvalidInputError("site_id", f"no site {meter.site_id!r}")
     parent_id = meter.parent_id

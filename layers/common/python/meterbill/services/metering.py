@@ -19,11 +19,15 @@ _LOOKAHEAD: Final = timedelta(days=1)  # validation bounds a gap at the end with
 
 
 def meter_settings(meter: Meter) -> MeterSettings:
-    """How the catalog says to validate ``meter``: its interval, CT ratio and register maximum; validation's
-    defaults for the rest."""
-    # The catalog checked these values by its own bounds; they become the settings as they are.
-    return MeterSettings.model_construct(
-        interval_minutes=meter.interval_minutes, multiplier=meter.multiplier, register_max=meter.register_max
+    """How the catalog says to validate ``meter``: its interval, CT ratio and its changes, register maximum,
+    device exchanges and limits (absent limits: validation's defaults)."""
+    changes = {"multipliers": meter.multipliers, "exchanges": meter.exchanges}
+    return MeterSettings(
+        interval_minutes=meter.interval_minutes,
+        multiplier=meter.multiplier,
+        register_max=meter.register_max,
+        **{name: value for name, value in changes.items() if value},
+        **meter.limits.model_dump(exclude_unset=True),
     )
 
 

@@ -331,6 +331,9 @@ class DynamoDbReadingStore(ReadingStore):
             idempotent=True,
         )
 
+    def mark_for_rating(self, account: str, meter_id: str, day: date) -> None:
+        self._mark(account, meter_id, day.isoformat())
+
     def pending_marks(self, *, limit: int) -> Sequence[PendingMark]:
         marks: list[PendingMark] = []
         start_key: dict[str, Any] | None = None
