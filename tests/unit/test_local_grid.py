@@ -29,7 +29,13 @@ from meterbill.services.metering import validated_intervals
 from meterbill.services.preview import bill_preview
 from meterbill.services.rating import rating_pass
 from meterbill.services.usage import meter_usage
-from tests.fakes import FakeAccountStore, FakeCatalogStore, FakeMeteringStore, FakeReadingStore
+from tests.fakes import (
+    FakeAccountStore,
+    FakeCatalogStore,
+    FakeInvoiceStore,
+    FakeMeteringStore,
+    FakeReadingStore,
+)
 
 A = "acc-a"
 D = Decimal
@@ -181,7 +187,8 @@ def test_lord_howe_hourly_rating_pass_stores_the_long_day_and_the_month_without_
     metering = FakeMeteringStore()
 
     report = rating_pass(
-        datetime(2026, 4, 10, 0, 10, tzinfo=LORD_HOWE), RatingStores(readings, catalog, metering, accounts)
+        datetime(2026, 4, 10, 0, 10, tzinfo=LORD_HOWE),
+        RatingStores(readings, catalog, metering, accounts, FakeInvoiceStore()),
     )
 
     assert (report.failures, report.days_written) == ([], 21)
