@@ -223,7 +223,7 @@ class Rerating(_Response):
 class Adjustment(_Response):
     issued: bool = Field(description="false when the re-rated period comes to what was charged")
     detail: str
-    note: InvoiceDocument | None = Field(description="the credit or debit note issued, if any")
+    note: InvoiceDocument | None = Field(default=None, description="the credit or debit note issued, if any")
 
 
 # --- a customer's charges over time -------------------------------------------------------------------------
