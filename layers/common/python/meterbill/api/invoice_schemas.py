@@ -220,7 +220,7 @@ class Rerating(_Response):
         )
 
 
-class Adjustment(_Response):
+class AdjustAnswer(_Response):
     issued: bool = Field(description="false when the re-rated period comes to what was charged")
     detail: str
     note: InvoiceDocument | None = Field(default=None, description="the credit or debit note issued, if any")

@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from meterbill.api.dependencies import AuthorizedCaller
 from meterbill.api.invoice_schemas import (
-    Adjustment,
+    AdjustAnswer,
     ChargeBucket,
     Charges,
     InvoiceDocument,
@@ -189,16 +189,19 @@ def rerate_invoice(invoice_id: str, caller: AuthorizedCaller) -> Rerating:
     description="201 with the note (numbered in the credit-note series, naming the invoice it corrects; the "
     "invoice stays unchanged); 200 with issued false when the period comes to what was charged.",
     tags=["invoices"],
-    responses={201: {"description": "the note issued"}},
+    responses={
+        200: {"description": "nothing to correct: no note issued"},
+        201: {"description": "the note issued"},
+    },
 )
-def adjust_invoice(invoice_id: str, caller: AuthorizedCaller) -> Response[Adjustment]:
+def adjust_invoice(invoice_id: str, caller: AuthorizedCaller) -> Response[AdjustAnswer]:
     from meterbill.services import invoicing  # loads the tariff engine: on first use
 
     note = invoicing.adjust(caller.account, invoice_id, caller.now(), caller.stores)
     if note is None:
         detail = f"invoice {invoice_id!r} comes to what was charged: no note issued"
-        return Response(200, content_type="application/json", body=Adjustment(issued=False, detail=detail))
-    answer = Adjustment(
+        return Response(200, content_type="application/json", body=AdjustAnswer(issued=False, detail=detail))
+    answer = AdjustAnswer(
         issued=True,
         detail=f"{note.kind.replace('_', ' ')} {note.number} issued",
         note=document_of(caller, note),
