@@ -260,6 +260,7 @@ def test_adjust_issues_one_credit_note_and_a_second_adjust_issues_nothing(api, s
 
     first = api.post(f"/v1/invoices/{ALICE}/adjust")
     second = api.post(f"/v1/invoices/{ALICE}/adjust")
+    rerated_again = api.post(f"/v1/invoices/{ALICE}/rerate")
     original = api.get(f"/v1/invoices/{ALICE}").json
 
     assert first.status == 201
@@ -281,6 +282,13 @@ def test_adjust_issues_one_credit_note_and_a_second_adjust_issues_nothing(api, s
             "note": None,
         },
     )
+    assert {k: rerated_again.json[k] for k in ("charged", "rerated", "kind", "difference", "lines")} == {
+        "charged": "331.20",  # 334.80 invoiced - 3.60 credited
+        "rerated": "331.20",
+        "kind": None,
+        "difference": "0.00",
+        "lines": [],
+    }
     assert [(n["id"], n["number"], n["total"]) for n in original["notes"]] == [
         (note["id"], "HPO-CN-000001", "-3.60")
     ]

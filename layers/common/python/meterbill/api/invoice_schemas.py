@@ -205,7 +205,7 @@ class Rerating(_Response):
     def of(
         cls, original: Invoice, rerated: Invoice, notes: Sequence[Invoice], diff: Difference | None
     ) -> Rerating:
-        charged = original.total + sum((n.total for n in notes), original.total * 0)
+        charged = sum((n.total for n in notes), original.total)
         return cls.model_validate(
             {
                 "invoice_id": original.id,
