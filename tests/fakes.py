@@ -9,7 +9,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -323,6 +323,7 @@ class FakeStores:
     keys: FakeKeyStore
     accounts: FakeAccountStore
     invoices: FakeInvoiceStore
+    metering: FakeMeteringStore = field(default_factory=lambda: FakeMeteringStore())
 
     @classmethod
     def empty(cls, clock: Callable[[], datetime] = fixed_clock) -> FakeStores:
@@ -341,6 +342,7 @@ class FakeStores:
             keys=self.keys,
             accounts=self.accounts,
             invoices=self.invoices,
+            metering=self.metering,
         )
 
 

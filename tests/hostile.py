@@ -128,7 +128,7 @@ def typed_fields(schema_name: str) -> tuple[tuple[str | int, ...], ...]:
 
 
 def date_field(path: tuple[str | int, ...]) -> bool:
-    return path[-1] in ("effective_from", "effective_to")
+    return path[-1] in ("effective_from", "effective_to", "from", "to")
 
 
 TARIFF_FIELDS: tuple[tuple[str | int, ...], ...] = (
@@ -165,6 +165,8 @@ BILLING_SETTINGS_FIELDS: tuple[tuple[str | int, ...], ...] = (
     ("seller", "bank_account", "iban"),
     ("seller", "bank_account", "bic"),
 )
+SETTLEMENT = {"customer_id": "cus-1", "from": "2026-01-01", "to": "2026-01-02", "reason": "move-out"}
+SETTLEMENT_FIELDS: tuple[tuple[str | int, ...], ...] = (("customer_id",), ("from",), ("to",), ("reason",))
 
 OPERATIONS = [
     Operation("POST", "/v1/customers", "/v1/customers", lambda i: {"id": i, "name": "Bo"},
@@ -195,6 +197,8 @@ OPERATIONS = [
               typed_fields("ApiKeyInput"), lambda i: "/v1/api-keys?limit=100"),
     Operation("PUT", "/v1/settings/billing", "/v1/settings/billing", lambda i: BILLING_SETTINGS,
               BILLING_SETTINGS_FIELDS, lambda i: "/v1/settings/billing"),
+    Operation("POST", "/v1/invoices", "/v1/invoices", lambda i: SETTLEMENT,
+              SETTLEMENT_FIELDS, lambda i: "/v1/invoices?customer_id=cus-1"),
 ]  # fmt: skip
 BY_LABEL = {operation.label: operation for operation in OPERATIONS}
 READING_FIELDS: tuple[str, ...] = tuple(

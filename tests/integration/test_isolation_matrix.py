@@ -147,6 +147,7 @@ class Ids:
     tariff: str
     assignment: str
     key: str = ""
+    invoice: str = ""  # an issued invoice (a settlement of SETTLED days)
 
 
 @dataclass
@@ -169,9 +170,11 @@ NOBODY: Final = Ids(
     tariff="trf-nobody",
     assignment="asg-nobody",
     key="0123456789abcdef",
+    invoice="inv_nobody",
 )  # ids that exist in no account
 IMPORT_DAY: Final = "2026-03-01"  # a NEM12 file's day on the account's meter
 READINGS_DAY: Final = "2026-03-02"  # readings sent as JSON
+SETTLED: Final = (("2026-03-01", "2026-03-02"), ("2026-03-02", "2026-03-03"))  # invoiced days [from, to)
 
 
 def flat_tariff(tariff_id: str, rate: str) -> dict[str, Any]:
@@ -285,6 +288,11 @@ def populate(gateway: Gateway, account: Account, *, copies: int) -> None:
     for readings in (quarter_hours(ids.meter, "1.5", "2.5"), quarter_hours("main", "7")):
         expect(gateway.send(account.ingest, Call("POST", "/v1/readings", readings)), 200)
     expect(gateway.send(account.ingest, import_call(ids)), 200)
+    invoices = []
+    for start, end in SETTLED[:copies]:
+        body = {"customer_id": ids.customer, "from": start, "to": end, "reason": "move-out"}
+        invoices.append(expect(gateway.send(admin, Call("POST", "/v1/invoices", body)), 201).json["id"])
+    account.ids = replace(account.ids, invoice=invoices[0])
     account.listed = {
         "/v1/customers": customers,
         "/v1/sites": sites,
@@ -292,6 +300,7 @@ def populate(gateway: Gateway, account: Account, *, copies: int) -> None:
         "/v1/assignments": assignments,
         "/v1/tariffs": tariffs,
         "/v1/api-keys": sorted(account.key_ids),
+        "/v1/invoices": sorted(invoices),
     }
 
 
@@ -555,6 +564,43 @@ ROUTES: Final[Mapping[tuple[str, str], Route]] = {
         "admin", "not found", lambda ids: Call("DELETE", f"/v1/api-keys/{ids.key}")
     ),
     ("GET", "/v1/openapi.json"): Route(None, "no ids", lambda ids: Call("GET", "/v1/openapi.json")),
+    ("GET", "/v1/invoices"): Route("read", "own list", lambda ids: Call("GET", "/v1/invoices")),
+    ("GET", "/v1/invoices/export"): Route(  # the caller's account's: a request cannot name another
+        "read", "no ids", lambda ids: Call("GET", "/v1/invoices/export", query={"month": "2026-03"})
+    ),
+    ("GET", "/v1/invoices/{invoice_id}"): Route(
+        "read", "not found", lambda ids: Call("GET", f"/v1/invoices/{ids.invoice}")
+    ),
+    ("POST", "/v1/invoices"): Route(  # a settlement for the other account's customer
+        "admin",
+        "not found",
+        lambda ids: Call(
+            "POST",
+            "/v1/invoices",
+            {"customer_id": ids.customer, "from": "2026-03-03", "to": "2026-03-04", "reason": "move-out"},
+        ),
+    ),
+    ("POST", "/v1/invoices/{invoice_id}/issue"): Route(
+        "admin", "not found", lambda ids: Call("POST", f"/v1/invoices/{ids.invoice}/issue")
+    ),
+    ("POST", "/v1/invoices/{invoice_id}/void"): Route(
+        "admin", "not found", lambda ids: Call("POST", f"/v1/invoices/{ids.invoice}/void")
+    ),
+    ("POST", "/v1/invoices/{invoice_id}/rerate"): Route(
+        "admin", "not found", lambda ids: Call("POST", f"/v1/invoices/{ids.invoice}/rerate")
+    ),
+    ("POST", "/v1/invoices/{invoice_id}/adjust"): Route(
+        "admin", "not found", lambda ids: Call("POST", f"/v1/invoices/{ids.invoice}/adjust")
+    ),
+    ("GET", "/v1/customers/{customer_id}/charges"): Route(
+        "read",
+        "not found",
+        lambda ids: Call(
+            "GET",
+            f"/v1/customers/{ids.customer}/charges",
+            query={"from": "2026-03-01", "to": "2026-03-03", "resolution": "day"},
+        ),
+    ),
 }
 
 
@@ -569,7 +615,7 @@ def routes(*kinds: Isolation) -> list[Any]:
 def other_accounts_ids_are_nobodys(answer: HttpAnswer, ids: Ids) -> str:
     """The answer's text with each of ``ids`` written as the id of nobody it stands for."""
     text = json.dumps({"status": answer.status, "headers": answer.headers, "body": answer.text})
-    for name in ("customer", "site", "meter", "external_meter", "tariff", "assignment", "key"):
+    for name in ("customer", "site", "meter", "external_meter", "tariff", "assignment", "key", "invoice"):
         text = text.replace(getattr(ids, name), getattr(NOBODY, name))
     return text
 
@@ -582,7 +628,7 @@ def test_the_matrix_has_a_row_for_every_route_of_the_openapi_document(world: Wor
     documented = {(method.upper(), path) for path, item in document["paths"].items() for method in item}
 
     assert documented == set(ROUTES)
-    assert len(documented) == 39
+    assert len(documented) == 48
 
 
 @pytest.mark.parametrize("route", routes("not found", "unknown reference", "rejected readings"))

@@ -268,6 +268,7 @@ class Stores:
     keys: KeyStore
     accounts: AccountStore
     invoices: InvoiceStore
+    metering: MeteringStore | None = None  # what the rating pass keeps (a customer's running cost)
 
 
 @dataclass(frozen=True, slots=True)

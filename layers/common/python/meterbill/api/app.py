@@ -23,7 +23,17 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from meterbill.api import gate, problems
 from meterbill.api.dependencies import LAMBDA_CONTEXT, backend
 from meterbill.api.problems import MethodNotAllowedError
-from meterbill.api.routes import api_keys, catalog, exchanges, imports, readings, reports, settings, tariffs
+from meterbill.api.routes import (
+    api_keys,
+    catalog,
+    exchanges,
+    imports,
+    invoices,
+    readings,
+    reports,
+    settings,
+    tariffs,
+)
 
 
 class MeterbillApi(APIGatewayRestResolver):
@@ -122,6 +132,7 @@ def create_app() -> MeterbillApi:
         api_keys.router,
         reports.router,
         settings.router,
+        invoices.router,
     ):
         app.include_router(router)
 

@@ -41,6 +41,7 @@ TAGS: Final = (
     "meters",
     "assignments",
     "tariffs",
+    "invoices",
     "settings",
     "api-keys",
     "documents",
@@ -53,7 +54,8 @@ _REASONS: Final = {
     401: "no API key, or an unknown or revoked one",
     403: "the API key's scopes do not allow this",
     404: "no such object in this account (another account's id looks the same)",
-    409: "the id is taken, or a request with this Idempotency-Key is still being served",
+    409: "the id is taken, the object's state does not allow the action (voiding an issued invoice), or a "
+    "request with this Idempotency-Key is still being served",
     412: "If-Match is not the current ETag: the object has changed since it was read",
     413: "the body is too large (1 MB; imports 5 MB)",
     415: "the body's Content-Type is not one this route takes",

@@ -15,7 +15,7 @@ no usable API key (``UnauthorizedError``)                               401
 the key's scopes do not allow the operation (``ForbiddenError``)        403
 no such route, or no such object in the caller's account               404
 a method the path does not have (``MethodNotAllowedError``; ``Allow``)  405
-the id exists already; the same Idempotency-Key is still being served   409
+the id exists; the state forbids it (``InvalidStateError``); key busy  409
 If-Match is not the current ETag (``PreconditionFailedError``)          412
 a body over the size limit (``ContentTooLargeError``)                   413
 a media type the route does not take                                    415
@@ -50,6 +50,7 @@ from meterbill.errors import (
     AlreadyExistsError,
     ForbiddenError,
     InvalidInputError,
+    InvalidStateError,
     MeterbillError,
     NotFoundError,
     PreconditionFailedError,
@@ -205,6 +206,8 @@ def problem_for(error: Exception) -> Problem:
             return Problem(HTTPStatus.NOT_FOUND, str(error))
         case AlreadyExistsError():
             return field_problem(HTTPStatus.CONFLICT, [FieldError("id", str(error))])
+        case InvalidStateError():
+            return field_problem(HTTPStatus.CONFLICT, [FieldError("state", str(error))])
         case PreconditionFailedError():
             reason = f"is not the current ETag of {error.kind} {error.item_id!r}; read it again"
             return field_problem(HTTPStatus.PRECONDITION_FAILED, [FieldError(IF_MATCH_HEADER, reason)])

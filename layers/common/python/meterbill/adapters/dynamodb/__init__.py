@@ -18,6 +18,7 @@ from meterbill.adapters.dynamodb.catalog import DynamoDbCatalogStore, random_eta
 from meterbill.adapters.dynamodb.connection import DynamoDb, RetryPolicy, response_code
 from meterbill.adapters.dynamodb.invoices import DynamoDbInvoiceStore
 from meterbill.adapters.dynamodb.keys import DynamoDbAccountStore, DynamoDbKeyStore
+from meterbill.adapters.dynamodb.metering import DynamoDbMeteringStore
 from meterbill.adapters.dynamodb.readings import DynamoDbReadingStore
 from meterbill.ports import Stores
 from meterbill.settings import StorageSettings
@@ -45,6 +46,7 @@ def stores_on(
         keys=DynamoDbKeyStore(db),
         accounts=DynamoDbAccountStore(db, new_etag=new_etag),
         invoices=DynamoDbInvoiceStore(db, clock=clock),
+        metering=DynamoDbMeteringStore(db),
     )
 
 

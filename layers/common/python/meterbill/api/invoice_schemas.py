@@ -1,0 +1,285 @@
+"""Request and response bodies of the invoice routes (``meterbill.api.routes.invoices``): invoices and notes
+as stored (``billing.invoice.Invoice.to_json()``), a re-rating's difference, a settlement's request, a
+customer's charges over time. The conventions are those of ``meterbill.api.schemas``: money and quantities
+as decimal text, dates ``YYYY-MM-DD``, moments ISO 8601 with their offset,
+request bodies without unknown fields."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field
+
+from meterbill.api.schemas import DecimalText, IsoDate, _Page, _Request, _Response
+from meterbill.domain import Id, Reference, Text
+
+if TYPE_CHECKING:
+    from meterbill.billing.invoice import Invoice
+    from meterbill.billing.notes import Difference
+    from meterbill.ports import InvoiceRecord, ReratingCandidate, RunningCost
+
+Kind = Literal["invoice", "credit_note", "debit_note"]
+State = Literal["draft", "issued", "void"]
+
+
+class TariffRef(_Response):
+    id: str
+    version: int | None
+
+
+class InvoiceLineDocument(_Response):
+    meter_id: str | None
+    assignment_id: str | None
+    start: date = Field(description="the first day of service this line bills")
+    end: date = Field(description="the day after its last day of service")
+    component: str = Field(description="energy, demand, fixed, tax, ... as the tariff engine names it")
+    description: str
+    quantity: DecimalText
+    unit: str
+    rate: DecimalText | None
+    amount: DecimalText
+    tariff: TariffRef | None
+    share: DecimalText = Field(description="the customer's share of the meter (quantity is already shared)")
+    period: str | None = Field(description="the time-of-use period, if any")
+    tier: int | None
+    season: str | None
+
+
+class MeterUsageDocument(_Response):
+    meter_id: str
+    unit: str
+    total: DecimalText
+    estimated: DecimalText = Field(description="the part of the total that is not actual")
+    missing_intervals: int
+    peak_demand: DecimalText | None
+
+
+class NoteSummary(_Response):
+    id: str
+    kind: Kind
+    state: State
+    number: str | None
+    total: DecimalText
+    issued_at: datetime | None
+    reason: str | None
+
+
+class ReratingCandidateDocument(_Response):
+    meter_id: str
+    start: datetime
+    end: datetime
+    received_at: datetime = Field(
+        description="when readings of that span arrived after the invoice was issued"
+    )
+
+    @classmethod
+    def of(cls, candidate: ReratingCandidate) -> ReratingCandidateDocument:
+        return cls(
+            meter_id=candidate.meter_id,
+            start=candidate.start,
+            end=candidate.end,
+            received_at=candidate.received_at,
+        )
+
+
+class InvoiceSummary(_Response):
+    id: str
+    kind: Kind
+    state: State
+    number: str | None = Field(description="null until issued")
+    customer_id: str
+    period_start: date = Field(
+        description="the first day of the period (local calendar of the customer's site)"
+    )
+    period_end: date = Field(description="the day after its last day")
+    currency: str
+    subtotal: DecimalText = Field(description="the lines without taxes")
+    taxes: DecimalText
+    total: DecimalText
+    issued_at: datetime | None
+    corrects: str | None = Field(description="for a credit or debit note: the invoice it corrects")
+    reason: str | None
+
+    @classmethod
+    def fields_of(cls, record: InvoiceRecord) -> dict[str, Any]:
+        body = record.body
+        return {
+            "id": record.invoice_id,
+            "kind": record.kind,
+            "state": record.state,
+            "number": record.number,
+            "customer_id": record.customer_id,
+            "period_start": record.period_start,
+            "period_end": record.period_end,
+            "currency": body["currency"],
+            "subtotal": body["subtotal"],
+            "taxes": body["taxes"],
+            "total": body["total"],
+            "issued_at": record.issued_at,
+            "corrects": body.get("corrects"),
+            "reason": body.get("reason"),
+        }
+
+    @classmethod
+    def of(cls, record: InvoiceRecord) -> InvoiceSummary:
+        return cls.model_validate(cls.fields_of(record))
+
+
+class InvoiceDocument(InvoiceSummary):
+    etag: str = Field(
+        description="changes with every write of the invoice (a draft recomputed, issued, voided)"
+    )
+    computed_at: datetime = Field(description="when the lines were last computed")
+    lines: list[InvoiceLineDocument]
+    memos: list[InvoiceLineDocument] = Field(description="not part of the total (savings not credited)")
+    meter_usage: list[MeterUsageDocument]
+    notes: list[NoteSummary] = Field(description="the credit and debit notes that correct this invoice")
+    rerating_candidates: list[ReratingCandidateDocument] = Field(
+        description="readings received after issue that touch its period: a re-rating may find a difference"
+    )
+
+    @classmethod
+    def of_record(
+        cls,
+        record: InvoiceRecord,
+        etag: str,
+        notes: Sequence[Invoice] = (),
+        candidates: Sequence[ReratingCandidate] = (),
+    ) -> InvoiceDocument:
+        body = record.body
+        return cls.model_validate(
+            {
+                **cls.fields_of(record),
+                "etag": etag,
+                "computed_at": body["computed_at"],
+                "lines": body["lines"],
+                "memos": body["memos"],
+                "meter_usage": body["meter_usage"],
+                "notes": [
+                    {
+                        "id": n.id,
+                        "kind": n.kind,
+                        "state": n.state,
+                        "number": n.number,
+                        "total": n.total,
+                        "issued_at": n.issued_at,
+                        "reason": n.reason,
+                    }
+                    for n in notes
+                ],
+                "rerating_candidates": [ReratingCandidateDocument.of(c) for c in candidates],
+            }
+        )
+
+
+class InvoicePage(_Page):
+    items: list[InvoiceSummary]
+
+
+class SettlementInput(_Request):
+    """An invoice for any days of one customer (a move-out settlement)."""
+
+    customer_id: Reference
+    start: IsoDate = Field(alias="from", description="the first day")
+    end: IsoDate = Field(alias="to", description="the day after the last")
+    reason: Text = Field(description="why these days are invoiced apart, printed on the invoice")
+
+
+class Rerating(_Response):
+    invoice_id: str
+    number: str | None
+    currency: str
+    charged: DecimalText = Field(description="the invoice's total plus that of its issued notes")
+    rerated: DecimalText = Field(
+        description="the period's total re-rated with today's data, catalog, tariffs"
+    )
+    kind: Literal["credit_note", "debit_note"] | None = Field(
+        description="the note `adjust` would issue; null when nothing differs"
+    )
+    difference: DecimalText = Field(description="rerated minus charged: what the note would come to")
+    lines: list[InvoiceLineDocument] = Field(description="the note's lines: re-rated minus charged, by line")
+
+    @classmethod
+    def of(
+        cls, original: Invoice, rerated: Invoice, notes: Sequence[Invoice], diff: Difference | None
+    ) -> Rerating:
+        charged = sum((n.total for n in notes), original.total)
+        return cls.model_validate(
+            {
+                "invoice_id": original.id,
+                "number": original.number,
+                "currency": original.currency,
+                "charged": charged,
+                "rerated": rerated.total,
+                "kind": None if diff is None else diff.kind,
+                "difference": (rerated.total - charged) if diff is None else diff.total,
+                "lines": [] if diff is None else [line.to_json() for line in diff.lines],
+            }
+        )
+
+
+class AdjustAnswer(_Response):
+    issued: bool = Field(description="false when the re-rated period comes to what was charged")
+    detail: str
+    note: InvoiceDocument | None = Field(default=None, description="the credit or debit note issued, if any")
+
+
+# --- a customer's charges over time -------------------------------------------------------------------------
+
+
+class ChargeBucket(_Response):
+    start: date
+    end: date = Field(description="the day after the bucket's last day")
+    currency: str | None = Field(description="null for a bucket with no bill")
+    subtotal: DecimalText
+    taxes: DecimalText
+    total: DecimalText
+
+
+class UsageSoFarDocument(_Response):
+    unit: str
+    total: DecimalText
+    estimated: DecimalText
+
+
+class RunningCostDocument(_Response):
+    period_start: date
+    period_end: date
+    as_of: date = Field(description="usage and cost cover [period_start, as_of)")
+    currency: str
+    usage: list[UsageSoFarDocument]
+    cost: DecimalText = Field(description="the period's cost so far")
+    projected: DecimalText = Field(description="projected to period_end: cost * period days / elapsed days")
+    computed_at: datetime
+
+    @classmethod
+    def of(cls, running: RunningCost) -> RunningCostDocument:
+        return cls.model_validate(
+            {
+                "period_start": running.period_start,
+                "period_end": running.period_end,
+                "as_of": running.as_of,
+                "currency": running.currency,
+                "usage": [
+                    {"unit": u.unit, "total": u.total, "estimated": u.estimated} for u in running.usage
+                ],
+                "cost": running.cost,
+                "projected": running.projected,
+                "computed_at": running.computed_at,
+            }
+        )
+
+
+class Charges(_Response):
+    customer_id: Id
+    start: date = Field(description="the first day (from)")
+    end: date = Field(description="the day after the last (to)")
+    resolution: Literal["day", "month"]
+    currency: str | None
+    total: DecimalText
+    buckets: list[ChargeBucket]
+    running: RunningCostDocument | None = Field(
+        description="the running bill period's cost so far and its projection (kept by the rating pass)"
+    )
