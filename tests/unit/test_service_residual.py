@@ -206,3 +206,17 @@ def test_a_move_out_leaves_the_whole_residual_to_the_remaining_customer() -> Non
     assert [b.meter_id for b in bill_preview(A, "c-a", DAY, NEXT, stores.catalog, stores.readings)] == [
         "sub-a"
     ]
+
+
+def test_customers_sharing_a_residual_at_the_same_time_share_one_way_of_splitting_it() -> None:
+    stores = building()
+    give(stores, "c-a", "main", basis="residual", allocation="area", effective_to="2026-03-02")
+    give(
+        stores, "c-b", "main", basis="residual", allocation="usage", effective_from="2026-03-02"
+    )  # after c-a
+
+    with pytest.raises(InvalidInputError) as raised:
+        give(stores, "c-b", "main", basis="residual", allocation="share", id="as-overlapping")
+
+    assert raised.value.field == "allocation"
+    assert "split by area in assignment 'as-c-a-main'" in raised.value.reason

@@ -314,6 +314,19 @@ def _check_assignment(account: str, assignment: Assignment, catalog: CatalogStor
         assignments_for([*others, assignment], assignment.meter_id, start, end)
     except ValueError as err:
         raise InvalidInputError("share", str(err)) from None
+    if assignment.basis == "residual":
+        for other in others:
+            if (
+                other.meter_id == assignment.meter_id
+                and other.basis == "residual"
+                and other.allocation != assignment.allocation
+                and other.overlaps(start, end)
+            ):
+                raise InvalidInputError(
+                    "allocation",
+                    f"meter {meter.id!r}'s residual is split by {other.allocation} in assignment "
+                    f"{other.id!r} at the same time; the customers sharing it need one way to split it",
+                )
 
 
 def _check_residual_meter(account: str, meter: Meter, catalog: CatalogStore) -> None:
