@@ -507,6 +507,8 @@ def test_an_assignment_links_a_meter_to_a_customer_under_a_tariff(api, fakes):
         "share": "0.5",
         "effective_from": "2026-01-01",
         "effective_to": None,
+        "basis": "meter",
+        "allocation": "share",
         **stamps(etag_of(fakes, "assignment", "asg-1")),
     }
     assert fakes.catalog.items[(ACCOUNT, "assignment", "asg-1")].body == {
@@ -518,4 +520,32 @@ def test_an_assignment_links_a_meter_to_a_customer_under_a_tariff(api, fakes):
         "share": "0.5",
         "effective_from": "2026-01-01",
         "effective_to": None,
+        "basis": "meter",
+        "allocation": "share",
     }
+
+
+def test_a_residual_assignment_needs_a_main_meter_with_sub_meters(api, fakes):
+    add_site(api)
+    add_meter(api)
+    api.post("/v1/customers", {"id": "cus-1", "name": "Ada"})
+    api.post("/v1/tariffs", FLAT_TARIFF)
+    residual = {
+        "id": "asg-1",
+        "meter_id": "mtr-1",
+        "customer_id": "cus-1",
+        "tariff_id": "flat",
+        "effective_from": "2026-01-01",
+        "basis": "residual",
+        "allocation": "area",
+    }
+
+    alone = api.post("/v1/assignments", residual)
+    add_meter(api, "mtr-1a", kind="sub", parent_id="mtr-1")
+    with_sub = api.post("/v1/assignments", residual)
+
+    assert (alone.status, alone.json["errors"]) == (
+        422,
+        [{"field": "basis", "reason": "residual needs sub-meters; no meter has parent_id 'mtr-1'"}],
+    )
+    assert (with_sub.status, with_sub.json["basis"], with_sub.json["allocation"]) == (201, "residual", "area")

@@ -460,3 +460,29 @@ def test_a_meter_exchange_recorded_after_a_pass_is_rated_into_the_day_by_the_nex
     assert report.meters == 1
     assert after.qualities == "A" * 24
     assert [D(v).scaleb(after.exponent) for v in after.values] == [D(1)] * 12 + [swapped] + [D(1)] * 11
+
+
+def test_the_running_cost_of_a_residual_share_is_the_main_meter_minus_its_sub_meter(
+    ports: RatingStores,
+) -> None:
+    catalog = ports.catalog
+    catalog_service.create(
+        A,
+        Meter,
+        {"id": "s1", "site_id": "berlin", "utility": "electricity", "unit": "kWh", "kind": "sub",
+         "parent_id": "m1", "interval_minutes": 60},
+        catalog,
+    )  # fmt: skip
+    catalog_service.create(A, Customer, {"id": "c2", "name": "C2"}, catalog)
+    residual = {"meter_id": "m1", "customer_id": "c2", "tariff_id": "flat", "basis": "residual"}
+    catalog_service.create(A, Assignment, {**residual, "id": "as2", "effective_from": "2026-01-01"}, catalog)
+    readings, metering = fakes(ports)
+    readings.put_new(A, two_days())
+    readings.put_new(A, [replace(r, meter_id="s1", value=D("0.5")) for r in two_days()])
+
+    rating_pass(NOW, ports)
+
+    # m1: 36 + 35 kWh over 28 and 29 March; s1: 47 hours * 0.5 kWh = 23.5; the residual 71 - 23.5 = 47.5.
+    running = metering.running[(A, "c2")]
+    assert [(u.unit, u.total, u.estimated) for u in running.usage] == [("kWh", D(71) - D("23.5"), D(0))]
+    assert running.cost == D("47.5") * D("0.30") == D("14.25")

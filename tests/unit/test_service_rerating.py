@@ -9,7 +9,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from meterbill.billing.invoice import invoice_id
+from meterbill.billing.invoice import Invoice, invoice_id
+from meterbill.domain import Assignment
 from meterbill.ports import InvoiceRecord, RatingStores, RawReading, ReratingCandidate
 from meterbill.services import catalog as catalog_service
 from meterbill.services import invoicing
@@ -246,4 +247,40 @@ def test_a_correction_after_a_note_is_a_candidate_on_the_invoice_and_on_its_note
     ]
     assert stores.invoices.rerating_candidates(A, note.invoice_id) == [
         ReratingCandidate(note.invoice_id, "m1", *jan20, at)
+    ]
+
+
+def test_a_corrected_sub_meter_reading_is_a_candidate_on_the_invoice_of_its_residuals_sharer() -> None:
+    # c1 holds the residual of main meter m1 (m1 minus its sub-meter s1), c2 the sub-meter s1 itself.
+    stores = FakeStores.empty()
+    new_account(stores, bill_day=1)
+    add_site(stores)
+    catalog_service.create_tariff(A, tariff("flat", "0.30"), stores.catalog)
+    add_meter(stores, "m1")
+    add_meter(stores, "s1", kind="sub", parent_id="m1")
+    add_customer(stores, "c1")
+    add_customer(stores, "c2")
+    residual = {"id": "as-c1-m1", "meter_id": "m1", "customer_id": "c1", "tariff_id": "flat"}
+    catalog_service.create(
+        A, Assignment, {**residual, "effective_from": "2026-01-01", "basis": "residual"}, stores.catalog
+    )
+    assign(stores, "c2", "s1", "flat", date(2026, 1, 1))
+    january = (datetime(2026, 1, 1, tzinfo=BERLIN), datetime(2026, 2, 3, tzinfo=BERLIN))
+    stores.readings.put_new(A, hourly("m1", *january, lambda _: D(3)) + hourly("s1", *january))
+    ports = rating_ports(stores)
+    assert rating_pass(datetime(2026, 2, 3, 0, 30, tzinfo=BERLIN), ports).failures == []
+    issued = invoicing.invoice_period(A, "c1", JAN, ISSUED_AT, stores.ports())
+    other = invoicing.invoice_period(A, "c2", JAN, ISSUED_AT, stores.ports())
+    assert Invoice.from_json(issued.body).total == 31 * 24 * (D(3) - D(1)) * D("0.30") == D("446.40")
+    stores.readings.put_new(A, corrected("s1", 20))
+
+    report = rating_pass(LATE, ports)
+
+    assert report.rerating_candidates == 2
+    jan20 = local_day(date(2026, 1, 20))
+    assert stores.invoices.rerating_candidates(A, issued.invoice_id) == [
+        ReratingCandidate(issued.invoice_id, "s1", *jan20, LATE)  # the sub-meter whose reading changed
+    ]
+    assert stores.invoices.rerating_candidates(A, other.invoice_id) == [
+        ReratingCandidate(other.invoice_id, "s1", *jan20, LATE)
     ]

@@ -350,6 +350,17 @@ class Assignment(_Model):
     share: Share = Decimal(1)
     effective_from: CalendarDate
     effective_to: CalendarDate | None = None  # exclusive; None: open-ended
+    # "meter": the meter's own usage times the share. "residual" (a main meter): what it measured beyond the
+    # sum of its sub-meters, split among the customers holding residual assignments on it that day by
+    # ``allocation``: their shares, their floor areas (customer.attributes.floor_area) or their own
+    # sub-metered usage in the period (billing/residual.py).
+    basis: Literal["meter", "residual"] = "meter"
+    allocation: Literal["share", "area", "usage"] = "share"
+
+    @property
+    def fixed_share(self) -> bool:
+        """Whether ``share`` is what the customer gets (not so for a residual split by area or usage)."""
+        return self.basis == "meter" or self.allocation == "share"
 
     @field_validator("effective_to")
     @classmethod
@@ -374,18 +385,24 @@ def assignments_for(
 ) -> list[Assignment]:
     """The meter's assignments active in [start, end), by effective_from.
 
-    Raises ValueError naming the assignments whose shares add up to more than 1 on some day of the window.
+    Raises ValueError naming the assignments whose shares add up to more than 1 on some day of the window:
+    the meter's own usage and its residual (main minus sub-meters) are counted apart, and a residual split by
+    area or usage has no fixed share to count.
     """
     spans = sorted(
         ((a, span) for a in assignments if a.meter_id == meter_id and (span := a.active_days(start, end))),
         key=lambda pair: (pair[0].effective_from, pair[0].id),
     )
     for day in sorted({first for _, (first, _) in spans}):  # the total only rises where an assignment starts
-        running = [a for a, (first, stop) in spans if first <= day < stop]
-        total = sum((a.share for a in running), Decimal(0))
-        if total > 1:
-            ids = ", ".join(repr(a.id) for a in running)
-            raise ValueError(
-                f"meter {meter_id!r}: assignments {ids} overlap from {day} with total share {total} > 1"
-            )
+        for basis in ("meter", "residual"):
+            running = [
+                a for a, (first, stop) in spans if first <= day < stop and a.basis == basis and a.fixed_share
+            ]
+            total = sum((a.share for a in running), Decimal(0))
+            if total > 1:
+                ids = ", ".join(repr(a.id) for a in running)
+                what = "assignments" if basis == "meter" else "residual assignments"
+                raise ValueError(
+                    f"meter {meter_id!r}: {what} {ids} overlap from {day} with total share {total} > 1"
+                )
     return [a for a, _ in spans]

@@ -518,6 +518,16 @@ class AssignmentInput(_Request):
     share: Share = Decimal(1)
     effective_from: IsoDate
     effective_to: IsoDate | None = Field(default=None, description="exclusive; none: open-ended")
+    basis: Literal["meter", "residual"] = Field(
+        default="meter",
+        description="meter: the meter's usage times share; residual (a main meter with sub-meters): "
+        "the main meter minus its sub-meters, split among the customers sharing it",
+    )
+    allocation: Literal["share", "area", "usage"] = Field(
+        default="share",
+        description="how a residual is split: by share, by customer.attributes.floor_area, or by the "
+        "customers' own sub-metered usage in the period",
+    )
 
 
 class AssignmentRecord(AssignmentInput, Stamps):

@@ -305,6 +305,8 @@ def _check_assignment(account: str, assignment: Assignment, catalog: CatalogStor
             f"tariff {latest.value.id!r} prices {latest.value.unit!r} "
             f"but meter {meter.id!r} measures {meter.unit!r}",
         )
+    if assignment.basis == "residual":
+        _check_residual_meter(account, meter, catalog)
     others = [a for a in all_of(account, Assignment, catalog) if a.id != assignment.id]
     start = assignment.effective_from
     end = assignment.effective_to or date.max
@@ -312,6 +314,27 @@ def _check_assignment(account: str, assignment: Assignment, catalog: CatalogStor
         assignments_for([*others, assignment], assignment.meter_id, start, end)
     except ValueError as err:
         raise InvalidInputError("share", str(err)) from None
+    if assignment.basis == "residual":
+        for other in others:
+            if (
+                other.meter_id == assignment.meter_id
+                and other.basis == "residual"
+                and other.allocation != assignment.allocation
+                and other.overlaps(start, end)
+            ):
+                raise InvalidInputError(
+                    "allocation",
+                    f"meter {meter.id!r}'s residual is split by {other.allocation} in assignment "
+                    f"{other.id!r} at the same time; the customers sharing it need one way to split it",
+                )
+
+
+def _check_residual_meter(account: str, meter: Meter, catalog: CatalogStore) -> None:
+    """A residual (main minus sub-meters) needs a main meter with at least one sub-meter."""
+    if meter.kind != "main":
+        raise InvalidInputError("basis", f"residual needs a main meter; meter {meter.id!r} is {meter.kind!r}")
+    if not any(m.parent_id == meter.id for m in all_of(account, Meter, catalog)):
+        raise InvalidInputError("basis", f"residual needs sub-meters; no meter has parent_id {meter.id!r}")
 
 
 def _check_unreferenced(account: str, kind: CatalogKind, item_id: str, catalog: CatalogStore) -> None:

@@ -13,13 +13,14 @@ month on its own, as the monthly bill will. Nothing is stored.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from meterbill.billing.allocation import share_of_series
-from meterbill.billing.bill import Bill
+from meterbill.billing.allocation import AllocationError, AllocationMethod, share_of_series
+from meterbill.billing.bill import Bill, LineItem
+from meterbill.billing.residual import residual_of, split_by_weights
 from meterbill.domain import Assignment, Customer, Meter, Site, assignments_for
 from meterbill.errors import InvalidInputError
 from meterbill.ports import CatalogStore, ReadingStore
@@ -30,6 +31,9 @@ from meterbill.tariffs.engine import BillPeriod, ScopedAttributes, TariffError, 
 from meterbill.tariffs.versions import NoTariffInForceError, in_force
 from meterbill.timeutil import local_midnight
 from meterbill.usage import IntervalSeries, Usage
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
 
 MAX_PERIOD: Final = timedelta(days=366)
 # A meter's usage over [start, end) (site-local midnights), for a caller that has it already (the rating run's
@@ -91,17 +95,27 @@ def period_bills(
     if end - start > MAX_PERIOD:
         raise InvalidInputError("to", f"more than {MAX_PERIOD.days} days after from")
     customer = catalog_service.get(account, Customer, customer_id, catalog).value
-    mine = [a for a in catalog_service.all_of(account, Assignment, catalog) if a.customer_id == customer.id]
+    everyone = list(catalog_service.all_of(account, Assignment, catalog))
+    mine = [a for a in everyone if a.customer_id == customer.id]
     bills: list[PreviewBill] = []
     for meter_id in sorted({a.meter_id for a in mine}):
         try:
-            active = assignments_for(mine, meter_id, start, end)
+            active = assignments_for(mine, meter_id, start, end)  # (the catalog checks them all)
         except ValueError as err:  # the catalog refuses such assignments; one stored before that rule
             raise InvalidInputError("assignment.share", str(err)) from None
         for assignment in active:
             history = () if demand_history is None else demand_history.get(meter_id, ())
             bills += _assignment_bills(
-                account, customer, assignment, start, end, catalog, readings, history, series_source
+                account,
+                customer,
+                assignment,
+                start,
+                end,
+                catalog,
+                readings,
+                history,
+                series_source,
+                everyone,
             )
     return bills
 
@@ -116,6 +130,7 @@ def _assignment_bills(
     readings: ReadingStore,
     demand_history: Sequence[Decimal],
     series_source: SeriesSource | None,
+    everyone: Sequence[Assignment],
 ) -> list[PreviewBill]:
     span = assignment.active_days(start, end)
     assert span is not None  # assignments_for keeps only the active ones
@@ -131,11 +146,19 @@ def _assignment_bills(
     except NoTariffInForceError as err:
         raise InvalidInputError("assignment.tariff_id", f"assignment {assignment.id!r}: {err}") from None
     span_start, span_end = local_midnight(first, zone), local_midnight(stop, zone)
-    if series_source is None:
-        usage = validated_intervals(account, meter, span_start, span_end, readings).as_interval_series()
+
+    def series_of(of: Meter, lo: datetime, hi: datetime) -> IntervalSeries:
+        if series_source is None:
+            return validated_intervals(account, of, lo, hi, readings).as_interval_series()
+        return series_source(of, lo, hi)
+
+    faults: frozenset[int] = frozenset()
+    if assignment.basis == "residual":
+        series, faults = _residual_part(
+            account, assignment, meter, zone, span_start, span_end, start, end, catalog, everyone, series_of
+        )
     else:
-        usage = series_source(meter, span_start, span_end)
-    series = share_of_series(usage, assignment.share)
+        series = share_of_series(series_of(meter, span_start, span_end), assignment.share)
     attributes = ScopedAttributes(customer.attributes, site.attributes, meter.attributes)
     bills = []
     for lo, hi, tariff in spans:
@@ -151,5 +174,134 @@ def _assignment_bills(
         except TariffError as err:  # the operand at fault, in the tariff version the assignment uses
             where = f"assignment {assignment.id!r}, tariff {tariff.id!r} version {tariff.version}"
             raise InvalidInputError(f"tariff.{err.field}", f"{where}: {err.reason}") from None
-        bills += [PreviewBill(assignment.id, meter.id, assignment.share, bill) for bill in monthly]
+        bills += [
+            PreviewBill(assignment.id, meter.id, assignment.share, _with_faults(bill, series, faults))
+            for bill in monthly
+        ]
     return bills
+
+
+# --- shared costs: a main meter minus its sub-meters -------------------------------------------------------
+
+
+def _residual_part(
+    account: str,
+    assignment: Assignment,
+    main: Meter,
+    zone: ZoneInfo,
+    span_start: datetime,
+    span_end: datetime,
+    start: date,
+    end: date,
+    catalog: CatalogStore,
+    everyone: Sequence[Assignment],
+    series_of: Callable[[Meter, datetime, datetime], IntervalSeries],
+) -> tuple[IntervalSeries, frozenset[int]]:
+    """The customer's part of the main meter's residual over [span_start, span_end), and the intervals
+    (indices) where its sub-meters exceeded it."""
+    where = f"assignment {assignment.id!r}, meter {main.id!r}"
+    subs = sorted(
+        (m for m in catalog_service.all_of(account, Meter, catalog) if m.parent_id == main.id),
+        key=lambda m: m.id,
+    )
+    if main.kind != "main" or not subs:
+        raise InvalidInputError("assignment.basis", f"{where}: a residual needs a main meter with sub-meters")
+    try:
+        residual = residual_of(
+            series_of(main, span_start, span_end), [series_of(sub, span_start, span_end) for sub in subs]
+        )
+    except AllocationError as err:
+        raise InvalidInputError("assignment.basis", f"{where}: sub-meter {err}") from None
+    if assignment.allocation == "share":
+        return share_of_series(residual.series, assignment.share), residual.faults
+    sharers = [
+        a for a in everyone if a.meter_id == main.id and a.basis == "residual" and a.overlaps(start, end)
+    ]
+    other = sorted({a.allocation for a in sharers} - {assignment.allocation})
+    if other:
+        raise InvalidInputError(
+            "assignment.allocation",
+            f"{where}: the residual is split by {assignment.allocation} and by {', '.join(other)}; "
+            "customers sharing a main meter need one way to split it",
+        )
+    if assignment.allocation == "area":
+        weight = {c: _floor_area(account, c, main.id, catalog) for c in {a.customer_id for a in sharers}}
+        method = AllocationMethod.AREA
+    else:
+        weight = _sub_metered_usage(sharers, subs, everyone, zone, start, end, series_of)
+        method = AllocationMethod.USAGE
+    day_of = _local_days(residual.series, zone)
+    by_day: dict[date, dict[str, Decimal]] = {}
+    for day in sorted(set(day_of)):
+        by_day[day] = {a.customer_id: weight[a.customer_id] for a in sharers if a.overlaps(day, day + DAY)}
+    try:
+        part = split_by_weights(
+            residual.series, [by_day[day] for day in day_of], method, assignment.customer_id
+        )
+    except AllocationError as err:
+        raise InvalidInputError("assignment.allocation", f"{where}: {err}") from None
+    return part, residual.faults
+
+
+DAY: Final = timedelta(days=1)
+
+
+def _floor_area(account: str, customer_id: str, main_id: str, catalog: CatalogStore) -> Decimal:
+    sharer = catalog_service.get(account, Customer, customer_id, catalog).value
+    area = sharer.attributes.get("floor_area")
+    if not isinstance(area, Decimal) or not area.is_finite() or area < 0:
+        raise InvalidInputError(
+            "customer.attributes.floor_area",
+            f"customer {customer_id!r} shares meter {main_id!r}'s residual by area but has no floor_area "
+            f"that is a number >= 0 (got {area!r})",
+        )
+    return area
+
+
+def _sub_metered_usage(
+    sharers: Sequence[Assignment],
+    subs: Sequence[Meter],
+    everyone: Sequence[Assignment],
+    zone: ZoneInfo,
+    start: date,
+    end: date,
+    series_of: Callable[[Meter, datetime, datetime], IntervalSeries],
+) -> dict[str, Decimal]:
+    """Each sharing customer's own usage in [start, end) on the main meter's sub-meters (its ``meter``
+    assignments on them, times their shares)."""
+    sub_by_id = {sub.id: sub for sub in subs}
+    usage = {a.customer_id: Decimal(0) for a in sharers}
+    for a in everyone:
+        if a.customer_id not in usage or a.basis != "meter" or a.meter_id not in sub_by_id:
+            continue
+        span = a.active_days(start, end)
+        if span is None:
+            continue
+        lo, hi = local_midnight(span[0], zone), local_midnight(span[1], zone)
+        usage[a.customer_id] += share_of_series(series_of(sub_by_id[a.meter_id], lo, hi), a.share).total()
+    return usage
+
+
+def _local_days(series: IntervalSeries, zone: ZoneInfo) -> list[date]:
+    """The local date each interval of ``series`` starts on."""
+    first = series.start.astimezone(UTC)
+    return [(first + i * series.interval).astimezone(zone).date() for i in range(len(series.values))]
+
+
+def _with_faults(bill: Bill, series: IntervalSeries, faults: frozenset[int]) -> Bill:
+    """The bill with a memo counting its intervals where the sub-meters exceeded the main meter."""
+    if not faults:
+        return bill
+    first = series.start.astimezone(UTC)
+    count = sum(1 for i in faults if bill.start <= first + i * series.interval < bill.end)
+    if not count:
+        return bill
+    memo = LineItem(
+        component="residual_fault",
+        description="Sub-meters exceeded the main meter: residual billed as 0 in these intervals",
+        quantity=Decimal(count),
+        unit="intervals",
+        rate=None,
+        amount=Decimal("0.00"),
+    )
+    return replace(bill, memos=(*bill.memos, memo))

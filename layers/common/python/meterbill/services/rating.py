@@ -382,7 +382,7 @@ def update_running_cost(account: str, customer_id: str, now: datetime, ports: Ra
     usage: dict[str, list[Decimal]] = {}
     for assignment in mine:
         span = assignment.active_days(period.start, today) if elapsed else None
-        if span is None:
+        if span is None or assignment.basis == "residual":  # a residual's usage: from its bills, below
             continue
         meter = meters[assignment.meter_id]
         totals = usage.setdefault(meter.unit, [Decimal(0), Decimal(0)])
@@ -405,6 +405,12 @@ def update_running_cost(account: str, customer_id: str, now: datetime, ports: Ra
         )
         currency = bills[0].bill.currency if bills else ""
         cost = sum((b.bill.total for b in bills), Decimal(0))
+        residuals = {a.id for a in mine if a.basis == "residual"}
+        for b in bills:
+            if b.assignment_id in residuals:  # the customer's part of a main meter minus its sub-meters
+                totals = usage.setdefault(b.bill.usage.unit, [Decimal(0), Decimal(0)])
+                totals[0] += b.bill.usage.total
+                totals[1] += b.bill.usage.estimated
     period_days = (period.end - period.start).days
     projected = round_money(cost * period_days / elapsed, currency) if elapsed and currency else cost
     running = RunningCost(

@@ -3,7 +3,7 @@
 The rating pass calls ``record_candidates`` with the local days of a meter whose rated values it is about to
 write (a late or corrected reading, or a day rated for the first time), before writing them: a pass that dies
 in between has not written the days either, so the next one finds them changed again. For each customer
-assigned to the meter on those days:
+assigned to the meter on those days (or sharing the residual of its main meter, when it is a sub-meter):
 
 - days from the customer's current bill period on need no invoice lookup: no invoice covers them yet; days
   from today on (today's readings, the common case) not even the customer's bill day;
@@ -62,7 +62,7 @@ def record_candidates(
     recorded already). ``assignments`` are the account's."""
     require_aware(now, "now")
     changed = sorted(set(days))
-    customers = sorted({a.customer_id for a in assignments if a.meter_id == meter.id})
+    customers = sorted({a.customer_id for a in assignments if _billed_from(a, meter)})
     if not changed or not customers:
         return 0
     settings: BillingSettings | None = None
@@ -74,7 +74,7 @@ def record_candidates(
         settings = settings or settings_of(account, ports.accounts)
         calendar = _calendar(account, customer_id, theirs, meter, ports, settings)
         current = period_containing(now.astimezone(calendar.zone).date(), calendar.bill_day)
-        on_meter = [a for a in theirs if a.meter_id == meter.id]
+        on_meter = [a for a in theirs if _billed_from(a, meter)]
         earlier = [
             day
             for day in changed
@@ -90,6 +90,16 @@ def record_candidates(
                     ports.invoices.add_rerating_candidate(account, candidate)
                     recorded += 1
     return recorded
+
+
+def _billed_from(assignment: Assignment, meter: Meter) -> bool:
+    """Whether ``meter``'s usage is part of what the assignment bills: its own meter, or a sub-meter of the
+    main meter whose residual (main minus sub-meters) it shares."""
+    return assignment.meter_id == meter.id or (
+        assignment.basis == "residual"
+        and meter.parent_id is not None
+        and assignment.meter_id == meter.parent_id
+    )
 
 
 def _today(
