@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from meterbill.money import quantum
 
@@ -56,6 +56,32 @@ class UsageSummary:
         }
 
 
+class _Line(Protocol):
+    @property
+    def component(self) -> str: ...
+
+    @property
+    def amount(self) -> Decimal: ...
+
+
+def _sum(amounts: Iterable[Decimal], currency: str) -> Decimal:
+    # Lines are already rounded; the zero start only fixes the exponent (an empty sum shows 0.00).
+    return sum(amounts, Decimal(0).quantize(quantum(currency)))
+
+
+def subtotal_of(lines: Iterable[_Line], currency: str) -> Decimal:
+    """The sum of the lines before tax (a bill's and an invoice's ``subtotal``)."""
+    return _sum((line.amount for line in lines if line.component != "tax"), currency)
+
+
+def taxes_of(lines: Iterable[_Line], currency: str) -> Decimal:
+    return _sum((line.amount for line in lines if line.component == "tax"), currency)
+
+
+def total_of(lines: Iterable[_Line], currency: str) -> Decimal:
+    return _sum((line.amount for line in lines), currency)
+
+
 @dataclass(frozen=True, slots=True)
 class Bill:
     tariff_id: str
@@ -73,19 +99,15 @@ class Bill:
 
     @property
     def subtotal(self) -> Decimal:
-        return self._sum(line.amount for line in self.lines if line.component != "tax")
+        return subtotal_of(self.lines, self.currency)
 
     @property
     def taxes(self) -> Decimal:
-        return self._sum(line.amount for line in self.lines if line.component == "tax")
+        return taxes_of(self.lines, self.currency)
 
     @property
     def total(self) -> Decimal:
-        return self._sum(line.amount for line in self.lines)
-
-    def _sum(self, amounts: Iterable[Decimal]) -> Decimal:
-        # Lines are already rounded; the zero start only fixes the exponent (an empty sum shows 0.00).
-        return sum(amounts, Decimal(0).quantize(quantum(self.currency)))
+        return total_of(self.lines, self.currency)
 
     def to_json(self) -> dict[str, Any]:
         return {

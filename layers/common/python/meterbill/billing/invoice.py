@@ -29,7 +29,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Final, Literal, Protocol, get_args
 from zoneinfo import ZoneInfo
 
-from meterbill.billing.bill import Bill, LineItem
+from meterbill.billing.bill import Bill, LineItem, subtotal_of, taxes_of, total_of
 from meterbill.money import minor_unit, quantum
 
 InvoiceKind = Literal["invoice", "credit_note", "debit_note"]
@@ -280,18 +280,15 @@ class Invoice:
 
     @property
     def subtotal(self) -> Decimal:
-        return self._sum(line.amount for line in self.lines if line.component != "tax")
+        return subtotal_of(self.lines, self.currency)
 
     @property
     def taxes(self) -> Decimal:
-        return self._sum(line.amount for line in self.lines if line.component == "tax")
+        return taxes_of(self.lines, self.currency)
 
     @property
     def total(self) -> Decimal:
-        return self._sum(line.amount for line in self.lines)
-
-    def _sum(self, amounts: Iterable[Decimal]) -> Decimal:
-        return sum(amounts, Decimal(0).quantize(quantum(self.currency)))
+        return total_of(self.lines, self.currency)
 
     @property
     def span(self) -> tuple[date, date]:
