@@ -317,7 +317,10 @@ def build(stores: Stores, customers: int, with_readings: int) -> None:
                 "effective_from": "2026-01-01",
                 "effective_to": None,
             }
-            catalog_service.create(ACCOUNT, Assignment, assignment, stores.catalog)
+            # Straight into the store: the service's create checks the meter's shares against every
+            # assignment of the account (a Query of all of them per create, quadratic for this build).
+            value = Assignment.model_validate({**assignment, "account_id": ACCOUNT})
+            stores.catalog.create(ACCOUNT, "assignment", value.id, value.model_dump(mode="json"))
             for day in range(DAYS if n < with_readings else 0):
                 stores.readings.put_new(ACCOUNT, day_of_readings(mid, n * 2 + k, day))
 
