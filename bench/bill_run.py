@@ -90,12 +90,16 @@ PRICE_GB_SECOND = Decimal("0.0000133334")
 PRICE_LAMBDA_REQUEST = Decimal("0.20") / 1_000_000
 PRICE_SQS_REQUEST = Decimal("0.40") / 1_000_000
 
-# The invoice worker as deployed (infra/cdk/constructs/billing.py): reserved concurrency 5 in prod,
-# SQS batches of 10, 1,024 MB, a 15-minute timeout at most.
+# As deployed (infra/cdk/constructs/billing.py, infra/cdk/stages.py, prod): the worker 1,024 MB, a 2-minute
+# timeout, SQS batches of 10, reserved (and maximum) concurrency 5; the schedule 512 MB, 5 minutes. On arm64 a
+# function gets one whole vCPU at 1,769 MB, so compute measured here (one core) takes 1769/MB times longer.
 WORKER_CONCURRENCY = 5
 WORKER_BATCH = 10
 WORKER_MEMORY_GB = Decimal(1)
-LAMBDA_TIMEOUT_S = 900
+WORKER_CPU_SLOWDOWN = 1769 / 1024
+WORKER_TIMEOUT_S = 120
+SCHEDULE_CPU_SLOWDOWN = 1769 / 512
+SCHEDULE_TIMEOUT_S = 300
 DYNAMODB_LATENCY_MS = 6.0  # a single-item call from Lambda in the same region, p50 (assumed, not measured)
 
 
@@ -505,14 +509,17 @@ def report(customers: int, passes: list[Pass], build_seconds: float, peak_mib: f
 
 def worker_ms(p: Pass) -> float:
     """A message's duration in Lambda: the compute measured plus an assumed latency per DynamoDB call."""
-    return p.compute_ms() + DYNAMODB_LATENCY_MS * sum(p.work_tally.calls.values()) / max(p.worked, 1)
+    return WORKER_CPU_SLOWDOWN * p.compute_ms() + DYNAMODB_LATENCY_MS * sum(
+        p.work_tally.calls.values()
+    ) / max(p.worked, 1)
 
 
 def arithmetic(target: int, measured: int, passes: list[Pass], lifetime: PerInvoice) -> None:
     """The measured per-invoice figures scaled to ``target`` customers on Lambda with SQS fan-out."""
     print(
         f"\nFor {target:,} customers on Lambda: SQS fan-out, batches of {WORKER_BATCH}, reserved concurrency "
-        f"{WORKER_CONCURRENCY}, {WORKER_MEMORY_GB} GB; DynamoDB latency assumed "
+        f"{WORKER_CONCURRENCY}, {WORKER_MEMORY_GB} GB (compute x{WORKER_CPU_SLOWDOWN:.2f}; the schedule x"
+        f"{SCHEDULE_CPU_SLOWDOWN:.2f} at 512 MB); DynamoDB latency assumed "
         f"{DYNAMODB_LATENCY_MS:.0f} ms a call, the calls one after another. The schedule's "
         "figures scale linearly from the run measured "
         "(its Queries read pages: at small sizes this overstates its calls)."
@@ -520,16 +527,20 @@ def arithmetic(target: int, measured: int, passes: list[Pass], lifetime: PerInvo
     for p in passes:
         scale = target / max(p.messages, 1)
         run_calls = sum(p.run_tally.calls.values()) * scale
-        run_s = p.run_compute_ms() / 1000 * target + run_calls * DYNAMODB_LATENCY_MS / 1000
+        run_s = (
+            SCHEDULE_CPU_SLOWDOWN * p.run_compute_ms() / 1000 * target
+            + run_calls * DYNAMODB_LATENCY_MS / 1000
+        )
         batch_s = WORKER_BATCH * worker_ms(p) / 1000
         total_s = target * worker_ms(p) / 1000 / WORKER_CONCURRENCY
-        fits = batch_s < LAMBDA_TIMEOUT_S and run_s < LAMBDA_TIMEOUT_S
+        fits = batch_s < WORKER_TIMEOUT_S and run_s < SCHEDULE_TIMEOUT_S
         print(
             f"  {p.name:28} schedule {run_s:6.1f} s ({run_calls:,.0f} calls); worker "
             f"{worker_ms(p):6.1f} ms a message, {batch_s:5.2f} s a batch of {WORKER_BATCH}; "
             f"{target:,} messages in "
             f"{total_s / 60:5.1f} min at concurrency {WORKER_CONCURRENCY}: "
-            f"{'fits' if fits else 'DOES NOT FIT'} the {LAMBDA_TIMEOUT_S} s timeout"
+            f"{'fits' if fits else 'DOES NOT FIT'} the timeouts "
+            f"({SCHEDULE_TIMEOUT_S} s, {WORKER_TIMEOUT_S} s)"
             + ("; longer than the hour between passes" if total_s > 3600 else "")
         )
     reads = Decimal(str(lifetime.rru)) * target
