@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from meterbill.api.schemas import MAX_READINGS
+from meterbill.api.schema_fields import MAX_READINGS
 from tests.fakes import FakeStores
 from tests.unit.api_support import ACCOUNT, SETTINGS, ApiClient, handler_client
 

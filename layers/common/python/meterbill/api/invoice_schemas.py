@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from meterbill.api.schemas import DecimalText, IsoDate, _Page, _Request, _Response
+from meterbill.api.schema_fields import DecimalText, IsoDate
+from meterbill.api.schemas import _Page, _Request, _Response
 from meterbill.domain import Id, Reference, Text
 
 if TYPE_CHECKING:

@@ -29,7 +29,7 @@ from meterbill.api.invoice_schemas import (
     State,
 )
 from meterbill.api.routes.common import PAGE_SIZE, Cursor, Limit, created, found, new_router
-from meterbill.api.schemas import IsoDate
+from meterbill.api.schema_fields import IsoDate
 from meterbill.ports import InvoiceRecord
 
 router = new_router()

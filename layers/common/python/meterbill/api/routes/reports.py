@@ -8,7 +8,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from meterbill.api.dependencies import AuthorizedCaller
 from meterbill.api.routes.common import new_router
-from meterbill.api.schemas import BillPreview, IsoDate, MeterUsage, Moment
+from meterbill.api.schema_fields import IsoDate, Moment
+from meterbill.api.schemas import BillPreview, MeterUsage
 
 router = new_router()
 

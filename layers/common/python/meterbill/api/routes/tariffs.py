@@ -25,7 +25,8 @@ from meterbill.api.routes.common import (
     new_router,
     no_content,
 )
-from meterbill.api.schemas import IsoDate, TariffDocument, TariffPage, TariffRecord, TariffVersions
+from meterbill.api.schema_fields import IsoDate
+from meterbill.api.schemas import TariffDocument, TariffPage, TariffRecord, TariffVersions
 from meterbill.services import catalog
 
 router = new_router()
