@@ -173,7 +173,10 @@ def test_a_customer_is_created_read_replaced_and_deleted_as_one_catalog_item(
     gateway: Gateway, deployed: str, tables: Tables
 ) -> None:
     created = gateway.request(
-        deployed, "POST", "/v1/customers", {"id": "cus-1", "name": "Ada", "bill_day": 5}
+        deployed,
+        "POST",
+        "/v1/customers",
+        {"id": "cus-1", "name": "Ada", "bill_day": 5, "language": "de", "vat_id": "DE123456789"},
     )
 
     item = tables.catalog(f"account#{ACCOUNT}#customer", "cus-1")
@@ -189,6 +192,9 @@ def test_a_customer_is_created_read_replaced_and_deleted_as_one_catalog_item(
         "logo_ref": None,
         "attributes": {},
         "bill_day": 5,
+        "language": "de",
+        "vat_id": "DE123456789",
+        "buyer_reference": None,
     }
     assert created.headers["etag"] == f'"{item["etag"]["S"]}"'
     assert gateway.request(deployed, "GET", "/v1/customers/cus-1").json["name"] == "Ada"

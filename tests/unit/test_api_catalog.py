@@ -80,6 +80,9 @@ def test_creating_a_customer_answers_its_record_with_location_and_etag_and_store
         "logo_ref": None,
         "attributes": {"floor_area": "120.5", "rooms": "4", "vip": True},
         "bill_day": None,  # the account's (billing settings)
+        "language": "en",
+        "vat_id": None,
+        "buyer_reference": None,
     }
     assert answer.json == {**fields, **stamps(etag)}
     assert fakes.catalog.items[(ACCOUNT, "customer", "cus-1")].body == {**fields, "account_id": ACCOUNT}
@@ -282,6 +285,9 @@ def test_a_list_is_paged_in_id_order_with_a_cursor_to_the_next_page(api, fakes):
                 "logo_ref": None,
                 "attributes": {},
                 "bill_day": None,
+                "language": "en",
+                "vat_id": None,
+                "buyer_reference": None,
                 **stamps(etag_of(fakes, "customer", "cus-3")),
             }
         ],

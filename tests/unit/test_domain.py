@@ -137,6 +137,33 @@ def test_a_customer_keeps_its_contact_details_and_address() -> None:
     )
 
 
+def test_a_customer_reads_documents_in_english_unless_it_asks_for_german() -> None:
+    assert customer().language == "en"
+    hans = customer(language="de", vat_id="DE123456789", buyer_reference="04011000-12345-34")
+    assert (hans.language, hans.vat_id, hans.buyer_reference) == ("de", "DE123456789", "04011000-12345-34")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("language", "fr", "Input should be 'en' or 'de'"),
+        (
+            "vat_id",
+            "de 123",
+            "Value error, 'de 123' is not a VAT id: a 2-letter country code, then 2 to 13 "
+            "capital letters or digits without spaces (e.g. DE123456789)",
+        ),
+    ],
+)
+def test_a_customer_with_an_unknown_language_or_a_malformed_vat_id_is_refused_naming_the_field(
+    field: str, value: str, reason: str
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        customer(**{field: value})
+    (error,) = refused.value.errors()
+    assert (error["loc"], error["msg"]) == ((field,), reason)
+
+
 @pytest.mark.parametrize("bad_email", ["ada", "ada@example", "ada@@example.org", "ada lovelace@example.org"])
 def test_a_malformed_email_is_rejected_with_its_position(bad_email: str) -> None:
     loc, msg = rejection(customer, emails=["ok@example.org", bad_email])

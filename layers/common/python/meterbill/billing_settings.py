@@ -29,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from meterbill.domain import Address, Customer, Email, Label, Phone, Text
+from meterbill.domain import Address, Customer, Email, Label, Phone, Text, VatId
 from meterbill.money import MINOR_UNITS
 
 SECTION: Final = "billing"  # the key of these settings among the account's settings
@@ -47,11 +47,9 @@ Language = Literal["en", "de"]
 
 # A letter or digit, then letters, digits, '-', '_', '.', '/'; the last not a digit ("INV7" + "000001").
 PREFIX_PATTERN: Final = rf"^[A-Za-z0-9]([A-Za-z0-9/_.-]{{0,{MAX_PREFIX_LENGTH - 2}}}[A-Za-z/_.-])?$"
-VAT_ID_PATTERN: Final = r"^[A-Z]{2}[0-9A-Z]{2,13}$"  # a country code (EL: Greece), 2 to 13 letters or digits
 IBAN_PATTERN: Final = r"^[A-Z]{2}[0-9]{2}[0-9A-Z]{11,30}$"  # ISO 13616: 15 to 34 characters
 BIC_PATTERN: Final = r"^[0-9A-Z]{4}[A-Z]{2}[0-9A-Z]{2}([0-9A-Z]{3})?$"  # ISO 9362: 8 or 11 characters
 _PREFIX = re.compile(PREFIX_PATTERN)
-_VAT_ID = re.compile(VAT_ID_PATTERN)
 _IBAN = re.compile(IBAN_PATTERN)
 _BIC = re.compile(BIC_PATTERN)
 
@@ -87,15 +85,6 @@ def _number_prefix(value: str) -> str:
 def _currency(value: str) -> str:
     if value not in MINOR_UNITS:
         raise ValueError(f"unknown currency {value!r}; expected one of: {', '.join(sorted(MINOR_UNITS))}")
-    return value
-
-
-def _vat_id(value: str) -> str:
-    if not _VAT_ID.match(value):
-        raise ValueError(
-            f"{value!r} is not a VAT id: a 2-letter country code, then 2 to 13 capital letters or digits "
-            "without spaces (e.g. DE123456789)"
-        )
     return value
 
 
@@ -145,7 +134,6 @@ NumberPrefix = Annotated[
 Currency = Annotated[
     str, Field(max_length=3, json_schema_extra={"enum": sorted(MINOR_UNITS)}), AfterValidator(_currency)
 ]
-VatId = Annotated[str, Field(max_length=15), _pattern(VAT_ID_PATTERN), AfterValidator(_vat_id)]
 Iban = Annotated[str, Field(max_length=34), _pattern(IBAN_PATTERN), AfterValidator(_iban)]
 Bic = Annotated[str, Field(max_length=11), _pattern(BIC_PATTERN), AfterValidator(_bic)]
 

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
 from types import MappingProxyType
-from typing import Annotated, Final, Literal
+from typing import Annotated, Final, Literal, get_args
 from zoneinfo import ZoneInfo
 
 from pydantic import (
@@ -56,6 +56,26 @@ Reference = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_REFERENCE_LENGTH)
 ]
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+
+VAT_ID_PATTERN: Final = r"^[A-Z]{2}[0-9A-Z]{2,13}$"  # a country code (EL: Greece), 2 to 13 letters or digits
+_VAT_ID: Final = re.compile(VAT_ID_PATTERN)
+
+
+def _vat_id(value: str) -> str:
+    if not _VAT_ID.match(value):
+        raise ValueError(
+            f"{value!r} is not a VAT id: a 2-letter country code, then 2 to 13 capital letters or digits "
+            "without spaces (e.g. DE123456789)"
+        )
+    return value
+
+
+VatId = Annotated[
+    str, Field(max_length=15, json_schema_extra={"pattern": VAT_ID_PATTERN}), AfterValidator(_vat_id)
+]
+# The languages documents and emails are written in (Babel formats numbers, dates and money for them).
+Language = Literal["en", "de"]
+LANGUAGES: Final[tuple[Language, ...]] = get_args(Language)
 
 Utility = Literal["electricity", "gas", "water", "thermal", "on_time", "compute"]
 MeterKind = Literal["main", "sub", "check"]
@@ -202,6 +222,9 @@ class Customer(_Model):
     logo_ref: Reference | None = None
     attributes: Attributes = Field(default_factory=dict)
     bill_day: Annotated[int, Field(ge=1, le=28)] | None = None  # None: the account's (billing settings)
+    language: Language = "en"  # of the customer's invoices and emails
+    vat_id: VatId | None = None  # the buyer's VAT id on invoices (EN 16931 BT-48)
+    buyer_reference: Label | None = None  # a purchase reference or Leitweg-ID the buyer asks for (BT-10)
 
 
 @cache

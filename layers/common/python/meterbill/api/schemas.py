@@ -40,12 +40,14 @@ from meterbill.domain import (
     Email,
     Id,
     Label,
+    Language,
     MeterKind,
     MeterLabels,
     Phone,
     Reference,
     Text,
     Utility,
+    VatId,
 )
 from meterbill.metersettings import FLAT_LINE_AFTER_MINUTES, MAX_LIKE_DAY_WEEKS, MAX_MINUTES
 from meterbill.ports import Page, Scope
@@ -179,6 +181,11 @@ class CustomerInput(_Request):
     attributes: Attributes = Field(default_factory=dict)
     bill_day: Annotated[StrictInt, Field(ge=1, le=28)] | None = Field(
         default=None, description="the customer's own bill day; none: the account's (/v1/settings/billing)"
+    )
+    language: Language = Field(default="en", description="the language of the customer's invoices and emails")
+    vat_id: VatId | None = Field(default=None, description="the buyer's VAT id on invoices (EN 16931 BT-48)")
+    buyer_reference: Label | None = Field(
+        default=None, description="a purchase reference or Leitweg-ID the buyer asks for (EN 16931 BT-10)"
     )
 
 
