@@ -272,8 +272,12 @@ class FakeKeyStore(KeyStore):
 
 
 class FakeAccountStore(AccountStore):
+    """``unlisted`` holds the ids of accounts stored before accounts were listed: ``get`` finds them,
+    ``list`` does not (until ``add_missing_to_listing``)."""
+
     def __init__(self) -> None:
         self.records: dict[str, AccountRecord] = {}
+        self.unlisted: set[str] = set()
         self.settings_writes = 0
 
     def create(self, record: AccountRecord) -> None:
@@ -288,8 +292,13 @@ class FakeAccountStore(AccountStore):
             raise NotFoundError("account", account_id) from None
 
     def list(self, *, limit: int, cursor: str | None = None) -> Page[AccountRecord]:
-        ids = sorted(self.records)
+        ids = sorted(set(self.records) - self.unlisted)
         return _page([self.records[i] for i in ids], ids, limit, cursor)
+
+    def add_missing_to_listing(self) -> int:
+        fixed = len(self.unlisted)
+        self.unlisted.clear()
+        return fixed
 
     def replace_settings(
         self, account_id: str, settings: Mapping[str, Any], *, if_match: str | None, at: datetime

@@ -227,6 +227,11 @@ class AccountStore(ABC):
     def list(self, *, limit: int, cursor: str | None = None) -> Page[AccountRecord]:
         """Every account, in id order (the bill run visits them all)."""
 
+    @abstractmethod
+    def add_missing_to_listing(self) -> int:
+        """Puts every stored account that ``list`` misses (written before accounts were listed) into the
+        listing; how many it put there. Idempotent: a second call finds none and returns 0."""
+
 
 @dataclass(frozen=True, slots=True)
 class InvoiceWork:
