@@ -507,6 +507,31 @@ class FakeInvoiceStore(InvoiceStore):
         next_cursor = None if page.cursor is None else "after:" + listing + page.cursor.removeprefix("after:")
         return Page(page.items, next_cursor)
 
+    def issued_in(
+        self, account: str, month: date, *, limit: int, cursor: str | None = None
+    ) -> Page[InvoiceRecord]:
+        with self._lock:
+            chosen = [
+                record
+                for (a, _), record in self.items.items()
+                if a == account
+                and record.issued_at is not None
+                and (record.issued_at.year, record.issued_at.month) == (month.year, month.month)
+            ]
+
+        def order(record: InvoiceRecord) -> str:
+            assert record.issued_at is not None
+            return f"{record.issued_at.astimezone(UTC):%Y-%m-%dT%H:%M:%S.%f}#{record.invoice_id}"
+
+        chosen.sort(key=order)
+        listing = f"{account}|issued|{month:%Y-%m}|"
+        if cursor is not None and not cursor.startswith("after:" + listing):
+            raise InvalidInputError("cursor", "not a cursor of this listing")
+        after = None if cursor is None else "after:" + cursor.removeprefix("after:" + listing)
+        page = _page(chosen, [order(record) for record in chosen], limit, after)
+        next_cursor = None if page.cursor is None else "after:" + listing + page.cursor.removeprefix("after:")
+        return Page(page.items, next_cursor)
+
     def issue(
         self,
         account: str,

@@ -553,6 +553,14 @@ class InvoiceStore(ABC):
         customer's come in period order (then kind, then id); the whole account's in id order."""
 
     @abstractmethod
+    def issued_in(
+        self, account: str, month: date, *, limit: int, cursor: str | None = None
+    ) -> Page[InvoiceRecord]:
+        """The documents (invoices and notes) issued in ``month`` (its first day), whatever their state
+        since: those whose ``issued_at``, with the offset it was issued with, falls in that month. In order
+        of issue (the instant), then id. Reads only that month's documents."""
+
+    @abstractmethod
     def issue(
         self,
         account: str,
