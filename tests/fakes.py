@@ -272,8 +272,12 @@ class FakeKeyStore(KeyStore):
 
 
 class FakeAccountStore(AccountStore):
+    """``unlisted`` holds the ids of accounts stored before accounts were listed: ``get`` finds them,
+    ``list`` does not (until ``add_missing_to_listing``)."""
+
     def __init__(self) -> None:
         self.records: dict[str, AccountRecord] = {}
+        self.unlisted: set[str] = set()
         self.settings_writes = 0
 
     def create(self, record: AccountRecord) -> None:
@@ -288,8 +292,13 @@ class FakeAccountStore(AccountStore):
             raise NotFoundError("account", account_id) from None
 
     def list(self, *, limit: int, cursor: str | None = None) -> Page[AccountRecord]:
-        ids = sorted(self.records)
+        ids = sorted(set(self.records) - self.unlisted)
         return _page([self.records[i] for i in ids], ids, limit, cursor)
+
+    def add_missing_to_listing(self) -> int:
+        fixed = len(self.unlisted)
+        self.unlisted.clear()
+        return fixed
 
     def replace_settings(
         self, account_id: str, settings: Mapping[str, Any], *, if_match: str | None, at: datetime
@@ -491,6 +500,31 @@ class FakeInvoiceStore(InvoiceStore):
 
         chosen.sort(key=order)
         listing = f"{account}|{customer_id or '*'}|"  # a cursor positions only the listing it came from
+        if cursor is not None and not cursor.startswith("after:" + listing):
+            raise InvalidInputError("cursor", "not a cursor of this listing")
+        after = None if cursor is None else "after:" + cursor.removeprefix("after:" + listing)
+        page = _page(chosen, [order(record) for record in chosen], limit, after)
+        next_cursor = None if page.cursor is None else "after:" + listing + page.cursor.removeprefix("after:")
+        return Page(page.items, next_cursor)
+
+    def issued_in(
+        self, account: str, month: date, *, limit: int, cursor: str | None = None
+    ) -> Page[InvoiceRecord]:
+        with self._lock:
+            chosen = [
+                record
+                for (a, _), record in self.items.items()
+                if a == account
+                and record.issued_at is not None
+                and (record.issued_at.year, record.issued_at.month) == (month.year, month.month)
+            ]
+
+        def order(record: InvoiceRecord) -> str:
+            assert record.issued_at is not None
+            return f"{record.issued_at.astimezone(UTC):%Y-%m-%dT%H:%M:%S.%f}#{record.invoice_id}"
+
+        chosen.sort(key=order)
+        listing = f"{account}|issued|{month:%Y-%m}|"
         if cursor is not None and not cursor.startswith("after:" + listing):
             raise InvalidInputError("cursor", "not a cursor of this listing")
         after = None if cursor is None else "after:" + cursor.removeprefix("after:" + listing)

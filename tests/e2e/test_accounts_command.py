@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import re
 
+import boto3
 import pytest
 import requests
 
 from local.serve import LocalPlatform
 from meterbill.cli import main
+from meterbill.services import billrun
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")
 
@@ -68,3 +70,32 @@ def test_an_empty_name_is_refused(platform: LocalPlatform, capsys: pytest.Captur
     exit_code = main(["accounts", "create", " "])
 
     assert (exit_code, capsys.readouterr().err) == (2, "meterbill accounts: NAME ' ': must not be empty\n")
+
+
+def test_migrate_accounts_listing_lists_an_account_written_before_the_listing_once(
+    platform: LocalPlatform, capsys: pytest.CaptureFixture[str]
+) -> None:
+    storage = platform.settings.storage
+    client = boto3.client("dynamodb", endpoint_url=storage.endpoint_url, region_name=storage.region)
+    client.put_item(  # as the code before the account listing wrote an account item
+        TableName=storage.catalog_table,
+        Item={
+            "pk": {"S": "account#before-listing"},
+            "sk": {"S": "account"},
+            "name": {"S": "Before"},
+            "created_at": {"S": "2025-11-03T08:00:00.000000+0000"},
+            "settings": {"S": "{}"},
+        },
+    )
+
+    first = main(["migrate", "accounts-listing"])
+    first_out = capsys.readouterr().out
+    again = main(["migrate", "accounts-listing"])
+
+    assert (first, first_out, again, capsys.readouterr().out) == (
+        0,
+        "accounts-listing: 1 item fixed\n",
+        0,
+        "accounts-listing: 0 items fixed\n",
+    )
+    assert "before-listing" in {a.account_id for a in billrun.accounts(platform.stores)}

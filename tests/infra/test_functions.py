@@ -224,6 +224,12 @@ def test_the_api_role_may_do_exactly_what_the_adapters_and_powertools_call(dev: 
             "Resource": "arn:meterbill-dev-catalog/index/api-keys-by-account",
         },
         {
+            "Sid": "InvoicesByIssueMonth",
+            "Action": "dynamodb:Query",
+            "Effect": "Allow",
+            "Resource": "arn:meterbill-dev-catalog/index/invoices-by-issue-month",
+        },
+        {
             "Sid": "Readings",
             "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
             "Effect": "Allow",

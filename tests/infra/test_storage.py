@@ -12,7 +12,7 @@ TAGS = {"dev": [{"Key": "project", "Value": "meterbill"}, {"Key": "stage", "Valu
 PITR_35_DAYS = {"PointInTimeRecoveryEnabled": True, "RecoveryPeriodInDays": 35}
 
 
-def test_the_catalog_table_has_the_keys_and_the_api_keys_index_of_the_storage_schema(
+def test_the_catalog_table_has_the_keys_and_the_indexes_of_the_storage_schema(
     dev: dict[str, Any],
 ) -> None:
     assert table(dev, "meterbill-dev-catalog") == {
@@ -27,6 +27,8 @@ def test_the_catalog_table_has_the_keys_and_the_api_keys_index_of_the_storage_sc
             {"AttributeName": "sk", "AttributeType": "S"},
             {"AttributeName": "account_pk", "AttributeType": "S"},
             {"AttributeName": "account_sk", "AttributeType": "S"},
+            {"AttributeName": "issued_pk", "AttributeType": "S"},
+            {"AttributeName": "issued_sk", "AttributeType": "S"},
         ],
         "GlobalSecondaryIndexes": [
             {
@@ -36,7 +38,15 @@ def test_the_catalog_table_has_the_keys_and_the_api_keys_index_of_the_storage_sc
                     {"AttributeName": "account_sk", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
-            }
+            },
+            {  # the documents issued in a month (the accounting export), sparse
+                "IndexName": "invoices-by-issue-month",
+                "KeySchema": [
+                    {"AttributeName": "issued_pk", "KeyType": "HASH"},
+                    {"AttributeName": "issued_sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
         ],
         "PointInTimeRecoverySpecification": PITR_35_DAYS,
         "DeletionProtectionEnabled": False,

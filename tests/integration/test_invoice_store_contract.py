@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -397,6 +397,53 @@ def test_a_cursor_of_another_listing_is_refused(store: InvoiceStore) -> None:
 
     with pytest.raises(InvalidInputError) as raised:
         store.list("acme", customer_id="cus-2", limit=1, cursor=cursor)
+    assert raised.value.field == "cursor"
+
+
+def issued_months(store: InvoiceStore) -> None:
+    """Four documents issued across the turn of March into April; the one issued at 00:30 on 1 April in
+    +02:00 is an April document, though it was still March in UTC."""
+    fill(store)  # issues inv_c1_mar at ISSUE_AT, 3 April
+    store.put_draft("acme", draft("inv_c2_apr", customer="cus-2", period=APRIL))  # stays a draft
+    at = {
+        "inv_c1_feb": datetime(2026, 3, 31, 23, 30, tzinfo=UTC),
+        "inv_c2_mar": datetime(2026, 4, 1, 0, 30, tzinfo=timezone(timedelta(hours=2))),
+        "inv_c1_apr": datetime(2026, 4, 2, 10, 0, tzinfo=UTC),
+    }
+    for invoice_id, moment in at.items():
+        store.issue("acme", invoice_id, series="invoice", at=moment, render=numbered())
+    store.issue("globex", "inv_g", series="invoice", at=ISSUE_AT, render=numbered())
+
+
+def issued_pages(store: InvoiceStore, month: date, limit: int) -> list[list[str]]:
+    pages: list[list[str]] = []
+    cursor = None
+    while True:
+        page = store.issued_in("acme", month, limit=limit, cursor=cursor)
+        pages.append([record.invoice_id for record in page.items])
+        cursor = page.cursor
+        if cursor is None:
+            return pages
+
+
+def test_the_documents_issued_in_a_month_list_in_order_of_issue_by_their_own_offset(
+    store: InvoiceStore,
+) -> None:
+    issued_months(store)
+
+    assert issued_pages(store, date(2026, 4, 1), limit=2) == [["inv_c2_mar", "inv_c1_apr"], ["inv_c1_mar"]]
+    assert issued_pages(store, date(2026, 3, 1), limit=2) == [["inv_c1_feb"]]
+    assert issued_pages(store, date(2026, 5, 1), limit=2) == [[]]
+    (record, *_) = store.issued_in("acme", date(2026, 4, 1), limit=1).items
+    assert record == store.get("acme", "inv_c2_mar")
+
+
+def test_a_cursor_of_another_issue_month_is_refused(store: InvoiceStore) -> None:
+    issued_months(store)
+    cursor = store.issued_in("acme", date(2026, 4, 1), limit=1).cursor
+
+    with pytest.raises(InvalidInputError) as raised:
+        store.issued_in("acme", date(2026, 3, 1), limit=1, cursor=cursor)
     assert raised.value.field == "cursor"
 
 

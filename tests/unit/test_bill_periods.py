@@ -20,6 +20,7 @@ from meterbill.billing.periods import (
     period_containing,
     period_ending,
     periods,
+    settled_until,
     subtract,
 )
 
@@ -187,6 +188,43 @@ def test_a_move_in_mid_month_starts_the_first_period_at_the_move_in() -> None:
 
 def test_a_customer_without_assignments_is_never_due() -> None:
     assert due_periods(at("2026-02-01T00:30+01:00"), BERLIN, 1, active=[], invoiced=[]) == []
+
+
+def test_settled_until_skips_invoiced_days_and_days_without_an_assignment() -> None:
+    moved = [(D(2027, 10, 1), D(2028, 3, 15)), (D(2028, 4, 10), None)]  # a gap from 15 March to 10 April
+    monthly = [(D(2027, m, 1), D(2027, m + 1, 1)) for m in (10, 11)] + [(D(2027, 12, 1), D(2028, 1, 1))]
+
+    assert settled_until(moved, []) == D(2027, 10, 1)
+    assert settled_until(moved, monthly) == D(2028, 1, 1)
+    assert settled_until(moved, [*monthly, (D(2028, 1, 1), D(2028, 3, 15))]) == D(2028, 4, 10)  # the gap
+    assert settled_until(moved, [(D(2027, 11, 1), D(2027, 12, 1))]) == D(2027, 10, 1)  # October is not
+    assert settled_until([(D(2027, 10, 1), D(2028, 2, 29))], [(D(2027, 10, 1), D(2028, 2, 29))]) == D.max
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    starts=st.lists(st.integers(0, 400), min_size=1, max_size=3),
+    lengths=st.lists(st.one_of(st.none(), st.integers(1, 120)), min_size=3, max_size=3),
+    invoiced=st.lists(st.tuples(st.integers(0, 500), st.integers(1, 60)), max_size=6),
+    bill_day=st.integers(1, 28),
+    hours=st.integers(0, 600 * 24),
+)
+def test_due_periods_from_settled_until_are_those_of_the_whole_history(
+    starts: list[int], lengths: list[int | None], invoiced: list[tuple[int, int]], bill_day: int, hours: int
+) -> None:
+    origin = D(2027, 1, 1)
+    active = [
+        (origin + timedelta(days=start), None if length is None else origin + timedelta(days=start + length))
+        for start, length in zip(starts, lengths, strict=False)
+    ]
+    covered = [(origin + timedelta(days=lo), origin + timedelta(days=lo + n)) for lo, n in invoiced]
+    now = datetime(2027, 1, 1, tzinfo=UTC) + timedelta(hours=hours)
+
+    whole = due_periods(now, BERLIN, bill_day, active=active, invoiced=covered)
+    since = settled_until(active, covered)
+
+    assert due_periods(now, BERLIN, bill_day, active=active, invoiced=covered, since=since) == whole
+    assert all(span.start >= since for span in whole)
 
 
 def test_subtract_keeps_the_parts_no_invoice_covers() -> None:

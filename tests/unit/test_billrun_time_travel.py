@@ -1,15 +1,19 @@
-"""Time travel: the bill run and its worker every 5 hours for 13 months (October 2027 to November 2028) over
-customers in three zones (Berlin, New York, Lord Howe Island's half-hour DST), bill days 1, 15 and 28,
-move-ins and move-outs mid-period, a gap between two assignments, and 29 February 2028. Every day between
-move-in and move-out is invoiced exactly once, every invoice is issued, and numbers run 1..N without gap."""
+"""Time travel: the bill run and its worker every hour, as the schedule fires, for 13 months (October 2027
+to November 2028) over customers in three zones (Berlin, New York, Lord Howe Island's half-hour DST), bill
+days 1, 15 and 28, move-ins and move-outs mid-period, a gap between two assignments, and 29 February 2028.
+Every day between move-in and move-out is invoiced exactly once, every invoice is issued, and numbers run
+1..N without gap."""
 
 from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
 
 from meterbill.billing.invoice import Invoice
-from meterbill.billing.periods import period_containing
+from meterbill.billing.periods import DateSpan, due_periods, period_containing
 from meterbill.services import billrun
 from tests.fakes import FakeInvoiceWorkQueue, FakeStores
 from tests.unit.invoicing_support import A, add_customer, add_meter, add_site, assign, new_account, tariff
@@ -54,16 +58,16 @@ EXPECTED_DAYS = {
 BILL_DAY = {"t-berlin": 1, "t-ny": 15, "t-leap": 28, "t-howe": 1}
 
 
-def test_thirteen_months_of_hourly_runs_bill_every_day_exactly_once() -> None:
+def test_thirteen_months_of_hourly_runs_bill_every_day_exactly_once(monkeypatch: pytest.MonkeyPatch) -> None:
     stores = build()
     queue = FakeInvoiceWorkQueue()
     now = datetime(2027, 10, 1, tzinfo=UTC)
     end = datetime(2028, 11, 5, tzinfo=UTC)
-    while now < end:  # every 5 hours: over the months each pass falls at every hour of the day
+    while now < end:  # hourly, as the schedule fires: every local midnight and DST change is passed
         billrun.run(now, stores.ports(), queue)
         for item in queue.take():
             billrun.work(item, stores.ports())
-        now += timedelta(hours=5)
+        now += timedelta(hours=1)
 
     records = list(stores.invoices.items.values())
     assert {r.state for r in records} == {"issued"}
@@ -83,3 +87,21 @@ def test_thirteen_months_of_hourly_runs_bill_every_day_exactly_once() -> None:
     # Berlin: 10-31 Oct 2027, then Nov 2027..Oct 2028 (12); NY: Sep 20-Oct 15, 4 more to Feb 15, Feb 15-29;
     # leap: Feb 29-Mar 28 and 7 more to Oct 28; Lord Howe: Oct 2027..Oct 2028, 13 months.
     assert per_customer == {"t-berlin": 13, "t-ny": 6, "t-leap": 8, "t-howe": 13}
+
+    # An hourly pass looks at the periods from the first day not yet invoiced, not at every month since
+    # the move-in: t-ny moved out and is billed to the end, t-howe's gap has no assignment.
+    asked: dict[tuple[str, int], date | None] = {}  # (zone, bill day): the first day due_periods looks at
+
+    def recording(*args: Any, **kwargs: Any) -> list[DateSpan]:
+        asked[str(args[1]), args[2]] = kwargs["since"]
+        return due_periods(*args, **kwargs)
+
+    monkeypatch.setattr(billrun, "due_periods", recording)
+    billrun.run(end, stores.ports(), queue)
+    assert queue.take() == []
+    assert asked == {
+        ("Europe/Berlin", 1): date(2028, 11, 1),  # t-berlin
+        ("America/New_York", 15): date.max,  # t-ny
+        ("Europe/Berlin", 28): date(2028, 10, 28),  # t-leap
+        ("Australia/Lord_Howe", 1): date(2028, 11, 1),  # t-howe
+    }

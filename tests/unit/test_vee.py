@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from meterbill.domain import Meter
+from meterbill.meterdata import vee
 from meterbill.meterdata.estimation import interpolate, rounded_mean, spread, spread_evenly
 from meterbill.meterdata.readings import IntervalReading, MeterExchange, Quality, RegisterRead
 from meterbill.meterdata.vee import (
@@ -481,6 +482,19 @@ def test_with_nothing_to_estimate_from_an_interval_is_null_with_the_reason() -> 
 def test_no_readings_at_all_is_all_null() -> None:
     result = validate(pdu(), 30)
     assert (result.values, result.qualities) == ([0, 0], "NN")
+
+
+def test_a_month_without_readings_looks_up_no_like_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no actual value anywhere before the gap there is nothing to take the shape of: the bill run
+    validates such windows every hour while a draft waits, so they must not cost a look-up per interval."""
+
+    def never(*_: object) -> None:
+        raise AssertionError("a like day was looked up")
+
+    monkeypatch.setattr(vee._Grid, "like_day", never)
+    result = validate(pdu(), 31 * 24 * 60, start=datetime(2026, 3, 1, tzinfo=BERLIN))
+    assert set(result.qualities) == {"N"}
+    assert len(result.qualities) == (31 * 24 - 1) * 4  # the day clocks went forward has 23 hours
 
 
 def test_null_intervals_reach_the_tariff_engine_as_missing_not_as_zero_usage() -> None:

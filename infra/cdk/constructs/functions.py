@@ -31,7 +31,7 @@ from infra.cdk.constructs.layer import ARCHITECTURE, RUNTIME, MeterbillLayer
 from infra.cdk.constructs.storage import Storage
 from infra.cdk.sources import BUILD_LEFTOVERS, INGEST_FUNCTIONS
 from infra.cdk.stages import StageConfig
-from meterbill.adapters.dynamodb.schema import KEYS_BY_ACCOUNT_INDEX
+from meterbill.adapters.dynamodb.schema import INVOICES_BY_ISSUE_MONTH_INDEX, KEYS_BY_ACCOUNT_INDEX
 
 METRICS_NAMESPACE: Final = "meterbill"
 API_SERVICE: Final = "meterbill-api"
@@ -46,6 +46,7 @@ CATALOG_ACTIONS_OF_THE_API: Final = (
     "dynamodb:UpdateItem",
 )
 KEYS_INDEX_ACTIONS_OF_THE_API: Final = ("dynamodb:Query",)
+ISSUE_MONTH_INDEX_ACTIONS_OF_THE_API: Final = ("dynamodb:Query",)  # the accounting export
 READINGS_ACTIONS_OF_THE_API: Final = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query")
 IDEMPOTENCY_ACTIONS_OF_THE_API: Final = (
     "dynamodb:DeleteItem",
@@ -123,6 +124,12 @@ class Functions(Construct):
         catalog_index_arn = f"{storage.catalog.table_arn}/index/{KEYS_BY_ACCOUNT_INDEX}"
         allow(self.api.role, CATALOG_ACTIONS_OF_THE_API, [storage.catalog.table_arn], sid="Catalog")
         allow(self.api.role, KEYS_INDEX_ACTIONS_OF_THE_API, [catalog_index_arn], sid="ApiKeysByAccount")
+        allow(
+            self.api.role,
+            ISSUE_MONTH_INDEX_ACTIONS_OF_THE_API,
+            [f"{storage.catalog.table_arn}/index/{INVOICES_BY_ISSUE_MONTH_INDEX}"],
+            sid="InvoicesByIssueMonth",
+        )
         allow(self.api.role, READINGS_ACTIONS_OF_THE_API, [storage.readings.table_arn], sid="Readings")
         allow(
             self.api.role, IDEMPOTENCY_ACTIONS_OF_THE_API, [storage.idempotency.table_arn], sid="Idempotency"

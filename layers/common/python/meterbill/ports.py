@@ -227,6 +227,11 @@ class AccountStore(ABC):
     def list(self, *, limit: int, cursor: str | None = None) -> Page[AccountRecord]:
         """Every account, in id order (the bill run visits them all)."""
 
+    @abstractmethod
+    def add_missing_to_listing(self) -> int:
+        """Puts every stored account that ``list`` misses (written before accounts were listed) into the
+        listing; how many it put there. Idempotent: a second call finds none and returns 0."""
+
 
 @dataclass(frozen=True, slots=True)
 class InvoiceWork:
@@ -546,6 +551,14 @@ class InvoiceStore(ABC):
     ) -> Page[InvoiceRecord]:
         """Invoices whose period starts in [start, end) (either bound optional) and in ``state``. A
         customer's come in period order (then kind, then id); the whole account's in id order."""
+
+    @abstractmethod
+    def issued_in(
+        self, account: str, month: date, *, limit: int, cursor: str | None = None
+    ) -> Page[InvoiceRecord]:
+        """The documents (invoices and notes) issued in ``month`` (its first day), whatever their state
+        since: those whose ``issued_at``, with the offset it was issued with, falls in that month. In order
+        of issue (the instant), then id. Reads only that month's documents."""
 
     @abstractmethod
     def issue(

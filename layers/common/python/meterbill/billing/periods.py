@@ -132,6 +132,28 @@ def clip(span: DateSpan, active: Iterable[ActiveSpan]) -> DateSpan | None:
     return DateSpan(min(firsts), max(stops))
 
 
+def settled_until(active: Sequence[ActiveSpan], covered: Iterable[tuple[date, date]]) -> date:
+    """The first day, from the first assignment's, that may still need an invoice: every day before it is
+    invoiced (in a ``covered`` span) or has no assignment active (``date.max`` after a last move-out whose
+    days are all invoiced). Passed as ``due_periods``' ``since`` it gives the same periods as the whole
+    history does (a due piece is clipped to its assignments, so it never starts on a day without one), and
+    a bill run stops walking every period since the customer moved in."""
+    spans = sorted(covered)
+    starts = sorted(effective_from for effective_from, _ in active)
+    day = starts[0]
+    while True:
+        holding = [hi for lo, hi in spans if lo <= day < hi]
+        if holding:
+            day = max(holding)
+            continue
+        if any(lo <= day and (hi is None or day < hi) for lo, hi in active):
+            return day
+        later = [lo for lo in starts if lo > day]
+        if not later:
+            return date.max
+        day = later[0]
+
+
 def due_periods(
     now: datetime,
     zone: ZoneInfo,

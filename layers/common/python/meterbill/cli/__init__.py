@@ -3,8 +3,8 @@ to stdout as CSV (`convert`, `validate`); bad input ends with exit code 2 and on
 file, the line or field, and the reason, and nothing on stdout.
 
 One module per command group adds its commands to the parser: ``rate`` (rate), ``meterdata`` (convert,
-validate), ``platform`` (serve, accounts), ``schedules`` (schedules run). Commands parse their arguments, call
-the core or a service and print; what they compute lives below.
+validate), ``platform`` (serve, accounts, migrate), ``schedules`` (schedules run). Commands parse their
+arguments, call the core or a service and print; what they compute lives below.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""`meterbill serve` and `meterbill accounts`: the hosted API, run locally or reached in AWS."""
+"""`meterbill serve`, `meterbill accounts` and `meterbill migrate`: the hosted API, run locally or reached
+in AWS, and the repairs of its stored data."""
 
 from __future__ import annotations
 
@@ -77,6 +78,21 @@ def add_commands(commands: Commands) -> None:
     )
     creating.set_defaults(run=_accounts_create)
 
+    migrating = commands.add_parser(
+        "migrate", help="repair stored data after a deploy (idempotent)", description=_migrate.__doc__
+    )
+    migrating.add_argument(
+        "migration",
+        choices=sorted(_migration_names()),
+        help="accounts-listing: put accounts created before the bill run listed accounts into its listing",
+    )
+    migrating.add_argument(
+        "--aws",
+        action="store_true",
+        help=f"the tables are in AWS (without --aws, {_ENDPOINT_VARIABLE} must name a local server)",
+    )
+    migrating.set_defaults(run=_migrate)
+
 
 def _port(text: str) -> int:
     if not text.isdigit() or int(text) > 65535:
@@ -125,6 +141,30 @@ def _accounts_create(args: argparse.Namespace) -> int:
     print(f"account:   {account.account_id}")
     print(f"admin key: {key}")
     print("meterbill accounts: the admin key is shown this once; keep it safe", file=sys.stderr)
+    return EXIT_OK
+
+
+def _migration_names() -> list[str]:
+    from meterbill.services.migrations import MIGRATIONS
+
+    return list(MIGRATIONS)
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    """Run one migration against the tables the environment names (CATALOG_TABLE, READINGS_TABLE,
+    AWS_REGION; without --aws, DYNAMODB_ENDPOINT_URL must name a local server) and print how many items it
+    fixed. Safe to run again: a second run fixes 0."""
+    settings = storage_settings_from_environment(aws=args.aws)
+    from meterbill.adapters.dynamodb import build_stores  # loads pynamodb and botocore: only this command
+    from meterbill.services import migrations
+
+    try:
+        report = migrations.run(args.migration, build_stores(settings))
+    except StorageUnavailableError as err:
+        where = settings.endpoint_url or f"AWS {settings.region}"
+        print(f"meterbill migrate: DynamoDB at {where}: {err}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    print(f"{report.name}: {report.fixed} {'item' if report.fixed == 1 else 'items'} fixed")
     return EXIT_OK
 
 

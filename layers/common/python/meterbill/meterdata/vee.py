@@ -1555,6 +1555,8 @@ class _Gap:
     def _profile(self, indices: range) -> list[int | None]:
         """The mean of the actual values at the same local weekday and time of the previous weeks."""
         values, before, grid = self.sheet.values, self.before, self.grid
+        if not indices or before.find(_ACTUAL, 0, indices[-1]) < 0:
+            return [None] * len(indices)  # no actual value before them: no like day to look up
         weeks = range(1, self.sheet.config.like_day_weeks + 1)
         profile: list[int | None] = []
         for index in indices:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Final
 
-from meterbill.billing.periods import due_periods
+from meterbill.billing.periods import due_periods, settled_until
 from meterbill.domain import Assignment, Customer, Meter, Site
 from meterbill.errors import InvalidInputError, MeterbillError, StorageUnavailableError
 from meterbill.ports import AccountRecord, InvoiceRecord, InvoiceWork, InvoiceWorkQueue, Stores
@@ -78,10 +78,11 @@ def account_work(account: str, now: datetime, stores: Stores) -> list[InvoiceWor
         records = invoices.get(customer.id, [])
         covered = [(r.period_start, r.period_end) for r in records if r.state != "void"]
         voided = {(r.period_start, r.period_end) for r in records if r.state == "void"}
+        since = settled_until(calendar.active, covered)  # not the periods invoiced since the move-in
         spans = {
             (span.start, span.end)
             for span in due_periods(
-                now, calendar.zone, calendar.bill_day, active=calendar.active, invoiced=covered
+                now, calendar.zone, calendar.bill_day, active=calendar.active, invoiced=covered, since=since
             )
             if (span.start, span.end) not in voided
         }

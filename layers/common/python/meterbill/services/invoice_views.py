@@ -2,8 +2,8 @@
 accounting export of a month (one CSV line per invoice line).
 
 The export (``export_month``) holds every invoice and note **issued** in the month ``YYYY-MM`` — by the date
-of ``issued_at`` as it was recorded (with its offset) — in the order they were issued, then by number; one
-line per invoice line, in the invoice's order. Columns::
+of ``issued_at`` as it was recorded (with its offset), whatever their delivery state since — in the order
+they were issued, then by number; one line per invoice line, in the invoice's order. Columns::
 
     number,kind,issue_date,customer_id,period_start,period_end,meter_id,component,quantity,unit,rate,amount,
     tax,currency
@@ -57,10 +57,10 @@ def notes_of(account: str, record: InvoiceRecord, stores: Stores) -> list[Invoic
     return sorted(notes, key=lambda n: (n.computed_at, n.id))
 
 
-def _issued(account: str, invoices: InvoiceStore) -> Iterator[InvoiceRecord]:
+def _issued_in(account: str, month: date, invoices: InvoiceStore) -> Iterator[InvoiceRecord]:
     cursor: str | None = None
     while True:
-        page = invoices.list(account, state="issued", limit=LIST_PAGE, cursor=cursor)
+        page = invoices.issued_in(account, month, limit=LIST_PAGE, cursor=cursor)
         yield from page.items
         if page.cursor is None:
             return
@@ -78,12 +78,9 @@ def month_of(text: str) -> date:
 
 
 def export_month(account: str, month: date, invoices: InvoiceStore) -> str:
-    """The CSV of the documents issued in ``month`` (its first day)."""
-    issued = [
-        r
-        for r in _issued(account, invoices)
-        if r.issued_at is not None and (r.issued_at.year, r.issued_at.month) == (month.year, month.month)
-    ]
+    """The CSV of the documents issued in ``month`` (its first day): the store's issue-month listing, which
+    reads that month's documents only."""
+    issued = list(_issued_in(account, month, invoices))
     issued.sort(key=lambda r: (r.issued_at, r.number or ""))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")

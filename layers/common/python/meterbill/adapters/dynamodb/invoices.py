@@ -38,6 +38,9 @@ from meterbill.adapters.dynamodb.paging import query_page
 from meterbill.adapters.dynamodb.schema import (
     CATALOG_HASH_KEY,
     CATALOG_RANGE_KEY,
+    INVOICES_BY_ISSUE_MONTH_HASH_KEY,
+    INVOICES_BY_ISSUE_MONTH_INDEX,
+    INVOICES_BY_ISSUE_MONTH_RANGE_KEY,
     KEYS_BY_ACCOUNT_HASH_KEY,
     KEYS_BY_ACCOUNT_INDEX,
     KEYS_BY_ACCOUNT_RANGE_KEY,
@@ -45,6 +48,7 @@ from meterbill.adapters.dynamodb.schema import (
     invoice_counter_pk,
     invoice_numbers_pk,
     invoice_reratings_pk,
+    invoices_issued_in_pk,
     invoices_of_customer_pk,
     invoices_pk,
     key_part,
@@ -66,14 +70,19 @@ DEFAULT_ISSUE_ATTEMPTS: Final = 50
 SEQUENCE_DIGITS: Final = 12
 CANDIDATES_PAGE: Final = 500
 _CANDIDATE_TIME: Final = "%Y-%m-%dT%H:%M:%S.%fZ"
+_ISSUED_TIME: Final = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 class InvoiceItem(CatalogTableItem):
     """pk ``account#<account>#invoice``, sk ``<invoice id>``; ``account_pk``/``account_sk`` put it in the
-    index's listing of its customer's invoices, in period order."""
+    index's listing of its customer's invoices, in period order; ``issued_pk``/``issued_sk`` (issued only)
+    in the index of the month it was issued in."""
 
     account_pk = UnicodeAttribute()  # account#<account>#invoice#customer#<customer id>
     account_sk = UnicodeAttribute()  # <period start>#<period end>#<kind>#<invoice id>
+    # Set once issued (sparse index of the documents issued in a month, the accounting export):
+    issued_pk = UnicodeAttribute(null=True)  # account#<account>#invoice#issued#<YYYY-MM>
+    issued_sk = UnicodeAttribute(null=True)  # <issued_at in UTC, microseconds>#<invoice id>
     customer_id = UnicodeAttribute()
     kind = UnicodeAttribute()
     state = UnicodeAttribute()
@@ -205,6 +214,43 @@ class DynamoDbInvoiceStore(InvoiceStore):
                 filter_condition=_all(filters),
                 what="listing a customer's invoices",
             )
+        return Page([_record(account, self._invoices.from_raw_data(raw)) for raw in raw_items], next_cursor)
+
+    def issued_in(
+        self, account: str, month: date, *, limit: int, cursor: str | None = None
+    ) -> Page[InvoiceRecord]:
+        """One Query of the month's partition of the issue-month index (sparse: only issued documents set
+        it), in order of issue: reads that month's documents and no other."""
+        base_pk = invoices_pk(account)
+        listing_pk = invoices_issued_in_pk(account, month.year, month.month)
+        start_key = None
+        if cursor is not None:
+            start_key = cursors.decode(
+                cursor,
+                checks={
+                    INVOICES_BY_ISSUE_MONTH_HASH_KEY: lambda value: value == listing_pk,
+                    INVOICES_BY_ISSUE_MONTH_RANGE_KEY: bool,
+                    CATALOG_HASH_KEY: lambda value: value == base_pk,
+                    CATALOG_RANGE_KEY: bool,
+                },
+            )
+            listed_sk = start_key[INVOICES_BY_ISSUE_MONTH_RANGE_KEY]["S"]
+            if not listed_sk.endswith(SEPARATOR + start_key[CATALOG_RANGE_KEY]["S"]):
+                raise cursors.not_of_this_listing()
+        raw_items, next_cursor = query_page(
+            self._db,
+            listing_pk,
+            index_name=INVOICES_BY_ISSUE_MONTH_INDEX,
+            limit=limit,
+            start_key=start_key,
+            cursor_key_names=(
+                CATALOG_HASH_KEY,
+                CATALOG_RANGE_KEY,
+                INVOICES_BY_ISSUE_MONTH_HASH_KEY,
+                INVOICES_BY_ISSUE_MONTH_RANGE_KEY,
+            ),
+            what="listing the invoices issued in a month",
+        )
         return Page([_record(account, self._invoices.from_raw_data(raw)) for raw in raw_items], next_cursor)
 
     def _period_condition(self, start: date | None, end: date | None) -> Condition | None:
@@ -471,6 +517,12 @@ class DynamoDbInvoiceStore(InvoiceStore):
             created_at=created_at,
             updated_at=updated_at,
             issued_at=issued_at,
+            issued_pk=None
+            if issued_at is None
+            else invoices_issued_in_pk(account, issued_at.year, issued_at.month),
+            issued_sk=None
+            if issued_at is None
+            else f"{issued_at.astimezone(UTC).strftime(_ISSUED_TIME)}{SEPARATOR}{invoice_id}",
         )
 
     def _still(self, current: InvoiceItem) -> Condition:

@@ -48,6 +48,7 @@ from meterbill.ports import (
 )
 
 CONDITION_FAILED: Final = "ConditionalCheckFailedException"
+SCAN_PAGE: Final = 1000  # items a Scan call reads (its 1 MB page may end it sooner)
 
 
 class DynamoDbKeyStore(KeyStore):
@@ -244,6 +245,52 @@ class DynamoDbAccountStore(AccountStore):
             item = self._accounts.from_raw_data(raw)
             records.append(_account(item.account_sk or "", item))
         return Page(records, next_cursor)
+
+    def add_missing_to_listing(self) -> int:
+        """A Scan of the whole table for account items without ``account_pk`` (the only way to find items
+        that are in no index: one-off, about 0.5 RRU per 4 KB of the table), then one conditional
+        UpdateItem per item found that sets the listing pair (``attribute_not_exists(account_pk)``: a
+        concurrent run or a new account is never written twice)."""
+        found = self._accounts.sk == ACCOUNT_SK
+        found &= self._accounts.account_pk.does_not_exist()
+        fixed = 0
+        start_key: cursors.StartKey | None = None
+        while True:
+            answer: Mapping[str, Any] = self._db.run(
+                partial(
+                    self._db.catalog_table.scan,
+                    filter_condition=found,
+                    exclusive_start_key=start_key,  # type: ignore[arg-type]  # a dict works (pynamodb)
+                    consistent_read=True,
+                    limit=SCAN_PAGE,
+                ),
+                what="scanning for unlisted accounts",
+                idempotent=True,
+            )
+            for raw in answer.get("Items", []):
+                pk = raw[CATALOG_HASH_KEY]["S"]
+                prefix, _, account_id = pk.partition(SEPARATOR)
+                if prefix != "account" or not _is_key_id(account_id):  # e.g. a catalog object "account"
+                    continue
+                fixed += self._list_account(account_id)
+            start_key = answer.get("LastEvaluatedKey")
+            if start_key is None:
+                return fixed
+
+    def _list_account(self, account_id: str) -> int:
+        item = self._accounts(account_pk(account_id), ACCOUNT_SK)
+        condition = self._accounts.pk.exists() & self._accounts.account_pk.does_not_exist()
+        actions: list[Action] = [
+            self._accounts.account_pk.set(ACCOUNTS_LISTING_PK),
+            self._accounts.account_sk.set(account_id),
+        ]
+        try:
+            self._db.run(partial(item.update, actions, condition), what="listing an account", idempotent=True)
+        except PynamoDBException as error:
+            if response_code(error) == CONDITION_FAILED:  # listed meanwhile (or deleted): nothing to do
+                return 0
+            raise
+        return 1
 
 
 def _account(account_id: str, item: AccountItem) -> AccountRecord:

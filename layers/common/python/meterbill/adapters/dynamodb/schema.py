@@ -53,6 +53,8 @@ def catalog_table_definition(table_name: str) -> dict[str, Any]:
                 CATALOG_RANGE_KEY,
                 KEYS_BY_ACCOUNT_HASH_KEY,
                 KEYS_BY_ACCOUNT_RANGE_KEY,
+                INVOICES_BY_ISSUE_MONTH_HASH_KEY,
+                INVOICES_BY_ISSUE_MONTH_RANGE_KEY,
             )
         ],
         "GlobalSecondaryIndexes": [
@@ -63,7 +65,15 @@ def catalog_table_definition(table_name: str) -> dict[str, Any]:
                     {"AttributeName": KEYS_BY_ACCOUNT_RANGE_KEY, "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
-            }
+            },
+            {
+                "IndexName": INVOICES_BY_ISSUE_MONTH_INDEX,
+                "KeySchema": [
+                    {"AttributeName": INVOICES_BY_ISSUE_MONTH_HASH_KEY, "KeyType": "HASH"},
+                    {"AttributeName": INVOICES_BY_ISSUE_MONTH_RANGE_KEY, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
         ],
         "BillingMode": "PAY_PER_REQUEST",
     }
@@ -129,6 +139,12 @@ def rating_mark_sk(account: str, meter_id: str, day: str) -> str:
 # --- invoices (catalog table) -----------------------------------------------------------------------------
 # An invoice: pk account#<account>#invoice, sk <invoice id>; listed per customer through the index on
 # account_pk/account_sk (shared with the API keys: each item sets the pair for its own listing).
+# An issued document also sets issued_pk/issued_sk, which put it in the sparse index of the documents issued
+# in a month (the accounting export): issued_pk account#<account>#invoice#issued#<YYYY-MM>, issued_sk the
+# issue time in UTC and the invoice id. Drafts and void invoices are not in it.
+INVOICES_BY_ISSUE_MONTH_INDEX: Final = "invoices-by-issue-month"
+INVOICES_BY_ISSUE_MONTH_HASH_KEY: Final = "issued_pk"
+INVOICES_BY_ISSUE_MONTH_RANGE_KEY: Final = "issued_sk"
 
 
 def invoices_pk(account: str) -> str:
@@ -138,6 +154,12 @@ def invoices_pk(account: str) -> str:
 def invoices_of_customer_pk(account: str, customer_id: str) -> str:
     """The index partition of a customer's invoices."""
     return f"{invoices_pk(account)}{SEPARATOR}customer{SEPARATOR}{key_part(customer_id, 'customer_id')}"
+
+
+def invoices_issued_in_pk(account: str, year: int, month: int) -> str:
+    """The issue-month index partition of the documents issued in the month (of their ``issued_at`` as it
+    was given, with its offset)."""
+    return f"{invoices_pk(account)}{SEPARATOR}issued{SEPARATOR}{year:04d}-{month:02d}"
 
 
 def invoice_counter_pk(account: str) -> str:
