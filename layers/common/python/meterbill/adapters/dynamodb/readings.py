@@ -65,11 +65,13 @@ from meterbill.adapters.dynamodb.connection import DynamoDb, response_code
 from meterbill.adapters.dynamodb.schema import (
     CATALOG_RANGE_KEY,
     RATING_MARK_CHANGES,
-    RATING_MARKS_PK,
+    RATING_MARK_SHARDS,
     READINGS_HASH_KEY,
     READINGS_RANGE_KEY,
     SEPARATOR,
+    rating_mark_shard,
     rating_mark_sk,
+    rating_marks_pk,
     series_pk,
 )
 from meterbill.adapters.dynamodb.sizing import item_size
@@ -317,13 +319,13 @@ class DynamoDbReadingStore(ReadingStore):
     # --- rating marks -------------------------------------------------------------------------------------
 
     def _mark(self, account: str, meter_id: str, day: str) -> None:
-        """One UpdateItem ``ADD changes 1`` (1 write unit): creates the mark or counts one more change. Sent
-        twice (a retry after a lost answer) it counts two: the pass's clear then fails once more, nothing is
-        lost."""
+        """One UpdateItem ``ADD changes 1`` (1 write unit) in the meter's shard: creates the mark or counts
+        one more change. Sent twice (a retry after a lost answer) it counts two: the pass's clear then fails
+        once more, nothing is lost."""
         self._db.run(
             partial(
                 self._db.catalog_table.update_item,
-                RATING_MARKS_PK,
+                rating_marks_pk(rating_mark_shard(account, meter_id)),
                 rating_mark_sk(account, meter_id, day),
                 actions=[Path(RATING_MARK_CHANGES).add(Value({"N": "1"}))],
             ),
@@ -335,13 +337,38 @@ class DynamoDbReadingStore(ReadingStore):
         self._mark(account, meter_id, day.isoformat())
 
     def pending_marks(self, *, limit: int) -> Sequence[PendingMark]:
+        """Every shard gets an equal share of ``limit`` first (a busy shard cannot starve the others); what
+        the quiet shards leave goes to the shards that have more, in shard order."""
+        if limit <= 0:
+            return []
+        share = -(-limit // RATING_MARK_SHARDS)
+        by_shard: dict[int, list[PendingMark]] = {}
+        more: dict[int, Mapping[str, Any]] = {}
+        for shard in range(RATING_MARK_SHARDS):
+            by_shard[shard], start_key = self._marks_of_shard(shard, share, None)
+            if start_key is not None:
+                more[shard] = start_key
+        left = limit - sum(map(len, by_shard.values()))
+        for shard, start_key in more.items():
+            if left <= 0:
+                break
+            marks, _ = self._marks_of_shard(shard, left, start_key)
+            by_shard[shard] += marks
+            left -= len(marks)
+        marks = [mark for shard in range(RATING_MARK_SHARDS) for mark in by_shard[shard]]
+        return marks[:limit]
+
+    def _marks_of_shard(
+        self, shard: int, limit: int, start_key: Mapping[str, Any] | None
+    ) -> tuple[list[PendingMark], Mapping[str, Any] | None]:
+        """Up to ``limit`` marks of one shard from ``start_key``, and where the next page starts (None: all
+        read). A Query's ``Limit`` may answer fewer items with a next key, so this pages until ``limit``."""
         marks: list[PendingMark] = []
-        start_key: dict[str, Any] | None = None
         while len(marks) < limit:
             answer: Mapping[str, Any] = self._db.run(
                 partial(
                     self._db.catalog_table.query,
-                    RATING_MARKS_PK,
+                    rating_marks_pk(shard),
                     exclusive_start_key=start_key,
                     consistent_read=True,
                     limit=limit - len(marks),
@@ -356,14 +383,14 @@ class DynamoDbReadingStore(ReadingStore):
             start_key = answer.get("LastEvaluatedKey")
             if start_key is None:
                 break
-        return marks
+        return marks, start_key
 
     def clear_mark(self, mark: PendingMark) -> bool:
         try:
             self._db.run(
                 partial(
                     self._db.catalog_table.delete_item,
-                    RATING_MARKS_PK,
+                    rating_marks_pk(rating_mark_shard(mark.account, mark.meter_id)),
                     rating_mark_sk(mark.account, mark.meter_id, mark.day.isoformat()),
                     condition=Path(RATING_MARK_CHANGES) == Value({"N": str(mark.changes)}),
                 ),
