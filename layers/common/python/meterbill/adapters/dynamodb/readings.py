@@ -333,8 +333,15 @@ class DynamoDbReadingStore(ReadingStore):
             idempotent=True,
         )
 
-    def mark_for_rating(self, account: str, meter_id: str, day: date) -> None:
-        self._mark(account, meter_id, day.isoformat())
+    def mark_for_rating(self, account: str, meter_id: str, *days: date) -> None:
+        mark = partial(self._mark, account, meter_id)
+        texts = sorted({day.isoformat() for day in days})
+        if len(texts) > 1 and self._parallel_requests > 1:
+            with ThreadPoolExecutor(max_workers=min(len(texts), self._parallel_requests)) as pool:
+                list(pool.map(mark, texts))
+        else:
+            for text in texts:
+                mark(text)
 
     def pending_marks(self, *, limit: int) -> Sequence[PendingMark]:
         """Every shard gets an equal share of ``limit`` first (a busy shard cannot starve the others); what
