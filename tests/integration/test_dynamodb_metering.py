@@ -160,6 +160,9 @@ def test_rated_days_read_back_equal_to_what_was_computed(rating: RatingStores) -
     assert [h.start.hour for h in dst_day.hours()][:3] == [0, 1, 3]  # on the site's clock again
     assert dst_day.substitutions[9][0] == "linear"
     assert rating.metering.days(A, "m1", date(2026, 3, 29), date(2026, 3, 29)) == []
+    # The first and the last rated day (the month item beside them is no day); none for a meter not rated.
+    assert rating.metering.rated_span(A, "m1") == (date(2026, 3, 28), date(2026, 3, 29))
+    assert rating.metering.rated_span(A, "m2") is None
 
 
 def test_a_recorded_meter_exchange_marks_its_utc_day_like_a_reading_does(

@@ -55,7 +55,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from pynamodb.exceptions import PynamoDBException
 from pynamodb.expressions.operand import Path, Value
@@ -78,6 +78,8 @@ from meterbill.adapters.dynamodb.sizing import item_size
 from meterbill.errors import InvalidInputError
 from meterbill.meterdata.readings import replaces
 from meterbill.ports import PendingMark, PutResult, RawReading, ReadingStore, ReadingType, SupersededReading
+
+T = TypeVar("T")
 
 # 64 characters in ASCII order; two of them spell the minute in a bucket (0 to 4095).
 ALPHABET: Final = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
@@ -334,14 +336,14 @@ class DynamoDbReadingStore(ReadingStore):
         )
 
     def mark_for_rating(self, account: str, meter_id: str, *days: date) -> None:
-        mark = partial(self._mark, account, meter_id)
-        texts = sorted({day.isoformat() for day in days})
-        if len(texts) > 1 and self._parallel_requests > 1:
-            with ThreadPoolExecutor(max_workers=min(len(texts), self._parallel_requests)) as pool:
-                list(pool.map(mark, texts))
-        else:
-            for text in texts:
-                mark(text)
+        self._parallel(partial(self._mark, account, meter_id), sorted({day.isoformat() for day in days}))
+
+    def _parallel(self, call: Callable[[Any], T], arguments: Sequence[Any]) -> list[T]:
+        """``call`` on each argument, ``parallel_requests`` at a time; the answers in argument order."""
+        if len(arguments) > 1 and self._parallel_requests > 1:
+            with ThreadPoolExecutor(max_workers=min(len(arguments), self._parallel_requests)) as pool:
+                return list(pool.map(call, arguments))
+        return [call(argument) for argument in arguments]
 
     def pending_marks(self, *, limit: int) -> Sequence[PendingMark]:
         """Every shard gets an equal share of ``limit`` first (a busy shard cannot starve the others); what
@@ -351,8 +353,11 @@ class DynamoDbReadingStore(ReadingStore):
         share = -(-limit // RATING_MARK_SHARDS)
         by_shard: dict[int, list[PendingMark]] = {}
         more: dict[int, Mapping[str, Any]] = {}
-        for shard in range(RATING_MARK_SHARDS):
-            by_shard[shard], start_key = self._marks_of_shard(shard, share, None)
+        first_pages = self._parallel(
+            lambda shard: self._marks_of_shard(shard, share, None), range(RATING_MARK_SHARDS)
+        )
+        for shard, (marks, start_key) in enumerate(first_pages):
+            by_shard[shard] = marks
             if start_key is not None:
                 more[shard] = start_key
         left = limit - sum(map(len, by_shard.values()))
