@@ -11,11 +11,11 @@ uncounted client for other writes), a strongly consistent read 1 unit per starte
 count double; the readings store issues none. It takes about a minute (moto answers ~100 calls a second).
 
 Since issue 9 every ``put_new`` that stores a reading also marks each (meter, UTC day) it stored readings of
-for the rating pass: one UpdateItem ``ADD changes 1`` on a ~50-byte item in the catalog table, 1 WRU per push
-here (every push touches one UTC day). Before the marks: hourly 0.2500, daily 0.0104 WRU per reading; with
-them: hourly 0.5000, daily 0.0208. The hourly goal cannot hold with any mark a pass can find: a push of 4
-readings already costs the 1-unit minimum, so 0.25 leaves nothing for a second item (see docs/storage.md,
-"Rating marks", for the designs that would keep it: DynamoDB Streams, or passes that detect open days).
+for the rating pass: one UpdateItem ``ADD changes 1`` on an 80-byte item in the meter's shard of the catalog
+table (``rating-marks#<n>``), 1 WRU per push here (every push touches one UTC day). Before the marks: hourly
+0.2500, daily 0.0104 WRU per reading; with them: hourly 0.5000, daily 0.0208. The hourly goal cannot hold
+with any write at ingest but the bucket: a push of 4 readings already costs the 1-unit minimum (see
+docs/storage.md, "Rating marks", and bench/README.md for the designs compared: only Streams keep it).
 
 The month: March 2026 (31 days, 2,976 quarter hours) of one 15-minute kWh meter, with values of 3 decimals
 between 0.050 and 4.999 kWh (3-4 significant digits), ids of 20 characters like the API generates.

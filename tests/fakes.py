@@ -215,8 +215,9 @@ class FakeReadingStore(ReadingStore):
             self.marks[key] = self.marks.get(key, 0) + 1
         return PutResult(written=written, duplicates=duplicates, replaced=replaced, outranked=outranked)
 
-    def mark_for_rating(self, account: str, meter_id: str, day: date) -> None:
-        self.marks[(account, meter_id, day)] = self.marks.get((account, meter_id, day), 0) + 1
+    def mark_for_rating(self, account: str, meter_id: str, *days: date) -> None:
+        for day in days:
+            self.marks[(account, meter_id, day)] = self.marks.get((account, meter_id, day), 0) + 1
 
     def pending_marks(self, *, limit: int) -> Sequence[PendingMark]:
         return [PendingMark(a, m, d, n) for (a, m, d), n in sorted(self.marks.items())][:limit]
@@ -381,6 +382,10 @@ class FakeMeteringStore(MeteringStore):
     def put_day(self, account: str, day: RatedDay) -> None:
         self.writes += 1
         self.rated[(account, day.meter_id, day.day)] = day
+
+    def rated_span(self, account: str, meter_id: str) -> tuple[date, date] | None:
+        days = [d for (a, m, d) in self.rated if (a, m) == (account, meter_id)]
+        return (min(days), max(days)) if days else None
 
     def month(self, account: str, meter_id: str, year: int, month: int) -> MonthRollup | None:
         return self.months.get((account, meter_id, year, month))

@@ -97,7 +97,7 @@ def test_the_documented_sample_items_are_what_the_stores_write(db: DynamoDb, tab
         tables.catalog(f"account#{ACCOUNT}#meter-external-id", "NMI4001234567"),
         tables.catalog("api-key#key_3kq9d0f2", "api-key"),
         tables.bucket(f"{ACCOUNT}#{METER}", "2026-03-01T00:00Z#i15"),
-        tables.catalog("rating-marks", f"{ACCOUNT}#{METER}#2026-03-01"),
+        tables.catalog("rating-marks#11", f"{ACCOUNT}#{METER}#2026-03-01"),
         tables.bucket(f"{ACCOUNT}#{METER}#rated", "day#2026-03-29"),
         tables.bucket(f"{ACCOUNT}#{METER}#rated", "month#2026-03"),
         tables.catalog(f"account#{ACCOUNT}#running-cost", "cus_0123456789abcdef"),

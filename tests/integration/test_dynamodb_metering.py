@@ -3,6 +3,7 @@ series, the running cost item, and the writes a pass issues (none the second tim
 
 from __future__ import annotations
 
+import zlib
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -19,6 +20,7 @@ from tests.integration.conftest import CATALOG_TABLE, Tables
 from tests.unit.test_service_rating import NOW, TEN_ON_THE_29TH, A, hourly_catalog, two_days
 
 D = Decimal
+M1_MARKS = "rating-marks#10"  # CRC-32 of "acc-a#m1" % 16
 WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
 
 
@@ -53,8 +55,8 @@ def test_ingest_writes_one_mark_item_per_meter_and_utc_day_after_the_readings(
     calls = Calls(db)
     rating.readings.put_new(A, two_days())
 
-    assert tables.catalog("rating-marks", f"{A}#m1#2026-03-28") == {
-        "pk": {"S": "rating-marks"},
+    assert tables.catalog(M1_MARKS, f"{A}#m1#2026-03-28") == {
+        "pk": {"S": M1_MARKS},
         "sk": {"S": f"{A}#m1#2026-03-28"},
         "changes": {"N": "1"},
     }
@@ -74,9 +76,9 @@ def test_a_mark_changed_since_it_was_read_is_not_cleared(rating: RatingStores, t
     rating.readings.put_new(A, [RawReading("m1", TEN_ON_THE_29TH, D("2.5"), "interval", 60)])
 
     assert rating.readings.clear_mark(read) is False
-    assert tables.catalog("rating-marks", f"{A}#m1#2026-03-29")["changes"] == {"N": "2"}  # type: ignore[index]
+    assert tables.catalog(M1_MARKS, f"{A}#m1#2026-03-29")["changes"] == {"N": "2"}  # type: ignore[index]
     assert rating.readings.clear_mark(PendingMark(A, "m1", date(2026, 3, 29), 2)) is True
-    assert tables.catalog("rating-marks", f"{A}#m1#2026-03-29") is None
+    assert tables.catalog(M1_MARKS, f"{A}#m1#2026-03-29") is None
 
 
 def test_a_pass_stores_the_dst_day_beside_the_raw_series_and_a_second_pass_writes_nothing(
@@ -136,7 +138,7 @@ def test_a_pass_stores_the_dst_day_beside_the_raw_series_and_a_second_pass_write
     # The same days marked again (an identical resend cannot mark; a mark left by a crash can): reads only.
     db.client.update_item(
         TableName=CATALOG_TABLE,
-        Key={"pk": {"S": "rating-marks"}, "sk": {"S": f"{A}#m1#2026-03-28"}},
+        Key={"pk": {"S": M1_MARKS}, "sk": {"S": f"{A}#m1#2026-03-28"}},
         UpdateExpression="ADD changes :one",
         ExpressionAttributeValues={":one": {"N": "1"}},
     )
@@ -158,6 +160,9 @@ def test_rated_days_read_back_equal_to_what_was_computed(rating: RatingStores) -
     assert [h.start.hour for h in dst_day.hours()][:3] == [0, 1, 3]  # on the site's clock again
     assert dst_day.substitutions[9][0] == "linear"
     assert rating.metering.days(A, "m1", date(2026, 3, 29), date(2026, 3, 29)) == []
+    # The first and the last rated day (the month item beside them is no day); none for a meter not rated.
+    assert rating.metering.rated_span(A, "m1") == (date(2026, 3, 28), date(2026, 3, 29))
+    assert rating.metering.rated_span(A, "m2") is None
 
 
 def test_a_recorded_meter_exchange_marks_its_utc_day_like_a_reading_does(
@@ -169,10 +174,53 @@ def test_a_recorded_meter_exchange_marks_its_utc_day_like_a_reading_does(
     entry = catalog.record_exchange(A, "m1", swap, rating.catalog, rating.readings, if_match=None)
 
     assert entry.value.exchanges[0].timestamp == datetime(2026, 3, 28, 23, 30, tzinfo=UTC)
-    assert tables.catalog("rating-marks", f"{A}#m1#2026-03-28") == {
-        "pk": {"S": "rating-marks"},
+    assert tables.catalog(M1_MARKS, f"{A}#m1#2026-03-28") == {
+        "pk": {"S": M1_MARKS},
         "sk": {"S": f"{A}#m1#2026-03-28"},
         "changes": {"N": "1"},
     }
     assert calls.writes() == {"UpdateItem": 1, "TransactWriteItems": 1}  # the mark, then the meter
     assert rating.readings.pending_marks(limit=10) == [PendingMark(A, "m1", date(2026, 3, 28), 1)]
+
+
+def test_marks_of_many_meters_spread_over_the_shards_and_one_pass_rates_each_exactly_once(
+    db: DynamoDb, tables: Tables
+) -> None:
+    rating = rating_stores(db)
+    hourly_catalog(meters=48, store=rating.catalog)
+    rating.accounts.create(AccountRecord(A, "Account A", datetime(2026, 1, 1, tzinfo=UTC)))
+    for n in range(1, 49):
+        rating.readings.put_new(A, [RawReading(f"m{n}", TEN_ON_THE_29TH, D("1.5"), "interval", 60)])
+    marks = [item for item in tables.all(CATALOG_TABLE) if item["pk"]["S"].startswith("rating-marks")]
+    shards = Counter(item["pk"]["S"] for item in marks)
+
+    assert len(marks) == 48
+    assert sorted(shards) == sorted(f"rating-marks#{n}" for n in range(16))  # every shard holds some
+    assert max(shards.values()) <= 6  # 48 meters, 16 shards: no shard holds most of them
+    # A limit is shared out: each of the 16 shards gives its first mark before any gives a second.
+    assert len({(m.account, m.meter_id) for m in rating.readings.pending_marks(limit=16)}) == 16
+    assert Counter(
+        f"rating-marks#{n}" for n in map(shard_of, rating.readings.pending_marks(limit=16))
+    ) == Counter({f"rating-marks#{n}": 1 for n in range(16)})
+    calls = Calls(db)
+
+    report = rating_pass(NOW, rating)
+
+    # Each meter's one reading makes its day and month; c1 (on m1) gets its running cost.
+    assert (report.meters, report.days_written, report.months_written, report.costs_written) == (
+        48,
+        48,
+        48,
+        1,
+    )
+    assert (report.marks_cleared, report.marks_kept, report.failures) == (48, 0, [])
+    assert calls.writes()["DeleteItem"] == 48  # each mark cleared once
+    assert rating.readings.pending_marks(limit=100) == []
+    calls.reset()
+    again = rating_pass(NOW + timedelta(minutes=15), rating)
+    assert (again.meters, again.days_written, again.marks_cleared) == (0, 0, 0)
+    assert calls.writes() == {}
+
+
+def shard_of(mark: PendingMark) -> int:
+    return zlib.crc32(f"{mark.account}#{mark.meter_id}".encode()) % 16

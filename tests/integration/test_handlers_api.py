@@ -7,15 +7,17 @@ from __future__ import annotations
 import fnmatch
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
 
-from meterbill.adapters.dynamodb import build_stores, create_tables
+from meterbill.adapters.dynamodb import DynamoDb, build_stores, create_tables
+from meterbill.adapters.rating import rating_stores
 from meterbill.api import authorizer, dependencies
 from meterbill.services.apikeys import create_account
+from meterbill.services.rating import rating_pass
 from meterbill.settings import StorageSettings
 from tests.integration.conftest import CATALOG_TABLE, READINGS_TABLE, REGION, Tables
 from tests.unit.api_support import HttpAnswer, LambdaContextStub, answer_of, proxy_event
@@ -281,3 +283,36 @@ def test_an_idempotency_key_answers_the_first_answer_again_from_the_idempotency_
     assert record["status"] == {"S": "COMPLETED"}
     assert record["id"]["S"].startswith("POST /v1/readings#")
     assert json.loads(record["data"]["S"]) == {"status": 200, "body": first.json}
+
+
+def test_a_meters_new_limits_mark_its_rated_days_and_the_next_pass_rates_them_again(
+    gateway: Gateway, deployed: str, tables: Tables, storage_settings: StorageSettings
+) -> None:
+    add_meter(gateway, deployed)
+    collector = new_key(gateway, deployed, "ingest")
+    batch = {"readings": [quarter_hour(minute, "1.25") for minute in (0, 15, 30, 45)]}
+    assert gateway.request(collector, "POST", "/v1/readings", batch).status == 200
+    rating = rating_stores(DynamoDb(storage_settings))
+    at = datetime(2026, 3, 1, 2, tzinfo=UTC)
+    assert rating_pass(at, rating).days_written == 1  # local 1 March (Berlin), its 01:00 hour
+    assert rating.readings.pending_marks(limit=10) == []
+    meter = {"site_id": "site-1", "utility": "electricity", "unit": "kWh", "kind": "main"}
+
+    replaced = gateway.request(deployed, "PUT", "/v1/meters/mtr-1", {**meter, "limits": {"max_power": "1"}})
+
+    assert replaced.status == 200
+    # Local 1 March is UTC 28 February 23:00 to 1 March 23:00: the UTC days 28 February to 2 March, each
+    # marked before the meter was written and after; shard 1 = CRC-32 of "acc_demo#mtr-1" % 16.
+    marks = [item for item in tables.all(CATALOG_TABLE) if item["pk"]["S"].startswith("rating-marks")]
+    assert marks == [
+        {"pk": {"S": "rating-marks#1"}, "sk": {"S": f"{ACCOUNT}#mtr-1#{day}"}, "changes": {"N": "2"}}
+        for day in ("2026-02-28", "2026-03-01", "2026-03-02")
+    ]
+    again = rating_pass(at + timedelta(minutes=15), rating)
+    assert (again.days_written, again.marks_cleared, again.failures) == (1, 3, [])
+    (day,) = rating.metering.days(ACCOUNT, "mtr-1", date(2026, 3, 1), date(2026, 3, 2))
+    # 1.25 kWh in 15 minutes is 5 kW, over max_power 1: the hour is not usable now (no like day before it).
+    assert (day.qualities[4:8], day.total().total) == ("NNNN", 0)
+    unchanged = gateway.request(deployed, "PUT", "/v1/meters/mtr-1", {**meter, "limits": {"max_power": "1"}})
+    assert unchanged.status == 200
+    assert rating.readings.pending_marks(limit=10) == []  # the same settings again: nothing to rate again

@@ -162,7 +162,7 @@ def test_a_corrected_reading_of_an_invoiced_month_is_a_candidate_beside_the_unch
 
     db.client.update_item(  # the day marked again with nothing new (a crash can leave a mark)
         TableName=CATALOG_TABLE,
-        Key={"pk": {"S": "rating-marks"}, "sk": {"S": f"{A}#m1#2026-01-17"}},
+        Key={"pk": {"S": "rating-marks#10"}, "sk": {"S": f"{A}#m1#2026-01-17"}},
         UpdateExpression="ADD changes :one",
         ExpressionAttributeValues={":one": {"N": "1"}},
     )

@@ -143,9 +143,9 @@ class ReadingStore(ABC):
     # storing it, in the same call; the rating pass reads the marks and clears each one it has rated.
 
     @abstractmethod
-    def mark_for_rating(self, account: str, meter_id: str, day: date) -> None:
-        """Marks (meter, UTC day) as ``put_new`` does, without a reading: what validates it changed (a device
-        exchange recorded on that day), so the next pass rates it again."""
+    def mark_for_rating(self, account: str, meter_id: str, *days: date) -> None:
+        """Marks each (meter, UTC day) as ``put_new`` does, without a reading: what validates them changed (a
+        device exchange recorded on that day, a meter's settings), so the next pass rates them again."""
 
     @abstractmethod
     def pending_marks(self, *, limit: int) -> Sequence[PendingMark]:
@@ -410,6 +410,10 @@ class MeteringStore(ABC):
     @abstractmethod
     def put_day(self, account: str, day: RatedDay) -> None:
         """Stores the day (replacing the stored one of that meter and day)."""
+
+    @abstractmethod
+    def rated_span(self, account: str, meter_id: str) -> tuple[date, date] | None:
+        """The meter's first and last rated day (None: none rated yet)."""
 
     @abstractmethod
     def month(self, account: str, meter_id: str, year: int, month: int) -> MonthRollup | None: ...

@@ -34,7 +34,7 @@ from pydantic import BaseModel, ValidationError
 from meterbill.domain import Assignment, Customer, Meter, Site, assignments_for
 from meterbill.errors import AlreadyExistsError, InvalidInputError, NotFoundError, PreconditionFailedError
 from meterbill.metersettings import ExchangeSettings
-from meterbill.ports import CatalogKind, CatalogStore, Page, ReadingStore, Stored
+from meterbill.ports import CatalogKind, CatalogStore, MeteringStore, Page, ReadingStore, Stored
 from meterbill.services.common import (
     all_items,
     check_document_bounds,
@@ -42,7 +42,7 @@ from meterbill.services.common import (
     invalid_input,
     require_in_calendar,
 )
-from meterbill.services.metering import check_limits
+from meterbill.services.metering import check_limits, rates_differ, resettled_days
 from meterbill.tariffs.loading import TariffFileError, tariff_from_json
 from meterbill.tariffs.model import Tariff
 from meterbill.tariffs.urdb import is_urdb_rate
@@ -128,6 +128,51 @@ def replace(
 ) -> CatalogEntry[CatalogModel]:
     """Replace an object as a whole. The body's ``id``, if given (not null), must be ``item_id``. Raises
     NotFoundError, or PreconditionFailedError when ``if_match`` is not the current ETag."""
+    current, value = _replacement(account, model, item_id, body, catalog, if_match=if_match)
+    stored = catalog.replace(
+        account, KIND_OF[model], item_id, value.model_dump(mode="json"), if_match=current.etag
+    )
+    return _entry(model, stored)
+
+
+def replace_meter(
+    account: str,
+    meter_id: str,
+    body: Mapping[str, Any],
+    catalog: CatalogStore,
+    readings: ReadingStore,
+    metering: MeteringStore,
+    *,
+    if_match: str | None,
+) -> CatalogEntry[Meter]:
+    """``replace`` for a meter, marking for the rating run the UTC days its new validation settings change
+    (``services.metering.resettled_days``: a CT ratio change from its effective date on, limits on every day
+    already rated, ...), so the next pass rates them again and records re-rating candidates on the issued
+    invoices they touch. Marked before the meter is written (a crash after the write still leaves them) and
+    again after (a pass running in between rated them with the old settings): 2 WRU a day marked."""
+    current, value = _replacement(account, Meter, meter_id, body, catalog, if_match=if_match)
+    old = Meter.model_validate(current.body)
+    days = (
+        resettled_days(old, value, metering.rated_span(account, meter_id)) if rates_differ(old, value) else []
+    )
+    if days:
+        readings.mark_for_rating(account, meter_id, *days)
+    stored = catalog.replace(account, "meter", meter_id, value.model_dump(mode="json"), if_match=current.etag)
+    if days:
+        readings.mark_for_rating(account, meter_id, *days)
+    return _entry(Meter, stored)
+
+
+def _replacement(
+    account: str,
+    model: type[CatalogModel],
+    item_id: str,
+    body: Mapping[str, Any],
+    catalog: CatalogStore,
+    *,
+    if_match: str | None,
+) -> tuple[Stored, CatalogModel]:
+    """The object as stored and the body validated to replace it."""
     kind = KIND_OF[model]
     if body.get("id") not in (None, item_id):
         raise InvalidInputError("id", f"{body['id']!r} is not the id of the object replaced ({item_id!r})")
@@ -136,8 +181,7 @@ def replace(
         raise PreconditionFailedError(kind, item_id, if_match, current.etag)
     value = _validated(account, model, body, item_id)
     _check_references(account, value, catalog)
-    stored = catalog.replace(account, kind, item_id, value.model_dump(mode="json"), if_match=current.etag)
-    return _entry(model, stored)
+    return current, value
 
 
 def delete(

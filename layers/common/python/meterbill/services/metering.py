@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Final
 
 from meterbill.domain import Meter
@@ -16,6 +17,10 @@ from meterbill.metersettings import MeterSettings, ValidationLimits
 from meterbill.ports import RawReading, ReadingStore
 
 _LOOKAHEAD: Final = timedelta(days=1)  # validation bounds a gap at the end with a read up to a day later
+# How far back from its last rated day a meter's change of settings is rated again: the re-rating horizon
+# (``services.rerating.LOOKBACK``; older invoices cannot be re-rated): at most 368 UTC days marked a change.
+RERATE_DAYS: Final = 366
+_ONE_DAY: Final = timedelta(days=1)
 
 
 def meter_settings(meter: Meter) -> MeterSettings:
@@ -102,3 +107,79 @@ def _quality(flag: str) -> Quality:
     if flag in ("A", "E", "S", "F", "N"):
         return flag  # type: ignore[return-value]  # one of Quality's letters
     raise ValueError(f"stored reading with quality {flag!r}")  # ingest lets none in
+
+
+_RATED_BY: Final = ("site_id", "unit", "interval_minutes", "register_max", "limits")
+
+
+def rates_differ(old: Meter, new: Meter) -> bool:
+    """Whether validation would rate the meter's readings differently after ``old`` became ``new`` (its
+    labels, name, serial, attributes or parent do not count)."""
+    reads = [[(e.timestamp, e.old_final, e.new_initial) for e in m.exchanges] for m in (old, new)]
+    return (
+        any(getattr(old, name) != getattr(new, name) for name in _RATED_BY)
+        or reads[0] != reads[1]
+        or _multiplier_spans(old, new) != []
+    )
+
+
+def resettled_days(old: Meter, new: Meter, rated: tuple[date, date] | None) -> list[date]:
+    """The UTC days to rate again after a meter's settings changed from ``old`` to ``new`` (a PUT), given its
+    first and last rated local days ``rated`` (None: nothing rated yet, nothing to rate again):
+
+    - its site, unit, interval, register maximum or limits changed: every rated day (validation judges each
+      of them by these);
+    - its CT ratio or ratio changes: the days from where the ratio in force differs to where the two agree
+      again (a changed change from its effective date on, to the next change; the last one to the end; the
+      meter's own ratio up to its first change);
+    - its exchanges: the day of each exchange added, removed or with other reads.
+
+    Bounded: only rated days (a day not rated yet is rated with the new settings when its readings come),
+    each local day widened to the UTC days it touches, and at most the ``RERATE_DAYS`` before the last one.
+    """
+    if rated is None:
+        return []
+    first = max(rated[0] - _ONE_DAY, rated[1] - timedelta(days=RERATE_DAYS))
+    last = rated[1] + _ONE_DAY
+    if any(getattr(old, name) != getattr(new, name) for name in _RATED_BY):
+        return _days(first, last)
+    spans = _multiplier_spans(old, new)
+    reads = {(e.timestamp, e.old_final, e.new_initial) for e in old.exchanges} ^ {
+        (e.timestamp, e.old_final, e.new_initial) for e in new.exchanges
+    }
+    spans += [(at, at) for at, _, _ in reads]
+    days: set[date] = set()
+    for start, end in spans:
+        since = first if start is None else max(first, start.astimezone(UTC).date())
+        until = last if end is None else min(last, end.astimezone(UTC).date())
+        days.update(_days(since, until))
+    return sorted(days)
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def _multiplier_spans(old: Meter, new: Meter) -> list[tuple[datetime | None, datetime | None]]:
+    """Where the CT ratio in force differs, as [start, end] instants (None: open), between the effective
+    dates of both meters' changes (the meter's own ratio before its first change)."""
+    bounds: list[datetime | None] = [None]
+    bounds += sorted({c.effective_from.astimezone(UTC) for c in (*old.multipliers, *new.multipliers)})
+    spans: list[tuple[datetime | None, datetime | None]] = []
+    for i, start in enumerate(bounds):
+        if _ratio_at(old, start) != _ratio_at(new, start):
+            end = bounds[i + 1] if i + 1 < len(bounds) else None
+            if spans and spans[-1][1] == start:
+                spans[-1] = (spans[-1][0], end)
+            else:
+                spans.append((start, end))
+    return spans
+
+
+def _ratio_at(meter: Meter, moment: datetime | None) -> Decimal:
+    """The CT ratio in force from ``moment`` (None: before every change) until the next change."""
+    ratio = meter.multiplier
+    for change in meter.multipliers:
+        if moment is not None and change.effective_from <= moment:
+            ratio = change.multiplier
+    return ratio

@@ -76,6 +76,28 @@ class DynamoDbMeteringStore(MeteringStore):
             self._db.readings_table, rated_pk(account, day.meter_id), f"{DAY_PREFIX}{day.day}", _day_item(day)
         )
 
+    def rated_span(self, account: str, meter_id: str) -> tuple[date, date] | None:
+        """Two Queries of one item each (the first and the last ``day#`` key): 2 RRU (quarter-hour days)."""
+        ends = []
+        for forward in (True, False):
+            answer: Mapping[str, Any] = self._db.run(
+                partial(
+                    self._db.readings_table.query,
+                    rated_pk(account, meter_id),
+                    range_key_condition=Path(READINGS_RANGE_KEY).startswith(DAY_PREFIX),
+                    scan_index_forward=forward,
+                    limit=1,
+                    consistent_read=True,
+                ),
+                what="reading rated usage",
+                idempotent=True,
+            )
+            items = answer.get("Items", [])
+            if not items:
+                return None
+            ends.append(date.fromisoformat(items[0][READINGS_RANGE_KEY]["S"].removeprefix(DAY_PREFIX)))
+        return ends[0], ends[1]
+
     def month(self, account: str, meter_id: str, year: int, month: int) -> MonthRollup | None:
         item = self._get(self._db.readings_table, rated_pk(account, meter_id), _month_key(year, month))
         return None if item is None else _month_of(meter_id, year, month, item)

@@ -55,7 +55,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from pynamodb.exceptions import PynamoDBException
 from pynamodb.expressions.operand import Path, Value
@@ -65,17 +65,21 @@ from meterbill.adapters.dynamodb.connection import DynamoDb, response_code
 from meterbill.adapters.dynamodb.schema import (
     CATALOG_RANGE_KEY,
     RATING_MARK_CHANGES,
-    RATING_MARKS_PK,
+    RATING_MARK_SHARDS,
     READINGS_HASH_KEY,
     READINGS_RANGE_KEY,
     SEPARATOR,
+    rating_mark_shard,
     rating_mark_sk,
+    rating_marks_pk,
     series_pk,
 )
 from meterbill.adapters.dynamodb.sizing import item_size
 from meterbill.errors import InvalidInputError
 from meterbill.meterdata.readings import replaces
 from meterbill.ports import PendingMark, PutResult, RawReading, ReadingStore, ReadingType, SupersededReading
+
+T = TypeVar("T")
 
 # 64 characters in ASCII order; two of them spell the minute in a bucket (0 to 4095).
 ALPHABET: Final = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
@@ -317,13 +321,13 @@ class DynamoDbReadingStore(ReadingStore):
     # --- rating marks -------------------------------------------------------------------------------------
 
     def _mark(self, account: str, meter_id: str, day: str) -> None:
-        """One UpdateItem ``ADD changes 1`` (1 write unit): creates the mark or counts one more change. Sent
-        twice (a retry after a lost answer) it counts two: the pass's clear then fails once more, nothing is
-        lost."""
+        """One UpdateItem ``ADD changes 1`` (1 write unit) in the meter's shard: creates the mark or counts
+        one more change. Sent twice (a retry after a lost answer) it counts two: the pass's clear then fails
+        once more, nothing is lost."""
         self._db.run(
             partial(
                 self._db.catalog_table.update_item,
-                RATING_MARKS_PK,
+                rating_marks_pk(rating_mark_shard(account, meter_id)),
                 rating_mark_sk(account, meter_id, day),
                 actions=[Path(RATING_MARK_CHANGES).add(Value({"N": "1"}))],
             ),
@@ -331,17 +335,52 @@ class DynamoDbReadingStore(ReadingStore):
             idempotent=True,
         )
 
-    def mark_for_rating(self, account: str, meter_id: str, day: date) -> None:
-        self._mark(account, meter_id, day.isoformat())
+    def mark_for_rating(self, account: str, meter_id: str, *days: date) -> None:
+        self._parallel(partial(self._mark, account, meter_id), sorted({day.isoformat() for day in days}))
+
+    def _parallel(self, call: Callable[[Any], T], arguments: Sequence[Any]) -> list[T]:
+        """``call`` on each argument, ``parallel_requests`` at a time; the answers in argument order."""
+        if len(arguments) > 1 and self._parallel_requests > 1:
+            with ThreadPoolExecutor(max_workers=min(len(arguments), self._parallel_requests)) as pool:
+                return list(pool.map(call, arguments))
+        return [call(argument) for argument in arguments]
 
     def pending_marks(self, *, limit: int) -> Sequence[PendingMark]:
+        """Every shard gets an equal share of ``limit`` first (a busy shard cannot starve the others); what
+        the quiet shards leave goes to the shards that have more, in shard order."""
+        if limit <= 0:
+            return []
+        share = -(-limit // RATING_MARK_SHARDS)
+        by_shard: dict[int, list[PendingMark]] = {}
+        more: dict[int, Mapping[str, Any]] = {}
+        first_pages = self._parallel(
+            lambda shard: self._marks_of_shard(shard, share, None), range(RATING_MARK_SHARDS)
+        )
+        for shard, (marks, start_key) in enumerate(first_pages):
+            by_shard[shard] = marks
+            if start_key is not None:
+                more[shard] = start_key
+        left = limit - sum(map(len, by_shard.values()))
+        for shard, start_key in more.items():
+            if left <= 0:
+                break
+            marks, _ = self._marks_of_shard(shard, left, start_key)
+            by_shard[shard] += marks
+            left -= len(marks)
+        marks = [mark for shard in range(RATING_MARK_SHARDS) for mark in by_shard[shard]]
+        return marks[:limit]
+
+    def _marks_of_shard(
+        self, shard: int, limit: int, start_key: Mapping[str, Any] | None
+    ) -> tuple[list[PendingMark], Mapping[str, Any] | None]:
+        """Up to ``limit`` marks of one shard from ``start_key``, and where the next page starts (None: all
+        read). A Query's ``Limit`` may answer fewer items with a next key, so this pages until ``limit``."""
         marks: list[PendingMark] = []
-        start_key: dict[str, Any] | None = None
         while len(marks) < limit:
             answer: Mapping[str, Any] = self._db.run(
                 partial(
                     self._db.catalog_table.query,
-                    RATING_MARKS_PK,
+                    rating_marks_pk(shard),
                     exclusive_start_key=start_key,
                     consistent_read=True,
                     limit=limit - len(marks),
@@ -356,14 +395,14 @@ class DynamoDbReadingStore(ReadingStore):
             start_key = answer.get("LastEvaluatedKey")
             if start_key is None:
                 break
-        return marks
+        return marks, start_key
 
     def clear_mark(self, mark: PendingMark) -> bool:
         try:
             self._db.run(
                 partial(
                     self._db.catalog_table.delete_item,
-                    RATING_MARKS_PK,
+                    rating_marks_pk(rating_mark_shard(mark.account, mark.meter_id)),
                     rating_mark_sk(mark.account, mark.meter_id, mark.day.isoformat()),
                     condition=Path(RATING_MARK_CHANGES) == Value({"N": str(mark.changes)}),
                 ),

@@ -6,6 +6,7 @@ See ``docs/storage.md`` for the access patterns, item shapes and the cost reason
 
 from __future__ import annotations
 
+import zlib
 from typing import Any, Final
 
 from meterbill.errors import InvalidInputError
@@ -32,9 +33,11 @@ READINGS_HASH_KEY: Final = "series"
 READINGS_RANGE_KEY: Final = "bucket"
 
 SEPARATOR: Final = "#"
-# Rating marks (``ReadingStore.pending_marks``): one partition of the catalog table, an item per account,
-# meter and UTC day, sort key ``<account>#<meter id>#<YYYY-MM-DD>``. Other catalog keys all hold a separator.
+# Rating marks (``ReadingStore.pending_marks``): ``RATING_MARK_SHARDS`` partitions of the catalog table,
+# ``rating-marks#<n>``, n a stable hash of (account, meter) (``rating_mark_shard``); an item per account,
+# meter and UTC day, sort key ``<account>#<meter id>#<YYYY-MM-DD>``. A meter's marks all live in one shard.
 RATING_MARKS_PK: Final = "rating-marks"
+RATING_MARK_SHARDS: Final = 16
 RATING_MARK_CHANGES: Final = "changes"
 
 
@@ -130,6 +133,16 @@ def api_keys_of_account_pk(account: str) -> str:
 
 def series_pk(account: str, meter_id: str) -> str:
     return f"{key_part(account, 'account')}{SEPARATOR}{key_part(meter_id, 'meter_id')}"
+
+
+def rating_mark_shard(account: str, meter_id: str) -> int:
+    """The shard of a meter's marks: CRC-32 of ``<account>#<meter id>`` modulo ``RATING_MARK_SHARDS`` (stable
+    across processes and releases, unlike ``hash``; changing the count strands the marks already written)."""
+    return zlib.crc32(series_pk(account, meter_id).encode()) % RATING_MARK_SHARDS
+
+
+def rating_marks_pk(shard: int) -> str:
+    return f"{RATING_MARKS_PK}{SEPARATOR}{shard}"
 
 
 def rating_mark_sk(account: str, meter_id: str, day: str) -> str:

@@ -161,12 +161,15 @@ def get_meter(meter_id: str, caller: AuthorizedCaller) -> Response[MeterRecord]:
 def replace_meter(
     meter_id: str, body: MeterInput, caller: AuthorizedCaller, if_match: IfMatch = None
 ) -> Response[MeterRecord]:
-    entry = catalog.replace(
+    metering = caller.stores.metering
+    assert metering is not None  # the API's stores always have it: the days to rate again are read there
+    entry = catalog.replace_meter(
         caller.account,
-        Meter,
         meter_id,
         fields_of(body),
         caller.stores.catalog,
+        caller.stores.readings,
+        metering,
         if_match=expected_etag(if_match),
     )
     return found(MeterRecord.model_validate(record_fields(entry)), entry.etag)
