@@ -502,10 +502,62 @@ def test_charges_by_day_rate_each_day_and_show_the_running_cost(api, stores):
     }
 
 
+def test_charges_by_hour_give_each_day_its_wall_clock_hours(api, stores):
+    answer = api.get(
+        "/v1/customers/c-alice/charges", **{"from": "2026-01-15", "to": "2026-01-16", "resolution": "hour"}
+    )
+
+    assert answer.status == 200
+    assert answer.json["resolution"] == "hour" and answer.json["total"] == "10.80"
+    (day,) = answer.json["buckets"]
+    assert {k: day[k] for k in ("start", "end", "currency", "subtotal", "taxes", "total")} == {
+        "start": "2026-01-15",
+        "end": "2026-01-16",
+        "currency": "EUR",
+        "subtotal": "10.80",
+        "taxes": "0.00",
+        "total": "10.80",
+    }
+    assert len(day["hours"]) == 24 and day["unallocated"] == []
+    # m-alice 1 kWh + half of common's 1 kWh, at 0.30: 0.30 + 0.15 an hour
+    assert day["hours"][0] == {
+        "start": "2026-01-15T00:00:00+01:00",
+        "end": "2026-01-15T01:00:00+01:00",
+        "hour": 0,
+        "minutes": 60,
+        "amount": "0.45",
+    }
+    assert D("0.45") == D("1") * D("0.30") + D("0.5") * D("0.30")
+    assert {h["amount"] for h in day["hours"]} == {"0.45"}
+
+
+def test_the_charge_sessions_of_a_customer_without_packages_are_none(api, stores):
+    answer = api.get("/v1/customers/c-alice/charges/sessions", **{"from": "2026-01-15", "to": "2026-01-16"})
+
+    assert (answer.status, answer.json) == (200, {"items": [], "next_cursor": None})
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [
-        ({"from": "2026-01-01", "to": "2026-01-02", "resolution": "hour"}, "resolution"),
+        ({"from": "2026-01-05", "to": "2026-01-02"}, "to"),
+        ({"from": "2026-01-01", "to": "2026-06-01"}, "to"),
+        ({"from": "2026-01-01", "to": "2026-01-02", "threshold": "below"}, "threshold"),
+        ({"from": "2026-01-01", "to": "2026-01-02", "cursor": "bm90LW91cnM"}, "cursor"),
+        ({"to": "2026-01-02"}, "from"),
+    ],
+)
+def test_bad_charge_session_queries_are_refused_naming_the_field(api, stores, query, field):
+    answer = api.get("/v1/customers/c-alice/charges/sessions", **query)
+
+    assert answer.status == 422
+    assert answer.json["errors"][0]["field"] == field
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"from": "2026-01-01", "to": "2026-02-02", "resolution": "hour"}, "to"),
         ({"from": "2026-01-01", "to": "2026-01-02", "resolution": "week"}, "resolution"),
         ({"from": "2026-01-05", "to": "2026-01-02"}, "to"),
         ({"from": "2026-01-01", "to": "2026-06-01", "resolution": "day"}, "to"),
