@@ -97,7 +97,8 @@ def split_by_hour(
             unallocated["package"] = unallocated.get("package", Decimal(0)) + package_total
         else:
             amounts = [a + s for a, s in zip(amounts, spread, strict=True)]
-    return HourlySplit(tuple(hours), tuple(amounts), tuple(sorted(unallocated.items())))
+    rest = tuple(sorted((c, a) for c, a in unallocated.items() if a != 0))  # a 0 minimum line says nothing
+    return HourlySplit(tuple(hours), tuple(amounts), rest)
 
 
 def _energy_weights(
