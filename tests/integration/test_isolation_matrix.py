@@ -601,6 +601,15 @@ ROUTES: Final[Mapping[tuple[str, str], Route]] = {
             query={"from": "2026-03-01", "to": "2026-03-03", "resolution": "day"},
         ),
     ),
+    ("GET", "/v1/customers/{customer_id}/charges/sessions"): Route(
+        "read",
+        "not found",
+        lambda ids: Call(
+            "GET",
+            f"/v1/customers/{ids.customer}/charges/sessions",
+            query={"from": "2026-03-01", "to": "2026-03-03", "threshold": "all"},
+        ),
+    ),
 }
 
 
@@ -628,7 +637,7 @@ def test_the_matrix_has_a_row_for_every_route_of_the_openapi_document(world: Wor
     documented = {(method.upper(), path) for path, item in document["paths"].items() for method in item}
 
     assert documented == set(ROUTES)
-    assert len(documented) == 48
+    assert len(documented) == 49
 
 
 @pytest.mark.parametrize("route", routes("not found", "unknown reference", "rejected readings"))

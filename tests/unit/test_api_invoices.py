@@ -17,6 +17,7 @@ from meterbill.ports import AccountRecord, ReratingCandidate, RunningCost, Usage
 from meterbill.services import billrun
 from tests.fakes import FakeInvoiceWorkQueue, FakeStores, fixed_clock
 from tests.unit.api_support import ApiClient, configure_backend, problem
+from tests.unit.charges_support import add_grid_customer
 from tests.unit.invoicing_support import BERLIN, A, hourly, portfolio
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")
@@ -502,10 +503,98 @@ def test_charges_by_day_rate_each_day_and_show_the_running_cost(api, stores):
     }
 
 
+def test_charges_by_hour_give_each_day_its_wall_clock_hours(api, stores):
+    answer = api.get(
+        "/v1/customers/c-alice/charges", **{"from": "2026-01-15", "to": "2026-01-16", "resolution": "hour"}
+    )
+
+    assert answer.status == 200
+    assert answer.json["resolution"] == "hour" and answer.json["total"] == "10.80"
+    (day,) = answer.json["buckets"]
+    assert {k: day[k] for k in ("start", "end", "currency", "subtotal", "taxes", "total")} == {
+        "start": "2026-01-15",
+        "end": "2026-01-16",
+        "currency": "EUR",
+        "subtotal": "10.80",
+        "taxes": "0.00",
+        "total": "10.80",
+    }
+    assert len(day["hours"]) == 24 and day["unallocated"] == []
+    # m-alice 1 kWh + half of common's 1 kWh, at 0.30: 0.30 + 0.15 an hour
+    assert day["hours"][0] == {
+        "start": "2026-01-15T00:00:00+01:00",
+        "end": "2026-01-15T01:00:00+01:00",
+        "hour": 0,
+        "minutes": 60,
+        "amount": "0.45",
+    }
+    assert D("0.45") == D("1") * D("0.30") + D("0.5") * D("0.30")
+    assert {h["amount"] for h in day["hours"]} == {"0.45"}
+
+
+def test_the_charge_sessions_above_the_package_threshold_over_http(api, stores):
+    add_grid_customer(stores)
+
+    answer = api.get(
+        "/v1/customers/c-grid/charges/sessions", **{"from": "2026-01-10", "to": "2026-01-11", "limit": "1"}
+    )
+
+    assert answer.status == 200
+    assert answer.json["items"] == [
+        {
+            "session_id": "node-1@2026-01-10T07:00:00+00:00",
+            "meter_id": "node-1",
+            "assignment_id": "as-c-grid-node-1",
+            "start": "2026-01-10T08:00:00+01:00",
+            "end": "2026-01-10T08:45:00+01:00",
+            "seconds": 2700,
+            "package": 0,
+            "description": "Job package",
+            "threshold_seconds": "1800",
+            "units": 3,
+            "unit_seconds": "300",
+            "amount": "0.0367",
+            "currency": "EUR",
+        }
+    ]
+    assert D("0.0367") == D("0.01") + 3 * D("0.0089")  # 2,700 s: 900 s beyond 1,800 = 3 started 300 s
+    following = api.get(
+        "/v1/customers/c-grid/charges/sessions",
+        **{"from": "2026-01-10", "to": "2026-01-11", "limit": "1", "cursor": answer.json["next_cursor"]},
+    )
+    assert [(s["start"], s["seconds"], s["units"], s["amount"]) for s in following.json["items"]] == [
+        ("2026-01-10T14:00:00+01:00", 2220, 2, "0.0278")  # 0.01 + 2 * 0.0089: 420 s beyond = 2 units
+    ]
+    assert following.json["next_cursor"] is None
+
+
+def test_the_charge_sessions_of_a_customer_without_packages_are_none(api, stores):
+    answer = api.get("/v1/customers/c-alice/charges/sessions", **{"from": "2026-01-15", "to": "2026-01-16"})
+
+    assert (answer.status, answer.json) == (200, {"items": [], "next_cursor": None})
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [
-        ({"from": "2026-01-01", "to": "2026-01-02", "resolution": "hour"}, "resolution"),
+        ({"from": "2026-01-05", "to": "2026-01-02"}, "to"),
+        ({"from": "2026-01-01", "to": "2026-06-01"}, "to"),
+        ({"from": "2026-01-01", "to": "2026-01-02", "threshold": "below"}, "threshold"),
+        ({"from": "2026-01-01", "to": "2026-01-02", "cursor": "bm90LW91cnM"}, "cursor"),
+        ({"to": "2026-01-02"}, "from"),
+    ],
+)
+def test_bad_charge_session_queries_are_refused_naming_the_field(api, stores, query, field):
+    answer = api.get("/v1/customers/c-alice/charges/sessions", **query)
+
+    assert answer.status == 422
+    assert answer.json["errors"][0]["field"] == field
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"from": "2026-01-01", "to": "2026-02-02", "resolution": "hour"}, "to"),
         ({"from": "2026-01-01", "to": "2026-01-02", "resolution": "week"}, "resolution"),
         ({"from": "2026-01-05", "to": "2026-01-02"}, "to"),
         ({"from": "2026-01-01", "to": "2026-06-01", "resolution": "day"}, "to"),

@@ -62,6 +62,7 @@ def test_every_route_is_documented(generated):
         ("GET", "/v1/customers/{customer_id}"),
         ("GET", "/v1/customers/{customer_id}/bill-preview"),
         ("GET", "/v1/customers/{customer_id}/charges"),
+        ("GET", "/v1/customers/{customer_id}/charges/sessions"),
         ("GET", "/v1/invoices"),
         ("GET", "/v1/invoices/export"),
         ("GET", "/v1/invoices/{invoice_id}"),

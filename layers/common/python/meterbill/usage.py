@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from meterbill.timeutil import utc_seconds
 
@@ -141,3 +141,30 @@ class Usage:
     series: IntervalSeries | None = None
     sessions: Sequence[Session] = ()
     shared: Sequence[SharedUsage | SharedCost] = ()
+
+
+def busy_sessions(series: IntervalSeries, node: str) -> list[Session]:
+    """The sessions a compute node's busy-time series (in ``s`` or ``h``) shows, for its usage packages: each
+    run of consecutive intervals with time in them is one session, from the start of the run's first
+    interval for the busy time measured in the run (rounded to the second), named ``<node>@<start>``.
+
+    A meter sees busy time per interval, not jobs: two jobs back to back in one run are one session."""
+    if series.unit not in ("s", "h"):
+        raise UsageError("unit", f"sessions need busy time in s or h, not {series.unit!r}")
+    per_unit = 1 if series.unit == "s" else 3600
+    first = series.start.astimezone(UTC)
+    sessions: list[Session] = []
+    values = series.values
+    i = 0
+    while i < len(values):
+        if values[i] <= 0:
+            i += 1
+            continue
+        j = i
+        while j < len(values) and values[j] > 0:
+            j += 1
+        busy = (series.quantity(sum(values[i:j])) * per_unit).to_integral_value(rounding=ROUND_HALF_UP)
+        start = first + i * series.interval
+        sessions.append(Session(f"{node}@{start.isoformat()}", start, start + timedelta(seconds=int(busy))))
+        i = j
+    return sessions

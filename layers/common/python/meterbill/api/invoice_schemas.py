@@ -284,3 +284,69 @@ class Charges(_Response):
     running: RunningCostDocument | None = Field(
         description="the running bill period's cost so far and its projection (kept by the rating pass)"
     )
+
+
+class HourChargeDocument(_Response):
+    start: datetime = Field(description="the hour's start on the site's clock, with its UTC offset")
+    end: datetime
+    hour: int = Field(description="the hour the site's clock shows (0-23); twice on the day clocks go back")
+    minutes: int = Field(description="60, or 30 or 90 around a half-hour DST shift (Lord Howe)")
+    amount: DecimalText = Field(description="the hour's share of the day's energy and package lines")
+
+
+class ComponentAmount(_Response):
+    component: str = Field(description="fixed, demand, minimum, shared, savings, discount, surcharge or tax")
+    amount: DecimalText
+
+
+class HourlyDay(_Response):
+    start: date
+    end: date = Field(description="the day after")
+    currency: str | None = Field(description="null for a day with no bill")
+    subtotal: DecimalText
+    taxes: DecimalText
+    total: DecimalText = Field(description="the sum of the hours' amounts and of unallocated, exactly")
+    hours: list[HourChargeDocument] = Field(
+        description="the site's wall-clock hours (23 or 25 on DST days); none for a day with no bill"
+    )
+    unallocated: list[ComponentAmount] = Field(
+        description="the day's charges of the whole day or month, by component: not spread over hours"
+    )
+
+
+class HourlyCharges(_Response):
+    customer_id: Id
+    start: date = Field(description="the first day (from)")
+    end: date = Field(description="the day after the last (to)")
+    resolution: Literal["hour"]
+    currency: str | None
+    total: DecimalText
+    buckets: list[HourlyDay] = Field(description="one per local day, each with its hours")
+    running: RunningCostDocument | None = Field(
+        description="the running bill period's cost so far and its projection (kept by the rating pass)"
+    )
+
+
+# --- the sessions behind a compute customer's package lines -------------------------------------------------
+
+
+class SessionChargeDocument(_Response):
+    session_id: str = Field(description="<node>@<start>: a run of the node's busy intervals")
+    meter_id: str = Field(description="the node")
+    assignment_id: str
+    start: datetime = Field(description="on the site's clock, with its UTC offset")
+    end: datetime = Field(description="start + the busy time measured")
+    seconds: int = Field(description="the session's duration")
+    package: int = Field(description="the index of the usage package in the tariff")
+    description: str = Field(description="the package's description")
+    threshold_seconds: DecimalText = Field(description="the time the package's fare covers")
+    units: int = Field(description="started units beyond the threshold (the billed quantity)")
+    unit_seconds: DecimalText
+    amount: DecimalText = Field(
+        description="fare + units x unit_rate, unrounded: the package line rounds the sum of its sessions"
+    )
+    currency: str
+
+
+class SessionChargePage(_Page):
+    items: list[SessionChargeDocument]

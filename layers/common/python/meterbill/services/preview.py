@@ -13,7 +13,7 @@ month on its own, as the monthly bill will. Nothing is stored.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Final
@@ -28,9 +28,10 @@ from meterbill.services import catalog as catalog_service
 from meterbill.services.common import require_in_calendar
 from meterbill.services.usage import validated_intervals
 from meterbill.tariffs.engine import BillPeriod, ScopedAttributes, TariffError, rate_monthly
+from meterbill.tariffs.model import Tariff
 from meterbill.tariffs.versions import NoTariffInForceError, in_force
 from meterbill.timeutil import local_midnight
-from meterbill.usage import IntervalSeries, Usage
+from meterbill.usage import IntervalSeries, Usage, busy_sessions
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -49,6 +50,20 @@ class PreviewBill:
     meter_id: str
     share: Decimal
     bill: Bill
+    # What the bill was rated from, for views that take it apart (``services.charges``' hours and sessions).
+    rated_from: RatedFrom | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RatedFrom:
+    """The engine's inputs for one preview bill: its tariff version, usage, the site's holidays and the
+    formulas' attributes."""
+
+    tariff: Tariff
+    period: BillPeriod
+    usage: Usage
+    holidays: frozenset[date]
+    attributes: ScopedAttributes
 
 
 def bill_preview(
@@ -162,23 +177,36 @@ def _assignment_bills(
     attributes = ScopedAttributes(customer.attributes, site.attributes, meter.attributes)
     bills = []
     for lo, hi, tariff in spans:
+        # A compute node's busy time is priced by the tariff's usage packages as sessions.
+        sessions = busy_sessions(series, meter.id) if tariff.packages and series.unit in ("s", "h") else ()
+        usage, holidays = Usage(series=series, sessions=sessions), site.holiday_dates(lo, hi)
         try:
             monthly = rate_monthly(
                 tariff,
                 BillPeriod(lo, hi, zone),
-                Usage(series=series),
+                usage,
                 attributes=attributes,
-                holidays=site.holiday_dates(lo, hi),
+                holidays=holidays,
                 demand_history=demand_history,
             )
         except TariffError as err:  # the operand at fault, in the tariff version the assignment uses
             where = f"assignment {assignment.id!r}, tariff {tariff.id!r} version {tariff.version}"
             raise InvalidInputError(f"tariff.{err.field}", f"{where}: {err.reason}") from None
         bills += [
-            PreviewBill(assignment.id, meter.id, assignment.share, _with_faults(bill, series, faults))
+            PreviewBill(
+                assignment.id,
+                meter.id,
+                assignment.share,
+                _with_faults(bill, series, faults),
+                RatedFrom(tariff, _period_of(bill, zone), usage, holidays, attributes),
+            )
             for bill in monthly
         ]
     return bills
+
+
+def _period_of(bill: Bill, zone: ZoneInfo) -> BillPeriod:
+    return BillPeriod(bill.start.date(), bill.end.date(), zone)  # the engine's instants are local midnights
 
 
 # --- shared costs: a main meter minus its sub-meters -------------------------------------------------------

@@ -457,12 +457,42 @@ def session_charge(
     return fare + started_units(seconds, threshold, unit_seconds) * unit_rate
 
 
-def _package_lines(
-    tariff: Tariff, period: BillPeriod, sessions: Sequence[Session], ops: _Operands
-) -> Iterator[LineItem]:
-    billed = _sessions_in(period, sessions)
-    if not billed:
-        return
+@dataclass(frozen=True, slots=True)
+class PricedSession:
+    """A session one usage package bills (``packages[package]``): the started units beyond its threshold and
+    what it costs, unrounded (the package's line rounds the sum of its sessions)."""
+
+    session: Session
+    package: int
+    threshold_seconds: Decimal
+    units: int
+    unit_seconds: Decimal
+    amount: Decimal
+
+
+def priced_sessions(
+    tariff: Tariff,
+    period: BillPeriod,
+    sessions: Sequence[Session],
+    *,
+    attributes: Variables | ScopedAttributes | None = None,
+) -> list[PricedSession]:
+    """Each session that starts in ``period`` as each of the tariff's packages prices it (what the package
+    lines of ``rate`` sum), in order of start."""
+    ops = _Operands(tariff, period, ScopedAttributes.of(attributes))
+    billed = sorted(_sessions_in(period, sessions), key=lambda s: (s.start_second, s.id))
+    return [
+        PricedSession(session, i, threshold, units, unit_seconds, fare + units * unit_rate)
+        for i, threshold, fare, unit_seconds, unit_rate in _package_terms(tariff, ops)
+        for session in billed
+        for units in [started_units(session.seconds, threshold, unit_seconds)]
+    ]
+
+
+def _package_terms(
+    tariff: Tariff, ops: _Operands
+) -> Iterator[tuple[int, Decimal, Decimal, Decimal, Decimal]]:
+    """(index, threshold_seconds, fare, unit_seconds, unit_rate) of each package, its operands resolved."""
     for i, package in enumerate(tariff.packages):
         field = f"packages[{i}]"
         threshold = ops.num(package.threshold_seconds, f"{field}.threshold_seconds")
@@ -471,6 +501,17 @@ def _package_lines(
         unit_rate = ops.num(package.unit_rate, f"{field}.unit_rate")
         if unit_seconds <= 0:
             raise TariffError(f"{field}.unit_seconds", "must be positive")
+        yield i, threshold, fare, unit_seconds, unit_rate
+
+
+def _package_lines(
+    tariff: Tariff, period: BillPeriod, sessions: Sequence[Session], ops: _Operands
+) -> Iterator[LineItem]:
+    billed = _sessions_in(period, sessions)
+    if not billed:
+        return
+    for i, threshold, fare, unit_seconds, unit_rate in _package_terms(tariff, ops):
+        package = tariff.packages[i]
         units = sum(started_units(session.seconds, threshold, unit_seconds) for session in billed)
         count = len(billed)
         yield LineItem(

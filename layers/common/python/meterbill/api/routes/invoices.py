@@ -20,11 +20,17 @@ from meterbill.api.invoice_schemas import (
     AdjustAnswer,
     ChargeBucket,
     Charges,
+    ComponentAmount,
+    HourChargeDocument,
+    HourlyCharges,
+    HourlyDay,
     InvoiceDocument,
     InvoicePage,
     InvoiceSummary,
     Rerating,
     RunningCostDocument,
+    SessionChargeDocument,
+    SessionChargePage,
     SettlementInput,
     State,
 )
@@ -215,7 +221,11 @@ def adjust_invoice(invoice_id: str, caller: AuthorizedCaller) -> Response[Adjust
     summary="A customer's charges over time",
     description="What the customer's bills come to per local day or calendar month over [from, to), from the "
     "bill preview's path (each day rated as a bill of its own at resolution day, at most 92 days), and the "
-    "running bill period's cost and projection the rating pass keeps. Hourly charges are not offered (422).",
+    "running bill period's cost and projection the rating pass keeps. At resolution hour (at most 31 days) "
+    "each day also comes by the site's wall-clock hours (23 or 25 on DST days): energy and package lines "
+    "are spread over the hours they were used in, to the cent; the day's other charges (fixed, demand, "
+    "minimum, shared, credits, discounts, surcharges, taxes) are its `unallocated`, and the hours plus "
+    "`unallocated` add up to the day's total.",
     tags=["customers"],
 )
 def get_charges(
@@ -224,9 +234,9 @@ def get_charges(
     start: Annotated[IsoDate, Query(alias="from", description="the first day")],
     end: Annotated[IsoDate, Query(alias="to", description="the day after the last")],
     resolution: Annotated[
-        Literal["hour", "day", "month"], Query(description="day or month (hour is refused: see description)")
+        Literal["hour", "day", "month"], Query(description="hour (<= 31 days), day (<= 92 days) or month")
     ] = "month",
-) -> Charges:
+) -> Charges | HourlyCharges:
     from meterbill.services.charges import customer_charges  # the tariff engine: loaded by the first request
 
     report = customer_charges(
@@ -239,6 +249,39 @@ def get_charges(
         caller.stores.readings,
         caller.stores.metering,
     )
+    running = None if report.running is None else RunningCostDocument.of(report.running)
+    if report.resolution == "hour":
+        return HourlyCharges(
+            customer_id=report.customer_id,
+            start=report.start,
+            end=report.end,
+            resolution="hour",
+            currency=report.currency,
+            total=report.total,
+            buckets=[
+                HourlyDay(
+                    start=h.day.start,
+                    end=h.day.end,
+                    currency=h.day.currency,
+                    subtotal=h.day.subtotal,
+                    taxes=h.day.taxes,
+                    total=h.day.total,
+                    hours=[
+                        HourChargeDocument(
+                            start=hour.start,
+                            end=hour.end,
+                            hour=hour.hour,
+                            minutes=hour.minutes,
+                            amount=hour.amount,
+                        )
+                        for hour in h.hours
+                    ],
+                    unallocated=[ComponentAmount(component=c, amount=a) for c, a in h.unallocated],
+                )
+                for h in report.hourly
+            ],
+            running=running,
+        )
     return Charges(
         customer_id=report.customer_id,
         start=report.start,
@@ -257,5 +300,62 @@ def get_charges(
             )
             for b in report.buckets
         ],
-        running=None if report.running is None else RunningCostDocument.of(report.running),
+        running=running,
+    )
+
+
+@router.get(
+    "/v1/customers/<customer_id>/charges/sessions",
+    summary="The sessions behind a customer's usage-package charges",
+    description="For a compute customer: the sessions starting in [from, to) (at most 92 days) that its "
+    "tariffs' usage packages price, each with its node (meter), start, end, duration, the started units "
+    "beyond the package's threshold and what it costs (XtremWeb-HEP's detail records). A session is a run of "
+    "the node's busy intervals, as the invoice bills it. Those beyond the threshold only, unless "
+    "`threshold=all`. In order of start, then node; paged.",
+    tags=["customers"],
+)
+def get_charge_sessions(
+    customer_id: str,
+    caller: AuthorizedCaller,
+    start: Annotated[IsoDate, Query(alias="from", description="sessions starting on or after this day")],
+    end: Annotated[IsoDate, Query(alias="to", description="... and before this day")],
+    threshold: Annotated[
+        Literal["above", "all"], Query(description="above: only sessions beyond the package threshold")
+    ] = "above",
+    limit: Limit = PAGE_SIZE,
+    cursor: Cursor = None,
+) -> SessionChargePage:
+    from meterbill.services.charges import customer_sessions  # the tariff engine: loaded by the first request
+
+    page = customer_sessions(
+        caller.account,
+        customer_id,
+        start,
+        end,
+        caller.stores.catalog,
+        caller.stores.readings,
+        above_threshold=threshold == "above",
+        limit=limit,
+        cursor=cursor,
+    )
+    return SessionChargePage(
+        items=[
+            SessionChargeDocument(
+                session_id=r.session_id,
+                meter_id=r.meter_id,
+                assignment_id=r.assignment_id,
+                start=r.start,
+                end=r.end,
+                seconds=r.seconds,
+                package=r.package,
+                description=r.description,
+                threshold_seconds=r.threshold_seconds,
+                units=r.units,
+                unit_seconds=r.unit_seconds,
+                amount=r.amount,
+                currency=r.currency,
+            )
+            for r in page.items
+        ],
+        next_cursor=page.cursor,
     )
