@@ -254,6 +254,14 @@ def test_a_german_b2b_invoice_without_buyer_reference_is_plain_en16931() -> None
     assert xpath(xml, "//ram:DefinedTradeContact") == []
 
 
+def test_a_purchase_reference_that_is_no_leitweg_id_needs_no_xrechnung_fields() -> None:
+    seller = SELLER_DE.model_copy(update={"contact": None})
+    buyer = replace(BUYER, buyer_reference="PO-4711")
+    xml = invoice_xml(document(invoice_of(("m1", OFFICE, hourly("1"))), seller=seller, buyer=buyer))
+    assert_valid(xml)
+    assert xpath(xml, "//ram:BuyerReference") == ["PO-4711"]
+
+
 def credit_note_of(billed: Invoice, kwh_per_hour: str, number: str = "CN-000001") -> Invoice:
     rerated = invoice_of(("m1", OFFICE, hourly(kwh_per_hour)), number=number)
     diff = difference(billed, replace(rerated, state="draft", number=None, issued_at=None))

@@ -19,15 +19,17 @@ term, is in docs/einvoice.md; the choices a reader would otherwise have to guess
   line: taxes levied on the same line add up to one rate. Lines no tax applies to are zero rated (Z), or
   not subject to VAT (O) when the seller has neither VAT id nor tax number and nothing on the invoice is
   taxed.
-- German sellers: the buyer reference (BT-10) is the Leitweg-ID when the customer has one. The profile
-  stays EN 16931 (BT-24 ``urn:cen.eu:en16931:2017``, the Factur-X identifier; an XRechnung identifier
-  fails the Factur-X schematron). A German invoice to a buyer with a reference (a public buyer's
-  Leitweg-ID) is refused unless the seller has a VAT id or tax number, a contact with name, phone and
-  email, and a bank account: what XRechnung requires (BR-DE-1, 2, 5, 6, 7, 16).
+- German sellers: the buyer reference (BT-10) is the customer's (a Leitweg-ID or a purchase reference).
+  The profile stays EN 16931 (BT-24 ``urn:cen.eu:en16931:2017``, the Factur-X identifier; an XRechnung
+  identifier fails the Factur-X schematron). A German invoice to a buyer whose reference is a Leitweg-ID
+  (a public buyer) is refused unless the seller has a VAT id or tax number, a contact with name, phone and
+  email, and a bank account: what XRechnung requires (BR-DE-1, 2, 5, 6, 7, 16). Without a Leitweg-ID it is
+  a plain EN 16931 (B2B) invoice and nothing more is required.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -56,6 +58,9 @@ CREDIT_TRANSFER: Final = "30"
 NOT_SUBJECT_REASON: Final = "Not subject to VAT"
 METER_UNIT_NUMBER: Final = "MG"  # UNTDID 1153 "Meter unit number": the scheme of BT-128
 CENT: Final = Decimal("0.01")
+# A Leitweg-ID (the German public buyer's routing id): coarse address of 2-12 digits, an optional fine
+# address of up to 30 letters or digits, 2 check digits, joined by "-" (KoSIT, Leitweg-ID format 2.0.2).
+LEITWEG_ID: Final = re.compile(r"^[0-9]{2,12}(-[0-9A-Za-z]{1,30})?-[0-9]{2}$")
 MAX_PRICE_PLACES: Final = 8
 
 
@@ -438,7 +443,7 @@ def _check_german_public_buyer(doc: InvoiceDocument) -> None:
     """A German seller invoicing a buyer that gave a reference (a public buyer's Leitweg-ID): what
     XRechnung adds to EN 16931, or an error naming the missing setting."""
     seller = doc.seller
-    if seller.address.country != "DE" or not doc.buyer.buyer_reference:
+    if seller.address.country != "DE" or not LEITWEG_ID.match(doc.buyer.buyer_reference or ""):
         return
     contact = seller.contact
     missing = [
