@@ -496,3 +496,46 @@ def test_the_xml_is_utf8_with_the_buyers_name_intact() -> None:
         "DE",
     ]
     assert Decimal(xpath(xml, "//ram:DuePayableAmount")[0]) == invoice_of(("m1", OFFICE, hourly("1"))).total
+
+
+def test_the_documented_tariff_with_every_component_gives_a_valid_einvoice() -> None:
+    import json
+    from pathlib import Path
+
+    from tests.unit.test_docs import json_blocks
+
+    (block,) = json_blocks((Path(__file__).parents[2] / "docs" / "tariffs.md").read_text(encoding="utf-8"))
+    every = Tariff.model_validate(json.loads(block, parse_float=Decimal))
+    june = BillPeriod(date(2026, 6, 1), date(2026, 7, 1), BERLIN)
+    usage = Usage(series=constant(datetime(2026, 6, 1, tzinfo=BERLIN), 60, 720, "2"))
+    bill = rate(every, june, usage, attributes={"small_customer": False}, demand_history=[Decimal("10")])
+    parts = [AssignmentBill("m1", "a-m1", D(1), bill)]
+    invoice = issue(
+        draft("acme", "c1", june.start, june.end, parts, currency="EUR", computed_at=COMPUTED),
+        "INV-7",
+        ISSUED,
+    )
+    xml = invoice_xml(document(invoice))
+    assert_valid(xml)
+    codes = [q.get("unitCode") for q in etree.fromstring(xml).xpath("//ram:BilledQuantity", namespaces=NSMAP)]
+    assert codes == ["MON", "DAY", "KWH", "KWH", "KWT", "C62", "C62"]  # surcharge and discount: one amount
+    assert xpath(xml, "//ram:GrandTotalAmount") == [str(invoice.total)]
+    assert xpath(xml, "//ram:TaxTotalAmount") == [str(invoice.taxes)]
+
+
+def test_a_note_whose_tax_changed_its_rate_is_refused_naming_the_line() -> None:
+    billed = invoice_of(("m1", OFFICE, hourly("1")))
+    dearer_vat = tariff(
+        id="office",
+        fixed=[{"amount": "9.90"}],
+        energy=flat_energy("0.30"),
+        taxes=[{"name": "VAT", "percent": "16"}],
+    )
+    rerated = replace(invoice_of(("m1", dearer_vat, hourly("1"))), state="draft", number=None, issued_at=None)
+    diff = difference(billed, rerated)
+    assert diff is not None
+    credit = issue(note(billed, diff, sequence=1, computed_at=DISPUTED), "CN-000001", DISPUTED)
+    tax_index = next(i for i, line in enumerate(credit.lines) if line.component == "tax")
+    with pytest.raises(EInvoiceError) as caught:
+        invoice_xml(document(credit, corrected=CorrectedInvoice("INV-000001", date(2026, 2, 3))))
+    assert caught.value.field == f"lines[{tax_index}].rate"
