@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, Final
 
 from asn1crypto import keys as asn1_keys  # type: ignore[import-untyped]
