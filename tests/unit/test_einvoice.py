@@ -539,3 +539,26 @@ def test_a_note_whose_tax_changed_its_rate_is_refused_naming_the_line() -> None:
     with pytest.raises(EInvoiceError) as caught:
         invoice_xml(document(credit, corrected=CorrectedInvoice("INV-000001", date(2026, 2, 3))))
     assert caught.value.field == f"lines[{tax_index}].rate"
+
+
+def test_a_price_change_credit_note_carries_its_line_as_one_amount() -> None:
+    billed = invoice_of(("m1", OFFICE, hourly("1")))
+    cheaper = tariff(
+        id="office",
+        fixed=[{"amount": "9.90"}],
+        energy=flat_energy("0.25"),
+        taxes=[{"name": "VAT", "percent": "19"}],
+    )
+    rerated = replace(invoice_of(("m1", cheaper, hourly("1"))), state="draft", number=None, issued_at=None)
+    diff = difference(billed, rerated)
+    assert diff is not None
+    credit = issue(note(billed, diff, sequence=1, computed_at=DISPUTED), "CN-000001", DISPUTED)
+    xml = invoice_xml(document(credit, corrected=CorrectedInvoice("INV-000001", date(2026, 2, 3))))
+    assert_valid(xml)
+    quantities = etree.fromstring(xml).xpath("//ram:BilledQuantity", namespaces=NSMAP)
+    assert [(q.get("unitCode"), q.text) for q in quantities] == [("C62", "1")]
+    assert xpath(xml, "//ram:NetPriceProductTradePrice/ram:ChargeAmount") == ["37.2"]  # 744 kWh x 0.05 less
+    assert xpath(xml, "//ram:AssociatedDocumentLineDocument/ram:IncludedNote/ram:Content") == [
+        "Meter m1 (Berlin office, cage 4); Quantity 0 kWh"
+    ]
+    assert xpath(xml, "//ram:TaxTotalAmount") == ["7.07"]  # 44.29 - 37.22 (223.20 and 186.00 at 19%)
