@@ -246,6 +246,13 @@ def test_a_german_invoice_to_a_leitweg_buyer_needs_the_seller_contact() -> None:
     assert caught.value.field == "seller.contact.phone"
 
 
+def test_a_german_invoice_to_a_leitweg_buyer_needs_the_buyers_email() -> None:
+    buyer = replace(BUYER, buyer_reference="04011000-12345-67", emails=())
+    with pytest.raises(EInvoiceError) as caught:
+        invoice_xml(document(invoice_of(("m1", OFFICE, hourly("1"))), seller=SELLER_DE, buyer=buyer))
+    assert caught.value.field == "buyer.emails"
+
+
 def test_a_german_b2b_invoice_without_buyer_reference_is_plain_en16931() -> None:
     seller = SELLER_DE.model_copy(update={"contact": None})
     xml = invoice_xml(document(invoice_of(("m1", OFFICE, hourly("1"))), seller=seller))

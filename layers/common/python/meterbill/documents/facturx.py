@@ -23,8 +23,9 @@ term, is in docs/einvoice.md; the choices a reader would otherwise have to guess
   The profile stays EN 16931 (BT-24 ``urn:cen.eu:en16931:2017``, the Factur-X identifier; an XRechnung
   identifier fails the Factur-X schematron). A German invoice to a buyer whose reference is a Leitweg-ID
   (a public buyer) is refused unless the seller has a VAT id or tax number, a contact with name, phone and
-  email, and a bank account: what XRechnung requires (BR-DE-1, 2, 5, 6, 7, 16). Without a Leitweg-ID it is
-  a plain EN 16931 (B2B) invoice and nothing more is required.
+  email, a bank account, and the customer an email (BT-49): what XRechnung requires (BR-DE-1, 2, 5, 6, 7,
+  16; BT-34 and BT-49 since XRechnung 3). Without a Leitweg-ID it is a plain EN 16931 (B2B) invoice and
+  nothing more is required.
 """
 
 from __future__ import annotations
@@ -465,6 +466,11 @@ def _check_german_public_buyer(doc: InvoiceDocument) -> None:
         raise EInvoiceError("seller.vat_id", "XRechnung needs the seller's VAT id or tax number (BR-DE-16)")
     if seller.bank_account is None and doc.invoice.kind != "credit_note":
         raise EInvoiceError("seller.bank_account", "XRechnung needs the payment instructions (BR-DE-1)")
+    if not doc.buyer.emails:
+        raise EInvoiceError(
+            "buyer.emails",
+            "XRechnung 3 needs the buyer's electronic address (BT-49): give the customer an email",
+        )
 
 
 # --- texts -------------------------------------------------------------------------------------------------
