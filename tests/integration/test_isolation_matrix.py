@@ -177,6 +177,10 @@ READINGS_DAY: Final = "2026-03-02"  # readings sent as JSON
 SETTLED: Final = (("2026-03-01", "2026-03-02"), ("2026-03-02", "2026-03-03"))  # invoiced days [from, to)
 
 
+ADDRESS: Final = {"lines": ["Hauptstraße 1"], "postal_code": "10115", "city": "Berlin", "country": "DE"}
+SELLER: Final = {"legal_name": "Ada Energie GmbH", "address": ADDRESS, "vat_id": "DE123456789"}
+
+
 def flat_tariff(tariff_id: str, rate: str) -> dict[str, Any]:
     return {
         "id": tariff_id,
@@ -259,7 +263,8 @@ def populate(gateway: Gateway, account: Account, *, copies: int) -> None:
         for base in (ids.customer, ids.site, ids.tariff, ids.assignment)
     )
     for customer_id, site_id, tariff_id in zip(customers, sites, tariffs, strict=True):
-        expect(gateway.send(admin, Call("POST", "/v1/customers", {"id": customer_id, "name": "C"})), 201)
+        customer = {"id": customer_id, "name": "C", "address": ADDRESS}
+        expect(gateway.send(admin, Call("POST", "/v1/customers", customer)), 201)
         expect(gateway.send(admin, Call("POST", "/v1/sites", site_body(site_id))), 201)
         expect(gateway.send(admin, Call("POST", "/v1/tariffs", flat_tariff(tariff_id, "0.30"))), 201)
     version_1 = gateway.send(admin, Call("GET", f"/v1/tariffs/{ids.tariff}"))
@@ -401,6 +406,8 @@ def open_account(gateway: Gateway, settings: StorageSettings, name: str, copies:
         assignment=f"asg-{name}",
     )
     account = Account(f"acc_{name}", ids, admin=admin)
+    if name == "ada":  # Ada's invoices have e-invoices: a seller (Bob's settings stay as created)
+        expect(gateway.send(admin, Call("PUT", "/v1/settings/billing", {"seller": SELLER})), 200)
     populate(gateway, account, copies=copies)
     return account
 
@@ -571,6 +578,9 @@ ROUTES: Final[Mapping[tuple[str, str], Route]] = {
     ("GET", "/v1/invoices/{invoice_id}"): Route(
         "read", "not found", lambda ids: Call("GET", f"/v1/invoices/{ids.invoice}")
     ),
+    ("GET", "/v1/invoices/{invoice_id}/xml"): Route(
+        "read", "not found", lambda ids: Call("GET", f"/v1/invoices/{ids.invoice}/xml")
+    ),
     ("POST", "/v1/invoices"): Route(  # a settlement for the other account's customer
         "admin",
         "not found",
@@ -655,6 +665,16 @@ def test_another_accounts_ids_answer_exactly_like_ids_that_exist_nowhere(
         with_nobodys_ids, NOBODY
     )
     assert writes == []
+
+
+def test_an_accounts_own_invoice_has_its_einvoice_xml(world: World) -> None:
+    answer = world.gateway.send(world.ada.read, Call("GET", f"/v1/invoices/{world.ada.ids.invoice}/xml"))
+    invoice = world.gateway.send(world.ada.read, Call("GET", f"/v1/invoices/{world.ada.ids.invoice}")).json
+
+    assert (answer.status, answer.headers["content-type"]) == (200, "application/xml")
+    assert f"<ram:ID>{invoice['number']}</ram:ID>" in answer.text
+    assert "<ram:Name>Ada Energie GmbH</ram:Name>" in answer.text
+    assert f"<ram:ID>{world.ada.ids.customer}</ram:ID>" in answer.text
 
 
 def test_a_404_names_the_id_and_nothing_of_its_owner(world: World) -> None:

@@ -94,13 +94,14 @@ def _describe_errors(method: str, operation: dict[str, Any]) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
     if "204" in responses:  # no body, so no media type (powertools describes a JSON null)
         responses["204"] = {"description": "done; the answer has no body"}
+    declared = {int(code) for code in responses if code.startswith("4")}  # a route's own, e.g. a GET's 409
     for code in [code for code in responses if code.startswith(("4", "5"))]:
         del responses[code]
     public = operation.get("security") == []
     if public:
         return
     parameters = {(p.get("in"), str(p.get("name")).lower()) for p in operation.get("parameters", [])}
-    statuses = {401, 403, 422, 500, 503}
+    statuses = {401, 403, 422, 500, 503} | declared
     if any(where == "path" for where, _ in parameters):
         statuses.add(404)
     if "requestBody" in operation:

@@ -1,6 +1,7 @@
 """Invoices and their corrections: list (paged), read (with its notes and re-rating candidates), issue or void
 a draft now, re-rate an issued invoice (nothing changes), adjust it (a credit or debit note), a settlement
-for any days, the accounting export of a month; and a customer's charges over time.
+for any days, the accounting export of a month, an issued invoice's e-invoice XML; and a customer's charges
+over time.
 
 The services (``services.invoicing``) do the work and keep every step idempotent: issuing an issued invoice
 answers it unchanged, a second adjust with no new data issues nothing. A state that does not allow the action
@@ -41,6 +42,7 @@ from meterbill.ports import InvoiceRecord
 router = new_router()
 
 CSV: Literal["text/csv; charset=utf-8"] = "text/csv; charset=utf-8"
+XML: Literal["application/xml"] = "application/xml"
 MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 
 
@@ -125,6 +127,25 @@ def export_invoices(
 def get_invoice(invoice_id: str, caller: AuthorizedCaller) -> Response[InvoiceDocument]:
     record = caller.stores.invoices.get(caller.account, invoice_id)
     return found(document_of(caller, record), etag_of(record))
+
+
+@router.get(
+    "/v1/invoices/<invoice_id>/xml",
+    summary="The e-invoice XML of an issued invoice or note",
+    description="Factur-X / ZUGFeRD CII in the EN 16931 profile: the XML the invoice PDF embeds as "
+    "factur-x.xml (mapping: docs/einvoice.md). A draft or void invoice has none (409 naming state); what the "
+    "e-invoice cannot do without (the account's seller, the customer's address) is 422 naming it.",
+    tags=["invoices"],
+    responses={
+        200: {"description": "the XML (UTF-8)", "content": {"application/xml": {}}},
+        409: {"description": "the invoice is a draft or void"},
+    },
+)
+def get_invoice_xml(invoice_id: str, caller: AuthorizedCaller) -> Response[str]:
+    from meterbill.services import einvoice  # loads lxml and the tariff engine: on first use
+
+    xml = einvoice.invoice_xml_of(caller.account, invoice_id, caller.stores)
+    return Response(200, content_type=XML, body=xml.decode("utf-8"))
 
 
 @router.post(
