@@ -1,8 +1,8 @@
 """Numbers, money, dates and periods as a customer of the given language reads them (Babel, CLDR data).
 
 English follows CLDR's ``en`` (``€1,234.56``, ``Dec 3, 2026``), German ``de`` (``1.234,56 €``,
-``03.12.2026``). Amounts keep exactly the digits of the currency's minor unit; quantities keep their own digits
-unless ``digits`` fixes them. Babel's non-breaking spaces stay (``1.234,56\\u00a0€`` does not wrap).
+``03.12.2026``). Amounts keep exactly the digits of the currency's minor unit; quantities keep their own
+digits unless ``digits`` fixes them. Babel's non-breaking spaces stay (``1.234,56\\u00a0€`` does not wrap).
 """
 
 from __future__ import annotations

@@ -20,8 +20,9 @@ PDF/A extension schema that declares it.
 
 from __future__ import annotations
 
+import copy
 import io
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -31,8 +32,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Final
 
+from fontTools import ttLib  # type: ignore[import-untyped]
 from fpdf import FPDF
 from fpdf.enums import DocumentCompliance, XPos, YPos
+from fpdf.fonts import SubsetMap, TTFFont
+from PIL import Image
 
 from meterbill.billing.invoice import Invoice, InvoiceLine, MeterUsage
 from meterbill.documents.chart import chart_unit, draw_history, history_bars
@@ -106,8 +110,25 @@ class _Page(FPDF):
         self.cell(width * 0.28, 3.2, f"{self.footer_number}  ·  {page}", align="R")
         self.set_text_color(0, 0, 0)
 
+    def get_fallback_font(self, char: str, style: str = "") -> str | None:
+        """Droid Sans Fallback for what DejaVu lacks (CJK), added to the document only when a character
+        needs it: an unused font would still be embedded."""
+        if ord(char) not in _prototype(FALLBACK_FONT, "").cmap:
+            return None
+        key = FALLBACK_FONT.lower()
+        if key not in self.fonts:
+            _install_font(self, FALLBACK_FONT, "")
+        return key
+
     def _lines(self, width: float) -> int:
-        return len(self.multi_cell(width, 3.2, self.footer_left, dry_run=True, output="LINES"))
+        return line_count(self, width, 3.2, self.footer_left)
+
+
+def line_count(pdf: FPDF, width: float, height: float, text: str) -> int:
+    """How many lines ``text`` takes in a left-aligned multi_cell of ``width`` in the current font."""
+    lines = pdf.multi_cell(width, height, text, align="L", dry_run=True, output="LINES")
+    assert isinstance(lines, list)
+    return len(lines)
 
 
 @cache
@@ -115,13 +136,50 @@ def _font_dir() -> Path:
     return Path(str(resources.files("meterbill.documents") / "fonts"))
 
 
+FONT_FILES: Final = {
+    (FONT, ""): "DejaVuSans.ttf",
+    (FONT, "B"): "DejaVuSans-Bold.ttf",
+    (FALLBACK_FONT, ""): "DroidSansFallbackFull.ttf",
+}
+
+
+@cache
+def _font_bytes(filename: str) -> bytes:
+    return (_font_dir() / filename).read_bytes()
+
+
+@cache
+def _prototype(family: str, style: str) -> TTFFont:
+    """A font parsed once per process (widths, cmap, glyph ids: ~150 ms for the CJK fallback)."""
+    scratch = FPDF()
+    return TTFFont(scratch, _font_dir() / FONT_FILES[(family, style)], f"{family.lower()}{style}", style)
+
+
+def _install_font(pdf: FPDF, family: str, style: str) -> str:
+    """The cached font added to ``pdf`` with its own fontTools object to subset (fpdf2 subsets it in place
+    at output) and its own record of the glyphs used; what fpdf2's ``add_font`` does, without re-parsing
+    the file for every document."""
+    prototype = _prototype(family, style)
+    font = copy.copy(prototype)
+    font.i = len(pdf.fonts) + 1
+    font.ttfont = ttLib.TTFont(
+        io.BytesIO(_font_bytes(FONT_FILES[(family, style)])), recalcTimestamp=False, lazy=True
+    )
+    font.ttfont.setGlyphOrder(prototype.ttfont.getGlyphOrder())
+    font.missing_glyphs = []
+    font.biggest_size_pt = 0
+    font.subset = SubsetMap(font)
+    pdf.fonts[font.fontkey] = font
+    return font.fontkey
+
+
 def _new_pdf(doc: InvoiceDocument, moment: datetime) -> _Page:
     pdf = _Page(format=page_format(doc), unit="mm", enforce_compliance=DocumentCompliance.PDFA_3B)
-    fonts = _font_dir()
-    pdf.add_font(FONT, "", fonts / "DejaVuSans.ttf")
-    pdf.add_font(FONT, "B", fonts / "DejaVuSans-Bold.ttf")
-    pdf.add_font(FALLBACK_FONT, "", fonts / "DroidSansFallbackFull.ttf")
-    pdf.set_fallback_fonts([FALLBACK_FONT], exact_match=False)
+    _install_font(pdf, FONT, "")
+    _install_font(pdf, FONT, "B")
+    # fpdf2 asks get_fallback_font (below) only when it has fallback ids; the font itself comes on demand
+    pdf._fallback_font_ids = [FALLBACK_FONT.lower()]
+    pdf._fallback_font_exact_match = False
     pdf.set_margins(MARGIN, TOP, MARGIN)
     pdf.set_auto_page_break(True, margin=FOOTER_HEIGHT + 4)
     pdf.set_creation_date(moment)
@@ -243,8 +301,9 @@ class _Renderer:
     def _logo_size(self) -> tuple[float, float]:
         """The logo in a box of LOGO_WIDTH × LOGO_HEIGHT mm, its proportions kept, at the box's left."""
         assert self.doc.logo is not None
-        _, _, info = self.pdf.preload_image(io.BytesIO(self.doc.logo.data))
-        aspect = float(info["w"]) / float(info["h"])
+        with Image.open(io.BytesIO(self.doc.logo.data)) as image:
+            width, height = image.size
+        aspect = width / height
         if LOGO_HEIGHT * aspect <= LOGO_WIDTH:
             return LOGO_HEIGHT * aspect, LOGO_HEIGHT
         return LOGO_WIDTH, LOGO_WIDTH / aspect
@@ -328,8 +387,13 @@ class _Renderer:
         left_w = self.width * 0.5 - 6
         seller = doc.seller
         self.font(6.5, colour=GREY)
-        pdf.cell(left_w, 3.5, f"{seller.legal_name} · {_one_line(seller.address)}", new_x=XPos.LMARGIN,
-                 new_y=YPos.NEXT)
+        pdf.cell(
+            left_w,
+            3.5,
+            f"{seller.legal_name} · {_one_line(seller.address)}",
+            new_x=XPos.LMARGIN,
+            new_y=YPos.NEXT,
+        )
         pdf.set_draw_color(*RULE)
         pdf.line(MARGIN, pdf.get_y(), MARGIN + left_w, pdf.get_y())
         pdf.ln(1.5)
@@ -385,8 +449,13 @@ class _Renderer:
         doc, pdf = self.doc, self.pdf
         texts = []
         if doc.corrected is not None:
-            texts.append(self.t("corrects", kind=self.kind_title(), number=doc.corrected.number,
-                                date=format_date(doc.corrected.issue_date, self.language)))
+            texts.append(
+                self.t(
+                    f"corrects.{self.invoice.kind}",
+                    number=doc.corrected.number,
+                    date=format_date(doc.corrected.issue_date, self.language),
+                )
+            )
         if self.invoice.reason:
             texts.append(self.t("reason", reason=self.invoice.reason))
         if not texts:
@@ -394,8 +463,16 @@ class _Renderer:
         pdf.ln(1)
         pdf.set_fill_color(*SHADE)
         self.font(9, bold=True)
-        pdf.multi_cell(self.width, 5.5, "\n".join(texts), align="L", fill=True, padding=(1.5, 3),
-                       new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.multi_cell(
+            self.width,
+            5.5,
+            "\n".join(texts),
+            align="L",
+            fill=True,
+            padding=(1, 3),
+            new_x=XPos.LMARGIN,
+            new_y=YPos.NEXT,
+        )
         self.font(8.5)
 
     # meters -------------------------------------------------------------------------------------------
@@ -404,7 +481,6 @@ class _Renderer:
         usage = self.invoice.meter_usage
         if not usage:
             return
-        pdf = self.pdf
         details = {m.meter_id: m for m in self.doc.meters}
         self.heading(self.t("meters"))
         w = self.width
@@ -471,18 +547,26 @@ class _Renderer:
         average = total / days
         pdf.set_xy(MARGIN + 4, pdf.get_y() + 1.5)
         self.font(20, bold=True, colour=ACCENT)
-        pdf.cell(box_w - 8, 9, format_quantity(average, self.language, 1), new_x=XPos.LMARGIN,
-                 new_y=YPos.NEXT)
+        pdf.cell(
+            box_w - 8, 9, format_quantity(average, self.language, 1), new_x=XPos.LMARGIN, new_y=YPos.NEXT
+        )
         pdf.set_x(MARGIN + 4)
         self.font(9, bold=True, colour=ACCENT)
-        pdf.cell(box_w - 8, 5, self.t("per_day_unit", unit=self.unit(unit)), new_x=XPos.LMARGIN,
-                 new_y=YPos.NEXT)
+        pdf.cell(
+            box_w - 8, 5, self.t("per_day_unit", unit=self.unit(unit)), new_x=XPos.LMARGIN, new_y=YPos.NEXT
+        )
         pdf.set_xy(MARGIN + 4, pdf.get_y() + 1)
         self.font(7, colour=GREY)
         pdf.multi_cell(
-            box_w - 8, 3.5, align="L", text=
-            self.t("per_day", quantity=format_quantity(average, self.language, 1), unit=self.unit(unit),
-                   days=days),
+            box_w - 8,
+            3.5,
+            align="L",
+            text=self.t(
+                "per_day",
+                quantity=format_quantity(average, self.language, 1),
+                unit=self.unit(unit),
+                days=days,
+            ),
         )
         chart_x = MARGIN + box_w + 6
         chart_w = self.width - box_w - 6
@@ -490,8 +574,13 @@ class _Renderer:
         self.font(8, colour=GREY)
         pdf.cell(chart_w, 4, self.t("history", unit=self.unit(unit)))
         draw_history(
-            pdf, history_bars(invoice, self.doc.history, unit),
-            x=chart_x, y=top + 6, w=chart_w, h=height - 6, language=self.language,
+            pdf,
+            history_bars(invoice, self.doc.history, unit),
+            x=chart_x,
+            y=top + 6,
+            w=chart_w,
+            h=height - 6,
+            language=self.language,
         )
         self.font(8.5)
         pdf.set_y(top + height + 2)
@@ -507,8 +596,12 @@ class _Renderer:
         pdf = self.pdf
         self.heading(self.t("charges"))
         cols, aligns = self._charge_columns()
-        heads = [self.t("description"), self.t("quantity"), self.t("rate"),
-                 self.t("amount", currency=currency_symbol(self.invoice.currency, self.language))]
+        heads = [
+            self.t("description"),
+            self.t("quantity"),
+            self.t("rate"),
+            self.t("amount", currency=currency_symbol(self.invoice.currency, self.language)),
+        ]
         self._head_row(cols, heads, aligns)
         details = {m.meter_id: m for m in self.doc.meters}
         for meter, lines in _groups(self.invoice):
@@ -526,8 +619,7 @@ class _Renderer:
             self.need(ROW + 1)
             self.font(8.5, bold=True)
             pdf.set_x(MARGIN + sum(cols[:3]))
-            pdf.cell(cols[3], ROW + 1, self.amount(subtotal), align="R", new_x=XPos.LMARGIN,
-                     new_y=YPos.NEXT)
+            pdf.cell(cols[3], ROW + 1, self.amount(subtotal), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
             pdf.ln(1.5)
 
     def _charge_row(self, cols: list[float], line: InvoiceLine) -> None:
@@ -539,19 +631,23 @@ class _Renderer:
             base_quantity, base_unit = (line.quantity, line.unit)
             if line.unit in ("share", "bill"):
                 base_quantity, base_unit = line.amount, currency_symbol(self.invoice.currency, self.language)
-            notes.append(self.t(
-                "share_of",
-                share=format_percent(line.share, self.language),
-                base=self.quantity(base_quantity / line.share),
-                unit=self.unit(base_unit),
-            ))
+            notes.append(
+                self.t(
+                    "share_of",
+                    share=format_percent(line.share, self.language),
+                    base=self.quantity(base_quantity / line.share),
+                    unit=self.unit(base_unit),
+                )
+            )
         self.font(8.5)
-        desc_lines = pdf.multi_cell(cols[0] - 2, ROW - 0.6, line.description, align="L", dry_run=True, output="LINES")
-        height = (ROW - 0.6) * len(desc_lines) + 3.6 * len(notes) + 1.2
+        desc_lines = line_count(pdf, cols[0] - 2, ROW - 0.6, line.description)
+        height = (ROW - 0.6) * desc_lines + 3.6 * len(notes) + 1.2
         self.need(height)
         y = pdf.get_y() + 0.6
         pdf.set_xy(MARGIN, y)
-        pdf.multi_cell(cols[0] - 2, ROW - 0.6, line.description, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.multi_cell(
+            cols[0] - 2, ROW - 0.6, line.description, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT
+        )
         if notes:
             self.font(7, colour=GREY)
             for note in notes:
@@ -594,16 +690,22 @@ class _Renderer:
         invoice, pdf = self.invoice, self.pdf
         rows: list[tuple[str, str]] = [(self.t("subtotal"), self.money(invoice.subtotal))]
         for tax in taxes_by_rate(invoice.lines):
-            rows.append((
-                self.t("tax_line", name=tax.name, percent=format_percent(tax.rate, self.language),
-                       base=self.money(tax.base)),
-                self.money(tax.amount),
-            ))
+            rows.append(
+                (
+                    self.t(
+                        "tax_line",
+                        name=tax.name,
+                        percent=format_percent(tax.rate, self.language),
+                        base=self.money(tax.base),
+                    ),
+                    self.money(tax.amount),
+                )
+            )
         intro, payment = self._payment_rows()
         right_w = self.width * 0.46
         left_w = self.width - right_w - 8
         self.font(8.5)
-        intro_lines = len(pdf.multi_cell(left_w, 4.6, intro, dry_run=True, output="LINES"))
+        intro_lines = line_count(pdf, left_w, 4.6, intro)
         self.need(3 + max(ROW * len(rows) + 10, 7 + 4.6 * (intro_lines + len(payment))))
         pdf.ln(3)
         top = pdf.get_y()
@@ -645,8 +747,9 @@ class _Renderer:
         seller = doc.seller
         rows: list[tuple[str, str]] = []
         if invoice.total > 0:
-            intro = self.t("pay_by", amount=self.money(invoice.total),
-                           date=format_date(doc.due_date, self.language))
+            intro = self.t(
+                "pay_by", amount=self.money(invoice.total), date=format_date(doc.due_date, self.language)
+            )
         elif invoice.total < 0:
             intro = self.t("credit_by", amount=self.money(-invoice.total))
         else:
@@ -714,7 +817,7 @@ _FACTUR_X_XMP: Final = [
     '<rdf:Description rdf:about="" xmlns:pdfaExtension="http://www.aiim.org/pdfa/ns/extension/"'
     ' xmlns:pdfaSchema="http://www.aiim.org/pdfa/ns/schema#"'
     ' xmlns:pdfaProperty="http://www.aiim.org/pdfa/ns/property#">',
-    "<pdfaExtension:schemas><rdf:Bag><rdf:li rdf:parseType=\"Resource\">",
+    '<pdfaExtension:schemas><rdf:Bag><rdf:li rdf:parseType="Resource">',
     "<pdfaSchema:schema>Factur-X PDFA Extension Schema</pdfaSchema:schema>",
     f"<pdfaSchema:namespaceURI>{FACTUR_X_NAMESPACE}</pdfaSchema:namespaceURI>",
     "<pdfaSchema:prefix>fx</pdfaSchema:prefix>",
@@ -747,4 +850,3 @@ def _one_line(address: Address) -> str:
 
 def _spaced_iban(iban: str) -> str:
     return " ".join(iban[i : i + 4] for i in range(0, len(iban), 4))
-

@@ -30,27 +30,65 @@ def sample_seller() -> Seller:
         vat_id="DE811907980",
         tax_number="37/123/45678",
         registration="HRB 204117 B, Amtsgericht Charlottenburg",
-        contact=SellerContact(name="Billing team", email="billing@nordhafen-dc.example", phone="+49 30 1234567"),
+        contact=SellerContact(
+            name="Billing team", email="billing@nordhafen-dc.example", phone="+49 30 1234567"
+        ),
         bank_account=BankAccount(iban="DE89370400440532013000", bic="COBADEFFXXX"),
     )
 
 
-def _line(meter: str, assignment: str, component: str, description: str, quantity: str, unit: str,
-          rate: str | None, *, share: str = "1", period: str | None = None) -> InvoiceLine:
+def _line(
+    meter: str,
+    assignment: str,
+    component: str,
+    description: str,
+    quantity: str,
+    unit: str,
+    rate: str | None,
+    *,
+    share: str = "1",
+    period: str | None = None,
+) -> InvoiceLine:
     q = Decimal(quantity)
     r = None if rate is None else Decimal(rate)
     amount = round_money(q * (r if r is not None else Decimal(1)), "EUR")
     start, end = PERIOD
-    return InvoiceLine(meter, assignment, start, end, component, description, q, unit, r, amount,
-                       tariff_id="colo-2026", tariff_version=3, share=Decimal(share), period=period)
+    return InvoiceLine(
+        meter,
+        assignment,
+        start,
+        end,
+        component,
+        description,
+        q,
+        unit,
+        r,
+        amount,
+        tariff_id="colo-2026",
+        tariff_version=3,
+        share=Decimal(share),
+        period=period,
+    )
 
 
 def _with_tax(lines: list[InvoiceLine]) -> list[InvoiceLine]:
     first = lines[0]
     base = sum((line.amount for line in lines), Decimal(0))
-    tax = InvoiceLine(first.meter_id, first.assignment_id, first.start, first.end, "tax", "VAT (19%)", base,
-                      "EUR", VAT, round_money(base * VAT, "EUR"), first.tariff_id, first.tariff_version,
-                      first.share)
+    tax = InvoiceLine(
+        first.meter_id,
+        first.assignment_id,
+        first.start,
+        first.end,
+        "tax",
+        "VAT (19%)",
+        base,
+        "EUR",
+        VAT,
+        round_money(base * VAT, "EUR"),
+        first.tariff_id,
+        first.tariff_version,
+        first.share,
+    )
     return [*lines, tax]
 
 
@@ -59,22 +97,58 @@ def sample_invoice(*, lines_per_meter: int = 0) -> Invoice:
     multi-page invoice for tests and the benchmark)."""
     pdu = [
         _line("PDU-B-0417", "asg-1", "fixed", "Rack space and power feed, 42U", "1", "month", "450.00"),
-        _line("PDU-B-0417", "asg-1", "energy", "Energy, peak (Mon–Fri 08:00–20:00)", "2184.375", "kWh",
-              "0.3124", period="peak"),
-        _line("PDU-B-0417", "asg-1", "energy", "Energy, off-peak", "3921.5", "kWh", "0.2261",
-              period="off_peak"),
+        _line(
+            "PDU-B-0417",
+            "asg-1",
+            "energy",
+            "Energy, peak (Mon–Fri 08:00–20:00)",
+            "2184.375",
+            "kWh",
+            "0.3124",
+            period="peak",
+        ),
+        _line(
+            "PDU-B-0417", "asg-1", "energy", "Energy, off-peak", "3921.5", "kWh", "0.2261", period="off_peak"
+        ),
     ]
     main = [
-        _line("MAIN-HV-01", "asg-7", "energy", "Energy, hall 2 main meter", "4620", "kWh", "0.2710",
-              share="0.25"),
-        _line("MAIN-HV-01", "asg-7", "shared", "Shared usage: cooling plant, 12.5% of 9,200 kWh by floor area",
-              "1150", "kWh", "0.2710"),
+        _line(
+            "MAIN-HV-01",
+            "asg-7",
+            "energy",
+            "Energy, hall 2 main meter",
+            "4620",
+            "kWh",
+            "0.2710",
+            share="0.25",
+        ),
+        _line(
+            "MAIN-HV-01",
+            "asg-7",
+            "shared",
+            "Shared usage: cooling plant, 12.5% of 9,200 kWh by floor area",
+            "1150",
+            "kWh",
+            "0.2710",
+        ),
     ]
     for i in range(lines_per_meter):
         day = f"{i % 30 + 1:02d}.11."
-        pdu.append(_line("PDU-B-0417", "asg-1", "energy", f"Energy adjustment {day}", "12.5", "kWh", "0.2261"))
-        main.append(_line("MAIN-HV-01", "asg-7", "energy", f"Energy adjustment {day}", "7.25", "kWh", "0.2710",
-                          share="0.25"))
+        pdu.append(
+            _line("PDU-B-0417", "asg-1", "energy", f"Energy adjustment {day}", "12.5", "kWh", "0.2261")
+        )
+        main.append(
+            _line(
+                "MAIN-HV-01",
+                "asg-7",
+                "energy",
+                f"Energy adjustment {day}",
+                "7.25",
+                "kWh",
+                "0.2710",
+                share="0.25",
+            )
+        )
     start, end = PERIOD
     draft = Invoice(
         id=invoice_id(ACCOUNT, CUSTOMER, start, end),
@@ -94,8 +168,20 @@ def sample_invoice(*, lines_per_meter: int = 0) -> Invoice:
     return issue(draft, "INV-2026-000731", datetime(2026, 12, 3, 7, 30, tzinfo=UTC))
 
 
-HISTORY_KWH = ("9480.2", "9012.7", "9655.0", "9201.4", "9873.9", "10412.6", "11240.3", "11876.0", "11102.5",
-               "10240.8", "9950.1", "10380.4")
+HISTORY_KWH = (
+    "9480.2",
+    "9012.7",
+    "9655.0",
+    "9201.4",
+    "9873.9",
+    "10412.6",
+    "11240.3",
+    "11876.0",
+    "11102.5",
+    "10240.8",
+    "9950.1",
+    "10380.4",
+)
 
 
 def sample_history() -> tuple[HistoryMonth, ...]:
@@ -104,8 +190,12 @@ def sample_history() -> tuple[HistoryMonth, ...]:
 
 
 def sample_document(
-    *, language: Language = "en", logo: Logo | None = None, lines_per_meter: int = 0,
-    buyer_name: str = "Müller & Łukasiewicz Hosting GmbH", country: str = "DE",
+    *,
+    language: Language = "en",
+    logo: Logo | None = None,
+    lines_per_meter: int = 0,
+    buyer_name: str = "Müller & Łukasiewicz Hosting GmbH",
+    country: str = "DE",
 ) -> InvoiceDocument:
     return InvoiceDocument(
         invoice=sample_invoice(lines_per_meter=lines_per_meter),
@@ -113,8 +203,9 @@ def sample_document(
         buyer=Buyer(
             customer_id=CUSTOMER,
             name=buyer_name,
-            address=Address(lines=("Torstraße 140", "3. OG"), postal_code="10119", city="Berlin",
-                            country=country),
+            address=Address(
+                lines=("Torstraße 140", "3. OG"), postal_code="10119", city="Berlin", country=country
+            ),
             vat_id="DE293817465" if country == "DE" else None,
             buyer_reference="PO-2026-118",
             emails=("ap@mueller-hosting.example",),
@@ -123,11 +214,19 @@ def sample_document(
         issue_date=date(2026, 12, 3),
         due_date=date(2026, 12, 17),
         meters=(
-            MeterDetail("MAIN-HV-01", "kWh", "electricity", location="Hall 2, main LV board (shared 25%)",
-                        serial="EMH-7741902", multiplier=Decimal(40), start_read=Decimal("18402.35"),
-                        end_read=Decimal("18864.35")),
-            MeterDetail("PDU-B-0417", "kWh", "electricity", location="Hall 2, cage 4 / PDU B",
-                        serial="RPDU-0417"),
+            MeterDetail(
+                "MAIN-HV-01",
+                "kWh",
+                "electricity",
+                location="Hall 2, main LV board (shared 25%)",
+                serial="EMH-7741902",
+                multiplier=Decimal(40),
+                start_read=Decimal("18402.35"),
+                end_read=Decimal("18864.35"),
+            ),
+            MeterDetail(
+                "PDU-B-0417", "kWh", "electricity", location="Hall 2, cage 4 / PDU B", serial="RPDU-0417"
+            ),
         ),
         history=sample_history(),
         title=None,
