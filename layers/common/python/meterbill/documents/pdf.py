@@ -94,6 +94,7 @@ class _Page(FPDF):
     footer_left: str = ""
     footer_number: str = ""
     footer_page: str = "{page} / {pages}"  # the label, filled per page ("{nb}": fpdf2's page count)
+    footer_lines: list[str] | None = None
 
     def footer(self) -> None:
         self.set_y(-FOOTER_HEIGHT + 3)
@@ -104,8 +105,13 @@ class _Page(FPDF):
         self.set_text_color(*GREY)
         self.set_y(self.get_y() + 1.5)
         width = self.w - 2 * MARGIN
-        self.multi_cell(width * 0.72, 3.2, self.footer_left, align="L")
-        self.set_xy(MARGIN + width * 0.72, self.get_y() - 3.2 * max(1, self._lines(width * 0.72)))
+        top = self.get_y()
+        if self.footer_lines is None:  # the same on every page: broken into lines once
+            self.footer_lines = wrap(self, self.footer_left, width * 0.72)
+        for line in self.footer_lines:
+            self.set_x(MARGIN)
+            self.cell(width * 0.72, 3.2, line, new_x=XPos.LEFT, new_y=YPos.NEXT)
+        self.set_xy(MARGIN + width * 0.72, top)
         page = self.footer_page.format(page=self.page_no(), pages="{nb}")
         self.cell(width * 0.28, 3.2, f"{self.footer_number}  ·  {page}", align="R")
         self.set_text_color(0, 0, 0)
@@ -121,13 +127,27 @@ class _Page(FPDF):
         return key
 
     def _lines(self, width: float) -> int:
-        return line_count(self, width, 3.2, self.footer_left)
+        return len(wrap(self, self.footer_left, width))
 
 
-def line_count(pdf: FPDF, width: float, height: float, text: str) -> int:
-    """How many lines ``text`` takes in a left-aligned multi_cell of ``width`` in the current font."""
-    lines = pdf.multi_cell(width, height, text, align="L", dry_run=True, output="LINES")
+def wrap(pdf: FPDF, text: str, width: float) -> list[str]:
+    """``text`` broken into lines of at most ``width`` in the current font (fpdf2's line breaking, which is
+    slow, only for a text that does not fit on one line)."""
+    if pdf.get_string_width(text) <= width - 2 * pdf.c_margin:
+        return [text]
+    lines = pdf.multi_cell(width, 1, text, align="L", dry_run=True, output="LINES")
     assert isinstance(lines, list)
+    return [str(line) for line in lines]
+
+
+def write(pdf: FPDF, width: float, height: float, text: str, align: str = "L") -> int:
+    """``text`` in lines of ``width`` from the current position down; then x where it began, y below the
+    last line. The number of lines."""
+    x = pdf.get_x()
+    lines = wrap(pdf, text, width)
+    for line in lines:
+        pdf.set_x(x)
+        pdf.cell(width, height, line, align=align, new_x=XPos.LEFT, new_y=YPos.NEXT)
     return len(lines)
 
 
@@ -406,14 +426,14 @@ class _Renderer:
         w = self.width * 0.45
         pdf.set_xy(x, top)
         self.font(10, bold=True)
-        pdf.multi_cell(w, 4.6, seller.trading_name or seller.legal_name, align="R")
+        write(pdf, w, 4.6, seller.trading_name or seller.legal_name, "R")
         self.font(8, colour=GREY)
         lines = [*seller.address.lines, _city_line(seller.address)]
         if seller.contact is not None:
             lines += [v for v in (seller.contact.email, seller.contact.phone) if v]
         for line in lines:
             pdf.set_x(x)
-            pdf.multi_cell(w, 3.8, line, align="R")
+            write(pdf, w, 3.8, line, "R")
         pdf.set_y(max(pdf.get_y(), logo_bottom) + 4)
 
     def _addresses(self, title: str, number: str) -> None:
@@ -436,24 +456,24 @@ class _Renderer:
         pdf.ln(1.5)
         buyer = doc.buyer
         self.font(10, bold=True)
-        pdf.multi_cell(left_w, 5, buyer.name, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        write(pdf, left_w, 5, buyer.name, "L")
         self.font(9.5)
         if buyer.address is not None:
             lines = [*buyer.address.lines, _city_line(buyer.address)]
             if buyer.address.country != seller.address.country:
                 lines.append(territory_name(buyer.address.country, self.language))
             for line in lines:
-                pdf.multi_cell(left_w, 4.6, line, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+                write(pdf, left_w, 4.6, line, "L")
         left_bottom = pdf.get_y()
 
         x = MARGIN + self.width * 0.5 + 4
         right_w = self.width * 0.5 - 4
         pdf.set_xy(x, top - 1)
         self.font(16, bold=True, colour=ACCENT)
-        pdf.multi_cell(right_w, 8, title, align="R", new_x=XPos.LEFT, new_y=YPos.NEXT)
+        write(pdf, right_w, 8, title, "R")
         if doc.title:  # a custom title: say what the document is, too
             self.font(8, colour=GREY)
-            pdf.multi_cell(right_w, 4, self.kind_title(), align="R", new_x=XPos.LEFT, new_y=YPos.NEXT)
+            write(pdf, right_w, 4, self.kind_title(), "R")
         pdf.ln(1.5)
         facts: list[tuple[str, str]] = [
             (self.t("invoice_number" if self.invoice.kind == "invoice" else "note_number"), number),
@@ -476,7 +496,7 @@ class _Renderer:
             self.font(8, colour=GREY)
             pdf.cell(label_w, 4.6, label)
             self.font(8.5, bold=i == 0)
-            pdf.multi_cell(right_w - label_w, 4.6, value, align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            write(pdf, right_w - label_w, 4.6, value, "R")
             y = pdf.get_y()
         pdf.set_y(max(left_bottom, y) + 3)
         if self.invoice.kind != "invoice":
@@ -543,7 +563,7 @@ class _Renderer:
         if sub:
             pdf.set_xy(MARGIN, y + ROW - 0.8)
             self.font(7, colour=GREY)
-            pdf.multi_cell(cols[0] - 2, 3.4, sub, align="L")
+            write(pdf, cols[0] - 2, 3.4, sub, "L")
         values = ["–", "–", "", ""]
         if detail is not None:
             if detail.start_read is not None:
@@ -580,7 +600,7 @@ class _Renderer:
         pdf.rect(MARGIN, top, box_w, height, style="F")
         pdf.set_xy(MARGIN + 4, top + 3.5)
         self.font(8, colour=GREY)
-        pdf.multi_cell(box_w - 8, 4, self.t("daily_average"), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        write(pdf, box_w - 8, 4, self.t("daily_average"), "L")
         average = total / days
         pdf.set_xy(MARGIN + 4, pdf.get_y() + 1.5)
         self.font(20, bold=True, colour=ACCENT)
@@ -594,11 +614,11 @@ class _Renderer:
         )
         pdf.set_xy(MARGIN + 4, pdf.get_y() + 1)
         self.font(7, colour=GREY)
-        pdf.multi_cell(
+        write(
+            pdf,
             box_w - 8,
             3.5,
-            align="L",
-            text=self.t(
+            self.t(
                 "per_day",
                 quantity=format_quantity(average, self.language, 1),
                 unit=self.unit(unit),
@@ -680,14 +700,12 @@ class _Renderer:
                 )
             )
         self.font(8.5)
-        desc_lines = line_count(pdf, cols[0] - 2, ROW - 0.6, line.description)
+        desc_lines = len(wrap(pdf, line.description, cols[0] - 2))
         height = (ROW - 0.6) * desc_lines + 3.6 * len(notes) + 1.2
         self.need(height)
         y = pdf.get_y() + 0.6
         pdf.set_xy(MARGIN, y)
-        pdf.multi_cell(
-            cols[0] - 2, ROW - 0.6, line.description, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT
-        )
+        write(pdf, cols[0] - 2, ROW - 0.6, line.description, "L")
         if notes:
             self.font(7, colour=GREY)
             for note in notes:
@@ -746,7 +764,7 @@ class _Renderer:
         right_w = self.width * 0.46
         left_w = self.width - right_w - 8
         self.font(8.5)
-        intro_lines = line_count(pdf, left_w, 4.6, intro)
+        intro_lines = len(wrap(pdf, intro, left_w))
         self.need(3 + max(ROW * len(rows) + 10, 7 + 4.6 * (intro_lines + len(payment))))
         pdf.ln(3)
         top = pdf.get_y()
@@ -773,14 +791,15 @@ class _Renderer:
         self.font(10, bold=True, colour=ACCENT)
         pdf.cell(left_w, 6, self.t("payment"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.font(8.5)
-        pdf.multi_cell(left_w, 4.6, intro, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        write(pdf, left_w, 4.6, intro, "L")
         pdf.ln(1)
         label_w = 33.0
         for label, value in payment:
+            pdf.set_x(MARGIN)
             self.font(7.5, colour=GREY)
             pdf.cell(label_w, 4.6, label)
             self.font(8.5, bold=label == self.t("payment_reference"))
-            pdf.multi_cell(left_w - label_w, 4.6, value, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            write(pdf, left_w - label_w, 4.6, value, "L")
         pdf.set_y(max(pdf.get_y(), right_bottom) + 2)
 
     def _payment_rows(self) -> tuple[str, list[tuple[str, str]]]:
