@@ -183,7 +183,10 @@ def _install_font(pdf: FPDF, family: str, style: str) -> str:
     font = copy.copy(prototype)
     font.i = len(pdf.fonts) + 1
     font.ttfont = ttLib.TTFont(
-        io.BytesIO(_font_bytes(FONT_FILES[(family, style)])), recalcTimestamp=False, lazy=True
+        io.BytesIO(_font_bytes(FONT_FILES[(family, style)])),
+        recalcTimestamp=False,
+        recalcBBoxes=False,
+        lazy=True,
     )
     font.ttfont.setGlyphOrder(prototype.ttfont.getGlyphOrder())
     font.missing_glyphs = []
@@ -223,7 +226,7 @@ def _subset_from_common_glyphs(pdf: FPDF) -> None:
             continue
         data, names = _common_font(family, style)
         if names.issuperset(font.subset.get_all_glyph_names()):
-            font.ttfont = ttLib.TTFont(io.BytesIO(data), recalcTimestamp=False, lazy=True)
+            font.ttfont = ttLib.TTFont(io.BytesIO(data), recalcTimestamp=False, recalcBBoxes=False, lazy=True)
 
 
 def _new_pdf(doc: InvoiceDocument, moment: datetime) -> _Page:
