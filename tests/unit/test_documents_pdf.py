@@ -104,6 +104,13 @@ def test_every_name_renders_in_its_own_letters() -> None:
     assert "€" in text
 
 
+def test_a_name_beyond_the_common_glyphs_is_drawn_from_the_whole_font() -> None:
+    # Armenian lies outside the Latin/Greek/Cyrillic cut of DejaVu that most documents are subset from
+    doc = sample_document(language="en", buyer_name="Երևան Data Center")
+
+    assert "Երևան Data Center" in text_of(invoice_pdf(doc))
+
+
 def test_taxes_are_shown_per_rate_with_their_base() -> None:
     text = text_of(invoice_pdf(sample_document(language="de")))
 
