@@ -36,6 +36,7 @@ from fontTools import ttLib  # type: ignore[import-untyped]
 from fpdf import FPDF
 from fpdf.enums import DocumentCompliance, XPos, YPos
 from fpdf.fonts import SubsetMap, TTFFont
+from fpdf.line_break import Fragment
 from PIL import Image
 
 from meterbill.billing.invoice import Invoice, InvoiceLine, MeterUsage
@@ -115,6 +116,26 @@ class _Page(FPDF):
         page = self.footer_page.format(page=self.page_no(), pages="{nb}")
         self.cell(width * 0.28, 3.2, f"{self.footer_number}  ·  {page}", align="R")
         self.set_text_color(0, 0, 0)
+
+    def _parse_chars(
+        self,
+        text: str,
+        markdown: bool,
+        *,
+        _initial_emphasis: tuple[bool, bool, bool, bool] | None = None,
+    ) -> Iterator[Fragment]:
+        """fpdf2 splits text into fragments character by character whenever fallback fonts are set; text
+        the current font covers whole (nearly all) takes fpdf2's one-fragment path instead."""
+        font = self.current_font
+        fallbacks = self._fallback_font_ids
+        if not markdown and isinstance(font, TTFFont) and all(map(font.cmap.__contains__, map(ord, text))):
+            self._fallback_font_ids = []
+            try:
+                fragments = list(super()._parse_chars(text, markdown, _initial_emphasis=_initial_emphasis))
+            finally:
+                self._fallback_font_ids = fallbacks
+            return iter(fragments)
+        return super()._parse_chars(text, markdown, _initial_emphasis=_initial_emphasis)
 
     def get_fallback_font(self, char: str, style: str = "") -> str | None:
         """Droid Sans Fallback for what DejaVu lacks (CJK), added to the document only when a character
