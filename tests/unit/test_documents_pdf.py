@@ -172,6 +172,7 @@ def test_a_credit_note_says_which_invoice_it_corrects_and_why() -> None:
     assert "Reason: PDU-B-0417 was read twice on Nov 12" in text
     assert "Total credited (EUR)" in text
     assert "-€1,132.40" in text  # -(450.00 + 682.40)
+    assert "average daily consumption" not in text  # a note's quantities are corrections, not usage
 
 
 def test_a_long_invoice_numbers_every_page_in_its_footer() -> None:

@@ -501,7 +501,10 @@ class _Renderer:
         pdf.ln(1.5)
         facts: list[tuple[str, str]] = [
             (self.t("invoice_number" if self.invoice.kind == "invoice" else "note_number"), number),
-            (self.t("issue_date"), format_date(doc.issue_date, self.language)),
+            (
+                self.t("issue_date" if self.invoice.kind == "invoice" else "note_date"),
+                format_date(doc.issue_date, self.language),
+            ),
         ]
         if self.invoice.total > 0:
             facts.append((self.t("due_date"), format_date(doc.due_date, self.language)))
@@ -611,7 +614,7 @@ class _Renderer:
         """The daily average beside the 12-month chart."""
         invoice, pdf = self.invoice, self.pdf
         unit = chart_unit(invoice, self.doc.history)
-        if unit is None:
+        if unit is None or invoice.kind != "invoice":  # a note's quantities are corrections, not usage
             return
         days = (invoice.period_end - invoice.period_start).days
         total = sum((u.total for u in invoice.meter_usage if u.unit == unit), Decimal(0))
