@@ -128,9 +128,8 @@ def main() -> int:
     print(f"documents: sample invoice, {args.language}, {args.lines} more lines per meter, {args.runs} runs")
     print(f"{'stage':<8} {'best ms':>9} {'median ms':>10} {'median CPU ms':>14}  note")
     for stage in stages:
-        print(
-            f"{stage.name:<8} {stage.best:>9.1f} {stage.median:>10.1f} {stage.cpu_median:>14.1f}  {stage.note}"
-        )
+        figures = f"{stage.best:>9.1f} {stage.median:>10.1f} {stage.cpu_median:>14.1f}"
+        print(f"{stage.name:<8} {figures}  {stage.note}")
     total = sum(stage.median for stage in stages)
     total_cpu = sum(stage.cpu_median for stage in stages)
     missing = [stage.name for stage in stages if stage.note.startswith("missing")]
