@@ -179,7 +179,7 @@ class LocalApiGateway:
         handler: LambdaFunction,
         public_paths: Collection[str] = (),
         max_body_bytes: int = API_GATEWAY_MAX_BODY_BYTES,
-        binary_media_types: Collection[str] = ("application/octet-stream",),
+        binary_media_types: Collection[str] = ("application/octet-stream", "image/png", "image/jpeg"),
         stage: str = "prod",
         host: str = "127.0.0.1",
         port: int = 0,

@@ -22,6 +22,7 @@ from meterbill.errors import (
 )
 from meterbill.meterdata.readings import replaces
 from meterbill.ports import (
+    AccountLogo,
     AccountRecord,
     AccountStore,
     ApiKeyRecord,
@@ -280,6 +281,14 @@ class FakeAccountStore(AccountStore):
         self.records: dict[str, AccountRecord] = {}
         self.unlisted: set[str] = set()
         self.settings_writes = 0
+        self.logos: dict[str, AccountLogo] = {}
+
+    def put_logo(self, account_id: str, logo: AccountLogo) -> None:
+        self.get(account_id)
+        self.logos[account_id] = logo
+
+    def get_logo(self, account_id: str) -> AccountLogo | None:
+        return self.logos.get(account_id)
 
     def create(self, record: AccountRecord) -> None:
         if record.account_id in self.records:

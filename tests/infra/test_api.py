@@ -115,7 +115,7 @@ def test_the_api_is_regional_takes_octet_stream_as_binary_and_api_keys_from_the_
         "Name": "meterbill-dev-api",
         "Description": "meterbill hosted API (routes from docs/openapi.json)",
         "EndpointConfiguration": {"Types": ["REGIONAL"]},
-        "BinaryMediaTypes": ["application/octet-stream"],
+        "BinaryMediaTypes": ["application/octet-stream", "image/png", "image/jpeg"],
         "ApiKeySourceType": "AUTHORIZER",
         "Tags": [{"Key": "project", "Value": "meterbill"}, {"Key": "stage", "Value": "dev"}],
     }

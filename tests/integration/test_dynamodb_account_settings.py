@@ -3,6 +3,7 @@ exact JSON beside their ETag and time; the billing settings service on top of it
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -10,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from meterbill.errors import NotFoundError, PreconditionFailedError
-from meterbill.ports import INITIAL_SETTINGS_ETAG, AccountRecord, Stores
+from meterbill.ports import INITIAL_SETTINGS_ETAG, AccountLogo, AccountRecord, Stores
 from meterbill.services import billing_settings
 from tests.integration.conftest import Tables
 
@@ -128,3 +129,38 @@ def test_the_billing_settings_service_on_dynamodb_keeps_the_other_sections(
         '"invoice_number_prefix":"HPO-2026-","credit_note_number_prefix":"HPO-CN-","currency":"EUR",'
         '"default_language":"en","seller":null}}'
     }
+
+
+# --- the logo: one item beside the account item ------------------------------------------------------------
+
+
+def test_the_logo_is_one_binary_item_beside_the_account_and_reads_back_exactly(
+    stores: Stores, tables: Tables, acme: AccountRecord
+) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4  # the store keeps what the service checked, as is
+    logo = AccountLogo("image/png", png, 360, 110, hashlib.sha256(png).hexdigest(), WRITTEN)
+
+    stores.accounts.put_logo("acme", logo)
+
+    assert stores.accounts.get_logo("acme") == logo
+    assert tables.catalog("account#acme", "logo") == {
+        "pk": {"S": "account#acme"},
+        "sk": {"S": "logo"},
+        "image_type": {"S": "image/png"},
+        "data": {"B": png},
+        "width": {"S": "360"},
+        "height": {"S": "110"},
+        "sha256": {"S": logo.sha256},
+        "updated_at": {"S": "2026-03-02T10:30:00.000000+0000"},
+    }
+    assert "logo" not in str(tables.catalog("account#acme", "account"))  # settings reads stay small
+    assert stores.accounts.get_logo("nobody") is None
+
+
+def test_a_logo_for_no_account_is_not_found_and_stores_nothing(stores: Stores, tables: Tables) -> None:
+    logo = AccountLogo("image/png", b"\x89PNG\r\n\x1a\n", 1, 1, "0" * 64, WRITTEN)
+
+    with pytest.raises(NotFoundError):
+        stores.accounts.put_logo("nobody", logo)
+
+    assert tables.catalog("account#nobody", "logo") is None

@@ -19,7 +19,9 @@ a new route fails here until its row says what isolation means for it.
 
 from __future__ import annotations
 
+import base64
 import fnmatch
+import io
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -66,9 +68,12 @@ class Call:
     content_type: str = "application/json"
     query: Mapping[str, str] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)
+    file_body: bytes | None = None  # sent base64, as API Gateway passes a binary media type
 
     @property
     def body(self) -> str | None:
+        if self.file_body is not None:
+            return base64.b64encode(self.file_body).decode()
         return self.text_body if self.json_body is None else json.dumps(self.json_body)
 
 
@@ -116,6 +121,7 @@ class Gateway:
             call.method,
             call.path,
             body=call.body,
+            base64_encoded=call.file_body is not None,
             headers=self._headers(key, call),
             query=call.query or None,
             authorizer={
@@ -243,6 +249,15 @@ def nem12(external_id: str, value: str) -> str:
     )
 
 
+def logo(ids: Ids) -> bytes:
+    """A PNG of its own per account (its width comes from the account's customer id)."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (10 + sum(ids.customer.encode()) % 97, 10), "white").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def import_call(ids: Ids) -> Call:
     body = nem12(ids.external_meter, "0.5")
     return Call("POST", "/v1/imports", text_body=body, content_type="text/csv", query={"format": "nem12"})
@@ -288,6 +303,8 @@ def populate(gateway: Gateway, account: Account, *, copies: int) -> None:
         keys.append(expect(created, 201).json["key"])
     account.ingest, account.read, account.revoked = keys
     expect(gateway.send(admin, Call("DELETE", f"/v1/api-keys/{key_id_of(account.revoked)}")), 200)
+    logo_call = Call("PUT", "/v1/settings/logo", file_body=logo(ids), content_type="image/png")
+    expect(gateway.send(admin, logo_call), 200)
     account.ids = replace(ids, key=key_id_of(account.ingest))
     account.key_ids = {key_id_of(key) for key in (admin, *keys)}
     for readings in (quarter_hours(ids.meter, "1.5", "2.5"), quarter_hours("main", "7")):
@@ -560,6 +577,12 @@ ROUTES: Final[Mapping[tuple[str, str], Route]] = {
     ("PUT", "/v1/settings/billing"): Route(
         "admin", "no ids", lambda ids: Call("PUT", "/v1/settings/billing", BILLING_SETTINGS)
     ),
+    ("GET", "/v1/settings/logo"): Route("read", "no ids", lambda ids: Call("GET", "/v1/settings/logo")),
+    ("PUT", "/v1/settings/logo"): Route(
+        "admin",
+        "no ids",
+        lambda ids: Call("PUT", "/v1/settings/logo", file_body=logo(ids), content_type="image/png"),
+    ),
     ("GET", "/v1/api-keys"): Route("admin", "own list", lambda ids: Call("GET", "/v1/api-keys")),
     ("POST", "/v1/api-keys"): Route(  # a key's id is the API's choice: a request cannot name one
         "admin", "no ids", lambda ids: Call("POST", "/v1/api-keys", {"name": "new", "scopes": ["read"]})
@@ -647,7 +670,7 @@ def test_the_matrix_has_a_row_for_every_route_of_the_openapi_document(world: Wor
     documented = {(method.upper(), path) for path, item in document["paths"].items() for method in item}
 
     assert documented == set(ROUTES)
-    assert len(documented) == 49
+    assert len(documented) == 52
 
 
 @pytest.mark.parametrize("route", routes("not found", "unknown reference", "rejected readings"))
@@ -886,6 +909,14 @@ def test_billing_settings_are_each_accounts_own(changeable_world: World) -> None
     assert with_adas_etag.json == problem(412, f"If-Match: {reason}", ("If-Match", reason))
     assert writes == []
     assert world.gateway.send(world.ada.read, Call("GET", "/v1/settings/billing")).json == adas.json
+
+
+def test_each_account_reads_its_own_logo(world: World) -> None:
+    adas = world.gateway.send(world.ada.read, Call("GET", "/v1/settings/logo"))
+    bobs = world.gateway.send(world.bob.read, Call("GET", "/v1/settings/logo"))
+
+    assert (adas.content, bobs.content) == (logo(world.ada.ids), logo(world.bob.ids))
+    assert adas.content != bobs.content
 
 
 def test_a_key_an_account_creates_is_that_accounts_own(changeable_world: World) -> None:

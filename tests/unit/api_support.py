@@ -108,13 +108,18 @@ class HttpAnswer:
     def content_type(self) -> str:
         return self.headers.get("content-type", "")
 
+    @property
+    def content(self) -> bytes:
+        """The body's bytes (a binary body's bytes survive in ``text`` as surrogate escapes)."""
+        return self.text.encode("utf-8", "surrogateescape")
+
 
 def answer_of(result: Mapping[str, Any]) -> HttpAnswer:
     headers = {name.lower(): values[-1] for name, values in (result.get("multiValueHeaders") or {}).items()}
     headers.update({name.lower(): value for name, value in (result.get("headers") or {}).items()})
     body = result.get("body") or ""
     if result.get("isBase64Encoded"):
-        body = base64.b64decode(body).decode()
+        body = base64.b64decode(body).decode("utf-8", "surrogateescape")
     return HttpAnswer(int(result["statusCode"]), headers, body)
 
 

@@ -72,6 +72,7 @@ def test_every_route_is_documented(generated):
         ("GET", "/v1/meters/{meter_id}/usage"),
         ("GET", "/v1/openapi.json"),
         ("GET", "/v1/settings/billing"),
+        ("GET", "/v1/settings/logo"),
         ("GET", "/v1/sites"),
         ("GET", "/v1/sites/{site_id}"),
         ("GET", "/v1/tariffs"),
@@ -97,6 +98,7 @@ def test_every_route_is_documented(generated):
         ("PUT", "/v1/customers/{customer_id}"),
         ("PUT", "/v1/meters/{meter_id}"),
         ("PUT", "/v1/settings/billing"),
+        ("PUT", "/v1/settings/logo"),
         ("PUT", "/v1/sites/{site_id}"),
     ]
 
@@ -176,3 +178,12 @@ def test_the_import_body_is_the_file_itself(generated):
         "text/plain",
         "text/xml",
     ]
+
+
+def test_the_logo_is_uploaded_and_answered_as_the_image_itself(generated):
+    put = generated["paths"]["/v1/settings/logo"]["put"]
+    get = generated["paths"]["/v1/settings/logo"]["get"]
+
+    assert sorted(put["requestBody"]["content"]) == ["image/jpeg", "image/png"]
+    assert sorted(get["responses"]["200"]["content"]) == ["image/jpeg", "image/png"]
+    assert sorted(put["responses"]) == ["200", "400", "401", "403", "413", "415", "422", "500", "503"]

@@ -39,7 +39,7 @@ from infra.cdk.stages import StageConfig
 AUTHORIZATION_HEADER: Final = "Authorization"
 IMPORTS_PATH: Final = "/v1/imports"
 # As the local API Gateway emulator (local/apigateway.py): such bodies arrive base64-encoded.
-BINARY_MEDIA_TYPES: Final = ("application/octet-stream",)
+BINARY_MEDIA_TYPES: Final = ("application/octet-stream", "image/png", "image/jpeg")  # imports; the logo
 HTTP_METHODS: Final = ("get", "put", "post", "delete", "patch", "head", "options")
 
 ACCESS_LOG_FIELDS: Final = {

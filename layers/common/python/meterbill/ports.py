@@ -190,6 +190,18 @@ class AccountRecord:
     settings_updated_at: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class AccountLogo:
+    """The image an account's invoices show (``documents.logo`` checked it): PNG or JPEG bytes."""
+
+    image_type: str  # "image/png" | "image/jpeg"
+    data: bytes
+    width: int
+    height: int
+    sha256: str
+    updated_at: datetime
+
+
 class KeyStore(ABC):
     @abstractmethod
     def put(self, record: ApiKeyRecord) -> None: ...
@@ -231,6 +243,15 @@ class AccountStore(ABC):
     def add_missing_to_listing(self) -> int:
         """Puts every stored account that ``list`` misses (written before accounts were listed) into the
         listing; how many it put there. Idempotent: a second call finds none and returns 0."""
+
+    @abstractmethod
+    def put_logo(self, account_id: str, logo: AccountLogo) -> None:
+        """The account's logo replaced (one item beside the account's; at most 256 KB). Raises
+        NotFoundError for an account that does not exist."""
+
+    @abstractmethod
+    def get_logo(self, account_id: str) -> AccountLogo | None:
+        """The account's logo, or None when it has none."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,8 @@
    ``services.apikeys.required_scope``. The public paths (the OpenAPI document) skip this step.
 2. The size: a body over ``max_body_bytes`` (1 MB), or ``max_import_bytes`` (5 MB) for an import, → 413.
 3. The media type of a body sent with POST or PUT: JSON (``application/json`` or none) everywhere but
-   ``/v1/imports``, which takes the file itself (CSV, XML, plain text or octet-stream) → else 415.
+   ``/v1/imports``, which takes the file itself (CSV, XML, plain text or octet-stream), and
+   ``/v1/settings/logo``, which takes a PNG or JPEG → else 415.
 4. Text: a body whose characters cannot be UTF-8 (lone surrogates) → 400.
 
 So an ``ingest`` key learns nothing from a management route (not even whether its body would be valid),
@@ -26,6 +27,8 @@ from meterbill.settings import ApiSettings
 OPENAPI_PATH: Final = "/v1/openapi.json"
 PUBLIC_PATHS: Final = frozenset({OPENAPI_PATH})
 IMPORTS_PATH: Final = "/v1/imports"
+LOGO_PATH: Final = "/v1/settings/logo"
+IMAGE_MEDIA_TYPES: Final = ("image/png", "image/jpeg")
 JSON_MEDIA_TYPES: Final = ("application/json",)
 FILE_MEDIA_TYPES: Final = (
     "text/csv",
@@ -54,7 +57,9 @@ def check(event: Mapping[str, Any], settings: ApiSettings) -> None:
         raise ContentTooLargeError(size, limit)
     if size and method in _BODY_METHODS:
         media_type = _media_type(event)
-        accepted = FILE_MEDIA_TYPES if imports else JSON_MEDIA_TYPES
+        accepted = (
+            FILE_MEDIA_TYPES if imports else IMAGE_MEDIA_TYPES if path == LOGO_PATH else JSON_MEDIA_TYPES
+        )
         if media_type and media_type not in accepted:
             raise UnsupportedMediaTypeError(media_type, accepted)
 

@@ -50,7 +50,7 @@ from meterbill.domain import (
     VatId,
 )
 from meterbill.metersettings import FLAT_LINE_AFTER_MINUTES, MAX_LIKE_DAY_WEEKS, MAX_MINUTES
-from meterbill.ports import Page, Scope
+from meterbill.ports import AccountLogo, Page, Scope
 from meterbill.services.common import (
     MAX_DOCUMENT_BYTES,
     MAX_DOCUMENT_DEPTH,
@@ -421,6 +421,32 @@ class BillingSettingsRecord(BillingSettings):
     def of(cls, entry: SettingsEntry) -> BillingSettingsRecord:
         return cls.model_validate(
             {**entry.value.model_dump(), "etag": entry.etag, "updated_at": entry.updated_at}
+        )
+
+
+class LogoRecord(BaseModel):
+    """The account's logo as stored (GET /v1/settings/logo answers the image itself)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    image_type: Literal["image/png", "image/jpeg"]
+    bytes: int = Field(description="the file's size")
+    width: int = Field(description="pixels")
+    height: int = Field(description="pixels")
+    sha256: str = Field(description="of the file, hex; also its ETag")
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, logo: AccountLogo) -> LogoRecord:
+        return cls.model_validate(
+            {
+                "image_type": logo.image_type,
+                "bytes": len(logo.data),
+                "width": logo.width,
+                "height": logo.height,
+                "sha256": logo.sha256,
+                "updated_at": logo.updated_at,
+            }
         )
 
 

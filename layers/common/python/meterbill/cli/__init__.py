@@ -3,8 +3,9 @@ to stdout as CSV (`convert`, `validate`); bad input ends with exit code 2 and on
 file, the line or field, and the reason, and nothing on stdout.
 
 One module per command group adds its commands to the parser: ``rate`` (rate), ``meterdata`` (convert,
-validate), ``platform`` (serve, accounts, migrate), ``schedules`` (schedules run). Commands parse their
-arguments, call the core or a service and print; what they compute lives below.
+validate), ``platform`` (serve, accounts, migrate), ``schedules`` (schedules run), ``documents`` (documents
+sample). Commands parse their arguments, call the core or a service and print; what they compute lives
+below.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from meterbill.cli import meterdata, platform, rate, schedules
+from meterbill.cli import documents, meterdata, platform, rate, schedules
 from meterbill.cli.common import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, InputError, Parser
 from meterbill.meterdata.csvio import CsvFormatError
 from meterbill.meterdata.importing import ImportFormatError
@@ -48,4 +49,5 @@ def _parser() -> argparse.ArgumentParser:
     meterdata.add_commands(commands)
     platform.add_commands(commands)
     schedules.add_commands(commands)
+    documents.add_commands(commands)
     return parser

@@ -35,6 +35,18 @@ class AccountItem(CatalogTableItem):
     settings_updated_at = UTCDateTimeAttribute(null=True)
 
 
+class LogoItem(CatalogTableItem):
+    """pk ``account#<account>``, sk ``logo``: the account's logo, apart from the account item so that reading
+    the settings never reads its bytes (at most 256 KB: one item holds 400 KB)."""
+
+    image_type = UnicodeAttribute()
+    data = BinaryAttribute(legacy_encoding=False)
+    width = UnicodeAttribute()  # pixels, as text: pynamodb numbers come back as floats
+    height = UnicodeAttribute()
+    sha256 = UnicodeAttribute()
+    updated_at = UTCDateTimeAttribute()
+
+
 class CatalogObjectItem(CatalogTableItem):
     """pk ``account#<account>#<kind>``, sk ``<item id>``."""
 

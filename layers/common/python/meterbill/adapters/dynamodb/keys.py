@@ -19,7 +19,7 @@ from meterbill.adapters.dynamodb import cursor as cursors
 from meterbill.adapters.dynamodb import exact_json
 from meterbill.adapters.dynamodb.catalog import random_etag
 from meterbill.adapters.dynamodb.connection import DynamoDb, response_code
-from meterbill.adapters.dynamodb.items import AccountItem, ApiKeyItem, bind
+from meterbill.adapters.dynamodb.items import AccountItem, ApiKeyItem, LogoItem, bind
 from meterbill.adapters.dynamodb.paging import query_page
 from meterbill.adapters.dynamodb.schema import (
     ACCOUNT_SK,
@@ -30,6 +30,7 @@ from meterbill.adapters.dynamodb.schema import (
     KEYS_BY_ACCOUNT_HASH_KEY,
     KEYS_BY_ACCOUNT_INDEX,
     KEYS_BY_ACCOUNT_RANGE_KEY,
+    LOGO_SK,
     SEPARATOR,
     account_pk,
     api_key_pk,
@@ -39,6 +40,7 @@ from meterbill.adapters.dynamodb.schema import (
 from meterbill.errors import AlreadyExistsError, NotFoundError, PreconditionFailedError
 from meterbill.ports import (
     INITIAL_SETTINGS_ETAG,
+    AccountLogo,
     AccountRecord,
     AccountStore,
     ApiKeyRecord,
@@ -148,7 +150,41 @@ class DynamoDbAccountStore(AccountStore):
     def __init__(self, db: DynamoDb, *, new_etag: Callable[[], str] = random_etag) -> None:
         self._db = db
         self._accounts = bind(AccountItem, db)
+        self._logos = bind(LogoItem, db)
         self._new_etag = new_etag
+
+    def put_logo(self, account_id: str, logo: AccountLogo) -> None:
+        self.get(account_id)  # NotFoundError; accounts are never deleted
+        item = self._logos(
+            account_pk(account_id),
+            LOGO_SK,
+            image_type=logo.image_type,
+            data=logo.data,
+            width=str(logo.width),
+            height=str(logo.height),
+            sha256=logo.sha256,
+            updated_at=logo.updated_at,
+        )
+        self._db.run(item.save, what="storing the account's logo", idempotent=True)
+
+    def get_logo(self, account_id: str) -> AccountLogo | None:
+        answer = self._db.run(
+            partial(self._db.catalog_table.get_item, account_pk(account_id), LOGO_SK, consistent_read=True),
+            what="reading the account's logo",
+            idempotent=True,
+        )
+        raw = answer.get("Item")
+        if raw is None:
+            return None
+        item = self._logos.from_raw_data(raw)
+        return AccountLogo(
+            image_type=item.image_type,
+            data=item.data,
+            width=int(item.width),
+            height=int(item.height),
+            sha256=item.sha256,
+            updated_at=item.updated_at,
+        )
 
     def create(self, record: AccountRecord) -> None:
         item = self._accounts(

@@ -25,6 +25,9 @@ ACCOUNT_SK: Final = "account"
 # Every account item also sets account_pk to this, so one query of the index lists the accounts in id order.
 ACCOUNTS_LISTING_PK: Final = "accounts"
 API_KEY_SK: Final = "api-key"
+LOGO_SK: Final = (
+    "logo"  # beside the account item: the account's logo (its bytes stay out of the account read)
+)
 EXTERNAL_ID_KIND: Final = "meter-external-id"
 
 # --- readings table: one item per meter, series and bucket of time ----------------------------------------
