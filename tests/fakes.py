@@ -50,6 +50,8 @@ from meterbill.ports import (
     ReadingStore,
     ReratingCandidate,
     RunningCost,
+    SigningKeyPem,
+    SigningKeyStore,
     Stored,
     StoredDocument,
     Stores,
@@ -682,3 +684,18 @@ class FakeMailer(Mailer):
         message_id = f"msg-{len(self.sent) + 1:06d}"
         self.sent.append((message_id, email))
         return message_id
+
+
+class FakeSigningKeyStore(SigningKeyStore):
+    """``keys[account]``: the account's key; the first created stays."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, SigningKeyPem] = {}
+
+    def get(self, account: str) -> SigningKeyPem:
+        if account not in self.keys:
+            raise NotFoundError("signing key", account)
+        return self.keys[account]
+
+    def create(self, account: str, key: SigningKeyPem) -> SigningKeyPem:
+        return self.keys.setdefault(account, key)

@@ -50,6 +50,8 @@ from meterbill.ports import (
     DocumentStore,
     InvoiceRecord,
     ReadingStore,
+    SigningKeyPem,
+    SigningKeyStore,
     Stores,
 )
 from meterbill.services import catalog as catalog_service
@@ -327,3 +329,15 @@ def store_invoice_document(
             # object is the document; ours is dropped.
             stored = documents.head(account, key)
     return stores.invoices.mark_stored(account, invoice_id, stored, now)
+
+
+# --- the account's signing key ------------------------------------------------------------------------------
+
+
+def signing_key(account: str, keys: SigningKeyStore, *, make: Callable[[], SigningKeyPem]) -> SigningKeyPem:
+    """The account's signing key; made with ``make`` (a self-signed key, ``documents.signing``) and stored
+    when it has none - at account set-up, or on its first document. Two callers racing keep the first."""
+    try:
+        return keys.get(account)
+    except NotFoundError:
+        return keys.create(account, make())
