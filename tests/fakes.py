@@ -333,6 +333,7 @@ class FakeStores:
     accounts: FakeAccountStore
     invoices: FakeInvoiceStore
     metering: FakeMeteringStore = field(default_factory=lambda: FakeMeteringStore())
+    documents: FakeDocumentStore = field(default_factory=lambda: FakeDocumentStore())
 
     @classmethod
     def empty(cls, clock: Callable[[], datetime] = fixed_clock) -> FakeStores:
@@ -352,6 +353,7 @@ class FakeStores:
             accounts=self.accounts,
             invoices=self.invoices,
             metering=self.metering,
+            documents=self.documents,
         )
 
 

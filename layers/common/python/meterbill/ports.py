@@ -269,6 +269,7 @@ class Stores:
     accounts: AccountStore
     invoices: InvoiceStore
     metering: MeteringStore | None = None  # what the rating pass keeps (a customer's running cost)
+    documents: DocumentStore | None = None  # the invoices bucket (None: documents are not stored)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any, Final
@@ -24,7 +24,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from meterbill.errors import UnauthorizedError
 from meterbill.ports import Stores
 from meterbill.services.apikeys import ALL_SCOPES, Principal, require_scope, required_scope
-from meterbill.settings import ApiSettings
+from meterbill.settings import ApiSettings, DocumentSettings
 
 if TYPE_CHECKING:  # powertools' idempotency package loads boto3: only a request with an Idempotency-Key pays
     from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
@@ -94,11 +94,13 @@ def backend() -> Backend:
 @cache
 def _from_environment() -> Backend:
     from meterbill.adapters.dynamodb import build_stores  # the stores' modules load with the first request
+    from meterbill.adapters.s3 import document_store
 
     settings = ApiSettings.from_env(os.environ)
-    return Backend(
-        settings=settings, stores=build_stores(settings.storage), idempotency=_idempotency_store(settings)
+    stores = replace(
+        build_stores(settings.storage), documents=document_store(DocumentSettings.from_env(os.environ))
     )
+    return Backend(settings=settings, stores=stores, idempotency=_idempotency_store(settings))
 
 
 def _idempotency_store(settings: ApiSettings) -> Callable[[], BasePersistenceLayer]:

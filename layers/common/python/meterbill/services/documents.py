@@ -28,6 +28,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Final
@@ -44,7 +45,13 @@ from meterbill.documents.model import (
     MeterDetail,
 )
 from meterbill.domain import Customer, Meter, Site
-from meterbill.errors import AlreadyExistsError, InvalidInputError, InvalidStateError, NotFoundError
+from meterbill.errors import (
+    AlreadyExistsError,
+    InvalidInputError,
+    InvalidStateError,
+    NotFoundError,
+    StorageUnavailableError,
+)
 from meterbill.ports import (
     AccountStore,
     DocumentStore,
@@ -329,6 +336,35 @@ def store_invoice_document(
             # object is the document; ours is dropped.
             stored = documents.head(account, key)
     return stores.invoices.mark_stored(account, invoice_id, stored, now)
+
+
+# --- downloading it ---------------------------------------------------------------------------------------
+
+DOWNLOAD_LIFETIME: Final = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadLink:
+    url: str
+    expires_at: datetime
+
+
+def download_link(
+    account: str, invoice_id: str, stores: Stores, now: datetime, *, lifetime: timedelta = DOWNLOAD_LIFETIME
+) -> DownloadLink:
+    """A presigned URL of the stored PDF, valid ``lifetime`` (5 minutes) from ``now``. NotFoundError;
+    InvalidStateError naming the state when the invoice has no stored document yet (draft, void, issued);
+    StorageUnavailableError when this function has no document store."""
+    require_aware(now, "now")
+    record = stores.invoices.get(account, invoice_id)
+    if record.state not in ("stored", "delivered") or record.document is None:
+        raise InvalidStateError(
+            "invoice", invoice_id, record.state, "download its PDF (it is not stored yet)"
+        )
+    if stores.documents is None:
+        raise StorageUnavailableError("no document store is configured (INVOICES_BUCKET)")
+    url = stores.documents.download_url(account, record.document.key, expires_in=lifetime)
+    return DownloadLink(url=url, expires_at=now + lifetime)
 
 
 # --- the account's signing key ------------------------------------------------------------------------------
