@@ -28,7 +28,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Final
@@ -64,7 +64,7 @@ from meterbill.ports import (
 from meterbill.services import catalog as catalog_service
 from meterbill.services.billing_settings import settings_of
 from meterbill.services.common import require_aware
-from meterbill.services.invoicing import calendar_of, customer_documents
+from meterbill.services.invoicing import LIST_PAGE, calendar_of, customer_documents
 from meterbill.settings import Retention
 from meterbill.timeutil import local_midnight
 
@@ -336,6 +336,89 @@ def store_invoice_document(
             # object is the document; ours is dropped.
             stored = documents.head(account, key)
     return stores.invoices.mark_stored(account, invoice_id, stored, now)
+
+
+# --- the invoice worker's storage step ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentStep:
+    """What storing documents needs beside the stores: the invoices bucket, the renderer (xml -> pdf ->
+    sign), the stage's retention and where logos come from."""
+
+    documents: DocumentStore
+    render: Render
+    retention: Retention
+    logo: LogoSource | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodDocuments:
+    """What ``store_period_documents`` did: the documents it stored now (or found stored by a crashed run),
+    and those it could not store for the account's data (``refused``: id -> reason, e.g. no seller)."""
+
+    stored: tuple[str, ...] = ()
+    refused: Mapping[str, str] = field(default_factory=dict)
+
+
+def store_period_documents(
+    account: str,
+    customer_id: str,
+    period: tuple[date, date],
+    *,
+    stores: Stores,
+    step: DocumentStep,
+    now: datetime,
+) -> PeriodDocuments:
+    """The invoice worker's step after ``billrun.work``: stores the document of every issued, not yet
+    stored invoice and note of the customer for exactly ``period`` (a note has its invoice's period), in id
+    order. An invoice the account's data cannot make a document of (InvalidInputError: no seller) is
+    reported in ``refused`` and stays issued - the hourly run sends its period again, so it is stored once
+    the settings are fixed; anything else (storage unavailable) propagates and the message is retried."""
+    start, end = period
+    pending = [
+        record
+        for record in _customer_period(account, customer_id, start, stores)
+        if record.period_end == end and record.state == "issued"
+    ]
+    stored: list[str] = []
+    refused: dict[str, str] = {}
+    for record in sorted(pending, key=lambda r: r.invoice_id):
+        try:
+            store_invoice_document(
+                account,
+                record.invoice_id,
+                stores=stores,
+                documents=step.documents,
+                render=step.render,
+                now=now,
+                retention=step.retention,
+                logo=step.logo,
+            )
+        except InvalidInputError as error:
+            refused[record.invoice_id] = str(error)
+            continue
+        stored.append(record.invoice_id)
+    return PeriodDocuments(tuple(stored), refused)
+
+
+def _customer_period(account: str, customer_id: str, start: date, stores: Stores) -> list[InvoiceRecord]:
+    """The customer's invoices and notes whose period starts on ``start``."""
+    found: list[InvoiceRecord] = []
+    cursor: str | None = None
+    while True:
+        page = stores.invoices.list(
+            account,
+            customer_id=customer_id,
+            start=start,
+            end=start + timedelta(days=1),
+            limit=LIST_PAGE,
+            cursor=cursor,
+        )
+        found += page.items
+        if page.cursor is None:
+            return found
+        cursor = page.cursor
 
 
 # --- downloading it ---------------------------------------------------------------------------------------
