@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from meterbill.errors import InvalidInputError
 from meterbill.ports import InvoiceWorkQueue, SigningKeyStore, Stores
-from meterbill.settings import DocumentSettings, InvoiceSettings
+from meterbill.settings import InvoiceSettings
 
 if TYPE_CHECKING:
     from meterbill.services.documents import DocumentStep, Render
@@ -87,7 +87,7 @@ def _queue() -> InvoiceWorkQueue:
 
 @cache
 def _document_step() -> DocumentStep | None:
-    settings = DocumentSettings.from_env(os.environ)
+    settings = _settings().documents
     if not settings.bucket or not _renderer:
         return None
     from meterbill.adapters.s3 import S3DocumentStore

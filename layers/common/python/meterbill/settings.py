@@ -31,78 +31,6 @@ class StorageSettings(BaseModel):
         )
 
 
-class ApiSettings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    storage: StorageSettings
-    idempotency_table: str = Field(min_length=3)
-    max_body_bytes: int = 1_000_000
-    max_import_bytes: int = 5_000_000
-    # 4,000 of the largest readings (64-character meter id, timestamp to the microsecond with its offset,
-    # a 24-digit value as a string: ~229 bytes as json.dumps writes them) fit max_body_bytes (1 MB).
-    max_readings_per_request: int = 4_000
-    future_tolerance_seconds: int = 300
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> ApiSettings:
-        return cls(storage=StorageSettings.from_env(env), idempotency_table=env.get("IDEMPOTENCY_TABLE", ""))
-
-
-class RateSettings(BaseModel):
-    """The rating functions (``functions/rate``): the tables, and the queue a large pass fans out to (none:
-    every pass rates all its meters itself)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    storage: StorageSettings
-    queue_url: str | None = None
-    # Set only off AWS (moto's server locally).
-    sqs_endpoint_url: str | None = None
-    fan_out_above: int = Field(default=20, ge=0)
-    batch_size: int = Field(default=10, ge=1, le=100)
-    mark_limit: int = Field(default=10_000, ge=1, le=100_000)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> RateSettings:
-        numbers = {
-            name: env[variable]
-            for name, variable in (
-                ("fan_out_above", "RATE_FAN_OUT_ABOVE"),
-                ("batch_size", "RATE_BATCH_SIZE"),
-                ("mark_limit", "RATE_MARK_LIMIT"),
-            )
-            if env.get(variable)
-        }
-        return cls.model_validate(
-            {
-                "storage": StorageSettings.from_env(env),
-                "queue_url": env.get("RATE_QUEUE_URL") or None,
-                "sqs_endpoint_url": env.get("SQS_ENDPOINT_URL") or None,
-                **numbers,
-            }
-        )
-
-
-class InvoiceSettings(BaseModel):
-    """The invoice functions (``functions/invoice``): the tables, and the queue the schedule sends work to
-    (INVOICE_QUEUE_URL; the worker, fed by that queue, does not send)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    storage: StorageSettings
-    invoice_queue_url: str = ""
-    # Set only off AWS: moto's server locally, or a test.
-    sqs_endpoint_url: str | None = None
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> InvoiceSettings:
-        return cls(
-            storage=StorageSettings.from_env(env),
-            invoice_queue_url=env.get("INVOICE_QUEUE_URL", ""),
-            sqs_endpoint_url=env.get("SQS_ENDPOINT_URL") or None,
-        )
-
-
 # --- invoice documents (issue 10) --------------------------------------------------------------------------
 
 DEFAULT_SIGNING_KEY_SECRET_PREFIX: Final = "meterbill/signing-key/"
@@ -162,4 +90,86 @@ class DocumentSettings(BaseModel):
                 "s3_endpoint_url": env.get("S3_ENDPOINT_URL") or None,
                 "secrets_endpoint_url": env.get("SECRETSMANAGER_ENDPOINT_URL") or None,
             }
+        )
+
+
+class ApiSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    storage: StorageSettings
+    idempotency_table: str = Field(min_length=3)
+    # The invoices bucket (GET /v1/invoices/{id}/pdf presigns its objects); empty: no documents stored.
+    invoices_bucket: str = ""
+    s3_endpoint_url: str | None = None  # off AWS only (moto)
+    max_body_bytes: int = 1_000_000
+    max_import_bytes: int = 5_000_000
+    # 4,000 of the largest readings (64-character meter id, timestamp to the microsecond with its offset,
+    # a 24-digit value as a string: ~229 bytes as json.dumps writes them) fit max_body_bytes (1 MB).
+    max_readings_per_request: int = 4_000
+    future_tolerance_seconds: int = 300
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ApiSettings:
+        return cls(
+            storage=StorageSettings.from_env(env),
+            idempotency_table=env.get("IDEMPOTENCY_TABLE", ""),
+            invoices_bucket=env.get("INVOICES_BUCKET", ""),
+            s3_endpoint_url=env.get("S3_ENDPOINT_URL") or None,
+        )
+
+
+class RateSettings(BaseModel):
+    """The rating functions (``functions/rate``): the tables, and the queue a large pass fans out to (none:
+    every pass rates all its meters itself)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    storage: StorageSettings
+    queue_url: str | None = None
+    # Set only off AWS (moto's server locally).
+    sqs_endpoint_url: str | None = None
+    fan_out_above: int = Field(default=20, ge=0)
+    batch_size: int = Field(default=10, ge=1, le=100)
+    mark_limit: int = Field(default=10_000, ge=1, le=100_000)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> RateSettings:
+        numbers = {
+            name: env[variable]
+            for name, variable in (
+                ("fan_out_above", "RATE_FAN_OUT_ABOVE"),
+                ("batch_size", "RATE_BATCH_SIZE"),
+                ("mark_limit", "RATE_MARK_LIMIT"),
+            )
+            if env.get(variable)
+        }
+        return cls.model_validate(
+            {
+                "storage": StorageSettings.from_env(env),
+                "queue_url": env.get("RATE_QUEUE_URL") or None,
+                "sqs_endpoint_url": env.get("SQS_ENDPOINT_URL") or None,
+                **numbers,
+            }
+        )
+
+
+class InvoiceSettings(BaseModel):
+    """The invoice functions (``functions/invoice``): the tables, and the queue the schedule sends work to
+    (INVOICE_QUEUE_URL; the worker, fed by that queue, does not send)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    storage: StorageSettings
+    invoice_queue_url: str = ""
+    # Set only off AWS: moto's server locally, or a test.
+    sqs_endpoint_url: str | None = None
+    documents: DocumentSettings = DocumentSettings()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> InvoiceSettings:
+        return cls(
+            storage=StorageSettings.from_env(env),
+            invoice_queue_url=env.get("INVOICE_QUEUE_URL", ""),
+            sqs_endpoint_url=env.get("SQS_ENDPOINT_URL") or None,
+            documents=DocumentSettings.from_env(env),
         )

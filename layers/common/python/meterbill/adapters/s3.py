@@ -29,7 +29,6 @@ from typing import Any, Final
 
 from meterbill.errors import AlreadyExistsError, InvalidInputError, NotFoundError, StorageUnavailableError
 from meterbill.ports import DocumentStore, StoredDocument
-from meterbill.settings import DocumentSettings
 
 # S3's answers to a conditional write that lost: the key exists (412), or a write of it is in flight (409).
 KEY_TAKEN: Final = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
@@ -151,13 +150,6 @@ class S3DocumentStore(DocumentStore):
             ExpiresIn=int(expires_in.total_seconds()),
         )
         return url
-
-
-def document_store(settings: DocumentSettings) -> S3DocumentStore | None:
-    """The invoices bucket's store, or None when no bucket is configured (documents are not stored)."""
-    if not settings.bucket:
-        return None
-    return S3DocumentStore(settings.bucket, region=settings.region, endpoint_url=settings.s3_endpoint_url)
 
 
 def _stored(key: str, answer: Mapping[str, Any]) -> StoredDocument:

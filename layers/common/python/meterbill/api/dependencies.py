@@ -24,7 +24,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from meterbill.errors import UnauthorizedError
 from meterbill.ports import Stores
 from meterbill.services.apikeys import ALL_SCOPES, Principal, require_scope, required_scope
-from meterbill.settings import ApiSettings, DocumentSettings
+from meterbill.settings import ApiSettings
 
 if TYPE_CHECKING:  # powertools' idempotency package loads boto3: only a request with an Idempotency-Key pays
     from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
@@ -94,12 +94,15 @@ def backend() -> Backend:
 @cache
 def _from_environment() -> Backend:
     from meterbill.adapters.dynamodb import build_stores  # the stores' modules load with the first request
-    from meterbill.adapters.s3 import document_store
+    from meterbill.adapters.s3 import S3DocumentStore
 
     settings = ApiSettings.from_env(os.environ)
-    stores = replace(
-        build_stores(settings.storage), documents=document_store(DocumentSettings.from_env(os.environ))
-    )
+    stores = build_stores(settings.storage)
+    if settings.invoices_bucket:
+        documents = S3DocumentStore(
+            settings.invoices_bucket, region=settings.storage.region, endpoint_url=settings.s3_endpoint_url
+        )
+        stores = replace(stores, documents=documents)
     return Backend(settings=settings, stores=stores, idempotency=_idempotency_store(settings))
 
 
