@@ -322,3 +322,19 @@ def test_a_draft_or_void_invoice_is_not_stored(stores):
         with pytest.raises(InvalidStateError, match=f"'{invoice}' is {state}: cannot store its document"):
             store(stores, documents, CountingRender(), invoice=invoice)
     assert documents.puts == 0
+
+
+def test_one_changed_byte_of_the_stored_pdf_fails_the_hash_check(stores):
+    from meterbill.services.documents import document_problems
+
+    documents = stores.documents
+    record = store(stores, documents, CountingRender())
+    assert document_problems(A, MAR, stores.ports()) == []
+    assert record.document is not None
+    body, head = documents.objects[(A, record.document.key)]
+    tampered = body[:5] + bytes([body[5] ^ 1]) + body[6:]
+    documents.objects[(A, record.document.key)] = (tampered, head)  # written behind S3's lock: a test only
+
+    assert document_problems(A, MAR, stores.ports()) == [
+        f"sha256: {hashlib.sha256(tampered).hexdigest()} stored, {hashlib.sha256(body).hexdigest()} recorded"
+    ]

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -419,6 +420,28 @@ def _customer_period(account: str, customer_id: str, start: date, stores: Stores
         if page.cursor is None:
             return found
         cursor = page.cursor
+
+
+# --- checking it --------------------------------------------------------------------------------------------
+
+
+def document_problems(account: str, invoice_id: str, stores: Stores) -> list[str]:
+    """What is wrong with the stored document of the invoice, compared with its record: empty when the
+    stored bytes have the SHA-256 and size the invoice was marked with (the hash check; the signature check
+    is ``documents.signing.signature_problems``). InvalidStateError when nothing is stored yet."""
+    record = stores.invoices.get(account, invoice_id)
+    if record.document is None:
+        raise InvalidStateError("invoice", invoice_id, record.state, "check its document (none is stored)")
+    if stores.documents is None:
+        raise StorageUnavailableError("no document store is configured (INVOICES_BUCKET)")
+    body = stores.documents.get(account, record.document.key)
+    problems = []
+    if len(body) != record.document.size:
+        problems.append(f"size: {len(body)} bytes stored, {record.document.size} recorded")
+    actual = hashlib.sha256(body).hexdigest()
+    if actual != record.document.sha256:
+        problems.append(f"sha256: {actual} stored, {record.document.sha256} recorded")
+    return problems
 
 
 # --- downloading it ---------------------------------------------------------------------------------------
