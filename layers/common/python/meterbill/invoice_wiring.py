@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from meterbill.errors import InvalidInputError
 from meterbill.ports import InvoiceWorkQueue, SigningKeyStore, Stores
-from meterbill.settings import InvoiceSettings
+from meterbill.settings import DocumentSettings, InvoiceSettings
 
 if TYPE_CHECKING:
     from meterbill.services.documents import DocumentStep, Render
@@ -87,7 +87,9 @@ def _queue() -> InvoiceWorkQueue:
 
 @cache
 def _document_step() -> DocumentStep | None:
-    settings = _settings().documents
+    # Only the documents' part (InvoiceSettings.documents reads the same variables): a test or the CLI that
+    # configured its stores has no table names in the environment.
+    settings = DocumentSettings.from_env(os.environ)
     if not settings.bucket or not _renderer:
         return None
     from meterbill.adapters.s3 import S3DocumentStore
