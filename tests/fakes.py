@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from meterbill.billing import invoice as invoices_core
+from meterbill.billing.invoice import InvoiceStateError
 from meterbill.errors import (
     AlreadyExistsError,
     InvalidInputError,
@@ -563,14 +565,15 @@ class FakeInvoiceStore(InvoiceStore):
             raise InvalidInputError("at", "must be timezone-aware")
         with self._lock:
             current = self.get(account, invoice_id)
-            if current.state in ("stored", "delivered"):
+            if (
+                _next_state(invoices_core.stored, invoice_id, current.state, "store a document")
+                == current.state
+            ):
                 if current.document is not None and current.document.sha256 == document.sha256:
                     return current
                 raise InvalidStateError(
                     "invoice", invoice_id, f"{current.state} with another document", "store a document"
                 )
-            if current.state != "issued":
-                raise InvalidStateError("invoice", invoice_id, current.state, "store a document")
             stored = replace(
                 current,
                 state="stored",
@@ -589,10 +592,11 @@ class FakeInvoiceStore(InvoiceStore):
             raise InvalidInputError("at", "must be timezone-aware")
         with self._lock:
             current = self.get(account, invoice_id)
-            if current.state == "delivered":
+            if (
+                _next_state(invoices_core.delivered, invoice_id, current.state, "mark it delivered")
+                == current.state
+            ):
                 return current
-            if current.state != "stored":
-                raise InvalidStateError("invoice", invoice_id, current.state, "mark it delivered")
             delivered = replace(
                 current,
                 state="delivered",
@@ -623,6 +627,14 @@ class FakeInvoiceStore(InvoiceStore):
         with self._lock:
             chosen = [c for (a, i, *_), c in self.candidates.items() if (a, i) == (account, invoice_id)]
         return sorted(chosen, key=lambda c: (c.meter_id, c.start, c.end))
+
+
+def _next_state(step: Callable[[str, str], str], invoice_id: str, state: str, action: str) -> str:
+    """The lifecycle's transition (``billing.invoice``), its refusal as the store's InvalidStateError."""
+    try:
+        return step(invoice_id, state)
+    except InvoiceStateError:
+        raise InvalidStateError("invoice", invoice_id, state, action) from None
 
 
 class FakeDocumentStore(DocumentStore):
