@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from meterbill.billing import invoice as invoices_core
+from meterbill.billing.invoice import InvoiceStateError
 from meterbill.errors import (
     AlreadyExistsError,
     InvalidInputError,
@@ -29,6 +31,7 @@ from meterbill.ports import (
     CatalogKind,
     CatalogStore,
     DocumentStore,
+    InvoiceDocumentRef,
     InvoiceRecord,
     InvoiceState,
     InvoiceStore,
@@ -50,6 +53,8 @@ from meterbill.ports import (
     ReadingStore,
     ReratingCandidate,
     RunningCost,
+    SigningKeyPem,
+    SigningKeyStore,
     Stored,
     StoredDocument,
     Stores,
@@ -349,6 +354,7 @@ class FakeStores:
     accounts: FakeAccountStore
     invoices: FakeInvoiceStore
     metering: FakeMeteringStore = field(default_factory=lambda: FakeMeteringStore())
+    documents: FakeDocumentStore = field(default_factory=lambda: FakeDocumentStore())
 
     @classmethod
     def empty(cls, clock: Callable[[], datetime] = fixed_clock) -> FakeStores:
@@ -368,6 +374,7 @@ class FakeStores:
             accounts=self.accounts,
             invoices=self.invoices,
             metering=self.metering,
+            documents=self.documents,
         )
 
 
@@ -599,6 +606,56 @@ class FakeInvoiceStore(InvoiceStore):
             self.writes += 1
             return stored
 
+    def mark_stored(
+        self, account: str, invoice_id: str, document: StoredDocument, at: datetime
+    ) -> InvoiceRecord:
+        if at.tzinfo is None:
+            raise InvalidInputError("at", "must be timezone-aware")
+        with self._lock:
+            current = self.get(account, invoice_id)
+            if (
+                _next_state(invoices_core.stored, invoice_id, current.state, "store a document")
+                == current.state
+            ):
+                if current.document is not None and current.document.sha256 == document.sha256:
+                    return current
+                raise InvalidStateError(
+                    "invoice", invoice_id, f"{current.state} with another document", "store a document"
+                )
+            stored = replace(
+                current,
+                state="stored",
+                document=InvoiceDocumentRef(
+                    document.key, document.sha256, document.size, at, document.retain_until
+                ),
+                version=current.version + 1,
+                updated_at=self._clock(),
+            )
+            self.items[(account, invoice_id)] = stored
+            self.writes += 1
+            return stored
+
+    def mark_delivered(self, account: str, invoice_id: str, at: datetime) -> InvoiceRecord:
+        if at.tzinfo is None:
+            raise InvalidInputError("at", "must be timezone-aware")
+        with self._lock:
+            current = self.get(account, invoice_id)
+            if (
+                _next_state(invoices_core.delivered, invoice_id, current.state, "mark it delivered")
+                == current.state
+            ):
+                return current
+            delivered = replace(
+                current,
+                state="delivered",
+                delivered_at=at,
+                version=current.version + 1,
+                updated_at=self._clock(),
+            )
+            self.items[(account, invoice_id)] = delivered
+            self.writes += 1
+            return delivered
+
     def add_rerating_candidate(self, account: str, candidate: ReratingCandidate) -> ReratingCandidate:
         for name in ("start", "end", "received_at"):
             if getattr(candidate, name).tzinfo is None:
@@ -618,6 +675,14 @@ class FakeInvoiceStore(InvoiceStore):
         with self._lock:
             chosen = [c for (a, i, *_), c in self.candidates.items() if (a, i) == (account, invoice_id)]
         return sorted(chosen, key=lambda c: (c.meter_id, c.start, c.end))
+
+
+def _next_state(step: Callable[[str, str], str], invoice_id: str, state: str, action: str) -> str:
+    """The lifecycle's transition (``billing.invoice``), its refusal as the store's InvalidStateError."""
+    try:
+        return step(invoice_id, state)
+    except InvoiceStateError:
+        raise InvalidStateError("invoice", invoice_id, state, action) from None
 
 
 class FakeDocumentStore(DocumentStore):
@@ -681,3 +746,18 @@ class FakeMailer(Mailer):
         message_id = f"msg-{len(self.sent) + 1:06d}"
         self.sent.append((message_id, email))
         return message_id
+
+
+class FakeSigningKeyStore(SigningKeyStore):
+    """``keys[account]``: the account's key; the first created stays."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, SigningKeyPem] = {}
+
+    def get(self, account: str) -> SigningKeyPem:
+        if account not in self.keys:
+            raise NotFoundError("signing key", account)
+        return self.keys[account]
+
+    def create(self, account: str, key: SigningKeyPem) -> SigningKeyPem:
+        return self.keys.setdefault(account, key)

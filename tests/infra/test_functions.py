@@ -22,7 +22,7 @@ SETTINGS_OF: dict[str, type[ApiSettings] | type[StorageSettings]] = {
 # Set by Lambda itself (reserved: a function may not set them).
 SET_BY_LAMBDA = frozenset({"AWS_REGION", "AWS_DEFAULT_REGION"})
 # Only for moto or the local server; on AWS the SDK finds DynamoDB's endpoint itself.
-OFF_AWS_ONLY = frozenset({"DYNAMODB_ENDPOINT_URL"})
+OFF_AWS_ONLY = frozenset({"DYNAMODB_ENDPOINT_URL", "S3_ENDPOINT_URL"})
 POWERTOOLS = {
     API: {
         "POWERTOOLS_SERVICE_NAME": "meterbill-api",
@@ -110,6 +110,7 @@ def test_environment_names_the_stage_tables_and_powertools_settings(dev: dict[st
         "CATALOG_TABLE": "meterbill-dev-catalog",
         "READINGS_TABLE": "meterbill-dev-readings",
         "IDEMPOTENCY_TABLE": "meterbill-dev-idempotency",
+        "INVOICES_BUCKET": "InvoicesInvoicesBucket33673995",  # a Ref: the bucket's generated name
         **POWERTOOLS[API],
     }
     assert readable(dev, function(dev, "meterbill-dev-authorizer")["Environment"]["Variables"]) == {
@@ -160,7 +161,11 @@ def test_the_settings_models_read_these_keys() -> None:
         "AWS_REGION",
         "DYNAMODB_ENDPOINT_URL",
     }
-    assert keys_read_by(ApiSettings) == keys_read_by(StorageSettings) | {"IDEMPOTENCY_TABLE"}
+    assert keys_read_by(ApiSettings) == keys_read_by(StorageSettings) | {
+        "IDEMPOTENCY_TABLE",
+        "INVOICES_BUCKET",
+        "S3_ENDPOINT_URL",
+    }
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
@@ -241,6 +246,12 @@ def test_the_api_role_may_do_exactly_what_the_adapters_and_powertools_call(dev: 
             "Effect": "Allow",
             "Resource": "arn:meterbill-dev-idempotency",
         },
+        {
+            "Sid": "InvoiceDocuments",  # GET /v1/invoices/{id}/pdf: HEAD, and the presigned GET
+            "Action": "s3:GetObject",
+            "Effect": "Allow",
+            "Resource": "arn:InvoicesInvoicesBucket33673995/*/invoices/*",
+        },
     ]
 
 
@@ -272,4 +283,13 @@ def test_no_statement_but_x_rays_allows_every_resource(dev: dict[str, Any], prod
             if "*" in str(statement["Resource"])
         ]
         # one per function role: the API's two and the billing runs' four; the schedules' roles have none
-        assert wildcards == [["xray:PutTelemetryRecords", "xray:PutTraceSegments"]] * 6
+        assert [w for w in wildcards if w != ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]] == [
+            "s3:GetObject",  # the API: <account>/invoices/* of the invoices bucket
+            [
+                "s3:GetObject",
+                "s3:PutObject",
+                "s3:PutObjectRetention",
+            ],  # the invoice worker: the same prefixes
+            "secretsmanager:GetSecretValue",  # the invoice worker: meterbill/<stage>/signing-key/*
+        ]
+        assert wildcards.count(["xray:PutTelemetryRecords", "xray:PutTraceSegments"]) == 6

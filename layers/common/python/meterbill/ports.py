@@ -295,6 +295,7 @@ class Stores:
     accounts: AccountStore
     invoices: InvoiceStore
     metering: MeteringStore | None = None  # what the rating pass keeps (a customer's running cost)
+    documents: DocumentStore | None = None  # the invoices bucket (None: documents are not stored)
 
 
 @dataclass(frozen=True, slots=True)
@@ -470,7 +471,20 @@ class WorkQueue(ABC):
 
 # --- invoices -----------------------------------------------------------------------------------------------
 
-InvoiceState = Literal["draft", "issued", "void"]
+InvoiceState = Literal["draft", "issued", "stored", "delivered", "void"]
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceDocumentRef:
+    """The document of an issued invoice as its record names it (``InvoiceStore.mark_stored``): the key in
+    the document store, the SHA-256 (hex) and size of the stored bytes, when it was stored and how long it is
+    retained."""
+
+    key: str
+    sha256: str
+    size: int
+    stored_at: datetime
+    retain_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -478,7 +492,11 @@ class InvoiceRecord:
     """An invoice as stored. ``body`` is the core invoice's JSON (``billing.invoice.Invoice.to_json()``),
     opaque to the store; the other fields are what the store keys, lists and guards by. ``version`` counts
     the writes of the record (1 for a new draft); ``number`` is set by ``InvoiceStore.issue`` and never
-    before. Dates are the local-calendar service period, end exclusive; datetimes are aware."""
+    before. Dates are the local-calendar service period, end exclusive; datetimes are aware.
+
+    Lifecycle: ``draft -> issued -> stored -> delivered`` (or ``draft -> void``). ``document`` is set when the
+    state becomes ``stored`` and ``delivered_at`` when it becomes ``delivered``; the body never changes after
+    issuing."""
 
     account: str
     invoice_id: str
@@ -493,6 +511,8 @@ class InvoiceRecord:
     created_at: datetime
     updated_at: datetime
     issued_at: datetime | None
+    document: InvoiceDocumentRef | None = None
+    delivered_at: datetime | None = None
 
     @classmethod
     def draft(
@@ -608,6 +628,21 @@ class InvoiceStore(ABC):
         InvalidStateError; NotFoundError."""
 
     @abstractmethod
+    def mark_stored(
+        self, account: str, invoice_id: str, document: StoredDocument, at: datetime
+    ) -> InvoiceRecord:
+        """The issued invoice's document is stored: state ``stored`` with ``document`` (key, sha256, size,
+        ``stored_at = at``), version + 1, in one conditional write; nothing else of the record changes. The
+        same document again (same sha256) on a stored or delivered invoice is returned unchanged (a retry);
+        another one raises InvalidStateError, as does a draft or void invoice; NotFoundError."""
+
+    @abstractmethod
+    def mark_delivered(self, account: str, invoice_id: str, at: datetime) -> InvoiceRecord:
+        """The stored document was delivered: state ``delivered``, ``delivered_at = at``, version + 1, in one
+        conditional write. A delivered invoice is returned unchanged; any state but stored raises
+        InvalidStateError; NotFoundError."""
+
+    @abstractmethod
     def add_rerating_candidate(self, account: str, candidate: ReratingCandidate) -> ReratingCandidate:
         """Records the candidate beside its issued invoice (the invoice itself is not written). The same
         (invoice, meter, start, end) again keeps the first ``received_at`` and returns what is stored.
@@ -657,6 +692,29 @@ class DocumentStore(ABC):
     @abstractmethod
     def download_url(self, account: str, key: str, *, expires_in: timedelta) -> str:
         """A URL that downloads the stored bytes until ``expires_in`` from now; NotFoundError."""
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKeyPem:
+    """An account's document signing key as PEM text: the private key (PKCS#8) and its X.509 certificate
+    (``documents.signing.SigningKey`` holds the same two)."""
+
+    private_key_pem: str
+    certificate_pem: str
+
+
+class SigningKeyStore(ABC):
+    """The accounts' signing keys (Secrets Manager on AWS, one secret per account; moto locally). A key is
+    created once, at account set-up, and never replaced: documents signed with it must stay verifiable."""
+
+    @abstractmethod
+    def get(self, account: str) -> SigningKeyPem:
+        """NotFoundError when the account has none."""
+
+    @abstractmethod
+    def create(self, account: str, key: SigningKeyPem) -> SigningKeyPem:
+        """Stores ``key`` as the account's unless it has one already; answers the account's key (the
+        stored one when it had one: the first key stays)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from meterbill.api.invoice_schemas import (
     ChargeBucket,
     Charges,
     ComponentAmount,
+    DocumentDownload,
     HourChargeDocument,
     HourlyCharges,
     HourlyDay,
@@ -51,6 +52,7 @@ def etag_of(record: InvoiceRecord) -> str:
 
 
 def document_of(caller: AuthorizedCaller, record: InvoiceRecord) -> InvoiceDocument:
+    from meterbill.billing.invoice import is_issued
     from meterbill.services import (
         invoice_views,
     )  # loads the tariff engine: on first use
@@ -58,7 +60,7 @@ def document_of(caller: AuthorizedCaller, record: InvoiceRecord) -> InvoiceDocum
     notes = invoice_views.notes_of(caller.account, record, caller.stores)
     candidates = (
         caller.stores.invoices.rerating_candidates(caller.account, record.invoice_id)
-        if record.state == "issued" and record.kind == "invoice"
+        if is_issued(record.state) and record.kind == "invoice"
         else ()
     )
     return InvoiceDocument.of_record(record, etag_of(record), notes, candidates)
@@ -76,7 +78,7 @@ def list_invoices(
     customer_id: Annotated[
         str | None, Query(min_length=1, max_length=64, description="one customer's")
     ] = None,
-    state: Annotated[State | None, Query(description="draft, issued or void")] = None,
+    state: Annotated[State | None, Query(description="draft, issued, stored, delivered or void")] = None,
     start: Annotated[IsoDate | None, Query(alias="from", description="periods starting on or after")] = None,
     end: Annotated[IsoDate | None, Query(alias="to", description="periods starting before")] = None,
     limit: Limit = PAGE_SIZE,
@@ -146,6 +148,21 @@ def get_invoice_xml(invoice_id: str, caller: AuthorizedCaller) -> Response[str]:
 
     xml = einvoice.invoice_xml_of(caller.account, invoice_id, caller.stores)
     return Response(200, content_type=XML, body=xml.decode("utf-8"))
+
+
+@router.get(
+    "/v1/invoices/<invoice_id>/pdf",
+    summary="Download the invoice's PDF",
+    description="A presigned URL of the signed PDF as stored (written once, Object Lock), valid 5 minutes. "
+    "409 naming `state` while the invoice has no stored document (draft, void, or issued and not stored "
+    "yet).",
+    tags=["invoices"],
+)
+def get_invoice_pdf(invoice_id: str, caller: AuthorizedCaller) -> DocumentDownload:
+    from meterbill.services import documents  # loads the invoicing services: on first use
+
+    link = documents.download_link(caller.account, invoice_id, caller.stores, caller.now())
+    return DocumentDownload(url=link.url, expires_at=link.expires_at)
 
 
 @router.post(
