@@ -57,8 +57,11 @@ PROVIDED_BY_LAMBDA: Final = frozenset({"boto3", "botocore", "s3transfer"})
 EXTRAS_ON_AWS: Final = {"aws-lambda-powertools": frozenset({"tracer"})}
 # Installed by wheels but of no use in a layer: console scripts (with this machine's paths) and man pages.
 NOT_IMPORTABLE: Final = ("bin", "share")
+# Babel carries the CLDR data of ~1,000 locales (36 MB); documents are written in meterbill.domain.LANGUAGES
+# only, so the layer keeps those (and their regional variants, e.g. de_AT) and the root all inherit from.
+BABEL_LOCALES: Final = ("root", "en", "de")
 # Bump when the way the layer is built changes, so the asset hash changes with it.
-BUILD_SCHEME: Final = "1"
+BUILD_SCHEME: Final = "2"
 
 
 class LayerBuildError(RuntimeError):
@@ -175,7 +178,14 @@ class LayerDependencies:
         )
         for leftover in NOT_IMPORTABLE:
             shutil.rmtree(building / leftover, ignore_errors=True)
+        _prune_locales(building / "babel" / "locale-data")
         building.rename(self.site_dir)
+
+
+def _prune_locales(locale_data: Path) -> None:
+    for data in locale_data.glob("*.dat"):
+        if data.stem.split("_")[0] not in BABEL_LOCALES:
+            data.unlink()
 
 
 def _pip(command: str, *arguments: str, step: str) -> None:

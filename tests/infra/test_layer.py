@@ -4,13 +4,17 @@ versions the tests ran against, and nothing of the tests', the tools' or the AWS
 from __future__ import annotations
 
 import importlib.metadata
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from packaging.utils import canonicalize_name
 
+from infra.cdk.layer_build import BABEL_LOCALES
 from infra.cdk.sources import LAYER_PACKAGE
+from meterbill.domain import LANGUAGES
 from tests.infra.templates import the_one
 
 LAMBDA_LIMIT_BYTES = 250 * 1024 * 1024  # function and layers, unzipped
@@ -87,3 +91,30 @@ def test_nothing_of_the_tests_the_tools_or_the_aws_sdk_is_in_the_layer(layer: Pa
 def test_the_layer_fits_lambdas_size_limit_with_room_for_the_function(layer: Path) -> None:
     size = sum(p.stat().st_size for p in layer.rglob("*") if p.is_file())
     assert size < LAMBDA_LIMIT_BYTES / 2, f"{size / 1024 / 1024:.0f} MB"
+
+
+def test_the_layer_keeps_babels_data_for_the_document_languages_only(layer: Path) -> None:
+    assert set(LANGUAGES) <= set(BABEL_LOCALES)
+    formatted = subprocess.run(
+        [sys.executable, "-I", "-c", FORMAT_IN_EACH_LANGUAGE, str(layer / "python")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert formatted == ["1.234,56\xa0€", "€1,234.56", "en_US de_AT", "no fr"]
+
+
+FORMAT_IN_EACH_LANGUAGE = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from decimal import Decimal
+from babel import Locale, UnknownLocaleError
+from babel.numbers import format_currency
+print(format_currency(Decimal("1234.56"), "EUR", locale="de_DE"))
+print(format_currency(Decimal("1234.56"), "EUR", locale="en_IE"))
+print(Locale.parse("en_US"), Locale.parse("de_AT"))
+try:
+    Locale.parse("fr")
+except UnknownLocaleError:
+    print("no fr")
+"""
