@@ -119,7 +119,10 @@ def test_without_a_seller_the_xml_is_422_naming_seller(api: ApiClient, stores: F
 
     answer = api.get(f"/v1/invoices/{ALICE}/xml")
 
-    reason = "the account's billing settings name no seller: set it (PUT /v1/settings/billing) first"
+    reason = (
+        "the account's billing settings name no seller (PUT /v1/settings/billing): an invoice document "
+        "must say who issues it"
+    )
     assert answer.json == problem(422, f"seller: {reason}", ("seller", reason))
 
 

@@ -4,13 +4,14 @@ point retried gives one stored object, the invoice marked with the SHA-256 of th
 
 from __future__ import annotations
 
-import base64
 import hashlib
+import io
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from PIL import Image
 
 from meterbill.documents.model import HistoryMonth, Logo, MeterDetail
 from meterbill.domain import Customer
@@ -20,11 +21,11 @@ from meterbill.services import catalog as catalog_service
 from meterbill.services.documents import (
     document_key,
     invoice_document,
-    logo_of,
     register_read,
-    settings_logo,
     store_invoice_document,
+    stored_logo,
 )
+from meterbill.services.logo import put_logo
 from meterbill.settings import Retention
 from tests.fakes import FakeDocumentStore, FakeReadingStore, FakeStores
 from tests.unit.documents_support import CountingRender, rack_invoice, run, with_seller
@@ -163,28 +164,17 @@ def test_a_draft_has_no_document(stores):
         invoice_document(A, draft, stores.ports())
 
 
-def test_the_logo_comes_from_the_account_settings():
-    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 8
+def test_the_logo_is_the_one_the_account_uploaded():
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 20), (0, 90, 160)).save(buffer, "PNG")
+    png = buffer.getvalue()
     stores = FakeStores.empty()
-    stores.accounts.create(
-        AccountRecord(
-            A,
-            "HPO",
-            STORE_AT,
-            settings={"logo": {"content_type": "image/png", "data": base64.b64encode(png).decode()}},
-        )
-    )
+    stores.accounts.create(AccountRecord(A, "HPO", STORE_AT))
+    assert stored_logo(stores.accounts)(A) is None
 
-    assert settings_logo(stores.accounts)(A) == Logo("image/png", png)
-    assert [
-        logo_of(None),
-        logo_of({"content_type": "image/gif", "data": "AAAA"}),
-        logo_of({"data": "!"}),
-    ] == [
-        None,
-        None,
-        None,
-    ]
+    put_logo(A, png, "image/png", stores.accounts, STORE_AT)
+
+    assert stored_logo(stores.accounts)(A) == Logo("image/png", png)
 
 
 def test_a_register_meter_reads_at_the_bounds_are_its_last_register_reads_within_a_day():

@@ -25,8 +25,6 @@ and be retried:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -66,13 +64,13 @@ from meterbill.services import catalog as catalog_service
 from meterbill.services.billing_settings import settings_of
 from meterbill.services.common import require_aware
 from meterbill.services.invoicing import LIST_PAGE, calendar_of, customer_documents
+from meterbill.services.logo import logo_of
 from meterbill.settings import Retention
 from meterbill.timeutil import local_midnight
 
 PDF: Final = "application/pdf"
 HISTORY_MONTHS: Final = 12
 READ_WINDOW: Final = timedelta(days=1)  # how far before a bound a register read still counts as its read
-LOGO_SECTION: Final = "logo"  # the account settings' section holding the logo (PUT /v1/settings/logo)
 
 Render = Callable[[InvoiceDocument], bytes]
 LogoSource = Callable[[str], Logo | None]
@@ -137,7 +135,7 @@ def _document(
         history=history(earlier, invoice.period_start),
         corrected=_corrected(invoice, earlier, zone),
         title=customer.bill_title,
-        logo=(logo or settings_logo(stores.accounts))(account),
+        logo=(logo or stored_logo(stores.accounts))(account),
     )
     return document, zone
 
@@ -228,27 +226,9 @@ def history(earlier: Iterable[Invoice], before: date) -> tuple[HistoryMonth, ...
     return tuple(HistoryMonth(month, totals[(month, unit)], unit) for month, unit in sorted(totals))
 
 
-def settings_logo(accounts: AccountStore) -> LogoSource:
-    """The account's logo as its settings hold it (section ``logo``: ``content_type`` image/png or
-    image/jpeg and ``data`` in base64), or None."""
-
-    def logo(account: str) -> Logo | None:
-        return logo_of(accounts.get(account).settings.get(LOGO_SECTION))
-
-    return logo
-
-
-def logo_of(section: object) -> Logo | None:
-    if not isinstance(section, Mapping):
-        return None
-    image_type = section.get("content_type") or section.get("image_type")
-    data = section.get("data")
-    if image_type not in ("image/png", "image/jpeg") or not isinstance(data, str):
-        return None
-    try:
-        return Logo(image_type=image_type, data=base64.b64decode(data, validate=True))
-    except (binascii.Error, ValueError):
-        return None
+def stored_logo(accounts: AccountStore) -> LogoSource:
+    """The account's logo as uploaded (``PUT /v1/settings/logo``, ``services.logo``), or None."""
+    return lambda account: logo_of(account, accounts)
 
 
 def _meter_ids(invoice: Invoice) -> list[str]:

@@ -23,7 +23,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Final
 
-from meterbill.billing.invoice import Invoice, is_issued
+from meterbill.billing.invoice import Invoice
 from meterbill.errors import InvalidInputError
 from meterbill.money import quantum
 from meterbill.ports import InvoiceRecord, InvoiceStore, Stores
