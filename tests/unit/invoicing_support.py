@@ -122,8 +122,9 @@ def portfolio(clock: Callable[[], datetime] | None = None) -> FakeStores:
     return stores
 
 
-def populate(stores: Any, readings_to: datetime = READINGS_TO) -> None:
-    """The portfolio in ``stores`` (the fakes, or the DynamoDB ports on moto)."""
+def populate(stores: Any, readings_to: datetime = READINGS_TO, **customer_fields: Any) -> None:
+    """The portfolio in ``stores`` (the fakes, or the DynamoDB ports on moto); ``customer_fields`` are
+    given to every customer (e.g. the address an e-invoice needs)."""
     new_account(stores)
     add_site(stores)
     for tariff_id, rate in (
@@ -140,7 +141,7 @@ def populate(stores: Any, readings_to: datetime = READINGS_TO) -> None:
             extra = {"labels": {"rack": "R12", "feed": "A"}}
         add_meter(stores, meter_id, **extra)
     for customer_id in ("c-alice", "c-bob", "c-carol", "c-dave", "c-rack"):
-        add_customer(stores, customer_id)
+        add_customer(stores, customer_id, **customer_fields)
     jan15 = date(2026, 1, 15)
     assign(stores, "c-alice", "m-alice", "flat", jan15)
     assign(stores, "c-alice", "common", "flat", jan15, share="0.5")

@@ -30,7 +30,9 @@ def clean() -> Iterator[None]:
     invoice_wiring._renderer.clear()
 
 
-def test_without_a_bucket_or_a_renderer_no_documents_are_stored(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_a_bucket_no_documents_are_stored_and_with_one_the_real_pipeline_renders(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.delenv("INVOICES_BUCKET", raising=False)
     invoice_wiring.set_renderer(lambda keys: lambda document: b"%PDF")
     assert invoice_wiring.document_step() is None
@@ -39,7 +41,9 @@ def test_without_a_bucket_or_a_renderer_no_documents_are_stored(monkeypatch: pyt
         monkeypatch.setenv(name, value)
     invoice_wiring._renderer.clear()
     invoice_wiring.reset()
-    assert invoice_wiring.document_step() is None  # a bucket, but nothing to render with
+    step = invoice_wiring.document_step()
+    assert step is not None
+    assert step.render.__qualname__ == "signed_renderer.<locals>.render"  # XML -> PDF/A-3B -> signature
 
 
 def test_the_stack_environment_and_a_renderer_make_the_step(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from meterbill.documents.model import HistoryMonth, Logo, MeterDetail
+from meterbill.documents.signing import SigningKey, signature_problems
 from meterbill.domain import Customer
 from meterbill.errors import InvalidInputError, InvalidStateError
 from meterbill.ports import AccountRecord, InvoiceDocumentRef, InvoiceRecord, RawReading
@@ -22,12 +23,13 @@ from meterbill.services.documents import (
     document_key,
     invoice_document,
     register_read,
+    signed_renderer,
     store_invoice_document,
     stored_logo,
 )
 from meterbill.services.logo import put_logo
 from meterbill.settings import Retention
-from tests.fakes import FakeDocumentStore, FakeReadingStore, FakeStores
+from tests.fakes import FakeDocumentStore, FakeReadingStore, FakeSigningKeyStore, FakeStores
 from tests.unit.documents_support import CountingRender, rack_invoice, run, with_seller
 from tests.unit.invoicing_support import BERLIN, A, populate
 
@@ -328,3 +330,38 @@ def test_one_changed_byte_of_the_stored_pdf_fails_the_hash_check(stores):
     assert document_problems(A, MAR, stores.ports()) == [
         f"sha256: {hashlib.sha256(tampered).hexdigest()} stored, {hashlib.sha256(body).hexdigest()} recorded"
     ]
+
+
+# --- the real renderer --------------------------------------------------------------------------------------
+
+
+def test_the_real_renderer_signs_with_a_key_made_once_and_kept_for_the_account(stores):
+    address = {"lines": ["Torstraße 1"], "postal_code": "10119", "city": "Berlin", "country": "DE"}
+    catalog_service.replace(
+        A,
+        Customer,
+        "c-rack",
+        {"id": "c-rack", "name": "Rack", "address": address},
+        stores.catalog,
+        if_match=None,
+    )
+    keys = FakeSigningKeyStore()
+    render = signed_renderer(keys, clock=lambda: STORE_AT)
+
+    march = render(invoice_document(A, stores.invoices.get(A, MAR), stores.ports(), logo=lambda a: None))
+    february = render(invoice_document(A, stores.invoices.get(A, FEB), stores.ports(), logo=lambda a: None))
+
+    kept = keys.keys[A]
+    trusted = SigningKey(kept.private_key_pem.encode(), kept.certificate_pem.encode())
+    assert (signature_problems(march, trusted), signature_problems(february, trusted)) == ([], [])
+    assert len(keys.keys) == 1
+
+
+def test_the_real_renderer_refuses_a_buyer_without_an_address_naming_it(stores):
+    render = signed_renderer(FakeSigningKeyStore(), clock=lambda: STORE_AT)
+    document = invoice_document(A, stores.invoices.get(A, MAR), stores.ports(), logo=lambda a: None)
+
+    with pytest.raises(InvalidInputError) as refused:
+        render(document)
+
+    assert refused.value.field == "buyer.address"

@@ -3,9 +3,10 @@
 
 Documents (issue 10): ``document_step()`` is what the worker stores documents with - the invoices bucket
 (``DocumentSettings``: INVOICES_BUCKET, retention), the renderer and the signing keys. None means documents
-are not stored (no bucket, or no renderer wired): the worker only invoices, the run sends no unstored work.
-The renderer (factur-x XML -> PDF/A-3 -> PAdES signature with the account's key from Secrets Manager) is
-given by ``configure(documents=...)`` or ``set_renderer`` - the documents package provides it."""
+are not stored (no bucket): the worker only invoices, the run sends no unstored work. The renderer is the
+real pipeline (``services.documents.signed_renderer``: factur-x XML -> PDF/A-3 -> PAdES signature with the
+account's key from Secrets Manager) unless ``configure(documents=...)`` or ``set_renderer`` gives another
+(tests that look at storage rather than at PDFs)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from meterbill.services.documents import DocumentStep, Render
 
 _configured: dict[str, Any] = {}
-# (the account's signing keys) -> the renderer: set once by the documents package's wiring.
+# (the account's signing keys) -> the renderer, when not the real one (set_renderer).
 _renderer: list[Callable[[SigningKeyStore], Render]] = []
 
 
@@ -90,11 +91,11 @@ def _document_step() -> DocumentStep | None:
     # Only the documents' part (InvoiceSettings.documents reads the same variables): a test or the CLI that
     # configured its stores has no table names in the environment.
     settings = DocumentSettings.from_env(os.environ)
-    if not settings.bucket or not _renderer:
+    if not settings.bucket:
         return None
     from meterbill.adapters.s3 import S3DocumentStore
     from meterbill.adapters.secrets import SecretsManagerSigningKeys
-    from meterbill.services.documents import DocumentStep
+    from meterbill.services.documents import DocumentStep, signed_renderer
 
     keys = SecretsManagerSigningKeys(
         settings.signing_key_secret_prefix,
@@ -104,7 +105,8 @@ def _document_step() -> DocumentStep | None:
     documents = S3DocumentStore(
         settings.bucket, region=settings.region, endpoint_url=settings.s3_endpoint_url
     )
-    return DocumentStep(documents=documents, render=_renderer[0](keys), retention=settings.retention)
+    render = _renderer[0](keys) if _renderer else signed_renderer(keys, clock=now)
+    return DocumentStep(documents=documents, render=render, retention=settings.retention)
 
 
 def document_step() -> DocumentStep | None:

@@ -463,3 +463,27 @@ def signing_key(account: str, keys: SigningKeyStore, *, make: Callable[[], Signi
         return keys.get(account)
     except NotFoundError:
         return keys.create(account, make())
+
+
+def signed_renderer(keys: SigningKeyStore, *, clock: Callable[[], datetime]) -> Render:
+    """The renderer the invoice worker stores documents with: ``documents.render.signed_invoice_pdf`` with the
+    account's signing key, a self-signed one made (at ``clock()``) and kept on the account's first document.
+    What the e-invoice lacks (the buyer's address, ...) is an InvalidInputError naming it: the invoice stays
+    issued and is stored once the data is fixed."""
+    from meterbill.documents.facturx import EInvoiceError
+    from meterbill.documents.render import signed_invoice_pdf
+    from meterbill.documents.signing import SigningKey, self_signed_key
+
+    def make_key(document: InvoiceDocument) -> SigningKeyPem:
+        key = self_signed_key(document.seller.legal_name, clock())
+        return SigningKeyPem(key.private_key_pem.decode(), key.certificate_pem.decode())
+
+    def render(document: InvoiceDocument) -> bytes:
+        pem = signing_key(document.invoice.account_id, keys, make=lambda: make_key(document))
+        key = SigningKey(pem.private_key_pem.encode(), pem.certificate_pem.encode())
+        try:
+            return signed_invoice_pdf(document, key)
+        except EInvoiceError as error:
+            raise InvalidInputError(error.field, error.reason) from None
+
+    return render
