@@ -208,7 +208,8 @@ def create_local_queue(sqs_url: str, *, region: str = LOCAL_REGION) -> dict[str,
 
 def create_local_bucket(s3_url: str, *, region: str = LOCAL_REGION) -> dict[str, str]:
     """The invoices bucket on moto's S3 at ``s3_url``, with Object Lock as deployed; the variables naming it
-    (INVOICES_BUCKET, S3_ENDPOINT_URL) as the stack sets the first for the API and the invoice functions."""
+    (INVOICES_BUCKET, S3_ENDPOINT_URL) as the stack sets the first for the API and the invoice functions, and
+    the same moto for the accounts' signing keys in Secrets Manager (SECRETSMANAGER_ENDPOINT_URL)."""
     import boto3
 
     s3 = boto3.client("s3", region_name=region, endpoint_url=s3_url, **_boto_credentials())
@@ -218,7 +219,11 @@ def create_local_bucket(s3_url: str, *, region: str = LOCAL_REGION) -> dict[str,
             {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
         )
         s3.create_bucket(Bucket=LOCAL_INVOICES_BUCKET, ObjectLockEnabledForBucket=True, **location)
-    return {"INVOICES_BUCKET": LOCAL_INVOICES_BUCKET, "S3_ENDPOINT_URL": s3_url}
+    return {
+        "INVOICES_BUCKET": LOCAL_INVOICES_BUCKET,
+        "S3_ENDPOINT_URL": s3_url,
+        "SECRETSMANAGER_ENDPOINT_URL": s3_url,
+    }
 
 
 def _boto_credentials() -> dict[str, str]:
