@@ -86,7 +86,8 @@ def put_logo(caller: AuthorizedCaller, request: Request) -> Response[LogoRecord]
             "content": {
                 media_type: {"schema": {"type": "string", "format": "binary"}} for media_type in MEDIA_TYPES
             },
-        }
+        },
+        404: {"description": "the account has no logo"},
     },
 )
 def get_logo(caller: AuthorizedCaller):  # type: ignore[no-untyped-def]  # no return type: bytes, not validated
