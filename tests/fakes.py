@@ -32,6 +32,7 @@ from meterbill.ports import (
     DeliveryStore,
     DeliveryWork,
     DocumentStore,
+    InvoiceDocumentRef,
     InvoiceRecord,
     InvoiceState,
     InvoiceStore,
@@ -557,6 +558,54 @@ class FakeInvoiceStore(InvoiceStore):
             self.items[(account, invoice_id)] = stored
             self.writes += 1
             return stored
+
+    def mark_stored(
+        self, account: str, invoice_id: str, document: StoredDocument, at: datetime
+    ) -> InvoiceRecord:
+        if at.tzinfo is None:
+            raise InvalidInputError("at", "must be timezone-aware")
+        with self._lock:
+            current = self.get(account, invoice_id)
+            if current.state in ("stored", "delivered"):
+                if current.document is not None and current.document.sha256 == document.sha256:
+                    return current
+                raise InvalidStateError(
+                    "invoice", invoice_id, f"{current.state} with another document", "store a document"
+                )
+            if current.state != "issued":
+                raise InvalidStateError("invoice", invoice_id, current.state, "store a document")
+            stored = replace(
+                current,
+                state="stored",
+                document=InvoiceDocumentRef(
+                    document.key, document.sha256, document.size, at, document.retain_until
+                ),
+                version=current.version + 1,
+                updated_at=self._clock(),
+            )
+            self.items[(account, invoice_id)] = stored
+            self.writes += 1
+            return stored
+
+    def mark_delivered(self, account: str, invoice_id: str, at: datetime) -> InvoiceRecord:
+        if at.tzinfo is None:
+            raise InvalidInputError("at", "must be timezone-aware")
+        with self._lock:
+            current = self.get(account, invoice_id)
+            if current.state == "delivered":
+                return current
+            if current.state != "stored":
+                raise InvalidStateError("invoice", invoice_id, current.state, "mark it delivered")
+            delivered = replace(
+                current,
+                state="delivered",
+                delivered_at=at,
+                version=current.version + 1,
+                updated_at=self._clock(),
+            )
+            self.items[(account, invoice_id)] = delivered
+            self.writes += 1
+            return delivered
 
     def add_rerating_candidate(self, account: str, candidate: ReratingCandidate) -> ReratingCandidate:
         for name in ("start", "end", "received_at"):

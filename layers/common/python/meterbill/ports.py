@@ -441,7 +441,20 @@ class WorkQueue(ABC):
 
 # --- invoices -----------------------------------------------------------------------------------------------
 
-InvoiceState = Literal["draft", "issued", "void"]
+InvoiceState = Literal["draft", "issued", "stored", "delivered", "void"]
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceDocumentRef:
+    """The document of an issued invoice as its record names it (``InvoiceStore.mark_stored``): the key in
+    the document store, the SHA-256 (hex) and size of the stored bytes, when it was stored and how long it is
+    retained."""
+
+    key: str
+    sha256: str
+    size: int
+    stored_at: datetime
+    retain_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -449,7 +462,11 @@ class InvoiceRecord:
     """An invoice as stored. ``body`` is the core invoice's JSON (``billing.invoice.Invoice.to_json()``),
     opaque to the store; the other fields are what the store keys, lists and guards by. ``version`` counts
     the writes of the record (1 for a new draft); ``number`` is set by ``InvoiceStore.issue`` and never
-    before. Dates are the local-calendar service period, end exclusive; datetimes are aware."""
+    before. Dates are the local-calendar service period, end exclusive; datetimes are aware.
+
+    Lifecycle: ``draft -> issued -> stored -> delivered`` (or ``draft -> void``). ``document`` is set when the
+    state becomes ``stored`` and ``delivered_at`` when it becomes ``delivered``; the body never changes after
+    issuing."""
 
     account: str
     invoice_id: str
@@ -464,6 +481,8 @@ class InvoiceRecord:
     created_at: datetime
     updated_at: datetime
     issued_at: datetime | None
+    document: InvoiceDocumentRef | None = None
+    delivered_at: datetime | None = None
 
     @classmethod
     def draft(
@@ -568,6 +587,21 @@ class InvoiceStore(ABC):
     @abstractmethod
     def void(self, account: str, invoice_id: str) -> InvoiceRecord:
         """Voids a draft (version + 1); a void invoice is returned unchanged; an issued one raises
+        InvalidStateError; NotFoundError."""
+
+    @abstractmethod
+    def mark_stored(
+        self, account: str, invoice_id: str, document: StoredDocument, at: datetime
+    ) -> InvoiceRecord:
+        """The issued invoice's document is stored: state ``stored`` with ``document`` (key, sha256, size,
+        ``stored_at = at``), version + 1, in one conditional write; nothing else of the record changes. The
+        same document again (same sha256) on a stored or delivered invoice is returned unchanged (a retry);
+        another one raises InvalidStateError, as does a draft or void invoice; NotFoundError."""
+
+    @abstractmethod
+    def mark_delivered(self, account: str, invoice_id: str, at: datetime) -> InvoiceRecord:
+        """The stored document was delivered: state ``delivered``, ``delivered_at = at``, version + 1, in one
+        conditional write. A delivered invoice is returned unchanged; any state but stored raises
         InvalidStateError; NotFoundError."""
 
     @abstractmethod

@@ -22,7 +22,16 @@ if TYPE_CHECKING:
     from meterbill.ports import InvoiceRecord, ReratingCandidate, RunningCost
 
 Kind = Literal["invoice", "credit_note", "debit_note"]
-State = Literal["draft", "issued", "void"]
+State = Literal["draft", "issued", "stored", "delivered", "void"]
+
+
+class StoredFile(_Response):
+    """The invoice's document (the signed PDF) as stored, written once under Object Lock."""
+
+    sha256: str = Field(description="SHA-256 (hex) of the stored PDF: the bytes a customer receives")
+    size: int = Field(description="bytes")
+    stored_at: datetime
+    retain_until: datetime | None = Field(description="the stored PDF cannot be deleted or changed before")
 
 
 class TariffRef(_Response):
@@ -102,10 +111,15 @@ class InvoiceSummary(_Response):
     issued_at: datetime | None
     corrects: str | None = Field(description="for a credit or debit note: the invoice it corrects")
     reason: str | None
+    document: StoredFile | None = Field(
+        description="the stored PDF once the state is stored or delivered (GET /v1/invoices/{id}/pdf)"
+    )
+    delivered_at: datetime | None = Field(description="when the state became delivered")
 
     @classmethod
     def fields_of(cls, record: InvoiceRecord) -> dict[str, Any]:
         body = record.body
+        stored = record.document
         return {
             "id": record.invoice_id,
             "kind": record.kind,
@@ -121,6 +135,15 @@ class InvoiceSummary(_Response):
             "issued_at": record.issued_at,
             "corrects": body.get("corrects"),
             "reason": body.get("reason"),
+            "document": None
+            if stored is None
+            else {
+                "sha256": stored.sha256,
+                "size": stored.size,
+                "stored_at": stored.stored_at,
+                "retain_until": stored.retain_until,
+            },
+            "delivered_at": record.delivered_at,
         }
 
     @classmethod
@@ -130,7 +153,8 @@ class InvoiceSummary(_Response):
 
 class InvoiceDocument(InvoiceSummary):
     etag: str = Field(
-        description="changes with every write of the invoice (a draft recomputed, issued, voided)"
+        description="changes with every write of the invoice (a draft recomputed, issued, voided, its "
+        "document stored or delivered)"
     )
     computed_at: datetime = Field(description="when the lines were last computed")
     lines: list[InvoiceLineDocument]

@@ -7,11 +7,15 @@ the rounded lines, so an invoice of two meters is exactly the sum of their bills
 
 Lifecycle (values in, new values out; nothing is mutated):
 
-    draft --issue(number, at)--> issued          (the next issue adds stored -> delivered)
+    draft --issue(number, at)--> issued --stored()--> stored --delivered()--> delivered
     draft --void()-------------> void
 
 A draft has no number and may be recomputed any number of times; issuing assigns the number. An issued or void
-invoice never changes again: every function that would change one raises ``InvoiceStateError``.
+invoice never changes again: every function that would change one raises ``InvoiceStateError``. Storing
+its document (the signed PDF, written once) and delivering it (the email sent) move the record's state on
+and add what was stored beside the invoice; the invoice itself (its stored body, which keeps saying
+``issued``) does not change. ``ISSUED_STATES`` are the states of an issued document: ``is_issued`` is what
+"issued" means to anything that reads invoices (history, notes, re-rating).
 Corrections are separate documents (credit and debit notes, ``billing/notes.py``) that reference the original.
 
 Ids are deterministic so retries converge on one record: ``invoice_id(account, customer, start, end, kind)``
@@ -33,9 +37,11 @@ from meterbill.billing.bill import Bill, LineItem, subtotal_of, taxes_of, total_
 from meterbill.money import minor_unit, quantum
 
 InvoiceKind = Literal["invoice", "credit_note", "debit_note"]
-InvoiceState = Literal["draft", "issued", "void"]
+InvoiceState = Literal["draft", "issued", "stored", "delivered", "void"]
 KINDS: Final[tuple[InvoiceKind, ...]] = get_args(InvoiceKind)
 STATES: Final[tuple[InvoiceState, ...]] = get_args(InvoiceState)
+# An issued invoice, with its document stored or delivered or not yet: it has its number and never changes.
+ISSUED_STATES: Final[tuple[InvoiceState, ...]] = ("issued", "stored", "delivered")
 SCHEMA_VERSION: Final = 1
 ID_HASH_CHARS: Final = 26  # 130 bits of sha256: collisions are not a concern
 
@@ -52,8 +58,10 @@ class InvoiceError(ValueError):
 class InvoiceStateError(ValueError):
     """An action the invoice's state does not allow (issuing a void invoice, voiding an issued one, ...)."""
 
-    def __init__(self, invoice_id: str, state: str, action: str) -> None:
-        super().__init__(f"invoice {invoice_id!r} is {state}: cannot {action} (only a draft can be changed)")
+    def __init__(
+        self, invoice_id: str, state: str, action: str, allowed: str = "only a draft can be changed"
+    ) -> None:
+        super().__init__(f"invoice {invoice_id!r} is {state}: cannot {action} ({allowed})")
         self.invoice_id = invoice_id
         self.state = state
         self.action = action
@@ -262,7 +270,7 @@ class Invoice:
         except ValueError as err:
             raise InvoiceError("currency", str(err)) from None
         _aware(self.computed_at, "computed_at")
-        if self.state == "issued":
+        if self.state in ISSUED_STATES:
             if not self.number:
                 raise InvoiceError("number", "an issued invoice has a number")
             if self.issued_at is None:
@@ -537,6 +545,30 @@ def issue(invoice: Invoice, number: str, at: datetime) -> Invoice:
     return replace(invoice, state="issued", number=number, issued_at=at)
 
 
+def is_issued(state: str) -> bool:
+    """Issued, with or without its document stored or delivered: numbered and never changed again."""
+    return state in ISSUED_STATES
+
+
+def stored(invoice_id: str, state: str) -> InvoiceState:
+    """The state after storing the invoice's document: ``issued`` -> ``stored``; ``stored`` and ``delivered``
+    stay as they are (storing the same document again is a retry). InvoiceStateError for a draft or void
+    one."""
+    if state == "issued":
+        return "stored"
+    if state in ("stored", "delivered"):
+        return state  # type: ignore[return-value]
+    raise InvoiceStateError(invoice_id, state, "store its document", "only an issued invoice has one")
+
+
+def delivered(invoice_id: str, state: str) -> InvoiceState:
+    """The state after delivering the stored document: ``stored`` -> ``delivered``; ``delivered`` stays.
+    InvoiceStateError for any other (a document is delivered only once it is stored)."""
+    if state in ("stored", "delivered"):
+        return "delivered"
+    raise InvoiceStateError(invoice_id, state, "deliver it", "only a stored document is delivered")
+
+
 def void(invoice: Invoice) -> Invoice:
     """The draft, void: it will not be issued (an issued invoice is corrected by notes, never voided)."""
     require_draft(invoice, "void")
@@ -562,7 +594,7 @@ def demand_history_for(invoices: Iterable[Invoice], meter_id: str, before: date)
     of one calendar month (split by a tariff version or an assignment) count as one month with the higher
     peak.
     """
-    documents = [i for i in invoices if i.state == "issued"]
+    documents = [i for i in invoices if is_issued(i.state)]
     latest_note: dict[str, Invoice] = {}
     for note in sorted((d for d in documents if d.corrects is not None), key=_issue_order):
         latest_note[note.corrects or ""] = note

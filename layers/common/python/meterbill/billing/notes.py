@@ -20,7 +20,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
-from meterbill.billing.invoice import Invoice, InvoiceError, InvoiceLine, note_id
+from meterbill.billing.invoice import Invoice, InvoiceError, InvoiceLine, is_issued, note_id
 from meterbill.money import quantum
 
 NoteKind = Literal["credit_note", "debit_note"]
@@ -57,7 +57,7 @@ def line_key(line: InvoiceLine) -> LineKey:
 def issued_notes(original: Invoice, documents: Iterable[Invoice]) -> list[Invoice]:
     """The issued notes on ``original`` among ``documents``, in the order they were issued. A draft note (an
     adjust interrupted before issuing) charges nothing yet, so it does not count."""
-    notes = [d for d in documents if d.corrects == original.id and d.state == "issued"]
+    notes = [d for d in documents if d.corrects == original.id and is_issued(d.state)]
     return sorted(notes, key=lambda n: (n.issued_at or n.computed_at, n.number or ""))
 
 
@@ -71,7 +71,7 @@ def difference(billed: Invoice, rerated: Invoice, notes: Sequence[Invoice] = ())
     """The lines of the note that brings ``billed`` plus its issued ``notes`` to ``rerated``; None when no
     amount differs. ``rerated`` is the same customer and period computed again (any state: usually a
     draft)."""
-    if billed.kind != "invoice" or billed.state != "issued":
+    if billed.kind != "invoice" or not is_issued(billed.state):
         raise InvoiceError(
             "billed", f"{billed.id!r} is a {billed.state} {billed.kind}, not an issued invoice"
         )

@@ -23,7 +23,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Final
 
-from meterbill.billing.invoice import Invoice
+from meterbill.billing.invoice import Invoice, is_issued
 from meterbill.errors import InvalidInputError
 from meterbill.money import quantum
 from meterbill.ports import InvoiceRecord, InvoiceStore, Stores
@@ -60,8 +60,8 @@ def notes_of(account: str, record: InvoiceRecord, stores: Stores) -> list[Invoic
 def _issued(account: str, invoices: InvoiceStore) -> Iterator[InvoiceRecord]:
     cursor: str | None = None
     while True:
-        page = invoices.list(account, state="issued", limit=LIST_PAGE, cursor=cursor)
-        yield from page.items
+        page = invoices.list(account, limit=LIST_PAGE, cursor=cursor)
+        yield from (record for record in page.items if is_issued(record.state))  # stored, delivered too
         if page.cursor is None:
             return
         cursor = page.cursor

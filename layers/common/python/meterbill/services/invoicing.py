@@ -218,7 +218,7 @@ def issue_now(account: str, invoice_id: str, stores: Stores, now: datetime) -> I
     one is returned unchanged; InvalidStateError for a void one; NotFoundError."""
     require_aware(now, "now")
     record = stores.invoices.get(account, invoice_id)
-    if record.state == "issued":
+    if invoices_core.is_issued(record.state):
         return record
     settings = settings_of(account, stores.accounts)
     series = series_for(Invoice.from_json(record.body).kind)
@@ -331,7 +331,7 @@ def rerate(account: str, invoice_id: str, now: datetime, stores: Stores) -> Rera
     than 12 months before ``now``."""
     require_aware(now, "now")
     record = stores.invoices.get(account, invoice_id)
-    if record.state != "issued" or record.kind != "invoice":
+    if not invoices_core.is_issued(record.state) or record.kind != "invoice":
         raise InvalidStateError("invoice", invoice_id, f"{record.state} {record.kind}", "re-rate")
     assert record.issued_at is not None
     oldest = _months_before(now, RERATE_MONTHS)

@@ -30,6 +30,7 @@ from datetime import date, datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
+from meterbill.billing.invoice import is_issued
 from meterbill.billing.periods import period_containing
 from meterbill.billing_settings import BillingSettings
 from meterbill.domain import Assignment, Customer, Meter, Site
@@ -143,14 +144,15 @@ def _calendar(
 def _issued(
     account: str, customer_id: str, start: date, end: date, ports: RatingStores
 ) -> list[InvoiceRecord]:
-    """The customer's issued documents whose period starts in [start, end), in period order."""
+    """The customer's issued documents (stored or delivered too) whose period starts in [start, end), in
+    period order."""
     found: list[InvoiceRecord] = []
     cursor: str | None = None
     while True:
         page = ports.invoices.list(
-            account, customer_id=customer_id, state="issued", start=start, end=end, limit=PAGE, cursor=cursor
+            account, customer_id=customer_id, start=start, end=end, limit=PAGE, cursor=cursor
         )
-        found += page.items
+        found += (record for record in page.items if is_issued(record.state))
         if page.cursor is None:
             return found
         cursor = page.cursor

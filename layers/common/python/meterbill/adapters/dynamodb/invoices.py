@@ -26,6 +26,7 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAt
 from pynamodb.constants import ALL_OLD
 from pynamodb.exceptions import CancellationReason, PynamoDBException, TransactWriteError
 from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
@@ -51,12 +52,14 @@ from meterbill.adapters.dynamodb.schema import (
 )
 from meterbill.errors import InvalidInputError, InvalidStateError, NotFoundError, StorageUnavailableError
 from meterbill.ports import (
+    InvoiceDocumentRef,
     InvoiceRecord,
     InvoiceState,
     InvoiceStore,
     IssuedBody,
     Page,
     ReratingCandidate,
+    StoredDocument,
 )
 
 # A conditional write that fails means another writer got in first; read again and retry this many times.
@@ -85,6 +88,13 @@ class InvoiceItem(CatalogTableItem):
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     issued_at = UTCDateTimeAttribute(null=True)
+    # The lifecycle after issuing (mark_stored, mark_delivered): set by UpdateItem, never with the body.
+    document_key = UnicodeAttribute(null=True)
+    document_sha256 = UnicodeAttribute(null=True)
+    document_size = NumberAttribute(null=True)
+    document_retain_until = UTCDateTimeAttribute(null=True)
+    stored_at = UTCDateTimeAttribute(null=True)
+    delivered_at = UTCDateTimeAttribute(null=True)
 
 
 class InvoiceCounterItem(CatalogTableItem):
@@ -360,6 +370,85 @@ class DynamoDbInvoiceStore(InvoiceStore):
             f"issuing invoice {invoice_id!r}", f"other issues of series {series!r} kept taking the number"
         )
 
+    # --- after issuing: stored, delivered -------------------------------------------------------------------
+
+    def mark_stored(
+        self, account: str, invoice_id: str, document: StoredDocument, at: datetime
+    ) -> InvoiceRecord:
+        _check_aware(at, "at")
+        for attempt in range(MAX_WRITE_ATTEMPTS):
+            self._back_off(attempt)
+            current = self._find(account, invoice_id)
+            if current is None:
+                raise NotFoundError("invoice", invoice_id)
+            if current.state in ("stored", "delivered"):
+                if current.document_sha256 == document.sha256:
+                    return _record(account, current)  # a retry: the same document is on the record
+                raise InvalidStateError(
+                    "invoice", invoice_id, f"{current.state} with another document", "store a document"
+                )
+            if current.state != "issued":
+                raise InvalidStateError("invoice", invoice_id, current.state, "store a document")
+            item = self._invoices
+            actions = [
+                item.state.set("stored"),
+                item.document_key.set(document.key),
+                item.document_sha256.set(document.sha256),
+                item.document_size.set(document.size),
+                item.document_retain_until.set(document.retain_until),
+                item.stored_at.set(at),
+                item.version.set(int(current.version) + 1),
+                item.updated_at.set(self._clock()),
+            ]
+            if self._update(current, actions, self._in_state(current, "issued"), what="storing a document"):
+                return _record(account, current)
+        raise self._db.give_up(f"marking invoice {invoice_id!r} stored", "it kept changing")
+
+    def mark_delivered(self, account: str, invoice_id: str, at: datetime) -> InvoiceRecord:
+        _check_aware(at, "at")
+        for attempt in range(MAX_WRITE_ATTEMPTS):
+            self._back_off(attempt)
+            current = self._find(account, invoice_id)
+            if current is None:
+                raise NotFoundError("invoice", invoice_id)
+            if current.state == "delivered":
+                return _record(account, current)
+            if current.state != "stored":
+                raise InvalidStateError("invoice", invoice_id, current.state, "mark it delivered")
+            item = self._invoices
+            actions = [
+                item.state.set("delivered"),
+                item.delivered_at.set(at),
+                item.version.set(int(current.version) + 1),
+                item.updated_at.set(self._clock()),
+            ]
+            if self._update(
+                current, actions, self._in_state(current, "stored"), what="delivering a document"
+            ):
+                return _record(account, current)
+        raise self._db.give_up(f"marking invoice {invoice_id!r} delivered", "it kept changing")
+
+    def _in_state(self, current: InvoiceItem, state: InvoiceState) -> Condition:
+        """The invoice is still in ``state`` at the version that was read."""
+        condition: Condition = (self._invoices.state == state) & (self._invoices.version == current.version)
+        return condition
+
+    def _update(
+        self, current: InvoiceItem, actions: Sequence[Action], condition: Condition, *, what: str
+    ) -> bool:
+        """A conditional UpdateItem of the named attributes only (the body is never in the request);
+        ``current`` is refreshed from the answer. False when the condition failed (a retry of a lost answer
+        fails it too: the version moved)."""
+        try:
+            self._db.run(
+                partial(current.update, actions=[*actions], condition=condition), what=what, idempotent=True
+            )
+        except PynamoDBException as error:
+            if response_code(error) == CONDITION_FAILED:
+                return False
+            raise
+        return True
+
     # --- re-rating candidates -----------------------------------------------------------------------------
 
     def add_rerating_candidate(self, account: str, candidate: ReratingCandidate) -> ReratingCandidate:
@@ -578,6 +667,20 @@ def _record(account: str, item: InvoiceItem) -> InvoiceRecord:
         created_at=item.created_at,
         updated_at=item.updated_at,
         issued_at=item.issued_at,
+        document=_document(item),
+        delivered_at=item.delivered_at,
+    )
+
+
+def _document(item: InvoiceItem) -> InvoiceDocumentRef | None:
+    if item.document_key is None or item.document_sha256 is None or item.stored_at is None:
+        return None
+    return InvoiceDocumentRef(
+        key=item.document_key,
+        sha256=item.document_sha256,
+        size=int(item.document_size or 0),
+        stored_at=item.stored_at,
+        retain_until=item.document_retain_until,
     )
 
 

@@ -43,6 +43,7 @@ def etag_of(record: InvoiceRecord) -> str:
 
 
 def document_of(caller: AuthorizedCaller, record: InvoiceRecord) -> InvoiceDocument:
+    from meterbill.billing.invoice import is_issued
     from meterbill.services import (
         invoice_views,
     )  # loads the tariff engine: on first use
@@ -50,7 +51,7 @@ def document_of(caller: AuthorizedCaller, record: InvoiceRecord) -> InvoiceDocum
     notes = invoice_views.notes_of(caller.account, record, caller.stores)
     candidates = (
         caller.stores.invoices.rerating_candidates(caller.account, record.invoice_id)
-        if record.state == "issued" and record.kind == "invoice"
+        if is_issued(record.state) and record.kind == "invoice"
         else ()
     )
     return InvoiceDocument.of_record(record, etag_of(record), notes, candidates)
@@ -68,7 +69,7 @@ def list_invoices(
     customer_id: Annotated[
         str | None, Query(min_length=1, max_length=64, description="one customer's")
     ] = None,
-    state: Annotated[State | None, Query(description="draft, issued or void")] = None,
+    state: Annotated[State | None, Query(description="draft, issued, stored, delivered or void")] = None,
     start: Annotated[IsoDate | None, Query(alias="from", description="periods starting on or after")] = None,
     end: Annotated[IsoDate | None, Query(alias="to", description="periods starting before")] = None,
     limit: Limit = PAGE_SIZE,
