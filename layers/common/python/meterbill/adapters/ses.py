@@ -12,6 +12,8 @@ caller's claim and SES's ``Send`` event decide (``services.delivery``).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any, Final
@@ -52,7 +54,10 @@ def mime_message(email: OutgoingEmail, *, message_id_domain: str | None = None) 
     for attachment in email.attachments:
         maintype, _, subtype = attachment.content_type.partition("/")
         message.add_attachment(
-            attachment.body, maintype=maintype, subtype=subtype or "octet-stream", filename=attachment.filename
+            attachment.body,
+            maintype=maintype,
+            subtype=subtype or "octet-stream",
+            filename=attachment.filename,
         )
     return message
 
@@ -83,7 +88,9 @@ class SesMailer(Mailer):
         from botocore.config import Config  # type: ignore[import-untyped]
 
         # One attempt: a retried SendEmail whose first answer was lost sends the email twice.
-        config = Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=20)
+        config = Config(
+            retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=20
+        )
         return boto3.client(service, region_name=self._region, endpoint_url=self._endpoint_url, config=config)
 
     def send(self, email: OutgoingEmail) -> str:
@@ -129,3 +136,90 @@ def _address_of(sender: str) -> str:
 
 def _domain_of(sender: str) -> str:
     return _address_of(sender).rpartition("@")[2] or "meterbill.invalid"
+
+
+# --- SES event publishing (through SNS) --------------------------------------------------------------------
+
+# SES's event types and the delivery state each means; others (Open, Click, DeliveryDelay, Subscription)
+# change no state.
+EVENT_STATES: Final[Mapping[str, str]] = {
+    "Send": "sent",
+    "Delivery": "delivered",
+    "Bounce": "bounced",
+    "Complaint": "complained",
+    "Reject": "failed",
+    "Rendering Failure": "failed",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SesEvent:
+    """One SES event as the delivery service needs it: the email's tags, SES's message id, the state the
+    event means, when it happened and why (a bounce's type and diagnostic, a complaint's feedback type)."""
+
+    event_type: str
+    tags: Mapping[str, str]
+    message_id: str | None
+    state: str | None
+    at: datetime | None
+    detail: str | None
+
+
+def parse_event(message: Mapping[str, Any]) -> SesEvent:
+    """An SES event publishing record (the SNS message's JSON): ``eventType`` (or ``notificationType`` of
+    SES notifications), ``mail.messageId``, ``mail.tags`` (each a list: the first value is taken) and the
+    event's own object. ValueError when it is not an SES event at all."""
+    event_type = message.get("eventType") or message.get("notificationType")
+    mail = message.get("mail")
+    if not isinstance(event_type, str) or not isinstance(mail, Mapping):
+        raise ValueError("not an SES event: no eventType and mail")
+    raw_tags = mail.get("tags") or {}
+    tags = {
+        str(name): str(values[0] if isinstance(values, list) and values else values)
+        for name, values in raw_tags.items()
+    }
+    body = message.get(_EVENT_KEYS.get(event_type, ""), {}) or {}
+    when = body.get("timestamp") or mail.get("timestamp")
+    return SesEvent(
+        event_type=event_type,
+        tags=tags,
+        message_id=mail.get("messageId"),
+        state=EVENT_STATES.get(event_type),
+        at=_moment(when),
+        detail=_detail(event_type, body),
+    )
+
+
+_EVENT_KEYS: Final = {
+    "Send": "send",
+    "Delivery": "delivery",
+    "Bounce": "bounce",
+    "Complaint": "complaint",
+    "Reject": "reject",
+    "Rendering Failure": "failure",
+}
+
+
+def _detail(event_type: str, body: Mapping[str, Any]) -> str | None:
+    if event_type == "Bounce":
+        recipients = body.get("bouncedRecipients") or [{}]
+        first = recipients[0]
+        why = first.get("diagnosticCode") or first.get("emailAddress") or ""
+        return f"{body.get('bounceType', '?')}/{body.get('bounceSubType', '?')}: {why}".rstrip(": ")
+    if event_type == "Complaint":
+        return str(body.get("complaintFeedbackType") or "complaint")
+    if event_type == "Reject":
+        return f"rejected by SES: {body.get('reason', '?')}"
+    if event_type == "Rendering Failure":
+        return f"rendering failed: {body.get('errorMessage', '?')}"
+    return None
+
+
+def _moment(text: object) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None

@@ -67,6 +67,9 @@ from meterbill.services.common import require_aware
 
 RECONCILE_AFTER: Final = timedelta(minutes=15)
 MAX_CLAIMS: Final = 3
+# A throttled send comes back after 20 s, 40 s, 80 s, ... at most 15 minutes (its nth receive), jittered.
+THROTTLE_FIRST_DELAY: Final = timedelta(seconds=20)
+THROTTLE_MAX_DELAY: Final = timedelta(minutes=15)
 WRITE_ATTEMPTS: Final = 5
 PDF: Final = "application/pdf"
 # The tags every email carries (SES message tags: letters, digits, '_' and '-' only; see ``tag_value``).
@@ -274,6 +277,15 @@ def _mail_of(invoice: InvoiceRecord, record: DeliveryRecord, settings: BillingSe
         language=record.language,
         resend=record.kind == "resend",
     )
+
+
+def throttle_backoff(receive_count: int, jitter: float) -> timedelta:
+    """How long a throttled attempt waits before its ``receive_count + 1``th receive: the first delay
+    doubled per receive, at most the maximum, times ``0.5 + jitter / 2`` (``jitter`` in [0, 1)) so emails
+    throttled together do not come back together."""
+    doubled = THROTTLE_FIRST_DELAY * 2 ** max(0, min(receive_count - 1, 16))
+    delay: timedelta = min(THROTTLE_MAX_DELAY, doubled) * (0.5 + jitter / 2)
+    return delay
 
 
 # --- the provider's events ---------------------------------------------------------------------------------

@@ -105,12 +105,16 @@ class DynamoDbDeliveryStore(DeliveryStore):
                 queued_at=at,
                 updated_at=at,
             )
-            if self._put(self._item(account, record), self._items.pk.does_not_exist(), what="queueing a delivery"):
+            if self._put(
+                self._item(account, record), self._items.pk.does_not_exist(), what="queueing a delivery"
+            ):
                 return record
             if delivery.kind == "first":
                 return self.get(account, delivery.invoice_id, 1)
             # another resend took the number: count again
-        raise self._db.give_up(f"queueing a resend of invoice {delivery.invoice_id!r}", "others kept taking it")
+        raise self._db.give_up(
+            f"queueing a resend of invoice {delivery.invoice_id!r}", "others kept taking it"
+        )
 
     def get(self, account: str, invoice_id: str, attempt: int) -> DeliveryRecord:
         answer = self._db.run(
@@ -148,7 +152,11 @@ class DynamoDbDeliveryStore(DeliveryStore):
             start = cursors.decode(next_cursor, checks={CATALOG_HASH_KEY: bool, CATALOG_RANGE_KEY: bool})
 
     def update(self, account: str, current: DeliveryRecord, new: DeliveryRecord) -> bool:
-        if (new.invoice_id, new.attempt, new.version) != (current.invoice_id, current.attempt, current.version + 1):
+        if (new.invoice_id, new.attempt, new.version) != (
+            current.invoice_id,
+            current.attempt,
+            current.version + 1,
+        ):
             raise InvalidInputError("version", "the new record must be the current one's next version")
         condition: Condition = self._items.version == current.version
         return self._put(self._item(account, new), condition, what=f"recording delivery {new.state}")
