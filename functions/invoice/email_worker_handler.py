@@ -22,7 +22,9 @@ from meterbill.adapters.email_queue import work_from_json
 from meterbill.services import billing_settings, delivery
 
 logger = Logger()
-processor = BatchProcessor(event_type=EventType.SQS)
+# A batch whose every email is deferred (throttled) is not an error of the function: each message is put back
+# with its own delay and reported as failed, so the invocation succeeds.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 def record_handler(record: SQSRecord) -> None:
