@@ -12,7 +12,7 @@ passes ``account_id``, ``key_id`` and ``scopes`` as strings), never from a body,
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -22,7 +22,7 @@ from aws_lambda_powertools.event_handler import Depends, Request
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from meterbill.errors import UnauthorizedError
-from meterbill.ports import Stores
+from meterbill.ports import DeliveryQueue, DeliveryWork, Stores
 from meterbill.services.apikeys import ALL_SCOPES, Principal, require_scope, required_scope
 from meterbill.settings import ApiSettings
 
@@ -45,6 +45,8 @@ class Backend:
     stores: Stores
     idempotency: Callable[[], BasePersistenceLayer]
     clock: Callable[[], datetime] = field(default=utc_now)
+    # The email queue (resends), made on first use: by default the one EMAIL_QUEUE_URL names.
+    email_queue: Callable[[], DeliveryQueue] = field(default=lambda: _email_queue_from_environment())
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,23 @@ def _from_environment() -> Backend:
     return Backend(
         settings=settings, stores=build_stores(settings.storage), idempotency=_idempotency_store(settings)
     )
+
+
+class LazyQueue(DeliveryQueue):
+    """The queue ``make`` gives, made when the first message is sent (a refused request makes none)."""
+
+    def __init__(self, make: Callable[[], DeliveryQueue]) -> None:
+        self._make = make
+
+    def send(self, items: Sequence[DeliveryWork]) -> None:
+        self._make().send(items)
+
+
+def _email_queue_from_environment() -> DeliveryQueue:
+    from meterbill import email_wiring
+
+    queue: DeliveryQueue = email_wiring.email_queue()
+    return queue
 
 
 def _idempotency_store(settings: ApiSettings) -> Callable[[], BasePersistenceLayer]:
