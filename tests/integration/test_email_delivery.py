@@ -475,3 +475,30 @@ def test_an_unverified_sender_fails_the_attempt_for_good(world: World) -> None:
         f"rejected: MessageRejected: Did not have authority to send from email {SENDER}",
         [],
     )
+
+
+def test_the_local_mailer_sends_through_ses_on_moto_and_writes_each_email_as_eml(
+    world: World, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, storage_settings: Any
+) -> None:
+    from local.mail import LocalSesMailer, drain_email_queue
+
+    invoice_id = world.issue_and_store("c-alice")
+    world.queue_delivery(invoice_id)
+    for name, value in {
+        "CATALOG_TABLE": storage_settings.catalog_table,
+        "READINGS_TABLE": storage_settings.readings_table,
+        "AWS_REGION": REGION,
+        "DOCUMENTS_BUCKET": BUCKET,
+        "EMAIL_QUEUE_URL": world.queue.queue_url,
+    }.items():
+        monkeypatch.setenv(name, value)
+    boto3.client("sesv2", region_name=REGION).delete_email_identity(EmailIdentity=SENDER)  # it verifies it
+    mail_dir = tmp_path / "mail"
+
+    assert drain_email_queue(LocalSesMailer(mail_dir, region=REGION, endpoint_url=None)) == (1, 0)
+
+    [message] = world.sent
+    [eml] = sorted(mail_dir.iterdir())
+    assert eml.name.endswith(f"-{invoice_id}-1-{message.id}.eml")
+    assert eml.read_bytes() == message.raw_data.encode()
+    assert attachment_of(eml.read_bytes()) == ("INV-000001.pdf", world.pdfs[invoice_id])

@@ -94,12 +94,16 @@ class SesMailer(Mailer):
         return boto3.client(service, region_name=self._region, endpoint_url=self._endpoint_url, config=config)
 
     def send(self, email: OutgoingEmail) -> str:
+        return self.send_raw(email, mime_message(email).as_bytes())
+
+    def send_raw(self, email: OutgoingEmail, raw: bytes) -> str:
+        """Sends ``raw`` (``email`` as MIME) to ``email``'s recipients with its tags."""
         from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
         request: dict[str, Any] = {
-            "FromEmailAddress": _address_of(email.sender),
+            "FromEmailAddress": address_of(email.sender),
             "Destination": {"ToAddresses": list(email.to), "CcAddresses": list(email.cc)},
-            "Content": {"Raw": {"Data": mime_message(email).as_bytes()}},
+            "Content": {"Raw": {"Data": raw}},
             "EmailTags": _tags(email.tags),
         }
         if self._configuration_set:
@@ -127,7 +131,7 @@ def _tags(tags: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"Name": name, "Value": value} for name, value in sorted(tags.items())]
 
 
-def _address_of(sender: str) -> str:
+def address_of(sender: str) -> str:
     """``Name <address>`` or ``address``: SES wants the address (the display name is in the MIME From)."""
     from email.utils import parseaddr
 
@@ -135,7 +139,7 @@ def _address_of(sender: str) -> str:
 
 
 def _domain_of(sender: str) -> str:
-    return _address_of(sender).rpartition("@")[2] or "meterbill.invalid"
+    return address_of(sender).rpartition("@")[2] or "meterbill.invalid"
 
 
 # --- SES event publishing (through SNS) --------------------------------------------------------------------
