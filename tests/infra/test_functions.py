@@ -22,7 +22,7 @@ SETTINGS_OF: dict[str, type[ApiSettings] | type[StorageSettings]] = {
 # Set by Lambda itself (reserved: a function may not set them).
 SET_BY_LAMBDA = frozenset({"AWS_REGION", "AWS_DEFAULT_REGION"})
 # Only for moto or the local server; on AWS the SDK finds DynamoDB's endpoint itself.
-OFF_AWS_ONLY = frozenset({"DYNAMODB_ENDPOINT_URL"})
+OFF_AWS_ONLY = frozenset({"DYNAMODB_ENDPOINT_URL", "SQS_ENDPOINT_URL"})
 POWERTOOLS = {
     API: {
         "POWERTOOLS_SERVICE_NAME": "meterbill-api",
@@ -110,6 +110,7 @@ def test_environment_names_the_stage_tables_and_powertools_settings(dev: dict[st
         "CATALOG_TABLE": "meterbill-dev-catalog",
         "READINGS_TABLE": "meterbill-dev-readings",
         "IDEMPOTENCY_TABLE": "meterbill-dev-idempotency",
+        "EMAIL_QUEUE_URL": "meterbill-dev-email",  # resends (constructs/email.py)
         **POWERTOOLS[API],
     }
     assert readable(dev, function(dev, "meterbill-dev-authorizer")["Environment"]["Variables"]) == {
@@ -160,7 +161,11 @@ def test_the_settings_models_read_these_keys() -> None:
         "AWS_REGION",
         "DYNAMODB_ENDPOINT_URL",
     }
-    assert keys_read_by(ApiSettings) == keys_read_by(StorageSettings) | {"IDEMPOTENCY_TABLE"}
+    assert keys_read_by(ApiSettings) == keys_read_by(StorageSettings) | {
+        "IDEMPOTENCY_TABLE",
+        "EMAIL_QUEUE_URL",
+        "SQS_ENDPOINT_URL",
+    }
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
@@ -235,6 +240,12 @@ def test_the_api_role_may_do_exactly_what_the_adapters_and_powertools_call(dev: 
             "Effect": "Allow",
             "Resource": "arn:meterbill-dev-idempotency",
         },
+        {  # POST /v1/invoices/{id}/resend
+            "Sid": "EmailQueue",
+            "Action": "sqs:SendMessage",
+            "Effect": "Allow",
+            "Resource": "arn:meterbill-dev-email",
+        },
     ]
 
 
@@ -265,5 +276,10 @@ def test_no_statement_but_x_rays_allows_every_resource(dev: dict[str, Any], prod
             for statement in policy["PolicyDocument"]["Statement"]
             if "*" in str(statement["Resource"])
         ]
-        # one per function role: the API's two and the billing runs' four; the schedules' roles have none
-        assert wildcards == [["xray:PutTelemetryRecords", "xray:PutTraceSegments"]] * 6
+        # one per function role: the API's two, the billing runs' four and the email functions' two; the
+        # schedules' roles have none. Beside them: SES's send quota (no resource-level permission) and the
+        # email worker's reads of stored PDFs (objects of the invoices bucket, not every resource).
+        xray = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
+        assert sorted(map(str, wildcards)) == sorted(
+            map(str, [xray] * 8 + ["s3:GetObject", "ses:GetSendQuota"])
+        )

@@ -37,10 +37,18 @@ class ApiSettings(BaseModel):
     # a 24-digit value as a string: ~229 bytes as json.dumps writes them) fit max_body_bytes (1 MB).
     max_readings_per_request: int = 4_000
     future_tolerance_seconds: int = 300
+    # The email queue a resend is sent to (POST /v1/invoices/{id}/resend); SQS's endpoint off AWS only.
+    email_queue_url: str = ""
+    sqs_endpoint_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ApiSettings:
-        return cls(storage=StorageSettings.from_env(env), idempotency_table=env.get("IDEMPOTENCY_TABLE", ""))
+        return cls(
+            storage=StorageSettings.from_env(env),
+            idempotency_table=env.get("IDEMPOTENCY_TABLE", ""),
+            email_queue_url=env.get("EMAIL_QUEUE_URL", ""),
+            sqs_endpoint_url=env.get("SQS_ENDPOINT_URL") or None,
+        )
 
 
 class RateSettings(BaseModel):

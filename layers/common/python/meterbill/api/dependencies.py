@@ -45,8 +45,8 @@ class Backend:
     stores: Stores
     idempotency: Callable[[], BasePersistenceLayer]
     clock: Callable[[], datetime] = field(default=utc_now)
-    # The email queue (resends), made on first use: by default the one EMAIL_QUEUE_URL names.
-    email_queue: Callable[[], DeliveryQueue] = field(default=lambda: _email_queue_from_environment())
+    # The email queue (resends); None: the one the settings name (EMAIL_QUEUE_URL), made on first use.
+    email_queue: Callable[[], DeliveryQueue] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +71,12 @@ class Caller:
 
     def now(self) -> datetime:
         return self.backend.clock()
+
+    def email_queue(self) -> DeliveryQueue:
+        """The email queue, made when a message is first sent (a refused request makes none)."""
+        backend = self.backend
+        make = backend.email_queue or (lambda: _email_queue_of(backend.settings))
+        return LazyQueue(make)
 
 
 _configured: Backend | None = None
@@ -113,11 +119,15 @@ class LazyQueue(DeliveryQueue):
         self._make().send(items)
 
 
-def _email_queue_from_environment() -> DeliveryQueue:
-    from meterbill import email_wiring
+@cache
+def _email_queue_of(settings: ApiSettings) -> DeliveryQueue:
+    from meterbill.adapters.email_queue import SqsDeliveryQueue
 
-    queue: DeliveryQueue = email_wiring.email_queue()
-    return queue
+    if not settings.email_queue_url:
+        raise RuntimeError("EMAIL_QUEUE_URL is not set")
+    return SqsDeliveryQueue(
+        settings.email_queue_url, region=settings.storage.region, endpoint_url=settings.sqs_endpoint_url
+    )
 
 
 def _idempotency_store(settings: ApiSettings) -> Callable[[], BasePersistenceLayer]:

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from meterbill.api.dependencies import AuthorizedCaller, LazyQueue
+from meterbill.api.dependencies import AuthorizedCaller
 from meterbill.api.invoice_schemas import (
     AdjustAnswer,
     ChargeBucket,
@@ -245,7 +245,7 @@ def resend_invoice(invoice_id: str, caller: AuthorizedCaller) -> Response[Delive
         catalog=caller.stores.catalog,
         settings=billing_settings.settings_of(caller.account, caller.stores.accounts),
         deliveries=deliveries,
-        queue=LazyQueue(caller.backend.email_queue),
+        queue=caller.email_queue(),
         now=caller.now(),
     )
     location = f"/v1/invoices/{invoice_id}"
