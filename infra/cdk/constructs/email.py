@@ -141,21 +141,7 @@ class Email(Construct):
             reputation_metrics=True,
             sending_enabled=True,
         )
-        self.events_topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="SesPublishesEvents",
-                principals=[iam.ServicePrincipal("ses.amazonaws.com")],
-                actions=["sns:Publish"],
-                resources=[self.events_topic.topic_arn],
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": account},
-                    "StringLike": {
-                        "aws:SourceArn": f"arn:{partition}:ses:{region}:{account}:configuration-set/"
-                        f"{stage.resource_name('email')}"
-                    },
-                },
-            )
-        )
+        # The event destination adds the topic policy letting SES publish for this configuration set only.
         destination = self.configuration_set.add_event_destination(
             "EventsToSns",
             destination=ses.EventDestination.sns_topic(self.events_topic),
