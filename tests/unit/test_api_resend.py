@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -108,3 +109,55 @@ def test_a_read_key_cannot_resend(world: World) -> None:
     world.store_pdf()
     answer = serve(world).as_key(A, "read").post(f"/v1/invoices/{INVOICE}/resend")
     assert (answer.status, world.queue.sent) == (403, [])
+
+
+@pytest.fixture
+def idempotency_table(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    import boto3
+    from moto import mock_aws
+
+    from meterbill.api.idempotency import dynamodb_store
+
+    for name, value in {
+        "AWS_DEFAULT_REGION": "eu-central-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        boto3.client("dynamodb", region_name="eu-central-1").create_table(
+            TableName=SETTINGS.idempotency_table,
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield dynamodb_store(SETTINGS)
+
+
+def test_a_resend_retried_with_its_idempotency_key_queues_one_attempt(
+    world: World, idempotency_table: Any
+) -> None:
+    from functions.ingest.ingest_handler import lambda_handler
+
+    world.store_pdf()
+    dependencies.configure(
+        Backend(
+            settings=SETTINGS,
+            stores=world.stores.ports(),
+            idempotency=lambda: idempotency_table,
+            clock=fixed_clock,
+            email_queue=lambda: world.queue,
+        )
+    )
+    api = ApiClient(lambda_handler, account=A)
+
+    first = api.post(f"/v1/invoices/{INVOICE}/resend", headers={"Idempotency-Key": "resend-1"})
+    again = api.post(f"/v1/invoices/{INVOICE}/resend", headers={"Idempotency-Key": "resend-1"})
+
+    assert (first.status, again.status, again.json, again.headers.get("idempotent-replayed")) == (
+        202,
+        202,
+        first.json,
+        "true",
+    )
+    assert [(w.invoice_id, w.attempt) for w in world.queue.sent] == [(INVOICE, 2)]
