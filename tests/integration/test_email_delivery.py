@@ -502,3 +502,29 @@ def test_the_local_mailer_sends_through_ses_on_moto_and_writes_each_email_as_eml
     assert eml.name.endswith(f"-{invoice_id}-1-{message.id}.eml")
     assert eml.read_bytes() == message.raw_data.encode()
     assert attachment_of(eml.read_bytes()) == ("INV-000001.pdf", world.pdfs[invoice_id])
+
+
+def test_an_answer_lost_after_ses_sent_the_email_is_not_sent_again(world: World) -> None:
+    from botocore.exceptions import ReadTimeoutError
+
+    invoice_id = world.issue_and_store("c-alice")
+    world.queue_delivery(invoice_id)
+    lost = [True]
+
+    def lose_answer(**_: Any) -> None:
+        if lost.pop() if lost else False:
+            raise ReadTimeoutError(endpoint_url="https://email.eu-central-1.amazonaws.com")
+
+    world.mailer.client.meta.events.register("after-call.sesv2.SendEmail", lose_answer)
+
+    assert len(world.run_worker()) == 1  # a batch item failure; the claim stays
+    [message] = world.sent
+    assert (world.delivery(invoice_id).state, world.queue.delays) == ("sending", [])
+
+    world.clock.advance(minutes=1)
+    assert len(world.run_worker()) == 1  # undecided: put back until 15 minutes after the claim
+    world.ses_event("Send", invoice_id, message.id)
+    world.clock.advance(minutes=14)
+    assert world.run_worker() == []
+
+    assert (len(world.sent), world.delivery(invoice_id).state, world.queue.delays) == (1, "sent", [14 * 60])
