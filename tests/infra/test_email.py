@@ -88,7 +88,7 @@ def test_the_email_queue_moves_a_message_received_ten_times_to_its_dead_letter_q
 def test_the_email_worker_may_do_exactly_what_the_delivery_service_calls(dev: dict[str, Any]) -> None:
     role_id, _ = role_of(dev, "meterbill-dev-email-worker")
     bucket = readable(dev, function(dev, "meterbill-dev-email-worker")["Environment"]["Variables"])[
-        "DOCUMENTS_BUCKET"
+        "INVOICES_BUCKET"
     ]
     assert own_statements(dev, role_id) == [
         {
@@ -160,5 +160,5 @@ def test_the_email_worker_gets_the_settings_its_model_reads(synthesized: Any, st
         settings.max_send_rate,
         settings.ses_endpoint_url,
     ) == (f"meterbill-{stage}-catalog", f"meterbill-{stage}-email", f"meterbill-{stage}-email", 2, None, None)
-    assert settings.documents_bucket.startswith("InvoicesInvoicesBucket")
+    assert settings.invoices_bucket.startswith("InvoicesInvoicesBucket")
     assert {k for k in variables if not k.startswith("POWERTOOLS_")} <= on_lambda.asked

@@ -488,7 +488,7 @@ def test_the_local_mailer_sends_through_ses_on_moto_and_writes_each_email_as_eml
         "CATALOG_TABLE": storage_settings.catalog_table,
         "READINGS_TABLE": storage_settings.readings_table,
         "AWS_REGION": REGION,
-        "DOCUMENTS_BUCKET": BUCKET,
+        "INVOICES_BUCKET": BUCKET,
         "EMAIL_QUEUE_URL": world.queue.queue_url,
     }.items():
         monkeypatch.setenv(name, value)

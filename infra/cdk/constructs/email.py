@@ -166,7 +166,7 @@ class Email(Construct):
             reserved_concurrency=stage.email_worker_reserved_concurrency,
             environment={
                 **tables,
-                "DOCUMENTS_BUCKET": documents.bucket_name,
+                "INVOICES_BUCKET": documents.bucket_name,
                 "EMAIL_QUEUE_URL": self.queue.queue_url,
                 "SES_CONFIGURATION_SET": self.configuration_set.configuration_set_name,
                 "EMAIL_WORKERS": str(stage.email_worker_max_concurrency),

@@ -101,10 +101,10 @@ def _documents() -> DocumentStore:
     from meterbill.adapters.s3 import S3DocumentStore
 
     settings = _settings()
-    if not settings.documents_bucket:
-        raise RuntimeError("DOCUMENTS_BUCKET is not set")
+    if not settings.invoices_bucket:
+        raise RuntimeError("INVOICES_BUCKET is not set")
     return S3DocumentStore(
-        settings.documents_bucket, region=settings.storage.region, endpoint_url=settings.s3_endpoint_url
+        settings.invoices_bucket, region=settings.storage.region, endpoint_url=settings.s3_endpoint_url
     )
 
 

@@ -116,7 +116,7 @@ class EmailSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     storage: StorageSettings
-    documents_bucket: str = ""
+    invoices_bucket: str = ""
     email_queue_url: str = ""
     configuration_set: str | None = None
     max_send_rate: float | None = Field(default=None, gt=0)
@@ -132,7 +132,7 @@ class EmailSettings(BaseModel):
         rate = env.get("EMAIL_MAX_SEND_RATE")
         return cls(
             storage=StorageSettings.from_env(env),
-            documents_bucket=env.get("DOCUMENTS_BUCKET", ""),
+            invoices_bucket=env.get("INVOICES_BUCKET", ""),
             email_queue_url=env.get("EMAIL_QUEUE_URL", ""),
             configuration_set=env.get("SES_CONFIGURATION_SET") or None,
             max_send_rate=float(rate) if rate else None,
