@@ -8,8 +8,11 @@ from decimal import Decimal
 
 import pytest
 
+from meterbill.billing_settings import BillingSettings
 from meterbill.documents.email import DocumentMail, document_email
 from meterbill.errors import InvalidInputError, InvalidStateError
+from meterbill.services import billing_settings
+from meterbill.services import delivery as service
 from meterbill.services.delivery import DeliveryDeferred, from_tag_value, tag_value
 from tests.unit.delivery_support import (
     INVOICE,
@@ -271,3 +274,41 @@ def test_a_pdf_whose_bytes_changed_is_not_sent(world: World) -> None:
 def test_ids_become_ses_tag_values_and_back() -> None:
     assert tag_value("inv:2026.01_x") == "inv_003A2026_002E01_005Fx"
     assert from_tag_value(tag_value("inv:2026.01_x")) == "inv:2026.01_x"
+
+
+def first_deliveries(world: World, settings: BillingSettings) -> service.FirstDeliveries:
+    return service.queue_first_deliveries(
+        A,
+        [INVOICE],
+        invoices=world.invoices,
+        catalog=world.stores.catalog,
+        settings=settings,
+        deliveries=world.stores.deliveries,
+        queue=world.queue,
+        now=NOW,
+    )
+
+
+def test_first_deliveries_are_queued_for_stored_invoices(world: World) -> None:
+    report = first_deliveries(world, billing_settings.settings_of(A, world.stores.accounts))
+    assert ([(r.invoice_id, r.attempt, r.kind) for r in report.queued], report.skipped) == (
+        [(INVOICE, 1, "first")],
+        (),
+    )
+    assert [(w.invoice_id, w.attempt) for w in world.queue.sent] == [(INVOICE, 1)]
+
+
+def test_an_account_without_a_sender_skips_its_first_deliveries_saying_why(world: World) -> None:
+    settings = billing_settings.settings_of(A, world.stores.accounts).model_copy(update={"email": None})
+    report = first_deliveries(world, settings)
+    assert (report.queued, report.skipped, world.queue.sent) == (
+        (),
+        (
+            (
+                INVOICE,
+                "email: the account's billing settings name no sender: "
+                "set email.sender to a verified identity",
+            ),
+        ),
+        [],
+    )

@@ -35,7 +35,7 @@ comes back later with backoff; a rejected one (``MailRejectedError``) is ``faile
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -145,6 +145,50 @@ def queue_delivery(
     )
     queue.send([DeliveryWork(account, invoice_id, queued.attempt)])
     return queued
+
+
+@dataclass(frozen=True, slots=True)
+class FirstDeliveries:
+    """What ``queue_first_deliveries`` did: the attempts queued, and the invoices not emailed with why."""
+
+    queued: tuple[DeliveryRecord, ...]
+    skipped: tuple[tuple[str, str], ...]  # (invoice id, reason)
+
+
+def queue_first_deliveries(
+    account: str,
+    invoice_ids: Sequence[str],
+    *,
+    invoices: InvoiceStore,
+    catalog: CatalogStore,
+    settings: BillingSettings,
+    deliveries: DeliveryStore,
+    queue: DeliveryQueue,
+    now: datetime,
+) -> FirstDeliveries:
+    """The first email of each stored invoice (for the step that stores documents): an account without an
+    email sender, a customer without an address, an invoice not stored (yet) are skipped with the reason,
+    never an error; queueing one again is harmless (attempt 1 exists once, its worker sends at most once)."""
+    queued: list[DeliveryRecord] = []
+    skipped: list[tuple[str, str]] = []
+    for invoice_id in invoice_ids:
+        try:
+            queued.append(
+                queue_delivery(
+                    account,
+                    invoice_id,
+                    kind="first",
+                    invoices=invoices,
+                    catalog=catalog,
+                    settings=settings,
+                    deliveries=deliveries,
+                    queue=queue,
+                    now=now,
+                )
+            )
+        except (InvalidInputError, InvalidStateError) as error:
+            skipped.append((invoice_id, str(error)))
+    return FirstDeliveries(tuple(queued), tuple(skipped))
 
 
 # --- sending -----------------------------------------------------------------------------------------------
