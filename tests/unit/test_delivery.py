@@ -172,6 +172,28 @@ def test_a_claim_taken_over_three_times_without_a_send_event_fails_as_unknown_an
     assert done.record.detail is not None and done.record.detail.startswith("unknown: claimed 3 times")
 
 
+def test_a_send_event_after_an_unknown_failure_records_the_email_as_sent(world: World) -> None:
+    world.queue_delivery()
+    for n in range(3):
+        with pytest.raises(Crash):
+            world.deliver(mailer=CrashBeforeSend(), now=NOW + n * timedelta(minutes=15))
+    world.deliver(now=NOW + timedelta(minutes=45))
+    world.event("sent", message_id="late-0001", at=NOW + timedelta(minutes=50))
+    assert (world.record().state, world.record().message_id) == ("sent", "late-0001")
+
+
+def test_throttling_many_times_does_not_count_towards_the_unknown_claims(world: World) -> None:
+    world.queue_delivery()
+    world.mailer.throttle = 5
+    for n in range(5):
+        with pytest.raises(DeliveryDeferred):
+            world.deliver(now=NOW + n * timedelta(minutes=1))
+    with pytest.raises(Crash):
+        world.deliver(mailer=CrashBeforeSend(), now=NOW + timedelta(minutes=5))
+    done = world.deliver(now=NOW + timedelta(minutes=20))  # the crashed claim settled: sent, not "unknown"
+    assert (done.sent, done.record.state, done.record.claims) == (True, "sent", 2)
+
+
 def test_throttled_sends_go_out_once_later_without_touching_the_document(world: World) -> None:
     world.queue_delivery()
     world.mailer.throttle = 2
@@ -180,7 +202,7 @@ def test_throttled_sends_go_out_once_later_without_touching_the_document(world: 
             world.deliver(now=NOW + n * timedelta(seconds=30))
         assert (deferred.value.delay, world.record().state) == (None, "queued")
     done = world.deliver(now=NOW + timedelta(minutes=1))
-    assert (done.sent, len(world.mailer.sent), world.record().claims) == (True, 1, 3)
+    assert (done.sent, len(world.mailer.sent), world.record().claims) == (True, 1, 1)  # throttled: given back
     assert (world.documents.puts, world.invoices.get(A, INVOICE).number) == (1, "HPO-2026-000001")
 
 

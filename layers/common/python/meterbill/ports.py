@@ -772,18 +772,23 @@ class DeliveryRecord:
         )
 
     def released(self, at: datetime) -> DeliveryRecord:
-        """Back to ``queued``: the provider refused the send for its rate (nothing went out)."""
-        return replace(self, state="queued", updated_at=at, version=self.version + 1)
+        """Back to ``queued``: the provider refused the send for its rate (nothing went out), so the claim
+        is given back (``claims`` counts the claims that sent or whose outcome is unknown)."""
+        return replace(self, state="queued", claims=self.claims - 1, updated_at=at, version=self.version + 1)
 
     def advanced(
         self, state: DeliveryState, at: datetime, *, message_id: str | None = None, detail: str | None = None
     ) -> DeliveryRecord | None:
         """The record after the worker or a provider event says ``state``; None when that changes nothing
-        (a state not further along, and no message id to learn). The first message id is kept."""
+        (a state not further along, and no message id to learn). The first message id is kept. A ``failed``
+        record without a message id (unknown after a crash) takes the state of an event that brings one."""
         learns_id = message_id is not None and self.message_id is None
-        if DELIVERY_RANK[state] <= DELIVERY_RANK[self.state] and not learns_id:
+        # A failure without a message id was "unknown" (a crash, no Send event in time): an event with a
+        # message id proves the email went out after all, and says what became of it.
+        proven = learns_id and self.state == "failed" and state != "failed"
+        moves = DELIVERY_RANK[state] > DELIVERY_RANK[self.state] or proven
+        if not moves and not learns_id:
             return None
-        moves = DELIVERY_RANK[state] > DELIVERY_RANK[self.state]
         return replace(
             self,
             state=state if moves else self.state,

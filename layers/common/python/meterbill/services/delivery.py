@@ -26,7 +26,8 @@ The trade-off: "no Send event within ``RECONCILE_AFTER`` of the claim" is taken 
 event later than that (SES publishing or SNS delivery to the events function delayed beyond 15 minutes)
 would let a second email out; the other choice, never sending a claimed attempt again, loses the email of
 every crash between 2 and 3 instead. After ``MAX_CLAIMS`` claims without a ``Send`` event the attempt is
-``failed`` ("unknown") and never sent again: a resend is then a person's decision.
+``failed`` ("unknown") and never sent again: a resend is then a person's decision (a ``Send`` event that
+still comes makes it ``sent``). A throttled claim is given back, so throttling never counts towards them.
 
 A throttled send (``MailThrottledError``: nothing went out) releases the claim (``sending -> queued``) and
 comes back later with backoff; a rejected one (``MailRejectedError``) is ``failed`` for good.
