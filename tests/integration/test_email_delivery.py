@@ -528,3 +528,13 @@ def test_an_answer_lost_after_ses_sent_the_email_is_not_sent_again(world: World)
     assert world.run_worker() == []
 
     assert (len(world.sent), world.delivery(invoice_id).state, world.queue.delays) == (1, "sent", [14 * 60])
+
+
+def test_a_malformed_message_is_a_batch_item_failure_and_the_others_are_sent(world: World) -> None:
+    invoice_id = world.issue_and_store("c-alice")
+    world.queue_delivery(invoice_id)
+    sqs = boto3.client("sqs", region_name=REGION)
+    bad = sqs.send_message(QueueUrl=world.queue.queue_url, MessageBody='{"account": "hpo", "attempt": 0}')
+
+    assert world.run_worker() == [bad["MessageId"]]
+    assert (len(world.sent), world.delivery(invoice_id).state) == (1, "sent")
