@@ -69,6 +69,7 @@ POWERTOOLS_DEFAULTS: Final = {
     "POWERTOOLS_METRICS_DISABLED": "true",
 }
 LOCAL_TABLES: Final = ("meterbill-catalog", "meterbill-readings", "meterbill-idempotency")
+LOCAL_INVOICES_BUCKET: Final = "meterbill-invoices"
 LOCAL_INVOICE_QUEUE: Final = "meterbill-invoice-work"
 LOCAL_EMAIL_QUEUE: Final = "meterbill-email"
 IDEMPOTENCY_PARTITION_KEY: Final = "id"
@@ -213,6 +214,21 @@ def create_local_queue(sqs_url: str, *, region: str = LOCAL_REGION) -> dict[str,
         "SQS_ENDPOINT_URL": sqs_url,
         "SES_ENDPOINT_URL": sqs_url,
     }
+
+
+def create_local_bucket(s3_url: str, *, region: str = LOCAL_REGION) -> dict[str, str]:
+    """The invoices bucket on moto's S3 at ``s3_url``, with Object Lock as deployed; the variables naming it
+    (INVOICES_BUCKET, S3_ENDPOINT_URL) as the stack sets the first for the API and the invoice functions."""
+    import boto3
+
+    s3 = boto3.client("s3", region_name=region, endpoint_url=s3_url, **_boto_credentials())
+    existing = {bucket["Name"] for bucket in s3.list_buckets().get("Buckets", [])}
+    if LOCAL_INVOICES_BUCKET not in existing:
+        location = (
+            {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        )
+        s3.create_bucket(Bucket=LOCAL_INVOICES_BUCKET, ObjectLockEnabledForBucket=True, **location)
+    return {"INVOICES_BUCKET": LOCAL_INVOICES_BUCKET, "S3_ENDPOINT_URL": s3_url}
 
 
 def _boto_credentials() -> dict[str, str]:
@@ -369,6 +385,7 @@ class LocalPlatform:
             starting.callback(forget_built_backends)
             create_local_tables(settings)
             queue_variables = create_local_queue(moto.url, region=self.region)
+            queue_variables |= create_local_bucket(moto.url, region=self.region)
             starting.enter_context(environment(queue_variables))
             gateway = starting.enter_context(
                 listening(api_gateway(port=self.port, region=self.region, verbose=self.verbose))

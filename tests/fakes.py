@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from meterbill.billing import invoice as invoices_core
+from meterbill.billing.invoice import InvoiceStateError
 from meterbill.errors import (
     AlreadyExistsError,
     InvalidInputError,
@@ -55,6 +57,8 @@ from meterbill.ports import (
     ReadingStore,
     ReratingCandidate,
     RunningCost,
+    SigningKeyPem,
+    SigningKeyStore,
     Stored,
     StoredDocument,
     Stores,
@@ -337,6 +341,7 @@ class FakeStores:
     invoices: FakeInvoiceStore
     metering: FakeMeteringStore = field(default_factory=lambda: FakeMeteringStore())
     deliveries: FakeDeliveryStore = field(default_factory=lambda: FakeDeliveryStore())
+    documents: FakeDocumentStore = field(default_factory=lambda: FakeDocumentStore())
 
     @classmethod
     def empty(cls, clock: Callable[[], datetime] = fixed_clock) -> FakeStores:
@@ -357,6 +362,7 @@ class FakeStores:
             invoices=self.invoices,
             metering=self.metering,
             deliveries=self.deliveries,
+            documents=self.documents,
         )
 
 
@@ -566,14 +572,15 @@ class FakeInvoiceStore(InvoiceStore):
             raise InvalidInputError("at", "must be timezone-aware")
         with self._lock:
             current = self.get(account, invoice_id)
-            if current.state in ("stored", "delivered"):
+            if (
+                _next_state(invoices_core.stored, invoice_id, current.state, "store a document")
+                == current.state
+            ):
                 if current.document is not None and current.document.sha256 == document.sha256:
                     return current
                 raise InvalidStateError(
                     "invoice", invoice_id, f"{current.state} with another document", "store a document"
                 )
-            if current.state != "issued":
-                raise InvalidStateError("invoice", invoice_id, current.state, "store a document")
             stored = replace(
                 current,
                 state="stored",
@@ -592,10 +599,11 @@ class FakeInvoiceStore(InvoiceStore):
             raise InvalidInputError("at", "must be timezone-aware")
         with self._lock:
             current = self.get(account, invoice_id)
-            if current.state == "delivered":
+            if (
+                _next_state(invoices_core.delivered, invoice_id, current.state, "mark it delivered")
+                == current.state
+            ):
                 return current
-            if current.state != "stored":
-                raise InvalidStateError("invoice", invoice_id, current.state, "mark it delivered")
             delivered = replace(
                 current,
                 state="delivered",
@@ -626,6 +634,14 @@ class FakeInvoiceStore(InvoiceStore):
         with self._lock:
             chosen = [c for (a, i, *_), c in self.candidates.items() if (a, i) == (account, invoice_id)]
         return sorted(chosen, key=lambda c: (c.meter_id, c.start, c.end))
+
+
+def _next_state(step: Callable[[str, str], str], invoice_id: str, state: str, action: str) -> str:
+    """The lifecycle's transition (``billing.invoice``), its refusal as the store's InvalidStateError."""
+    try:
+        return step(invoice_id, state)
+    except InvoiceStateError:
+        raise InvalidStateError("invoice", invoice_id, state, action) from None
 
 
 class FakeDocumentStore(DocumentStore):
@@ -769,3 +785,18 @@ class FakeDeliveryQueue(DeliveryQueue):
 
     def send(self, items: Sequence[DeliveryWork]) -> None:
         self.sent.extend(items)
+
+
+class FakeSigningKeyStore(SigningKeyStore):
+    """``keys[account]``: the account's key; the first created stays."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, SigningKeyPem] = {}
+
+    def get(self, account: str) -> SigningKeyPem:
+        if account not in self.keys:
+            raise NotFoundError("signing key", account)
+        return self.keys[account]
+
+    def create(self, account: str, key: SigningKeyPem) -> SigningKeyPem:
+        return self.keys.setdefault(account, key)

@@ -10,7 +10,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from meterbill.invoice_wiring import invoice_queue, invoice_stores, scheduled_time
+from meterbill.invoice_wiring import document_step, invoice_queue, invoice_stores, scheduled_time
 from meterbill.services import billrun
 
 logger = Logger()
@@ -18,7 +18,8 @@ logger = Logger()
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
-    report = billrun.run(scheduled_time(event), invoice_stores(), invoice_queue())
+    stores_documents = document_step() is not None  # then documents left unstored are sent again
+    report = billrun.run(scheduled_time(event), invoice_stores(), invoice_queue(), unstored=stores_documents)
     logger.info(
         "bill run", extra={"accounts": report.accounts, "customers": report.customers, "sent": report.sent}
     )

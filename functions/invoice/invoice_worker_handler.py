@@ -1,7 +1,10 @@
 """The invoice worker (SQS, batches): each message is one (customer, period) of the bill run, invoiced by
-``billrun.work`` as of the moment its run was scheduled for. A message that fails (malformed, a tariff that
-cannot be applied, storage unavailable) is a batch item failure, logged; the others are kept. SQS delivers
-it again, and after 5 receives it goes to the DLQ."""
+``billrun.work`` as of the moment its run was scheduled for, then the documents of what is issued for that
+(customer, period) are stored (``billrun.store_documents``: rendered, written once into the invoices bucket,
+the invoice marked ``stored``) when the deployment stores documents. A message that fails (malformed, a
+tariff that cannot be applied, storage unavailable) is a batch item failure, logged; the others are kept.
+SQS delivers it again, and after 5 receives it goes to the DLQ. A document the account's data cannot make
+(no seller) does not fail the message: it is logged and stays issued, and the hourly run sends it again."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from meterbill.invoice_wiring import invoice_stores
+from meterbill.invoice_wiring import document_step, invoice_stores, now
 from meterbill.services import billrun
 
 logger = Logger()
@@ -25,10 +28,14 @@ def record_handler(record: SQSRecord) -> None:
     try:
         item = billrun.work_from_json(json.loads(record.body))
         invoice = billrun.work(item, invoice_stores())
+        step = document_step()
+        documents = None if step is None else billrun.store_documents(item, invoice_stores(), step, now())
     except Exception:
         logger.exception("invoice work failed", extra={"message_id": record.message_id})
         raise
     logger.info("invoice", extra={"invoice_id": invoice.invoice_id, "state": invoice.state})
+    if documents is not None and (documents.stored or documents.refused):
+        logger.info("documents", extra={"stored": documents.stored, "refused": dict(documents.refused)})
 
 
 @logger.inject_lambda_context

@@ -39,10 +39,14 @@ class MeterbillStack(Stack):
 
         self.storage = Storage(self, "Storage", stage=stage)
         self.layer = MeterbillLayer(self, "Layer", contents=layer_contents)
-        self.functions = Functions(self, "Functions", stage=stage, storage=self.storage, layer=self.layer)
-        self.api = Api(self, "Api", stage=stage, functions=self.functions)
         self.invoices = Invoices(self, "Invoices", stage=stage)
-        self.billing = Billing(self, "Billing", stage=stage, storage=self.storage, layer=self.layer)
+        self.functions = Functions(
+            self, "Functions", stage=stage, storage=self.storage, layer=self.layer, invoices=self.invoices
+        )
+        self.api = Api(self, "Api", stage=stage, functions=self.functions)
+        self.billing = Billing(
+            self, "Billing", stage=stage, storage=self.storage, layer=self.layer, invoices=self.invoices
+        )
         self.email = Email(
             self, "Email", stage=stage, storage=self.storage, layer=self.layer, documents=self.invoices.bucket
         )
@@ -66,6 +70,10 @@ class MeterbillStack(Stack):
             "IdempotencyTableName": (self.storage.idempotency.table_name, "IDEMPOTENCY_TABLE"),
             "InvoicesBucketName": (self.invoices.bucket.bucket_name, "Invoices (Object Lock, compliance)"),
             "AccessLogsBucketName": (self.invoices.access_logs.bucket_name, "S3 server access logs"),
+            "SigningKeySecretPrefix": (
+                stage.signing_key_secret_prefix,
+                "SIGNING_KEY_SECRET_PREFIX: accounts' signing keys (Secrets Manager), made at set-up",
+            ),
             "OperationsTopicArn": (self.monitoring.topic.topic_arn, "Alarms are published here"),
             "EmailConfigurationSet": (
                 self.email.configuration_set.configuration_set_name,

@@ -7,6 +7,10 @@ Context keys (``cdk deploy -c KEY=VALUE``; the CLI passes strings):
 - ``invoice_retention_days``: how long Object Lock (compliance mode) keeps every invoice version; nobody,
   not even the root user, can delete or shorten it before then. Default: 1 day in dev (so a dev bucket can be
   emptied the next day), 3653 days (10 years) in prod: set it to the retention your tax law asks of invoices.
+  The invoice worker locks each stored document explicitly: in dev from the moment it is stored, in prod
+  from the end of the calendar year it was issued in (``invoice_retention_from = "year_end"``: HGB §257 (5),
+  AO §147 (4) count the 10 years from the year's end), so a prod document is kept at least as long as
+  the law asks.
 - ``operations_email``: an address subscribed to the operations topic (it must confirm the subscription).
 - ``email_identities``: comma-separated SES identities (verified domains or addresses) invoices are sent from.
 """
@@ -33,6 +37,7 @@ class StageConfig:
     log_retention: logs.RetentionDays
     access_log_expiry_days: int
     invoice_retention_days: int
+    invoice_retention_from: str  # "stored" or "year_end" (meterbill.settings.Retention)
     # Lambda advanced logging controls (powertools reads AWS_LAMBDA_LOG_LEVEL from them).
     application_log_level: str
     # API Gateway: every client together (stage), one route's share (imports), and per API key (usage plan).
@@ -72,6 +77,12 @@ class StageConfig:
         """The physical name of a named resource of this stage: ``meterbill-dev-catalog``."""
         return f"{PROJECT}-{self.name}-{what}"
 
+    @property
+    def signing_key_secret_prefix(self) -> str:
+        """The Secrets Manager names of the accounts' signing keys: ``meterbill/dev/signing-key/<account>``
+        (made at account set-up, read by the invoice worker)."""
+        return f"{PROJECT}/{self.name}/signing-key/"
+
 
 DEV: Final = StageConfig(
     name="dev",
@@ -80,6 +91,7 @@ DEV: Final = StageConfig(
     log_retention=logs.RetentionDays.TWO_WEEKS,
     access_log_expiry_days=30,
     invoice_retention_days=1,
+    invoice_retention_from="stored",
     application_log_level="DEBUG",
     api_rate_limit=50,
     api_burst_limit=100,
@@ -106,6 +118,7 @@ PROD: Final = StageConfig(
     log_retention=logs.RetentionDays.ONE_YEAR,
     access_log_expiry_days=365,
     invoice_retention_days=3653,
+    invoice_retention_from="year_end",
     application_log_level="INFO",
     api_rate_limit=1000,
     api_burst_limit=2000,

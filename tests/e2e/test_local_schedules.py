@@ -93,3 +93,23 @@ def test_the_servers_clock_fires_the_rating_pass_and_on_the_hour_the_bill_run_th
         "222.90",
     )
     assert stopped_after < 2
+
+
+def test_the_local_platform_has_the_invoices_bucket_with_object_lock(platform: LocalPlatform) -> None:
+    import boto3
+
+    variables = platform.environment
+    s3 = boto3.client(
+        "s3",
+        region_name=variables["AWS_REGION"],
+        endpoint_url=variables["S3_ENDPOINT_URL"],
+        aws_access_key_id=variables["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=variables["AWS_SECRET_ACCESS_KEY"],
+    )
+
+    lock = s3.get_object_lock_configuration(Bucket=variables["INVOICES_BUCKET"])
+
+    assert (variables["INVOICES_BUCKET"], lock["ObjectLockConfiguration"]["ObjectLockEnabled"]) == (
+        "meterbill-invoices",
+        "Enabled",
+    )

@@ -41,6 +41,7 @@ def test_the_stack_outputs_what_the_cli_and_an_operator_need(dev: dict[str, Any]
         "InvoicesBucketName",
         "OperationsTopicArn",
         "ReadingsTableName",
+        "SigningKeySecretPrefix",
     ]
     assert (dev["Outputs"]["CatalogTableName"]["Value"], dev["Outputs"]["ReadingsTableName"]["Value"]) == (
         {

@@ -142,13 +142,21 @@ def test_environment_names_the_tables_the_queues_and_powertools_settings(
             **powertools("meterbill-rate-worker"),
         },
     }
+    documents = {
+        "INVOICES_BUCKET": "InvoicesInvoicesBucket33673995",  # a Ref: the bucket's generated name
+        "INVOICE_RETENTION_DAYS": {"dev": "1", "prod": "3653"}[stage],
+        "INVOICE_RETENTION_FROM": {"dev": "stored", "prod": "year_end"}[stage],
+        "SIGNING_KEY_SECRET_PREFIX": f"meterbill/{stage}/signing-key/",
+    }
     assert readable(template, environment("invoice-schedule")) == {
         **tables,
         "INVOICE_QUEUE_URL": f"meterbill-{stage}-invoice",
+        **documents,
         **powertools("meterbill-invoice-schedule"),
     }
     assert readable(template, environment("invoice-worker")) == {
         **tables,
+        **documents,
         **powertools("meterbill-invoice-worker"),
     }
     # A queue's URL is its Ref (readable shows the name).
@@ -549,8 +557,9 @@ def test_the_invoice_worker_may_put_items_of_the_catalog_and_read_readings_but_d
     assert own_statements(dev, role_id) == [
         {
             "Sid": "Catalog",
-            # drafts are written whole; issuing is a transaction of three puts (IAM: PutItem)
-            "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
+            # drafts are written whole; issuing is a transaction of three puts (IAM: PutItem); storing a
+            # document updates the state and document attributes (UpdateItem)
+            "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"],
             "Effect": "Allow",
             "Resource": "arn:meterbill-dev-catalog",
         },
@@ -565,6 +574,24 @@ def test_the_invoice_worker_may_put_items_of_the_catalog_and_read_readings_but_d
             "Action": ["dynamodb:GetItem", "dynamodb:Query"],
             "Effect": "Allow",
             "Resource": "arn:meterbill-dev-readings",
+        },
+        {
+            "Sid": "InvoiceDocuments",  # write once with retention, HEAD; every account's invoices/ prefix
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:PutObjectRetention"],
+            "Effect": "Allow",
+            "Resource": "arn:InvoicesInvoicesBucket33673995/*/invoices/*",
+        },
+        {
+            "Sid": "InvoicesBucket",  # HEAD of a key not written yet: 404, not 403
+            "Action": "s3:ListBucket",
+            "Effect": "Allow",
+            "Resource": "arn:InvoicesInvoicesBucket33673995",
+        },
+        {
+            "Sid": "SigningKeys",
+            "Action": "secretsmanager:GetSecretValue",
+            "Effect": "Allow",
+            "Resource": "arn:aws:secretsmanager:eu-central-1:111111111111:secret:meterbill/dev/signing-key/*",
         },
         {
             "Sid": "Consume",

@@ -97,7 +97,12 @@ def test_the_email_worker_may_do_exactly_what_the_delivery_service_calls(dev: di
             "Effect": "Allow",
             "Resource": "arn:meterbill-dev-catalog",
         },
-        {"Sid": "Documents", "Action": "s3:GetObject", "Effect": "Allow", "Resource": f"arn:{bucket}/*"},
+        {
+            "Sid": "Documents",
+            "Action": "s3:GetObject",
+            "Effect": "Allow",
+            "Resource": f"arn:{bucket}/*/invoices/*",
+        },
         {
             "Sid": "SendEmail",
             "Action": ["ses:SendEmail", "ses:SendRawEmail"],

@@ -23,7 +23,7 @@ import fnmatch
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 
 import boto3
@@ -33,8 +33,9 @@ import pytest
 from moto import mock_aws
 
 from meterbill.adapters.dynamodb import build_stores, create_tables
+from meterbill.adapters.s3 import S3DocumentStore
 from meterbill.api import authorizer, dependencies
-from meterbill.ports import Scope
+from meterbill.ports import Scope, Stores
 from meterbill.services.apikeys import create_account
 from meterbill.settings import StorageSettings
 from tests.integration.conftest import (
@@ -49,6 +50,7 @@ from tests.unit.api_support import HttpAnswer, LambdaContextStub, answer_of, pro
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")
 
 IDEMPOTENCY_TABLE: Final = "meterbill-idempotency"
+INVOICES_BUCKET: Final = "meterbill-invoices"
 API_ARN: Final = "arn:aws:execute-api:eu-central-1:123456789012:api0123456"
 
 
@@ -363,6 +365,7 @@ def world() -> Iterator[World]:
             "CATALOG_TABLE": CATALOG_TABLE,
             "READINGS_TABLE": READINGS_TABLE,
             "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
+            "INVOICES_BUCKET": INVOICES_BUCKET,
         }.items():
             patch.setenv(name, value)
         writes = Writes()
@@ -374,6 +377,11 @@ def world() -> Iterator[World]:
                 KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
                 AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
                 BillingMode="PAY_PER_REQUEST",
+            )
+            boto3.client("s3", region_name=REGION).create_bucket(
+                Bucket=INVOICES_BUCKET,
+                CreateBucketConfiguration={"LocationConstraint": REGION},
+                ObjectLockEnabledForBucket=True,
             )
             dependencies.reset()
             authorizer.configure(None)
@@ -402,7 +410,22 @@ def open_account(gateway: Gateway, settings: StorageSettings, name: str, copies:
     )
     account = Account(f"acc_{name}", ids, admin=admin)
     populate(gateway, account, copies=copies)
+    store_pdf(stores, account.account_id, account.ids.invoice)
     return account
+
+
+def store_pdf(stores: Stores, account: str, invoice_id: str) -> None:
+    """The invoice's document stored in the invoices bucket, as the invoice worker stores it."""
+    now = datetime.now(UTC)
+    documents = S3DocumentStore(INVOICES_BUCKET, region=REGION)
+    stored = documents.put_once(
+        account,
+        f"invoices/{invoice_id}.pdf",
+        f"%PDF {invoice_id}".encode(),
+        content_type="application/pdf",
+        retain_until=now + timedelta(days=1),
+    )
+    stores.invoices.mark_stored(account, invoice_id, stored, now)
 
 
 # --- the routes ---------------------------------------------------------------------------------------------
@@ -571,6 +594,9 @@ ROUTES: Final[Mapping[tuple[str, str], Route]] = {
     ("GET", "/v1/invoices/{invoice_id}"): Route(
         "read", "not found", lambda ids: Call("GET", f"/v1/invoices/{ids.invoice}")
     ),
+    ("GET", "/v1/invoices/{invoice_id}/pdf"): Route(
+        "read", "not found", lambda ids: Call("GET", f"/v1/invoices/{ids.invoice}/pdf")
+    ),
     ("POST", "/v1/invoices"): Route(  # a settlement for the other account's customer
         "admin",
         "not found",
@@ -631,7 +657,7 @@ def test_the_matrix_has_a_row_for_every_route_of_the_openapi_document(world: Wor
     documented = {(method.upper(), path) for path, item in document["paths"].items() for method in item}
 
     assert documented == set(ROUTES)
-    assert len(documented) == 49
+    assert len(documented) == 50
 
 
 @pytest.mark.parametrize("route", routes("not found", "unknown reference", "rejected readings"))

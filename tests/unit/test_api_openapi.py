@@ -65,6 +65,7 @@ def test_every_route_is_documented(generated):
         ("GET", "/v1/invoices"),
         ("GET", "/v1/invoices/export"),
         ("GET", "/v1/invoices/{invoice_id}"),
+        ("GET", "/v1/invoices/{invoice_id}/pdf"),
         ("GET", "/v1/meters"),
         ("GET", "/v1/meters/{meter_id}"),
         ("GET", "/v1/meters/{meter_id}/usage"),

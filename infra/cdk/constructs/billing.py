@@ -36,6 +36,14 @@ Every role has exactly the actions its code calls, on exactly its tables and que
   as PutItem), readings GetItem and Query (rated days and months of the period).
 - each worker: ReceiveMessage, DeleteMessage and GetQueueAttributes on its queue, what Lambda's event source
   mapping calls (``AWSLambdaSQSQueueExecutionRole`` holds exactly these).
+- documents (issue 10), the worker: UpdateItem on the catalog (``mark_stored``: the state and the document's
+  attributes, never the body); on the invoices bucket, under every account's ``invoices/`` prefix
+  (``<account>/invoices/*``), PutObject with its Object Lock retention (PutObjectRetention) and GetObject
+  (HEAD of a stored document), and ListBucket on the bucket so that HEAD of a key not written yet answers 404,
+  not 403; GetSecretValue on the stage's signing-key secrets (``meterbill/<stage>/signing-key/*``), created
+  at account set-up. Both invoice functions get the bucket, the retention and the secrets' prefix
+  (``DocumentSettings``): the schedule to know that documents are stored (it then sends the periods of those
+  left unstored).
 """
 
 from __future__ import annotations
@@ -46,7 +54,7 @@ from pathlib import Path
 from typing import Final
 
 import jsii
-from aws_cdk import Duration, Stack
+from aws_cdk import Aws, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
@@ -54,12 +62,16 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.cdk.constructs.functions import METRICS_NAMESPACE, allow, python_function
+from infra.cdk.constructs.invoices import Invoices
 from infra.cdk.constructs.layer import MeterbillLayer
 from infra.cdk.constructs.storage import Storage
 from infra.cdk.nag import acknowledge
 from infra.cdk.sources import BUILD_LEFTOVERS, INVOICE_FUNCTIONS, RATE_FUNCTIONS
 from infra.cdk.stages import StageConfig
 from meterbill.adapters.dynamodb.schema import KEYS_BY_ACCOUNT_INDEX
+
+# Where documents go under an account's prefix (services.documents.document_key: invoices/<id>.pdf).
+DOCUMENT_PREFIX: Final = "invoices/"
 
 CATALOG_ACTIONS_OF_RATING: Final = (
     "dynamodb:DeleteItem",
@@ -69,7 +81,15 @@ CATALOG_ACTIONS_OF_RATING: Final = (
 )
 READINGS_ACTIONS_OF_RATING: Final = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query")
 CATALOG_ACTIONS_OF_THE_INVOICE_SCHEDULE: Final = ("dynamodb:GetItem", "dynamodb:Query")
-CATALOG_ACTIONS_OF_THE_INVOICE_WORKER: Final = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query")
+CATALOG_ACTIONS_OF_THE_INVOICE_WORKER: Final = (
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:Query",
+    "dynamodb:UpdateItem",
+)
+DOCUMENT_ACTIONS_OF_THE_INVOICE_WORKER: Final = ("s3:GetObject", "s3:PutObject", "s3:PutObjectRetention")
+BUCKET_ACTIONS_OF_THE_INVOICE_WORKER: Final = ("s3:ListBucket",)
+SIGNING_KEY_ACTIONS: Final = ("secretsmanager:GetSecretValue",)
 INVOICES_INDEX_ACTIONS: Final = ("dynamodb:Query",)
 READINGS_ACTIONS_OF_THE_INVOICE_WORKER: Final = ("dynamodb:GetItem", "dynamodb:Query")
 SEND_ACTIONS: Final = ("sqs:SendMessage",)
@@ -146,6 +166,7 @@ class Billing(Construct):
         stage: StageConfig,
         storage: Storage,
         layer: MeterbillLayer,
+        invoices: Invoices,
     ) -> None:
         super().__init__(scope, construct_id)
         self.stage = stage
@@ -167,6 +188,12 @@ class Billing(Construct):
                 "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
             }
 
+        documents = {
+            "INVOICES_BUCKET": invoices.bucket.bucket_name,
+            "INVOICE_RETENTION_DAYS": str(stage.invoice_retention_days),
+            "INVOICE_RETENTION_FROM": stage.invoice_retention_from,
+            "SIGNING_KEY_SECRET_PREFIX": stage.signing_key_secret_prefix,
+        }
         rate_code = _code(RATE_FUNCTIONS)
         invoice_code = _code(INVOICE_FUNCTIONS)
         self.rate_schedule = python_function(
@@ -223,6 +250,7 @@ class Billing(Construct):
             environment={
                 **tables,
                 "INVOICE_QUEUE_URL": self.invoice_queue.queue_url,
+                **documents,
                 **powertools("meterbill-invoice-schedule"),
             },
         )
@@ -239,7 +267,7 @@ class Billing(Construct):
             timeout=INVOICE_WORKER_TIMEOUT,
             # Few at once: DynamoDB, and the account's numbering counter every issue of a series races for.
             reserved_concurrency=stage.invoice_worker_reserved_concurrency,
-            environment={**tables, **powertools("meterbill-invoice-worker")},
+            environment={**tables, **documents, **powertools("meterbill-invoice-worker")},
         )
 
         catalog, readings = storage.catalog.table_arn, storage.readings.table_arn
@@ -255,6 +283,25 @@ class Billing(Construct):
         allow(self.invoice_worker.role, CATALOG_ACTIONS_OF_THE_INVOICE_WORKER, [catalog], sid="Catalog")
         allow(self.invoice_worker.role, INVOICES_INDEX_ACTIONS, [invoices_index], sid="InvoicesByCustomer")
         allow(self.invoice_worker.role, READINGS_ACTIONS_OF_THE_INVOICE_WORKER, [readings], sid="Readings")
+        allow(
+            self.invoice_worker.role,
+            DOCUMENT_ACTIONS_OF_THE_INVOICE_WORKER,
+            [invoices.bucket.arn_for_objects(f"*/{DOCUMENT_PREFIX}*")],
+            sid="InvoiceDocuments",
+        )
+        allow(
+            self.invoice_worker.role,
+            BUCKET_ACTIONS_OF_THE_INVOICE_WORKER,
+            [invoices.bucket.bucket_arn],
+            sid="InvoicesBucket",
+        )
+        # Pseudo parameters, not the stack's env: one statement (and one acknowledgement) for any account.
+        secrets = (
+            f"arn:{Aws.PARTITION}:secretsmanager:{Aws.REGION}:{Aws.ACCOUNT_ID}:secret:"
+            f"{stage.signing_key_secret_prefix}*"
+        )
+        allow(self.invoice_worker.role, SIGNING_KEY_ACTIONS, [secrets], sid="SigningKeys")
+        self._acknowledge_document_wildcards(invoices)
 
         self._consume(
             "RateWorkerQueue",
@@ -280,6 +327,25 @@ class Billing(Construct):
             stage.invoice_schedule,
             INVOICE_RETRY,
             "invoicing pass",
+        )
+
+    def _acknowledge_document_wildcards(self, invoices: Invoices) -> None:
+        role = self.invoice_worker.role
+        assert isinstance(role, iam.Role)
+        bucket = Stack.of(self).get_logical_id(invoices.bucket.node.default_child)  # type: ignore[arg-type]
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/*/{DOCUMENT_PREFIX}*]",
+            "The worker writes and reads invoice documents of every account (<account>/invoices/<id>.pdf): "
+            "the account is a key prefix chosen per message, so the resource names all accounts' invoice "
+            "prefixes and nothing else of the bucket.",
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:"
+            f"secret:{self.stage.signing_key_secret_prefix}*]",
+            "One signing-key secret per account, made at account set-up: the worker reads the key of the "
+            "account whose document it signs, so it may read this stage's signing keys, nothing else.",
         )
 
     @property

@@ -209,7 +209,7 @@ class Email(Construct):
         allow(
             worker_role,
             DOCUMENT_ACTIONS_OF_THE_EMAIL_WORKER,
-            [documents.arn_for_objects("*")],
+            [documents.arn_for_objects("*/invoices/*")],
             sid="Documents",
         )
         allow(worker_role, SEND_EMAIL_ACTIONS, [*identities, configuration_set_arn], sid="SendEmail")
@@ -228,8 +228,8 @@ class Email(Construct):
         bucket_id = stack.get_logical_id(documents.node.default_child)  # type: ignore[arg-type]
         acknowledge(
             worker_role,
-            f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/*]",
-            "The worker reads any stored PDF of the invoices bucket (keys are <account>/<document key>): "
+            f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/*/invoices/*]",
+            "The worker reads any account's stored PDFs (<account>/invoices/* of the invoices bucket): "
             "GetObject only, never a write or delete; the key is not known before the message is read.",
         )
         acknowledge(

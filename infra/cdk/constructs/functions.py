@@ -21,14 +21,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra.cdk.constructs.invoices import Invoices
 from infra.cdk.constructs.layer import ARCHITECTURE, RUNTIME, MeterbillLayer
 from infra.cdk.constructs.storage import Storage
+from infra.cdk.nag import acknowledge
 from infra.cdk.sources import BUILD_LEFTOVERS, INGEST_FUNCTIONS
 from infra.cdk.stages import StageConfig
 from meterbill.adapters.dynamodb.schema import KEYS_BY_ACCOUNT_INDEX
@@ -54,6 +56,7 @@ IDEMPOTENCY_ACTIONS_OF_THE_API: Final = (
     "dynamodb:UpdateItem",
 )
 CATALOG_ACTIONS_OF_THE_AUTHORIZER: Final = ("dynamodb:GetItem",)
+DOCUMENT_ACTIONS_OF_THE_API: Final = ("s3:GetObject",)
 
 # API Gateway gives up on an integration after 29 s: a function running longer would work for nobody.
 API_TIMEOUT: Final = Duration.seconds(29)
@@ -72,6 +75,7 @@ class Functions(Construct):
         stage: StageConfig,
         storage: Storage,
         layer: MeterbillLayer,
+        invoices: Invoices,
     ) -> None:
         super().__init__(scope, construct_id)
         code = lambda_.Code.from_asset(str(INGEST_FUNCTIONS), exclude=list(BUILD_LEFTOVERS))
@@ -93,6 +97,7 @@ class Functions(Construct):
                 "CATALOG_TABLE": storage.catalog.table_name,
                 "READINGS_TABLE": storage.readings.table_name,
                 "IDEMPOTENCY_TABLE": storage.idempotency.table_name,
+                "INVOICES_BUCKET": invoices.bucket.bucket_name,
                 "POWERTOOLS_SERVICE_NAME": API_SERVICE,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 # Answers hold customers' data and can be large: traces keep timings, not bodies.
@@ -126,6 +131,21 @@ class Functions(Construct):
         allow(self.api.role, READINGS_ACTIONS_OF_THE_API, [storage.readings.table_arn], sid="Readings")
         allow(
             self.api.role, IDEMPOTENCY_ACTIONS_OF_THE_API, [storage.idempotency.table_arn], sid="Idempotency"
+        )
+        # GET /v1/invoices/{id}/pdf: HEAD of the stored PDF and a URL presigned with this role's GetObject.
+        allow(
+            self.api.role,
+            DOCUMENT_ACTIONS_OF_THE_API,
+            [invoices.bucket.arn_for_objects("*/invoices/*")],
+            sid="InvoiceDocuments",
+        )
+        bucket = Stack.of(self).get_logical_id(invoices.bucket.node.default_child)  # type: ignore[arg-type]
+        acknowledge(
+            self.api.role,  # type: ignore[arg-type]  # a Role construct, made by python_function
+            f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/*/invoices/*]",
+            "The API presigns downloads of the caller's account's invoice documents (<account>/invoices/"
+            "<id>.pdf); the account is a key prefix chosen per request, so the resource names all accounts' "
+            "invoice prefixes and nothing else of the bucket.",
         )
         allow(
             self.authorizer.role,

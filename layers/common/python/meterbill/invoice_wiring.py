@@ -1,26 +1,48 @@
 """What the invoice functions are wired to: the stores and the work queue, built once per cold start from
-``InvoiceSettings`` (the environment), or given by ``configure`` (tests, ``meterbill schedules run``)."""
+``InvoiceSettings`` (the environment), or given by ``configure`` (tests, ``meterbill schedules run``).
+
+Documents (issue 10): ``document_step()`` is what the worker stores documents with - the invoices bucket
+(``DocumentSettings``: INVOICES_BUCKET, retention), the renderer and the signing keys. None means documents
+are not stored (no bucket, or no renderer wired): the worker only invoices, the run sends no unstored work.
+The renderer (factur-x XML -> PDF/A-3 -> PAdES signature with the account's key from Secrets Manager) is
+given by ``configure(documents=...)`` or ``set_renderer`` - the documents package provides it."""
 
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from meterbill.errors import InvalidInputError
-from meterbill.ports import InvoiceWorkQueue, Stores
-from meterbill.settings import InvoiceSettings
+from meterbill.ports import InvoiceWorkQueue, SigningKeyStore, Stores
+from meterbill.settings import DocumentSettings, InvoiceSettings
+
+if TYPE_CHECKING:
+    from meterbill.services.documents import DocumentStep, Render
 
 _configured: dict[str, Any] = {}
+# (the account's signing keys) -> the renderer: set once by the documents package's wiring.
+_renderer: list[Callable[[SigningKeyStore], Render]] = []
 
 
-def configure(*, stores: Stores | None = None, queue: InvoiceWorkQueue | None = None) -> None:
+def configure(
+    *,
+    stores: Stores | None = None,
+    queue: InvoiceWorkQueue | None = None,
+    documents: DocumentStep | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> None:
     _configured.clear()
     if stores is not None:
         _configured["stores"] = stores
     if queue is not None:
         _configured["queue"] = queue
+    if documents is not None:
+        _configured["documents"] = documents
+    if clock is not None:
+        _configured["clock"] = clock
 
 
 def reset() -> None:
@@ -28,6 +50,13 @@ def reset() -> None:
     _settings.cache_clear()
     _stores.cache_clear()
     _queue.cache_clear()
+    _document_step.cache_clear()
+
+
+def set_renderer(make: Callable[[SigningKeyStore], Render]) -> None:
+    """The document pipeline the worker renders with, made from the accounts' signing keys."""
+    _renderer[:] = [make]
+    _document_step.cache_clear()
 
 
 @cache
@@ -54,6 +83,40 @@ def _queue() -> InvoiceWorkQueue:
         region=settings.storage.region or None,
         endpoint_url=settings.sqs_endpoint_url,
     )
+
+
+@cache
+def _document_step() -> DocumentStep | None:
+    # Only the documents' part (InvoiceSettings.documents reads the same variables): a test or the CLI that
+    # configured its stores has no table names in the environment.
+    settings = DocumentSettings.from_env(os.environ)
+    if not settings.bucket or not _renderer:
+        return None
+    from meterbill.adapters.s3 import S3DocumentStore
+    from meterbill.adapters.secrets import SecretsManagerSigningKeys
+    from meterbill.services.documents import DocumentStep
+
+    keys = SecretsManagerSigningKeys(
+        settings.signing_key_secret_prefix,
+        region=settings.region,
+        endpoint_url=settings.secrets_endpoint_url,
+    )
+    documents = S3DocumentStore(
+        settings.bucket, region=settings.region, endpoint_url=settings.s3_endpoint_url
+    )
+    return DocumentStep(documents=documents, render=_renderer[0](keys), retention=settings.retention)
+
+
+def document_step() -> DocumentStep | None:
+    """How the worker stores documents; None: it does not."""
+    step: DocumentStep | None = _configured.get("documents") or _document_step()
+    return step
+
+
+def now() -> datetime:
+    """The moment a worker step happens (a test's clock when configured)."""
+    clock: Callable[[], datetime] | None = _configured.get("clock")
+    return clock() if clock is not None else datetime.now(UTC)
 
 
 def invoice_stores() -> Stores:

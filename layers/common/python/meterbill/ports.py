@@ -270,6 +270,7 @@ class Stores:
     invoices: InvoiceStore
     metering: MeteringStore | None = None  # what the rating pass keeps (a customer's running cost)
     deliveries: DeliveryStore | None = None  # the emails of stored documents (issue 10)
+    documents: DocumentStore | None = None  # the invoices bucket (None: documents are not stored)
 
 
 @dataclass(frozen=True, slots=True)
@@ -654,6 +655,29 @@ class DocumentStore(ABC):
     @abstractmethod
     def download_url(self, account: str, key: str, *, expires_in: timedelta) -> str:
         """A URL that downloads the stored bytes until ``expires_in`` from now; NotFoundError."""
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKeyPem:
+    """An account's document signing key as PEM text: the private key (PKCS#8) and its X.509 certificate
+    (``documents.signing.SigningKey`` holds the same two)."""
+
+    private_key_pem: str
+    certificate_pem: str
+
+
+class SigningKeyStore(ABC):
+    """The accounts' signing keys (Secrets Manager on AWS, one secret per account; moto locally). A key is
+    created once, at account set-up, and never replaced: documents signed with it must stay verifiable."""
+
+    @abstractmethod
+    def get(self, account: str) -> SigningKeyPem:
+        """NotFoundError when the account has none."""
+
+    @abstractmethod
+    def create(self, account: str, key: SigningKeyPem) -> SigningKeyPem:
+        """Stores ``key`` as the account's unless it has one already; answers the account's key (the
+        stored one when it had one: the first key stays)."""
 
 
 @dataclass(frozen=True, slots=True)

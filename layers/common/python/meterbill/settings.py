@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from typing import Final, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from meterbill.timeutil import local_midnight
 
 
 class StorageSettings(BaseModel):
@@ -26,11 +31,76 @@ class StorageSettings(BaseModel):
         )
 
 
+# --- invoice documents (issue 10) --------------------------------------------------------------------------
+
+DEFAULT_SIGNING_KEY_SECRET_PREFIX: Final = "meterbill/signing-key/"
+
+
+class Retention(BaseModel):
+    """How long a stored invoice document is locked (S3 Object Lock, compliance mode), as deployed per stage
+    (``infra/cdk/stages.py``: ``invoice_retention_days``, 1 in dev, 3653 in prod).
+
+    ``from_ = "stored"``: ``days`` from the moment it is stored (dev: the bucket can be emptied the next day).
+    ``from_ = "year_end"``: ``days`` from the end of the calendar year in which the invoice was issued (on the
+    site's calendar), as German law counts it (HGB §257 (5), AO §147 (4), GoBD: 10 years from the end of
+    the year, not from the invoice's date) - 3653 days from 1 January covers the 10 years including two
+    leap days."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    days: int = Field(default=1, ge=1, le=36_500)
+    from_: Literal["stored", "year_end"] = Field(default="stored", alias="from")
+
+    def until(self, *, stored_at: datetime, issue_date: date, zone: ZoneInfo) -> datetime:
+        """The aware moment the lock ends."""
+        if self.from_ == "stored":
+            return stored_at + timedelta(days=self.days)
+        return local_midnight(date(issue_date.year + 1, 1, 1), zone) + timedelta(days=self.days)
+
+
+class DocumentSettings(BaseModel):
+    """Where invoice documents are stored and signed: the invoices bucket (INVOICES_BUCKET; empty: documents
+    are not stored, as before issue 10), their retention (INVOICE_RETENTION_DAYS, INVOICE_RETENTION_FROM),
+    the Secrets Manager names of the accounts' signing keys (SIGNING_KEY_SECRET_PREFIX + account id)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bucket: str = ""
+    region: str = ""
+    retention: Retention = Retention()
+    signing_key_secret_prefix: str = Field(default=DEFAULT_SIGNING_KEY_SECRET_PREFIX, min_length=1)
+    # Set only off AWS: moto's server locally, or a test.
+    s3_endpoint_url: str | None = None
+    secrets_endpoint_url: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> DocumentSettings:
+        retention: dict[str, str] = {}
+        if env.get("INVOICE_RETENTION_DAYS"):
+            retention["days"] = env["INVOICE_RETENTION_DAYS"]
+        if env.get("INVOICE_RETENTION_FROM"):
+            retention["from"] = env["INVOICE_RETENTION_FROM"]
+        return cls.model_validate(
+            {
+                "bucket": env.get("INVOICES_BUCKET", ""),
+                "region": env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION", ""),
+                "retention": retention,
+                "signing_key_secret_prefix": env.get("SIGNING_KEY_SECRET_PREFIX")
+                or DEFAULT_SIGNING_KEY_SECRET_PREFIX,
+                "s3_endpoint_url": env.get("S3_ENDPOINT_URL") or None,
+                "secrets_endpoint_url": env.get("SECRETSMANAGER_ENDPOINT_URL") or None,
+            }
+        )
+
+
 class ApiSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     storage: StorageSettings
     idempotency_table: str = Field(min_length=3)
+    # The invoices bucket (GET /v1/invoices/{id}/pdf presigns its objects); empty: no documents stored.
+    invoices_bucket: str = ""
+    s3_endpoint_url: str | None = None  # off AWS only (moto)
     max_body_bytes: int = 1_000_000
     max_import_bytes: int = 5_000_000
     # 4,000 of the largest readings (64-character meter id, timestamp to the microsecond with its offset,
@@ -48,6 +118,8 @@ class ApiSettings(BaseModel):
             idempotency_table=env.get("IDEMPOTENCY_TABLE", ""),
             email_queue_url=env.get("EMAIL_QUEUE_URL", ""),
             sqs_endpoint_url=env.get("SQS_ENDPOINT_URL") or None,
+            invoices_bucket=env.get("INVOICES_BUCKET", ""),
+            s3_endpoint_url=env.get("S3_ENDPOINT_URL") or None,
         )
 
 
@@ -96,6 +168,7 @@ class InvoiceSettings(BaseModel):
     invoice_queue_url: str = ""
     # Set only off AWS: moto's server locally, or a test.
     sqs_endpoint_url: str | None = None
+    documents: DocumentSettings = DocumentSettings()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> InvoiceSettings:
@@ -103,6 +176,7 @@ class InvoiceSettings(BaseModel):
             storage=StorageSettings.from_env(env),
             invoice_queue_url=env.get("INVOICE_QUEUE_URL", ""),
             sqs_endpoint_url=env.get("SQS_ENDPOINT_URL") or None,
+            documents=DocumentSettings.from_env(env),
         )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any, Final
@@ -102,11 +102,16 @@ def backend() -> Backend:
 @cache
 def _from_environment() -> Backend:
     from meterbill.adapters.dynamodb import build_stores  # the stores' modules load with the first request
+    from meterbill.adapters.s3 import S3DocumentStore
 
     settings = ApiSettings.from_env(os.environ)
-    return Backend(
-        settings=settings, stores=build_stores(settings.storage), idempotency=_idempotency_store(settings)
-    )
+    stores = build_stores(settings.storage)
+    if settings.invoices_bucket:
+        documents = S3DocumentStore(
+            settings.invoices_bucket, region=settings.storage.region, endpoint_url=settings.s3_endpoint_url
+        )
+        stores = replace(stores, documents=documents)
+    return Backend(settings=settings, stores=stores, idempotency=_idempotency_store(settings))
 
 
 class LazyQueue(DeliveryQueue):

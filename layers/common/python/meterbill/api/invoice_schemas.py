@@ -240,6 +240,11 @@ class InvoiceDocument(InvoiceSummary):
         )
 
 
+class DocumentDownload(_Response):
+    url: str = Field(description="a presigned GET of the stored, signed PDF")
+    expires_at: datetime = Field(description="the URL works until then (5 minutes)")
+
+
 class InvoicePage(_Page):
     items: list[InvoiceSummary]
 

@@ -65,6 +65,10 @@ _REASONS: Final = {
 }
 
 
+# GETs whose object's state can refuse them (409): an invoice's PDF exists once it is stored.
+_READS_THAT_CONFLICT: Final = frozenset({"/v1/invoices/{invoice_id}/pdf"})
+
+
 def document(app: ApiGatewayResolver) -> dict[str, Any]:
     """The app's OpenAPI document with every error answer a problem document."""
     app.configure_openapi(
@@ -84,13 +88,13 @@ def document(app: ApiGatewayResolver) -> dict[str, Any]:
     problem_schema = ProblemDocument.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas.update(problem_schema.pop("$defs", {}))
     schemas["ProblemDocument"] = problem_schema
-    for operations in result.get("paths", {}).values():
+    for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
-            _describe_errors(method, operation)
+            _describe_errors(method, operation, conflicts=method == "post" or path in _READS_THAT_CONFLICT)
     return result
 
 
-def _describe_errors(method: str, operation: dict[str, Any]) -> None:
+def _describe_errors(method: str, operation: dict[str, Any], *, conflicts: bool) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
     if "204" in responses:  # no body, so no media type (powertools describes a JSON null)
         responses["204"] = {"description": "done; the answer has no body"}
@@ -105,7 +109,7 @@ def _describe_errors(method: str, operation: dict[str, Any]) -> None:
         statuses.add(404)
     if "requestBody" in operation:
         statuses |= {400, 413, 415}
-    if method == "post":
+    if conflicts:
         statuses.add(409)
     if ("header", "if-match") in parameters:
         statuses.add(412)

@@ -7,6 +7,14 @@ and the customer's drafts of invoices (recomputed on every pass until their grac
 issued). Each becomes one ``InvoiceWork`` message; the worker (``work``) runs ``invoicing.invoice_period``
 on it. A due span whose invoice was voided is not sent again (voiding a scheduled draft means: do not bill
 it). Sending the same work twice is harmless: the worker is idempotent by the invoice's deterministic id.
+
+Documents (issue 10): after ``work`` the worker stores the documents of what is issued and not stored yet
+for the (customer, period) - the invoice it issued, and notes issued through the API on that period
+(``store_documents``; ``services.documents.store_period_documents``). With ``unstored=True`` (the
+deployment stores documents) the run also sends the period of every document still ``issued``: one whose
+storage failed (an account without a seller, storage down) or a note or settlement issued by the API, so
+each is stored within the hour. The worker finds such an invoice issued (``work`` changes nothing) and
+stores its documents.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from meterbill.ports import AccountRecord, InvoiceRecord, InvoiceWork, InvoiceWo
 from meterbill.services import catalog as catalog_service
 from meterbill.services.billing_settings import settings_of
 from meterbill.services.common import require_aware
+from meterbill.services.documents import DocumentStep, PeriodDocuments, store_period_documents
 from meterbill.services.invoicing import customer_calendar, invoice_period
 
 ACCOUNTS_PAGE: Final = 100
@@ -59,17 +68,21 @@ def _invoices(account: str, stores: Stores) -> list[InvoiceRecord]:
         cursor = page.cursor
 
 
-def account_work(account: str, now: datetime, stores: Stores) -> list[InvoiceWork]:
-    """The work of one account at ``now``, by customer, oldest period first."""
+def account_work(account: str, now: datetime, stores: Stores, *, unstored: bool = False) -> list[InvoiceWork]:
+    """The work of one account at ``now``, by customer, oldest period first; with ``unstored``, also the
+    (customer, period) of every invoice and note issued and not stored yet."""
     require_aware(now, "now")
     settings = settings_of(account, stores.accounts)
     assignments = list(catalog_service.all_of(account, Assignment, stores.catalog))
     meters = {m.id: m for m in catalog_service.all_of(account, Meter, stores.catalog)}
     sites = {s.id: s for s in catalog_service.all_of(account, Site, stores.catalog)}
     invoices: dict[str, list[InvoiceRecord]] = {}
+    not_stored: set[tuple[str, date, date]] = set()
     for record in _invoices(account, stores):
         if record.kind == "invoice":
             invoices.setdefault(record.customer_id, []).append(record)
+        if unstored and record.state == "issued":
+            not_stored.add((record.customer_id, record.period_start, record.period_end))
     work: list[InvoiceWork] = []
     for customer in catalog_service.all_of(account, Customer, stores.catalog):
         calendar = customer_calendar(customer, assignments, meters, sites, settings)
@@ -86,11 +99,15 @@ def account_work(account: str, now: datetime, stores: Stores) -> list[InvoiceWor
             if (span.start, span.end) not in voided
         }
         spans |= {(r.period_start, r.period_end) for r in records if r.state == "draft"}
+        spans |= {(start, end) for customer_id, start, end in not_stored if customer_id == customer.id}
+        not_stored -= {(customer.id, start, end) for start, end in spans}
         work += (InvoiceWork(account, customer.id, start, end, now) for start, end in sorted(spans))
+    # documents of customers without assignments now (their calendar is gone; their documents are not)
+    work += (InvoiceWork(account, c, start, end, now) for c, start, end in sorted(not_stored))
     return work
 
 
-def run(now: datetime, stores: Stores, queue: InvoiceWorkQueue) -> RunReport:
+def run(now: datetime, stores: Stores, queue: InvoiceWorkQueue, *, unstored: bool = False) -> RunReport:
     """One pass of the schedule at ``now``: every account's work sent to ``queue``. An account whose work
     cannot be found (its catalog or settings unreadable) is reported in ``failed`` and the others go on;
     storage that is unavailable ends the pass (StorageUnavailableError), to be retried by the scheduler."""
@@ -101,7 +118,7 @@ def run(now: datetime, stores: Stores, queue: InvoiceWorkQueue) -> RunReport:
     for account in accounts(stores):
         account_count += 1
         try:
-            work = account_work(account.account_id, now, stores)
+            work = account_work(account.account_id, now, stores, unstored=unstored)
         except StorageUnavailableError:
             raise
         except (MeterbillError, ValueError):  # one account's bad data does not stop the others' run
@@ -150,4 +167,17 @@ def work(item: InvoiceWork, stores: Stores) -> InvoiceRecord:
     """The worker's step for one message, as of the moment its run was scheduled for."""
     return invoice_period(
         item.account, item.customer_id, (item.period_start, item.period_end), item.as_of, stores
+    )
+
+
+def store_documents(item: InvoiceWork, stores: Stores, step: DocumentStep, now: datetime) -> PeriodDocuments:
+    """The worker's step after ``work``: the documents of the (customer, period) issued and not yet stored,
+    stored at ``now``."""
+    return store_period_documents(
+        item.account,
+        item.customer_id,
+        (item.period_start, item.period_end),
+        stores=stores,
+        step=step,
+        now=now,
     )

@@ -50,6 +50,8 @@ from meterbill.adapters.dynamodb.schema import (
     invoices_pk,
     key_part,
 )
+from meterbill.billing import invoice as invoices_core
+from meterbill.billing.invoice import InvoiceStateError
 from meterbill.errors import InvalidInputError, InvalidStateError, NotFoundError, StorageUnavailableError
 from meterbill.ports import (
     InvoiceDocumentRef,
@@ -381,14 +383,13 @@ class DynamoDbInvoiceStore(InvoiceStore):
             current = self._find(account, invoice_id)
             if current is None:
                 raise NotFoundError("invoice", invoice_id)
-            if current.state in ("stored", "delivered"):
+            state = _next_state(invoices_core.stored, invoice_id, current.state, "store a document")
+            if state == current.state:  # stored or delivered already
                 if current.document_sha256 == document.sha256:
                     return _record(account, current)  # a retry: the same document is on the record
                 raise InvalidStateError(
                     "invoice", invoice_id, f"{current.state} with another document", "store a document"
                 )
-            if current.state != "issued":
-                raise InvalidStateError("invoice", invoice_id, current.state, "store a document")
             item = self._invoices
             actions = [
                 item.state.set("stored"),
@@ -411,10 +412,9 @@ class DynamoDbInvoiceStore(InvoiceStore):
             current = self._find(account, invoice_id)
             if current is None:
                 raise NotFoundError("invoice", invoice_id)
-            if current.state == "delivered":
-                return _record(account, current)
-            if current.state != "stored":
-                raise InvalidStateError("invoice", invoice_id, current.state, "mark it delivered")
+            state = _next_state(invoices_core.delivered, invoice_id, current.state, "mark it delivered")
+            if state == current.state:
+                return _record(account, current)  # delivered already
             item = self._invoices
             actions = [
                 item.state.set("delivered"),
@@ -603,6 +603,16 @@ class DynamoDbInvoiceStore(InvoiceStore):
         """Before a retry after a lost race: the retry policy's jittered backoff (none before the first)."""
         if attempt:
             self._db.retry.sleep(self._db.retry.delay_before(attempt - 1))
+
+
+def _next_state(
+    step: Callable[[str, str], InvoiceState], invoice_id: str, state: str, action: str
+) -> InvoiceState:
+    """The lifecycle's transition (``billing.invoice``), its refusal as the store's InvalidStateError."""
+    try:
+        return step(invoice_id, state)
+    except InvoiceStateError:
+        raise InvalidStateError("invoice", invoice_id, state, action) from None
 
 
 def _all(conditions: Sequence[Condition]) -> Condition | None:

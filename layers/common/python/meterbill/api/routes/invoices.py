@@ -21,6 +21,7 @@ from meterbill.api.invoice_schemas import (
     ChargeBucket,
     Charges,
     DeliveryDocument,
+    DocumentDownload,
     InvoiceDocument,
     InvoicePage,
     InvoiceSummary,
@@ -135,6 +136,21 @@ def export_invoices(
 def get_invoice(invoice_id: str, caller: AuthorizedCaller) -> Response[InvoiceDocument]:
     record = caller.stores.invoices.get(caller.account, invoice_id)
     return found(document_of(caller, record), etag_of(record))
+
+
+@router.get(
+    "/v1/invoices/<invoice_id>/pdf",
+    summary="Download the invoice's PDF",
+    description="A presigned URL of the signed PDF as stored (written once, Object Lock), valid 5 minutes. "
+    "409 naming `state` while the invoice has no stored document (draft, void, or issued and not stored "
+    "yet).",
+    tags=["invoices"],
+)
+def get_invoice_pdf(invoice_id: str, caller: AuthorizedCaller) -> DocumentDownload:
+    from meterbill.services import documents  # loads the invoicing services: on first use
+
+    link = documents.download_link(caller.account, invoice_id, caller.stores, caller.now())
+    return DocumentDownload(url=link.url, expires_at=link.expires_at)
 
 
 @router.post(
