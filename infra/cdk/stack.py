@@ -53,6 +53,9 @@ class MeterbillStack(Stack):
         # POST /v1/invoices/{id}/resend queues an email.
         self.functions.api.add_environment("EMAIL_QUEUE_URL", self.email.queue.queue_url)
         allow(self.functions.api.role, SEND_ACTIONS, [self.email.queue.queue_arn], sid="EmailQueue")
+        # The invoice worker queues the first email of each document it stores.
+        self.billing.invoice_worker.add_environment("EMAIL_QUEUE_URL", self.email.queue.queue_url)
+        allow(self.billing.invoice_worker.role, SEND_ACTIONS, [self.email.queue.queue_arn], sid="EmailQueue")
         self.monitoring = Monitoring(
             self,
             "Monitoring",

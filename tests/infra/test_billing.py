@@ -157,6 +157,7 @@ def test_environment_names_the_tables_the_queues_and_powertools_settings(
     assert readable(template, environment("invoice-worker")) == {
         **tables,
         **documents,
+        "EMAIL_QUEUE_URL": f"meterbill-{stage}-email",  # the first email of each stored document
         **powertools("meterbill-invoice-worker"),
     }
     # A queue's URL is its Ref (readable shows the name).
@@ -598,6 +599,12 @@ def test_the_invoice_worker_may_put_items_of_the_catalog_and_read_readings_but_d
             "Action": ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
             "Effect": "Allow",
             "Resource": "arn:meterbill-dev-invoice",
+        },
+        {
+            "Sid": "EmailQueue",  # the first email of each stored document (constructs/email.py)
+            "Action": "sqs:SendMessage",
+            "Effect": "Allow",
+            "Resource": "arn:meterbill-dev-email",
         },
     ]
 

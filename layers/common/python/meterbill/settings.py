@@ -169,6 +169,9 @@ class InvoiceSettings(BaseModel):
     # Set only off AWS: moto's server locally, or a test.
     sqs_endpoint_url: str | None = None
     documents: DocumentSettings = DocumentSettings()
+    # The email queue (EMAIL_QUEUE_URL): the worker queues the first email of each stored document there;
+    # empty: documents are stored, not emailed.
+    email_queue_url: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> InvoiceSettings:
@@ -177,6 +180,7 @@ class InvoiceSettings(BaseModel):
             invoice_queue_url=env.get("INVOICE_QUEUE_URL", ""),
             sqs_endpoint_url=env.get("SQS_ENDPOINT_URL") or None,
             documents=DocumentSettings.from_env(env),
+            email_queue_url=env.get("EMAIL_QUEUE_URL", ""),
         )
 
 
