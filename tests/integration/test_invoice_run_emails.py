@@ -10,6 +10,7 @@ import email.policy
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import boto3
 import pytest
@@ -157,3 +158,39 @@ def test_a_run_issues_stores_and_emails_each_invoice_once_with_exactly_the_store
     }
     assert run_email_worker(wired["email"]) == []  # all delivered: no first email queued again
     assert len(ses_backends["123456789012"][REGION].sent_messages) == 5
+
+
+def test_a_crash_after_storing_and_before_queueing_the_email_still_gives_one_pdf_and_one_email(
+    wired: dict[str, str], stores: Stores, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from functions.invoice import invoice_schedule_handler, invoice_worker_handler
+    from meterbill.services import billrun
+
+    invoice_schedule_handler.lambda_handler(
+        {"scheduled_time": "2026-02-17T00:30:00+01:00"}, LambdaContextStub()
+    )
+    work = received(wired["invoice"])
+
+    def crash(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("killed after the documents were stored, before their emails were queued")
+
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    with monkeypatch.context() as patched:
+        patched.setattr(billrun, "queue_emails", crash)
+        with pytest.raises(BatchProcessingError):  # every message of the batch failed
+            invoice_worker_handler.lambda_handler({"Records": work}, LambdaContextStub())
+    assert sorted(r.state for r in stores.invoices.list(A, limit=20).items) == ["stored"] * 5
+    assert run_email_worker(wired["email"]) == []
+
+    # SQS delivers the messages again: nothing is stored twice, every stored document gets its email.
+    assert invoice_worker_handler.lambda_handler({"Records": work}, LambdaContextStub()) == {
+        "batchItemFailures": []
+    }
+    assert len(run_email_worker(wired["email"])) == 5
+    s3 = boto3.client("s3", region_name=REGION)
+    assert (
+        len(s3.list_object_versions(Bucket=BUCKET)["Versions"]),
+        len(ses_backends["123456789012"][REGION].sent_messages),
+    ) == (5, 5)
+    assert sorted(r.state for r in stores.invoices.list(A, limit=20).items) == ["delivered"] * 5
