@@ -90,13 +90,16 @@ def _decode_cursor(cursor: str | None) -> str | None:
 
 class FakeCatalogStore(CatalogStore):
     """``items[(account, kind, item_id)]`` holds what is stored; an ETag hashes the body and its revision.
-    ``get_calls`` counts the lookups one by one (what a batch should avoid)."""
+    ``get_calls`` counts the lookups one by one (what a batch should avoid), ``list_calls`` the pages listed
+    by kind and ``assignment_queries`` the calls of ``assignments_of`` (what a bill-run message reads)."""
 
     def __init__(self, clock: Callable[[], datetime] = fixed_clock) -> None:
         self.items: dict[tuple[str, CatalogKind, str], Stored] = {}
         self._revisions: dict[tuple[str, CatalogKind, str], int] = {}
         self._clock = clock
         self.get_calls = 0
+        self.list_calls: dict[CatalogKind, int] = {}  # listings (pages) by kind
+        self.assignment_queries = 0  # assignments_of calls
 
     def _etag(self, key: tuple[str, CatalogKind, str], body: Mapping[str, Any]) -> str:
         revision = self._revisions[key]
@@ -123,6 +126,7 @@ class FakeCatalogStore(CatalogStore):
     def list(
         self, account: str, kind: CatalogKind, *, limit: int, cursor: str | None = None, prefix: str = ""
     ) -> Page[Stored]:
+        self.list_calls[kind] = self.list_calls.get(kind, 0) + 1
         ids = sorted(
             item_id
             for (a, k, item_id) in self.items
@@ -157,6 +161,19 @@ class FakeCatalogStore(CatalogStore):
             for (a, kind, item_id), stored in self.items.items()
             if a == account and kind == "meter" and stored.body.get("external_id") in wanted
         }
+
+    def assignments_of(
+        self, account: str, *, customer_id: str | None = None, meter_id: str | None = None
+    ) -> list[Stored]:
+        if (customer_id is None) == (meter_id is None):
+            raise ValueError("assignments_of: give exactly one of customer_id and meter_id")
+        self.assignment_queries += 1
+        field, value = ("customer_id", customer_id) if customer_id is not None else ("meter_id", meter_id)
+        return [
+            stored
+            for (a, kind, _), stored in sorted(self.items.items())
+            if a == account and kind == "assignment" and stored.body.get(field) == value
+        ]
 
 
 def reading_slot(reading: RawReading) -> tuple[object, ...]:

@@ -74,6 +74,13 @@ class CatalogStore(ABC):
     def meters_by_external_id(self, account: str, external_ids: Sequence[str]) -> Mapping[str, str]:
         """external id -> meter id, for the external ids this account's meters carry."""
 
+    @abstractmethod
+    def assignments_of(
+        self, account: str, *, customer_id: str | None = None, meter_id: str | None = None
+    ) -> list[Stored]:
+        """The assignments of one customer, or of one meter (exactly one of the two is given), in id order:
+        one Query, whatever the size of the account (docs/storage.md)."""
+
 
 @dataclass(frozen=True, slots=True)
 class RawReading:
@@ -359,7 +366,9 @@ def _clock_hour(moment: datetime) -> tuple[date, int, timedelta | None]:
 @dataclass(frozen=True, slots=True)
 class MonthRollup:
     """A meter's usage in the local calendar month ``year``-``month``: the sum of its ``days`` rated days
-    (``total.start`` and ``total.end`` span the first and the last of them)."""
+    (``total.start`` and ``total.end`` span the first and the last of them). ``digest`` changes whenever
+    any of those days' intervals or flags do (a draft invoice keeps it to know it is still current; empty:
+    not known)."""
 
     meter_id: str
     year: int
@@ -367,6 +376,7 @@ class MonthRollup:
     unit: str
     days: int
     total: Rollup
+    digest: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ are exact: integers times ``10**exponent``.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -78,7 +79,21 @@ def month_rollup(meter_id: str, year: int, month: int, days: Iterable[RatedDay])
             intervals=sum(t.intervals for t in totals),
             missing=sum(t.missing for t in totals),
         ),
+        digest=days_digest(mine),
     )
+
+
+def days_digest(days: Iterable[RatedDay]) -> str:
+    """A digest of the days' intervals as stored (start, interval length, exponent, values, flags): it
+    changes when any of them does. 32 hex digits (128 bits of SHA-256)."""
+    digest = hashlib.sha256()
+    for day in days:
+        start = day.start.astimezone(UTC).isoformat()
+        values = ",".join(map(str, day.values))
+        digest.update(
+            f"{day.day}|{start}|{day.interval_minutes}|{day.exponent}|{values}|{day.qualities}\n".encode()
+        )
+    return digest.hexdigest()[:32]
 
 
 def rated_series(

@@ -63,7 +63,9 @@ def account_work(account: str, now: datetime, stores: Stores) -> list[InvoiceWor
     """The work of one account at ``now``, by customer, oldest period first."""
     require_aware(now, "now")
     settings = settings_of(account, stores.accounts)
-    assignments = list(catalog_service.all_of(account, Assignment, stores.catalog))
+    assignments: dict[str, list[Assignment]] = {}  # by customer: each customer's calendar reads its own
+    for assignment in catalog_service.all_of(account, Assignment, stores.catalog):
+        assignments.setdefault(assignment.customer_id, []).append(assignment)
     meters = {m.id: m for m in catalog_service.all_of(account, Meter, stores.catalog)}
     sites = {s.id: s for s in catalog_service.all_of(account, Site, stores.catalog)}
     invoices: dict[str, list[InvoiceRecord]] = {}
@@ -72,7 +74,7 @@ def account_work(account: str, now: datetime, stores: Stores) -> list[InvoiceWor
             invoices.setdefault(record.customer_id, []).append(record)
     work: list[InvoiceWork] = []
     for customer in catalog_service.all_of(account, Customer, stores.catalog):
-        calendar = customer_calendar(customer, assignments, meters, sites, settings)
+        calendar = customer_calendar(customer, assignments.get(customer.id, []), meters, sites, settings)
         if calendar is None:
             continue
         records = invoices.get(customer.id, [])

@@ -11,7 +11,8 @@ meter id holds no ``#``, so no raw series can be spelled so):
   comma-separated).
   A day of 96 quarter hours is ~0.9 KB (1 write unit); 288 five-minute intervals ~2 KB.
 - a month, sort key ``month#<YYYY-MM>``: ``zone``, ``start``/``end`` (UTC ISO), ``unit``, ``days``, ``total``,
-  ``estimated``, ``intervals``, ``missing`` (~150 bytes).
+  ``estimated``, ``intervals``, ``missing`` and ``digest`` (of its days' intervals and flags, see
+  ``meterdata.rollups.days_digest``: what a draft invoice compares to know it is current) (~190 bytes).
 
 Catalog table: the running cost of a customer, pk ``account#<account>#running-cost``, sk ``<customer id>``,
 ``body`` the exact JSON of ``RunningCost`` (~300 bytes); one Query lists an account's customers.
@@ -234,6 +235,7 @@ def _month_item(rollup: MonthRollup) -> dict[str, Any]:
         "unit": {"S": rollup.unit},
         "days": _number(rollup.days),
         **_rollup_attributes(rollup.total),
+        **({"digest": {"S": rollup.digest}} if rollup.digest else {}),
     }
 
 
@@ -253,6 +255,7 @@ def _month_of(meter_id: str, year: int, month: int, item: Mapping[str, Any]) -> 
             intervals=int(item["intervals"]["N"]),
             missing=int(item["missing"]["N"]),
         ),
+        digest=item.get("digest", {}).get("S", ""),
     )
 
 
