@@ -164,7 +164,7 @@ class FakeCatalogStore(CatalogStore):
 
     def assignments_of(
         self, account: str, *, customer_id: str | None = None, meter_id: str | None = None
-    ) -> list[Stored]:
+    ) -> Sequence[Stored]:
         if (customer_id is None) == (meter_id is None):
             raise ValueError("assignments_of: give exactly one of customer_id and meter_id")
         self.assignment_queries += 1

@@ -77,7 +77,7 @@ class CatalogStore(ABC):
     @abstractmethod
     def assignments_of(
         self, account: str, *, customer_id: str | None = None, meter_id: str | None = None
-    ) -> list[Stored]:
+    ) -> Sequence[Stored]:
         """The assignments of one customer, or of one meter (exactly one of the two is given), in id order:
         one Query, whatever the size of the account (docs/storage.md)."""
 

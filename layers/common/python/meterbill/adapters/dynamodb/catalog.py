@@ -14,6 +14,7 @@ the customer's (or meter's) assignments, whatever the size of the account.
 
 from __future__ import annotations
 
+import builtins
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -119,7 +120,7 @@ class DynamoDbCatalogStore(CatalogStore):
 
     def assignments_of(
         self, account: str, *, customer_id: str | None = None, meter_id: str | None = None
-    ) -> list[Stored]:
+    ) -> Sequence[Stored]:
         if (customer_id is None) == (meter_id is None):
             raise ValueError("assignments_of: give exactly one of customer_id and meter_id")
         if customer_id is not None:
@@ -127,7 +128,7 @@ class DynamoDbCatalogStore(CatalogStore):
         else:
             assert meter_id is not None
             pk = assignments_of_meter_pk(account, meter_id)
-        found: list[Stored] = []
+        found: builtins.list[Stored] = []
         start_key = None
         while True:
             raw_items, cursor = query_page(
@@ -309,7 +310,7 @@ class DynamoDbCatalogStore(CatalogStore):
             f"replacing assignment {item_id!r}: it kept changing while being written"
         )
 
-    def _links(self, account: str, item: CatalogObjectItem) -> list[CatalogObjectItem]:
+    def _links(self, account: str, item: CatalogObjectItem) -> builtins.list[CatalogObjectItem]:
         """The assignment's copies in its customer's and its meter's item collections."""
         body = exact_json.loads(item.body)
         return [
