@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from meterbill.billing.invoice import Invoice
-from meterbill.domain import Customer
+from meterbill.domain import Customer, Meter
 from meterbill.ports import InvoiceRecord, RatingStores, RawReading
 from meterbill.services import catalog as catalog_service
 from meterbill.services import invoicing, rating
@@ -168,3 +168,23 @@ def test_a_catalog_change_recomputes_the_draft_and_one_without_effect_keeps_its_
     assert again.version == 2
     assert again.body[INPUTS] != first.body[INPUTS]
     assert Invoice.from_json(again.body) == Invoice.from_json(first.body)  # computed_at kept
+
+
+def test_a_meter_whose_validation_settings_changed_since_its_days_were_rated_is_billed_from_raw_readings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stores = account_of(1)
+    rate(stores, datetime(2026, 2, 1, 0, 15, tzinfo=BERLIN))
+    meter = catalog_service.get(A, Meter, "m-0", stores.catalog).value
+    changed = {**meter.model_dump(mode="json", exclude={"account_id"}), "multiplier": "40"}
+    catalog_service.replace(A, Meter, "m-0", changed, stores.catalog, if_match=None)  # a CT ratio fixed
+    calls: Counter[str] = Counter()
+    count_calls(monkeypatch, stores.readings, "between", calls)
+
+    record = work(stores, datetime(2026, 2, 1, 0, 30, tzinfo=BERLIN))
+
+    # The month was rated with the old settings (its rated_with differs): validated again with the new ones
+    # (the multiplier scales register reads; these interval readings bill the same 744 kWh).
+    assert calls["between"] == 1
+    assert Invoice.from_json(record.body).total == JANUARY_HOURS * RATE
+    assert INPUTS not in record.body  # computed again on each pass until the days are rated again

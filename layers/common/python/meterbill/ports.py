@@ -367,8 +367,9 @@ def _clock_hour(moment: datetime) -> tuple[date, int, timedelta | None]:
 class MonthRollup:
     """A meter's usage in the local calendar month ``year``-``month``: the sum of its ``days`` rated days
     (``total.start`` and ``total.end`` span the first and the last of them). ``digest`` changes whenever
-    any of those days' intervals or flags do (a draft invoice keeps it to know it is still current; empty:
-    not known)."""
+    any of those days' intervals or flags do (a draft invoice keeps it to know it is still current);
+    ``rated_with`` is the digest of the meter's validation settings they were rated with (the bill run
+    validates the raw readings instead when the meter's settings changed since). Empty: not known."""
 
     meter_id: str
     year: int
@@ -377,6 +378,7 @@ class MonthRollup:
     days: int
     total: Rollup
     digest: str = ""
+    rated_with: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,8 +59,11 @@ def rated_days(validated: ValidatedIntervals, zone: ZoneInfo) -> list[RatedDay]:
     return rated
 
 
-def month_rollup(meter_id: str, year: int, month: int, days: Iterable[RatedDay]) -> MonthRollup | None:
-    """The month's rollup from its rated days (None when it has none); days of other months are ignored."""
+def month_rollup(
+    meter_id: str, year: int, month: int, days: Iterable[RatedDay], *, rated_with: str = ""
+) -> MonthRollup | None:
+    """The month's rollup from its rated days (None when it has none); days of other months are ignored.
+    ``rated_with``: the digest of the meter settings the days were validated with."""
     mine = sorted((d for d in days if (d.day.year, d.day.month) == (year, month)), key=lambda d: d.day)
     if not mine:
         return None
@@ -80,6 +83,7 @@ def month_rollup(meter_id: str, year: int, month: int, days: Iterable[RatedDay])
             missing=sum(t.missing for t in totals),
         ),
         digest=days_digest(mine),
+        rated_with=rated_with,
     )
 
 

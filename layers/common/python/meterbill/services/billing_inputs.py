@@ -4,8 +4,9 @@
   account's), their meters, sites and tariff versions: one read each, passed down to the calendar and the
   bills, so the catalog cost of a message does not grow with the number of the account's customers.
 - ``RatedUsage``: a meter's usage from the rated days the rating run keeps (``MeteringStore.days``) when every
-  day of the span is rated whole; otherwise (a day not rated yet, or still running, or rated at another
-  interval length) the raw readings are validated as before, and ``complete`` turns False.
+  day of the span is rated whole with the meter's settings of now (``MonthRollup.rated_with``); otherwise (a
+  day not rated yet, or still running, or rated at another interval length, or a multiplier or limit changed
+  since) the raw readings are validated as before, and ``complete`` turns False.
 - ``inputs_fingerprint``: a digest of everything the invoice's amounts depend on - the catalog objects read
   (their ETags), the billing settings, the month digests of the meters' rated days
   (``MonthRollup.digest``), the demand history when a tariff has a demand charge - that a draft keeps, so the
@@ -27,9 +28,9 @@ from zoneinfo import ZoneInfo
 from meterbill.billing_settings import BillingSettings
 from meterbill.domain import Assignment, Customer, Meter, Site
 from meterbill.meterdata.rollups import rated_series
-from meterbill.ports import CatalogStore, MeteringStore, RatedDay, ReadingStore
+from meterbill.ports import CatalogStore, MeteringStore, MonthRollup, RatedDay, ReadingStore
 from meterbill.services import catalog as catalog_service
-from meterbill.services.metering import validated_intervals
+from meterbill.services.metering import settings_digest, validated_intervals
 from meterbill.tariffs.model import Tariff
 from meterbill.timeutil import local_midnight
 from meterbill.usage import IntervalSeries
@@ -86,23 +87,45 @@ def read_customer_catalog(account: str, customer_id: str, catalog: CatalogStore)
 
 class RatedUsage:
     """A series source (``services.preview.SeriesSource``) billing from rated days; ``complete`` is False
-    once any span had to be validated from the raw readings instead."""
+    once any span had to be validated from the raw readings instead. ``months`` holds the meters' month
+    items read already (``inputs_fingerprint`` fills it), by (meter id, year, month)."""
 
-    def __init__(self, account: str, metering: MeteringStore, readings: ReadingStore) -> None:
+    def __init__(
+        self,
+        account: str,
+        metering: MeteringStore,
+        readings: ReadingStore,
+        months: dict[tuple[str, int, int], MonthRollup | None] | None = None,
+    ) -> None:
         self._account = account
         self._metering = metering
         self._readings = readings
+        self._months = {} if months is None else months
         self.complete = True
 
     def __call__(self, meter: Meter, start: datetime, end: datetime) -> IntervalSeries:
         zone = start.tzinfo
         assert isinstance(zone, ZoneInfo)  # the preview's spans start at a site's local midnight
         first, stop = start.date(), end.date()
-        days = self._metering.days(self._account, meter.id, first, stop)
-        if len(days) == (stop - first).days and all(_whole(day, zone, meter) for day in days):
-            return rated_series(days, start, end, meter.interval_minutes, meter.unit)
+        if self._rated_with_current_settings(meter, first, stop):
+            days = self._metering.days(self._account, meter.id, first, stop)
+            if len(days) == (stop - first).days and all(_whole(day, zone, meter) for day in days):
+                return rated_series(days, start, end, meter.interval_minutes, meter.unit)
         self.complete = False
         return validated_intervals(self._account, meter, start, end, self._readings).as_interval_series()
+
+    def _rated_with_current_settings(self, meter: Meter, first: date, stop: date) -> bool:
+        """Every month of the span was rated with the meter's settings as the catalog has them now (a
+        multiplier or limit changed since: the raw readings are validated with the new ones)."""
+        current = settings_digest(meter)
+        for year, month in months_of(first, stop):
+            key = (meter.id, year, month)
+            if key not in self._months:
+                self._months[key] = self._metering.month(self._account, meter.id, year, month)
+            rollup = self._months[key]
+            if rollup is None or rollup.rated_with != current:
+                return False
+        return True
 
 
 def _whole(day: RatedDay, zone: ZoneInfo, meter: Meter) -> bool:
@@ -139,9 +162,11 @@ def inputs_fingerprint(
     end: date,
     metering: MeteringStore | None,
     demand_history: Callable[[], Mapping[str, Sequence[Decimal]]],
+    months: dict[tuple[str, int, int], MonthRollup | None] | None = None,
 ) -> str | None:
     """The digest of the inputs of the customer's invoice of [start, end), or None when it cannot be told
-    (see the module's docstring). ``demand_history`` is called only when a tariff has a demand charge."""
+    (see the module's docstring). ``demand_history`` is called only when a tariff has a demand charge;
+    ``months`` receives the month items read (for ``RatedUsage``)."""
     if metering is None or any(a.basis == "residual" for a in customer.assignments):
         return None
     parts = [FINGERPRINT_VERSION, f"{start}/{end}", settings.model_dump_json(), *customer.etags]
@@ -149,6 +174,8 @@ def inputs_fingerprint(
     for meter_id in active:
         for year, month in months_of(start, end):
             rollup = metering.month(account, meter_id, year, month)
+            if months is not None:
+                months[(meter_id, year, month)] = rollup
             if rollup is None or not rollup.digest:
                 return None  # not rated (yet): billed from raw readings, recomputed on every pass
             parts.append(f"rated/{meter_id}/{year:04d}-{month:02d}/{rollup.digest}")

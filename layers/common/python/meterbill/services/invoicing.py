@@ -32,7 +32,7 @@ from meterbill.billing.periods import ActiveSpan, DateSpan, issue_due
 from meterbill.billing_settings import BillingSettings
 from meterbill.domain import Assignment, Customer, Meter, Site
 from meterbill.errors import InvalidInputError, InvalidStateError, NotFoundError
-from meterbill.ports import InvoiceRecord, IssuedBody, Stores
+from meterbill.ports import InvoiceRecord, IssuedBody, MonthRollup, Stores
 from meterbill.services.billing_inputs import (
     CustomerCatalog,
     RatedUsage,
@@ -301,11 +301,13 @@ def invoice_period(
             documents = customer_documents(account, customer_id, stores)
         return _demand_history(own, documents, start)
 
-    inputs = inputs_fingerprint(account, own, settings, start, end, stores.metering, history)
+    months: dict[tuple[str, int, int], MonthRollup | None] = {}  # read once, for both
+    inputs = inputs_fingerprint(account, own, settings, start, end, stores.metering, history, months)
     if current is not None and inputs is not None and current.body.get(INPUTS) == inputs:
         record = current  # nothing it depends on changed since it was computed: not computed again
     else:
-        usage = None if stores.metering is None else RatedUsage(account, stores.metering, stores.readings)
+        metering = stores.metering
+        usage = None if metering is None else RatedUsage(account, metering, stores.readings, months)
         invoice = compute(
             account,
             customer_id,

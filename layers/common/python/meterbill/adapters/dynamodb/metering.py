@@ -11,8 +11,9 @@ meter id holds no ``#``, so no raw series can be spelled so):
   comma-separated).
   A day of 96 quarter hours is ~0.9 KB (1 write unit); 288 five-minute intervals ~2 KB.
 - a month, sort key ``month#<YYYY-MM>``: ``zone``, ``start``/``end`` (UTC ISO), ``unit``, ``days``, ``total``,
-  ``estimated``, ``intervals``, ``missing`` and ``digest`` (of its days' intervals and flags, see
-  ``meterdata.rollups.days_digest``: what a draft invoice compares to know it is current) (~190 bytes).
+  ``estimated``, ``intervals``, ``missing``, ``digest`` (of its days' intervals and flags, see
+  ``meterdata.rollups.days_digest``: what a draft invoice compares to know it is current) and ``rated_with``
+  (the digest of the meter settings its days were validated with) (~280 bytes).
 
 Catalog table: the running cost of a customer, pk ``account#<account>#running-cost``, sk ``<customer id>``,
 ``body`` the exact JSON of ``RunningCost`` (~300 bytes); one Query lists an account's customers.
@@ -236,6 +237,7 @@ def _month_item(rollup: MonthRollup) -> dict[str, Any]:
         "days": _number(rollup.days),
         **_rollup_attributes(rollup.total),
         **({"digest": {"S": rollup.digest}} if rollup.digest else {}),
+        **({"rated_with": {"S": rollup.rated_with}} if rollup.rated_with else {}),
     }
 
 
@@ -256,6 +258,7 @@ def _month_of(meter_id: str, year: int, month: int, item: Mapping[str, Any]) -> 
             missing=int(item["missing"]["N"]),
         ),
         digest=item.get("digest", {}).get("S", ""),
+        rated_with=item.get("rated_with", {}).get("S", ""),
     )
 
 
