@@ -371,15 +371,28 @@ class FakeStores:
 
 class FakeMeteringStore(MeteringStore):
     """``days[(account, meter, day)]``, ``months[(account, meter, year, month)]``, ``running[(account,
-    customer)]``; ``writes`` counts every put (what a second pass over the same data must not increase)."""
+    customer)]``; ``writes`` counts every put (what a second pass over the same data must not increase);
+    ``stale[(account, meter, day)]``: what an eventually consistent ``days`` answers instead."""
 
     def __init__(self) -> None:
         self.rated: dict[tuple[str, str, date], RatedDay] = {}
+        # What an eventually consistent read answers instead of the stored day (a replica lagging behind).
+        self.stale: dict[tuple[str, str, date], RatedDay] = {}
         self.months: dict[tuple[str, str, int, int], MonthRollup] = {}
         self.running: dict[tuple[str, str], RunningCost] = {}
         self.writes = 0
 
-    def days(self, account: str, meter_id: str, first: date, end: date) -> list[RatedDay]:
+    def days(
+        self, account: str, meter_id: str, first: date, end: date, *, consistent: bool = True
+    ) -> list[RatedDay]:
+        if consistent:
+            return self.latest_days(account, meter_id, first, end)
+        return [
+            self.stale.get((account, meter_id, d.day), d)
+            for d in self.latest_days(account, meter_id, first, end)
+        ]
+
+    def latest_days(self, account: str, meter_id: str, first: date, end: date) -> list[RatedDay]:
         return [
             day
             for (a, m, d), day in sorted(self.rated.items())

@@ -5,6 +5,7 @@ inputs have not changed."""
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 
 from meterbill.billing.invoice import Invoice
 from meterbill.domain import Customer, Meter
-from meterbill.ports import InvoiceRecord, RatingStores, RawReading
+from meterbill.ports import InvoiceRecord, RatedDay, RatingStores, RawReading
 from meterbill.services import catalog as catalog_service
 from meterbill.services import invoicing, rating
 from meterbill.services.invoicing import INPUTS
@@ -188,3 +189,33 @@ def test_a_meter_whose_validation_settings_changed_since_its_days_were_rated_is_
     assert calls["between"] == 1
     assert Invoice.from_json(record.body).total == JANUARY_HOURS * RATE
     assert INPUTS not in record.body  # computed again on each pass until the days are rated again
+
+
+def test_rated_days_are_read_eventually_consistent_and_read_again_when_a_lagging_copy_differs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stores = account_of(1)
+    rate(stores, datetime(2026, 2, 1, 0, 15, tzinfo=BERLIN))
+    reads: list[bool] = []
+    days = stores.metering.days
+
+    def recorded(*args: Any, consistent: bool = True) -> list[RatedDay]:
+        reads.append(consistent)
+        return days(*args, consistent=consistent)
+
+    monkeypatch.setattr(stores.metering, "days", recorded)
+
+    work(stores, datetime(2026, 2, 1, 0, 30, tzinfo=BERLIN))
+    assert reads == [False]  # half the units: the days match their month's digest
+
+    # A replica lagging behind answers 10 January as it was before a correction: 0 kWh at 08:00.
+    key = (A, "m-0", date(2026, 1, 10))
+    stored = stores.metering.rated[key]
+    stores.metering.stale[key] = replace(stored, values=(*stored.values[:8], 0, *stored.values[9:]))
+    stores.invoices.items.clear()
+    reads.clear()
+
+    record = work(stores, datetime(2026, 2, 1, 0, 30, tzinfo=BERLIN))
+
+    assert reads == [False, True]  # the digest differs: read again, strongly consistent
+    assert Invoice.from_json(record.body).total == JANUARY_HOURS * RATE  # not (JANUARY_HOURS - 1) * RATE

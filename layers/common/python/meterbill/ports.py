@@ -411,8 +411,12 @@ class MeteringStore(ABC):
     and their hourly and daily rollups) and monthly rollups; per customer the running period's cost."""
 
     @abstractmethod
-    def days(self, account: str, meter_id: str, first: date, end: date) -> list[RatedDay]:
-        """The meter's rated days with first <= day < end, in day order."""
+    def days(
+        self, account: str, meter_id: str, first: date, end: date, *, consistent: bool = True
+    ) -> list[RatedDay]:
+        """The meter's rated days with first <= day < end, in day order. ``consistent=False``: an eventually
+        consistent read, half the cost, which may miss the latest writes (for a reader that checks them
+        against ``MonthRollup.digest``)."""
 
     @abstractmethod
     def put_day(self, account: str, day: RatedDay) -> None:

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 from meterbill.billing_settings import BillingSettings
 from meterbill.domain import Assignment, Customer, Meter, Site
-from meterbill.meterdata.rollups import rated_series
+from meterbill.meterdata.rollups import days_digest, rated_series
 from meterbill.ports import CatalogStore, MeteringStore, MonthRollup, RatedDay, ReadingStore
 from meterbill.services import catalog as catalog_service
 from meterbill.services.metering import settings_digest, validated_intervals
@@ -108,11 +108,30 @@ class RatedUsage:
         assert isinstance(zone, ZoneInfo)  # the preview's spans start at a site's local midnight
         first, stop = start.date(), end.date()
         if self._rated_with_current_settings(meter, first, stop):
-            days = self._metering.days(self._account, meter.id, first, stop)
+            days = self._days(meter.id, first, stop)
             if len(days) == (stop - first).days and all(_whole(day, zone, meter) for day in days):
                 return rated_series(days, start, end, meter.interval_minutes, meter.unit)
         self.complete = False
         return validated_intervals(self._account, meter, start, end, self._readings).as_interval_series()
+
+    def _days(self, meter_id: str, first: date, stop: date) -> list[RatedDay]:
+        """The rated days of [first, stop): for whole calendar months, read eventually consistent (half the
+        units) and kept if each month's days are those its month item's digest describes (read strongly
+        consistent before, by the fingerprint); otherwise, and when they are not, strongly consistent."""
+        months = months_of(first, stop)
+        whole = first.day == 1 and stop.day == 1
+        if whole:
+            days = self._metering.days(self._account, meter_id, first, stop, consistent=False)
+            by_month: dict[tuple[int, int], list[RatedDay]] = {month: [] for month in months}
+            for day in days:
+                by_month.setdefault((day.day.year, day.day.month), []).append(day)
+            if all(
+                (rollup := self._months.get((meter_id, *month))) is not None
+                and rollup.digest == days_digest(month_days)
+                for month, month_days in by_month.items()
+            ):
+                return days
+        return self._metering.days(self._account, meter_id, first, stop)
 
     def _rated_with_current_settings(self, meter: Meter, first: date, stop: date) -> bool:
         """Every month of the span was rated with the meter's settings as the catalog has them now (a

@@ -63,15 +63,15 @@ class DynamoDbMeteringStore(MeteringStore):
 
     # --- rated days and months ---------------------------------------------------------------------------
 
-    def days(self, account: str, meter_id: str, first: date, end: date) -> list[RatedDay]:
+    def days(
+        self, account: str, meter_id: str, first: date, end: date, *, consistent: bool = True
+    ) -> list[RatedDay]:
         if end <= first:
             return []
         last = date.fromordinal(end.toordinal() - 1)
         condition = Path(READINGS_RANGE_KEY).between(f"{DAY_PREFIX}{first}", f"{DAY_PREFIX}{last}")
-        return [
-            _day_of(meter_id, item)
-            for item in self._query(self._db.readings_table, rated_pk(account, meter_id), condition)
-        ]
+        items = self._query(self._db.readings_table, rated_pk(account, meter_id), condition, consistent)
+        return [_day_of(meter_id, item) for item in items]
 
     def put_day(self, account: str, day: RatedDay) -> None:
         self._put(
@@ -121,7 +121,9 @@ class DynamoDbMeteringStore(MeteringStore):
         item: Mapping[str, Any] | None = answer.get("Item")
         return item
 
-    def _query(self, table: Any, hash_key: str, condition: Any) -> list[Mapping[str, Any]]:
+    def _query(
+        self, table: Any, hash_key: str, condition: Any, consistent: bool = True
+    ) -> list[Mapping[str, Any]]:
         items: list[Mapping[str, Any]] = []
         start_key: Mapping[str, Any] | None = None
         while True:
@@ -131,7 +133,7 @@ class DynamoDbMeteringStore(MeteringStore):
                     hash_key,
                     range_key_condition=condition,
                     exclusive_start_key=start_key,
-                    consistent_read=True,
+                    consistent_read=consistent,
                 ),
                 what="reading rated usage",
                 idempotent=True,
