@@ -6,15 +6,19 @@ figures, exits 0). 100 customers take about a minute; 1,000 several minutes (mot
 **Workload.** One account (bill day 1, grace 2 days, EUR), one site in Europe/Berlin, one flat tariff (energy
 0.30 EUR/kWh, fixed charge 12.50 EUR/month). N customers, each with 2 meters of its own (15-minute kWh,
 assigned from 2026-01-01) and a month of readings: January 2026 local, 2,976 quarter hours per meter, stored
-through the readings store as one push per meter and day. The catalog and the readings are built through the
-stores (the adapters on moto), then the real path runs: ``billrun.run(now, stores, queue)`` into an in-memory
-queue, then ``billrun.work(item, stores)`` for every message, at three moments:
+through the readings store as one push per meter and day. The catalog (through the catalog service) and the
+readings are built through the stores (the adapters on moto), and the rating pass runs once at 00:15 on
+2026-02-01, as its 15-minute schedule would have (its cost is not counted here: ``ingest_cost.py`` and the
+rating figures in docs/storage.md); then the real path runs: ``billrun.run(now, stores, queue)`` into an
+in-memory queue, then ``billrun.work(item, stores)`` for every message, at three moments:
 
-1. 2026-02-01T00:30+01:00: the first pass after the period ended: a draft per customer (computed, stored).
-2. 2026-02-01T01:30+01:00: the next hourly pass: every draft recomputed, found unchanged, not rewritten.
+1. 2026-02-01T00:30+01:00: the first pass after the period ended: a draft per customer (computed from the
+   rated days, stored with the fingerprint of its inputs).
+2. 2026-02-01T01:30+01:00: the next hourly pass: every draft checked, its inputs unchanged: not recomputed,
+   not rewritten.
    The schedule does this every hour until the grace has passed: 47 times (01:30 on the 1st .. 23:30 on the
    2nd), so the run's lifetime cost is pass 1 + 47 x pass 2 + pass 3.
-3. 2026-02-03T00:30+01:00: grace over: recomputed once more and issued with its number.
+3. 2026-02-03T00:30+01:00: grace over: checked once more (unchanged) and issued with its number.
 
 **Measured.** Wall time of each pass (the schedule's ``run`` and the workers apart), per customer-invoice;
 compute = wall time minus the time spent inside DynamoDB calls (from botocore's ``before-parameter-build``
