@@ -367,7 +367,7 @@ def update_running_cost(account: str, customer_id: str, now: datetime, ports: Ra
     catalog = ports.catalog
     customer = catalog_service.get(account, Customer, customer_id, catalog).value
     mine = sorted(
-        (a for a in catalog_service.all_of(account, Assignment, catalog) if a.customer_id == customer.id),
+        (e.value for e in catalog_service.assignments_of(account, catalog, customer_id=customer.id)),
         key=lambda a: (a.meter_id, a.effective_from),
     )
     if not mine:
