@@ -263,6 +263,13 @@ class LocalApiGateway:
             request_context["authorizer"] = authorization
         return self._integrate(self._proxy_event(request, request_context), request_id)
 
+    def answer_unreadable(self, reason: str) -> GatewayAnswer:
+        """A request HTTP cannot read (a malformed Content-Length, a broken chunk): 400, as problem+json like
+        the deployed stack's gateway responses."""
+        problem = {"type": "about:blank", "title": "Bad Request", "status": 400, "detail": reason}
+        headers = [("Content-Type", "application/problem+json"), ("x-amzn-RequestId", str(uuid.uuid4()))]
+        return GatewayAnswer(400, headers, _json_bytes(problem))
+
     def answer_too_large(self, body_bytes: int) -> GatewayAnswer:
         problem = {
             "type": "about:blank",
@@ -682,11 +689,7 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
             body = self._read_body(self.gateway.max_body_bytes)
         except _BadRequestError as problem:
             self.close_connection = True
-            self._write(
-                GatewayAnswer(
-                    400, [("Content-Type", "application/json")], _json_bytes({"message": str(problem)})
-                )
-            )
+            self._write(self.gateway.answer_unreadable(str(problem)))
             return
         if isinstance(body, _OversizedBody):
             self._write(self.gateway.answer_too_large(body.received_bytes))

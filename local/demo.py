@@ -27,6 +27,7 @@ import requests
 from rich.console import Console
 from rich.table import Table
 
+from local.mail import drain_email_queue
 from local.schedules import drain_invoice_queue, fire
 from local.serve import LocalPlatform
 from meterbill.billing.invoice import Invoice, InvoiceLine
@@ -108,8 +109,16 @@ def main() -> int:
             "/v1/customers",
             {
                 "id": "flat-3",
-                "name": "Flat 3, Gartenstr. 7",
+                "name": "Jürgen Łukasiewicz",
                 "emails": ["flat3@example.org"],
+                "address": {
+                    "lines": ["Gartenstr. 7, Whg. 3"],
+                    "postal_code": "10115",
+                    "city": "Berlin",
+                    "country": "DE",
+                },
+                "language": "de",
+                "bill_title": "Wohnung 3, Gartenstr. 7",
                 "attributes": attributes,
             },
         )
@@ -126,6 +135,11 @@ def main() -> int:
             },
         )
         console.print(f"catalog: site house-7, meter flat-3-main, customer flat-3 on tariff {tariff['id']}")
+        admin.call("PUT", "/v1/settings/billing", SETTINGS)
+        console.print(
+            f"billing settings: seller {SETTINGS['seller']['legal_name']}, emails from "
+            f"{SETTINGS['email']['sender']}, bill day 1, 2 grace days"
+        )
 
         readings = _readings("flat-3-main")
         accepted = duplicates = 0
@@ -173,8 +187,26 @@ def main() -> int:
         total = sum(Decimal(part["bill"]["total"]) for part in preview["bills"])
         console.print(f"what January will cost flat-3: {total} EUR")
 
-        _month_run(console, platform.stores, keys.account_id, collector)
+        _month_run(console, platform, keys.account_id, collector)
     return 0
+
+
+# Who the invoices say issued them, and who emails them (an SES identity; on moto any address verifies).
+SETTINGS: dict[str, Any] = {
+    "seller": {
+        "legal_name": "Hausverwaltung Gartenstraße GmbH",
+        "address": {"lines": ["Gartenstr. 1"], "postal_code": "10115", "city": "Berlin", "country": "DE"},
+        "vat_id": "DE123456789",
+        "registration": "HRB 12345, Amtsgericht Charlottenburg",
+        "contact": {
+            "name": "Anna Schmidt",
+            "email": "abrechnung@hv-gartenstrasse.example",
+            "phone": "+49 30 1234567",
+        },
+        "bank_account": {"iban": "DE89370400440532013000", "bic": "COBADEFFXXX"},
+    },
+    "email": {"sender": "abrechnung@hv-gartenstrasse.example", "sender_name": "Hausverwaltung Gartenstraße"},
+}
 
 
 # --- the month's run on a test clock -----------------------------------------------------------------------
@@ -190,7 +222,8 @@ CORRECTION = {"timestamp": "2026-01-12T18:30:00+01:00", "value": "0.041", "was":
 CORRECTED_INTERVAL = datetime.fromisoformat(CORRECTION["timestamp"])
 
 
-def _month_run(console: Console, stores: Stores, account: str, collector: _Api) -> None:
+def _month_run(console: Console, platform: LocalPlatform, account: str, collector: _Api) -> None:
+    stores = platform.stores
     console.rule("January's bill run on a test clock")
     console.print(
         "The schedules fire as of chosen moments (meterbill schedules run rate|invoice --at TIME): the "
@@ -209,7 +242,7 @@ def _month_run(console: Console, stores: Stores, account: str, collector: _Api) 
         if failed:
             raise SystemExit("the invoice worker failed: see the log above")
         (record,) = _invoices(stores, account, kind="invoice")
-        state = f"{record.number} issued" if record.state == "issued" else "draft (no number)"
+        state = f"{record.number} {record.state}" if record.number else "draft (no number)"
         console.print(
             f"{moment:%d %b %H:%M}  bill run: {sent['sent']} sent, {done} done; "
             f"{record.period_start:%b %Y}: {state}, {record.body['total']} {record.body['currency']}"
@@ -223,6 +256,7 @@ def _month_run(console: Console, stores: Stores, account: str, collector: _Api) 
             f"{usage.missing_intervals} intervals missing"
         )
     issued_body = json.dumps(record.body, sort_keys=True)
+    _deliver(console, platform, account, record.invoice_id)
 
     console.rule("A late corrected reading: re-rate, then a credit note")
     report = collector.call(
@@ -257,12 +291,32 @@ def _month_run(console: Console, stores: Stores, account: str, collector: _Api) 
     if note is None:
         raise SystemExit(f"adjusting {record.number} issued nothing")
     console.print(_document(Invoice.from_json(note.body), corrects=record.number))
+    # The next hourly run stores the note's document (the period has a document not stored yet) and emails it.
+    next_hour = CORRECTED_AT + timedelta(hours=1)
+    fire("invoice", next_hour)
+    drain_invoice_queue()
+    _deliver(console, platform, account, note.invoice_id)
     again = invoicing.adjust(account, record.invoice_id, CORRECTED_AT, stores)
     original = stores.invoices.get(account, record.invoice_id)
     unchanged = json.dumps(original.body, sort_keys=True) == issued_body
     console.print(
         f"second adjust, no new data: {'nothing issued' if again is None else again.number}; "
         f"{record.number} {'byte for byte unchanged' if unchanged else 'CHANGED'}"
+    )
+
+
+def _deliver(console: Console, platform: LocalPlatform, account: str, invoice_id: str) -> None:
+    """The email worker sends what the invoice worker queued; what was stored, and where the email went."""
+    assert platform.mailer is not None
+    before = set(platform.mail_dir.glob("*.eml"))
+    drain_email_queue(platform.mailer)
+    record = platform.stores.invoices.get(account, invoice_id)
+    if record.document is None or record.state != "delivered":
+        raise SystemExit(f"{record.number} was not stored and emailed: {record.state}")
+    (eml,) = set(platform.mail_dir.glob("*.eml")) - before
+    console.print(
+        f"{record.number}: signed PDF/A-3 with factur-x.xml stored once under Object Lock "
+        f"(sha256 {record.document.sha256[:16]}…, {record.document.size:,} bytes), emailed: {eml}"
     )
 
 

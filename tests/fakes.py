@@ -644,7 +644,13 @@ class FakeInvoiceStore(InvoiceStore):
             return stored
 
     def mark_stored(
-        self, account: str, invoice_id: str, document: StoredDocument, at: datetime
+        self,
+        account: str,
+        invoice_id: str,
+        document: StoredDocument,
+        at: datetime,
+        *,
+        due_date: date | None = None,
     ) -> InvoiceRecord:
         if at.tzinfo is None:
             raise InvalidInputError("at", "must be timezone-aware")
@@ -663,7 +669,7 @@ class FakeInvoiceStore(InvoiceStore):
                 current,
                 state="stored",
                 document=InvoiceDocumentRef(
-                    document.key, document.sha256, document.size, at, document.retain_until
+                    document.key, document.sha256, document.size, at, document.retain_until, due_date
                 ),
                 version=current.version + 1,
                 updated_at=self._clock(),

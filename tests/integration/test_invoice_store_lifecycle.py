@@ -5,7 +5,7 @@ issued body never does; retries converge; a state that does not allow the step r
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -60,6 +60,15 @@ def test_storing_the_document_moves_an_issued_invoice_to_stored_and_names_the_do
     )
     assert (after.body, after.number, after.issued_at) == (before.body, before.number, before.issued_at)
     assert store.get("acme", "inv_march") == after
+
+
+def test_the_record_keeps_the_due_date_its_document_shows(store: InvoiceStore) -> None:
+    issued(store)
+
+    store.mark_stored("acme", "inv_march", PDF, STORED_AT, due_date=date(2026, 4, 17))
+
+    document = store.get("acme", "inv_march").document
+    assert document is not None and document.due_date == date(2026, 4, 17)
 
 
 def test_storing_the_same_document_again_changes_nothing_and_another_one_is_refused(

@@ -537,6 +537,24 @@ def test_a_body_over_the_limit_is_413_problem_json(serve: Callable[..., LocalApi
     assert [event["body"] for event in handler.events] == ["x" * 16]
 
 
+def test_a_malformed_content_length_is_400_problem_json_and_reaches_no_handler(
+    serve: Callable[..., LocalApiGateway],
+) -> None:
+    handler = FakeHandler()
+    gateway = serve(handler=handler)
+
+    answer = send(gateway, "GET", "/v1/customers", headers=[*AUTHORIZED, ("Content-Length", ";!MY&L[]A")])
+
+    assert (answer.status, answer.header("Content-Type")) == (400, ["application/problem+json"])
+    assert answer.json() == {
+        "type": "about:blank",
+        "title": "Bad Request",
+        "status": 400,
+        "detail": "Content-Length is not a number",
+    }
+    assert handler.events == []
+
+
 def test_a_chunked_body_is_read_and_limited_like_any_other(serve: Callable[..., LocalApiGateway]) -> None:
     handler = FakeHandler()
     gateway = serve(handler=handler, max_body_bytes=16)

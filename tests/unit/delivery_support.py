@@ -136,7 +136,8 @@ class World:
             content_type="application/pdf",
             retain_until=NOW + timedelta(days=3650),
         )
-        self.invoices.mark_stored(A, INVOICE, stored, NOW)
+        # The due date its document shows: issued 2026-02-17 on the customer's calendar, 14 days to pay.
+        self.invoices.mark_stored(A, INVOICE, stored, NOW, due_date=date(2026, 3, 3))
 
     def queue_delivery(self, kind: str = "first", now: datetime = NOW):  # type: ignore[no-untyped-def]
         return service.queue_delivery(

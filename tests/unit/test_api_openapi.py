@@ -156,7 +156,7 @@ def test_the_statuses_an_operation_can_answer_are_documented(generated):
         "500",
         "503",
     ]
-    assert statuses[("GET", "/v1/customers")] == ["200", "401", "403", "422", "500", "503"]
+    assert statuses[("GET", "/v1/customers")] == ["200", "400", "401", "403", "422", "500", "503"]
     assert statuses[("GET", "/v1/openapi.json")] == ["200"]
 
 

@@ -215,6 +215,9 @@ def test_storing_renders_once_writes_once_with_retention_and_marks_the_sha256_of
             size=len(body),
             stored_at=STORE_AT,
             retain_until=STORE_AT + timedelta(days=1),
+            # Issued 2026-04-03 01:00 in Berlin (2026-04-02 23:00 UTC) with 14 days to pay: the date the
+            # document shows, on the customer's calendar, which the email repeats.
+            due_date=date(2026, 4, 3) + timedelta(days=14),
         ),
     )
     assert (len(render.documents), documents.puts) == (1, 1)

@@ -495,13 +495,14 @@ InvoiceState = Literal["draft", "issued", "stored", "delivered", "void"]
 class InvoiceDocumentRef:
     """The document of an issued invoice as its record names it (``InvoiceStore.mark_stored``): the key in
     the document store, the SHA-256 (hex) and size of the stored bytes, when it was stored and how long it is
-    retained."""
+    retained, and the due date the document shows (what its email says too)."""
 
     key: str
     sha256: str
     size: int
     stored_at: datetime
     retain_until: datetime | None = None
+    due_date: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -646,12 +647,19 @@ class InvoiceStore(ABC):
 
     @abstractmethod
     def mark_stored(
-        self, account: str, invoice_id: str, document: StoredDocument, at: datetime
+        self,
+        account: str,
+        invoice_id: str,
+        document: StoredDocument,
+        at: datetime,
+        *,
+        due_date: date | None = None,
     ) -> InvoiceRecord:
         """The issued invoice's document is stored: state ``stored`` with ``document`` (key, sha256, size,
-        ``stored_at = at``), version + 1, in one conditional write; nothing else of the record changes. The
-        same document again (same sha256) on a stored or delivered invoice is returned unchanged (a retry);
-        another one raises InvalidStateError, as does a draft or void invoice; NotFoundError."""
+        ``stored_at = at``, the ``due_date`` it shows), version + 1, in one conditional write; nothing else of
+        the record changes. The same document again (same sha256) on a stored or delivered invoice is
+        returned unchanged (a retry); another one raises InvalidStateError, as does a draft or void invoice;
+        NotFoundError."""
 
     @abstractmethod
     def mark_delivered(self, account: str, invoice_id: str, at: datetime) -> InvoiceRecord:

@@ -50,7 +50,8 @@ TAGS: Final = (
 
 _POWERTOOLS_ERROR_SCHEMAS: Final = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
 _REASONS: Final = {
-    400: "the body cannot be read: not JSON, not UTF-8, or broken base64",
+    400: "the request cannot be read: a malformed header (e.g. Content-Length), or a body that is not JSON, "
+    "not UTF-8, or broken base64",
     401: "no API key, or an unknown or revoked one",
     403: "the API key's scopes do not allow this",
     404: "no such object in this account (another account's id looks the same)",
@@ -105,11 +106,12 @@ def _describe_errors(method: str, operation: dict[str, Any], *, conflicts: bool)
     if public:
         return
     parameters = {(p.get("in"), str(p.get("name")).lower()) for p in operation.get("parameters", [])}
-    statuses = {401, 403, 422, 500, 503} | declared
+    # 400: any request, body or not, can carry a header HTTP cannot read (the gateway refuses it).
+    statuses = {400, 401, 403, 422, 500, 503} | declared
     if any(where == "path" for where, _ in parameters):
         statuses.add(404)
     if "requestBody" in operation:
-        statuses |= {400, 413, 415}
+        statuses |= {413, 415}
     if conflicts:
         statuses.add(409)
     if ("header", "if-match") in parameters:

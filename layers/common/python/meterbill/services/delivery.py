@@ -303,9 +303,11 @@ def build_email(
 def _mail_of(invoice: InvoiceRecord, record: DeliveryRecord, settings: BillingSettings) -> DocumentMail:
     body = invoice.body
     number = invoice.number or invoice.invoice_id
+    # The due date the stored document shows (issue date on the customer's calendar + payment terms); a
+    # credit note has nothing to pay.
     due = None
-    if invoice.issued_at is not None and invoice.kind != "credit_note":
-        due = invoice.issued_at.date() + timedelta(days=settings.payment_terms_days)
+    if invoice.document is not None and invoice.kind != "credit_note":
+        due = invoice.document.due_date
     seller = settings.seller
     seller_name = (seller.trading_name or seller.legal_name) if seller is not None else ""
     return DocumentMail(

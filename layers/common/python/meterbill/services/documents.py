@@ -304,10 +304,12 @@ def store_invoice_document(
     if record.state != "issued":
         raise InvalidStateError("invoice", invoice_id, record.state, "store its document")
     key = document_key(record)
+    # Built even when the bytes are stored already (a retry after a crash): the record keeps the due date
+    # the document shows, which the email repeats.
+    document, zone = _document(account, record, stores, logo)
     try:
         stored = documents.head(account, key)  # stored before a crash: that object is the document
     except NotFoundError:
-        document, zone = _document(account, record, stores, logo)
         body = render(document)
         retain_until = retention.until(stored_at=now, issue_date=document.issue_date, zone=zone)
         try:
@@ -316,7 +318,7 @@ def store_invoice_document(
             # Another worker stored its rendering first (a signed PDF differs by its signing time): that
             # object is the document; ours is dropped.
             stored = documents.head(account, key)
-    return stores.invoices.mark_stored(account, invoice_id, stored, now)
+    return stores.invoices.mark_stored(account, invoice_id, stored, now, due_date=document.due_date)
 
 
 # --- the invoice worker's storage step ----------------------------------------------------------------------

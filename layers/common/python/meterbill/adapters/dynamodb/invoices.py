@@ -104,6 +104,7 @@ class InvoiceItem(CatalogTableItem):
     document_sha256 = UnicodeAttribute(null=True)
     document_size = NumberAttribute(null=True)
     document_retain_until = UTCDateTimeAttribute(null=True)
+    document_due_date = UnicodeAttribute(null=True)  # ISO date: the due date the document shows
     stored_at = UTCDateTimeAttribute(null=True)
     delivered_at = UTCDateTimeAttribute(null=True)
 
@@ -421,7 +422,13 @@ class DynamoDbInvoiceStore(InvoiceStore):
     # --- after issuing: stored, delivered -------------------------------------------------------------------
 
     def mark_stored(
-        self, account: str, invoice_id: str, document: StoredDocument, at: datetime
+        self,
+        account: str,
+        invoice_id: str,
+        document: StoredDocument,
+        at: datetime,
+        *,
+        due_date: date | None = None,
     ) -> InvoiceRecord:
         _check_aware(at, "at")
         for attempt in range(MAX_WRITE_ATTEMPTS):
@@ -447,6 +454,8 @@ class DynamoDbInvoiceStore(InvoiceStore):
                 item.version.set(int(current.version) + 1),
                 item.updated_at.set(self._clock()),
             ]
+            if due_date is not None:
+                actions.append(item.document_due_date.set(due_date.isoformat()))
             if self._update(current, actions, self._in_state(current, "issued"), what="storing a document"):
                 return _record(account, current)
         raise self._db.give_up(f"marking invoice {invoice_id!r} stored", "it kept changing")
@@ -743,6 +752,7 @@ def _document(item: InvoiceItem) -> InvoiceDocumentRef | None:
         size=int(item.document_size or 0),
         stored_at=item.stored_at,
         retain_until=item.document_retain_until,
+        due_date=None if item.document_due_date is None else date.fromisoformat(item.document_due_date),
     )
 
 

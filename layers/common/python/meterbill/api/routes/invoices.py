@@ -188,6 +188,10 @@ def get_invoice_pdf(invoice_id: str, caller: AuthorizedCaller) -> DocumentDownlo
     "until the account's grace days have passed after `to`, then issued. Drafts overlapping those days are "
     "voided, so the run bills only the rest of their periods; days already on an issued invoice are refused.",
     tags=["invoices"],
+    responses={
+        201: {"description": "the invoice", "content": {"application/json": {"model": InvoiceDocument}}},
+        404: {"description": "no such customer in this account"},
+    },
 )
 def settle(body: SettlementInput, caller: AuthorizedCaller) -> Response[InvoiceDocument]:
     from meterbill.services import invoicing  # loads the tariff engine: on first use
