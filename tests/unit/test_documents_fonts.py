@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 import io
+from datetime import UTC, datetime
 
 import fpdf
 import pytest
@@ -124,3 +125,33 @@ def test_fpdf2_internals_the_font_fast_path_relies_on() -> None:
         assert what in source, what
     assert "self._add_fonts(" in inspect.getsource(OutputProducer._insert_resources)
     assert "output_producer_class" in inspect.signature(fpdf.FPDF.output).parameters
+
+
+class _NeverStores(dict[object, object]):
+    def __setitem__(self, key: object, value: object) -> None:
+        pass
+
+
+def test_the_per_process_caches_change_no_byte_of_the_document(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The line breaks and the logo, kept across documents, give the bytes fpdf2 gives without them."""
+    pdf_module._wrapped.clear()
+    first = _render("Łukasz Wójcik & Jürgen Äßler")
+    assert pdf_module._wrapped  # the footer and long lines were broken once
+    second = _render("Łukasz Wójcik & Jürgen Äßler")
+    monkeypatch.setattr(pdf_module, "_wrapped", _NeverStores())
+    monkeypatch.setattr(pdf_module, "_preload_logo", lambda pdf, data: None)
+    reference = _render("Łukasz Wójcik & Jürgen Äßler")
+
+    assert first == second == reference
+
+
+def test_a_cached_line_break_is_per_font_size_and_width() -> None:
+    text = "Grundpreis Messstellenbetrieb und Netzentgelt für den Zählpunkt DE0001234567890 " * 2
+    for size, width in ((8.5, 80.0), (12.0, 80.0), (8.5, 50.0), (8.5, 80.0)):
+        page = pdf_module._new_pdf(sample_document(language="de"), datetime(2026, 12, 1, tzinfo=UTC))
+        page.add_page()
+        page.set_font(pdf_module.FONT, "", size)
+        expected = page.multi_cell(width, 1, text, align="L", dry_run=True, output="LINES")
+
+        assert pdf_module.wrap(page, text, width) == expected
+        assert pdf_module.wrap(page, text, width) == expected  # from the cache

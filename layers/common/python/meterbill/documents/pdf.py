@@ -21,22 +21,25 @@ PDF/A extension schema that declares it.
 from __future__ import annotations
 
 import copy
+import hashlib
 import io
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from html import escape
 from importlib import resources
 from pathlib import Path
-from typing import Final
+from typing import Final, cast
 
 from fontTools import ttLib  # type: ignore[import-untyped]
 from fpdf import FPDF
 from fpdf.enums import DocumentCompliance, XPos, YPos
 from fpdf.fonts import SubsetMap, TTFFont
+from fpdf.image_datastructures import ImageFilter, RasterImageInfo
+from fpdf.image_parsing import get_img_info
 from fpdf.line_break import Fragment
 from fpdf.output import (
     CIDSystemInfo,
@@ -169,9 +172,27 @@ def wrap(pdf: FPDF, text: str, width: float) -> list[str]:
     slow, only for a text that does not fit on one line)."""
     if pdf.get_string_width(text) <= width - 2 * pdf.c_margin:
         return [text]
-    lines = pdf.multi_cell(width, 1, text, align="L", dry_run=True, output="LINES")
-    assert isinstance(lines, list)
-    return [str(line) for line in lines]
+    font = pdf.current_font
+    assert isinstance(font, TTFFont)
+    # Where fpdf2 breaks a text depends on nothing but the text, the font, its size, spacing and stretch,
+    # the width and the cell margin: the same seller's footer, address or tariff line breaks the same way
+    # in every document of a process (~0.4 ms each; the footer ~2 ms), so it is broken once. Drawing the
+    # lines (cell) still records the glyphs used, and adds the CJK fallback font when a line needs it.
+    key = (text, width, font.fontkey, pdf.font_size_pt, pdf.c_margin, pdf.k, pdf.char_spacing)
+    lines = _wrapped.get(key)
+    if lines is None or pdf.font_stretching != 100:
+        broken = pdf.multi_cell(width, 1, text, align="L", dry_run=True, output="LINES")
+        assert isinstance(broken, list)
+        lines = tuple(str(line) for line in broken)
+        if pdf.font_stretching == 100:
+            if len(_wrapped) >= WRAP_CACHE_SIZE:
+                _wrapped.clear()  # a bill run's texts repeat; a crude bound on memory is enough
+            _wrapped[key] = lines
+    return list(lines)
+
+
+WRAP_CACHE_SIZE: Final = 4096
+_wrapped: dict[tuple[str, float, str, float, float, float, float], tuple[str, ...]] = {}
 
 
 def write(pdf: FPDF, width: float, height: float, text: str, align: str = "L") -> int:
@@ -253,10 +274,11 @@ def _common_font(family: str, style: str) -> tuple[bytes, frozenset[str]]:
 
 
 def _subset_from_common_glyphs(pdf: FPDF) -> None:
-    """Before output: each font whose used glyphs are all common is subset from the common font."""
+    """Before output: each font whose used glyphs are all common is subset from the common font (unless
+    it is embedded from its fixed subset, below, which needs no subsetting at all)."""
     for (family, style), _ in FONT_FILES.items():
         font = pdf.fonts.get(f"{family.lower()}{style}")
-        if not isinstance(font, TTFFont) or family == FALLBACK_FONT:
+        if not isinstance(font, TTFFont) or family == FALLBACK_FONT or _covering_subset(font) is not None:
             continue
         data, names = _common_font(family, style)
         if names.issuperset(font.subset.get_all_glyph_names()):
@@ -408,6 +430,30 @@ def _utf16_code(unicode: int) -> str:
     if unicode > 0xFFFF:  # a surrogate pair
         return f"{0xD800 | (unicode - 0x10000) >> 10:04X}{0xDC00 | (unicode & 0x3FF):04X}"
     return f"{unicode:04X}"
+
+
+@lru_cache(maxsize=16)
+def _logo_info(data: bytes, image_filter: str) -> RasterImageInfo | None:
+    """fpdf2's reading of a logo (PIL decodes it, fpdf2 re-encodes it: ~2 ms), once per logo and process;
+    None for a logo with an ICC profile, which fpdf2 registers per document (it then reads it itself)."""
+    info = get_img_info(_logo_name(data), io.BytesIO(data), cast(ImageFilter, image_filter))
+    return None if info.get("iccp") is not None else info
+
+
+def _logo_name(data: bytes) -> str:
+    """fpdf2's key of image bytes in its per-document image cache (fpdf/image_parsing.py preload_image)."""
+    return hashlib.md5(data.strip(), usedforsecurity=False).hexdigest()
+
+
+def _preload_logo(pdf: FPDF, data: bytes) -> None:
+    """The logo put into the document's image cache as fpdf2's ``preload_image`` would on a miss (a fresh
+    copy: fpdf2 writes its index, usages and object id into it), so ``pdf.image`` takes its hit path."""
+    cache = pdf.image_cache
+    info = _logo_info(data, cache.image_filter)
+    name = _logo_name(data)
+    if info is None or name in cache.images:
+        return
+    cache.images[name] = RasterImageInfo({**info, "i": len(cache.images) + 1, "usages": 0, "iccp_i": None})
 
 
 def _new_pdf(doc: InvoiceDocument, moment: datetime) -> _Page:
@@ -603,6 +649,7 @@ class _Renderer:
         logo_bottom = top
         if doc.logo is not None:
             width, height = self._logo_size()
+            _preload_logo(pdf, doc.logo.data)
             pdf.image(io.BytesIO(doc.logo.data), x=MARGIN, y=top, w=width, h=height)
             logo_bottom = top + height
         seller = doc.seller
