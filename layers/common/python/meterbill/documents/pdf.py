@@ -1144,3 +1144,10 @@ def _one_line(address: Address) -> str:
 
 def _spaced_iban(iban: str) -> str:
     return " ".join(iban[i : i + 4] for i in range(0, len(iban), 4))
+
+
+def clear_document_caches() -> None:
+    """Forget the line breaks and logos kept across documents (the fonts and fixed subsets stay): for the
+    benchmark's worst case and for tests."""
+    _wrapped.clear()
+    _logo_info.cache_clear()
