@@ -335,8 +335,8 @@ def _fixed_subset(family: str, style: str) -> _FixedSubset:
 
 def _covering_subset(font: object) -> _FixedSubset | None:
     """The fixed subset of one of our DejaVu faces that has every glyph the document used, if any."""
-    if not isinstance(font, TTFFont) or font.color_font:
-        return None
+    if not isinstance(font, TTFFont) or font.color_font or font.missing_glyphs:
+        return None  # fpdf2 warns about missing glyphs: its own path
     for (family, style), _ in FONT_FILES.items():
         if family != FALLBACK_FONT and font.fontkey == f"{family.lower()}{style}":
             subset = _fixed_subset(family, style)
