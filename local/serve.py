@@ -31,13 +31,15 @@ from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from types import FrameType
 from typing import Final, TextIO, TypeVar, cast
 
 from moto.server import ThreadedMotoServer
 
 from local.apigateway import GatewayResponse, LambdaFunction, LocalApiGateway
-from meterbill import invoice_wiring
+from local.mail import DEFAULT_MAIL_DIR, LocalSesMailer, MailPump
+from meterbill import email_wiring, invoice_wiring
 from meterbill.adapters.dynamodb import DynamoDb, build_stores, create_tables
 from meterbill.api import authorizer, dependencies
 from meterbill.api.gate import OPENAPI_PATH, PUBLIC_PATHS
@@ -69,6 +71,7 @@ POWERTOOLS_DEFAULTS: Final = {
 LOCAL_TABLES: Final = ("meterbill-catalog", "meterbill-readings", "meterbill-idempotency")
 LOCAL_INVOICES_BUCKET: Final = "meterbill-invoices"
 LOCAL_INVOICE_QUEUE: Final = "meterbill-invoice-work"
+LOCAL_EMAIL_QUEUE: Final = "meterbill-email"
 IDEMPOTENCY_PARTITION_KEY: Final = "id"
 IDEMPOTENCY_TTL_ATTRIBUTE: Final = "expiration"  # powertools' DynamoDBPersistenceLayer default
 DEMO_ACCOUNT_ID: Final = "acc_demo"
@@ -132,6 +135,7 @@ def forget_built_backends() -> None:
     dependencies.reset()
     authorizer.configure(None)
     invoice_wiring.reset()
+    email_wiring.reset()
 
 
 class MotoDynamoDb:
@@ -197,13 +201,19 @@ def create_local_tables(settings: ApiSettings) -> None:
 
 
 def create_local_queue(sqs_url: str, *, region: str = LOCAL_REGION) -> dict[str, str]:
-    """The bill run's work queue on moto's SQS at ``sqs_url``; the variables naming it (INVOICE_QUEUE_URL,
-    SQS_ENDPOINT_URL) as the stack sets the first for the schedule's function."""
+    """The bill run's work queue and the email queue on moto's SQS at ``sqs_url``; the variables naming them
+    (INVOICE_QUEUE_URL, EMAIL_QUEUE_URL, SQS_ENDPOINT_URL; SES_ENDPOINT_URL: moto SES, same server)."""
     import boto3  # type: ignore[import-untyped]
 
     sqs = boto3.client("sqs", region_name=region, endpoint_url=sqs_url, **_boto_credentials())
     queue_url: str = sqs.create_queue(QueueName=LOCAL_INVOICE_QUEUE)["QueueUrl"]
-    return {"INVOICE_QUEUE_URL": queue_url, "SQS_ENDPOINT_URL": sqs_url}
+    email_queue_url: str = sqs.create_queue(QueueName=LOCAL_EMAIL_QUEUE)["QueueUrl"]
+    return {
+        "INVOICE_QUEUE_URL": queue_url,
+        "EMAIL_QUEUE_URL": email_queue_url,
+        "SQS_ENDPOINT_URL": sqs_url,
+        "SES_ENDPOINT_URL": sqs_url,
+    }
 
 
 def create_local_bucket(s3_url: str, *, region: str = LOCAL_REGION) -> dict[str, str]:
@@ -329,10 +339,19 @@ class LocalPlatform:
     ``os.environ`` back as it was. No account exists until ``create_account`` (or ``create_demo_account``).
     """
 
-    def __init__(self, *, port: int = 0, region: str = LOCAL_REGION, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        region: str = LOCAL_REGION,
+        verbose: bool = False,
+        mail_dir: Path | None = None,
+    ) -> None:
         self.port = port
         self.region = region
         self.verbose = verbose
+        self.mail_dir = DEFAULT_MAIL_DIR if mail_dir is None else mail_dir
+        self.mailer: LocalSesMailer | None = None
         self._started = ExitStack()
         self._gateway: LocalApiGateway | None = None
         self._stores: Stores | None = None
@@ -379,10 +398,13 @@ class LocalPlatform:
             self._started = starting.pop_all()
         self._settings, self._stores, self._gateway = settings, build_stores(settings.storage), gateway
         self._queue_variables = queue_variables
+        # SES on moto; every email sent is also written into the mail folder.
+        self.mailer = LocalSesMailer(self.mail_dir, region=self.region, endpoint_url=moto.url)
 
     def stop(self) -> None:
         """Stops the API, forgets the handlers' stores, restores the environment, stops moto. Safe twice."""
         self._settings = self._stores = self._gateway = None
+        self.mailer = None
         self._started.close()
 
     def create_account(self, name: str, *, account_id: str | None = None) -> AccountKeys:
@@ -420,11 +442,14 @@ def run(
     verbose: bool = False,
     out: TextIO | None = None,
     schedules: bool = True,
+    mail_dir: Path = DEFAULT_MAIL_DIR,
 ) -> int:
     """Serve until SIGINT (Ctrl-C) or SIGTERM; ``aws_settings`` None: on moto with a demo account, else on
     the tables they name. Prints the API's address (and the demo keys) on ``out``; problems on stderr.
     Locally, with ``schedules``, the rating pass and the bill run fire on the wall clock as EventBridge
-    Scheduler fires them in AWS (``local.schedules.LocalScheduler``); on AWS, AWS runs them."""
+    Scheduler fires them in AWS (``local.schedules.LocalScheduler``); on AWS, AWS runs them. Locally the
+    email queue is drained every few seconds, through SES on moto, each email also written into
+    ``mail_dir`` as ``.eml``."""
     output = sys.stdout if out is None else out
     logging.basicConfig(
         level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -437,15 +462,17 @@ def run(
     try:
         with stop.on_signals():
             if aws_settings is None:
-                return _serve_locally(port, verbose, output, stop, schedules=schedules)
+                return _serve_locally(port, verbose, output, stop, schedules=schedules, mail_dir=mail_dir)
             return _serve_on_aws(aws_settings, port, verbose, output, stop)
     except KeyboardInterrupt:  # a signal before the API was up: everything started is stopped by now
         print("meterbill serve: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
-def _serve_locally(port: int, verbose: bool, out: TextIO, stop: _StopRequest, *, schedules: bool) -> int:
-    platform = LocalPlatform(port=port, verbose=verbose)
+def _serve_locally(
+    port: int, verbose: bool, out: TextIO, stop: _StopRequest, *, schedules: bool, mail_dir: Path
+) -> int:
+    platform = LocalPlatform(port=port, verbose=verbose, mail_dir=mail_dir)
     try:
         platform.start()
     except CannotListenError as error:
@@ -466,6 +493,8 @@ def _serve_locally(port: int, verbose: bool, out: TextIO, stop: _StopRequest, *,
         )
         if scheduler is not None:
             scheduler.start()
+        pump = MailPump(_running(platform.mailer))
+        pump.start()
         try:
             stop.serving()  # from here a signal ends wait(), even one that comes while the lines are printed
             _print(
@@ -473,6 +502,7 @@ def _serve_locally(port: int, verbose: bool, out: TextIO, stop: _StopRequest, *,
                 f"meterbill API: {platform.url} (OpenAPI document: {platform.url}{OPENAPI_PATH})",
                 f"DynamoDB: moto at {settings.storage.endpoint_url}, tables {_table_names(settings)}",
                 f"SQS: moto, invoice work queue {platform.environment['INVOICE_QUEUE_URL']}",
+                f"email: SES on moto; every email sent is also written to {mail_dir}/ as .eml",
                 schedule_line,
                 f"demo account {demo.account_id}; its keys are shown this once:",
                 f"  admin key:  {demo.admin_key}",
@@ -484,6 +514,7 @@ def _serve_locally(port: int, verbose: bool, out: TextIO, stop: _StopRequest, *,
             )
             stop.wait()
         finally:
+            pump.stop()
             if scheduler is not None:
                 scheduler.stop()  # a pass under way ends before the tables go
     finally:

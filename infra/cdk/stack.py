@@ -8,8 +8,9 @@ from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
 from infra.cdk.constructs.api import Api
-from infra.cdk.constructs.billing import Billing
-from infra.cdk.constructs.functions import Functions
+from infra.cdk.constructs.billing import SEND_ACTIONS, Billing
+from infra.cdk.constructs.email import Email
+from infra.cdk.constructs.functions import Functions, allow
 from infra.cdk.constructs.invoices import Invoices
 from infra.cdk.constructs.layer import MeterbillLayer
 from infra.cdk.constructs.monitoring import Monitoring
@@ -46,13 +47,22 @@ class MeterbillStack(Stack):
         self.billing = Billing(
             self, "Billing", stage=stage, storage=self.storage, layer=self.layer, invoices=self.invoices
         )
+        self.email = Email(
+            self, "Email", stage=stage, storage=self.storage, layer=self.layer, documents=self.invoices.bucket
+        )
+        # POST /v1/invoices/{id}/resend queues an email.
+        self.functions.api.add_environment("EMAIL_QUEUE_URL", self.email.queue.queue_url)
+        allow(self.functions.api.role, SEND_ACTIONS, [self.email.queue.queue_arn], sid="EmailQueue")
+        # The invoice worker queues the first email of each document it stores.
+        self.billing.invoice_worker.add_environment("EMAIL_QUEUE_URL", self.email.queue.queue_url)
+        allow(self.billing.invoice_worker.role, SEND_ACTIONS, [self.email.queue.queue_arn], sid="EmailQueue")
         self.monitoring = Monitoring(
             self,
             "Monitoring",
             stage=stage,
-            functions=[*self.functions.all, *self.billing.functions],
+            functions=[*self.functions.all, *self.billing.functions, *self.email.functions],
             rest_api=self.api.rest_api,
-            dead_letter_queues=self.billing.dead_letter_queues,
+            dead_letter_queues={**self.billing.dead_letter_queues, **self.email.dead_letter_queues},
         )
         self._acknowledge_findings()
 
@@ -68,19 +78,25 @@ class MeterbillStack(Stack):
                 "SIGNING_KEY_SECRET_PREFIX: accounts' signing keys (Secrets Manager), made at set-up",
             ),
             "OperationsTopicArn": (self.monitoring.topic.topic_arn, "Alarms are published here"),
+            "EmailConfigurationSet": (
+                self.email.configuration_set.configuration_set_name,
+                "SES configuration set of invoice emails (events to the email-events topic)",
+            ),
         }
         for name, (value, description) in outputs.items():
             CfnOutput(self, name, value=value, description=description)
 
     def _acknowledge_findings(self) -> None:
         """The AwsSolutions findings that are right for this app, each with its reason (cdk-nag 3)."""
-        for function in [*self.functions.all, *self.billing.functions]:
+        for function in [*self.functions.all, *self.billing.functions, *self.email.functions]:
             acknowledge(
                 function,
                 "AwsSolutions-L1",
                 "Python 3.12 on purpose: the layer's compiled wheels (pydantic_core) are built for cp312 and "
                 "the code is tested on it; moving to a newer runtime is a change of its own.",
             )
+            if function is self.email.worker:
+                continue  # its own reason (ses:GetSendQuota too): constructs/email.py
             acknowledge(
                 function.role,  # type: ignore[arg-type]  # a Role construct, made by python_function
                 "AwsSolutions-IAM5[Resource::*]",

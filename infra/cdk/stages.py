@@ -12,6 +12,7 @@ Context keys (``cdk deploy -c KEY=VALUE``; the CLI passes strings):
   AO §147 (4) count the 10 years from the year's end), so a prod document is kept at least as long as
   the law asks.
 - ``operations_email``: an address subscribed to the operations topic (it must confirm the subscription).
+- ``email_identities``: comma-separated SES identities (verified domains or addresses) invoices are sent from.
 """
 
 from __future__ import annotations
@@ -61,6 +62,12 @@ class StageConfig:
     rate_worker_max_concurrency: int
     invoice_worker_max_concurrency: int
     operations_email: str | None = None
+    # Email (constructs/email.py): the SES identities (domains or addresses) accounts' invoices may be sent
+    # from - the email worker may send as these only - and the most concurrent email batches; each worker
+    # takes its share of SES's send rate (GetSendQuota.MaxSendRate * 0.8 / this).
+    email_identities: tuple[str, ...] = ("meterbill.example",)
+    email_worker_max_concurrency: int = 2
+    email_worker_reserved_concurrency: int | None = None
 
     @property
     def stack_name(self) -> str:
@@ -131,6 +138,7 @@ PROD: Final = StageConfig(
     invoice_worker_reserved_concurrency=5,
     rate_worker_max_concurrency=10,
     invoice_worker_max_concurrency=5,
+    email_worker_reserved_concurrency=2,
 )
 
 STAGES: Final = {stage.name: stage for stage in (DEV, PROD)}
@@ -156,4 +164,10 @@ def with_overrides(stage: StageConfig, context: Mapping[str, Any]) -> StageConfi
         stage = replace(stage, invoice_retention_days=days)
     if email:
         stage = replace(stage, operations_email=str(email))
+    identities = context.get("email_identities")
+    if identities:
+        names = tuple(name.strip() for name in str(identities).split(",") if name.strip())
+        if not names:
+            raise ValueError("email_identities names no identity")
+        stage = replace(stage, email_identities=names)
     return stage

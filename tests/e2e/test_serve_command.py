@@ -137,6 +137,15 @@ def test_serve_prints_the_demo_keys_serves_them_and_stops_cleanly_on_a_signal(
         assert "Traceback" not in served.stderr()
 
 
+def test_serve_names_its_mail_folder(tmp_path: Path) -> None:
+    with serving("--no-schedules", "--mail-dir", "outbox", cwd=tmp_path) as served:
+        started = served.stdout.until(READY_LINE, seconds=STARTUP_SECONDS)
+        exit_code, _ = served.stop(signal.SIGTERM)
+
+    assert "email: SES on moto; every email sent is also written to outbox/ as .eml" in started
+    assert exit_code == 0
+
+
 def test_serve_without_schedules_says_so_and_stops_cleanly(tmp_path: Path) -> None:
     with serving("--no-schedules", cwd=tmp_path) as served:
         started = served.stdout.until(READY_LINE, seconds=STARTUP_SECONDS)

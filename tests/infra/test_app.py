@@ -36,6 +36,7 @@ def test_the_stack_outputs_what_the_cli_and_an_operator_need(dev: dict[str, Any]
         "AccessLogsBucketName",
         "ApiUrl",
         "CatalogTableName",
+        "EmailConfigurationSet",
         "IdempotencyTableName",
         "InvoicesBucketName",
         "OperationsTopicArn",

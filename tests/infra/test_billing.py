@@ -157,6 +157,7 @@ def test_environment_names_the_tables_the_queues_and_powertools_settings(
     assert readable(template, environment("invoice-worker")) == {
         **tables,
         **documents,
+        "EMAIL_QUEUE_URL": f"meterbill-{stage}-email",  # the first email of each stored document
         **powertools("meterbill-invoice-worker"),
     }
     # A queue's URL is its Ref (readable shows the name).
@@ -255,6 +256,9 @@ def test_every_queue_refuses_requests_without_tls(dev: dict[str, Any]) -> None:
             "invoice-dlq",
             "rate-schedule-dlq",
             "invoice-schedule-dlq",
+            "email",  # constructs/email.py
+            "email-dlq",
+            "email-events-dlq",
         )
     ]
     assert policies == {
@@ -298,13 +302,25 @@ def test_the_workers_consume_their_queue_reporting_partial_batch_failures(
             "ScalingConfig": {"MaximumConcurrency": 2},
             "Tags": tags,
         },
+        "meterbill-dev-email-worker": {  # constructs/email.py
+            "FunctionName": "meterbill-dev-email-worker",
+            "EventSourceArn": "arn:meterbill-dev-email",
+            "BatchSize": 10,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "ScalingConfig": {"MaximumConcurrency": 2},
+            "Tags": tags,
+        },
     }
     # prod: the mapping hands a worker as many batches at once as it has reserved concurrency, never more
     # (more would be throttled and count as receives towards the dead-letter queue)
     assert {
         name: (m["ScalingConfig"]["MaximumConcurrency"], function(prod, name)["ReservedConcurrentExecutions"])
         for name, m in mappings(prod).items()
-    } == {"meterbill-prod-rate-worker": (10, 10), "meterbill-prod-invoice-worker": (5, 5)}
+    } == {
+        "meterbill-prod-rate-worker": (10, 10),
+        "meterbill-prod-invoice-worker": (5, 5),
+        "meterbill-prod-email-worker": (2, 2),
+    }
 
 
 def test_a_mapping_is_created_after_its_workers_permissions(dev: dict[str, Any]) -> None:
@@ -436,6 +452,14 @@ def test_a_failed_pass_is_retried_twice_by_lambda_then_lands_in_its_schedules_de
             "DestinationConfig": {"OnFailure": {"Destination": f"arn:meterbill-dev-{name}-schedule-dlq"}},
         }
         for name, age in (("rate", 10 * 60), ("invoice", 50 * 60))
+    } | {
+        # constructs/email.py: SES's events through SNS (asynchronous), no age limit of its own
+        "meterbill-dev-email-events": {
+            "FunctionName": "meterbill-dev-email-events",
+            "Qualifier": "$LATEST",
+            "MaximumRetryAttempts": 2,
+            "DestinationConfig": {"OnFailure": {"Destination": "arn:meterbill-dev-email-events-dlq"}},
+        }
     }
 
 
@@ -576,6 +600,12 @@ def test_the_invoice_worker_may_put_items_of_the_catalog_and_read_readings_but_d
             "Effect": "Allow",
             "Resource": "arn:meterbill-dev-invoice",
         },
+        {
+            "Sid": "EmailQueue",  # the first email of each stored document (constructs/email.py)
+            "Action": "sqs:SendMessage",
+            "Effect": "Allow",
+            "Resource": "arn:meterbill-dev-email",
+        },
     ]
 
 
@@ -608,7 +638,14 @@ def test_any_message_in_a_dead_letter_queue_raises_an_alarm_to_the_operations_to
                 "OKActions": [f"meterbill-{stage}-operations"],
                 "Tags": [{"Key": "project", "Value": "meterbill"}, {"Key": "stage", "Value": stage}],
             }
-            for name in ("rate-dlq", "invoice-dlq", "rate-schedule-dlq", "invoice-schedule-dlq")
+            for name in (
+                "rate-dlq",
+                "invoice-dlq",
+                "rate-schedule-dlq",
+                "invoice-schedule-dlq",
+                "email-dlq",
+                "email-events-dlq",
+            )
         }
 
 

@@ -37,6 +37,15 @@ EXPECTED_ACKNOWLEDGEMENTS = {
     ("Billing/InvoiceWorkerRole", "AwsSolutions-IAM5[Resource::*]"),
     ("Billing/RateSchedulerDeadLetterQueue", "AwsSolutions-SQS3"),
     ("Billing/InvoiceSchedulerDeadLetterQueue", "AwsSolutions-SQS3"),
+    ("Email/EmailWorker", "AwsSolutions-L1"),
+    ("Email/EmailEvents", "AwsSolutions-L1"),
+    ("Email/EmailWorkerRole", "AwsSolutions-IAM5[Resource::*]"),
+    ("Email/EmailEventsRole", "AwsSolutions-IAM5[Resource::*]"),
+    (
+        "Email/EmailWorkerRole",
+        "AwsSolutions-IAM5[Resource::<InvoicesInvoicesBucket33673995.Arn>/*/invoices/*]",
+    ),
+    ("Email/EmailEventsDeadLetterQueue", "AwsSolutions-SQS3"),
     # Invoice documents: every account's <account>/invoices/ prefix of the bucket, the stage's signing keys.
     ("Functions/ApiRole", "AwsSolutions-IAM5[Resource::<InvoicesInvoicesBucket33673995.Arn>/*/invoices/*]"),
     (

@@ -22,7 +22,7 @@ SETTINGS_OF: dict[str, type[ApiSettings] | type[StorageSettings]] = {
 # Set by Lambda itself (reserved: a function may not set them).
 SET_BY_LAMBDA = frozenset({"AWS_REGION", "AWS_DEFAULT_REGION"})
 # Only for moto or the local server; on AWS the SDK finds DynamoDB's endpoint itself.
-OFF_AWS_ONLY = frozenset({"DYNAMODB_ENDPOINT_URL", "S3_ENDPOINT_URL"})
+OFF_AWS_ONLY = frozenset({"DYNAMODB_ENDPOINT_URL", "SQS_ENDPOINT_URL", "S3_ENDPOINT_URL"})
 POWERTOOLS = {
     API: {
         "POWERTOOLS_SERVICE_NAME": "meterbill-api",
@@ -110,6 +110,7 @@ def test_environment_names_the_stage_tables_and_powertools_settings(dev: dict[st
         "CATALOG_TABLE": "meterbill-dev-catalog",
         "READINGS_TABLE": "meterbill-dev-readings",
         "IDEMPOTENCY_TABLE": "meterbill-dev-idempotency",
+        "EMAIL_QUEUE_URL": "meterbill-dev-email",  # resends (constructs/email.py)
         "INVOICES_BUCKET": "InvoicesInvoicesBucket33673995",  # a Ref: the bucket's generated name
         **POWERTOOLS[API],
     }
@@ -163,6 +164,8 @@ def test_the_settings_models_read_these_keys() -> None:
     }
     assert keys_read_by(ApiSettings) == keys_read_by(StorageSettings) | {
         "IDEMPOTENCY_TABLE",
+        "EMAIL_QUEUE_URL",
+        "SQS_ENDPOINT_URL",
         "INVOICES_BUCKET",
         "S3_ENDPOINT_URL",
     }
@@ -252,6 +255,12 @@ def test_the_api_role_may_do_exactly_what_the_adapters_and_powertools_call(dev: 
             "Effect": "Allow",
             "Resource": "arn:InvoicesInvoicesBucket33673995/*/invoices/*",
         },
+        {  # POST /v1/invoices/{id}/resend
+            "Sid": "EmailQueue",
+            "Action": "sqs:SendMessage",
+            "Effect": "Allow",
+            "Resource": "arn:meterbill-dev-email",
+        },
     ]
 
 
@@ -282,7 +291,8 @@ def test_no_statement_but_x_rays_allows_every_resource(dev: dict[str, Any], prod
             for statement in policy["PolicyDocument"]["Statement"]
             if "*" in str(statement["Resource"])
         ]
-        # one per function role: the API's two and the billing runs' four; the schedules' roles have none
+        # one per function role: the API's two, the billing runs' four and the email functions' two; the
+        # schedules' roles have none
         assert [w for w in wildcards if w != ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]] == [
             "s3:GetObject",  # the API: <account>/invoices/* of the invoices bucket
             [
@@ -291,5 +301,7 @@ def test_no_statement_but_x_rays_allows_every_resource(dev: dict[str, Any], prod
                 "s3:PutObjectRetention",
             ],  # the invoice worker: the same prefixes
             "secretsmanager:GetSecretValue",  # the invoice worker: meterbill/<stage>/signing-key/*
+            "s3:GetObject",  # the email worker: the same prefixes, read only
+            "ses:GetSendQuota",  # the email worker: no resource-level permission
         ]
-        assert wildcards.count(["xray:PutTelemetryRecords", "xray:PutTraceSegments"]) == 6
+        assert wildcards.count(["xray:PutTelemetryRecords", "xray:PutTraceSegments"]) == 8

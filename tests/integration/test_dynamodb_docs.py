@@ -16,10 +16,12 @@ from meterbill.adapters.dynamodb.metering import DynamoDbMeteringStore
 from meterbill.ports import (
     AccountRecord,
     ApiKeyRecord,
+    DeliveryStore,
     InvoiceRecord,
     InvoiceStore,
     IssuedBody,
     MonthRollup,
+    NewDelivery,
     RatedDay,
     RawReading,
     ReratingCandidate,
@@ -102,6 +104,7 @@ def test_the_documented_sample_items_are_what_the_stores_write(db: DynamoDb, tab
         tables.bucket(f"{ACCOUNT}#{METER}#rated", "month#2026-03"),
         tables.catalog(f"account#{ACCOUNT}#running-cost", "cus_0123456789abcdef"),
         *invoice_items(stores.invoices, tables),
+        delivery_item(stores.deliveries, tables),
     ]
     assert [as_documented(item) for item in stored] == documented_items()
 
@@ -151,3 +154,31 @@ def invoice_items(invoices: InvoiceStore, tables: Tables) -> list[dict[str, Any]
             f"{INVOICE}#{METER}#2026-02-14T23:00:00.000000Z#2026-02-15T23:00:00.000000Z",
         ),
     ]
+
+
+def delivery_item(deliveries: DeliveryStore | None, tables: Tables) -> dict[str, Any] | None:
+    """The first email of the invoice, claimed and sent (``docs/storage.md``, "Deliveries")."""
+    assert deliveries is not None
+    queued = deliveries.queue(
+        ACCOUNT,
+        NewDelivery(
+            invoice_id=INVOICE,
+            kind="first",
+            to=("alice.mueller@example.org",),
+            cc=("buchhaltung@hausverwaltung-ost.example",),
+            language="de",
+            customer_name="Alice Müller",
+            document_key=f"invoices/2026/02/{INVOICE}.pdf",
+            document_sha256="9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        ),
+        at=AT,
+    )
+    claimed = queued.claimed(AT)
+    assert deliveries.update(ACCOUNT, queued, claimed)
+    sent = claimed.advanced(
+        "sent",
+        AT + timedelta(seconds=1),
+        message_id="0107018e0a1b2c3d-4e5f6a7b-8c9d-4e0f-a1b2-c3d4e5f6a7b8-000000",
+    )
+    assert sent is not None and deliveries.update(ACCOUNT, claimed, sent)
+    return tables.catalog(f"account#{ACCOUNT}#invoice-delivery", f"{INVOICE}#000001")

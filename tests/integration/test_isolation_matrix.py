@@ -656,6 +656,9 @@ ROUTES: Final[Mapping[tuple[str, str], Route]] = {
     ("POST", "/v1/invoices/{invoice_id}/adjust"): Route(
         "admin", "not found", lambda ids: Call("POST", f"/v1/invoices/{ids.invoice}/adjust")
     ),
+    ("POST", "/v1/invoices/{invoice_id}/resend"): Route(
+        "admin", "not found", lambda ids: Call("POST", f"/v1/invoices/{ids.invoice}/resend")
+    ),
     ("GET", "/v1/customers/{customer_id}/charges"): Route(
         "read",
         "not found",

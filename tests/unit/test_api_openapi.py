@@ -89,6 +89,7 @@ def test_every_route_is_documented(generated):
         ("POST", "/v1/invoices/{invoice_id}/adjust"),
         ("POST", "/v1/invoices/{invoice_id}/issue"),
         ("POST", "/v1/invoices/{invoice_id}/rerate"),
+        ("POST", "/v1/invoices/{invoice_id}/resend"),
         ("POST", "/v1/invoices/{invoice_id}/void"),
         ("POST", "/v1/meters"),
         ("POST", "/v1/meters/{meter_id}/exchanges"),

@@ -23,6 +23,7 @@ DEFAULTS = {
     "currency": "EUR",
     "default_language": "en",
     "seller": None,
+    "email": None,  # issue 10: how invoices are emailed
 }
 SELLER = {
     "legal_name": "Hausverwaltung Ost GmbH",
@@ -71,7 +72,7 @@ def test_put_replaces_the_settings_and_answers_them_with_a_new_etag(api, fakes):
     answer = api.put(PATH, HPO, headers={"If-Match": '"initial"'})
 
     etag = fakes.accounts.records[ACCOUNT].settings_etag
-    expected = {**HPO, "seller": SELLER_AS_ANSWERED}
+    expected = {**HPO, "seller": SELLER_AS_ANSWERED, "email": None}
     assert (answer.status, answer.headers["etag"]) == (200, f'"{etag}"')
     assert answer.json == {**expected, "etag": etag, "updated_at": NOW}
     assert stored(fakes) == expected

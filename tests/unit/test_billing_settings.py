@@ -50,6 +50,7 @@ def test_settings_never_written_are_the_defaults() -> None:
         "currency": "EUR",
         "default_language": "en",
         "seller": None,
+        "email": None,
     }
 
 
@@ -74,6 +75,7 @@ def test_the_settings_keep_every_value_and_the_sellers_legal_details() -> None:
         "currency": "CHF",
         "default_language": "de",
         "seller": {**SELLER, "trading_name": None},
+        "email": None,
     }
     assert BillingSettings.model_validate(hpo.model_dump(mode="json")) == hpo  # what the store keeps
 

@@ -78,6 +78,7 @@ def test_replacing_stores_the_settings_whole_beside_the_accounts_other_settings(
                 "contact": None,
                 "bank_account": {"iban": "DE89370400440532013000", "bic": None, "account_name": None},
             },
+            "email": None,
         },
     }
     assert (entry.etag, entry.updated_at) == (stored.settings_etag, NOW)

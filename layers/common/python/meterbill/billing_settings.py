@@ -29,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from meterbill.domain import Address, Customer, Email, Label, Phone, Text, VatId
+from meterbill.domain import Address, Customer, Email, Emails, Label, Phone, Text, VatId
 from meterbill.money import MINOR_UNITS
 
 SECTION: Final = "billing"  # the key of these settings among the account's settings
@@ -173,6 +173,20 @@ class Seller(_Model):
     bank_account: BankAccount | None = None
 
 
+class EmailSettings(_Model):
+    """Who invoices are emailed from: an identity verified in SES (the address, or an address of a verified
+    domain), and who receives a copy of every one."""
+
+    sender: Email = Field(description="the From address: an SES-verified identity of the platform")
+    sender_name: Text | None = Field(
+        default=None, description="shown before the address, e.g. the trading name"
+    )
+    cc: Emails = Field(
+        default=(), description="copied on every invoice and note email (e.g. the bookkeeping)"
+    )
+    reply_to: Email | None = None
+
+
 class BillingSettings(_Model):
     """How an account bills; every field has a default (settings never written: ``BillingSettings()``)."""
 
@@ -198,6 +212,9 @@ class BillingSettings(_Model):
     currency: Currency = DEFAULT_CURRENCY
     default_language: Language = "en"
     seller: Seller | None = None
+    email: Annotated[EmailSettings, BeforeValidator(_object)] | None = Field(
+        default=None, description="how invoices are emailed (none: they are stored, not emailed)"
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -6,7 +6,10 @@ Documents (issue 10): ``document_step()`` is what the worker stores documents wi
 are not stored (no bucket): the worker only invoices, the run sends no unstored work. The renderer is the
 real pipeline (``services.documents.signed_renderer``: factur-x XML -> PDF/A-3 -> PAdES signature with the
 account's key from Secrets Manager) unless ``configure(documents=...)`` or ``set_renderer`` gives another
-(tests that look at storage rather than at PDFs)."""
+(tests that look at storage rather than at PDFs).
+
+Email: ``email_queue()`` is where the worker queues the first email of each stored document (EMAIL_QUEUE_URL;
+None: documents are stored, not emailed)."""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from meterbill.errors import InvalidInputError
-from meterbill.ports import InvoiceWorkQueue, SigningKeyStore, Stores
+from meterbill.ports import DeliveryQueue, InvoiceWorkQueue, SigningKeyStore, Stores
 from meterbill.settings import DocumentSettings, InvoiceSettings
 
 if TYPE_CHECKING:
@@ -34,6 +37,7 @@ def configure(
     queue: InvoiceWorkQueue | None = None,
     documents: DocumentStep | None = None,
     clock: Callable[[], datetime] | None = None,
+    email_queue: DeliveryQueue | None = None,
 ) -> None:
     _configured.clear()
     if stores is not None:
@@ -44,6 +48,8 @@ def configure(
         _configured["documents"] = documents
     if clock is not None:
         _configured["clock"] = clock
+    if email_queue is not None:
+        _configured["email_queue"] = email_queue
 
 
 def reset() -> None:
@@ -52,6 +58,7 @@ def reset() -> None:
     _stores.cache_clear()
     _queue.cache_clear()
     _document_step.cache_clear()
+    _email_queue.cache_clear()
 
 
 def set_renderer(make: Callable[[SigningKeyStore], Render]) -> None:
@@ -113,6 +120,24 @@ def document_step() -> DocumentStep | None:
     """How the worker stores documents; None: it does not."""
     step: DocumentStep | None = _configured.get("documents") or _document_step()
     return step
+
+
+def email_queue() -> DeliveryQueue | None:
+    """The email queue the worker queues first emails to (EMAIL_QUEUE_URL), None when not configured."""
+    configured: DeliveryQueue | None = _configured.get("email_queue")
+    return configured if configured is not None else _email_queue()
+
+
+@cache
+def _email_queue() -> DeliveryQueue | None:
+    """From EMAIL_QUEUE_URL alone (configured stores need no table names), like ``document_step``."""
+    url = os.environ.get("EMAIL_QUEUE_URL", "")
+    if not url:
+        return None
+    from meterbill.adapters.email_queue import SqsDeliveryQueue
+
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
+    return SqsDeliveryQueue(url, region=region, endpoint_url=os.environ.get("SQS_ENDPOINT_URL") or None)
 
 
 def now() -> datetime:

@@ -107,12 +107,17 @@ class ApiSettings(BaseModel):
     # a 24-digit value as a string: ~229 bytes as json.dumps writes them) fit max_body_bytes (1 MB).
     max_readings_per_request: int = 4_000
     future_tolerance_seconds: int = 300
+    # The email queue a resend is sent to (POST /v1/invoices/{id}/resend); SQS's endpoint off AWS only.
+    email_queue_url: str = ""
+    sqs_endpoint_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ApiSettings:
         return cls(
             storage=StorageSettings.from_env(env),
             idempotency_table=env.get("IDEMPOTENCY_TABLE", ""),
+            email_queue_url=env.get("EMAIL_QUEUE_URL", ""),
+            sqs_endpoint_url=env.get("SQS_ENDPOINT_URL") or None,
             invoices_bucket=env.get("INVOICES_BUCKET", ""),
             s3_endpoint_url=env.get("S3_ENDPOINT_URL") or None,
         )
@@ -164,6 +169,9 @@ class InvoiceSettings(BaseModel):
     # Set only off AWS: moto's server locally, or a test.
     sqs_endpoint_url: str | None = None
     documents: DocumentSettings = DocumentSettings()
+    # The email queue (EMAIL_QUEUE_URL): the worker queues the first email of each stored document there;
+    # empty: documents are stored, not emailed.
+    email_queue_url: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> InvoiceSettings:
@@ -172,4 +180,42 @@ class InvoiceSettings(BaseModel):
             invoice_queue_url=env.get("INVOICE_QUEUE_URL", ""),
             sqs_endpoint_url=env.get("SQS_ENDPOINT_URL") or None,
             documents=DocumentSettings.from_env(env),
+            email_queue_url=env.get("EMAIL_QUEUE_URL", ""),
+        )
+
+
+class EmailSettings(BaseModel):
+    """The email functions (``functions/invoice/email_*_handler.py``): the tables, the invoices bucket the
+    stored PDFs are read from, the email queue, SES's configuration set (it publishes the delivery events),
+    and the pace: at most ``max_send_rate`` emails a second per worker when set, else SES's
+    ``GetSendQuota.MaxSendRate`` times ``rate_share`` divided by ``workers`` (the email queue's event source
+    runs at most that many workers at once: ``constructs/email.py``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    storage: StorageSettings
+    invoices_bucket: str = ""
+    email_queue_url: str = ""
+    configuration_set: str | None = None
+    max_send_rate: float | None = Field(default=None, gt=0)
+    rate_share: float = Field(default=0.8, gt=0, le=1)
+    workers: int = Field(default=2, ge=1)
+    # Set only off AWS: moto's server locally, or a test.
+    sqs_endpoint_url: str | None = None
+    s3_endpoint_url: str | None = None
+    ses_endpoint_url: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> EmailSettings:
+        rate = env.get("EMAIL_MAX_SEND_RATE")
+        return cls(
+            storage=StorageSettings.from_env(env),
+            invoices_bucket=env.get("INVOICES_BUCKET", ""),
+            email_queue_url=env.get("EMAIL_QUEUE_URL", ""),
+            configuration_set=env.get("SES_CONFIGURATION_SET") or None,
+            max_send_rate=float(rate) if rate else None,
+            workers=int(env.get("EMAIL_WORKERS") or 2),
+            sqs_endpoint_url=env.get("SQS_ENDPOINT_URL") or None,
+            s3_endpoint_url=env.get("S3_ENDPOINT_URL") or None,
+            ses_endpoint_url=env.get("SES_ENDPOINT_URL") or None,
         )

@@ -12,7 +12,7 @@ passes ``account_id``, ``key_id`` and ``scopes`` as strings), never from a body,
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cache
@@ -22,7 +22,7 @@ from aws_lambda_powertools.event_handler import Depends, Request
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from meterbill.errors import UnauthorizedError
-from meterbill.ports import Stores
+from meterbill.ports import DeliveryQueue, DeliveryWork, Stores
 from meterbill.services.apikeys import ALL_SCOPES, Principal, require_scope, required_scope
 from meterbill.settings import ApiSettings
 
@@ -45,6 +45,8 @@ class Backend:
     stores: Stores
     idempotency: Callable[[], BasePersistenceLayer]
     clock: Callable[[], datetime] = field(default=utc_now)
+    # The email queue (resends); None: the one the settings name (EMAIL_QUEUE_URL), made on first use.
+    email_queue: Callable[[], DeliveryQueue] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,12 @@ class Caller:
 
     def now(self) -> datetime:
         return self.backend.clock()
+
+    def email_queue(self) -> DeliveryQueue:
+        """The email queue, made when a message is first sent (a refused request makes none)."""
+        backend = self.backend
+        make = backend.email_queue or (lambda: _email_queue_of(backend.settings))
+        return LazyQueue(make)
 
 
 _configured: Backend | None = None
@@ -104,6 +112,27 @@ def _from_environment() -> Backend:
         )
         stores = replace(stores, documents=documents)
     return Backend(settings=settings, stores=stores, idempotency=_idempotency_store(settings))
+
+
+class LazyQueue(DeliveryQueue):
+    """The queue ``make`` gives, made when the first message is sent (a refused request makes none)."""
+
+    def __init__(self, make: Callable[[], DeliveryQueue]) -> None:
+        self._make = make
+
+    def send(self, items: Sequence[DeliveryWork]) -> None:
+        self._make().send(items)
+
+
+@cache
+def _email_queue_of(settings: ApiSettings) -> DeliveryQueue:
+    from meterbill.adapters.email_queue import SqsDeliveryQueue
+
+    if not settings.email_queue_url:
+        raise RuntimeError("EMAIL_QUEUE_URL is not set")
+    return SqsDeliveryQueue(
+        settings.email_queue_url, region=settings.storage.region, endpoint_url=settings.sqs_endpoint_url
+    )
 
 
 def _idempotency_store(settings: ApiSettings) -> Callable[[], BasePersistenceLayer]:

@@ -19,7 +19,7 @@ from meterbill.domain import Id, Reference, Text
 if TYPE_CHECKING:
     from meterbill.billing.invoice import Invoice
     from meterbill.billing.notes import Difference
-    from meterbill.ports import InvoiceRecord, ReratingCandidate, RunningCost
+    from meterbill.ports import DeliveryRecord, InvoiceRecord, ReratingCandidate, RunningCost
 
 Kind = Literal["invoice", "credit_note", "debit_note"]
 State = Literal["draft", "issued", "stored", "delivered", "void"]
@@ -151,6 +151,42 @@ class InvoiceSummary(_Response):
         return cls.model_validate(cls.fields_of(record))
 
 
+DeliveryStateName = Literal["queued", "sending", "sent", "delivered", "bounced", "complained", "failed"]
+
+
+class DeliveryDocument(_Response):
+    """One email of the stored PDF: the first delivery (attempt 1) or a resend."""
+
+    attempt: int = Field(description="1 for the first email, 2, 3, ... for resends")
+    kind: Literal["first", "resend"]
+    state: DeliveryStateName = Field(
+        description="queued; sending (claimed by the email worker); sent (SES accepted it); delivered, "
+        "bounced or complained (SES's events); failed (refused for good, or unknown after a crash)"
+    )
+    to: list[str]
+    cc: list[str]
+    queued_at: datetime
+    sent_at: datetime | None
+    updated_at: datetime = Field(description="when the state last changed")
+    message_id: str | None = Field(description="SES's message id")
+    detail: str | None = Field(description="why it bounced, was complained about or failed")
+
+    @classmethod
+    def of(cls, record: DeliveryRecord) -> DeliveryDocument:
+        return cls(
+            attempt=record.attempt,
+            kind=record.kind,
+            state=record.state,
+            to=list(record.to),
+            cc=list(record.cc),
+            queued_at=record.queued_at,
+            sent_at=record.sent_at,
+            updated_at=record.updated_at,
+            message_id=record.message_id,
+            detail=record.detail,
+        )
+
+
 class InvoiceDocument(InvoiceSummary):
     etag: str = Field(
         description="changes with every write of the invoice (a draft recomputed, issued, voided, its "
@@ -164,6 +200,9 @@ class InvoiceDocument(InvoiceSummary):
     rerating_candidates: list[ReratingCandidateDocument] = Field(
         description="readings received after issue that touch its period: a re-rating may find a difference"
     )
+    deliveries: list[DeliveryDocument] = Field(
+        description="the emails of its stored PDF, first delivery then resends (POST .../resend)"
+    )
 
     @classmethod
     def of_record(
@@ -172,6 +211,7 @@ class InvoiceDocument(InvoiceSummary):
         etag: str,
         notes: Sequence[Invoice] = (),
         candidates: Sequence[ReratingCandidate] = (),
+        deliveries: Sequence[DeliveryRecord] = (),
     ) -> InvoiceDocument:
         body = record.body
         return cls.model_validate(
@@ -195,6 +235,7 @@ class InvoiceDocument(InvoiceSummary):
                     for n in notes
                 ],
                 "rerating_candidates": [ReratingCandidateDocument.of(c) for c in candidates],
+                "deliveries": [DeliveryDocument.of(d) for d in deliveries],
             }
         )
 

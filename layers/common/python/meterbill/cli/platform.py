@@ -63,6 +63,13 @@ def add_commands(commands: Commands) -> None:
         action="store_false",
         help="do not run the rating pass (every 15 min) and the bill run (hourly) on the wall clock",
     )
+    serving.add_argument(
+        "--mail-dir",
+        type=Path,
+        default=Path("mail"),
+        metavar="DIR",
+        help="locally, every email sent (through SES on moto) is also written here as .eml (default ./mail)",
+    )
     serving.set_defaults(run=_serve)
 
     accounts = commands.add_parser("accounts", help="manage accounts of the hosted API")
@@ -106,7 +113,8 @@ def _serve(args: argparse.Namespace) -> int:
     moto's DynamoDB (started on a free port of 127.0.0.1, emptied when the server stops) and a demo
     account is created, its admin and ingest keys printed once; the bill run's queue is on moto's SQS, and
     the schedules run on the wall clock as EventBridge Scheduler runs them (the rating pass every 15
-    minutes, the bill run and its worker hourly) unless --no-schedules. With --aws the handlers use the
+    minutes, the bill run and its worker hourly) unless --no-schedules; emails go through SES on moto and
+    each is also written into --mail-dir (default ./mail) as .eml. With --aws the handlers use the
     tables the environment names (CATALOG_TABLE, READINGS_TABLE, IDEMPOTENCY_TABLE, AWS_REGION, and
     DYNAMODB_ENDPOINT_URL if set) with the ambient AWS credentials; nothing is created. Ctrl-C or SIGTERM
     stops it. Runs from a checkout of the repository (the handlers are not part of the installed package)."""
@@ -114,7 +122,11 @@ def _serve(args: argparse.Namespace) -> int:
     put_checkout_on_path()
     local_server = importlib.import_module("local.serve")  # loads moto: only this command pays for it
     exit_code: int = local_server.run(
-        port=args.port, aws_settings=aws_settings, verbose=args.verbose, schedules=args.schedules
+        port=args.port,
+        aws_settings=aws_settings,
+        verbose=args.verbose,
+        schedules=args.schedules,
+        mail_dir=args.mail_dir,
     )
     return exit_code
 

@@ -19,7 +19,7 @@ stores its documents.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Final
@@ -27,12 +27,20 @@ from typing import Final
 from meterbill.billing.periods import due_periods, settled_until
 from meterbill.domain import Assignment, Customer, Meter, Site
 from meterbill.errors import InvalidInputError, MeterbillError, StorageUnavailableError
-from meterbill.ports import AccountRecord, InvoiceRecord, InvoiceWork, InvoiceWorkQueue, Stores
+from meterbill.ports import (
+    AccountRecord,
+    DeliveryQueue,
+    InvoiceRecord,
+    InvoiceWork,
+    InvoiceWorkQueue,
+    Stores,
+)
 from meterbill.services import catalog as catalog_service
 from meterbill.services.billing_settings import settings_of
 from meterbill.services.common import require_aware
+from meterbill.services.delivery import FirstDeliveries, queue_first_deliveries
 from meterbill.services.documents import DocumentStep, PeriodDocuments, store_period_documents
-from meterbill.services.invoicing import customer_calendar, invoice_period
+from meterbill.services.invoicing import LIST_PAGE, customer_calendar, invoice_period
 
 ACCOUNTS_PAGE: Final = 100
 INVOICES_PAGE: Final = 200
@@ -168,6 +176,33 @@ def work(item: InvoiceWork, stores: Stores) -> InvoiceRecord:
     """The worker's step for one message, as of the moment its run was scheduled for."""
     return invoice_period(
         item.account, item.customer_id, (item.period_start, item.period_end), item.as_of, stores
+    )
+
+
+def queue_emails(
+    item: InvoiceWork, stored: Sequence[str], stores: Stores, queue: DeliveryQueue, now: datetime
+) -> FirstDeliveries:
+    """The worker's step after ``store_documents``: the first email of every document of the customer that
+    is stored and not delivered yet - those stored now (``stored``) and any a crash left stored without its
+    email. Queueing one again is harmless (attempt 1 exists once; its worker sends at most once). An account
+    without an email sender, a customer without an address: skipped with the reason."""
+    if stores.deliveries is None:
+        return FirstDeliveries((), ())
+    waiting = stores.invoices.list(
+        item.account, customer_id=item.customer_id, state="stored", limit=LIST_PAGE
+    )
+    ids = list(dict.fromkeys([*stored, *(r.invoice_id for r in waiting.items)]))
+    if not ids:
+        return FirstDeliveries((), ())
+    return queue_first_deliveries(
+        item.account,
+        ids,
+        invoices=stores.invoices,
+        catalog=stores.catalog,
+        settings=settings_of(item.account, stores.accounts),
+        deliveries=stores.deliveries,
+        queue=queue,
+        now=now,
     )
 
 

@@ -16,6 +16,7 @@ from pynamodb.exceptions import TableError
 
 from meterbill.adapters.dynamodb.catalog import DynamoDbCatalogStore, random_etag, utc_now
 from meterbill.adapters.dynamodb.connection import DynamoDb, RetryPolicy, response_code
+from meterbill.adapters.dynamodb.deliveries import DynamoDbDeliveryStore
 from meterbill.adapters.dynamodb.invoices import DynamoDbInvoiceStore
 from meterbill.adapters.dynamodb.keys import DynamoDbAccountStore, DynamoDbKeyStore
 from meterbill.adapters.dynamodb.metering import DynamoDbMeteringStore
@@ -47,6 +48,7 @@ def stores_on(
         accounts=DynamoDbAccountStore(db, new_etag=new_etag),
         invoices=DynamoDbInvoiceStore(db, clock=clock),
         metering=DynamoDbMeteringStore(db),
+        deliveries=DynamoDbDeliveryStore(db),
     )
 
 

@@ -22,6 +22,7 @@ from meterbill.api.invoice_schemas import (
     ChargeBucket,
     Charges,
     ComponentAmount,
+    DeliveryDocument,
     DocumentDownload,
     HourChargeDocument,
     HourlyCharges,
@@ -36,7 +37,16 @@ from meterbill.api.invoice_schemas import (
     SettlementInput,
     State,
 )
-from meterbill.api.routes.common import PAGE_SIZE, Cursor, Limit, created, found, new_router
+from meterbill.api.routes.common import (
+    JSON,
+    PAGE_SIZE,
+    Cursor,
+    IdempotencyKey,
+    Limit,
+    created,
+    found,
+    new_router,
+)
 from meterbill.api.schema_fields import IsoDate
 from meterbill.ports import InvoiceRecord
 
@@ -63,7 +73,12 @@ def document_of(caller: AuthorizedCaller, record: InvoiceRecord) -> InvoiceDocum
         if is_issued(record.state) and record.kind == "invoice"
         else ()
     )
-    return InvoiceDocument.of_record(record, etag_of(record), notes, candidates)
+    deliveries = (
+        caller.stores.deliveries.of_invoice(caller.account, record.invoice_id)
+        if caller.stores.deliveries is not None and record.document is not None
+        else ()
+    )
+    return InvoiceDocument.of_record(record, etag_of(record), notes, candidates, deliveries)
 
 
 @router.get(
@@ -252,6 +267,65 @@ def adjust_invoice(invoice_id: str, caller: AuthorizedCaller) -> Response[Adjust
     )
     location = f"/v1/invoices/{note.invoice_id}"
     return created(answer, etag_of(note), location)
+
+
+@router.post(
+    "/v1/invoices/<invoice_id>/resend",
+    status_code=202,
+    summary="Email the stored PDF again",
+    description="Queues a new delivery attempt of kind resend: the same stored PDF, to the customer's "
+    "addresses and the account's cc as they are now. 202 with the attempt (its state moves on as the email "
+    "is sent; see the invoice's deliveries); 409 while the PDF is not stored yet; 422 when the customer has "
+    "no address or the billing settings name no sender. With an Idempotency-Key, a retried request answers "
+    "the first attempt again instead of queueing another.",
+    tags=["invoices"],
+    responses={
+        202: {"description": "the resend, queued"},
+        409: {"description": "the invoice's PDF is not stored yet"},
+    },
+)
+def resend_invoice(
+    invoice_id: str, caller: AuthorizedCaller, idempotency_key: IdempotencyKey = None
+) -> Response[DeliveryDocument]:
+    from meterbill.api.idempotency import Answer, once
+    from meterbill.services import billing_settings, delivery
+
+    deliveries = caller.stores.deliveries
+    if deliveries is None:
+        raise RuntimeError("this API is deployed without a delivery store")
+
+    def run() -> Answer:
+        record = delivery.queue_delivery(
+            caller.account,
+            invoice_id,
+            kind="resend",
+            invoices=caller.stores.invoices,
+            catalog=caller.stores.catalog,
+            settings=billing_settings.settings_of(caller.account, caller.stores.accounts),
+            deliveries=deliveries,
+            queue=caller.email_queue(),
+            now=caller.now(),
+        )
+        return Answer(202, DeliveryDocument.of(record).model_dump(mode="json"))
+
+    if idempotency_key is None:
+        answer = run()
+    else:
+        answer = once(
+            caller.backend.idempotency(),
+            operation="POST /v1/invoices/{invoice_id}/resend",
+            account=caller.account,
+            key=idempotency_key,
+            body={"invoice_id": invoice_id},
+            run=run,
+            lambda_context=caller.lambda_context,
+        )
+    headers = {"Location": f"/v1/invoices/{invoice_id}"}
+    if answer.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(
+        202, content_type=JSON, body=DeliveryDocument.model_validate(answer.body), headers=headers
+    )
 
 
 @router.get(
