@@ -30,7 +30,7 @@ from pydantic import (
 )
 
 from meterbill import timeutil
-from meterbill.domain import Address, Customer, Email, Emails, Label, Language, Phone, Text, VatId
+from meterbill.domain import Address, Customer, Email, Emails, Label, Phone, Text, VatId
 from meterbill.money import MINOR_UNITS
 
 SECTION: Final = "billing"  # the key of these settings among the account's settings

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from itertools import groupby
 from typing import Final
@@ -128,3 +128,42 @@ def _sums(amounts: Iterable[tuple[str, Decimal]]) -> dict[str, Decimal]:
     for currency, amount in amounts:
         sums[currency] = sums.get(currency, Decimal(0)) + amount
     return dict(sorted(sums.items()))
+
+
+# --- the schedule's periods ---------------------------------------------------------------------------------
+
+SCHEDULES: Final = ("daily", "weekly", "monthly")
+
+
+def schedule_period(schedule: str, start: date) -> tuple[date, date]:
+    """The period [start, end) of ``schedule`` that begins on ``start``: a day, an ISO week (from a Monday)
+    or a calendar month (from the 1st). ValueError naming the schedule or the day otherwise."""
+    if schedule == "daily":
+        return start, start + timedelta(days=1)
+    if schedule == "weekly":
+        if start.weekday() != 0:
+            raise ValueError(f"a weekly report starts on a Monday, not on {start} ({start:%A})")
+        return start, start + timedelta(days=7)
+    if schedule == "monthly":
+        if start.day != 1:
+            raise ValueError(f"a monthly report starts on the 1st, not on {start}")
+        return start, _next_month(start)
+    raise ValueError(f"{schedule!r} is not a schedule; expected one of {', '.join(SCHEDULES)}")
+
+
+def last_ended_period(schedule: str, today: date) -> tuple[date, date]:
+    """The latest period of ``schedule`` that has ended by the start of ``today`` (local): yesterday, last
+    week (Monday to Monday) or last month."""
+    if schedule == "daily":
+        return schedule_period(schedule, today - timedelta(days=1))
+    if schedule == "weekly":
+        this_monday = today - timedelta(days=today.weekday())
+        return schedule_period(schedule, this_monday - timedelta(days=7))
+    if schedule == "monthly":
+        first = today.replace(day=1)
+        return schedule_period(schedule, (first - timedelta(days=1)).replace(day=1))
+    raise ValueError(f"{schedule!r} is not a schedule; expected one of {', '.join(SCHEDULES)}")
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
