@@ -130,7 +130,7 @@ class World:
         )
 
     def stored_pdf(self) -> bytes:
-        return self.stores.documents.get(A, f"reports/{REPORT}.pdf")
+        return self.stores.documents.get(A, f"invoices/{REPORT}.pdf")
 
 
 def text_of(pdf: bytes) -> str:

@@ -5,7 +5,7 @@ ISO week, a calendar month of ``reports.timezone``). At ``now`` the due report i
 ended there (``billing.savings.last_ended_period``); the hourly run (``run``) makes it:
 
 1. Its identity is deterministic: ``report_savings_<schedule>_<first day>`` (``delivery.report_id``), its
-   PDF's key ``reports/<id>.pdf``. A stored report is never rendered again (``head`` first).
+   PDF's key ``invoices/<id>.pdf``. A stored report is never rendered again (``head`` first).
 2. The figures (``services.savings``) become the PDF (``documents.savings_pdf``, dated the period's end,
    so a retry renders the same bytes from the same data) and are written with ``DocumentStore.put_once``.
    A key written meanwhile (a crashed run, late readings making other bytes) keeps what is stored.
@@ -80,7 +80,9 @@ def due_period(reports: ReportSettings, now: datetime) -> tuple[date, date]:
 
 
 def report_key(document_id: str) -> str:
-    return f"reports/{document_id}.pdf"
+    """Beside the invoices (``invoices/``): the prefix the bucket's roles already write and the email worker
+    reads; the id's ``report_savings_`` prefix keeps it apart from ``inv_`` and ``note_``."""
+    return f"invoices/{document_id}.pdf"
 
 
 def make_report(
