@@ -101,13 +101,16 @@ def _decode_cursor(cursor: str | None) -> str | None:
 
 class FakeCatalogStore(CatalogStore):
     """``items[(account, kind, item_id)]`` holds what is stored; an ETag hashes the body and its revision.
-    ``get_calls`` counts the lookups one by one (what a batch should avoid)."""
+    ``get_calls`` counts the lookups one by one (what a batch should avoid), ``list_calls`` the pages listed
+    by kind and ``assignment_queries`` the calls of ``assignments_of`` (what a bill-run message reads)."""
 
     def __init__(self, clock: Callable[[], datetime] = fixed_clock) -> None:
         self.items: dict[tuple[str, CatalogKind, str], Stored] = {}
         self._revisions: dict[tuple[str, CatalogKind, str], int] = {}
         self._clock = clock
         self.get_calls = 0
+        self.list_calls: dict[CatalogKind, int] = {}  # listings (pages) by kind
+        self.assignment_queries = 0  # assignments_of calls
 
     def _etag(self, key: tuple[str, CatalogKind, str], body: Mapping[str, Any]) -> str:
         revision = self._revisions[key]
@@ -134,6 +137,7 @@ class FakeCatalogStore(CatalogStore):
     def list(
         self, account: str, kind: CatalogKind, *, limit: int, cursor: str | None = None, prefix: str = ""
     ) -> Page[Stored]:
+        self.list_calls[kind] = self.list_calls.get(kind, 0) + 1
         ids = sorted(
             item_id
             for (a, k, item_id) in self.items
@@ -168,6 +172,19 @@ class FakeCatalogStore(CatalogStore):
             for (a, kind, item_id), stored in self.items.items()
             if a == account and kind == "meter" and stored.body.get("external_id") in wanted
         }
+
+    def assignments_of(
+        self, account: str, *, customer_id: str | None = None, meter_id: str | None = None
+    ) -> Sequence[Stored]:
+        if (customer_id is None) == (meter_id is None):
+            raise ValueError("assignments_of: give exactly one of customer_id and meter_id")
+        self.assignment_queries += 1
+        field, value = ("customer_id", customer_id) if customer_id is not None else ("meter_id", meter_id)
+        return [
+            stored
+            for (a, kind, _), stored in sorted(self.items.items())
+            if a == account and kind == "assignment" and stored.body.get(field) == value
+        ]
 
 
 def reading_slot(reading: RawReading) -> tuple[object, ...]:
@@ -387,15 +404,28 @@ class FakeStores:
 
 class FakeMeteringStore(MeteringStore):
     """``days[(account, meter, day)]``, ``months[(account, meter, year, month)]``, ``running[(account,
-    customer)]``; ``writes`` counts every put (what a second pass over the same data must not increase)."""
+    customer)]``; ``writes`` counts every put (what a second pass over the same data must not increase);
+    ``stale[(account, meter, day)]``: what an eventually consistent ``days`` answers instead."""
 
     def __init__(self) -> None:
         self.rated: dict[tuple[str, str, date], RatedDay] = {}
+        # What an eventually consistent read answers instead of the stored day (a replica lagging behind).
+        self.stale: dict[tuple[str, str, date], RatedDay] = {}
         self.months: dict[tuple[str, str, int, int], MonthRollup] = {}
         self.running: dict[tuple[str, str], RunningCost] = {}
         self.writes = 0
 
-    def days(self, account: str, meter_id: str, first: date, end: date) -> list[RatedDay]:
+    def days(
+        self, account: str, meter_id: str, first: date, end: date, *, consistent: bool = True
+    ) -> list[RatedDay]:
+        if consistent:
+            return self.latest_days(account, meter_id, first, end)
+        return [
+            self.stale.get((account, meter_id, d.day), d)
+            for d in self.latest_days(account, meter_id, first, end)
+        ]
+
+    def latest_days(self, account: str, meter_id: str, first: date, end: date) -> list[RatedDay]:
         return [
             day
             for (a, m, d), day in sorted(self.rated.items())

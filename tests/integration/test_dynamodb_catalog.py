@@ -330,6 +330,50 @@ def test_a_deleted_and_recreated_object_never_matches_an_old_etag(stores: Stores
         stores.catalog.replace("acme", "customer", "cus-1", {"v": 3}, if_match="etag-1")
 
 
+# --- assignments, listed by customer and by meter -----------------------------------------------------------
+
+
+def test_an_assignment_is_copied_under_its_customer_and_its_meter_and_the_copies_follow_it(
+    stores: Stores, tables: Tables
+) -> None:
+    body = {"id": "as-1", "customer_id": "cus-1", "meter_id": "m-1", "tariff_id": "flat", "share": "1"}
+    stores.catalog.create("acme", "assignment", "as-1", body)
+    stores.catalog.create("acme", "assignment", "as-2", {**body, "id": "as-2", "customer_id": "cus-2"})
+
+    by_customer = stores.catalog.assignments_of("acme", customer_id="cus-1")
+    assert by_customer == [stores.catalog.get("acme", "assignment", "as-1")]
+    assert [s.item_id for s in stores.catalog.assignments_of("acme", meter_id="m-1")] == ["as-1", "as-2"]
+    main = tables.catalog("account#acme#assignment", "as-1")
+    copy = tables.catalog("account#acme#assignment-by-customer#cus-1", "as-1")
+    assert main is not None and copy is not None
+    assert {k: v for k, v in copy.items() if k != "pk"} == {k: v for k, v in main.items() if k != "pk"}
+
+    # moved to another customer and meter: the copies move in the same transaction
+    moved = {**body, "customer_id": "cus-2", "meter_id": "m-2"}
+    stores.catalog.replace("acme", "assignment", "as-1", moved, if_match="etag-1")
+    assert stores.catalog.assignments_of("acme", customer_id="cus-1") == []
+    assert [s.item_id for s in stores.catalog.assignments_of("acme", customer_id="cus-2")] == ["as-1", "as-2"]
+    assert [s.item_id for s in stores.catalog.assignments_of("acme", meter_id="m-1")] == ["as-2"]
+    assert [s.body for s in stores.catalog.assignments_of("acme", meter_id="m-2")] == [moved]
+    assert tables.catalog("account#acme#assignment-by-customer#cus-1", "as-1") is None
+
+    stores.catalog.delete("acme", "assignment", "as-1", if_match=None)
+    assert [s.item_id for s in stores.catalog.assignments_of("acme", customer_id="cus-2")] == ["as-2"]
+    assert stores.catalog.assignments_of("acme", meter_id="m-2") == []
+    assert stores.catalog.assignments_of("globex", customer_id="cus-2") == []
+
+
+def test_an_assignment_replaced_with_a_stale_etag_leaves_it_and_its_copies_unchanged(stores: Stores) -> None:
+    body = {"id": "as-1", "customer_id": "cus-1", "meter_id": "m-1", "tariff_id": "flat"}
+    stores.catalog.create("acme", "assignment", "as-1", body)
+
+    with pytest.raises(PreconditionFailedError):
+        stores.catalog.replace("acme", "assignment", "as-1", {**body, "customer_id": "cus-2"}, if_match="x")
+
+    assert [s.body for s in stores.catalog.assignments_of("acme", customer_id="cus-1")] == [body]
+    assert stores.catalog.assignments_of("acme", customer_id="cus-2") == []
+
+
 # --- meters and their external ids --------------------------------------------------------------------------
 
 

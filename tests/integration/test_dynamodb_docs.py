@@ -46,6 +46,7 @@ DOCUMENTED_MONTH = MonthRollup(
     METER, 2026, 3, "kWh", 31,
     Rollup(datetime(2026, 3, 1, tzinfo=BERLIN), datetime(2026, 4, 1, tzinfo=BERLIN), Decimal("1234.567"),
            Decimal("12.5"), 2976, 0),
+    "3f9c0a7e5b1d2c4f6a8e0b2d4c6f8a1e", "8b1e5d0c2a4f6e9d7c3b5a1f0e2d4c6b",
 )  # fmt: skip
 DOCUMENTED_RUNNING_COST = RunningCost(
     "cus_0123456789abcdef", date(2026, 3, 1), date(2026, 4, 1), date(2026, 3, 30), "EUR",

@@ -129,6 +129,10 @@ def test_a_pass_stores_the_dst_day_beside_the_raw_series_and_a_second_pass_write
         "estimated": {"N": "2"},
         "intervals": {"N": "47"},
         "missing": {"N": "0"},
+        # sha256 of the days' "<day>|<UTC start>|<interval>|<exponent>|<values>|<flags>" lines, 32 hex digits
+        "digest": {"S": "497443cbded47acd3462f5046d7e4668"},
+        # sha256 of "<unit>|<the meter's validation settings as JSON>", 32 hex digits
+        "rated_with": {"S": "a617edbc4f7d7effa36430b7608e5d4e"},
     }
     running = rating.metering.running_cost(A, "c1")
     assert running is not None

@@ -253,6 +253,25 @@ def test_a_meters_assignments_never_share_out_more_than_all_of_it(world: FakeCat
     )
 
 
+def test_creating_an_assignment_checks_the_meters_own_assignments_not_the_accounts(
+    world: FakeCatalogStore,
+) -> None:
+    for n in range(2, 40):  # an import: 38 more customers and meters, one assignment each
+        catalog.create(A, Meter, meter(f"m{n}"), world)
+        catalog.create(A, Customer, customer(f"c{n}"), world)
+        catalog.create(A, Assignment, assignment(f"as{n}", meter_id=f"m{n}", customer_id=f"c{n}"), world)
+    world.list_calls, world.assignment_queries = {}, 0
+
+    catalog.create(A, Assignment, assignment("as1", share="0.6"), world)
+
+    # one Query of m1's assignments (and the tariff's versions), never a listing of the account's 38
+    assert (world.list_calls, world.assignment_queries) == ({"tariff": 1}, 1)
+    assert invalid(catalog.create, A, Assignment, assignment("as-more", share="0.5"), world) == (
+        "share",
+        "meter 'm1': assignments 'as-more', 'as1' overlap from 2026-01-01 with total share 1.1 > 1",
+    )
+
+
 def test_nothing_is_deleted_while_something_refers_to_it(world: FakeCatalogStore) -> None:
     catalog.create(A, Meter, meter("sub", kind="sub", parent_id="m1"), world)
     catalog.create(A, Assignment, assignment(meter_id="sub"), world)

@@ -74,6 +74,13 @@ class CatalogStore(ABC):
     def meters_by_external_id(self, account: str, external_ids: Sequence[str]) -> Mapping[str, str]:
         """external id -> meter id, for the external ids this account's meters carry."""
 
+    @abstractmethod
+    def assignments_of(
+        self, account: str, *, customer_id: str | None = None, meter_id: str | None = None
+    ) -> Sequence[Stored]:
+        """The assignments of one customer, or of one meter (exactly one of the two is given), in id order:
+        one Query, whatever the size of the account (docs/storage.md)."""
+
 
 @dataclass(frozen=True, slots=True)
 class RawReading:
@@ -387,7 +394,10 @@ def _clock_hour(moment: datetime) -> tuple[date, int, timedelta | None]:
 @dataclass(frozen=True, slots=True)
 class MonthRollup:
     """A meter's usage in the local calendar month ``year``-``month``: the sum of its ``days`` rated days
-    (``total.start`` and ``total.end`` span the first and the last of them)."""
+    (``total.start`` and ``total.end`` span the first and the last of them). ``digest`` changes whenever
+    any of those days' intervals or flags do (a draft invoice keeps it to know it is still current);
+    ``rated_with`` is the digest of the meter's validation settings they were rated with (the bill run
+    validates the raw readings instead when the meter's settings changed since). Empty: not known."""
 
     meter_id: str
     year: int
@@ -395,6 +405,8 @@ class MonthRollup:
     unit: str
     days: int
     total: Rollup
+    digest: str = ""
+    rated_with: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,8 +439,12 @@ class MeteringStore(ABC):
     and their hourly and daily rollups) and monthly rollups; per customer the running period's cost."""
 
     @abstractmethod
-    def days(self, account: str, meter_id: str, first: date, end: date) -> list[RatedDay]:
-        """The meter's rated days with first <= day < end, in day order."""
+    def days(
+        self, account: str, meter_id: str, first: date, end: date, *, consistent: bool = True
+    ) -> list[RatedDay]:
+        """The meter's rated days with first <= day < end, in day order. ``consistent=False``: an eventually
+        consistent read, half the cost, which may miss the latest writes (for a reader that checks them
+        against ``MonthRollup.digest``)."""
 
     @abstractmethod
     def put_day(self, account: str, day: RatedDay) -> None:

@@ -13,6 +13,7 @@ are exact: integers times ``10**exponent``.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -58,8 +59,11 @@ def rated_days(validated: ValidatedIntervals, zone: ZoneInfo) -> list[RatedDay]:
     return rated
 
 
-def month_rollup(meter_id: str, year: int, month: int, days: Iterable[RatedDay]) -> MonthRollup | None:
-    """The month's rollup from its rated days (None when it has none); days of other months are ignored."""
+def month_rollup(
+    meter_id: str, year: int, month: int, days: Iterable[RatedDay], *, rated_with: str = ""
+) -> MonthRollup | None:
+    """The month's rollup from its rated days (None when it has none); days of other months are ignored.
+    ``rated_with``: the digest of the meter settings the days were validated with."""
     mine = sorted((d for d in days if (d.day.year, d.day.month) == (year, month)), key=lambda d: d.day)
     if not mine:
         return None
@@ -78,7 +82,22 @@ def month_rollup(meter_id: str, year: int, month: int, days: Iterable[RatedDay])
             intervals=sum(t.intervals for t in totals),
             missing=sum(t.missing for t in totals),
         ),
+        digest=days_digest(mine),
+        rated_with=rated_with,
     )
+
+
+def days_digest(days: Iterable[RatedDay]) -> str:
+    """A digest of the days' intervals as stored (start, interval length, exponent, values, flags): it
+    changes when any of them does. 32 hex digits (128 bits of SHA-256)."""
+    digest = hashlib.sha256()
+    for day in days:
+        start = day.start.astimezone(UTC).isoformat()
+        values = ",".join(map(str, day.values))
+        digest.update(
+            f"{day.day}|{start}|{day.interval_minutes}|{day.exponent}|{values}|{day.qualities}\n".encode()
+        )
+    return digest.hexdigest()[:32]
 
 
 def rated_series(

@@ -81,7 +81,9 @@ def account_work(account: str, now: datetime, stores: Stores, *, unstored: bool 
     (customer, period) of every invoice and note issued and not stored yet."""
     require_aware(now, "now")
     settings = settings_of(account, stores.accounts)
-    assignments = list(catalog_service.all_of(account, Assignment, stores.catalog))
+    assignments: dict[str, list[Assignment]] = {}  # by customer: each customer's calendar reads its own
+    for assignment in catalog_service.all_of(account, Assignment, stores.catalog):
+        assignments.setdefault(assignment.customer_id, []).append(assignment)
     meters = {m.id: m for m in catalog_service.all_of(account, Meter, stores.catalog)}
     sites = {s.id: s for s in catalog_service.all_of(account, Site, stores.catalog)}
     invoices: dict[str, list[InvoiceRecord]] = {}
@@ -93,7 +95,7 @@ def account_work(account: str, now: datetime, stores: Stores, *, unstored: bool 
             not_stored.add((record.customer_id, record.period_start, record.period_end))
     work: list[InvoiceWork] = []
     for customer in catalog_service.all_of(account, Customer, stores.catalog):
-        calendar = customer_calendar(customer, assignments, meters, sites, settings)
+        calendar = customer_calendar(customer, assignments.get(customer.id, []), meters, sites, settings)
         if calendar is None:
             continue
         records = invoices.get(customer.id, [])

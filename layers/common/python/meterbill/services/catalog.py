@@ -265,6 +265,15 @@ def _check_exchange_reads(meter: Meter, exchange: ExchangeSettings, under: str =
             raise InvalidInputError(f"{under}{name}", reason)
 
 
+def assignments_of(
+    account: str, catalog: CatalogStore, *, customer_id: str | None = None, meter_id: str | None = None
+) -> list[CatalogEntry[Assignment]]:
+    """The assignments of one customer, or of one meter (exactly one given), in id order: one read of the
+    customer's (meter's) own collection, whatever the size of the account."""
+    stored = catalog.assignments_of(account, customer_id=customer_id, meter_id=meter_id)
+    return [_entry(Assignment, item) for item in stored]
+
+
 def all_of(account: str, model: type[CatalogModel], catalog: CatalogStore) -> Iterator[CatalogModel]:
     """Every object of a kind in the account, in id order (for the services that need them all)."""
     for stored in all_items(account, KIND_OF[model], catalog):
@@ -351,7 +360,12 @@ def _check_assignment(account: str, assignment: Assignment, catalog: CatalogStor
         )
     if assignment.basis == "residual":
         _check_residual_meter(account, meter, catalog)
-    others = [a for a in all_of(account, Assignment, catalog) if a.id != assignment.id]
+    # The shares and splits to check are the meter's: its own assignments (one Query, not the account's).
+    others = [
+        entry.value
+        for entry in assignments_of(account, catalog, meter_id=assignment.meter_id)
+        if entry.value.id != assignment.id
+    ]
     start = assignment.effective_from
     end = assignment.effective_to or date.max
     try:
@@ -386,11 +400,18 @@ def _check_unreferenced(account: str, kind: CatalogKind, item_id: str, catalog: 
         _refuse_if_used(account, "meter", "site_id", item_id, f"site {item_id!r}", catalog)
     elif kind == "meter":
         _refuse_if_used(account, "meter", "parent_id", item_id, f"meter {item_id!r}", catalog)
-        _refuse_if_used(account, "assignment", "meter_id", item_id, f"meter {item_id!r}", catalog)
+        _refuse_if_assigned(assignments_of(account, catalog, meter_id=item_id), f"meter {item_id!r}")
     elif kind == "customer":
-        _refuse_if_used(account, "assignment", "customer_id", item_id, f"customer {item_id!r}", catalog)
+        _refuse_if_assigned(assignments_of(account, catalog, customer_id=item_id), f"customer {item_id!r}")
     elif kind == "tariff":
         _refuse_if_used(account, "assignment", "tariff_id", item_id, f"tariff {item_id!r}", catalog)
+
+
+def _refuse_if_assigned(assigned: list[CatalogEntry[Assignment]], what: str) -> None:
+    if assigned:
+        raise InvalidInputError(
+            "id", f"{what} is still used by assignment {assigned[0].value.id!r}; change that first"
+        )
 
 
 def _refuse_if_used(

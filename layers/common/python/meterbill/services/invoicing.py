@@ -32,13 +32,21 @@ from meterbill.billing.periods import ActiveSpan, DateSpan, issue_due
 from meterbill.billing_settings import BillingSettings
 from meterbill.domain import Assignment, Customer, Meter, Site
 from meterbill.errors import InvalidInputError, InvalidStateError, NotFoundError
-from meterbill.ports import InvoiceRecord, IssuedBody, Stores
-from meterbill.services import catalog as catalog_service
+from meterbill.ports import InvoiceRecord, IssuedBody, MonthRollup, Stores
+from meterbill.services.billing_inputs import (
+    CustomerCatalog,
+    RatedUsage,
+    inputs_fingerprint,
+    read_customer_catalog,
+)
 from meterbill.services.billing_settings import settings_of
 from meterbill.services.common import require_aware
-from meterbill.services.preview import PreviewBill, period_bills
+from meterbill.services.preview import PreviewBill, SeriesSource, period_bills
 
 LIST_PAGE: Final = 200
+# A draft's body keeps the fingerprint of what it was computed from under this key (``billing_inputs``); the
+# core invoice does not read it, and issuing drops it.
+INPUTS: Final = "inputs"
 RERATE_MONTHS: Final = 12
 
 
@@ -83,23 +91,17 @@ def customer_calendar(
 
 
 def calendar_of(
-    account: str, customer_id: str, stores: Stores, settings: BillingSettings
+    account: str,
+    customer_id: str,
+    stores: Stores,
+    settings: BillingSettings,
+    *,
+    customer_catalog: CustomerCatalog | None = None,
 ) -> CustomerCalendar:
-    """``customer_calendar`` read from the catalog for one customer; InvalidInputError when it has no
-    assignment (nothing to invoice)."""
-    customer = catalog_service.get(account, Customer, customer_id, stores.catalog).value
-    assignments = [
-        a for a in catalog_service.all_of(account, Assignment, stores.catalog) if a.customer_id == customer_id
-    ]
-    meters = {
-        m: catalog_service.get(account, Meter, m, stores.catalog).value
-        for m in {a.meter_id for a in assignments}
-    }
-    sites = {
-        s: catalog_service.get(account, Site, s, stores.catalog).value
-        for s in {m.site_id for m in meters.values()}
-    }
-    calendar = customer_calendar(customer, assignments, meters, sites, settings)
+    """``customer_calendar`` of one customer, from its part of the catalog (read here unless given);
+    InvalidInputError when it has no assignment (nothing to invoice)."""
+    own = customer_catalog or read_customer_catalog(account, customer_id, stores.catalog)
+    calendar = customer_calendar(own.customer, own.assignments, own.meters, own.sites, settings)
     if calendar is None:
         raise InvalidInputError("customer_id", f"customer {customer_id!r} has no meter assigned")
     return calendar
@@ -131,19 +133,30 @@ def compute(
     settings: BillingSettings | None = None,
     documents: Sequence[Invoice] | None = None,
     reason: str | None = None,
+    customer_catalog: CustomerCatalog | None = None,
+    series_source: SeriesSource | None = None,
 ) -> Invoice:
     """The draft invoice of the customer's days [start, end) as the data stand at ``now``: the preview's
     bills, each meter's ratchets reading its peaks from the customer's issued invoices (and notes) before
-    ``start``, in the account's billing currency. Raises as ``bill_preview`` does, and InvalidInputError
-    ``tariff.currency`` for a tariff in another currency than the account's."""
+    ``start``, in the account's billing currency. ``customer_catalog``: the customer's part of the catalog
+    if read already; ``series_source``: where the meters' usage comes from (default: validating the raw
+    readings; the bill run passes ``billing_inputs.RatedUsage``). Raises as ``bill_preview`` does, and
+    InvalidInputError ``tariff.currency`` for a tariff in another currency than the account's."""
     require_aware(now, "now")
     settings = settings or settings_of(account, stores.accounts)
+    own = customer_catalog or read_customer_catalog(account, customer_id, stores.catalog)
     documents = customer_documents(account, customer_id, stores) if documents is None else documents
-    meter_ids = {a.meter_id for a in catalog_service.all_of(account, Assignment, stores.catalog)
-                 if a.customer_id == customer_id}  # fmt: skip
-    history: dict[str, Sequence[Decimal]] = {m: demand_history_for(documents, m, start) for m in meter_ids}
+    history = _demand_history(own, documents, start)
     bills = period_bills(
-        account, customer_id, start, end, stores.catalog, stores.readings, demand_history=history
+        account,
+        customer_id,
+        start,
+        end,
+        stores.catalog,
+        stores.readings,
+        demand_history=history,
+        series_source=series_source,
+        customer_catalog=own,
     )
     _require_currency(bills, settings.currency)
     try:
@@ -161,6 +174,12 @@ def compute(
         raise InvalidInputError(err.field, err.reason) from None
 
 
+def _demand_history(
+    own: CustomerCatalog, documents: Sequence[Invoice], start: date
+) -> dict[str, Sequence[Decimal]]:
+    return {m: demand_history_for(documents, m, start) for m in {a.meter_id for a in own.assignments}}
+
+
 def _require_currency(bills: Iterable[PreviewBill], currency: str) -> None:
     for part in bills:
         if part.bill.currency != currency:
@@ -172,7 +191,10 @@ def _require_currency(bills: Iterable[PreviewBill], currency: str) -> None:
             )
 
 
-def _record(account: str, invoice: Invoice, now: datetime) -> InvoiceRecord:
+def _record(account: str, invoice: Invoice, now: datetime, inputs: str | None) -> InvoiceRecord:
+    body = invoice.to_json()
+    if inputs is not None:
+        body[INPUTS] = inputs
     return InvoiceRecord.draft(
         account,
         invoice.id,
@@ -180,24 +202,41 @@ def _record(account: str, invoice: Invoice, now: datetime) -> InvoiceRecord:
         kind=invoice.kind,
         period_start=invoice.period_start,
         period_end=invoice.period_end,
-        body=invoice.to_json(),
+        body=body,
         at=now,
     )
 
 
-def put_draft(account: str, invoice: Invoice, stores: Stores, now: datetime) -> InvoiceRecord:
-    """Stores the draft (creates it or replaces the draft of that id); a draft that comes to the same is
-    not written again (its ``computed_at`` stays), an issued or void one is returned unchanged."""
-    try:
-        current: InvoiceRecord | None = stores.invoices.get(account, invoice.id)
-    except NotFoundError:
-        current = None
+_UNREAD: Final[Any] = object()
+
+
+def put_draft(
+    account: str,
+    invoice: Invoice,
+    stores: Stores,
+    now: datetime,
+    *,
+    inputs: str | None = None,
+    current: InvoiceRecord | None = _UNREAD,
+) -> InvoiceRecord:
+    """Stores the draft (creates it or replaces the draft of that id) with the fingerprint of its
+    ``inputs`` (``billing_inputs.inputs_fingerprint``; None: unknown); a draft that comes to the same with
+    the same inputs is not written again, one that comes to the same from other inputs keeps its
+    ``computed_at``; an issued or void one is returned unchanged. ``current``: the stored record if the
+    caller has just read it (None: there is none)."""
+    if current is _UNREAD:
+        try:
+            current = stores.invoices.get(account, invoice.id)
+        except NotFoundError:
+            current = None
     if current is not None:
         if current.state != "draft":
             return current
         if Invoice.from_json(current.body) == replace(invoice, computed_at=_computed_at(current)):
-            return current
-    return stores.invoices.put_draft(account, _record(account, invoice, now))
+            if current.body.get(INPUTS) == inputs:
+                return current
+            invoice = replace(invoice, computed_at=_computed_at(current))
+    return stores.invoices.put_draft(account, _record(account, invoice, now, inputs))
 
 
 def _computed_at(record: InvoiceRecord) -> datetime:
@@ -245,7 +284,7 @@ def invoice_period(
     invoice_id = invoices_core.invoice_id(account, customer_id, start, end, "invoice")
     reason = None
     try:
-        current = stores.invoices.get(account, invoice_id)
+        current: InvoiceRecord | None = stores.invoices.get(account, invoice_id)
     except NotFoundError:
         current = None
     if current is not None:
@@ -253,11 +292,41 @@ def invoice_period(
             return current
         reason = Invoice.from_json(current.body).reason  # a settlement keeps its reason when recomputed
     settings = settings_of(account, stores.accounts)
-    invoice = compute(account, customer_id, start, end, stores, now, settings=settings, reason=reason)
-    record = put_draft(account, invoice, stores, now)
+    own = read_customer_catalog(account, customer_id, stores.catalog)
+    documents: list[Invoice] | None = None  # read only if needed (a tariff with a demand charge), once
+
+    def history() -> dict[str, Sequence[Decimal]]:
+        nonlocal documents
+        if documents is None:
+            documents = customer_documents(account, customer_id, stores)
+        return _demand_history(own, documents, start)
+
+    months: dict[tuple[str, int, int], MonthRollup | None] = {}  # read once, for both
+    inputs = inputs_fingerprint(account, own, settings, start, end, stores.metering, history, months)
+    if current is not None and inputs is not None and current.body.get(INPUTS) == inputs:
+        record = current  # nothing it depends on changed since it was computed: not computed again
+    else:
+        metering = stores.metering
+        usage = None if metering is None else RatedUsage(account, metering, stores.readings, months)
+        invoice = compute(
+            account,
+            customer_id,
+            start,
+            end,
+            stores,
+            now,
+            settings=settings,
+            reason=reason,
+            customer_catalog=own,
+            series_source=usage,
+            documents=documents,
+        )
+        if usage is not None and not usage.complete:
+            inputs = None  # a day billed from raw readings, not rated yet: computed again on the next pass
+        record = put_draft(account, invoice, stores, now, inputs=inputs, current=current)
     if record.state != "draft":
         return record
-    calendar = calendar_of(account, customer_id, stores, settings)
+    calendar = calendar_of(account, customer_id, stores, settings, customer_catalog=own)
     if not issue_due(end, calendar.zone, settings.grace_days, now):
         return record
     prefix = settings.invoice_number_prefix

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -34,6 +35,14 @@ def meter_settings(meter: Meter) -> MeterSettings:
         **{name: value for name, value in changes.items() if value},
         **meter.limits.model_dump(exclude_unset=True),
     )
+
+
+def settings_digest(meter: Meter) -> str:
+    """A digest of how the catalog says to validate ``meter`` (``meter_settings``): the rated days record it
+    (``MonthRollup.rated_with``) so a reader knows whether they were rated with the meter's settings of now.
+    32 hex digits (128 bits of SHA-256)."""
+    text = meter_settings(meter).model_dump_json()
+    return hashlib.sha256(f"{meter.unit}|{text}".encode()).hexdigest()[:32]
 
 
 def check_limits(limits: ValidationLimits, under: str = "") -> None:

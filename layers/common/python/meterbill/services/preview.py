@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Final
 from meterbill.billing.allocation import AllocationError, AllocationMethod, share_of_series
 from meterbill.billing.bill import Bill, LineItem
 from meterbill.billing.residual import residual_of, split_by_weights
-from meterbill.domain import Assignment, Customer, Meter, Site, assignments_for
+from meterbill.domain import Assignment, Customer, Meter, assignments_for
 from meterbill.errors import InvalidInputError
 from meterbill.ports import CatalogStore, ReadingStore
 from meterbill.services import catalog as catalog_service
+from meterbill.services.billing_inputs import CustomerCatalog, read_customer_catalog
 from meterbill.services.common import require_in_calendar
 from meterbill.services.usage import validated_intervals
 from meterbill.tariffs.engine import BillPeriod, ScopedAttributes, TariffError, rate_monthly
@@ -100,18 +101,24 @@ def period_bills(
     *,
     demand_history: Mapping[str, Sequence[Decimal]] | None = None,
     series_source: SeriesSource | None = None,
+    customer_catalog: CustomerCatalog | None = None,
 ) -> list[PreviewBill]:
     """``bill_preview``'s bills, each meter's ratchets reading ``demand_history[meter_id]`` (earlier months'
-    peaks, oldest first; none when the meter is not in it). Raises as ``bill_preview``."""
+    peaks, oldest first; none when the meter is not in it). ``customer_catalog``: the customer's part of the
+    catalog when the caller has read it already (``billing_inputs.read_customer_catalog``; the account's
+    other assignments and meters are read only for a residual). Raises as ``bill_preview``."""
     require_in_calendar(start, "from")
     require_in_calendar(end, "to")
     if end <= start:
         raise InvalidInputError("to", f"{end} is not after from {start}")
     if end - start > MAX_PERIOD:
         raise InvalidInputError("to", f"more than {MAX_PERIOD.days} days after from")
-    customer = catalog_service.get(account, Customer, customer_id, catalog).value
-    everyone = list(catalog_service.all_of(account, Assignment, catalog))
-    mine = [a for a in everyone if a.customer_id == customer.id]
+    own = customer_catalog or read_customer_catalog(account, customer_id, catalog)
+    customer = own.customer
+    mine = list(own.assignments)
+    # A residual splits a main meter among every customer sharing it: only then the account's assignments.
+    residual = any(a.basis == "residual" for a in mine)
+    everyone = list(catalog_service.all_of(account, Assignment, catalog)) if residual else mine
     bills: list[PreviewBill] = []
     for meter_id in sorted({a.meter_id for a in mine}):
         try:
@@ -131,6 +138,7 @@ def period_bills(
                 history,
                 series_source,
                 everyone,
+                own,
             )
     return bills
 
@@ -146,16 +154,15 @@ def _assignment_bills(
     demand_history: Sequence[Decimal],
     series_source: SeriesSource | None,
     everyone: Sequence[Assignment],
+    own: CustomerCatalog,
 ) -> list[PreviewBill]:
     span = assignment.active_days(start, end)
     assert span is not None  # assignments_for keeps only the active ones
     first, stop = span
-    meter = catalog_service.get(account, Meter, assignment.meter_id, catalog).value
-    site = catalog_service.get(account, Site, meter.site_id, catalog).value
+    meter = own.meters[assignment.meter_id]
+    site = own.sites[meter.site_id]
     zone = site.zone()
-    versions = [
-        entry.value for entry in catalog_service.tariff_versions(account, assignment.tariff_id, catalog)
-    ]
+    versions = list(own.tariffs[assignment.tariff_id])
     try:
         spans = in_force(versions, first, stop)
     except NoTariffInForceError as err:

@@ -61,7 +61,7 @@ from meterbill.services import rerating
 from meterbill.services.billing_settings import settings_of
 from meterbill.services.common import require_aware
 from meterbill.services.invoicing import customer_calendar
-from meterbill.services.metering import meter_settings, validated_intervals
+from meterbill.services.metering import meter_settings, settings_digest, validated_intervals
 from meterbill.services.preview import bill_preview
 from meterbill.timeutil import local_midnight
 from meterbill.usage import IntervalSeries
@@ -273,7 +273,11 @@ def _rate_meter(work: MeterWork, now: datetime, ports: RatingStores, report: Pas
             month_start = date(year, month, 1)
             month_end = date(year + month // 12, month % 12 + 1, 1)
             rollup = month_rollup(
-                meter.id, year, month, ports.metering.days(account, meter.id, month_start, month_end)
+                meter.id,
+                year,
+                month,
+                ports.metering.days(account, meter.id, month_start, month_end),
+                rated_with=settings_digest(meter),
             )
             if rollup is not None and ports.metering.month(account, meter.id, year, month) != rollup:
                 ports.metering.put_month(account, rollup)
@@ -363,7 +367,7 @@ def update_running_cost(account: str, customer_id: str, now: datetime, ports: Ra
     catalog = ports.catalog
     customer = catalog_service.get(account, Customer, customer_id, catalog).value
     mine = sorted(
-        (a for a in catalog_service.all_of(account, Assignment, catalog) if a.customer_id == customer.id),
+        (e.value for e in catalog_service.assignments_of(account, catalog, customer_id=customer.id)),
         key=lambda a: (a.meter_id, a.effective_from),
     )
     if not mine:

@@ -5,10 +5,16 @@ If-Match is given, on its ETag. A meter with an ``external_id`` also owns the it
 ``account#<account>#meter-external-id`` / ``<external id>``; a write of a meter that adds, changes or drops
 its external id changes both items in one transaction, so no two meters of an account ever hold the same
 external id and ``meters_by_external_id`` never answers with a meter that is gone.
+
+An assignment is also copied into two item collections, ``account#<account>#assignment-by-customer#<customer
+id>`` and ``account#<account>#assignment-by-meter#<meter id>`` (sort key its id), written, moved and deleted
+in the same transaction as the assignment itself, so ``assignments_of`` is one strongly consistent Query of
+the customer's (or meter's) assignments, whatever the size of the account.
 """
 
 from __future__ import annotations
 
+import builtins
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +36,8 @@ from meterbill.adapters.dynamodb.paging import query_page
 from meterbill.adapters.dynamodb.schema import (
     CATALOG_HASH_KEY,
     CATALOG_RANGE_KEY,
+    assignments_of_customer_pk,
+    assignments_of_meter_pk,
     catalog_pk,
     external_id_pk,
     range_key,
@@ -46,6 +54,7 @@ from meterbill.ports import CatalogKind, CatalogStore, Page, Stored
 CONDITION_FAILED: Final = "ConditionalCheckFailedException"
 CANCELLED_BY_CONDITION: Final = "ConditionalCheckFailed"  # the same, as a transaction's cancellation reason
 BATCH_GET_LIMIT: Final = 100  # DynamoDB's BatchGetItem limit
+LINKS_PAGE: Final = 1000  # assignments of one customer or meter read per Query page
 # A meter write reads the meter, then writes conditionally on what it read; if another write slips in between,
 # it reads again, this many times at most.
 MAX_METER_WRITE_ATTEMPTS: Final = 5
@@ -109,6 +118,34 @@ class DynamoDbCatalogStore(CatalogStore):
         )
         return Page([_stored(kind, self._objects.from_raw_data(raw)) for raw in raw_items], next_cursor)
 
+    def assignments_of(
+        self, account: str, *, customer_id: str | None = None, meter_id: str | None = None
+    ) -> Sequence[Stored]:
+        if (customer_id is None) == (meter_id is None):
+            raise ValueError("assignments_of: give exactly one of customer_id and meter_id")
+        if customer_id is not None:
+            pk = assignments_of_customer_pk(account, customer_id)
+        else:
+            assert meter_id is not None
+            pk = assignments_of_meter_pk(account, meter_id)
+        found: builtins.list[Stored] = []
+        start_key = None
+        while True:
+            raw_items, cursor = query_page(
+                self._db,
+                pk,
+                limit=LINKS_PAGE,
+                start_key=start_key,
+                cursor_key_names=(CATALOG_HASH_KEY, CATALOG_RANGE_KEY),
+                what="listing assignments",
+            )
+            found += (_stored("assignment", self._objects.from_raw_data(raw)) for raw in raw_items)
+            if cursor is None:
+                return found
+            start_key = cursors.decode(
+                cursor, checks={CATALOG_HASH_KEY: lambda value: value == pk, CATALOG_RANGE_KEY: bool}
+            )
+
     def meters_by_external_id(self, account: str, external_ids: Sequence[str]) -> Mapping[str, str]:
         pk = external_id_pk(account)
         wanted = sorted({range_key(external_id, "external_id") for external_id in external_ids})
@@ -158,6 +195,16 @@ class DynamoDbCatalogStore(CatalogStore):
         )
         external_id = _external_id(kind, body)
         is_new = self._objects.pk.does_not_exist()
+        if kind == "assignment":
+            reasons = self._transact(
+                _Writes(puts=[(item, is_new), *((link, None) for link in self._links(account, item))]),
+                what="creating assignment",
+            )
+            if reasons is None:
+                return _stored(kind, item)
+            if reasons[0] == CANCELLED_BY_CONDITION:
+                raise AlreadyExistsError(kind, item_id)
+            raise StorageUnavailableError(f"creating {kind} {item_id!r}: transaction cancelled: {reasons}")
         if external_id is None:
             try:
                 self._db.run(partial(item.save, condition=is_new), what=f"creating {kind}", idempotent=False)
@@ -184,6 +231,8 @@ class DynamoDbCatalogStore(CatalogStore):
         self, account: str, kind: CatalogKind, item_id: str, body: Mapping[str, Any], *, if_match: str | None
     ) -> Stored:
         text = exact_json.dumps(body)
+        if kind == "assignment":
+            return self._replace_assignment(account, item_id, text, if_match)
         if kind != "meter":
             item = self._objects(catalog_pk(account, kind), range_key(item_id, "id"))
             condition = self._objects.pk.exists()
@@ -234,7 +283,66 @@ class DynamoDbCatalogStore(CatalogStore):
             # The meter changed since it was read: read again (and answer 412 if If-Match no longer holds).
         raise StorageUnavailableError(f"replacing meter {item_id!r}: it kept changing while being written")
 
+    def _replace_assignment(self, account: str, item_id: str, text: str, if_match: str | None) -> Stored:
+        """The assignment and its copies in one transaction: the copies move when its customer or meter
+        changes."""
+        for _ in range(MAX_METER_WRITE_ATTEMPTS):
+            current = self._current(account, "assignment", item_id, if_match)
+            updated = self._objects(
+                current.pk,
+                current.sk,
+                body=text,
+                etag=self._new_etag(),
+                created_at=current.created_at,
+                updated_at=self._clock(),
+            )
+            new_links = self._links(account, updated)
+            new_keys = {(link.pk, link.sk) for link in new_links}
+            stale = [link for link in self._links(account, current) if (link.pk, link.sk) not in new_keys]
+            writes = _Writes(
+                deletes=[(link, None) for link in stale],
+                puts=[(updated, self._objects.etag == current.etag), *((link, None) for link in new_links)],
+            )
+            if self._transact(writes, what="replacing assignment") is None:
+                return _stored("assignment", updated)
+            # It changed since it was read: read again (and answer 412 if If-Match no longer holds).
+        raise StorageUnavailableError(
+            f"replacing assignment {item_id!r}: it kept changing while being written"
+        )
+
+    def _links(self, account: str, item: CatalogObjectItem) -> builtins.list[CatalogObjectItem]:
+        """The assignment's copies in its customer's and its meter's item collections."""
+        body = exact_json.loads(item.body)
+        return [
+            self._objects(
+                pk,
+                item.sk,
+                body=item.body,
+                etag=item.etag,
+                created_at=item.created_at,
+                updated_at=item.updated_at,
+            )
+            for pk in (
+                assignments_of_customer_pk(account, body["customer_id"]),
+                assignments_of_meter_pk(account, body["meter_id"]),
+            )
+        ]
+
     def delete(self, account: str, kind: CatalogKind, item_id: str, *, if_match: str | None) -> None:
+        if kind == "assignment":
+            for _ in range(MAX_METER_WRITE_ATTEMPTS):
+                current = self._current(account, kind, item_id, if_match)
+                writes = _Writes(
+                    deletes=[
+                        (current, self._objects.etag == current.etag),
+                        *((link, None) for link in self._links(account, current)),
+                    ]
+                )
+                if self._transact(writes, what="deleting assignment") is None:
+                    return
+            raise StorageUnavailableError(
+                f"deleting assignment {item_id!r}: it kept changing while being deleted"
+            )
         if kind != "meter":
             item = self._objects(catalog_pk(account, kind), range_key(item_id, "id"))
             condition = self._objects.pk.exists()
@@ -334,8 +442,8 @@ class DynamoDbCatalogStore(CatalogStore):
 class _Writes:
     """The items of one transaction, each with its condition."""
 
-    deletes: list[tuple[Model, Condition]] = field(default_factory=lambda: [])
-    puts: list[tuple[Model, Condition]] = field(default_factory=lambda: [])
+    deletes: list[tuple[Model, Condition | None]] = field(default_factory=lambda: [])
+    puts: list[tuple[Model, Condition | None]] = field(default_factory=lambda: [])
 
 
 def _stored(kind: CatalogKind, item: CatalogObjectItem) -> Stored:

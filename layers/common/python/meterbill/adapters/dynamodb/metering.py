@@ -11,7 +11,9 @@ meter id holds no ``#``, so no raw series can be spelled so):
   comma-separated).
   A day of 96 quarter hours is ~0.9 KB (1 write unit); 288 five-minute intervals ~2 KB.
 - a month, sort key ``month#<YYYY-MM>``: ``zone``, ``start``/``end`` (UTC ISO), ``unit``, ``days``, ``total``,
-  ``estimated``, ``intervals``, ``missing`` (~150 bytes).
+  ``estimated``, ``intervals``, ``missing``, ``digest`` (of its days' intervals and flags, see
+  ``meterdata.rollups.days_digest``: what a draft invoice compares to know it is current) and ``rated_with``
+  (the digest of the meter settings its days were validated with) (~280 bytes).
 
 Catalog table: the running cost of a customer, pk ``account#<account>#running-cost``, sk ``<customer id>``,
 ``body`` the exact JSON of ``RunningCost`` (~300 bytes); one Query lists an account's customers.
@@ -61,15 +63,15 @@ class DynamoDbMeteringStore(MeteringStore):
 
     # --- rated days and months ---------------------------------------------------------------------------
 
-    def days(self, account: str, meter_id: str, first: date, end: date) -> list[RatedDay]:
+    def days(
+        self, account: str, meter_id: str, first: date, end: date, *, consistent: bool = True
+    ) -> list[RatedDay]:
         if end <= first:
             return []
         last = date.fromordinal(end.toordinal() - 1)
         condition = Path(READINGS_RANGE_KEY).between(f"{DAY_PREFIX}{first}", f"{DAY_PREFIX}{last}")
-        return [
-            _day_of(meter_id, item)
-            for item in self._query(self._db.readings_table, rated_pk(account, meter_id), condition)
-        ]
+        items = self._query(self._db.readings_table, rated_pk(account, meter_id), condition, consistent)
+        return [_day_of(meter_id, item) for item in items]
 
     def put_day(self, account: str, day: RatedDay) -> None:
         self._put(
@@ -141,7 +143,9 @@ class DynamoDbMeteringStore(MeteringStore):
         item: Mapping[str, Any] | None = answer.get("Item")
         return item
 
-    def _query(self, table: Any, hash_key: str, condition: Any) -> list[Mapping[str, Any]]:
+    def _query(
+        self, table: Any, hash_key: str, condition: Any, consistent: bool = True
+    ) -> list[Mapping[str, Any]]:
         items: list[Mapping[str, Any]] = []
         start_key: Mapping[str, Any] | None = None
         while True:
@@ -151,7 +155,7 @@ class DynamoDbMeteringStore(MeteringStore):
                     hash_key,
                     range_key_condition=condition,
                     exclusive_start_key=start_key,
-                    consistent_read=True,
+                    consistent_read=consistent,
                 ),
                 what="reading rated usage",
                 idempotent=True,
@@ -256,6 +260,8 @@ def _month_item(rollup: MonthRollup) -> dict[str, Any]:
         "unit": {"S": rollup.unit},
         "days": _number(rollup.days),
         **_rollup_attributes(rollup.total),
+        **({"digest": {"S": rollup.digest}} if rollup.digest else {}),
+        **({"rated_with": {"S": rollup.rated_with}} if rollup.rated_with else {}),
     }
 
 
@@ -275,6 +281,8 @@ def _month_of(meter_id: str, year: int, month: int, item: Mapping[str, Any]) -> 
             intervals=int(item["intervals"]["N"]),
             missing=int(item["missing"]["N"]),
         ),
+        digest=item.get("digest", {}).get("S", ""),
+        rated_with=item.get("rated_with", {}).get("S", ""),
     )
 
 

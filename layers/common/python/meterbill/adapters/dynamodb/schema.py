@@ -122,6 +122,22 @@ def catalog_pk(account: str, kind: CatalogKind) -> str:
     return f"{account_pk(account)}{SEPARATOR}{kind}"
 
 
+# An assignment's two item collections (copies of its item, written in the same transaction): one per customer
+# and one per meter, so the bill run reads a customer's assignments and the catalog a meter's with one Query.
+ASSIGNMENTS_BY_CUSTOMER_KIND: Final = "assignment-by-customer"
+ASSIGNMENTS_BY_METER_KIND: Final = "assignment-by-meter"
+
+
+def assignments_of_customer_pk(account: str, customer_id: str) -> str:
+    customer = key_part(customer_id, "customer_id")
+    return f"{account_pk(account)}{SEPARATOR}{ASSIGNMENTS_BY_CUSTOMER_KIND}{SEPARATOR}{customer}"
+
+
+def assignments_of_meter_pk(account: str, meter_id: str) -> str:
+    meter = key_part(meter_id, "meter_id")
+    return f"{account_pk(account)}{SEPARATOR}{ASSIGNMENTS_BY_METER_KIND}{SEPARATOR}{meter}"
+
+
 def external_id_pk(account: str) -> str:
     return f"{account_pk(account)}{SEPARATOR}{EXTERNAL_ID_KIND}"
 
