@@ -14,6 +14,7 @@ from pypdf import PdfReader
 
 from meterbill.billing.savings import last_ended_period, schedule_period
 from meterbill.billing_settings import ReportSettings
+from meterbill.documents.email import ReportMail, report_email
 from meterbill.domain import Assignment, Customer, Meter, Site
 from meterbill.errors import InvalidInputError
 from meterbill.ports import AccountRecord, DeliveryWork, RawReading
@@ -301,3 +302,27 @@ def test_bad_report_settings_name_the_field(reports, field, reason) -> None:
 
     assert raised.value.field == field
     assert reason in raised.value.reason
+
+
+@pytest.mark.parametrize(
+    ("schedule", "start", "period"),
+    [
+        ("daily", date(2026, 10, 25), (date(2026, 10, 25), date(2026, 10, 26))),
+        ("weekly", date(2026, 10, 19), (date(2026, 10, 19), date(2026, 10, 26))),
+        ("monthly", date(2026, 12, 1), (date(2026, 12, 1), date(2027, 1, 1))),
+    ],
+)
+def test_a_report_id_names_its_schedule_and_period(schedule, start, period) -> None:
+    document_id = delivery.report_id(schedule, start)
+
+    assert document_id == f"report_savings_{schedule}_{start.isoformat()}"
+    assert delivery.report_of_id(document_id) == (schedule, *period)
+    assert delivery.is_report_id(document_id) and not delivery.is_report_id("inv_ABC")
+
+
+def test_the_english_report_email_names_the_period_and_what_is_attached() -> None:
+    text = report_email(ReportMail("monthly", date(2026, 11, 1), date(2026, 12, 1), "Alpiron", "en"))
+
+    assert text.subject == "Savings report 1 Nov 2026 – 30 Nov 2026 – Alpiron"
+    assert "please find attached your monthly savings report for 1 Nov 2026 – 30 Nov 2026" in text.body
+    assert text.filename == "savings-report-2026-11-01.pdf"
