@@ -56,6 +56,10 @@ class MeterbillStack(Stack):
         # The invoice worker queues the first email of each document it stores.
         self.billing.invoice_worker.add_environment("EMAIL_QUEUE_URL", self.email.queue.queue_url)
         allow(self.billing.invoice_worker.role, SEND_ACTIONS, [self.email.queue.queue_arn], sid="EmailQueue")
+        # The hourly pass queues the first email of each savings report it stores.
+        self.billing.invoice_schedule.add_environment("EMAIL_QUEUE_URL", self.email.queue.queue_url)
+        schedule = self.billing.invoice_schedule
+        allow(schedule.role, SEND_ACTIONS, [self.email.queue.queue_arn], sid="EmailQueue")
         self.monitoring = Monitoring(
             self,
             "Monitoring",

@@ -152,6 +152,7 @@ def test_environment_names_the_tables_the_queues_and_powertools_settings(
         **tables,
         "INVOICE_QUEUE_URL": f"meterbill-{stage}-invoice",
         **documents,
+        "EMAIL_QUEUE_URL": f"meterbill-{stage}-email",  # the first email of each savings report
         **powertools("meterbill-invoice-schedule"),
     }
     assert readable(template, environment("invoice-worker")) == {
@@ -517,15 +518,15 @@ def test_the_rating_functions_may_read_and_write_the_catalog_and_readings_as_the
     ]
 
 
-def test_the_invoice_schedule_may_only_read_the_catalog_and_send_to_the_invoice_queue(
+def test_the_invoice_schedule_reads_the_catalog_sends_to_the_invoice_queue_and_stores_and_queues_reports(
     dev: dict[str, Any],
 ) -> None:
     role_id, role = role_of(dev, "meterbill-dev-invoice-schedule")
     assert "ManagedPolicyArns" not in role
     assert own_statements(dev, role_id) == [
         {
-            "Sid": "Catalog",
-            "Action": ["dynamodb:GetItem", "dynamodb:Query"],
+            "Sid": "Catalog",  # PutItem: a savings report's first delivery
+            "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
             "Effect": "Allow",
             "Resource": "arn:meterbill-dev-catalog",
         },
@@ -542,10 +543,34 @@ def test_the_invoice_schedule_may_only_read_the_catalog_and_send_to_the_invoice_
             "Resource": "arn:meterbill-dev-invoice",
         },
         {
+            "Sid": "Readings",  # the on_time meters of the savings reports
+            "Action": ["dynamodb:GetItem", "dynamodb:Query"],
+            "Effect": "Allow",
+            "Resource": "arn:meterbill-dev-readings",
+        },
+        {
+            "Sid": "ReportDocuments",  # a savings report written once beside the invoices, HEAD
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:PutObjectRetention"],
+            "Effect": "Allow",
+            "Resource": "arn:InvoicesInvoicesBucket33673995/*/invoices/*",
+        },
+        {
+            "Sid": "InvoicesBucket",  # HEAD of a key not written yet: 404, not 403
+            "Action": "s3:ListBucket",
+            "Effect": "Allow",
+            "Resource": "arn:InvoicesInvoicesBucket33673995",
+        },
+        {
             "Sid": "FailedPasses",
             "Action": "sqs:SendMessage",
             "Effect": "Allow",
             "Resource": "arn:meterbill-dev-invoice-schedule-dlq",
+        },
+        {
+            "Sid": "EmailQueue",  # the first email of each savings report (constructs/email.py)
+            "Action": "sqs:SendMessage",
+            "Effect": "Allow",
+            "Resource": "arn:meterbill-dev-email",
         },
     ]
 

@@ -52,6 +52,10 @@ EXPECTED_ACKNOWLEDGEMENTS = {
         "Billing/InvoiceWorkerRole",
         "AwsSolutions-IAM5[Resource::<InvoicesInvoicesBucket33673995.Arn>/*/invoices/*]",
     ),
+    (  # savings reports, written beside the invoices by the hourly pass
+        "Billing/InvoiceScheduleRole",
+        "AwsSolutions-IAM5[Resource::<InvoicesInvoicesBucket33673995.Arn>/*/invoices/*]",
+    ),
 }
 
 

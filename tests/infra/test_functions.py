@@ -291,10 +291,15 @@ def test_no_statement_but_x_rays_allows_every_resource(dev: dict[str, Any], prod
             for statement in policy["PolicyDocument"]["Statement"]
             if "*" in str(statement["Resource"])
         ]
-        # one per function role: the API's two, the billing runs' four and the email functions' two; the
-        # schedules' roles have none
+        # one per function role: the API's two, the billing runs' four and the email functions' two; of the
+        # schedules' roles only the invoice schedule's (it stores the savings reports)
         assert [w for w in wildcards if w != ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]] == [
             "s3:GetObject",  # the API: <account>/invoices/* of the invoices bucket
+            [
+                "s3:GetObject",
+                "s3:PutObject",
+                "s3:PutObjectRetention",
+            ],  # the invoice schedule: savings reports under the same prefixes
             [
                 "s3:GetObject",
                 "s3:PutObject",

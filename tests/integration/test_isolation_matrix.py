@@ -538,6 +538,11 @@ ROUTES: Final[Mapping[tuple[str, str], Route]] = {
         "admin", "not found", lambda ids: Call("DELETE", f"/v1/meters/{ids.meter}")
     ),
     ("GET", "/v1/meters/{meter_id}/usage"): Route("read", "not found", _usage),
+    ("GET", "/v1/reports/savings"): Route(  # the caller's nodes only (tests/unit/test_api_savings.py)
+        "read",
+        "no ids",
+        lambda ids: Call("GET", "/v1/reports/savings", query={"from": "2026-03-01", "to": "2026-03-08"}),
+    ),
     ("POST", "/v1/meters/{meter_id}/exchanges"): Route(
         "admin",
         "not found",
@@ -699,7 +704,7 @@ def test_the_matrix_has_a_row_for_every_route_of_the_openapi_document(world: Wor
     documented = {(method.upper(), path) for path, item in document["paths"].items() for method in item}
 
     assert documented == set(ROUTES)
-    assert len(documented) == 54
+    assert len(documented) == 55
 
 
 @pytest.mark.parametrize("route", routes("not found", "unknown reference", "rejected readings"))

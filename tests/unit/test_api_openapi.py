@@ -72,6 +72,7 @@ def test_every_route_is_documented(generated):
         ("GET", "/v1/meters/{meter_id}"),
         ("GET", "/v1/meters/{meter_id}/usage"),
         ("GET", "/v1/openapi.json"),
+        ("GET", "/v1/reports/savings"),
         ("GET", "/v1/settings/billing"),
         ("GET", "/v1/settings/logo"),
         ("GET", "/v1/sites"),

@@ -24,6 +24,7 @@ DEFAULTS = {
     "default_language": "en",
     "seller": None,
     "email": None,  # issue 10: how invoices are emailed
+    "reports": None,  # issue 10: savings reports
 }
 SELLER = {
     "legal_name": "Hausverwaltung Ost GmbH",
@@ -72,7 +73,7 @@ def test_put_replaces_the_settings_and_answers_them_with_a_new_etag(api, fakes):
     answer = api.put(PATH, HPO, headers={"If-Match": '"initial"'})
 
     etag = fakes.accounts.records[ACCOUNT].settings_etag
-    expected = {**HPO, "seller": SELLER_AS_ANSWERED, "email": None}
+    expected = {**HPO, "seller": SELLER_AS_ANSWERED, "email": None, "reports": None}
     assert (answer.status, answer.headers["etag"]) == (200, f'"{etag}"')
     assert answer.json == {**expected, "etag": etag, "updated_at": NOW}
     assert stored(fakes) == expected

@@ -51,6 +51,7 @@ def test_settings_never_written_are_the_defaults() -> None:
         "default_language": "en",
         "seller": None,
         "email": None,
+        "reports": None,
     }
 
 
@@ -76,6 +77,7 @@ def test_the_settings_keep_every_value_and_the_sellers_legal_details() -> None:
         "default_language": "de",
         "seller": {**SELLER, "trading_name": None},
         "email": None,
+        "reports": None,
     }
     assert BillingSettings.model_validate(hpo.model_dump(mode="json")) == hpo  # what the store keeps
 

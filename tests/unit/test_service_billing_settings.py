@@ -79,6 +79,7 @@ def test_replacing_stores_the_settings_whole_beside_the_accounts_other_settings(
                 "bank_account": {"iban": "DE89370400440532013000", "bic": None, "account_name": None},
             },
             "email": None,
+            "reports": None,
         },
     }
     assert (entry.etag, entry.updated_at) == (stored.settings_etag, NOW)

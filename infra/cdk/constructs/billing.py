@@ -29,8 +29,11 @@ Every role has exactly the actions its code calls, on exactly its tables and que
   The schedule sends to the rate queue (``SendMessageBatch`` is authorized as ``sqs:SendMessage``) and, as
   the on-failure destination of its own invocations, to its schedule's dead-letter queue.
 - invoicing, the schedule: catalog GetItem and Query (accounts' settings, customers, assignments) and Query on
-  the index that lists a customer's invoices in period order; it reads no readings. It sends to the invoice
-  queue and, on failure, to its schedule's dead-letter queue.
+  the index that lists a customer's invoices in period order. It sends to the invoice queue and, on failure,
+  to its schedule's dead-letter queue. For the savings reports it makes (``services.savings_reports``):
+  readings GetItem and Query (the on_time meters' raw readings), PutItem on the catalog (a report's first
+  delivery), on the invoices bucket under ``<account>/invoices/*`` PutObject, PutObjectRetention and
+  GetObject, ListBucket on the bucket, and SendMessage to the email queue.
 - invoicing, the worker: the same reads, PutItem on the catalog (a draft written whole on its version; issuing
   is one TransactWriteItems of three puts — counter, issued invoice, number register — which IAM authorizes
   as PutItem), readings GetItem and Query (rated days and months of the period).
@@ -80,7 +83,8 @@ CATALOG_ACTIONS_OF_RATING: Final = (
     "dynamodb:Query",
 )
 READINGS_ACTIONS_OF_RATING: Final = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query")
-CATALOG_ACTIONS_OF_THE_INVOICE_SCHEDULE: Final = ("dynamodb:GetItem", "dynamodb:Query")
+# PutItem: the first delivery of each savings report (a delivery item beside the report's id).
+CATALOG_ACTIONS_OF_THE_INVOICE_SCHEDULE: Final = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query")
 CATALOG_ACTIONS_OF_THE_INVOICE_WORKER: Final = (
     "dynamodb:GetItem",
     "dynamodb:PutItem",
@@ -280,6 +284,21 @@ class Billing(Construct):
         allow(self.invoice_schedule.role, CATALOG_ACTIONS_OF_THE_INVOICE_SCHEDULE, [catalog], sid="Catalog")
         allow(self.invoice_schedule.role, INVOICES_INDEX_ACTIONS, [invoices_index], sid="InvoicesByCustomer")
         allow(self.invoice_schedule.role, SEND_ACTIONS, [self.invoice_queue.queue_arn], sid="InvoiceQueue")
+        # Savings reports (services/savings_reports.py): the on_time meters' readings, the report PDF written
+        # once beside the invoices (HeadObject needs GetObject; ListBucket makes a missing key a 404).
+        allow(self.invoice_schedule.role, READINGS_ACTIONS_OF_THE_INVOICE_WORKER, [readings], sid="Readings")
+        allow(
+            self.invoice_schedule.role,
+            DOCUMENT_ACTIONS_OF_THE_INVOICE_WORKER,
+            [invoices.bucket.arn_for_objects(f"*/{DOCUMENT_PREFIX}*")],
+            sid="ReportDocuments",
+        )
+        allow(
+            self.invoice_schedule.role,
+            BUCKET_ACTIONS_OF_THE_INVOICE_WORKER,
+            [invoices.bucket.bucket_arn],
+            sid="InvoicesBucket",
+        )
         allow(self.invoice_worker.role, CATALOG_ACTIONS_OF_THE_INVOICE_WORKER, [catalog], sid="Catalog")
         allow(self.invoice_worker.role, INVOICES_INDEX_ACTIONS, [invoices_index], sid="InvoicesByCustomer")
         allow(self.invoice_worker.role, READINGS_ACTIONS_OF_THE_INVOICE_WORKER, [readings], sid="Readings")
@@ -333,6 +352,15 @@ class Billing(Construct):
         role = self.invoice_worker.role
         assert isinstance(role, iam.Role)
         bucket = Stack.of(self).get_logical_id(invoices.bucket.node.default_child)  # type: ignore[arg-type]
+        schedule_role = self.invoice_schedule.role
+        assert isinstance(schedule_role, iam.Role)
+        acknowledge(
+            schedule_role,
+            f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/*/{DOCUMENT_PREFIX}*]",
+            "The hourly pass writes each account's savings report once beside its invoices "
+            "(<account>/invoices/report_savings_*.pdf): the account is a key prefix, so the resource names "
+            "all accounts' invoice prefixes and nothing else of the bucket.",
+        )
         acknowledge(
             role,
             f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/*/{DOCUMENT_PREFIX}*]",

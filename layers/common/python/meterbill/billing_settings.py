@@ -29,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from meterbill import timeutil
 from meterbill.domain import Address, Customer, Email, Emails, Label, Phone, Text, VatId
 from meterbill.money import MINOR_UNITS
 
@@ -187,6 +188,30 @@ class EmailSettings(_Model):
     reply_to: Email | None = None
 
 
+ReportSchedule = Literal["daily", "weekly", "monthly"]
+
+
+class ReportSettings(_Model):
+    """Savings reports (``services.savings_reports``): one per period of the schedule - a day, an ISO week
+    (Monday to Monday) or a calendar month of ``timezone`` - made once that period has ended there, stored
+    once and emailed once to the recipients (from ``email.sender``)."""
+
+    schedule: ReportSchedule = Field(description="daily, weekly (Monday to Monday) or monthly")
+    recipients: Annotated[Emails, Field(min_length=1)] = Field(description="who receives every report")
+    language: Language = Field(default="en", description="of the report and its email")
+    timezone: Annotated[str, Field(max_length=64)] = Field(
+        default="UTC", description="the IANA zone whose midnights end the schedule's periods"
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value == "localtime":
+            raise ValueError("'localtime' depends on the host; name the IANA zone, e.g. 'Europe/Berlin'")
+        timeutil.zone(value)
+        return value
+
+
 class BillingSettings(_Model):
     """How an account bills; every field has a default (settings never written: ``BillingSettings()``)."""
 
@@ -214,6 +239,9 @@ class BillingSettings(_Model):
     seller: Seller | None = None
     email: Annotated[EmailSettings, BeforeValidator(_object)] | None = Field(
         default=None, description="how invoices are emailed (none: they are stored, not emailed)"
+    )
+    reports: Annotated[ReportSettings, BeforeValidator(_object)] | None = Field(
+        default=None, description="savings reports of the on_time meters (none: no reports are made)"
     )
 
     @model_validator(mode="before")

@@ -42,6 +42,7 @@ TAGS: Final = (
     "assignments",
     "tariffs",
     "invoices",
+    "reports",
     "settings",
     "api-keys",
     "documents",

@@ -94,3 +94,57 @@ def _article_de(kind: str) -> str:
 def _file_part(number: str) -> str:
     """The number as a file name (numbers hold letters, digits and ``-_/.``: a ``/`` becomes ``-``)."""
     return number.replace("/", "-")
+
+
+@dataclass(frozen=True, slots=True)
+class ReportMail:
+    """What a savings report's email says: its schedule and period [start, end) (days), who sends it."""
+
+    schedule: str
+    period_start: date
+    period_end: date
+    sender_name: str
+    language: str
+    resend: bool = False
+
+
+REPORT_NAMES: Final[dict[str, str]] = {"en": "Savings report", "de": "Einsparbericht"}
+SCHEDULE_NAMES: Final[dict[str, dict[str, str]]] = {
+    "en": {"daily": "daily", "weekly": "weekly", "monthly": "monthly"},
+    "de": {"daily": "täglicher", "weekly": "wöchentlicher", "monthly": "monatlicher"},
+}
+
+
+def report_email(mail: ReportMail) -> EmailText:
+    """The subject, body and attachment file name of a savings report's email, in its language."""
+    language: EmailLanguage = "de" if mail.language == "de" else "en"
+    locale = LOCALES[language]
+    first = format_date(mail.period_start, "medium", locale=locale)
+    last = format_date(mail.period_end - timedelta(days=1), "medium", locale=locale)
+    period = first if mail.period_end - mail.period_start <= timedelta(days=1) else f"{first} – {last}"
+    name = REPORT_NAMES[language]
+    again = {"en": " (sent again)", "de": " (erneut gesendet)"}[language] if mail.resend else ""
+    subject = f"{name} {period} – {mail.sender_name}{again}"
+    schedule = SCHEDULE_NAMES[language].get(mail.schedule, mail.schedule)
+    if language == "de":
+        lines = [
+            "Guten Tag,",
+            "",
+            f"anbei erhalten Sie Ihren {schedule} Einsparbericht für {period}: Betriebs- und "
+            "Ausschaltzeiten, Leistung, Preis und Einsparung je Knoten, je Anlage und insgesamt.",
+            "",
+            "Mit freundlichen Grüßen",
+            mail.sender_name,
+        ]
+    else:
+        lines = [
+            "Hello,",
+            "",
+            f"please find attached your {schedule} savings report for {period}: on- and off-time, rating, "
+            "price and savings per node, per installation and in total.",
+            "",
+            "Kind regards",
+            mail.sender_name,
+        ]
+    filename = f"savings-report-{mail.period_start.isoformat()}.pdf"
+    return EmailText(subject=subject, body="\n".join(lines) + "\n", filename=filename)

@@ -82,6 +82,22 @@ _EN: Final = {
     "unit.bill": "bill",
     "unit.share": "share",
     # footer
+    # savings reports (documents/savings_pdf.py)
+    "savings.title": "Savings report",
+    "savings.period": "Period",
+    "savings.created": "Created",
+    "savings.installation": "Installation",
+    "savings.node": "Node",
+    "savings.on": "On (h)",
+    "savings.off": "Off (h)",
+    "savings.rating": "Rating (W)",
+    "savings.price": "Price / kWh",
+    "savings.savings": "Savings",
+    "savings.installation_total": "Total {name}",
+    "savings.total": "Total savings",
+    "savings.formula": "Savings = off hours × rating (W) × price per kWh / 1000; off hours = the period's "
+    "hours (23 or 25 on a day the clocks change) − on hours.",
+    "savings.none": "No node had savings in this period.",
     "page": "Page {page} / {pages}",
 }
 
@@ -147,6 +163,21 @@ _DE: Final = {
     "unit.day": "Tage",
     "unit.bill": "Rechnung",
     "unit.share": "Anteil",
+    "savings.title": "Einsparbericht",
+    "savings.period": "Zeitraum",
+    "savings.created": "Erstellt",
+    "savings.installation": "Anlage",
+    "savings.node": "Knoten",
+    "savings.on": "Ein (h)",
+    "savings.off": "Aus (h)",
+    "savings.rating": "Leistung (W)",
+    "savings.price": "Preis / kWh",
+    "savings.savings": "Einsparung",
+    "savings.installation_total": "Summe {name}",
+    "savings.total": "Gesamteinsparung",
+    "savings.formula": "Einsparung = Aus-Stunden × Leistung (W) × Preis je kWh / 1000; Aus-Stunden = Stunden "
+    "des Zeitraums (23 oder 25 am Tag der Zeitumstellung) − Ein-Stunden.",
+    "savings.none": "In diesem Zeitraum hatte kein Knoten Einsparungen.",
     "page": "Seite {page} / {pages}",
 }
 

@@ -38,12 +38,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Final
 
 from meterbill.billing_settings import BillingSettings
-from meterbill.documents.email import DocumentMail, document_email
+from meterbill.documents.email import DocumentMail, ReportMail, document_email, report_email
 from meterbill.domain import Customer
 from meterbill.errors import InvalidInputError, InvalidStateError, StorageUnavailableError
 from meterbill.ports import (
@@ -275,6 +275,8 @@ def build_email(
         raise InvalidInputError(
             "email", "the account's billing settings name no sender: set email.sender to a verified identity"
         )
+    if is_report_id(record.invoice_id):
+        return _report_email(account, record, documents=documents, settings=settings)
     invoice = invoices.get(account, record.invoice_id)
     pdf = documents.get(account, record.document_key)
     if hashlib.sha256(pdf).hexdigest() != record.document_sha256:
@@ -417,8 +419,74 @@ def _advance(
 
 
 def _mark_delivered(account: str, invoice_id: str, invoices: InvoiceStore, at: datetime) -> None:
-    """The invoice is ``delivered`` (unchanged when it is already)."""
-    invoices.mark_delivered(account, invoice_id, at)
+    """The invoice is ``delivered`` (unchanged when it is already); a report has no lifecycle."""
+    if not is_report_id(invoice_id):
+        invoices.mark_delivered(account, invoice_id, at)
+
+
+# --- savings reports: the same exactly-once path, a document that is not an invoice ----------------------
+
+# A delivery's ``invoice_id`` is the id of the document it emails: an invoice's or note's (``inv_``,
+# ``note_``), or a savings report's, ``report_savings_<schedule>_<first day>`` (``services.savings_reports``).
+REPORT_ID_PREFIX: Final = "report_savings_"
+
+
+def report_id(schedule: str, start: date) -> str:
+    return f"{REPORT_ID_PREFIX}{schedule}_{start.isoformat()}"
+
+
+def is_report_id(document_id: str) -> bool:
+    return document_id.startswith(REPORT_ID_PREFIX)
+
+
+def report_of_id(document_id: str) -> tuple[str, date, date]:
+    """The schedule and period [start, end) a report id names; ValueError for another id."""
+    from meterbill.billing.savings import schedule_period
+
+    if not is_report_id(document_id):
+        raise ValueError(f"{document_id!r} is not a savings report's id")
+    schedule, _, first = document_id[len(REPORT_ID_PREFIX) :].partition("_")
+    start, end = schedule_period(schedule, date.fromisoformat(first))
+    return schedule, start, end
+
+
+def _report_email(
+    account: str, record: DeliveryRecord, *, documents: DocumentStore, settings: BillingSettings
+) -> OutgoingEmail:
+    """A savings report's email: the stored PDF (its SHA-256 checked), to the recipients fixed at queueing."""
+    assert settings.email is not None
+    pdf = documents.get(account, record.document_key)
+    if hashlib.sha256(pdf).hexdigest() != record.document_sha256:
+        raise StorageUnavailableError(
+            f"the stored document {record.document_key!r} does not have the SHA-256 recorded for report "
+            f"{record.invoice_id!r}: not sending it"
+        )
+    schedule, start, end = report_of_id(record.invoice_id)
+    text = report_email(
+        ReportMail(
+            schedule=schedule,
+            period_start=start,
+            period_end=end,
+            sender_name=settings.email.sender_name or record.customer_name or settings.email.sender,
+            language=record.language,
+            resend=record.kind == "resend",
+        )
+    )
+    sender = settings.email.sender
+    if settings.email.sender_name:
+        from email.utils import formataddr
+
+        sender = formataddr((settings.email.sender_name, settings.email.sender))
+    return OutgoingEmail(
+        sender=sender,
+        to=record.to,
+        cc=record.cc,
+        subject=text.subject,
+        text=text.body,
+        attachments=(Attachment(text.filename, PDF, pdf),),
+        tags=tags_of(account, record.invoice_id, record.attempt),
+        reply_to=settings.email.reply_to,
+    )
 
 
 def _unknown(record: DeliveryRecord) -> str:

@@ -575,6 +575,20 @@ def _minimum_lines(
         )
 
 
+def savings_terms(
+    tariff: Tariff, period: BillPeriod, attributes: Variables | ScopedAttributes | None = None
+) -> tuple[Decimal, Decimal]:
+    """The power rating (W) and price per kWh the tariff's savings component prices ``period`` at, read as
+    ``rate`` reads them (a formula may read ``meter.power_rating_w``). TariffError names the operand at
+    fault, or ``savings`` when the tariff has no savings component."""
+    if tariff.savings is None:
+        raise TariffError("savings", f"tariff {tariff.id!r} version {tariff.version} prices no savings")
+    ops = _Operands(tariff, period, ScopedAttributes.of(attributes))
+    watts = ops.num(tariff.savings.power_rating_w, "savings.power_rating_w")
+    price = ops.num(tariff.savings.price_per_kwh, "savings.price_per_kwh")
+    return watts, price
+
+
 def _savings_line(tariff: Tariff, period: BillPeriod, usage: Usage, ops: _Operands) -> LineItem:
     savings = tariff.savings
     assert savings is not None

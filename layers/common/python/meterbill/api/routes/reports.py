@@ -1,4 +1,5 @@
-"""Reading the data back: a meter's validated usage, and what a customer's bill comes to for any period."""
+"""Reading the data back: a meter's validated usage, what a customer's bill comes to for any period, and what
+the account's nodes saved switched off."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Annotated, Literal
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from meterbill.api.dependencies import AuthorizedCaller
+from meterbill.api.report_schemas import SavingsReportDocument
 from meterbill.api.routes.common import new_router
 from meterbill.api.schema_fields import IsoDate, Moment
 from meterbill.api.schemas import BillPreview, MeterUsage
@@ -60,3 +62,23 @@ def get_bill_preview(
         caller.account, customer_id, start, end, caller.stores.catalog, caller.stores.readings
     )
     return BillPreview.of(customer_id, start, end, bills)
+
+
+@router.get(
+    "/v1/reports/savings",
+    summary="What the account's nodes saved switched off",
+    description="Per node (a meter of utility on_time) over [from, to) on its site's local calendar: hours "
+    "on and off, power rating, price and savings (off hours x W x price / 1000, rounded per row), per "
+    "installation (site) and in total, per currency. The rating and the price are those of the savings "
+    "component of the node's tariff. At most 366 days.",
+    tags=["reports"],
+)
+def get_savings_report(
+    caller: AuthorizedCaller,
+    start: Annotated[IsoDate, Query(alias="from", description="the first day")],
+    end: Annotated[IsoDate, Query(alias="to", description="the day after the last")],
+) -> SavingsReportDocument:
+    from meterbill.services.savings import savings_figures  # validation (VEE): loaded by the first report
+
+    report = savings_figures(caller.account, start, end, caller.stores.catalog, caller.stores.readings)
+    return SavingsReportDocument.of(start, end, report)
