@@ -127,7 +127,7 @@ def test_the_billing_settings_service_on_dynamodb_keeps_the_other_sections(
     assert tables.catalog("account#acme", "account")["settings"] == {  # type: ignore[index]
         "S": '{"alerts":{"threshold":0.8},"billing":{"bill_day":5,"grace_days":2,"payment_terms_days":14,'
         '"invoice_number_prefix":"HPO-2026-","credit_note_number_prefix":"HPO-CN-","currency":"EUR",'
-        '"default_language":"en","seller":null,"email":null}}'
+        '"default_language":"en","seller":null,"email":null,"reports":null}}'
     }
 
 
