@@ -6,6 +6,7 @@ store nothing twice."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import io
 import json
@@ -24,7 +25,7 @@ from meterbill.billing.invoice import Invoice
 from meterbill.documents.locale import format_money
 from meterbill.documents.signing import SigningKey, signature_problems
 from meterbill.ports import Stores
-from meterbill.services.documents import DocumentStep
+from meterbill.services.documents import DocumentStep, document_problems
 from meterbill.settings import Retention
 from tests.einvoice import validate
 from tests.integration.conftest import REGION
@@ -177,3 +178,17 @@ def test_the_stored_document_is_the_signed_einvoice_pdf_of_the_invoice_record(
     report = validate(xml)
     assert (report.xsd, report.failed) == ((), ())
     assert f"<ram:DuePayableAmount>{invoice.total}</ram:DuePayableAmount>".encode() in xml
+
+    # One changed byte (a new version of the key: Object Lock keeps the signed one) fails both checks.
+    tampered = bytearray(pdf)
+    tampered[len(pdf) // 2] ^= 0x01
+    s3.put_object(Bucket=BUCKET, Key=f"{A}/{alice.document.key}", Body=bytes(tampered))
+    checking = dataclasses.replace(stores, documents=S3DocumentStore(BUCKET, region=REGION, client=s3))
+    tampered_sha256 = hashlib.sha256(tampered).hexdigest()
+    assert document_problems(A, alice.invoice_id, checking) == [
+        f"sha256: {tampered_sha256} stored, {alice.document.sha256} recorded"
+    ]
+    assert signature_problems(bytes(tampered), trusted) != []
+    original = s3.list_object_versions(Bucket=BUCKET, Prefix=f"{A}/{alice.document.key}")["Versions"][-1]
+    kept = s3.get_object(Bucket=BUCKET, Key=f"{A}/{alice.document.key}", VersionId=original["VersionId"])
+    assert kept["Body"].read() == pdf
