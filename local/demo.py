@@ -3,8 +3,10 @@ collector pushes a month of meter readings, and the operator reads the usage bac
 Then the month's run on a test clock: the schedules fire as of chosen moments (as ``meterbill schedules run
 rate|invoice --at TIME`` fires them), the deployed rating and bill-run handlers run, the invoice work goes
 through moto's SQS to the deployed worker, and January's invoice is drafted on the bill day and issued with
-its number once the grace days have passed. Finally a late corrected reading: the issued invoice is re-rated,
-the difference issued as a credit note, and the original stays as it was.
+its number once the grace days have passed; its document (a signed PDF/A-3 with its Factur-X XML) is stored
+once in S3 under Object Lock and emailed through SES on moto into ``--mail-dir`` (default ./mail) as .eml.
+Finally a late corrected reading: the issued invoice is re-rated, the difference issued as a credit note
+(stored and emailed the same way), and the original stays as it was.
 
 Run by ``make demo`` after the tariff tour (``python -m meterbill.demo``). Everything listens on 127.0.0.1 and
 stops at the end.
@@ -12,6 +14,7 @@ stops at the end.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import logging
@@ -20,6 +23,7 @@ import warnings
 from datetime import datetime, timedelta
 from decimal import Decimal
 from importlib import resources
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,7 +31,7 @@ import requests
 from rich.console import Console
 from rich.table import Table
 
-from local.mail import drain_email_queue
+from local.mail import DEFAULT_MAIL_DIR, drain_email_queue
 from local.schedules import drain_invoice_queue, fire
 from local.serve import LocalPlatform
 from meterbill.billing.invoice import Invoice, InvoiceLine
@@ -65,13 +69,18 @@ class _Api:
         return answer.json()
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.demo", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--mail-dir", type=Path, default=DEFAULT_MAIL_DIR, help="where the emails go as .eml (default ./mail)"
+    )
+    arguments = parser.parse_args(argv)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     # The functions' powertools loggers: their INFO lines are CloudWatch's, not the demo's.
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     warnings.filterwarnings("ignore", message="No application metrics")
     console = Console()
-    with LocalPlatform() as platform:
+    with LocalPlatform(mail_dir=arguments.mail_dir) as platform:
         keys = platform.create_account("Demo landlord")
         admin, collector = _Api(platform.url, keys.admin_key), _Api(platform.url, keys.ingest_key)
         console.rule("The hosted API on moto")

@@ -8,6 +8,8 @@ second platform stopping would reset the tables of the e2e tests' platform.
 
 from __future__ import annotations
 
+import email
+import email.policy
 import subprocess
 import sys
 from pathlib import Path
@@ -15,9 +17,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_the_platform_demo_previews_the_flat_bill_and_issues_it_then_credits_a_corrected_reading() -> None:
+def test_the_platform_demo_previews_the_flat_bill_and_issues_it_then_credits_a_corrected_reading(
+    tmp_path: Path,
+) -> None:
     run = subprocess.run(
-        [sys.executable, "-m", "local.demo"],
+        [sys.executable, "-m", "local.demo", "--mail-dir", str(tmp_path)],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -36,7 +40,7 @@ def test_the_platform_demo_previews_the_flat_bill_and_issues_it_then_credits_a_c
     assert "01 Feb 00:30  rating pass: 1 meter, 31 days validated and rolled up" in lines
     assert "01 Feb 00:30  bill run: 1 sent, 1 done; Jan 2026: draft (no number), 99.84 EUR" in lines
     assert "02 Feb 00:30  bill run: 1 sent, 1 done; Jan 2026: draft (no number), 99.84 EUR" in lines
-    assert "03 Feb 00:30  bill run: 1 sent, 1 done; Jan 2026: INV-000001 issued, 99.84 EUR" in lines
+    assert "03 Feb 00:30  bill run: 1 sent, 1 done; Jan 2026: INV-000001 stored, 99.84 EUR" in lines
     invoice = _table(lines, "Invoice INV-000001, flat-3, 2026-01-01 to 2026-01-31, issued")
     assert invoice == [
         ["flat-3-main", "fixed", "1", "month", "9.9", "9.90"],
@@ -61,6 +65,25 @@ def test_the_platform_demo_previews_the_flat_bill_and_issues_it_then_credits_a_c
         ["total", "-0.15"],
     ]
     assert "second adjust, no new data: nothing issued; INV-000001 byte for byte unchanged" in lines
+
+    # Each document was emailed once, in German (the customer's language), with its signed PDF attached.
+    emails = sorted(
+        (
+            email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            for path in tmp_path.glob("*.eml")
+        ),
+        key=lambda message: str(message["Subject"]),
+    )
+    assert [(str(m["Subject"]).split(" – ")[0], m["To"]) for m in emails] == [
+        ("Gutschrift CN-000001", "flat3@example.org"),
+        ("Rechnung INV-000001", "flat3@example.org"),
+    ]
+    invoice_mail = emails[1]
+    body = next(p for p in invoice_mail.walk() if p.get_content_type() == "text/plain")
+    # Issued 3 February 00:30 in Berlin with 14 days to pay: due 17 February, as the PDF says.
+    assert "Betrag: 99,84\xa0€\nFällig am: 17. Februar 2026\n" in body.get_payload(decode=True).decode()
+    (pdf,) = [p for p in invoice_mail.walk() if p.get_content_type() == "application/pdf"]
+    assert (pdf.get_filename(), pdf.get_payload(decode=True)[:8]) == ("INV-000001.pdf", b"%PDF-1.7")
 
 
 def _table(lines: list[str], title: str) -> list[list[str]]:
