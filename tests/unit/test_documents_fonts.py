@@ -1,6 +1,7 @@
-"""The fonts of the invoice PDF, embedded from a subset made once per process (documents.pdf ``_Output``):
-every character still maps to the same glyph, the same width and the same Unicode text as when fpdf2
-subsets the font itself, and the fpdf2 internals this relies on are still there."""
+"""The fonts of the invoice PDF, embedded from a subset made once per process
+(documents.pdf_fonts ``FixedSubsetOutput``): every character still maps to the same glyph, the same width
+and the same Unicode text as when fpdf2 subsets the font itself, and the fpdf2 internals this relies on are
+still there."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from pypdf import PdfReader
 from pypdf.generic import DictionaryObject
 
 from meterbill.documents import pdf as pdf_module
+from meterbill.documents import pdf_fonts
 from meterbill.documents.facturx import invoice_xml
-from meterbill.documents.pdf import EMBEDDED_RANGES, invoice_pdf
+from meterbill.documents.pdf import invoice_pdf
+from meterbill.documents.pdf_fonts import EMBEDDED_RANGES
 from meterbill.documents.sample import sample_document, sample_logo
 
 
@@ -72,7 +75,7 @@ def test_every_character_is_drawn_with_the_glyph_fpdf2_would_embed(
     buyer_name: str, extracted: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fast = _render(buyer_name)
-    monkeypatch.setattr(pdf_module, "_Output", OutputProducer)  # fpdf2 subsets every font itself
+    monkeypatch.setattr(pdf_module, "FixedSubsetOutput", OutputProducer)  # fpdf2 subsets every font itself
     reference = _render(buyer_name)
 
     fast_fonts, reference_fonts = _fonts(fast), _fonts(reference)
@@ -95,7 +98,7 @@ def test_a_face_drawing_only_common_characters_embeds_the_fixed_subset_and_one_w
     for name, style in (("DejaVuSansBook", ""), ("DejaVuSansBold", "B")):
         program = fonts[name]["/DescendantFonts"][0].get_object()["/FontDescriptor"]["/FontFile2"]
         greek = "Ω" in _glyphs_by_text(fonts[name])
-        assert (program.get_object().get_data() == pdf_module._fixed_subset("DejaVu", style).data) != greek
+        assert (program.get_object().get_data() == pdf_fonts.fixed_subset("DejaVu", style).data) != greek
         with_greek += [name] if greek else []
     assert with_greek  # the name is drawn in one face at least
 
@@ -108,11 +111,12 @@ def test_the_two_page_invoice_stays_under_100_kb() -> None:
 
 
 def test_fpdf2_internals_the_font_fast_path_relies_on() -> None:
-    """documents.pdf ``_Output`` replaces fpdf2's ``OutputProducer._add_fonts`` for two fonts and writes the
-    objects fpdf2 2.8.9 writes. A new fpdf2 may write them differently: check ``_Output._embed_fixed``
-    against fpdf/output.py ``_add_fonts`` (the TTFFont branch), then update the version here."""
+    """documents.pdf_fonts ``FixedSubsetOutput`` replaces fpdf2's ``OutputProducer._add_fonts`` for two
+    fonts and writes the objects fpdf2 2.8.9 writes. A new fpdf2 may write them differently: check
+    ``FixedSubsetOutput._embed_fixed`` against fpdf/output.py ``_add_fonts`` (the TTFFont branch), then
+    update the version here."""
     assert fpdf.__version__ == "2.8.9", (
-        "fpdf2 changed: re-check documents.pdf _Output against fpdf2's _add_fonts"
+        "fpdf2 changed: re-check documents.pdf_fonts FixedSubsetOutput against fpdf2's _add_fonts"
     )
     parameters = list(inspect.signature(OutputProducer._add_fonts).parameters)
     assert parameters == [
@@ -147,7 +151,7 @@ def test_the_per_process_caches_change_no_byte_of_the_document(monkeypatch: pyte
     assert pdf_module._wrapped  # the footer and long lines were broken once
     second = _render("Łukasz Wójcik & Jürgen Äßler")
     monkeypatch.setattr(pdf_module, "_wrapped", _NeverStores())
-    monkeypatch.setattr(pdf_module, "_preload_logo", lambda pdf, data: None)
+    monkeypatch.setattr(pdf_module, "preload_logo", lambda pdf, data: None)
     reference = _render("Łukasz Wójcik & Jürgen Äßler")
 
     assert first == second == reference

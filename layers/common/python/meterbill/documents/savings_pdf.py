@@ -23,8 +23,6 @@ from meterbill.documents.labels import labels
 from meterbill.documents.locale import format_date, format_money, format_period, format_quantity
 from meterbill.documents.pdf import (
     ACCENT,
-    FALLBACK_FONT,
-    FONT,
     FOOTER_HEIGHT,
     GREY,
     MARGIN,
@@ -33,11 +31,10 @@ from meterbill.documents.pdf import (
     RULE,
     SHADE,
     TOP,
-    _install_font,
     _Page,
-    _subset_from_common_glyphs,
     write,
 )
+from meterbill.documents.pdf_fonts import FALLBACK_FONT, FONT, install_font, subset_from_common_glyphs
 from meterbill.domain import Language
 
 HOURS_DIGITS: Final = 2  # on the page; the JSON keeps every digit
@@ -69,8 +66,8 @@ class _Renderer:
         self.words = labels(doc.language)
         self.period = format_period(doc.start, doc.end, doc.language)
         pdf = _Page(format="A4", unit="mm", enforce_compliance=DocumentCompliance.PDFA_3B)
-        _install_font(pdf, FONT, "")
-        _install_font(pdf, FONT, "B")
+        install_font(pdf, FONT, "")
+        install_font(pdf, FONT, "B")
         pdf._fallback_font_ids = [FALLBACK_FONT.lower()]
         pdf._fallback_font_exact_match = False
         pdf.set_margins(MARGIN, TOP, MARGIN)
@@ -122,7 +119,7 @@ class _Renderer:
         write(pdf, self.width, 3.8, words["savings.formula"])
         pdf.set_text_color(0, 0, 0)
         pdf.set_xmp_metadata(self._xmp())
-        _subset_from_common_glyphs(pdf)
+        subset_from_common_glyphs(pdf)
         return bytes(pdf.output())
 
     def _xmp(self) -> str:
