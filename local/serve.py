@@ -43,7 +43,7 @@ from meterbill import email_wiring, invoice_wiring
 from meterbill.adapters.dynamodb import DynamoDb, build_stores, create_tables
 from meterbill.api import authorizer, dependencies
 from meterbill.api.gate import OPENAPI_PATH, PUBLIC_PATHS
-from meterbill.ports import Scope, Stores
+from meterbill.ports import Scope, SigningKeyStore, Stores
 from meterbill.services.apikeys import create_account, create_key
 from meterbill.settings import ApiSettings, StorageSettings
 
@@ -258,10 +258,18 @@ def create_demo_account(stores: Stores, now: datetime) -> AccountKeys:
 
 
 def create_account_with_keys(
-    stores: Stores, now: datetime, *, name: str, account_id: str | None = None
+    stores: Stores,
+    now: datetime,
+    *,
+    name: str,
+    account_id: str | None = None,
+    signing_keys: SigningKeyStore | None = None,
 ) -> AccountKeys:
-    """An account, its first admin key and an ingest key named ``collector``."""
-    account, admin_key = create_account(name, stores.accounts, stores.keys, now, account_id=account_id)
+    """An account, its first admin key and an ingest key named ``collector`` (and its document signing key
+    in ``signing_keys``, when given)."""
+    account, admin_key = create_account(
+        name, stores.accounts, stores.keys, now, account_id=account_id, signing_keys=signing_keys
+    )
     ingest: frozenset[Scope] = frozenset({"ingest"})
     _, ingest_key = create_key(account.account_id, INGEST_KEY_NAME, ingest, stores.keys, now)
     return AccountKeys(account_id=account.account_id, admin_key=admin_key, ingest_key=ingest_key)
@@ -408,8 +416,27 @@ class LocalPlatform:
         self._started.close()
 
     def create_account(self, name: str, *, account_id: str | None = None) -> AccountKeys:
-        """A new account with its first admin key and an ingest key."""
-        return create_account_with_keys(self.stores, datetime.now(UTC), name=name, account_id=account_id)
+        """A new account with its first admin key, an ingest key and its document signing key (Secrets
+        Manager on moto, as the stack keeps it)."""
+        return create_account_with_keys(
+            self.stores,
+            datetime.now(UTC),
+            name=name,
+            account_id=account_id,
+            signing_keys=self.signing_keys(),
+        )
+
+    def signing_keys(self) -> SigningKeyStore:
+        """The accounts' document signing keys, in Secrets Manager on this platform's moto."""
+        from meterbill.adapters.secrets import SecretsManagerSigningKeys
+        from meterbill.settings import DocumentSettings
+
+        settings = DocumentSettings.from_env(os.environ)
+        return SecretsManagerSigningKeys(
+            settings.signing_key_secret_prefix,
+            region=self.region,
+            endpoint_url=self._queue_variables["SECRETSMANAGER_ENDPOINT_URL"],
+        )
 
     def create_demo_account(self) -> AccountKeys:
         return create_demo_account(self.stores, datetime.now(UTC))

@@ -113,3 +113,12 @@ def test_the_local_platform_has_the_invoices_bucket_with_object_lock(platform: L
         "meterbill-invoices",
         "Enabled",
     )
+
+
+def test_an_account_of_the_local_platform_gets_its_signing_key_at_set_up(platform: LocalPlatform) -> None:
+    keys = platform.create_account("Stadtwerke Süd")
+
+    pem = platform.signing_keys().get(keys.account_id)
+
+    assert pem.certificate_pem.startswith("-----BEGIN CERTIFICATE-----")
+    assert pem.private_key_pem.startswith("-----BEGIN PRIVATE KEY-----")

@@ -8,6 +8,7 @@ from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from cryptography import x509
 
 from meterbill.errors import (
     AlreadyExistsError,
@@ -19,7 +20,7 @@ from meterbill.errors import (
 from meterbill.ports import Scope
 from meterbill.services import apikeys
 from meterbill.services.apikeys import INVALID_KEY, Principal
-from tests.fakes import FakeAccountStore, FakeKeyStore
+from tests.fakes import FakeAccountStore, FakeKeyStore, FakeSigningKeyStore
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -50,6 +51,19 @@ def test_creating_an_account_stores_it_with_a_first_admin_key_whose_text_is_retu
     assert apikeys.authenticate(key_text, keys) == Principal(
         account.account_id, record.key_id, frozenset({"admin"})
     )
+
+
+def test_an_account_set_up_with_a_signing_key_store_gets_its_document_key_at_once(keys: FakeKeyStore) -> None:
+    signing_keys = FakeSigningKeyStore()
+
+    account, _ = apikeys.create_account(
+        "Stadtwerke Nord", FakeAccountStore(), keys, NOW, signing_keys=signing_keys
+    )
+
+    pem = signing_keys.keys[account.account_id]
+    certificate = x509.load_pem_x509_certificate(pem.certificate_pem.encode())
+    assert certificate.subject.rfc4514_string() == "CN=Stadtwerke Nord"
+    assert certificate.not_valid_before_utc <= NOW
 
 
 def test_an_account_id_can_be_chosen_and_is_refused_when_taken(keys: FakeKeyStore) -> None:

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Final, get_args
 
 from meterbill.errors import ForbiddenError, InvalidInputError, NotFoundError, UnauthorizedError
-from meterbill.ports import AccountRecord, AccountStore, ApiKeyRecord, KeyStore, Page, Scope
+from meterbill.ports import AccountRecord, AccountStore, ApiKeyRecord, KeyStore, Page, Scope, SigningKeyStore
 
 ALL_SCOPES: Final = frozenset[Scope](get_args(Scope))
 KEY_PREFIX: Final = "mb"
@@ -80,9 +80,17 @@ class ApiKeyInfo:
 
 
 def create_account(
-    name: str, accounts: AccountStore, keys: KeyStore, now: datetime, *, account_id: str | None = None
+    name: str,
+    accounts: AccountStore,
+    keys: KeyStore,
+    now: datetime,
+    *,
+    account_id: str | None = None,
+    signing_keys: SigningKeyStore | None = None,
 ) -> tuple[AccountRecord, str]:
-    """A new account and its first admin key; the key's text is returned here and never again.
+    """A new account and its first admin key; the key's text is returned here and never again. With
+    ``signing_keys``, the account's document signing key is made now (a self-signed certificate for its
+    name) and kept there; without, on its first document.
 
     ``account_id`` is generated (``acc_`` and 16 hex digits) unless given (the local demo account).
     Raises AlreadyExistsError for a given id that is taken.
@@ -95,6 +103,10 @@ def create_account(
     )
     accounts.create(account)
     _, key_text = create_key(account.account_id, FIRST_KEY_NAME, frozenset({"admin"}), keys, now)
+    if signing_keys is not None:
+        from meterbill.services.documents import self_signed_pem  # cryptography: only when a key is made
+
+        signing_keys.create(account.account_id, self_signed_pem(account.name, now))
     return account, key_text
 
 

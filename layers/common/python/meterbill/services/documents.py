@@ -467,6 +467,14 @@ def signing_key(account: str, keys: SigningKeyStore, *, make: Callable[[], Signi
         return keys.create(account, make())
 
 
+def self_signed_pem(common_name: str, now: datetime) -> SigningKeyPem:
+    """A new signing key with a self-signed certificate for ``common_name``, valid from ``now``."""
+    from meterbill.documents.signing import self_signed_key
+
+    key = self_signed_key(common_name, now)
+    return SigningKeyPem(key.private_key_pem.decode(), key.certificate_pem.decode())
+
+
 def signed_renderer(keys: SigningKeyStore, *, clock: Callable[[], datetime]) -> Render:
     """The renderer the invoice worker stores documents with: ``documents.render.signed_invoice_pdf`` with the
     account's signing key, a self-signed one made (at ``clock()``) and kept on the account's first document.
@@ -474,14 +482,14 @@ def signed_renderer(keys: SigningKeyStore, *, clock: Callable[[], datetime]) -> 
     issued and is stored once the data is fixed."""
     from meterbill.documents.facturx import EInvoiceError
     from meterbill.documents.render import signed_invoice_pdf
-    from meterbill.documents.signing import SigningKey, self_signed_key
-
-    def make_key(document: InvoiceDocument) -> SigningKeyPem:
-        key = self_signed_key(document.seller.legal_name, clock())
-        return SigningKeyPem(key.private_key_pem.decode(), key.certificate_pem.decode())
+    from meterbill.documents.signing import SigningKey
 
     def render(document: InvoiceDocument) -> bytes:
-        pem = signing_key(document.invoice.account_id, keys, make=lambda: make_key(document))
+        pem = signing_key(
+            document.invoice.account_id,
+            keys,
+            make=lambda: self_signed_pem(document.seller.legal_name, clock()),
+        )
         key = SigningKey(pem.private_key_pem.encode(), pem.certificate_pem.encode())
         try:
             return signed_invoice_pdf(document, key)
