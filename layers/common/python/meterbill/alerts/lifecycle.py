@@ -17,8 +17,9 @@
   acknowledged (a person has it in hand; the resolve still goes out).
 - Inhibition: an alert whose finding ``depends_on`` a meter or collector that has an open (pending or firing)
   ``communication`` or ``collector_offline`` alert is inhibited. Pending counts too: the communication
-  detector debounces already, and an evasion verdict on a quiet meter's data is false from the first minute. When the
-  source resolves, the alert is released (and announced then, if it still fires and was never announced).
+  detector debounces already, and an evasion verdict on a quiet meter's data is false from the first
+  minute. When the source resolves, the alert is released (and announced then, if it still fires and was
+  never announced).
 - Silences (``alerts.silences``) mute matching alerts between their bounds; expiry needs no action.
 - Grouping: notices are held in the book's outbox per site; once the site's oldest held notice is
   ``group_wait`` old, all of that site's held notices go out as ONE ``Notification``. Call ``advance`` with no
@@ -352,7 +353,7 @@ def advance(
             continue
         items = tuple(
             NotificationItem(h.reason, alerts[h.alert_id])
-            for h in sorted(held, key=lambda h: (h.raised_at, h.alert_id))
+            for h in sorted(held, key=lambda h: h.raised_at)  # stable: in the order raised
         )
         notifications.append(Notification(book.account_id, site_id, now, items))
     notifications.sort(key=lambda n: n.site_id or "")
