@@ -90,7 +90,7 @@ def test_a_three_day_outage_is_one_alert_pending_then_firing_reminded_every_4_h_
     def findings_at(now: datetime) -> list[Finding]:
         return [quiet(MAIN, now, active=now < outage_end)]
 
-    book, sent = AlertBook("acct-1"), []
+    book, sent = AlertBook("acct-1"), list[Notification]()
     for now in ticks(T0, outage_end + timedelta(minutes=10)):
         book, notifications = advance(book, findings_at(now), now)
         sent.extend(notifications)
@@ -235,7 +235,7 @@ def test_group_wait_groups_two_alerts_of_one_site_but_not_alerts_of_two_sites() 
             finding("abnormal_usage", other_site, T0 + timedelta(seconds=10)),
         ],
     }
-    book, out = AlertBook("acct-1"), {}
+    book, out = AlertBook("acct-1"), dict[int, tuple[Notification, ...]]()
     for seconds in (0, 10, 30, 40):
         now = T0 + timedelta(seconds=seconds)
         book, out[seconds] = advance(book, arrivals.get(now, []), now, rules)
