@@ -18,7 +18,7 @@ from meterbill.alerts.lifecycle import (
 )
 from meterbill.alerts.model import AlertKind, Finding, Subject
 from meterbill.alerts.silences import Matcher, Silence
-from meterbill.errors import InvalidInputError, InvalidStateError
+from meterbill.errors import InvalidInputError, InvalidStateError, NotFoundError
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 STEP = timedelta(minutes=5)
@@ -284,3 +284,16 @@ def test_the_fingerprint_is_per_account_kind_and_subject() -> None:
         )
         == 4
     )
+
+
+def test_a_firing_notice_still_waiting_when_its_alert_resolves_is_withdrawn() -> None:
+    book, first = advance(AlertBook("acct-1"), [finding("abnormal_usage", MAIN, T0)], T0)
+    later = T0 + timedelta(seconds=10)
+    book, second = advance(book, [finding("abnormal_usage", MAIN, later, active=False)], later)
+    book, third = advance(book, [], T0 + timedelta(minutes=5))
+
+    assert (first, second, third, book.outbox) == ((), (), (), ())
+    (alert,) = book.alerts
+    assert [c.event for c in alert.history] == ["pending", "firing", "resolved"]
+    with pytest.raises(NotFoundError):
+        acknowledge(book, "no-such-alert", "ops@example.com", T0)
