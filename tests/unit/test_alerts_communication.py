@@ -1,4 +1,4 @@
-"""Detector 1: a meter that goes quiet, a collector's Modbus error, a collector that stops sending heartbeats."""
+"""Detector 1: a meter that goes quiet, a collector's Modbus error, a collector without heartbeats."""
 
 from __future__ import annotations
 

@@ -166,7 +166,9 @@ def test_pairs_are_consecutive_in_real_time_across_the_fall_back_hour() -> None:
         RawReading("m1", datetime(2026, 10, 25, 2, 15, fold=1, tzinfo=BERLIN), Decimal("101"), "register"),
     ]
     assert register_findings(meter(), series, NOW) == []
-    series[1] = RawReading("m1", datetime(2026, 10, 25, 2, 15, fold=1, tzinfo=BERLIN), Decimal("99"), "register")
+    series[1] = RawReading(
+        "m1", datetime(2026, 10, 25, 2, 15, fold=1, tzinfo=BERLIN), Decimal("99"), "register"
+    )
     findings = register_findings(meter(), series, NOW)
     assert kinds(findings) == [("negative_consumption", True)]
     assert findings[0].facts["at"] == "2026-10-25T02:15:00+01:00"

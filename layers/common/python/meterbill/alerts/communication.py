@@ -12,6 +12,7 @@ while the collector is offline.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -89,12 +90,16 @@ def meter_communication(
 ) -> Finding | None:
     """The communication finding of one meter from its recent readings (any order; null-quality ones count
     as absent) and the latest heartbeat of the collector that reads it, if any. None when the meter never
-    sent a reading (whatever its collector says). Active when the last reading is ``missed_intervals`` intervals old or the heartbeat
-    reports an error for it; inactive otherwise, with the last gap of ``missed_intervals`` or more in the
-    readings given (the one that just ended) in its facts."""
+    sent a reading (whatever its collector says). Active when the last reading is ``missed_intervals``
+    intervals old or the heartbeat reports an error for it; inactive otherwise, with the last gap of
+    ``missed_intervals`` or more in the readings given (the one that just ended) in its facts."""
     interval = meter.interval_minutes
     heard = sorted(
-        {_heard_at(r, interval).astimezone(UTC) for r in readings if r.quality != "N" and r.meter_id == meter.id}
+        {
+            _heard_at(r, interval).astimezone(UTC)
+            for r in readings
+            if r.quality != "N" and r.meter_id == meter.id
+        }
     )
     if not heard:
         return None  # not commissioned yet, even if its collector already fails to read it
@@ -135,7 +140,7 @@ def meter_communication(
         )
     facts = {"last_reading_at": last.isoformat(), "interval_minutes": str(interval)}
     summary = f"meter {meter.id}: reporting"
-    for before, after in reversed(list(zip(heard, heard[1:], strict=False))):
+    for before, after in reversed(list(itertools.pairwise(heard))):
         gap_missed = utc_minutes(before, after) // interval - 1  # the reading at ``after`` arrived
         if gap_missed >= rules.missed_intervals:
             gap_start = before.astimezone(now.tzinfo)
@@ -200,6 +205,6 @@ def communication_findings(
         collector = serving.get(meter.id)
         if collector is not None and collector.collector_id in offline:
             continue
-        finding = meter_communication(meter, readings, now, rules, collector)
-        if finding is not None:
-            yield finding
+        judged = meter_communication(meter, readings, now, rules, collector)
+        if judged is not None:
+            yield judged

@@ -6,9 +6,9 @@ the later one is lower is judged:
 - a **rollover**: ``register_max`` is known, the earlier read sits within ``rollover_margin`` (a share of
   ``register_max``, default 10 %, validation's) of the maximum and the later one within it of zero. No
   negative consumption; an informational ``meter_exchange`` finding asks a person to confirm it.
-- a **recorded exchange** (one of ``meter.exchanges`` with earlier < timestamp <= later): explained, so the
-  ``negative_consumption`` and ``meter_exchange`` findings are inactive (recording the exchange through the API
-  resolves what the drop raised), unless the later read is below the new device's initial read.
+- a **recorded exchange** (one of ``meter.exchanges`` with earlier < timestamp <= later): explained, so
+  the ``negative_consumption`` and ``meter_exchange`` findings are inactive (recording the exchange through
+  the API resolves what the drop raised), unless the later read is below the new device's initial read.
 - a **counter reset** (no record, the later read at most ``reset_share`` of the earlier one, default 1 %): it
   looks like a new device, so ``meter_exchange`` fires (info) and, the drop being unexplained until someone
   records the exchange, ``negative_consumption`` fires too.
@@ -19,6 +19,7 @@ Reads that do not go down are not judged (these are events at a read, not standi
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -67,7 +68,7 @@ def register_findings(
     )
     subject = Subject("meter", meter.id, meter.site_id)
     findings: list[Finding] = []
-    for before, after in zip(reads, reads[1:], strict=False):
+    for before, after in itertools.pairwise(reads):
         if after.value >= before.value:
             continue
         facts = {
