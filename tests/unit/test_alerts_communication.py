@@ -225,3 +225,14 @@ def test_an_online_collectors_meters_depend_on_it() -> None:
     ]
     assert findings[1].depends_on == (Subject("collector", "c1", "site1"),)
     assert findings[1].facts["missed_intervals"] == str((12 * 60 - 9 * 60) // 15)  # 12
+
+
+def test_naive_times_are_refused_naming_the_field() -> None:
+    readings = intervals("m1", at("2026-06-01T08:00+02:00"), 1)
+    with pytest.raises(ValueError, match=r"^now: 2026-06-01T11:00:00 must be timezone-aware$"):
+        meter_communication(meter(), readings, datetime(2026, 6, 1, 11, 0))
+    naive = [RawReading("m1", datetime(2026, 6, 1, 8, 0), Decimal(1), "register")]
+    with pytest.raises(ValueError, match=r"^reading of m1: timestamp: 2026-06-01T08:00:00 must be"):
+        meter_communication(meter(), naive, at("2026-06-01T11:00+02:00"))
+    with pytest.raises(ValueError, match=r"^heartbeat c1: received_at: 2026-06-01T08:00:00 must be"):
+        Heartbeat("c1", datetime(2026, 6, 1, 8, 0))

@@ -7,6 +7,8 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from meterbill.alerts.model import Finding, Subject
 from meterbill.alerts.registers import RegisterRules, register_findings
 from meterbill.domain import Meter
@@ -183,3 +185,11 @@ def test_interval_readings_null_reads_and_other_meters_are_ignored() -> None:
         RawReading("m1", datetime(2026, 6, 1, 10, 15, tzinfo=BERLIN), Decimal("101"), "register"),
     ]
     assert register_findings(meter(), series, NOW) == []
+
+
+def test_naive_times_are_refused_naming_the_field() -> None:
+    naive = [RawReading("m1", datetime(2026, 6, 1, 8, 0), Decimal(1), "register")]
+    with pytest.raises(ValueError, match=r"^reading of m1: timestamp: 2026-06-01T08:00:00 must be"):
+        register_findings(meter(), naive, NOW)
+    with pytest.raises(ValueError, match=r"^now: 2026-06-02T00:00:00 must be timezone-aware$"):
+        register_findings(meter(), [], datetime(2026, 6, 2))
