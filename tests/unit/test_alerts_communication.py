@@ -236,3 +236,21 @@ def test_naive_times_are_refused_naming_the_field() -> None:
         meter_communication(meter(), naive, at("2026-06-01T11:00+02:00"))
     with pytest.raises(ValueError, match=r"^heartbeat c1: received_at: 2026-06-01T08:00:00 must be"):
         Heartbeat("c1", datetime(2026, 6, 1, 8, 0))
+
+
+def test_a_collector_that_reads_the_meter_but_delivers_nothing_shows_its_last_read() -> None:
+    now = at("2026-06-01T12:00+02:00")
+    status = MeterStatus("m1", last_read_at=at("2026-06-01T11:58+02:00"))
+    beat = Heartbeat("c1", at("2026-06-01T11:59+02:00"), (status,), "site1")
+    quiet = intervals("m1", at("2026-06-01T11:00+02:00"), 1)  # heard at 11:15
+    finding = meter_communication(meter(), quiet, now, collector=beat)
+    assert finding is not None
+    assert finding.active
+    assert finding.facts == {
+        "gap_start": "2026-06-01T11:15:00+02:00",
+        "gap_minutes": "45",
+        "missed_intervals": "3",
+        "interval_minutes": "15",
+        "collector_last_read_at": "2026-06-01T11:58:00+02:00",
+    }
+    assert finding.depends_on == (Subject("collector", "c1", "site1"),)

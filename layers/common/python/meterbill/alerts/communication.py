@@ -136,7 +136,14 @@ def meter_communication(
     last = heard[-1].astimezone(now.tzinfo)
     missed = utc_minutes(last, now) // interval
     if missed >= rules.missed_intervals:
-        gap_minutes = utc_minutes(last, now)
+        gap: dict[str, str] = {
+            "gap_start": last.isoformat(),
+            "gap_minutes": str(utc_minutes(last, now)),
+            "missed_intervals": str(missed),
+            "interval_minutes": str(interval),
+        }
+        if status is not None and status.last_read_at is not None:  # read, but not delivered: its spool?
+            gap["collector_last_read_at"] = status.last_read_at.isoformat()
         return Finding(
             "communication",
             _meter_subject(meter),
@@ -144,12 +151,7 @@ def meter_communication(
             True,
             now,
             f"meter {meter.id}: no reading for {missed} intervals of {interval} min since {last.isoformat()}",
-            {
-                "gap_start": last.isoformat(),
-                "gap_minutes": str(gap_minutes),
-                "missed_intervals": str(missed),
-                "interval_minutes": str(interval),
-            },
+            gap,
             depends_on,
         )
     facts = {"last_reading_at": last.isoformat(), "interval_minutes": str(interval)}
