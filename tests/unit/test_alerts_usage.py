@@ -11,8 +11,18 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from meterbill.alerts.model import Subject
-from meterbill.alerts.usage import AbnormalUsageRule, FlatLineRule, abnormal_usage, flat_line
+from meterbill.alerts.usage import (
+    AbnormalUsageRule,
+    BillShockRule,
+    EstimatedDataRule,
+    FlatLineRule,
+    abnormal_usage,
+    bill_shock,
+    estimated_data,
+    flat_line,
+)
 from meterbill.domain import Meter
+from meterbill.usage import IntervalSeries
 
 D = Decimal
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -225,5 +235,80 @@ def test_a_gap_ends_the_run() -> None:
     assert finding.facts["run_intervals"] == "12"
 
 
+def test_a_flat_line_through_the_repeated_hour_of_a_25_hour_night_is_one_run() -> None:
+    midnight_local = datetime(2026, 10, 24, 22, tzinfo=UTC)  # 00:00+02:00 on 25 October
+    # Keyed as readings arrive, with their offsets: 00:00+02:00 .. 02:45+02:00, 02:00+01:00 .. 04:45+01:00
+    starts = [
+        datetime.fromisoformat((midnight_local + i * STEP).astimezone(BERLIN).isoformat()) for i in range(24)
+    ]
+    data = dict.fromkeys(starts, D("2.5"))
+    finding = flat_line(meter(), data, FlatLineRule(hours=6), midnight_local + 24 * STEP)
+    assert finding is not None and finding.active
+    assert finding.facts["run_intervals"] == "24"
+
+
 def test_no_intervals_no_verdict() -> None:
     assert flat_line(meter(), {}, FlatLineRule(), START) is None
+
+
+# Bill at risk: estimated data in a period about to be invoiced, and bill shock.
+
+PERIOD_START = datetime(2026, 3, 1, tzinfo=BERLIN)
+PERIOD_END = datetime(2026, 4, 1, tzinfo=BERLIN)  # 743 hours: the clocks went forward on 29 March
+
+
+def three_days(estimated: range, missing: range = range(0)) -> IntervalSeries:
+    start = datetime(2026, 3, 29, tzinfo=UTC)
+    values = [1] * 72  # 72 hourly intervals
+    return IntervalSeries(start, 60, values, 0, "kWh", frozenset(estimated), frozenset(missing))
+
+
+def test_a_period_about_to_be_invoiced_with_too_much_estimated_data_is_at_risk() -> None:
+    series = three_days(estimated=range(4), missing=range(3, 8))  # intervals 0-7: 8 not measured
+    now = series.end - timedelta(days=1)
+
+    finding = estimated_data(meter(), series, EstimatedDataRule(max_percent=D(10)), now)
+
+    assert finding is not None and finding.active
+    assert finding.kind == "estimated_data"
+    assert finding.facts["estimated_percent"] == str((D(8 * 100) / 72).quantize(D("0.01"))) == "11.11"
+    assert (finding.facts["estimated_intervals"], finding.facts["missing_intervals"]) == ("4", "4")
+    assert finding.facts["period_end"] == "2026-04-01T00:00:00+00:00"
+
+
+def test_estimated_data_within_the_share_or_before_the_lead_time_stays_quiet() -> None:
+    series = three_days(estimated=range(7))  # 7 * 100 / 72 = 9.72 %
+    quiet = estimated_data(meter(), series, EstimatedDataRule(), series.end - timedelta(days=1))
+    assert quiet is not None and not quiet.active
+    assert quiet.facts["estimated_percent"] == "9.72"
+    early = estimated_data(
+        meter(), three_days(range(72)), EstimatedDataRule(), series.end - timedelta(days=4)
+    )
+    assert early is None  # 4 days before the end: not yet about to be invoiced (lead time 3 days)
+
+
+ELEVEN_DAYS_IN = datetime(2026, 3, 11, tzinfo=BERLIN)  # 240 hours elapsed
+
+
+def test_month_to_date_cost_projected_above_the_customers_threshold_is_bill_shock() -> None:
+    rule = BillShockRule(threshold=D("300.00"), currency="EUR")
+
+    finding = bill_shock("cust-1", [meter()], D("100.00"), PERIOD_START, PERIOD_END, rule, ELEVEN_DAYS_IN)
+
+    assert finding is not None and finding.active
+    assert (finding.kind, finding.subject) == ("bill_shock", Subject("customer", "cust-1", "fra1"))
+    assert finding.facts["projected_cost"] == str((D("100.00") * 743 / 240).quantize(D("0.01"))) == "309.58"
+    assert finding.depends_on == (Subject("meter", "m1", "fra1"),)
+
+
+@pytest.mark.parametrize("threshold", [D("309.58"), D("310")])
+def test_a_projection_at_or_below_the_threshold_is_no_bill_shock(threshold: Decimal) -> None:
+    rule = BillShockRule(threshold=threshold, currency="EUR")
+    finding = bill_shock("cust-1", [meter()], D("100.00"), PERIOD_START, PERIOD_END, rule, ELEVEN_DAYS_IN)
+    assert finding is not None and not finding.active
+
+
+def test_bill_shock_is_not_judged_in_the_periods_first_days() -> None:
+    rule = BillShockRule(threshold=D("1"), currency="EUR")
+    two_days_in = PERIOD_START + timedelta(days=2)
+    assert bill_shock("cust-1", [meter()], D("50"), PERIOD_START, PERIOD_END, rule, two_days_in) is None

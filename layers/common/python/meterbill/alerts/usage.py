@@ -1,6 +1,8 @@
-"""Usage that looks wrong: far above its baseline (abnormal usage), or the same value for hours (a flat line).
+"""Usage that looks wrong: far above its baseline (abnormal usage), the same value for hours (a flat line);
+and bills at risk: too much estimated data in a period about to be invoiced, a month heading for bill shock.
 
-Pure functions of one meter's interval series: a mapping interval start (aware) → the interval's usage
+Pure functions of one meter's interval series: a mapping interval start (aware: UTC or a fixed offset, not a
+zoneinfo zone, whose two passes through a repeated hour compare equal as keys) → the interval's usage
 (Decimal, the meter's unit), each interval ``meter.interval_minutes`` long.
 
 Abnormal usage works on the site's local calendar. An hour is a local wall-clock hour: its usage is the sum of
@@ -15,7 +17,7 @@ so a gap in the past cannot lower a baseline into a false alarm; a baseline need
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -23,6 +25,8 @@ from zoneinfo import ZoneInfo
 
 from meterbill.alerts.model import Finding, Severity, Subject
 from meterbill.domain import Meter
+from meterbill.money import round_money
+from meterbill.usage import IntervalSeries
 
 HOUR = timedelta(hours=1)
 
@@ -105,7 +109,7 @@ def abnormal_usage(
     for start, value in series.items():
         _aware(start, "interval start")
         local = start.astimezone(tz)
-        if start + step > now:
+        if start.astimezone(UTC) + step > now:
             continue  # an interval not yet over
         key = (local.date(), local.hour, local.fold)
         bucket = hours.setdefault(key, _Bucket(Decimal(0), 0))
@@ -196,16 +200,17 @@ def flat_line(
     if not series:
         return None
     step = timedelta(minutes=meter.interval_minutes)
-    starts = sorted(series)
-    for start in starts:
+    for start in series:
         _aware(start, "interval start")
+    values = {start.astimezone(UTC): value for start, value in series.items()}  # UTC: steps add exactly
+    starts = sorted(values)
     last = starts[-1]
-    value = series[last]
+    value = values[last]
     first = last
     count = 1 if value != 0 else 0
     if value != 0:
         for previous in reversed(starts[:-1]):
-            if previous + step != first or series[previous] != value:
+            if previous + step != first or values[previous] != value:
                 break
             first, count = previous, count + 1
     run = step * count
@@ -230,4 +235,107 @@ def flat_line(
             "min_hours": str(rule.hours),
         },
         depends_on=(subject,),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class EstimatedDataRule:
+    """Active when more than ``max_percent`` of a period's intervals are estimated or missing, judged from
+    ``lead_time`` before the period ends (when it is about to be invoiced)."""
+
+    max_percent: Decimal = Decimal(10)
+    lead_time: timedelta = timedelta(days=3)
+    severity: Severity = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class BillShockRule:
+    """Active when the period's cost so far, projected linearly to its end, is above the customer's
+    ``threshold`` (in ``currency``); judged once ``min_elapsed`` of the period has passed."""
+
+    threshold: Decimal
+    currency: str
+    min_elapsed: timedelta = timedelta(days=3)
+    severity: Severity = "warning"
+
+
+def estimated_data(
+    meter: Meter, series: IntervalSeries, rule: EstimatedDataRule, now: datetime
+) -> Finding | None:
+    """Judge ``series`` (the meter's intervals of the period to invoice, estimated and missing ones flagged)
+    once ``now`` is within the rule's lead time of its end; None before, or for an empty series."""
+    _aware(now, "now")
+    end = series.end
+    if not series.values or now < end.astimezone(UTC) - rule.lead_time:
+        return None
+    intervals = len(series.values)
+    estimated, missing = len(series.estimated), len(series.missing - series.estimated)
+    percent = Decimal((estimated + missing) * 100) / intervals
+    subject = Subject("meter", meter.id, meter.site_id)
+    return Finding(
+        kind="estimated_data",
+        subject=subject,
+        severity=rule.severity,
+        active=percent > rule.max_percent,
+        observed_at=now,
+        summary=(
+            f"Meter {meter.id}: {estimated + missing} of {intervals} intervals estimated or missing "
+            f"({percent.quantize(Decimal('0.01'))} %) in the period ending {end.isoformat()}"
+        ),
+        facts={
+            "period_start": series.start.isoformat(),
+            "period_end": end.isoformat(),
+            "intervals": str(intervals),
+            "estimated_intervals": str(estimated),
+            "missing_intervals": str(missing),
+            "estimated_percent": str(percent.quantize(Decimal("0.01"))),
+            "max_percent": str(rule.max_percent),
+        },
+        depends_on=(subject,),
+    )
+
+
+def bill_shock(
+    customer_id: str,
+    meters: Sequence[Meter],
+    cost_to_date: Decimal,
+    period_start: datetime,
+    period_end: datetime,
+    rule: BillShockRule,
+    now: datetime,
+) -> Finding | None:
+    """Project ``cost_to_date`` (the customer's rated cost from ``period_start`` to ``now``) to ``period_end``
+    in proportion to elapsed time (UTC seconds, so a DST month is 743 or 745 hours long); None before
+    ``min_elapsed`` or after the period's end. ``meters`` are those the cost was rated from."""
+    for value, name in ((period_start, "period_start"), (period_end, "period_end"), (now, "now")):
+        _aware(value, name)
+    if not period_start.astimezone(UTC) + rule.min_elapsed <= now < period_end:
+        return None
+    start_utc = period_start.astimezone(
+        UTC
+    )  # two times in one zone subtract on the wall clock: go through UTC
+    elapsed = Decimal(int((now.astimezone(UTC) - start_utc).total_seconds()))
+    length = Decimal(int((period_end.astimezone(UTC) - start_utc).total_seconds()))
+    projected = round_money(cost_to_date * length / elapsed, rule.currency)
+    site_ids = {m.site_id for m in meters}
+    subject = Subject("customer", customer_id, site_ids.pop() if len(site_ids) == 1 else None)
+    return Finding(
+        kind="bill_shock",
+        subject=subject,
+        severity=rule.severity,
+        active=projected > rule.threshold,
+        observed_at=now,
+        summary=(
+            f"Customer {customer_id}: {cost_to_date} {rule.currency} so far, projected {projected} "
+            f"{rule.currency} by {period_end.isoformat()} (threshold {rule.threshold})"
+        ),
+        facts={
+            "period_start": period_start.isoformat(),
+            "period_end": period_end.isoformat(),
+            "currency": rule.currency,
+            "cost_to_date": str(cost_to_date),
+            "projected_cost": str(projected),
+            "threshold": str(rule.threshold),
+        },
+        depends_on=tuple(Subject("meter", m.id, m.site_id) for m in sorted(meters, key=lambda m: m.id)),
     )
