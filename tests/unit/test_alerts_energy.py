@@ -168,3 +168,16 @@ def test_phase_sum_with_a_zero_master_fires_only_if_the_pdus_drew_power() -> Non
         ROW, {"master-a-l1": D(0), "pdu-1": D(1), "pdu-2": D(0)}, START, END, PhaseSumRule(), NOW
     )
     assert (quiet[0].active, loud[0].active) == (False, True)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"min_percent": D(-1)}, "min_percent -1 must be a finite number of at least 0"),
+        ({"loss_percent": D(100)}, "loss_percent 100 must be below 100"),
+        ({"min_absolute": D("NaN")}, "min_absolute NaN must be a finite number"),
+    ],
+)
+def test_an_evasion_rule_names_the_field_it_refuses(fields: dict[str, Decimal], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        EvasionRule(**fields)

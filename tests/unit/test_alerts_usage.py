@@ -312,3 +312,12 @@ def test_bill_shock_is_not_judged_in_the_periods_first_days() -> None:
     rule = BillShockRule(threshold=D("1"), currency="EUR")
     two_days_in = PERIOD_START + timedelta(days=2)
     assert bill_shock("cust-1", [meter()], D("50"), PERIOD_START, PERIOD_END, rule, two_days_in) is None
+
+
+def test_bill_at_risk_rules_name_the_field_they_refuse() -> None:
+    with pytest.raises(ValueError, match="max_percent 100 must be at least 0 and below 100"):
+        EstimatedDataRule(max_percent=D(100))
+    with pytest.raises(ValueError, match="threshold -5 must be a finite amount of at least 0"):
+        BillShockRule(threshold=D(-5), currency="EUR")
+    with pytest.raises(ValueError, match="XXQ"):
+        BillShockRule(threshold=D(5), currency="XXQ")

@@ -31,6 +31,15 @@ class EvasionRule:
     loss_percent: Decimal = Decimal(0)
     severity: Severity = "warning"
 
+    def __post_init__(self) -> None:
+        _at_least_zero("min_percent", self.min_percent)
+        _at_least_zero("min_absolute", self.min_absolute)
+        _at_least_zero("loss_percent", self.loss_percent)
+        if self.loss_percent >= HUNDRED:
+            raise ValueError(f"loss_percent {self.loss_percent} must be below 100")
+        if self.window <= timedelta(0):
+            raise ValueError(f"window {self.window} must be positive")
+
 
 @dataclass(frozen=True, slots=True)
 class PhaseSumRule:
@@ -38,6 +47,14 @@ class PhaseSumRule:
 
     tolerance_percent: Decimal = Decimal(2)
     severity: Severity = "warning"
+
+    def __post_init__(self) -> None:
+        _at_least_zero("tolerance_percent", self.tolerance_percent)
+
+
+def _at_least_zero(name: str, value: Decimal) -> None:
+    if not value.is_finite() or value < 0:
+        raise ValueError(f"{name} {value} must be a finite number of at least 0")
 
 
 def _check_window(start: datetime, end: datetime) -> None:

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from meterbill.alerts.model import Finding, Severity, Subject
 from meterbill.domain import Meter
-from meterbill.money import round_money
+from meterbill.money import quantum, round_money
 from meterbill.usage import IntervalSeries
 
 HOUR = timedelta(hours=1)
@@ -247,6 +247,10 @@ class EstimatedDataRule:
     lead_time: timedelta = timedelta(days=3)
     severity: Severity = "warning"
 
+    def __post_init__(self) -> None:
+        if not self.max_percent.is_finite() or not 0 <= self.max_percent < 100:
+            raise ValueError(f"max_percent {self.max_percent} must be at least 0 and below 100")
+
 
 @dataclass(frozen=True, slots=True)
 class BillShockRule:
@@ -257,6 +261,13 @@ class BillShockRule:
     currency: str
     min_elapsed: timedelta = timedelta(days=3)
     severity: Severity = "warning"
+
+    def __post_init__(self) -> None:
+        quantum(self.currency)  # UnknownCurrencyError names the currency
+        if not self.threshold.is_finite() or self.threshold < 0:
+            raise ValueError(f"threshold {self.threshold} must be a finite amount of at least 0")
+        if self.min_elapsed <= timedelta(0):
+            raise ValueError(f"min_elapsed {self.min_elapsed} must be positive")
 
 
 def estimated_data(
