@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from meterbill.alerts.model import Finding, Subject
+from meterbill.alerts.model import Finding, Subject, require_aware
 from meterbill.domain import Meter
 from meterbill.ports import RawReading
 
@@ -55,16 +55,12 @@ class Heartbeat:
     site_id: str | None = None
 
     def __post_init__(self) -> None:
-        aware(self.received_at, f"heartbeat {self.collector_id}: received_at")
+        require_aware(self.received_at, f"heartbeat {self.collector_id}: received_at")
         for status in self.meters:
             if status.last_read_at is not None:
-                aware(status.last_read_at, f"heartbeat {self.collector_id}: {status.meter_id}: last_read_at")
-
-
-def aware(moment: datetime, name: str) -> None:
-    """A naive datetime in the core is a bug: say which field holds one."""
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"{name}: {moment.isoformat()} must be timezone-aware")
+                require_aware(
+                    status.last_read_at, f"heartbeat {self.collector_id}: {status.meter_id}: last_read_at"
+                )
 
 
 def utc_minutes(start: datetime, end: datetime) -> int:
@@ -80,7 +76,7 @@ def _later(moment: datetime, minutes: int) -> datetime:
 
 def _heard_at(reading: RawReading, interval_minutes: int) -> datetime:
     """When a reading's data was complete: an interval's end, a register read's instant."""
-    aware(reading.timestamp, f"reading of {reading.meter_id}: timestamp")
+    require_aware(reading.timestamp, f"reading of {reading.meter_id}: timestamp")
     if reading.type == "interval":
         return _later(reading.timestamp, reading.interval_minutes or interval_minutes)
     return reading.timestamp
@@ -106,7 +102,7 @@ def meter_communication(
     sent a reading (whatever its collector says). Active when the last reading is ``missed_intervals``
     intervals old or the heartbeat reports an error for it; inactive otherwise, with the last gap of
     ``missed_intervals`` or more in the readings given (the one that just ended) in its facts."""
-    aware(now, "now")
+    require_aware(now, "now")
     interval = meter.interval_minutes
     heard = sorted(
         {
@@ -203,7 +199,7 @@ def communication_findings(
     """Every collector's finding, then every judged meter's, one meter at a time (its readings are read only
     while it is judged, so memory stays flat in the number of meters). A meter read by an offline collector
     gets no finding: the collector's stands for it."""
-    aware(now, "now")
+    require_aware(now, "now")
     latest: dict[str, Heartbeat] = {}
     for heartbeat in heartbeats:
         known = latest.get(heartbeat.collector_id)

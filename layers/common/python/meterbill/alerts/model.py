@@ -58,3 +58,9 @@ class Finding:
     summary: str
     facts: Mapping[str, str] = field(default_factory=dict)
     depends_on: tuple[Subject, ...] = ()
+
+
+def require_aware(moment: datetime, name: str) -> None:
+    """A naive datetime in the core is a bug: say which field holds one."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{name}: {moment.isoformat()} must be timezone-aware")

@@ -25,8 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from meterbill.alerts.communication import aware
-from meterbill.alerts.model import Finding, Subject
+from meterbill.alerts.model import Finding, Subject, require_aware
 from meterbill.domain import Meter
 from meterbill.metersettings import ExchangeSettings
 from meterbill.ports import RawReading
@@ -63,10 +62,10 @@ def register_findings(
 ) -> list[Finding]:
     """The ``negative_consumption`` and ``meter_exchange`` findings of every drop in a meter's register
     reads (any order; interval readings and other meters' reads are ignored), in time order."""
-    aware(now, "now")
+    require_aware(now, "now")
     reads = [r for r in readings if r.type == "register" and r.quality != "N" and r.meter_id == meter.id]
     for read in reads:
-        aware(read.timestamp, f"reading of {meter.id}: timestamp")
+        require_aware(read.timestamp, f"reading of {meter.id}: timestamp")
     reads.sort(key=lambda r: r.timestamp.astimezone(UTC))
     subject = Subject("meter", meter.id, meter.site_id)
     findings: list[Finding] = []

@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from meterbill.alerts.model import Finding, Severity, Subject
+from meterbill.alerts.model import Finding, Severity, Subject, require_aware
 from meterbill.domain import Meter
 from meterbill.money import quantum, round_money
 from meterbill.usage import IntervalSeries
@@ -71,11 +71,6 @@ class _Bucket:
     intervals: int
 
 
-def _aware(value: datetime, name: str) -> None:
-    if value.tzinfo is None:
-        raise ValueError(f"{name} {value.isoformat()} must be timezone-aware")
-
-
 def _day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     start = datetime.combine(day, time(), tzinfo=tz).astimezone(UTC)
     end = datetime.combine(day + timedelta(days=1), time(), tzinfo=tz).astimezone(UTC)
@@ -101,13 +96,13 @@ def abnormal_usage(
 ) -> Finding | None:
     """Judge the local ``day`` (its complete hours by ``now``, and the whole day once it is over) against the
     same weekday of the previous weeks; None when nothing of it has enough history to be judged."""
-    _aware(now, "now")
+    require_aware(now, "now")
     per_hour = 60 // meter.interval_minutes
     step = timedelta(minutes=meter.interval_minutes)
     hours: dict[_HourKey, _Bucket] = {}
     days: dict[date, _Bucket] = {}
     for start, value in series.items():
-        _aware(start, "interval start")
+        require_aware(start, "interval start")
         local = start.astimezone(tz)
         if start.astimezone(UTC) + step > now:
             continue  # an interval not yet over
@@ -196,12 +191,12 @@ def flat_line(
     """Judge the trailing run of back-to-back intervals holding the latest value; None without intervals.
 
     A gap, a different value or a zero ends the run (an idle meter reading 0 is not stuck)."""
-    _aware(now, "now")
+    require_aware(now, "now")
     if not series:
         return None
     step = timedelta(minutes=meter.interval_minutes)
     for start in series:
-        _aware(start, "interval start")
+        require_aware(start, "interval start")
     values = {start.astimezone(UTC): value for start, value in series.items()}  # UTC: steps add exactly
     starts = sorted(values)
     last = starts[-1]
@@ -275,7 +270,7 @@ def estimated_data(
 ) -> Finding | None:
     """Judge ``series`` (the meter's intervals of the period to invoice, estimated and missing ones flagged)
     once ``now`` is within the rule's lead time of its end; None before, or for an empty series."""
-    _aware(now, "now")
+    require_aware(now, "now")
     end = series.end
     if not series.values or now < end.astimezone(UTC) - rule.lead_time:
         return None
@@ -319,7 +314,7 @@ def bill_shock(
     in proportion to elapsed time (UTC seconds, so a DST month is 743 or 745 hours long); None before
     ``min_elapsed`` or after the period's end. ``meters`` are those the cost was rated from."""
     for value, name in ((period_start, "period_start"), (period_end, "period_end"), (now, "now")):
-        _aware(value, name)
+        require_aware(value, name)
     if not period_start.astimezone(UTC) + rule.min_elapsed <= now < period_end:
         return None
     start_utc = period_start.astimezone(
