@@ -5,15 +5,13 @@ undecided send comes back later without a worker sleeping on it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any, Final
 
-from meterbill.errors import InvalidInputError, StorageUnavailableError
+from meterbill.adapters.sqs import send_json_batches
+from meterbill.errors import InvalidInputError
 from meterbill.ports import DeliveryQueue, DeliveryWork
 
-BATCH: Final = 10  # SQS's limit per SendMessageBatch
-ATTEMPTS: Final = 3
 MAX_VISIBILITY_SECONDS: Final = 12 * 60 * 60  # SQS's limit
 
 
@@ -35,23 +33,9 @@ class SqsDeliveryQueue(DeliveryQueue):
         return self._client
 
     def send(self, items: Sequence[DeliveryWork]) -> None:
-        for first in range(0, len(items), BATCH):
-            pending = {str(i): item for i, item in enumerate(items[first : first + BATCH])}
-            for _ in range(ATTEMPTS):
-                answer = self.client.send_message_batch(
-                    QueueUrl=self.queue_url,
-                    Entries=[
-                        {"Id": key, "MessageBody": json.dumps(item.to_json(), sort_keys=True)}
-                        for key, item in pending.items()
-                    ],
-                )
-                pending = {f["Id"]: pending[f["Id"]] for f in answer.get("Failed", [])}
-                if not pending:
-                    break
-            if pending:
-                raise StorageUnavailableError(
-                    f"SQS refused {len(pending)} email messages after {ATTEMPTS} attempts"
-                )
+        send_json_batches(
+            self.client, self.queue_url, [item.to_json() for item in items], what="email messages"
+        )
 
     def retry_later(self, receipt_handle: str, seconds: int) -> None:
         """The received message becomes visible again in ``seconds`` (0 to 12 hours)."""

@@ -7,15 +7,11 @@ worker is idempotent, so duplicates cost a little work and nothing else.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any
 
-from meterbill.errors import StorageUnavailableError
+from meterbill.adapters.sqs import send_json_batches
 from meterbill.ports import InvoiceWork, InvoiceWorkQueue
-
-BATCH: Final = 10  # SQS's limit per SendMessageBatch
-ATTEMPTS: Final = 3
 
 
 class SqsInvoiceWorkQueue(InvoiceWorkQueue):
@@ -41,20 +37,6 @@ class SqsInvoiceWorkQueue(InvoiceWorkQueue):
         return self._client
 
     def send(self, items: Sequence[InvoiceWork]) -> None:
-        for first in range(0, len(items), BATCH):
-            pending = {str(i): item for i, item in enumerate(items[first : first + BATCH])}
-            for _ in range(ATTEMPTS):
-                answer = self.client.send_message_batch(
-                    QueueUrl=self._queue_url,
-                    Entries=[
-                        {"Id": key, "MessageBody": json.dumps(item.to_json(), sort_keys=True)}
-                        for key, item in pending.items()
-                    ],
-                )
-                pending = {f["Id"]: pending[f["Id"]] for f in answer.get("Failed", [])}
-                if not pending:
-                    break
-            if pending:
-                raise StorageUnavailableError(
-                    f"SQS refused {len(pending)} invoice work messages after {ATTEMPTS} attempts"
-                )
+        send_json_batches(
+            self.client, self._queue_url, [item.to_json() for item in items], what="invoice work messages"
+        )

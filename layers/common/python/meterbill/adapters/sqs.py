@@ -7,7 +7,7 @@ ports from settings opens no connection until a pass has something to send.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from meterbill.errors import StorageUnavailableError
@@ -34,27 +34,28 @@ class SqsWorkQueue(WorkQueue):
         return self._client
 
     def send(self, messages: Sequence[Mapping[str, Any]]) -> None:
-        for first in range(0, len(messages), BATCH_LIMIT):
-            chunk = messages[first : first + BATCH_LIMIT]
-            entries = [
-                {"Id": str(n), "MessageBody": json.dumps(message, sort_keys=True)}
-                for n, message in enumerate(chunk)
-            ]
-            self._send_batch(entries)
+        send_json_batches(self.client, self.queue_url, messages, what="work messages")
 
-    def _send_batch(self, entries: list[dict[str, str]], attempts: int = 3) -> None:
-        """Sends the entries; re-sends those SQS reports failed (a sender fault is not retried)."""
-        pending = entries
+
+def send_json_batches(
+    client: Any, queue_url: str, bodies: Sequence[Mapping[str, Any]], *, what: str, attempts: int = 3
+) -> None:
+    """Sends each body as one JSON message, ten to a SendMessageBatch; entries SQS reports failed are sent
+    again (``attempts`` in all), except a sender fault (a malformed message), which raises at once.
+    StorageUnavailableError names how many ``what`` were left."""
+    for first in range(0, len(bodies), BATCH_LIMIT):
+        pending = [
+            {"Id": str(n), "MessageBody": json.dumps(body, sort_keys=True)}
+            for n, body in enumerate(bodies[first : first + BATCH_LIMIT])
+        ]
         for _ in range(attempts):
-            answer = self.client.send_message_batch(QueueUrl=self.queue_url, Entries=pending)
-            failed: Callable[[dict[str, Any]], bool] = lambda f: not f.get("SenderFault", False)  # noqa: E731
-            retry_ids = {f["Id"] for f in answer.get("Failed", []) if failed(f)}
-            fatal = [f for f in answer.get("Failed", []) if not failed(f)]
+            failures = client.send_message_batch(QueueUrl=queue_url, Entries=pending).get("Failed", [])
+            fatal = [f for f in failures if f.get("SenderFault", False)]
             if fatal:
-                raise StorageUnavailableError(
-                    f"sending to {self.queue_url}: {fatal[0].get('Message', fatal[0])}"
-                )
+                raise StorageUnavailableError(f"sending to {queue_url}: {fatal[0].get('Message', fatal[0])}")
+            retry_ids = {f["Id"] for f in failures}
             pending = [entry for entry in pending if entry["Id"] in retry_ids]
             if not pending:
-                return
-        raise StorageUnavailableError(f"sending to {self.queue_url}: {len(pending)} messages kept failing")
+                break
+        if pending:
+            raise StorageUnavailableError(f"SQS refused {len(pending)} {what} after {attempts} attempts")
