@@ -15,14 +15,12 @@ import re
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 from meterbill.adapters.ses import SesMailer, address_of, mime_message
 from meterbill.ports import OutgoingEmail
 
 DEFAULT_MAIL_DIR: Final = Path("mail")
-RECEIVE_BATCH: Final = 10
-VISIBILITY_SECONDS: Final = 60
 _UNSAFE: Final = re.compile(r"[^A-Za-z0-9._-]+")
 logger = logging.getLogger(__name__)
 
@@ -65,41 +63,14 @@ class LocalSesMailer(SesMailer):
 def drain_email_queue(mailer: LocalSesMailer) -> tuple[int, int]:
     """The email worker on every message of EMAIL_QUEUE_URL visible now, sending with ``mailer``; returns
     (messages done, batch item failures: deferred or failed, visible again later as in AWS)."""
-    import boto3  # type: ignore[import-untyped]
-
     from functions.invoice import email_worker_handler
-    from local.schedules import _Context, _sqs_record
+    from local.schedules import drain_queue
     from meterbill import email_wiring
 
     email_wiring.reset()
     email_wiring.configure(mailer=mailer)
-    queue_url = os.environ["EMAIL_QUEUE_URL"]
-    region = os.environ.get("AWS_REGION", "eu-central-1")
-    sqs = boto3.client("sqs", region_name=region, endpoint_url=os.environ.get("SQS_ENDPOINT_URL") or None)
-    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    done = failed = 0
-    while True:
-        messages: list[dict[str, Any]] = sqs.receive_message(
-            QueueUrl=queue_url,
-            MaxNumberOfMessages=RECEIVE_BATCH,
-            VisibilityTimeout=VISIBILITY_SECONDS,
-            WaitTimeSeconds=0,
-            AttributeNames=["All"],
-        ).get("Messages", [])
-        if not messages:
-            return done, failed
-        event = {"Records": [_sqs_record(m, arn, region) for m in messages]}
-        answer = email_worker_handler.lambda_handler(event, _Context())  # type: ignore[arg-type]
-        failures = {f["itemIdentifier"] for f in answer.get("batchItemFailures", [])}
-        succeeded = [m for m in messages if m["MessageId"] not in failures]
-        if succeeded:
-            sqs.delete_message_batch(
-                QueueUrl=queue_url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(succeeded)
-                ],
-            )
-        done, failed = done + len(succeeded), failed + len(failures)
+    # The receive count (ApproximateReceiveCount) paces the throttled sends' backoff.
+    return drain_queue(os.environ["EMAIL_QUEUE_URL"], email_worker_handler.lambda_handler, attributes=True)
 
 
 class MailPump:

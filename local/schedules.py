@@ -91,13 +91,19 @@ def _sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[st
 def drain_invoice_queue() -> tuple[int, int]:
     """The worker on every message of INVOICE_QUEUE_URL that is visible now, as the event source mapping
     would feed it; returns (messages done, batch item failures)."""
-    import boto3  # type: ignore[import-untyped]
-
     from functions.invoice import invoice_worker_handler
     from meterbill import invoice_wiring
 
     invoice_wiring.reset()
-    queue_url = os.environ["INVOICE_QUEUE_URL"]
+    return drain_queue(os.environ["INVOICE_QUEUE_URL"], invoice_worker_handler.lambda_handler)
+
+
+def drain_queue(queue_url: str, handler: Any, *, attributes: bool = False) -> tuple[int, int]:
+    """``handler`` on every message of ``queue_url`` visible now, in batches as an SQS event source mapping
+    feeds a function, deleting what it did not report as a batch item failure; returns (messages done,
+    batch item failures: visible again after the visibility timeout, as in AWS)."""
+    import boto3  # type: ignore[import-untyped]
+
     region = os.environ.get("AWS_REGION", "eu-central-1")
     sqs = boto3.client("sqs", region_name=region, endpoint_url=os.environ.get("SQS_ENDPOINT_URL") or None)
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
@@ -110,11 +116,12 @@ def drain_invoice_queue() -> tuple[int, int]:
             MaxNumberOfMessages=RECEIVE_BATCH,
             VisibilityTimeout=VISIBILITY_SECONDS,
             WaitTimeSeconds=0,
+            **({"AttributeNames": ["All"]} if attributes else {}),
         ).get("Messages", [])
         if not messages:
             return done, failed
         event = {"Records": [_sqs_record(m, queue_arn, region) for m in messages]}
-        answer = invoice_worker_handler.lambda_handler(event, _Context())  # type: ignore[arg-type]
+        answer = handler(event, _Context())
         failures = {f["itemIdentifier"] for f in answer.get("batchItemFailures", [])}
         succeeded = [m for m in messages if m["MessageId"] not in failures]
         if succeeded:
