@@ -110,6 +110,11 @@ class ApiSettings(BaseModel):
     # The email queue a resend is sent to (POST /v1/invoices/{id}/resend); SQS's endpoint off AWS only.
     email_queue_url: str = ""
     sqs_endpoint_url: str | None = None
+    # The alerts topic (POST /v1/alert-subscriptions subscribes to it); empty: subscriptions are refused.
+    alerts_topic_arn: str = ""
+    sns_endpoint_url: str | None = None  # off AWS only (moto)
+    # The alerts' readings queue: ingest tells it which meters got readings; empty: ingest sends nothing.
+    alerts_queue_url: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ApiSettings:
@@ -118,8 +123,30 @@ class ApiSettings(BaseModel):
             idempotency_table=env.get("IDEMPOTENCY_TABLE", ""),
             email_queue_url=env.get("EMAIL_QUEUE_URL", ""),
             sqs_endpoint_url=env.get("SQS_ENDPOINT_URL") or None,
+            alerts_topic_arn=env.get("ALERTS_TOPIC_ARN", ""),
+            sns_endpoint_url=env.get("SNS_ENDPOINT_URL") or None,
+            alerts_queue_url=env.get("ALERTS_QUEUE_URL", ""),
             invoices_bucket=env.get("INVOICES_BUCKET", ""),
             s3_endpoint_url=env.get("S3_ENDPOINT_URL") or None,
+        )
+
+
+class AlertSettings(BaseModel):
+    """The alerts functions (``functions/alerts``): the tables they read and write, and the topic every
+    notification is published to."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    storage: StorageSettings
+    topic_arn: str = Field(min_length=1)
+    sns_endpoint_url: str | None = None  # off AWS only (moto)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> AlertSettings:
+        return cls(
+            storage=StorageSettings.from_env(env),
+            topic_arn=env.get("ALERTS_TOPIC_ARN", ""),
+            sns_endpoint_url=env.get("SNS_ENDPOINT_URL") or None,
         )
 
 
