@@ -142,7 +142,7 @@ class FakeAlertStore(AlertStore):
         with self._lock:
             current = self.rules.get(account)
             if if_match is not None and (current is None or current[1] != if_match):
-                raise PreconditionFailedError("alert-rules", account)
+                raise PreconditionFailedError("alert-rules", account, if_match, current[1] if current else "")
             self._etags += 1
             etag = f"rules-{self._etags}"
             self.rules[account] = (dict(document), etag)
