@@ -19,17 +19,20 @@ They live here rather than in ``meterbill.ports`` because they speak the alerts'
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from meterbill.alerts.communication import Heartbeat
 from meterbill.alerts.lifecycle import Alert, AlertBook, AlertState, Notification
 from meterbill.alerts.model import AlertKind, Severity
 from meterbill.alerts.silences import Silence
 from meterbill.ports import Page
+
+READINGS_ARRIVED: Final = "readings-arrived"
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +218,39 @@ class ReadingsArrived:
     meter_ids: tuple[str, ...]
     earliest: datetime
     latest: datetime
+
+    def to_json(self) -> str:
+        """The queue message's body."""
+        return json.dumps(
+            {
+                "kind": READINGS_ARRIVED,
+                "account": self.account,
+                "meter_ids": list(self.meter_ids),
+                "earliest": self.earliest.isoformat(),
+                "latest": self.latest.isoformat(),
+            },
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, body: str) -> ReadingsArrived:
+        """``ValueError`` naming what is wrong when ``body`` is not a ``to_json`` message."""
+        try:
+            data = json.loads(body)
+            if data.get("kind") != READINGS_ARRIVED:
+                raise ValueError(f"kind must be {READINGS_ARRIVED!r}")
+            item = cls(
+                str(data["account"]),
+                tuple(str(m) for m in data["meter_ids"]),
+                datetime.fromisoformat(data["earliest"]),
+                datetime.fromisoformat(data["latest"]),
+            )
+        except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as error:
+            raise ValueError(f"not a {READINGS_ARRIVED} message: {error!r}") from None
+        for name, moment in (("earliest", item.earliest), ("latest", item.latest)):
+            if moment.utcoffset() is None:
+                raise ValueError(f"{name} must carry a UTC offset")
+        return item
 
 
 class AlertWorkQueue(ABC):
