@@ -24,7 +24,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-SCHEDULES: Final = ("rate", "invoice")
+SCHEDULES: Final = ("rate", "invoice", "alerts")
+ALERTS_EVERY: Final = timedelta(minutes=5)  # the alerts schedule: rate(5 minutes)
 RATE_EVERY: Final = timedelta(minutes=15)  # the rating schedule: rate(15 minutes)
 INVOICE_EVERY: Final = timedelta(hours=1)  # the bill run: hourly
 RECEIVE_BATCH: Final = 10  # the worker's event source mapping: batches of up to 10 messages
@@ -70,6 +71,10 @@ def fire(schedule: str, at: datetime) -> dict[str, Any]:
         event = {"scheduled_time": scheduler_event(at)["time"]}
         sent: dict[str, Any] = invoice_schedule_handler.lambda_handler(event, _Context())  # type: ignore[arg-type]
         return sent
+    if schedule == "alerts":
+        from local.alerts import fire_alerts
+
+        return fire_alerts(at)
     raise ValueError(f"unknown schedule {schedule!r}; known: {', '.join(SCHEDULES)}")
 
 
@@ -143,9 +148,9 @@ def next_boundary(now: datetime, every: timedelta) -> datetime:
 
 
 class LocalScheduler:
-    """The two schedules on the wall clock, in a thread: the rating pass every 15 minutes, the bill run (and
-    its worker on the queue) every hour, each as of the moment it was due. ``stop()`` ends it between passes
-    (a pass under way is finished first)."""
+    """The schedules on the wall clock, in a thread: the alerts pass every 5 minutes, the rating pass every
+    15, the bill run (and its worker on the queue) every hour, each as of the moment it was due. ``stop()``
+    ends it between passes (a pass under way is finished first)."""
 
     def __init__(
         self,
@@ -167,8 +172,10 @@ class LocalScheduler:
             self._thread.join()
 
     def run_due(self, at: datetime) -> None:
-        """The passes due at ``at``: the rating pass, and on the hour the bill run and its worker."""
-        self._pass("rate", at, lambda: fire("rate", at))
+        """The passes due at ``at``: the rating pass on the quarter hour, the bill run and its worker on the
+        hour, then the alerts pass (every 5 minutes)."""
+        if at == next_boundary(at - timedelta(microseconds=1), RATE_EVERY):
+            self._pass("rate", at, lambda: fire("rate", at))
         if at == next_boundary(at - timedelta(microseconds=1), INVOICE_EVERY):
 
             def bill_run() -> Any:
@@ -176,6 +183,7 @@ class LocalScheduler:
                 return {**sent, "worker": drain_invoice_queue()}
 
             self._pass("invoice", at, bill_run)
+        self._pass("alerts", at, lambda: fire("alerts", at))
 
     def _pass(self, schedule: str, at: datetime, run: Callable[[], Any]) -> None:
         try:
@@ -187,7 +195,7 @@ class LocalScheduler:
             self._on_pass(f"schedule {schedule} at {at.isoformat()}: {answer}")
 
     def _run(self) -> None:
-        due = next_boundary(self._clock(), RATE_EVERY)
+        due = next_boundary(self._clock(), ALERTS_EVERY)
         while not self._stop.wait(timeout=max(0.0, (due - self._clock()).total_seconds())):
             self.run_due(due)
-            due = next_boundary(max(due, self._clock()), RATE_EVERY)
+            due = next_boundary(max(due, self._clock()), ALERTS_EVERY)

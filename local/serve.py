@@ -37,6 +37,7 @@ from typing import Final, TextIO, TypeVar, cast
 
 from moto.server import ThreadedMotoServer
 
+from local.alerts import AlertPump, create_local_alerts
 from local.apigateway import GatewayResponse, LambdaFunction, LocalApiGateway
 from local.mail import DEFAULT_MAIL_DIR, LocalSesMailer, MailPump
 from meterbill import email_wiring, invoice_wiring
@@ -399,6 +400,7 @@ class LocalPlatform:
             create_local_tables(settings)
             queue_variables = create_local_queue(moto.url, region=self.region)
             queue_variables |= create_local_bucket(moto.url, region=self.region)
+            queue_variables |= create_local_alerts(moto.url, region=self.region)
             starting.enter_context(environment(queue_variables))
             gateway = starting.enter_context(
                 listening(api_gateway(port=self.port, region=self.region, verbose=self.verbose))
@@ -513,15 +515,17 @@ def _serve_locally(
 
             scheduler = LocalScheduler(on_pass=(lambda line: _print(out, line)) if verbose else None)
         schedule_line = (
-            "schedules: the rating pass every 15 minutes, the bill run hourly (on the wall clock; "
-            "--no-schedules turns them off; meterbill schedules run fires one as of any moment)"
+            "schedules: alerts every 5 minutes, the rating pass every 15, the bill run hourly (on the wall "
+            "clock; --no-schedules turns them off; meterbill schedules run fires one as of any moment)"
             if schedules
-            else "schedules: off (meterbill schedules run rate|invoice --at TIME fires one)"
+            else "schedules: off (meterbill schedules run rate|invoice|alerts --at TIME fires one)"
         )
         if scheduler is not None:
             scheduler.start()
         pump = MailPump(_running(platform.mailer))
         pump.start()
+        alert_pump = AlertPump(mail_dir)
+        alert_pump.start()
         try:
             stop.serving()  # from here a signal ends wait(), even one that comes while the lines are printed
             _print(
@@ -530,6 +534,8 @@ def _serve_locally(
                 f"DynamoDB: moto at {settings.storage.endpoint_url}, tables {_table_names(settings)}",
                 f"SQS: moto, invoice work queue {platform.environment['INVOICE_QUEUE_URL']}",
                 f"email: SES on moto; every email sent is also written to {mail_dir}/ as .eml",
+                f"alerts: SNS on moto, topic {platform.environment['ALERTS_TOPIC_ARN']}; each notification "
+                f"is written to {mail_dir}/ as the email each admitting subscriber would get",
                 schedule_line,
                 f"demo account {demo.account_id}; its keys are shown this once:",
                 f"  admin key:  {demo.admin_key}",
@@ -542,6 +548,7 @@ def _serve_locally(
             stop.wait()
         finally:
             pump.stop()
+            alert_pump.stop()
             if scheduler is not None:
                 scheduler.stop()  # a pass under way ends before the tables go
     finally:
