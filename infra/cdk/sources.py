@@ -15,6 +15,8 @@ INGEST_FUNCTIONS: Final = REPOSITORY / "functions" / "ingest"
 RATE_FUNCTIONS: Final = REPOSITORY / "functions" / "rate"
 # The invoicing pass and its queue worker (``invoice_schedule_handler``, ``invoice_worker_handler``).
 INVOICE_FUNCTIONS: Final = REPOSITORY / "functions" / "invoice"
+# The alerts pass and its readings worker (``alerts_schedule_handler``, ``alerts_readings_handler``).
+ALERT_FUNCTIONS: Final = REPOSITORY / "functions" / "alerts"
 # The hosted API's routes: the committed OpenAPI document the API generates (a unit test keeps them equal).
 OPENAPI_DOCUMENT: Final = REPOSITORY / "docs" / "openapi.json"
 # Downloaded wheels and installed layer dependencies, keyed by the dependency list (not committed).

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import CfnOutput, Stack, Tags
+from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from infra.cdk.constructs.alerts import Alerts
 from infra.cdk.constructs.api import Api
 from infra.cdk.constructs.billing import SEND_ACTIONS, Billing
 from infra.cdk.constructs.email import Email
@@ -40,8 +42,17 @@ class MeterbillStack(Stack):
         self.storage = Storage(self, "Storage", stage=stage)
         self.layer = MeterbillLayer(self, "Layer", contents=layer_contents)
         self.invoices = Invoices(self, "Invoices", stage=stage)
+        self.alerts = Alerts(self, "Alerts", stage=stage, storage=self.storage, layer=self.layer)
         self.functions = Functions(
-            self, "Functions", stage=stage, storage=self.storage, layer=self.layer, invoices=self.invoices
+            self,
+            "Functions",
+            stage=stage,
+            storage=self.storage,
+            layer=self.layer,
+            invoices=self.invoices,
+            # POST /v1/alert-subscriptions subscribes to the topic; ingest tells the readings queue.
+            alerts_topic=self.alerts.topic,
+            alerts_queue=self.alerts.readings_queue,
         )
         self.api = Api(self, "Api", stage=stage, functions=self.functions)
         self.billing = Billing(
@@ -64,9 +75,13 @@ class MeterbillStack(Stack):
             self,
             "Monitoring",
             stage=stage,
-            functions=[*self.functions.all, *self.billing.functions, *self.email.functions],
+            functions=self._functions,
             rest_api=self.api.rest_api,
-            dead_letter_queues={**self.billing.dead_letter_queues, **self.email.dead_letter_queues},
+            dead_letter_queues={
+                **self.billing.dead_letter_queues,
+                **self.email.dead_letter_queues,
+                **self.alerts.dead_letter_queues,
+            },
         )
         self._acknowledge_findings()
 
@@ -90,9 +105,13 @@ class MeterbillStack(Stack):
         for name, (value, description) in outputs.items():
             CfnOutput(self, name, value=value, description=description)
 
+    @property
+    def _functions(self) -> list[lambda_.Function]:
+        return [*self.functions.all, *self.billing.functions, *self.email.functions, *self.alerts.functions]
+
     def _acknowledge_findings(self) -> None:
         """The AwsSolutions findings that are right for this app, each with its reason (cdk-nag 3)."""
-        for function in [*self.functions.all, *self.billing.functions, *self.email.functions]:
+        for function in self._functions:
             acknowledge(
                 function,
                 "AwsSolutions-L1",

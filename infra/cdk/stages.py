@@ -68,6 +68,9 @@ class StageConfig:
     email_identities: tuple[str, ...] = ("meterbill.example",)
     email_worker_max_concurrency: int = 2
     email_worker_reserved_concurrency: int | None = None
+    # Alerts (constructs/alerts.py): the readings worker's most concurrent batches and its reservation.
+    alerts_worker_max_concurrency: int = 2
+    alerts_worker_reserved_concurrency: int | None = None
 
     @property
     def stack_name(self) -> str:
@@ -139,6 +142,7 @@ PROD: Final = StageConfig(
     rate_worker_max_concurrency=10,
     invoice_worker_max_concurrency=5,
     email_worker_reserved_concurrency=2,
+    alerts_worker_reserved_concurrency=2,
 )
 
 STAGES: Final = {stage.name: stage for stage in (DEV, PROD)}

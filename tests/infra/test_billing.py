@@ -260,6 +260,9 @@ def test_every_queue_refuses_requests_without_tls(dev: dict[str, Any]) -> None:
             "email",  # constructs/email.py
             "email-dlq",
             "email-events-dlq",
+            "alerts-readings",  # constructs/alerts.py
+            "alerts-readings-dlq",
+            "alerts-schedule-dlq",
         )
     ]
     assert policies == {
@@ -311,6 +314,14 @@ def test_the_workers_consume_their_queue_reporting_partial_batch_failures(
             "ScalingConfig": {"MaximumConcurrency": 2},
             "Tags": tags,
         },
+        "meterbill-dev-alerts-readings": {  # constructs/alerts.py
+            "FunctionName": "meterbill-dev-alerts-readings",
+            "EventSourceArn": "arn:meterbill-dev-alerts-readings",
+            "BatchSize": 10,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "ScalingConfig": {"MaximumConcurrency": 2},
+            "Tags": tags,
+        },
     }
     # prod: the mapping hands a worker as many batches at once as it has reserved concurrency, never more
     # (more would be throttled and count as receives towards the dead-letter queue)
@@ -321,6 +332,7 @@ def test_the_workers_consume_their_queue_reporting_partial_batch_failures(
         "meterbill-prod-rate-worker": (10, 10),
         "meterbill-prod-invoice-worker": (5, 5),
         "meterbill-prod-email-worker": (2, 2),
+        "meterbill-prod-alerts-readings": (2, 2),
     }
 
 
@@ -452,7 +464,8 @@ def test_a_failed_pass_is_retried_twice_by_lambda_then_lands_in_its_schedules_de
             "MaximumEventAgeInSeconds": age,
             "DestinationConfig": {"OnFailure": {"Destination": f"arn:meterbill-dev-{name}-schedule-dlq"}},
         }
-        for name, age in (("rate", 10 * 60), ("invoice", 50 * 60))
+        # constructs/alerts.py: every 5 minutes, so retried for 4 minutes at most
+        for name, age in (("rate", 10 * 60), ("invoice", 50 * 60), ("alerts", 4 * 60))
     } | {
         # constructs/email.py: SES's events through SNS (asynchronous), no age limit of its own
         "meterbill-dev-email-events": {
@@ -670,6 +683,8 @@ def test_any_message_in_a_dead_letter_queue_raises_an_alarm_to_the_operations_to
                 "invoice-schedule-dlq",
                 "email-dlq",
                 "email-events-dlq",
+                "alerts-readings-dlq",  # constructs/alerts.py
+                "alerts-schedule-dlq",
             )
         }
 

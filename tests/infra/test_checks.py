@@ -56,6 +56,14 @@ EXPECTED_ACKNOWLEDGEMENTS = {
         "Billing/InvoiceScheduleRole",
         "AwsSolutions-IAM5[Resource::<InvoicesInvoicesBucket33673995.Arn>/*/invoices/*]",
     ),
+    # Alerts (constructs/alerts.py); the API's Unsubscribe and GetSubscriptionAttributes on the topic's
+    # subscriptions (<topic arn>:<uuid>).
+    ("Alerts/AlertsSchedule", "AwsSolutions-L1"),
+    ("Alerts/AlertsReadings", "AwsSolutions-L1"),
+    ("Alerts/AlertsScheduleRole", "AwsSolutions-IAM5[Resource::*]"),
+    ("Alerts/AlertsReadingsRole", "AwsSolutions-IAM5[Resource::*]"),
+    ("Alerts/AlertsSchedulerDeadLetterQueue", "AwsSolutions-SQS3"),
+    ("Functions/ApiRole", "AwsSolutions-IAM5[Resource::<AlertsTopicCF7C81C9>:*]"),
 }
 
 

@@ -22,7 +22,7 @@ SETTINGS_OF: dict[str, type[ApiSettings] | type[StorageSettings]] = {
 # Set by Lambda itself (reserved: a function may not set them).
 SET_BY_LAMBDA = frozenset({"AWS_REGION", "AWS_DEFAULT_REGION"})
 # Only for moto or the local server; on AWS the SDK finds DynamoDB's endpoint itself.
-OFF_AWS_ONLY = frozenset({"DYNAMODB_ENDPOINT_URL", "SQS_ENDPOINT_URL", "S3_ENDPOINT_URL"})
+OFF_AWS_ONLY = frozenset({"DYNAMODB_ENDPOINT_URL", "SQS_ENDPOINT_URL", "S3_ENDPOINT_URL", "SNS_ENDPOINT_URL"})
 POWERTOOLS = {
     API: {
         "POWERTOOLS_SERVICE_NAME": "meterbill-api",
@@ -112,6 +112,9 @@ def test_environment_names_the_stage_tables_and_powertools_settings(dev: dict[st
         "IDEMPOTENCY_TABLE": "meterbill-dev-idempotency",
         "EMAIL_QUEUE_URL": "meterbill-dev-email",  # resends (constructs/email.py)
         "INVOICES_BUCKET": "InvoicesInvoicesBucket33673995",  # a Ref: the bucket's generated name
+        # constructs/alerts.py: the topic's ARN (its Ref) and the readings queue's URL (its Ref)
+        "ALERTS_TOPIC_ARN": "meterbill-dev-alerts",
+        "ALERTS_QUEUE_URL": "meterbill-dev-alerts-readings",
         **POWERTOOLS[API],
     }
     assert readable(dev, function(dev, "meterbill-dev-authorizer")["Environment"]["Variables"]) == {
@@ -168,6 +171,9 @@ def test_the_settings_models_read_these_keys() -> None:
         "SQS_ENDPOINT_URL",
         "INVOICES_BUCKET",
         "S3_ENDPOINT_URL",
+        "ALERTS_TOPIC_ARN",  # alert subscriptions (issue 11)
+        "SNS_ENDPOINT_URL",
+        "ALERTS_QUEUE_URL",
     }
 
 
@@ -255,6 +261,18 @@ def test_the_api_role_may_do_exactly_what_the_adapters_and_powertools_call(dev: 
             "Effect": "Allow",
             "Resource": "arn:InvoicesInvoicesBucket33673995/*/invoices/*",
         },
+        {  # /v1/alert-subscriptions: Subscribe on the topic, the others on a subscription (<topic arn>:<id>)
+            "Sid": "AlertSubscriptions",
+            "Action": ["sns:GetSubscriptionAttributes", "sns:Subscribe", "sns:Unsubscribe"],
+            "Effect": "Allow",
+            "Resource": ["meterbill-dev-alerts:*", "meterbill-dev-alerts"],
+        },
+        {  # ingest: one ReadingsArrived per request that stored readings
+            "Sid": "AlertsQueue",
+            "Action": "sqs:SendMessage",
+            "Effect": "Allow",
+            "Resource": "arn:meterbill-dev-alerts-readings",
+        },
         {  # POST /v1/invoices/{id}/resend
             "Sid": "EmailQueue",
             "Action": "sqs:SendMessage",
@@ -291,10 +309,12 @@ def test_no_statement_but_x_rays_allows_every_resource(dev: dict[str, Any], prod
             for statement in policy["PolicyDocument"]["Statement"]
             if "*" in str(statement["Resource"])
         ]
-        # one per function role: the API's two, the billing runs' four and the email functions' two; of the
-        # schedules' roles only the invoice schedule's (it stores the savings reports)
+        # one per function role: the API's two, the billing runs' four, the email functions' two and the
+        # alerts' two; of the schedules' roles only the invoice schedule's (it stores the savings reports)
         assert [w for w in wildcards if w != ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]] == [
             "s3:GetObject",  # the API: <account>/invoices/* of the invoices bucket
+            # the API: the alerts topic's subscriptions, <topic arn>:<uuid>
+            ["sns:GetSubscriptionAttributes", "sns:Subscribe", "sns:Unsubscribe"],
             [
                 "s3:GetObject",
                 "s3:PutObject",
@@ -309,4 +329,4 @@ def test_no_statement_but_x_rays_allows_every_resource(dev: dict[str, Any], prod
             "s3:GetObject",  # the email worker: the same prefixes, read only
             "ses:GetSendQuota",  # the email worker: no resource-level permission
         ]
-        assert wildcards.count(["xray:PutTelemetryRecords", "xray:PutTraceSegments"]) == 8
+        assert wildcards.count(["xray:PutTelemetryRecords", "xray:PutTraceSegments"]) == 10

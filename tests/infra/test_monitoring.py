@@ -19,6 +19,8 @@ BILLING_FUNCTIONS = (
     "invoice-worker",
     "email-worker",  # constructs/email.py
     "email-events",
+    "alerts-schedule",  # constructs/alerts.py
+    "alerts-readings",
 )
 DEAD_LETTER_QUEUES = (
     "rate-dlq",
@@ -27,6 +29,8 @@ DEAD_LETTER_QUEUES = (
     "invoice-schedule-dlq",
     "email-dlq",
     "email-events-dlq",
+    "alerts-readings-dlq",
+    "alerts-schedule-dlq",
 )
 
 

@@ -161,7 +161,126 @@ class SendOnlyQueueDestination:
         return lambda_.DestinationConfig(destination=self.queue.queue_arn)
 
 
-class Billing(Construct):
+class ScheduledWork(Construct):
+    """What a run is made of (the billing runs here, the alerts in ``constructs/alerts.py``): encrypted
+    queues with their dead-letter queues, a worker consuming a queue, a schedule invoking a pass."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, stage: StageConfig) -> None:
+        super().__init__(scope, construct_id)
+        self.stage = stage
+        # name (after the stage's prefix) -> dead-letter queue, for Monitoring's alarms
+        self.dead_letter_queues: dict[str, sqs.Queue] = {}
+
+    def _queue(self, construct_id: str, name: str, **options: object) -> sqs.Queue:
+        return sqs.Queue(
+            self,
+            construct_id,
+            queue_name=self.stage.resource_name(name),
+            encryption=sqs.QueueEncryption.SQS_MANAGED,  # free; no key policy for Lambda or Scheduler to need
+            enforce_ssl=True,
+            **options,  # type: ignore[arg-type]
+        )
+
+    def _dead_letter_queue(self, construct_id: str, name: str) -> sqs.Queue:
+        queue = self._queue(construct_id, name, retention_period=DEAD_LETTER_RETENTION)
+        self.dead_letter_queues[name] = queue
+        return queue
+
+    def _work_queue(self, construct_id: str, name: str, *, worker_timeout: Duration) -> sqs.Queue:
+        dead_letters = self._dead_letter_queue(f"{construct_id}DeadLetterQueue", f"{name}-dlq")
+        return self._queue(
+            f"{construct_id}Queue",
+            name,
+            visibility_timeout=Duration.seconds(VISIBILITY_PER_TIMEOUT * worker_timeout.to_seconds()),
+            retention_period=WORK_RETENTION,
+            dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=MAX_RECEIVE_COUNT, queue=dead_letters),
+        )
+
+    def _consume(
+        self,
+        construct_id: str,
+        function: lambda_.Function,
+        queue: sqs.Queue,
+        *,
+        batch_size: int,
+        max_concurrency: int,
+    ) -> None:
+        """The mapping from the queue to its worker; the role may do what the mapping calls, nothing more
+        (``SqsEventSource`` would grant ChangeMessageVisibility and GetQueueUrl as well)."""
+        allow(function.role, CONSUME_ACTIONS, [queue.queue_arn], sid="Consume")
+        mapping = function.add_event_source_mapping(
+            construct_id,
+            event_source_arn=queue.queue_arn,
+            batch_size=batch_size,
+            report_batch_item_failures=True,
+            max_concurrency=max_concurrency,
+        )
+        # Lambda checks the role's permissions when it creates the mapping.
+        assert function.role is not None
+        mapping.node.add_dependency(function.role)
+
+    def _schedule(
+        self,
+        construct_id: str,
+        name: str,
+        function: lambda_.Function,
+        expression: str,
+        retry: RetryPolicy,
+        what: str,
+    ) -> scheduler.CfnSchedule:
+        """A schedule that may invoke exactly ``function`` (the L2 ``LambdaInvoke`` target would also allow
+        its versions and aliases, ``<arn>:*``), with its retry policy and its dead-letter queue."""
+        dead_letters = self._dead_letter_queue(
+            f"{construct_id}SchedulerDeadLetterQueue", f"{name}-schedule-dlq"
+        )
+        acknowledge(
+            dead_letters,
+            "AwsSolutions-SQS3",
+            "This queue is the dead-letter queue of an EventBridge Scheduler schedule (its DeadLetterConfig) "
+            "and of its function's failed asynchronous invocations, which cdk-nag does not recognise as one: "
+            "a queue of dead letters needs no dead-letter queue of its own.",
+        )
+        account = Stack.of(self).account
+        role = iam.Role(
+            self,
+            f"{construct_id}SchedulerRole",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": account}}
+            ),
+            description=f"{self.stage.resource_name(name)} schedule: invokes its function, nothing else",
+        )
+        allow(role, ("lambda:InvokeFunction",), [function.function_arn], sid="Invoke")
+        allow(role, SEND_ACTIONS, [dead_letters.queue_arn], sid="DeadLetters")
+        schedule = scheduler.CfnSchedule(
+            self,
+            f"{construct_id}Scheduler",
+            name=self.stage.resource_name(name),
+            description=f"meterbill {what}",
+            schedule_expression=expression,
+            schedule_expression_timezone="UTC",
+            flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
+            state="ENABLED",
+            target=scheduler.CfnSchedule.TargetProperty(
+                arn=function.function_arn,
+                role_arn=role.role_arn,
+                input=SCHEDULE_INPUT,
+                retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
+                    maximum_retry_attempts=retry.max_retries,
+                    maximum_event_age_in_seconds=int(retry.max_event_age.to_seconds()),
+                ),
+                dead_letter_config=scheduler.CfnSchedule.DeadLetterConfigProperty(arn=dead_letters.queue_arn),
+            ),
+        )
+        schedule.node.add_dependency(role)
+        function.configure_async_invoke(
+            retry_attempts=PASS_RETRIES,
+            max_event_age=retry.max_event_age,
+            on_failure=SendOnlyQueueDestination(dead_letters),
+        )
+        return schedule
+
+
+class Billing(ScheduledWork):
     def __init__(
         self,
         scope: Construct,
@@ -172,10 +291,7 @@ class Billing(Construct):
         layer: MeterbillLayer,
         invoices: Invoices,
     ) -> None:
-        super().__init__(scope, construct_id)
-        self.stage = stage
-        # name (after the stage's prefix) -> dead-letter queue, for Monitoring's alarms
-        self.dead_letter_queues: dict[str, sqs.Queue] = {}
+        super().__init__(scope, construct_id, stage=stage)
         self.rate_queue = self._work_queue("Rate", "rate", worker_timeout=RATE_WORKER_TIMEOUT)
         self.invoice_queue = self._work_queue("Invoice", "invoice", worker_timeout=INVOICE_WORKER_TIMEOUT)
 
@@ -379,114 +495,6 @@ class Billing(Construct):
     @property
     def functions(self) -> list[lambda_.Function]:
         return [self.rate_schedule, self.rate_worker, self.invoice_schedule, self.invoice_worker]
-
-    def _queue(self, construct_id: str, name: str, **options: object) -> sqs.Queue:
-        return sqs.Queue(
-            self,
-            construct_id,
-            queue_name=self.stage.resource_name(name),
-            encryption=sqs.QueueEncryption.SQS_MANAGED,  # free; no key policy for Lambda or Scheduler to need
-            enforce_ssl=True,
-            **options,  # type: ignore[arg-type]
-        )
-
-    def _dead_letter_queue(self, construct_id: str, name: str) -> sqs.Queue:
-        queue = self._queue(construct_id, name, retention_period=DEAD_LETTER_RETENTION)
-        self.dead_letter_queues[name] = queue
-        return queue
-
-    def _work_queue(self, construct_id: str, name: str, *, worker_timeout: Duration) -> sqs.Queue:
-        dead_letters = self._dead_letter_queue(f"{construct_id}DeadLetterQueue", f"{name}-dlq")
-        return self._queue(
-            f"{construct_id}Queue",
-            name,
-            visibility_timeout=Duration.seconds(VISIBILITY_PER_TIMEOUT * worker_timeout.to_seconds()),
-            retention_period=WORK_RETENTION,
-            dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=MAX_RECEIVE_COUNT, queue=dead_letters),
-        )
-
-    def _consume(
-        self,
-        construct_id: str,
-        function: lambda_.Function,
-        queue: sqs.Queue,
-        *,
-        batch_size: int,
-        max_concurrency: int,
-    ) -> None:
-        """The mapping from the queue to its worker; the role may do what the mapping calls, nothing more
-        (``SqsEventSource`` would grant ChangeMessageVisibility and GetQueueUrl as well)."""
-        allow(function.role, CONSUME_ACTIONS, [queue.queue_arn], sid="Consume")
-        mapping = function.add_event_source_mapping(
-            construct_id,
-            event_source_arn=queue.queue_arn,
-            batch_size=batch_size,
-            report_batch_item_failures=True,
-            max_concurrency=max_concurrency,
-        )
-        # Lambda checks the role's permissions when it creates the mapping.
-        assert function.role is not None
-        mapping.node.add_dependency(function.role)
-
-    def _schedule(
-        self,
-        construct_id: str,
-        name: str,
-        function: lambda_.Function,
-        expression: str,
-        retry: RetryPolicy,
-        what: str,
-    ) -> scheduler.CfnSchedule:
-        """A schedule that may invoke exactly ``function`` (the L2 ``LambdaInvoke`` target would also allow
-        its versions and aliases, ``<arn>:*``), with its retry policy and its dead-letter queue."""
-        dead_letters = self._dead_letter_queue(
-            f"{construct_id}SchedulerDeadLetterQueue", f"{name}-schedule-dlq"
-        )
-        acknowledge(
-            dead_letters,
-            "AwsSolutions-SQS3",
-            "This queue is the dead-letter queue of an EventBridge Scheduler schedule (its DeadLetterConfig) "
-            "and of its function's failed asynchronous invocations, which cdk-nag does not recognise as one: "
-            "a queue of dead letters needs no dead-letter queue of its own.",
-        )
-        account = Stack.of(self).account
-        role = iam.Role(
-            self,
-            f"{construct_id}SchedulerRole",
-            assumed_by=iam.ServicePrincipal(
-                "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": account}}
-            ),
-            description=f"{self.stage.resource_name(name)} schedule: invokes its function, nothing else",
-        )
-        allow(role, ("lambda:InvokeFunction",), [function.function_arn], sid="Invoke")
-        allow(role, SEND_ACTIONS, [dead_letters.queue_arn], sid="DeadLetters")
-        schedule = scheduler.CfnSchedule(
-            self,
-            f"{construct_id}Scheduler",
-            name=self.stage.resource_name(name),
-            description=f"meterbill {what}",
-            schedule_expression=expression,
-            schedule_expression_timezone="UTC",
-            flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
-            state="ENABLED",
-            target=scheduler.CfnSchedule.TargetProperty(
-                arn=function.function_arn,
-                role_arn=role.role_arn,
-                input=SCHEDULE_INPUT,
-                retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
-                    maximum_retry_attempts=retry.max_retries,
-                    maximum_event_age_in_seconds=int(retry.max_event_age.to_seconds()),
-                ),
-                dead_letter_config=scheduler.CfnSchedule.DeadLetterConfigProperty(arn=dead_letters.queue_arn),
-            ),
-        )
-        schedule.node.add_dependency(role)
-        function.configure_async_invoke(
-            retry_attempts=PASS_RETRIES,
-            max_event_age=retry.max_event_age,
-            on_failure=SendOnlyQueueDestination(dead_letters),
-        )
-        return schedule
 
 
 def _code(folder: Path) -> lambda_.Code:

@@ -14,6 +14,11 @@ were read from ``meterbill.adapters.dynamodb`` and powertools' idempotency layer
 - readings: GetItem and conditional PutItem of a bucket, Query of a meter's buckets;
 - idempotency: GetItem, PutItem, UpdateItem, DeleteItem of a record (powertools);
 - authorizer: GetItem of an API key on the catalog, nothing else.
+
+Alerts (``constructs/alerts.py``): the API subscribes emails to the alerts topic (``POST
+/v1/alert-subscriptions``: Subscribe with the filter policy; GetSubscriptionAttributes and Unsubscribe on the
+subscription, whose ARN is ``<topic arn>:<uuid>``) and tells the alerts' readings queue which meters an ingest
+stored readings for (SendMessage).
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.cdk.constructs.invoices import Invoices
@@ -58,6 +65,12 @@ IDEMPOTENCY_ACTIONS_OF_THE_API: Final = (
 )
 CATALOG_ACTIONS_OF_THE_AUTHORIZER: Final = ("dynamodb:GetItem",)
 DOCUMENT_ACTIONS_OF_THE_API: Final = ("s3:GetObject",)
+ALERT_SUBSCRIPTION_ACTIONS_OF_THE_API: Final = (
+    "sns:GetSubscriptionAttributes",
+    "sns:Subscribe",
+    "sns:Unsubscribe",
+)
+ALERT_QUEUE_ACTIONS_OF_THE_API: Final = ("sqs:SendMessage",)
 
 # API Gateway gives up on an integration after 29 s: a function running longer would work for nobody.
 API_TIMEOUT: Final = Duration.seconds(29)
@@ -77,7 +90,10 @@ class Functions(Construct):
         storage: Storage,
         layer: MeterbillLayer,
         invoices: Invoices,
+        alerts_topic: sns.ITopic,
+        alerts_queue: sqs.IQueue,
     ) -> None:
+        """``alerts_topic``, ``alerts_queue``: the alerts' topic and readings queue (constructs/alerts.py)."""
         super().__init__(scope, construct_id)
         code = lambda_.Code.from_asset(str(INGEST_FUNCTIONS), exclude=list(BUILD_LEFTOVERS))
         self.api = python_function(
@@ -99,6 +115,8 @@ class Functions(Construct):
                 "READINGS_TABLE": storage.readings.table_name,
                 "IDEMPOTENCY_TABLE": storage.idempotency.table_name,
                 "INVOICES_BUCKET": invoices.bucket.bucket_name,
+                "ALERTS_TOPIC_ARN": alerts_topic.topic_arn,
+                "ALERTS_QUEUE_URL": alerts_queue.queue_url,
                 "POWERTOOLS_SERVICE_NAME": API_SERVICE,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 # Answers hold customers' data and can be large: traces keep timings, not bodies.
@@ -153,6 +171,21 @@ class Functions(Construct):
             "The API presigns downloads of the caller's account's invoice documents (<account>/invoices/"
             "<id>.pdf); the account is a key prefix chosen per request, so the resource names all accounts' "
             "invoice prefixes and nothing else of the bucket.",
+        )
+        allow(
+            self.api.role,
+            ALERT_SUBSCRIPTION_ACTIONS_OF_THE_API,
+            [alerts_topic.topic_arn, f"{alerts_topic.topic_arn}:*"],
+            sid="AlertSubscriptions",
+        )
+        allow(self.api.role, ALERT_QUEUE_ACTIONS_OF_THE_API, [alerts_queue.queue_arn], sid="AlertsQueue")
+        topic = Stack.of(self).get_logical_id(alerts_topic.node.default_child)  # type: ignore[arg-type]
+        acknowledge(
+            self.api.role,  # type: ignore[arg-type]  # a Role construct, made by python_function
+            f"AwsSolutions-IAM5[Resource::<{topic}>:*]",
+            "Unsubscribe and GetSubscriptionAttributes authorize on the subscription's ARN, the topic's ARN "
+            "and an id SNS draws at Subscribe (<topic arn>:<uuid>): the resource names the alerts topic's "
+            "subscriptions, nothing else.",
         )
         allow(
             self.authorizer.role,
