@@ -1,16 +1,17 @@
-"""Alert emails on the local platform: SNS is moto, which sends no email, so every alert published to the
-topic is also written into the mail folder (``local/mail.py``'s, default ``./mail``) as the ``.eml`` each email
-subscriber whose filter policy admits it would receive from SNS: sender "AWS Notifications", the message's
-subject, its body and SNS's unsubscribe footer.
+"""Alert emails on the local platform: SNS is moto, which sends no email, so every alert published to
+the topic is also written into the mail folder (``local/mail.py``'s, default ``./mail``) as the ``.eml``
+each email subscriber whose filter policy admits it would receive from SNS: sender "AWS Notifications",
+the message's subject, its body and SNS's unsubscribe footer.
 
-``MailingAlertPublisher`` wraps the real publisher (``SnsAlertPublisher`` on moto): it publishes, then reads the
-topic's email subscriptions (``sns_email_subscribers``: ListSubscriptionsByTopic + GetSubscriptionAttributes)
-and writes ``<UTC time>-alert-<recipient>-<SNS message id>.eml`` per admitted subscriber, matching with
-``alerts.subscriptions.admits`` (SNS's rules for the policies meterbill writes).
+``MailingAlertPublisher`` wraps the real publisher (``SnsAlertPublisher`` on moto): it publishes, then
+reads the topic's email subscriptions (``sns_email_subscribers``: ListSubscriptionsByTopic and
+GetSubscriptionAttributes) and writes ``<UTC time>-alert-<recipient>-<SNS message id>.eml`` per admitted
+subscriber, matching with ``alerts.subscriptions.admits`` (SNS's rules for the policies meterbill writes).
 """
 
 from __future__ import annotations
 
+import email.policy
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -26,6 +27,8 @@ from meterbill.alerts.ports import AlertMessage, AlertPublisher
 from meterbill.alerts.subscriptions import admits
 
 SENDER: Final = "AWS Notifications <no-reply@sns.amazonaws.com>"
+# An SNS subject (< 100 characters) stays on its header line, unfolded (RFC 5322 allows 998).
+_POLICY: Final = email.policy.default.clone(max_line_length=998)
 _UNSAFE: Final = re.compile(r"[^A-Za-z0-9._@-]+")
 logger = logging.getLogger(__name__)
 
@@ -48,10 +51,10 @@ def sns_email_subscribers(subscriptions: SnsAlertSubscriptions) -> SubscribersSo
 
     def read() -> list[EmailSubscriber]:
         found = []
-        for email, arn in subscriptions.email_subscriptions():
+        for address, arn in subscriptions.email_subscriptions():
             if arn == PENDING_ARN or subscriptions.status(arn) != "confirmed":
                 continue
-            found.append(EmailSubscriber(email, arn, subscriptions.filter_policy_of(arn)))
+            found.append(EmailSubscriber(address, arn, subscriptions.filter_policy_of(arn)))
         return found
 
     return read
@@ -59,14 +62,14 @@ def sns_email_subscribers(subscriptions: SnsAlertSubscriptions) -> SubscribersSo
 
 def alert_email(message: AlertMessage, subscriber: EmailSubscriber, *, at: datetime) -> EmailMessage:
     """The email SNS sends ``subscriber`` for ``message``: the subject, the body and SNS's footer."""
-    email = EmailMessage()
-    email["From"] = SENDER
-    email["To"] = subscriber.email
-    email["Subject"] = message.subject
-    email["Date"] = format_datetime(at.astimezone(UTC), usegmt=True)
-    email["Message-ID"] = make_msgid(domain="email.amazonses.com")
-    email.set_content(message.body + footer(subscriber.subscription_arn))
-    return email
+    mail = EmailMessage(policy=_POLICY)
+    mail["From"] = SENDER
+    mail["To"] = subscriber.email
+    mail["Subject"] = message.subject
+    mail["Date"] = format_datetime(at.astimezone(UTC), usegmt=True)
+    mail["Message-ID"] = make_msgid(domain="email.amazonses.com")
+    mail.set_content(message.body + footer(subscriber.subscription_arn))
+    return mail
 
 
 def footer(subscription_arn: str) -> str:
@@ -119,9 +122,7 @@ class MailingAlertPublisher(AlertPublisher):
     def publish(self, message: AlertMessage) -> str:
         message_id = self.inner.publish(message)
         try:
-            write_alert_mail(
-                self.mail_dir, message, message_id, self.subscriptions_source(), at=self.clock()
-            )
+            write_alert_mail(self.mail_dir, message, message_id, self.subscriptions_source(), at=self.clock())
         except Exception:  # the local mail folder is a convenience; SNS has the message
             logger.exception("writing the alert emails of message %s failed", message_id)
         return message_id
@@ -130,7 +131,7 @@ class MailingAlertPublisher(AlertPublisher):
 def local_alert_publisher(
     topic_arn: str, *, region: str, endpoint_url: str | None, mail_dir: Path
 ) -> MailingAlertPublisher:
-    """The alerts publisher of ``meterbill serve``: SNS on moto at ``endpoint_url``, mail into ``mail_dir``."""
+    """The alerts publisher of ``meterbill serve``: SNS on moto at ``endpoint_url``, mail in ``mail_dir``."""
     return MailingAlertPublisher(
         SnsAlertPublisher(topic_arn, region, endpoint_url),
         mail_dir,
