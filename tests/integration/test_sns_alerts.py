@@ -328,6 +328,14 @@ def test_throttling_and_snss_faults_are_unavailable(
         SnsAlertPublisher(TOPIC_ARN, REGION, client=client).publish(MESSAGES[0])
 
 
+def test_a_full_filter_policy_quota_is_unavailable_not_bad_input(stubbed: tuple[Any, Stubber]) -> None:
+    client, stubber = stubbed
+    stubber.add_response("list_subscriptions_by_topic", {"Subscriptions": []})
+    stubber.add_client_error("subscribe", "FilterPolicyLimitExceeded", "Filter policy limit exceeded", 403)
+    with pytest.raises(StorageUnavailableError, match="FilterPolicyLimitExceeded"):
+        SnsAlertSubscriptions(TOPIC_ARN, REGION, client=client).subscribe_email(A_EMAIL, A_POLICY)
+
+
 def test_an_unreachable_endpoint_is_unavailable(aws: None) -> None:
     client = boto3.client(
         "sns",

@@ -13,11 +13,13 @@
   moto would silently replace the first filter instead, so the adapter looks for a confirmed subscription
   of the address itself first (a pending one is not listed with its ARN: SNS's answer decides then).
 - Status: ``GetSubscriptionAttributes``' ``PendingConfirmation`` (``"true"``: the recipient has not clicked
-  the link yet); ``NotFound`` (never confirmed within 3 days, or unsubscribed by the recipient) is
+  the link yet); ``NotFound`` (never confirmed within 48 hours, or unsubscribed by the recipient) is
   ``deleted``.
 - Errors: throttling, SNS's 5xx answers and an unreachable endpoint are ``StorageUnavailableError`` (retry
-  later); ``InvalidParameter`` on subscribe (a bad address) is ``InvalidInputError("email", ...)``; anything
-  else is raised as it is (a missing permission is a deployment fault, not the caller's).
+  later), and so is ``FilterPolicyLimitExceeded`` (SNS allows 200 filter policies per topic and 10,000 per
+  AWS account by default: raise the quota; not the caller's fault); ``InvalidParameter`` on subscribe (a
+  bad address) is ``InvalidInputError("email", ...)``; anything else is raised as it is (a missing
+  permission is a deployment fault, not the caller's).
 
 The client is made on first use, never at import time or in the constructor.
 """
@@ -48,6 +50,7 @@ UNAVAILABLE_CODES: Final = frozenset(
         "InternalFailure",
         "ServiceUnavailable",
         "RequestTimeout",
+        "FilterPolicyLimitExceeded",  # the topic's or account's quota of filter policies (Service Quotas)
     }
 )
 INVALID_CODES: Final = frozenset({"InvalidParameter", "InvalidParameterValue"})
