@@ -51,6 +51,7 @@ def test_a_request_takes_warning_every_kind_and_every_site_by_default() -> None:
             "ops@example.com,boss@example.com",
             "must be one plain address (name@example.com), without a display name",
         ),
+        ("<ops@example.com>", "must be one plain address (name@example.com), without a display name"),
         ("ops.example.com", "must contain exactly one @"),
         ("ops@@example.com", "must contain exactly one @"),
         ("@example.com", "the part before @ must have 1 to 64 characters"),
@@ -64,6 +65,11 @@ def test_a_request_takes_warning_every_kind_and_every_site_by_default() -> None:
 def test_a_bad_email_is_refused_naming_the_field(email: str, reason: str) -> None:
     error = refused(email=email)
     assert (error.field, error.reason) == ("email", reason)
+
+
+def test_lists_from_a_json_body_are_kept_as_tuples() -> None:
+    request = SubscriptionRequest("ops@example.com", ["energy_evasion"], "critical", ["hamburg"])  # type: ignore[arg-type]
+    assert (request.kinds, request.site_ids) == (("energy_evasion",), ("hamburg",))
 
 
 def test_the_longest_plain_address_is_accepted() -> None:

@@ -51,6 +51,10 @@ class SubscriptionRequest:
     site_ids: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
+        # A JSON body gives lists: keep tuples, so requests compare and hash as values.
+        object.__setattr__(self, "kinds", tuple(self.kinds))
+        if self.site_ids is not None:
+            object.__setattr__(self, "site_ids", tuple(self.site_ids))
         check_email(self.email)
         _check_unique("kinds", self.kinds, lambda k: k in ALERT_KINDS, f"one of {', '.join(ALERT_KINDS)}")
         if self.min_severity not in SEVERITIES:
