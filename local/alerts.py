@@ -9,8 +9,8 @@ whose filter policy admits it would receive.
   ``drain_alerts_queue()`` the deployed readings handler on the queue, as the event source mapping does.
 - ``deliver_alert_mail(mail_dir)`` empties the tap: for each message, each email subscription of the topic
   whose filter policy admits the message's attributes gets an ``.eml`` (SNS's own matching, for the policies
-  meterbill writes: ``meterbill.alerts.subscriptions.admits``). Pending subscriptions get mail too: locally
-  nobody can click the confirmation link.
+  meterbill writes: ``meterbill.alerts.subscriptions.admits``; ``local/alert_mail.py`` writes the files).
+  moto confirms email subscriptions at once, so every subscriber gets mail.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import threading
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -80,22 +81,15 @@ def drain_alerts_queue() -> tuple[int, int]:
 
 def deliver_alert_mail(mail_dir: Path) -> list[Path]:
     """Every message the tap holds, as ``.eml`` for each admitting email subscription; the files written."""
-    from meterbill.alerts.subscriptions import admits
-
-    from local.alert_mail import write_alert_email
+    from local.alert_mail import sns_email_subscribers, write_alert_mail
+    from meterbill.adapters.sns import SnsAlertSubscriptions
+    from meterbill.alerts.ports import AlertMessage
 
     region = os.environ.get("AWS_REGION", "eu-central-1")
     endpoint = os.environ["SNS_ENDPOINT_URL"]
-    sns, sqs = _client("sns", endpoint, region), _client("sqs", endpoint, region)
     topic_arn, tap_url = os.environ["ALERTS_TOPIC_ARN"], os.environ[TAP_QUEUE_VARIABLE]
-    subscribers = []
-    for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn):
-        for subscription in page["Subscriptions"]:
-            if subscription["Protocol"] != "email":
-                continue
-            attributes = sns.get_subscription_attributes(SubscriptionArn=subscription["SubscriptionArn"])
-            policy = json.loads(attributes["Attributes"].get("FilterPolicy") or "{}")
-            subscribers.append((subscription["Endpoint"], policy))
+    subscribers = sns_email_subscribers(SnsAlertSubscriptions(topic_arn, region, endpoint))()
+    sqs = _client("sqs", endpoint, region)
     written: list[Path] = []
     while True:
         messages = sqs.receive_message(QueueUrl=tap_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
@@ -104,29 +98,14 @@ def deliver_alert_mail(mail_dir: Path) -> list[Path]:
         if not messages:
             return written
         for message in messages:
-            envelope = json.loads(message["Body"])
-            attributes = _attributes(envelope.get("MessageAttributes", {}))
-            for email, policy in subscribers:
-                if admits(policy, attributes):
-                    written.append(
-                        write_alert_email(
-                            mail_dir,
-                            to=email,
-                            subject=envelope.get("Subject") or "",
-                            body=envelope["Message"],
-                            message_id=envelope["MessageId"],
-                        )
-                    )
+            envelope = json.loads(message["Body"])  # SNS's JSON envelope (no raw message delivery)
+            attributes = {
+                name: attribute["Value"] for name, attribute in envelope.get("MessageAttributes", {}).items()
+            }
+            published = AlertMessage(envelope.get("Subject") or "", envelope["Message"], attributes)
+            at = datetime.fromisoformat(envelope["Timestamp"].replace("Z", "+00:00"))
+            written += write_alert_mail(mail_dir, published, envelope["MessageId"], subscribers, at=at)
             sqs.delete_message(QueueUrl=tap_url, ReceiptHandle=message["ReceiptHandle"])
-
-
-def _attributes(envelope_attributes: dict[str, Any]) -> dict[str, Any]:
-    """SNS's envelope ``{"name": {"Type": "String.Array", "Value": "[...]"}}`` as the values matched on."""
-    values: dict[str, Any] = {}
-    for name, attribute in envelope_attributes.items():
-        value = attribute["Value"]
-        values[name] = json.loads(value) if attribute["Type"] == "String.Array" else value
-    return values
 
 
 class AlertPump:
