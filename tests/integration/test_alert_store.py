@@ -6,6 +6,7 @@ tests at the end assert what the table holds and what one pass costs."""
 from __future__ import annotations
 
 import itertools
+import os
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -102,7 +103,12 @@ def full_alert() -> Alert:
         state="firing",
         severity="critical",
         summary="main-1 minus its sub-meters: 12.345 kWh (4.1 %) unaccounted for",
-        facts={"window_end": "2026-03-29T00:00:00+01:00", "gap_kwh": "12.345", "gap_percent": "4.10", "z": ""},
+        facts={
+            "window_end": "2026-03-29T00:00:00+01:00",
+            "gap_kwh": "12.345",
+            "gap_percent": "4.10",
+            "z": "",
+        },
         depends_on=(Subject("meter", "sub-1", "site-7"), Subject("collector", "col-1")),
         first_seen=T0,
         last_seen=datetime(2026, 3, 29, 3, 15, 0, 123456, tzinfo=BERLIN),
@@ -148,7 +154,10 @@ def test_a_resolved_alert_round_trips_exactly(store: AlertStore) -> None:
 
 def test_outbox_and_unsent_notifications_round_trip(store: AlertStore) -> None:
     firing = full_alert()
-    held = (Held(firing.id, "site-7", "firing", T0), Held(firing.id, None, "reminder", T0 + timedelta(hours=4)))
+    held = (
+        Held(firing.id, "site-7", "firing", T0),
+        Held(firing.id, None, "reminder", T0 + timedelta(hours=4)),
+    )
     notification = Notification(ACCOUNT, "site-7", T0, (NotificationItem("firing", firing),))
     store.save_book(ACCOUNT, AlertBook(ACCOUNT, (firing,), held), [firing], [notification])
     loaded = store.load_book(ACCOUNT)
@@ -201,7 +210,9 @@ def test_a_resolve_notice_waiting_for_its_group_loads_its_resolved_alert(store: 
 def test_a_held_notice_whose_alert_was_never_written_is_dropped(store: AlertStore) -> None:
     kept = alert(1)
     ghost = Held("never-written", "site-1", "firing", T0)
-    store.save_book(ACCOUNT, AlertBook(ACCOUNT, (kept,), (Held(kept.id, "site-1", "firing", T0), ghost)), [kept], [])
+    store.save_book(
+        ACCOUNT, AlertBook(ACCOUNT, (kept,), (Held(kept.id, "site-1", "firing", T0), ghost)), [kept], []
+    )
     assert [h.alert_id for h in store.load_book(ACCOUNT).book.outbox] == [kept.id]
 
 
@@ -333,10 +344,14 @@ def test_the_lease_is_held_until_it_expires(store: AlertStore) -> None:
     at = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
     assert store.lease(ACCOUNT, "pass-a", at, seconds=60) is True
     assert store.lease(ACCOUNT, "pass-b", at + timedelta(seconds=59), seconds=60) is False
-    assert store.lease(ACCOUNT, "pass-a", at + timedelta(seconds=30), seconds=60) is True  # extended to 9:01:30
+    assert (
+        store.lease(ACCOUNT, "pass-a", at + timedelta(seconds=30), seconds=60) is True
+    )  # extended to 9:01:30
     assert store.lease(ACCOUNT, "pass-b", at + timedelta(seconds=60), seconds=60) is False
     assert store.lease(OTHER, "pass-b", at, seconds=60) is True  # another account's lease is another lease
-    assert store.lease(ACCOUNT, "pass-b", at + timedelta(seconds=90), seconds=60) is True  # expired: taken over
+    assert (
+        store.lease(ACCOUNT, "pass-b", at + timedelta(seconds=90), seconds=60) is True
+    )  # expired: taken over
     store.release(ACCOUNT, "pass-a")  # no longer theirs: left alone
     assert store.lease(ACCOUNT, "pass-a", at + timedelta(seconds=100), seconds=60) is False
     store.release(ACCOUNT, "pass-b")
@@ -485,7 +500,9 @@ def test_another_account_sees_none_of_the_items(store: AlertStore) -> None:
 # --- DynamoDB: what the table holds ---------------------------------------------------------------------
 
 
-def test_the_stored_acknowledgement_attributes_survive_save_book(dynamo: DynamoDbAlertStore, tables: Tables) -> None:
+def test_the_stored_acknowledgement_attributes_survive_save_book(
+    dynamo: DynamoDbAlertStore, tables: Tables
+) -> None:
     opened = alert(1)
     save(dynamo, opened)
     dynamo.acknowledge(ACCOUNT, opened.id, "ops@acme.example", datetime(2026, 3, 1, 11, 0, tzinfo=BERLIN))
@@ -580,13 +597,19 @@ class Units:
         self.writes += write_units(item_size(params["Item"]))
 
 
+# docs/storage.md reports 1,000 open alerts too (a run of ~1 min on moto, set ALERT_UNITS_1000=1).
+COUNTS = ((0, "zero"), (10, "ten"), (100, "hundred")) + (
+    ((1000, "thousand"),) if os.environ.get("ALERT_UNITS_1000") else ()
+)
+
+
 @pytest.mark.usefixtures("atomic_moto_writes")  # moto's transactions copy the table: no writes beside them
 def test_units_of_one_pass_follow_the_open_alerts(db: DynamoDb, tables: Tables) -> None:
     """load_book + save_book of a pass that updates every open alert's last_seen (the worst usual pass),
-    for 0, 10 and 1,000 open alerts, each beside 50 resolved ones (which cost nothing here)."""
+    for 0, 10 and 100 open alerts, each beside 50 resolved ones (which cost nothing here)."""
     measured: dict[int, tuple[float, int, float, int]] = {}
-    for count, account in ((0, "zero"), (10, "ten"), (1000, "thousand")):
-        store = DynamoDbAlertStore(db)
+    for count, account in COUNTS:
+        store = DynamoDbAlertStore(db, parallel_requests=1)  # the counters are not thread-safe
         realistic = [
             replace(
                 full_alert(),
@@ -600,7 +623,8 @@ def test_units_of_one_pass_follow_the_open_alerts(db: DynamoDb, tables: Tables) 
             for n in range(count)
         ]
         history = [alert(n, account=account, state="resolved") for n in range(1, 51)]
-        store.save_book(account, AlertBook(account, tuple(realistic)), realistic + history, [])
+        store.save_book(account, AlertBook(account), history, [])  # moto copies the table per transaction
+        store.save_book(account, AlertBook(account, tuple(realistic)), realistic, [])
         units = Units(db, tables)
         loaded = store.load_book(account).book
         load_reads, load_writes = units.reads, units.writes
@@ -608,6 +632,13 @@ def test_units_of_one_pass_follow_the_open_alerts(db: DynamoDb, tables: Tables) 
         changed = [replace(a, last_seen=seen) for a in loaded.alerts]
         store.save_book(account, replace(loaded, alerts=tuple(changed)), changed, [])
         measured[count] = (load_reads, load_writes, units.reads - load_reads, units.writes - load_writes)
-    # (load reads, load writes, save reads, save writes): a 1.3 KB alert is 2 write units, twice with its
-    # index copy; the book item 1 unit; the Query reads 1 unit per started 4 KB of what it returns.
-    assert measured == {0: (1.0, 0, 0.0, 1), 10: (4.0, 0, 0.0, 41), 1000: (330.0, 0, 0.0, 4001)}
+    # (load reads, load writes, save reads, save writes). The Query reads 1 unit per started 4 KB of what
+    # it returns (at least 1).
+    # An alert item here is ~1.1 KB: 2 write units, 4 with its index copy, so 4 per changed alert + 1 book.
+    expected = {
+        0: (1.0, 0, 0.0, 1),
+        10: (3.0, 0, 0.0, 41),
+        100: (28.0, 0, 0.0, 401),
+        1000: (276.0, 0, 0.0, 4001),
+    }
+    assert measured == {count: expected[count] for count, _ in COUNTS}

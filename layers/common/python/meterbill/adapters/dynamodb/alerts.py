@@ -107,7 +107,12 @@ RawItem = dict[str, dict[str, Any]]
 ACK_AT: Final = "acknowledged_at"
 ACK_BY: Final = "acknowledged_by"
 # Attributes of an alert item that are not the alert's fields.
-KEY_ATTRIBUTES: Final = (CATALOG_HASH_KEY, CATALOG_RANGE_KEY, KEYS_BY_ACCOUNT_HASH_KEY, KEYS_BY_ACCOUNT_RANGE_KEY)
+KEY_ATTRIBUTES: Final = (
+    CATALOG_HASH_KEY,
+    CATALOG_RANGE_KEY,
+    KEYS_BY_ACCOUNT_HASH_KEY,
+    KEYS_BY_ACCOUNT_RANGE_KEY,
+)
 # An alert's fields that may be absent (None): an update REMOVEs them.
 OPTIONAL_FIELDS: Final = ("site_id", "active_since", "fired_at", "resolved_at", "last_notified_at")
 # An item holds 400 KB; the unsent blob is split above this.
@@ -149,7 +154,9 @@ class DynamoDbAlertStore(AlertStore):
             | (Path("until") <= _s(items.utc_key(now)))
         )
         attributes = {"owner": {"S": owner}, "until": {"S": items.utc_key(until)}}
-        return self._put(alert_lease_pk(account), ALERT_LEASE_SK, attributes, takeable, what="taking the lease")
+        return self._put(
+            alert_lease_pk(account), ALERT_LEASE_SK, attributes, takeable, what="taking the lease"
+        )
 
     def release(self, account: str, owner: str) -> None:
         try:
@@ -270,7 +277,9 @@ class DynamoDbAlertStore(AlertStore):
             ),
             what="saving the alert book",
         )
-        self._drop_parts(account, answer.get("Attributes"), keep=None if generation is None else generation[0])
+        self._drop_parts(
+            account, answer.get("Attributes"), keep=None if generation is None else generation[0]
+        )
 
     def _write_parts(self, account: str, blob: bytes) -> tuple[str, int]:
         """Writes the blob in parts of a new generation; the generation and the number of parts."""
@@ -400,7 +409,9 @@ class DynamoDbAlertStore(AlertStore):
                     KEYS_BY_ACCOUNT_HASH_KEY: lambda value: value == listing_pk,
                     KEYS_BY_ACCOUNT_RANGE_KEY: bool,
                     CATALOG_HASH_KEY: lambda value: value == pk,
-                    CATALOG_RANGE_KEY: lambda value: value.startswith((ALERT_OPEN_PREFIX, ALERT_RESOLVED_PREFIX)),
+                    CATALOG_RANGE_KEY: lambda value: value.startswith(
+                        (ALERT_OPEN_PREFIX, ALERT_RESOLVED_PREFIX)
+                    ),
                 },
             )
             alert_id = start_key[CATALOG_RANGE_KEY]["S"].split(SEPARATOR, 1)[1]
@@ -490,7 +501,9 @@ class DynamoDbAlertStore(AlertStore):
         etag = self._new_etag()
         attributes = {"body": {"S": exact_json.dumps(document)}, "etag": {"S": etag}}
         condition = None if if_match is None else Path("etag") == _s(if_match)
-        if not self._put(alert_rules_pk(account), ALERT_RULES_SK, attributes, condition, what="putting rules"):
+        if not self._put(
+            alert_rules_pk(account), ALERT_RULES_SK, attributes, condition, what="putting rules"
+        ):
             _, current = self.get_rules(account)
             raise PreconditionFailedError("alert-rules", account, if_match or "", current or "")
         return etag
@@ -627,7 +640,9 @@ class DynamoDbAlertStore(AlertStore):
                     what="reading resolved alerts",
                 )
                 found += [_alert(raw) for raw in answer.get("Responses", {}).get(self._table.table_name, [])]
-                unprocessed = answer.get("UnprocessedKeys", {}).get(self._table.table_name, {}).get("Keys", [])
+                unprocessed = (
+                    answer.get("UnprocessedKeys", {}).get(self._table.table_name, {}).get("Keys", [])
+                )
                 pending = [{name: value["S"] for name, value in key.items()} for key in unprocessed]
                 if not pending:
                     break
@@ -662,9 +677,7 @@ class DynamoDbAlertStore(AlertStore):
             if start is None:
                 return found
 
-    def _put(
-        self, pk: str, sk: str, attributes: RawItem, condition: Condition | None, *, what: str
-    ) -> bool:
+    def _put(self, pk: str, sk: str, attributes: RawItem, condition: Condition | None, *, what: str) -> bool:
         try:
             self._run(
                 partial(self._table.put_item, pk, sk, attributes=attributes, condition=condition), what=what
