@@ -34,7 +34,7 @@ from meterbill.alerts.ports import AlertFilter, AlertStore, CollectorHeartbeat, 
 from meterbill.alerts.silences import Matcher, Silence
 from meterbill.errors import InvalidInputError, InvalidStateError, NotFoundError, PreconditionFailedError
 from tests.fakes.alerts import FakeAlertStore
-from tests.integration.conftest import CATALOG_TABLE, Tables
+from tests.integration.conftest import CATALOG_TABLE, Faults, Tables
 
 BERLIN = ZoneInfo("Europe/Berlin")
 T0 = datetime(2026, 3, 29, 1, 30, tzinfo=BERLIN)  # the night clocks go forward: +01:00, then +02:00
@@ -642,3 +642,28 @@ def test_units_of_one_pass_follow_the_open_alerts(db: DynamoDb, tables: Tables) 
         1000: (276.0, 0, 0.0, 4001),
     }
     assert measured == {count: expected[count] for count, _ in COUNTS}
+
+
+# --- DynamoDB: retries ----------------------------------------------------------------------------------
+
+
+def test_writes_whose_answer_was_lost_are_sent_again_with_the_same_outcome(
+    dynamo: DynamoDbAlertStore, faults: Faults
+) -> None:
+    first = dynamo.put_rules(ACCOUNT, {"account": {}}, if_match=None)
+    faults.lose_answer("PutItem", when=lambda n: n == 1)
+    second = dynamo.put_rules(ACCOUNT, {"account": {"x": 1}}, if_match=first)
+    assert dynamo.get_rules(ACCOUNT) == ({"account": {"x": 1}}, second)
+
+    opened = alert(1)
+    save(dynamo, opened)
+    faults.lose_answer("TransactWriteItems", when=lambda n: n == 1)
+    resolved = replace(opened, state="resolved", resolved_at=opened.first_seen + timedelta(hours=1))
+    save(dynamo, resolved)
+    assert dynamo.get_alert(ACCOUNT, opened.id) == resolved
+    assert faults.calls["TransactWriteItems"] == 2
+
+    save(dynamo, alert(2))
+    faults.lose_answer("UpdateItem", when=lambda n: n == 1)
+    at = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+    assert dynamo.acknowledge(ACCOUNT, alert(2).id, "ann", at).acknowledged_at == at

@@ -505,7 +505,8 @@ class DynamoDbAlertStore(AlertStore):
             alert_rules_pk(account), ALERT_RULES_SK, attributes, condition, what="putting rules"
         ):
             _, current = self.get_rules(account)
-            raise PreconditionFailedError("alert-rules", account, if_match or "", current or "")
+            if current != etag:  # our own write, sent again after its answer was lost, finds its ETag
+                raise PreconditionFailedError("alert-rules", account, if_match or "", current or "")
         return etag
 
     def put_silence(self, account: str, silence: Silence) -> None:
@@ -589,7 +590,7 @@ class DynamoDbAlertStore(AlertStore):
 
     def delete_subscription(self, account: str, subscription_id: str) -> None:
         try:
-            self._run(
+            self._db.run(
                 partial(
                     self._table.delete_item,
                     alert_subscriptions_pk(account),
@@ -597,6 +598,9 @@ class DynamoDbAlertStore(AlertStore):
                     condition=Path(CATALOG_HASH_KEY).exists(),
                 ),
                 what="deleting a subscription",
+                # Sent again after a lost answer it would answer "not found" to itself: not retried then
+                # (StorageUnavailableError; the caller asks again and learns it is gone).
+                idempotent=False,
             )
         except PynamoDBException as error:
             if response_code(error) != CONDITION_FAILED:
@@ -606,8 +610,9 @@ class DynamoDbAlertStore(AlertStore):
     # --- plumbing ----------------------------------------------------------------------------------------
 
     def _run(self, operation: Callable[[], T], *, what: str) -> T:
-        # Every write here is conditional, a whole-item put or a transaction with a request token: sending
-        # one twice after a lost answer stores the same thing (or fails the condition, which is answered).
+        # Sending any of these twice after a lost answer stores the same thing, or fails a condition that is
+        # answered as the first send would have been (put_rules finds its own ETag, acknowledge its own
+        # acknowledgement); a transaction carries its request token. Deleting a subscription is the exception.
         return self._db.run(operation, what=what, idempotent=True)
 
     def _find(self, account: str, alert_id: str) -> Alert | None:
