@@ -6,10 +6,13 @@ tests at the end assert what the table holds and what one pass costs."""
 from __future__ import annotations
 
 import itertools
+import json
 import os
+import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -667,3 +670,19 @@ def test_writes_whose_answer_was_lost_are_sent_again_with_the_same_outcome(
     faults.lose_answer("UpdateItem", when=lambda n: n == 1)
     at = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
     assert dynamo.acknowledge(ACCOUNT, alert(2).id, "ann", at).acknowledged_at == at
+
+
+def test_the_documented_alert_item_is_what_the_store_writes(
+    dynamo: DynamoDbAlertStore, tables: Tables
+) -> None:
+    """docs/storage.md, "Alerts": the sample item (a ``jsonc`` block, apart from the blocks that
+    test_dynamodb_docs.py checks)."""
+    text = (Path(__file__).parents[2] / "docs" / "storage.md").read_text(encoding="utf-8")
+    (block,) = re.findall(r"```jsonc\n(.*?)```", text, flags=re.DOTALL)
+    sample = replace(
+        full_alert(), account_id="acc_1", inhibited=False, inhibited_by=(), silenced=False, silenced_by=()
+    )
+    save(dynamo, sample, account="acc_1")
+    stored = tables.catalog("account#acc_1#alert", f"open#{sample.id}")
+    assert stored == json.loads(block)
+    assert item_size(stored) == 1118
