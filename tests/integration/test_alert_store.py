@@ -6,6 +6,7 @@ tests at the end assert what the table holds and what one pass costs."""
 from __future__ import annotations
 
 import itertools
+import threading
 import json
 import os
 import re
@@ -686,3 +687,44 @@ def test_the_documented_alert_item_is_what_the_store_writes(
     stored = tables.catalog("account#acc_1#alert", f"open#{sample.id}")
     assert stored == json.loads(block)
     assert item_size(stored) == 1118
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 10, 25, 2, 30, tzinfo=BERLIN),  # the hour that happens twice: first, +02:00
+        datetime(2026, 10, 25, 2, 30, fold=1, tzinfo=BERLIN),  # second, +01:00
+        datetime(2026, 3, 29, 3, 0, 0, 1, tzinfo=BERLIN),
+        datetime(2026, 3, 1, 9, 0, tzinfo=UTC),
+        datetime(2026, 3, 1, 9, 0, tzinfo=timezone(timedelta(hours=-3, minutes=-30))),
+        datetime(2026, 3, 1, 9, 0, tzinfo=ZoneInfo("Australia/Lord_Howe")),  # a 30-minute DST shift
+    ],
+)
+def test_every_kind_of_aware_time_round_trips_exactly(store: AlertStore, moment: datetime) -> None:
+    original = replace(
+        alert(1, first_seen=moment), last_seen=moment, history=(StateChange(moment, "pending"),)
+    )
+    save(store, original)
+    (loaded,) = store.load_book(ACCOUNT).book.alerts
+    assert repr(loaded) == repr(original)
+    assert (loaded.first_seen.fold, loaded.first_seen.utcoffset()) == (moment.fold, moment.utcoffset())
+
+
+def test_an_acknowledgement_racing_a_save_of_many_alerts_is_kept(
+    db: DynamoDb, atomic_moto_writes: None
+) -> None:
+    """Threads: 40 alerts saved 8 at a time while a person acknowledges each of them."""
+    store = alert_store_on(db, parallel_requests=8)
+    alerts = [alert(n) for n in range(1, 41)]
+    save(store, *alerts)
+    loaded = store.load_book(ACCOUNT).book.alerts
+    at = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    moved = [replace(a, last_seen=at) for a in loaded]
+    acks = threading.Thread(target=lambda: [store.acknowledge(ACCOUNT, a.id, "ann", at) for a in alerts])
+    acks.start()
+    store.save_book(ACCOUNT, AlertBook(ACCOUNT, tuple(moved)), moved, [])
+    acks.join()
+    stored = store.load_book(ACCOUNT).book.alerts
+    assert [(a.acknowledged_by, a.last_seen, a.history[-1].event) for a in stored] == [
+        ("ann", at, "acknowledged")
+    ] * 40
