@@ -6,10 +6,10 @@ tests at the end assert what the table holds and what one pass costs."""
 from __future__ import annotations
 
 import itertools
-import threading
 import json
 import os
 import re
+import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
