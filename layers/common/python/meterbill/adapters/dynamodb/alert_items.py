@@ -8,7 +8,8 @@ out), ``typed`` turns plain data into DynamoDB's typed attribute values (``{"S":
 
 Times: ``when`` writes an aware datetime as ISO 8601 with its offset, followed by ``[<zone key>]`` when its
 tzinfo is a ``ZoneInfo`` (``2026-03-29T03:15:00+02:00[Europe/Berlin]``), so ``moment`` gives back the same
-offset, the same zone and the same ``fold``. ``utc_key`` writes the UTC instant with microseconds in a fixed
+offset, the same zone and the same ``fold`` (a ``datetime.timezone`` given a custom name comes back as the
+same offset without the name). ``utc_key`` writes the UTC instant with microseconds in a fixed
 width: text order is time order, for sort keys and conditions.
 """
 
