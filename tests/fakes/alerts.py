@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from meterbill.alerts.lifecycle import Alert, AlertBook, Held, Notification, StateChange
@@ -26,13 +26,13 @@ from meterbill.alerts.ports import (
 )
 from meterbill.alerts.silences import Silence
 from meterbill.errors import (
+    InvalidInputError,
     InvalidStateError,
     NotFoundError,
     PreconditionFailedError,
     StorageUnavailableError,
 )
 from meterbill.ports import Page
-from tests.fakes.common import _page
 
 # The attributes only ``acknowledge`` writes: ``save_book`` keeps the stored ones, as the adapter does.
 _ACK_FIELDS = ("acknowledged_at", "acknowledged_by")
@@ -73,12 +73,16 @@ class FakeAlertStore(AlertStore):
 
     def load_book(self, account: str) -> LoadedBook:
         with self._lock:
-            open_alerts = sorted(
-                (a for (acc, _), a in self.alerts.items() if acc == account and a.open),
-                key=lambda a: (a.first_seen, a.id),
+            mine = {alert_id: a for (acc, alert_id), a in self.alerts.items() if acc == account}
+            outbox = self.outbox.get(account, ())
+            # The open alerts, and the resolved ones a held notice still names (the flush needs them); a
+            # notice whose alert was never stored is dropped, as the adapter does.
+            named = {h.alert_id for h in outbox}
+            chosen = sorted(
+                (a for a in mine.values() if a.open or a.id in named), key=lambda a: (a.first_seen, a.id)
             )
             return LoadedBook(
-                AlertBook(account, tuple(open_alerts), self.outbox.get(account, ())),
+                AlertBook(account, tuple(chosen), tuple(h for h in outbox if h.alert_id in mine)),
                 self.unsent.get(account, ()),
             )
 
@@ -87,10 +91,11 @@ class FakeAlertStore(AlertStore):
     ) -> None:
         with self._lock:
             for alert in changed:
-                stored = self.alerts.get((account, alert.id))
-                if stored is not None and stored.acknowledged_at is not None:
-                    alert = _with_ack(alert, stored)
-                self.alerts[(account, alert.id)] = alert
+                if alert.account_id != account:
+                    raise InvalidInputError("alert.account_id", f"{alert.id} belongs to another account")
+            for alert in changed:
+                # The acknowledgement is always the stored one (none for a new alert): save never writes it.
+                self.alerts[(account, alert.id)] = _with_ack(alert, self.alerts.get((account, alert.id)))
             self.outbox[account] = book.outbox
             self.unsent[account] = tuple(unsent)
             self.saves += 1
@@ -109,6 +114,15 @@ class FakeAlertStore(AlertStore):
     def list_alerts(
         self, account: str, query: AlertFilter, *, limit: int, cursor: str | None = None
     ) -> Page[Alert]:
+        if limit < 1:
+            raise InvalidInputError("limit", f"must be at least 1, got {limit}")
+        after: tuple[str, str] | None = None
+        if cursor is not None:
+            owner, _, position = cursor.partition("|")
+            if owner != f"alerts:{account}" or "|" not in position:
+                raise InvalidInputError("cursor", "is not a cursor of this listing")
+            seen, _, alert_id = position.partition("|")
+            after = (seen, alert_id)
         chosen = [
             a
             for (acc, _), a in self.alerts.items()
@@ -117,12 +131,20 @@ class FakeAlertStore(AlertStore):
             and (query.kind is None or a.kind == query.kind)
             and (query.site_id is None or a.site_id == query.site_id)
             and (query.severity is None or a.severity == query.severity)
+            and (after is None or _listing_key(a) < after)
         ]
-        chosen.sort(key=lambda a: (a.first_seen, a.id), reverse=True)
-        # Newest first: the position in that order is the id _page pages by.
-        return _page(chosen, [f"{n:012d}" for n in range(len(chosen))], limit, cursor)
+        chosen.sort(key=_listing_key, reverse=True)  # newest first, by first_seen (UTC), then id
+        page = chosen[:limit]
+        if len(chosen) <= limit:
+            return Page(page, None)
+        seen, alert_id = _listing_key(page[-1])
+        return Page(page, f"alerts:{account}|{seen}|{alert_id}")
 
     def acknowledge(self, account: str, alert_id: str, by: str, at: datetime) -> Alert:
+        if at.tzinfo is None or at.utcoffset() is None:
+            raise InvalidInputError("at", "must carry a time zone offset")
+        if not by.strip():
+            raise InvalidInputError("by", "must name who acknowledges")
         with self._lock:
             alert = self.get_alert(account, alert_id)
             if not alert.open:
@@ -199,14 +221,24 @@ class FakeAlertStore(AlertStore):
         del self.subscription_items[(account, subscription_id)]
 
 
-def _with_ack(alert: Alert, stored: Alert) -> Alert:
-    """``alert`` keeping the acknowledgement ``stored`` holds (and its history entry)."""
-    acked = [c for c in stored.history if c.event == "acknowledged"]
+def _with_ack(alert: Alert, stored: Alert | None) -> Alert:
+    """``alert`` with the acknowledgement ``stored`` holds (none when nothing is stored) and its history
+    entry, placed by time (as the adapter does)."""
+    if stored is None or stored.acknowledged_at is None:
+        return replace(alert, acknowledged_at=None, acknowledged_by=None)
+    entry = next(
+        (c for c in stored.history if c.event == "acknowledged" and c.at == stored.acknowledged_at),
+        StateChange(stored.acknowledged_at, "acknowledged", stored.acknowledged_by or ""),
+    )
     history = alert.history
-    if acked and acked[-1] not in history:
-        history = tuple(sorted((*history, acked[-1]), key=lambda c: c.at))
+    if entry not in history:
+        history = tuple(sorted((*history, entry), key=lambda c: c.at.astimezone(UTC)))
     fields = {name: getattr(stored, name) for name in _ACK_FIELDS}
     return replace(alert, history=history, **fields)
+
+
+def _listing_key(alert: Alert) -> tuple[str, str]:
+    return (alert.first_seen.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), alert.id)
 
 
 class FakeAlertPublisher(AlertPublisher):

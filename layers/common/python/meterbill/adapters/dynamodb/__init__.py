@@ -14,6 +14,7 @@ from typing import Any
 
 from pynamodb.exceptions import TableError
 
+from meterbill.adapters.dynamodb.alerts import DynamoDbAlertStore
 from meterbill.adapters.dynamodb.catalog import DynamoDbCatalogStore, random_etag, utc_now
 from meterbill.adapters.dynamodb.connection import DynamoDb, RetryPolicy, response_code
 from meterbill.adapters.dynamodb.deliveries import DynamoDbDeliveryStore
@@ -24,7 +25,15 @@ from meterbill.adapters.dynamodb.readings import DynamoDbReadingStore
 from meterbill.ports import Stores
 from meterbill.settings import StorageSettings
 
-__all__ = ["DynamoDb", "RetryPolicy", "build_stores", "create_tables", "stores_on"]
+__all__ = [
+    "DynamoDb",
+    "RetryPolicy",
+    "alert_store_on",
+    "build_alert_store",
+    "build_stores",
+    "create_tables",
+    "stores_on",
+]
 
 
 def build_stores(settings: StorageSettings, *, retry: RetryPolicy | None = None) -> Stores:
@@ -50,6 +59,19 @@ def stores_on(
         metering=DynamoDbMeteringStore(db),
         deliveries=DynamoDbDeliveryStore(db),
     )
+
+
+def build_alert_store(settings: StorageSettings, *, retry: RetryPolicy | None = None) -> DynamoDbAlertStore:
+    """The alerts' store on the catalog table ``settings`` names (not part of ``Stores``: the alert ports
+    live above ``meterbill.ports``, see ``meterbill.alerts.ports``)."""
+    return alert_store_on(DynamoDb(settings, retry=retry))
+
+
+def alert_store_on(
+    db: DynamoDb, *, new_etag: Callable[[], str] = random_etag, parallel_requests: int = 8
+) -> DynamoDbAlertStore:
+    """The alerts' store on an existing ``DynamoDb`` (shares its connection, e.g. with ``stores_on(db)``)."""
+    return DynamoDbAlertStore(db, new_etag=new_etag, parallel_requests=parallel_requests)
 
 
 def create_tables(settings: StorageSettings, *, wait_seconds: float = 60.0) -> None:

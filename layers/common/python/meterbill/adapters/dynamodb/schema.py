@@ -207,3 +207,57 @@ def invoice_numbers_pk(account: str) -> str:
 def invoice_reratings_pk(account: str) -> str:
     """Re-rating candidates (sk = <invoice id>#<meter id>#<start>#<end>)."""
     return f"{account_pk(account)}{SEPARATOR}invoice-rerating"
+
+
+# --- alerts (catalog table; see adapters/dynamodb/alerts.py and docs/storage.md, "Alerts") -----------------
+# pk account#<account>#alert holds the lifecycle's state: sk "book" (outbox, unsent notifications), the parts
+# of a large unsent blob "book#<generation>#<n>", the open alerts "open#<alert id>" and the resolved ones
+# "resolved#<alert id>". Everything sorting before "resolved#" is what load_book reads: one Query.
+# Every alert also sets account_pk (alerts_listing_pk) and account_sk (<first_seen UTC>#<alert id>): the
+# shared index lists an account's alerts newest first.
+ALERT_BOOK_SK: Final = "book"
+ALERT_OPEN_PREFIX: Final = f"open{SEPARATOR}"
+ALERT_RESOLVED_PREFIX: Final = f"resolved{SEPARATOR}"
+ALERT_LEASE_SK: Final = "lease"
+ALERT_RULES_SK: Final = "rules"
+
+
+def alerts_pk(account: str) -> str:
+    return f"{account_pk(account)}{SEPARATOR}alert"
+
+
+def alert_sk(alert_id: str, *, is_open: bool) -> str:
+    prefix = ALERT_OPEN_PREFIX if is_open else ALERT_RESOLVED_PREFIX
+    return f"{prefix}{range_key(alert_id, 'alert_id')}"
+
+
+def alert_book_part_sk(generation: str, part: int) -> str:
+    return f"{ALERT_BOOK_SK}{SEPARATOR}{generation}{SEPARATOR}{part:04d}"
+
+
+def alerts_listing_pk(account: str) -> str:
+    """The index partition (``account_pk``) of the account's alerts, sorted by ``account_sk``."""
+    return f"{alerts_pk(account)}{SEPARATOR}listing"
+
+
+def alert_lease_pk(account: str) -> str:
+    return f"{account_pk(account)}{SEPARATOR}alert-lease"
+
+
+def alert_rules_pk(account: str) -> str:
+    return f"{account_pk(account)}{SEPARATOR}alert-rules"
+
+
+def alert_silences_pk(account: str) -> str:
+    """One item per silence, sk its id."""
+    return f"{account_pk(account)}{SEPARATOR}alert-silence"
+
+
+def collector_heartbeats_pk(account: str) -> str:
+    """One item per collector (its latest heartbeat), sk the collector id."""
+    return f"{account_pk(account)}{SEPARATOR}collector-heartbeat"
+
+
+def alert_subscriptions_pk(account: str) -> str:
+    """One item per email subscription, sk its id."""
+    return f"{account_pk(account)}{SEPARATOR}alert-subscription"
