@@ -1,39 +1,22 @@
-"""Helpers for the alert routes' tests (no tests here): the handler on the fake stores and fake alert ports,
-alerts raised through the lifecycle as the alerts functions raise them, and a site with meters."""
+"""Helpers for the alert routes' tests (no tests here): alerts raised through the lifecycle as the alerts
+functions raise them, and a site with meters."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-import pytest
-
 from meterbill.alerts.lifecycle import Alert, LifecycleRules, advance, fingerprint
 from meterbill.alerts.model import AlertKind, Finding, Severity, Subject
-from tests.fakes import FIXED_NOW, FakeStores
-from tests.unit.api_support import ACCOUNT, AlertFakes, ApiClient, fake_backend, handler_client
+from tests.fakes import FIXED_NOW
+from tests.unit.api_support import ACCOUNT, AlertFakes, ApiClient
 
 NOW = "2026-03-01T12:00:00Z"  # the fakes' clock, as the API writes it
 KEY_ID = "0123456789abcdef"  # the key id api_support's authorizer context carries
 SITE = {"id": "site-1", "name": "Plant", "timezone": "Europe/Berlin"}
 FIRE_AT_ONCE = LifecycleRules(for_by_kind={})
-
-
-@pytest.fixture
-def alerts() -> AlertFakes:
-    return AlertFakes()
-
-
-@pytest.fixture
-def fakes(alerts: AlertFakes) -> Iterator[FakeStores]:
-    with fake_backend(alerts=alerts) as stores:
-        yield stores
-
-
-@pytest.fixture
-def api(fakes: FakeStores) -> ApiClient:
-    return handler_client()
+METER = Subject("meter", "mtr-1", "site-1")
 
 
 def meter_body(meter_id: str, site_id: str = "site-1") -> dict[str, Any]:
@@ -59,7 +42,7 @@ def raise_alert(
     *,
     account: str = ACCOUNT,
     kind: AlertKind = "communication",
-    subject: Subject = Subject("meter", "mtr-1", "site-1"),
+    subject: Subject = METER,
     severity: Severity = "warning",
     at: datetime = FIXED_NOW - timedelta(hours=1),
     active: bool = True,

@@ -10,11 +10,17 @@ from typing import Any
 import pytest
 
 from meterbill.alerts.silences import Matcher, Silence
-from tests.fakes import FIXED_NOW
-from tests.unit.alert_api_support import KEY_ID, NOW, alerts, api, fakes  # noqa: F401  # fixtures
-from tests.unit.api_support import ACCOUNT, OTHER_ACCOUNT, AlertFakes, ApiClient, problem
+from tests.fakes import FIXED_NOW, FakeStores
+from tests.unit.alert_api_support import KEY_ID, NOW
+from tests.unit.api_support import ACCOUNT, OTHER_ACCOUNT, AlertFakes, ApiClient, handler_client, problem
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")
+
+
+@pytest.fixture
+def api(fakes: FakeStores) -> ApiClient:
+    return handler_client()
+
 
 PATH = "/v1/alert-silences"
 WINDOW: dict[str, Any] = {
@@ -84,7 +90,8 @@ def test_a_silence_that_starts_later_is_pending_and_keeps_its_offsets(api: ApiCl
         ({"starts_at": "2026-03-01T09:00:00Z", "ends_at": "2026-03-01T11:00:00Z"}, "ends_at",
          "must be in the future (now is 2026-03-01T12:00:00+00:00)"),
         ({"matchers": []}, "matchers", "at least one matcher is required (a silence must not mute all)"),
-        ({"matchers": [{"name": "meter", "value": "mtr-1"}]}, "matchers[0].name", f"Input should be {MATCHER_NAMES}"),
+        ({"matchers": [{"name": "meter", "value": "mtr-1"}]}, "matchers[0].name",
+         f"Input should be {MATCHER_NAMES}"),
         ({"matchers": [{"name": "kind", "value": "fire"}]}, "matchers[0].value", f"must be one of {KINDS}"),
         ({"matchers": [{"name": "site_id", "value": "s-1"}, {"name": "severity", "value": "urgent"}]},
          "matchers[1].value", "must be one of info, warning, critical"),

@@ -10,18 +10,21 @@ from typing import Any
 import pytest
 
 from meterbill.alerts.model import Subject
-from tests.fakes import FIXED_NOW
-from tests.unit.alert_api_support import (  # noqa: F401  # fixtures
+from tests.fakes import FIXED_NOW, FakeStores
+from tests.unit.alert_api_support import (
     KEY_ID,
     NOW,
-    alerts,
-    api,
-    fakes,
     raise_alert,
 )
-from tests.unit.api_support import ACCOUNT, OTHER_ACCOUNT, AlertFakes, ApiClient, problem
+from tests.unit.api_support import ACCOUNT, OTHER_ACCOUNT, AlertFakes, ApiClient, handler_client, problem
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")
+
+
+@pytest.fixture
+def api(fakes: FakeStores) -> ApiClient:
+    return handler_client()
+
 
 METER = Subject("meter", "mtr-1", "site-1")
 SITE = Subject("site", "site-1", "site-1")
