@@ -351,3 +351,26 @@ def test_a_read_key_reads_alerts_and_rules(api: ApiClient, alerts: AlertFakes) -
     assert [a["id"] for a in reader.get("/v1/alerts").json["items"]] == [alert.id]
     assert reader.get(f"/v1/alerts/{alert.id}").json["first_seen"] == ELEVEN
     assert reader.get("/v1/alert-rules").status == 200
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "reason"),
+    [
+        (
+            '{"energy_evasion": {"min_percent": 1e999999999}}',
+            "energy_evasion.min_percent",
+            "must be between 0 and 100",
+        ),
+        ('{"flat_line": {"hours": 1e999999999}}', "flat_line.hours", "must be a whole number"),
+        ('{"energy_evasion": {"min_percent": 5.0000000001}}', None, None),
+    ],
+)
+def test_numbers_are_read_exactly_and_a_huge_exponent_is_refused_at_once(
+    api: ApiClient, alerts: AlertFakes, text: str, field: str | None, reason: str | None
+) -> None:
+    answer = api.request("PUT", "/v1/alert-rules", body=text, headers={"Content-Type": "application/json"})
+
+    if field is None:
+        assert answer.json["document"] == {"energy_evasion": {"min_percent": "5.0000000001"}}
+    else:
+        assert answer.json == problem(422, f"{field}: {reason}", (field, reason))

@@ -24,8 +24,8 @@ Metering and billing for an account: collectors push readings, back offices mana
 assignments and tariffs, tools read usage and preview bills.
 
 Authenticate with an API key: `Authorization: Bearer mb_...`. A key's scopes decide what it may do: `admin`
-everything in its account, `ingest` only POST readings and imports, `read` only GET. DELETE of an API key
-revokes it: the key stays readable with `state: revoked`, for the record.
+everything in its account, `ingest` only POST readings, imports and collectors' heartbeats, `read` only GET.
+DELETE of an API key revokes it: the key stays readable with `state: revoked`, for the record.
 
 Numbers are exact: JSON numbers are read as decimals; quantities and money are answered as decimal strings.
 Lists are paged: `?limit=` (1-100, default 50) and `?cursor=` from the previous page's `next_cursor`.

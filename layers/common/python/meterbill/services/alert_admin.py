@@ -58,6 +58,7 @@ MAX_HEARTBEAT_METERS: Final = 500
 NOT_A_CURSOR: Final = "is not a cursor of this listing"
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")  # domain.Id
 _ENDED_BEFORE: Final = timedelta(microseconds=1)
+_PLAIN_DIGITS: Final = 40
 
 T = TypeVar("T")
 
@@ -108,8 +109,9 @@ def put_rules(
 
 def _decimals_as_text(value: Any) -> Any:
     """The API reads JSON numbers with a fraction as ``Decimal``: the rules take them as exact text."""
-    if isinstance(value, Decimal):
-        return format(value, "f") if value.is_finite() else str(value)
+    if isinstance(value, Decimal):  # plain digits, unless that would take more than ~40 of them (1e999999)
+        plain = value.is_finite() and -_PLAIN_DIGITS <= value.adjusted() <= _PLAIN_DIGITS
+        return format(value, "f") if plain else str(value)
     if isinstance(value, Mapping):
         return {key: _decimals_as_text(item) for key, item in value.items()}
     if isinstance(value, list):
