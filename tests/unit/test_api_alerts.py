@@ -124,7 +124,7 @@ def test_every_given_filter_must_match(api: ApiClient, alerts: AlertFakes) -> No
          "'negative_consumption', 'meter_exchange', 'phase_sum', 'abnormal_usage', 'flat_line', "
          "'estimated_data' or 'bill_shock'"),
         ("limit", "0", "Input should be greater than or equal to 1"),
-        ("cursor", "elsewhere", "not a cursor of this listing"),
+        ("cursor", "elsewhere", "is not a cursor of this listing"),
     ],
 )  # fmt: skip
 def test_an_unknown_filter_value_is_refused_naming_the_parameter(
@@ -133,6 +133,18 @@ def test_an_unknown_filter_value_is_refused_naming_the_parameter(
     answer = api.get("/v1/alerts", **{name: value})
 
     assert answer.json == problem(422, f"{name}: {reason}", (name, reason))
+
+
+def test_a_cursor_of_another_accounts_alerts_is_refused(api: ApiClient, alerts: AlertFakes) -> None:
+    for n in (1, 2):
+        raise_alert(alerts, account=OTHER_ACCOUNT, subject=Subject("meter", f"mtr-{n}", "site-1"))
+    others_cursor = api.as_key(OTHER_ACCOUNT, "read").get("/v1/alerts", limit="1").json["next_cursor"]
+
+    answer = api.get("/v1/alerts", limit="1", cursor=others_cursor)
+
+    reason = "is not a cursor of this listing"
+    assert others_cursor is not None
+    assert answer.json == problem(422, f"cursor: {reason}", ("cursor", reason))
 
 
 def test_an_alert_of_another_account_is_not_found_like_one_of_nobody(

@@ -20,6 +20,7 @@ Decisions:
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import secrets
@@ -69,8 +70,30 @@ T = TypeVar("T")
 def list_alerts(
     account: str, query: AlertFilter, store: AlertStore, *, limit: int, cursor: str | None = None
 ) -> Page[Alert]:
-    """The account's alerts matching ``query``, newest first."""
-    return store.list_alerts(account, query, limit=check_page_size(limit), cursor=cursor)
+    """The account's alerts matching ``query``, newest first. The cursor names its account: another
+    account's cursor is refused here, whatever the store's cursor holds."""
+    page = store.list_alerts(
+        account, query, limit=check_page_size(limit), cursor=_store_cursor(account, cursor)
+    )
+    return Page(items=page.items, cursor=_api_cursor(account, page.cursor))
+
+
+def _api_cursor(account: str, cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    return base64.urlsafe_b64encode(json.dumps([account, cursor]).encode()).decode()
+
+
+def _store_cursor(account: str, cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    try:
+        owner, inner = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, TypeError):
+        raise InvalidInputError("cursor", NOT_A_CURSOR) from None
+    if owner != account or not isinstance(inner, str):
+        raise InvalidInputError("cursor", NOT_A_CURSOR)
+    return inner
 
 
 def get_alert(account: str, alert_id: str, store: AlertStore) -> Alert:
