@@ -58,7 +58,7 @@ def only_arn(alerts: AlertFakes) -> str:
     return arn
 
 
-def test_an_address_alone_is_subscribed_to_every_alert_of_the_account(
+def test_an_address_alone_is_subscribed_to_the_accounts_warnings_and_above(
     api: ApiClient, alerts: AlertFakes
 ) -> None:
     answer = api.post(PATH, {"email": "ops@example.com"})
@@ -70,7 +70,7 @@ def test_an_address_alone_is_subscribed_to_every_alert_of_the_account(
         "id": subscription_id,
         "email": "ops@example.com",
         "kinds": None,
-        "min_severity": "info",
+        "min_severity": "warning",
         "site_ids": None,
         "status": "pending_confirmation",  # SNS mailed a link; the recipient has not followed it yet
         "created_at": NOW,
@@ -78,13 +78,13 @@ def test_an_address_alone_is_subscribed_to_every_alert_of_the_account(
     arn = only_arn(alerts)
     assert alerts.subscriptions.policies[arn] == (
         "ops@example.com",
-        {"account_id": [ACCOUNT], "severity": ALL_SEVERITIES},
+        {"account_id": [ACCOUNT], "severity": ["warning", "critical"]},
     )
     assert alerts.store.get_subscription(ACCOUNT, subscription_id) == SubscriptionRecord(
         id=subscription_id,
         email="ops@example.com",
         kinds=(),
-        min_severity="info",
+        min_severity="warning",
         site_ids=None,
         subscription_arn=arn,
         created_at=FIXED_NOW,
@@ -114,10 +114,25 @@ def test_the_filter_policy_admits_only_the_named_kinds_severities_and_sites(
     }
 
 
-def test_critical_only_admits_critical(api: ApiClient, alerts: AlertFakes) -> None:
-    subscribe(api, min_severity="critical")
+@pytest.mark.parametrize(
+    ("min_severity", "severities"), [("info", ALL_SEVERITIES), ("critical", ["critical"])]
+)
+def test_min_severity_admits_it_and_every_higher_one(
+    api: ApiClient, alerts: AlertFakes, min_severity: str, severities: list[str]
+) -> None:
+    subscribe(api, min_severity=min_severity)
 
-    assert alerts.subscriptions.policies[only_arn(alerts)][1]["severity"] == ["critical"]
+    assert alerts.subscriptions.policies[only_arn(alerts)][1]["severity"] == severities
+
+
+def test_naming_every_kind_is_every_kind(api: ApiClient, alerts: AlertFakes) -> None:
+    answer = subscribe(api, kinds=ALL_KINDS)
+
+    assert answer["kinds"] == ALL_KINDS
+    assert alerts.subscriptions.policies[only_arn(alerts)][1] == {
+        "account_id": [ACCOUNT],
+        "severity": ["warning", "critical"],
+    }
 
 
 def test_the_status_is_read_from_sns_each_time(api: ApiClient, alerts: AlertFakes) -> None:
@@ -165,7 +180,7 @@ def test_deleting_unsubscribes_in_sns_then_forgets_it(api: ApiClient, alerts: Al
         ({"kinds": ["fire"]}, "kinds[0]", "Input should be " + ", ".join(f"'{k}'" for k in ALL_KINDS[:-1])
          + f" or '{ALL_KINDS[-1]}'"),
         ({"kinds": []}, "kinds", "List should have at least 1 item after validation, not 0"),
-        ({"kinds": ["communication", "communication"]}, "kinds[1]", "'communication' is named twice"),
+        ({"kinds": ["communication", "communication"]}, "kinds[1]", "'communication' is listed twice"),
         ({"min_severity": "urgent"}, "min_severity", "Input should be 'info', 'warning' or 'critical'"),
         ({"site_ids": []}, "site_ids", "List should have at least 1 item after validation, not 0"),
         ({"site_ids": ["site-9"]}, "site_ids[0]", "no site 'site-9'"),
@@ -209,12 +224,15 @@ def test_a_filter_beyond_what_sns_takes_is_refused(api: ApiClient, alerts: Alert
         assert api.post("/v1/sites", {**SITE, "id": f"site-{n}"}).status == 201
         site_ids.append(f"site-{n}")
 
-    answer = api.post(PATH, {"email": "ops@example.com", "kinds": ALL_KINDS, "site_ids": site_ids})
+    nine_kinds = ALL_KINDS[:-1]
+    body = {"email": "ops@example.com", "kinds": nine_kinds, "min_severity": "info", "site_ids": site_ids}
 
-    # 1 account × 3 severities × 10 kinds × 6 sites = 180 combinations; SNS takes 150
+    answer = api.post(PATH, body)
+
+    # 6 sites × 9 kinds × 3 severities = 162 value combinations; SNS takes 150
     reason = (
-        "SNS takes at most 150 combinations of values in a filter; this one has 180 (1 account_id × "
-        "3 severity × 10 kind × 6 site_id): name fewer sites or kinds, or make two subscriptions"
+        "6 sites x 9 kinds x 3 severities make 162 filter combinations; SNS allows at most 150: name at most "
+        "5 sites with these kinds and min_severity (or fewer kinds, a higher min_severity, or every site)"
     )
     assert answer.json == problem(422, f"site_ids: {reason}", ("site_ids", reason))
     assert alerts.subscriptions.policies == {}

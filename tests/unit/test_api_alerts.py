@@ -386,3 +386,16 @@ def test_numbers_are_read_exactly_and_a_huge_exponent_is_refused_at_once(
         assert answer.json["document"] == {"energy_evasion": {"min_percent": "5.0000000001"}}
     else:
         assert answer.json == problem(422, f"{field}: {reason}", (field, reason))
+
+
+def test_an_acknowledgement_takes_no_comment_rather_than_dropping_it(
+    api: ApiClient, alerts: AlertFakes
+) -> None:
+    alert = raise_alert(alerts)
+
+    with_comment = api.post(f"/v1/alerts/{alert.id}/ack", {"comment": "on my way"})
+    empty = api.post(f"/v1/alerts/{alert.id}/ack", {})
+
+    reason = "this route takes no body (an acknowledgement records no comment)"
+    assert with_comment.json == problem(422, f"body: {reason}", ("body", reason))
+    assert (empty.status, empty.json["acknowledged_by"]) == (200, KEY_ID)

@@ -208,9 +208,9 @@ class AlertSubscriptionInput(_Request):
     kinds: list[AlertKind] | None = Field(
         default=None, min_length=1, max_length=10, description="default: every kind"
     )
-    min_severity: Severity = Field(default="info", description="this severity and above; default: all")
+    min_severity: Severity = Field(default="warning", description="this severity and above")
     site_ids: list[Id] | None = Field(
-        default=None, min_length=1, max_length=50, description="the account's sites; default: every site"
+        default=None, min_length=1, max_length=100, description="the account's sites; default: every site"
     )
 
 

@@ -176,9 +176,10 @@ def _alert_store_of(settings: ApiSettings) -> AlertStore:
 def _alert_subscriptions_of(settings: ApiSettings) -> AlertSubscriptions:
     from meterbill.adapters.sns import build_alert_delivery  # type: ignore[import-not-found,unused-ignore]
 
-    subscriptions: AlertSubscriptions = build_alert_delivery(
+    delivery = build_alert_delivery(
         settings.alerts_topic_arn, settings.storage.region, settings.sns_endpoint_url
-    )[1]
+    )
+    subscriptions: AlertSubscriptions = delivery.subscriptions
     return subscriptions
 
 

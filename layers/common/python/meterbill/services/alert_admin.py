@@ -11,8 +11,9 @@ Decisions:
   now (a silence must end after it starts), so it never mutes anything. An expired one cannot be ended (409).
 - A new silence must end in the future and may not name an unknown kind, severity or subject kind (it would
   match nothing, silently).
-- A subscription's SNS filter policy admits the account's alerts of ``min_severity`` or above, of ``kinds``
-  (none: every kind) at ``site_ids`` (None: every site); one email address once per account.
+- A subscription's SNS filter policy admits the account's alerts of ``min_severity`` or above (default
+  warning), of ``kinds`` (none: every kind) at ``site_ids`` (None: every site); one email address once per
+  account.
 - A heartbeat is stored with the server's clock as ``received_at``; it may name only the account's meters and
   site. Each meter's status has its last successful read (``last_read_at``), the error of its last attempt
   (``error``), or both (failing now, last read then); neither says nothing and is refused.
@@ -28,7 +29,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from math import prod
 from typing import Any, Final, Literal, TypeVar, get_args
 
 from meterbill.alerts.communication import Heartbeat, MeterStatus
@@ -266,14 +266,6 @@ def subscribe(
                 "email", f"is subscribed already ({known.id}): change that subscription by deleting it first"
             )
     policy = _filter_policy(account, chosen_kinds, min_severity, chosen_sites)
-    combinations = prod(len(values) for values in policy.values())
-    if combinations > MAX_FILTER_COMBINATIONS:
-        raise InvalidInputError(
-            "site_ids" if chosen_sites else "kinds",
-            f"SNS takes at most {MAX_FILTER_COMBINATIONS} combinations of values in a filter; this one has "
-            f"{combinations} ({' × '.join(f'{len(v)} {k}' for k, v in policy.items())}): name fewer sites or "
-            "kinds, or make two subscriptions",
-        )
     port = subscriptions()
     arn = port.subscribe_email(email, policy)
     record = SubscriptionRecord(
@@ -297,17 +289,41 @@ def _filter_policy(
     account: str, kinds: Sequence[AlertKind], min_severity: Severity, site_ids: Sequence[str] | None
 ) -> dict[str, list[str]]:
     """The SNS filter policy (``FilterPolicyScope`` MessageAttributes) of a subscription, per the design:
-    ``{"account_id": [A], "severity": [every severity >= min_severity], "kind": [kinds] (omitted: all),
-    "site_id": [site ids] (omitted: all)}``."""
-    policy: dict[str, list[str]] = {
-        "account_id": [account],
-        "severity": list(SEVERITIES[SEVERITIES.index(min_severity) :]),
-    }
-    if kinds:
+    ``{"account_id": [A], "severity": [every severity >= min_severity], "kind": [kinds] (omitted: every
+    kind), "site_id": [site ids] (omitted: every site)}``. The same as ``alerts.subscriptions.filter_policy``
+    (the SNS branch's), which replaces this at the merge."""
+    _check_size(kinds, min_severity, site_ids)
+    policy: dict[str, list[str]] = {"account_id": [account], "severity": _severities_from(min_severity)}
+    if not _every_kind(kinds):
         policy["kind"] = list(kinds)
     if site_ids is not None:
         policy["site_id"] = list(site_ids)
     return policy
+
+
+def _severities_from(min_severity: Severity) -> list[str]:
+    return list(SEVERITIES[SEVERITIES.index(min_severity) :])
+
+
+def _every_kind(kinds: Sequence[str]) -> bool:
+    return not kinds or set(kinds) == set(ALERT_KINDS)
+
+
+def _check_size(kinds: Sequence[str], min_severity: Severity, site_ids: Sequence[str] | None) -> None:
+    """SNS refuses a policy whose value arrays multiply to more than ``MAX_FILTER_COMBINATIONS``."""
+    kind_values = 1 if _every_kind(kinds) else len(kinds)
+    severity_values = len(_severities_from(min_severity))
+    site_values = len(site_ids) if site_ids else 1
+    combinations = kind_values * severity_values * site_values
+    if combinations <= MAX_FILTER_COMBINATIONS:
+        return
+    most = MAX_FILTER_COMBINATIONS // (kind_values * severity_values)
+    raise InvalidInputError(
+        "site_ids",
+        f"{site_values} sites x {kind_values} kinds x {severity_values} severities make {combinations} "
+        f"filter combinations; SNS allows at most {MAX_FILTER_COMBINATIONS}: name at most {most} sites "
+        "with these kinds and min_severity (or fewer kinds, a higher min_severity, or every site)",
+    )
 
 
 def list_subscriptions(
@@ -427,7 +443,7 @@ def _unique(field: str, values: Sequence[T]) -> tuple[T, ...]:
     seen: list[T] = []
     for index, value in enumerate(values):
         if value in seen:
-            raise InvalidInputError(f"{field}[{index}]", f"{value!r} is named twice")
+            raise InvalidInputError(f"{field}[{index}]", f"{value!r} is listed twice")
         seen.append(value)
     return tuple(seen)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler import Request, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import WithJsonSchema
 
@@ -42,6 +42,7 @@ from meterbill.api.routes.common import (
     no_content,
     quoted,
 )
+from meterbill.errors import InvalidInputError
 
 router = new_router()
 
@@ -109,11 +110,15 @@ def get_alert(alert_id: str, caller: AuthorizedCaller) -> AlertDetail:
     summary="Acknowledge an alert",
     description="A person has it in hand: no more reminders (its resolve is still announced). Recorded "
     "with the API key's id and the time; acknowledging it again changes nothing. 409 when it is resolved. "
-    "No body.",
+    "No body (an empty object is taken as none).",
     tags=["alerts"],
 )
-def acknowledge_alert(alert_id: str, caller: AuthorizedCaller) -> AlertDetail:
+def acknowledge_alert(alert_id: str, caller: AuthorizedCaller, request: Request) -> AlertDetail:
     from meterbill.services import alert_admin
+
+    if (request.resolved_event.body or "").strip() not in ("", "{}"):
+        # The alert store keeps who and when, not a comment: refused rather than dropped.
+        raise InvalidInputError("body", "this route takes no body (an acknowledgement records no comment)")
 
     alert = alert_admin.acknowledge(
         caller.account, alert_id, caller.principal.key_id, caller.now(), caller.alert_store()
