@@ -384,7 +384,8 @@ def silence_body(ids: Ids) -> dict[str, Any]:
 
 
 def subscription_body(ids: Ids, n: int = 0) -> dict[str, Any]:
-    return {"email": f"ops{n}@example.com", "min_severity": "warning", "site_ids": [ids.site]}
+    """An address of the account's own (SNS keeps one subscription per address and topic)."""
+    return {"email": f"ops{n}@{ids.site}.example.com", "min_severity": "warning", "site_ids": [ids.site]}
 
 
 def heartbeat_call(ids: Ids) -> Call:
