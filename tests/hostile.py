@@ -167,6 +167,28 @@ BILLING_SETTINGS_FIELDS: tuple[tuple[str | int, ...], ...] = (
 )
 SETTLEMENT = {"customer_id": "cus-1", "from": "2026-01-01", "to": "2026-01-02", "reason": "move-out"}
 SETTLEMENT_FIELDS: tuple[tuple[str | int, ...], ...] = (("customer_id",), ("from",), ("to",), ("reason",))
+ALERT_RULES = {
+    "energy_evasion": {"min_percent": "5", "min_absolute": "10"},
+    "sites": {"site-1": {"flat_line": {"hours": 8}}},
+}
+ALERT_RULES_FIELDS: tuple[tuple[str | int, ...], ...] = (
+    ("energy_evasion",),
+    ("energy_evasion", "min_percent"),
+    ("energy_evasion", "min_absolute"),
+    ("sites",),
+    ("sites", "site-1"),
+    ("sites", "site-1", "flat_line", "hours"),
+)
+SILENCE_FIELDS: tuple[tuple[str | int, ...], ...] = (
+    *typed_fields("AlertSilenceInput"),
+    ("matchers", 0, "name"),
+    ("matchers", 0, "value"),
+)
+SUBSCRIPTION_FIELDS: tuple[tuple[str | int, ...], ...] = (
+    *typed_fields("AlertSubscriptionInput"),
+    ("kinds", 0),
+    ("site_ids", 0),
+)
 
 OPERATIONS = [
     Operation("POST", "/v1/customers", "/v1/customers", lambda i: {"id": i, "name": "Bo"},
@@ -199,7 +221,18 @@ OPERATIONS = [
               BILLING_SETTINGS_FIELDS, lambda i: "/v1/settings/billing"),
     Operation("POST", "/v1/invoices", "/v1/invoices", lambda i: SETTLEMENT,
               SETTLEMENT_FIELDS, lambda i: "/v1/invoices?customer_id=cus-1"),
+    Operation("PUT", "/v1/alert-rules", "/v1/alert-rules", lambda i: ALERT_RULES,
+              ALERT_RULES_FIELDS, lambda i: "/v1/alert-rules"),
+    Operation("POST", "/v1/alert-silences", "/v1/alert-silences",
+              lambda i: {"matchers": [{"name": "subject_id", "value": i}], "ends_at": "2026-03-02T00:00:00Z",
+                         "comment": "maintenance"},
+              SILENCE_FIELDS, lambda i: "/v1/alert-silences?limit=100"),
+    Operation("POST", "/v1/alert-subscriptions", "/v1/alert-subscriptions",
+              lambda i: {"email": f"{i}@example.com", "kinds": ["communication"], "site_ids": ["site-1"]},
+              SUBSCRIPTION_FIELDS, lambda i: "/v1/alert-subscriptions?limit=100"),
 ]  # fmt: skip
+# A collector's heartbeat has its own hostile cases: tests/unit/test_api_heartbeats.py (nothing GETs it back).
+OWN_TESTS = frozenset({"POST /v1/collectors/{collector_id}/heartbeats"})
 BY_LABEL = {operation.label: operation for operation in OPERATIONS}
 READING_FIELDS: tuple[str, ...] = tuple(
     DOCUMENT["components"]["schemas"]["ReadingBatch"]["properties"]["readings"]["items"]["properties"]

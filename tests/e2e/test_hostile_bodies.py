@@ -15,6 +15,7 @@ import requests
 from local.serve import LocalPlatform
 from tests.hostile import (
     BY_LABEL,
+    OWN_TESTS,
     WORLD,
     field_cases,
     hostile_reading_is_rejected_alone,
@@ -61,7 +62,7 @@ def client(platform: LocalPlatform) -> HttpClient:
 
 def test_every_operation_with_a_body_is_fuzzed() -> None:
     files = {"POST /v1/imports", "PUT /v1/settings/logo"}  # file bodies: their own tests
-    assert operations_with_a_body() == {*BY_LABEL, "POST /v1/readings", *files}
+    assert operations_with_a_body() == {*BY_LABEL, "POST /v1/readings", *files, *OWN_TESTS}
 
 
 @pytest.mark.parametrize(("label", "path", "variant"), list(field_cases(STORAGE_SIZED, dates=False)))

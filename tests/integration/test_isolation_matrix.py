@@ -1,7 +1,8 @@
 """Isolation between accounts, and what each scope may do, for every route of the API (OWASP API1 and API5).
 
 Two accounts, Ada's and Bob's, each hold an object of every kind (customers, sites, meters with readings,
-tariffs of two versions, assignments, API keys). Every request goes through API Gateway as deployed: the
+tariffs of two versions, assignments, API keys, alerts, alert rules, silences, email subscriptions and a
+collector's heartbeat). Every request goes through API Gateway as deployed: the
 REQUEST authorizer (``authorizer_handler``, keys looked up in DynamoDB) and then the API handler
 (``ingest_handler``), both built from the environment as in Lambda, on moto.
 
@@ -10,7 +11,8 @@ For every route:
 - Bob's admin key with Ada's ids answers exactly what it answers for ids that exist nowhere - 404 for an id in
   the path, the same 422 for a reference in a body - and changes nothing;
 - Bob's lists hold Bob's objects only, and a cursor of Ada's listing is refused;
-- an ``ingest`` key may only send readings and imports, a ``read`` key only GET (API keys: admin only);
+- an ``ingest`` key may only send readings, imports and collectors' heartbeats, a ``read`` key only GET
+  (API keys: admin only);
 - a revoked key is refused by the authorizer itself (API Gateway answers 401).
 
 The routes come from the API's own OpenAPI document, and a test holds that list against ``ROUTES`` below, so
@@ -36,6 +38,9 @@ from moto import mock_aws
 
 from meterbill.adapters.dynamodb import build_stores, create_tables
 from meterbill.adapters.s3 import S3DocumentStore
+from meterbill.alerts.lifecycle import LifecycleRules, advance
+from meterbill.alerts.model import Finding, Subject
+from meterbill.alerts.ports import AlertStore
 from meterbill.api import authorizer, dependencies
 from meterbill.ports import Scope, Stores
 from meterbill.services.apikeys import create_account
@@ -54,6 +59,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")
 IDEMPOTENCY_TABLE: Final = "meterbill-idempotency"
 INVOICES_BUCKET: Final = "meterbill-invoices"
 API_ARN: Final = "arn:aws:execute-api:eu-central-1:123456789012:api0123456"
+ALERTS_TOPIC: Final = "meterbill-alerts"
+HEARTBEATS: Final = ("POST", "/v1/collectors/{collector_id}/heartbeats")
 
 
 # --- API Gateway in front of the two functions --------------------------------------------------------------
@@ -156,6 +163,9 @@ class Ids:
     assignment: str
     key: str = ""
     invoice: str = ""  # an issued invoice (a settlement of SETTLED days)
+    alert: str = ""  # an alert the lifecycle raised (its id holds a hash of the account)
+    silence: str = ""
+    subscription: str = ""
 
 
 @dataclass
@@ -179,6 +189,9 @@ NOBODY: Final = Ids(
     assignment="asg-nobody",
     key="0123456789abcdef",
     invoice="inv_nobody",
+    alert="0000000000000000-20260301T000000Z",
+    silence="sil_0000000000000000",
+    subscription="sub_0000000000000000",
 )  # ids that exist in no account
 IMPORT_DAY: Final = "2026-03-01"  # a NEM12 file's day on the account's meter
 READINGS_DAY: Final = "2026-03-02"  # readings sent as JSON
@@ -317,6 +330,19 @@ def populate(gateway: Gateway, account: Account, *, copies: int) -> None:
         body = {"customer_id": ids.customer, "from": start, "to": end, "reason": "move-out"}
         invoices.append(expect(gateway.send(admin, Call("POST", "/v1/invoices", body)), 201).json["id"])
     account.ids = replace(account.ids, invoice=invoices[0])
+    alerts = [
+        raise_alert(account.account_id, Subject("meter", meter_id, ids.site), hours)
+        for meter_id, hours in zip(meters, (2, 1)[:copies], strict=False)
+    ]
+    silences, subscriptions = [], []
+    for n in range(copies):
+        created = gateway.send(admin, Call("POST", "/v1/alert-silences", silence_body(ids)))
+        silences.append(expect(created, 201).json["id"])
+        subscribed = gateway.send(admin, Call("POST", "/v1/alert-subscriptions", subscription_body(ids, n)))
+        subscriptions.append(expect(subscribed, 201).json["id"])
+    expect(gateway.send(admin, Call("PUT", "/v1/alert-rules", ALERT_RULES)), 200)
+    expect(gateway.send(account.ingest, heartbeat_call(ids)), 202)
+    account.ids = replace(account.ids, alert=alerts[0], silence=silences[0], subscription=subscriptions[0])
     account.listed = {
         "/v1/customers": customers,
         "/v1/sites": sites,
@@ -325,7 +351,51 @@ def populate(gateway: Gateway, account: Account, *, copies: int) -> None:
         "/v1/tariffs": tariffs,
         "/v1/api-keys": sorted(account.key_ids),
         "/v1/invoices": sorted(invoices),
+        "/v1/alerts": sorted(alerts),
+        "/v1/alert-silences": sorted(silences),
+        "/v1/alert-subscriptions": sorted(subscriptions),
     }
+
+
+def alert_store() -> AlertStore:
+    """The API's alert store, as the handler builds it from the environment."""
+    return dependencies._alert_store_of(dependencies.backend().settings)
+
+
+def raise_alert(account_id: str, subject: Subject, hours_ago: int) -> str:
+    """A communication alert on ``subject``, raised by the lifecycle as the alerts functions raise it."""
+    store = alert_store()
+    at = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=hours_ago)
+    finding = Finding(
+        "communication", subject, "warning", True, at, f"{subject.id} is quiet", {"gap_minutes": "60"}
+    )
+    book, _ = advance(store.load_book(account_id).book, [finding], at, LifecycleRules(for_by_kind={}))
+    store.save_book(account_id, book, book.alerts, ())
+    (alert,) = (a for a in book.alerts if a.subject == subject)
+    return alert.id
+
+
+ALERT_RULES: Final = {"energy_evasion": {"min_percent": "8"}, "flat_line": {"hours": 8}}
+
+
+def silence_body(ids: Ids) -> dict[str, Any]:
+    ends = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0).isoformat()
+    return {"matchers": [{"name": "site_id", "value": ids.site}], "ends_at": ends, "comment": "maintenance"}
+
+
+def subscription_body(ids: Ids, n: int = 0) -> dict[str, Any]:
+    """An address of the account's own (SNS keeps one subscription per address and topic)."""
+    return {"email": f"ops{n}@{ids.site}.example.com", "min_severity": "warning", "site_ids": [ids.site]}
+
+
+def heartbeat_call(ids: Ids) -> Call:
+    body = {
+        "version": "1.0",
+        "spool_depth": 0,
+        "site_id": ids.site,
+        "meters": [{"meter_id": ids.meter, "error": "timeout"}],
+    }
+    return Call("POST", "/v1/collectors/col-1/heartbeats", body)
 
 
 def key_id_of(key: str) -> str:
@@ -405,6 +475,9 @@ def world() -> Iterator[World]:
                 CreateBucketConfiguration={"LocationConstraint": REGION},
                 ObjectLockEnabledForBucket=True,
             )
+            topic = boto3.client("sns", region_name=REGION).create_topic(Name=ALERTS_TOPIC)["TopicArn"]
+            patch.setenv("ALERTS_TOPIC_ARN", topic)
+            use_fake_alert_ports_until_merged(patch)
             dependencies.reset()
             authorizer.configure(None)
             try:
@@ -416,6 +489,27 @@ def world() -> Iterator[World]:
             finally:
                 dependencies.reset()
                 authorizer.configure(None)
+
+
+def use_fake_alert_ports_until_merged(patch: pytest.MonkeyPatch) -> None:
+    """The alert store on DynamoDB and the SNS subscriptions come from their own branches (issue 11); until
+    they are merged the API's builders give the fakes (one per world, every account in it), so the routes'
+    isolation is checked all the same. Delete this once ``build_alert_store`` and ``build_alert_delivery``
+    exist: the matrix then runs on moto's DynamoDB and SNS."""
+    import meterbill.adapters.dynamodb as dynamodb
+
+    if not hasattr(dynamodb, "build_alert_store"):
+        from tests.fakes.alerts import FakeAlertStore
+
+        store = FakeAlertStore()
+        patch.setattr(dependencies, "_alert_store_of", lambda settings: store)
+    try:
+        from meterbill.adapters.sns import build_alert_delivery  # noqa: F401
+    except ImportError:
+        from tests.fakes.alerts import FakeAlertSubscriptions
+
+        subscriptions = FakeAlertSubscriptions()
+        patch.setattr(dependencies, "_alert_subscriptions_of", lambda settings: subscriptions)
 
 
 def open_account(gateway: Gateway, settings: StorageSettings, name: str, copies: int) -> Account:
@@ -668,6 +762,44 @@ ROUTES: Final[Mapping[tuple[str, str], Route]] = {
             query={"from": "2026-03-01", "to": "2026-03-03", "resolution": "day"},
         ),
     ),
+    ("GET", "/v1/alerts"): Route("read", "own list", lambda ids: Call("GET", "/v1/alerts")),
+    ("GET", "/v1/alerts/{alert_id}"): Route(
+        "read", "not found", lambda ids: Call("GET", f"/v1/alerts/{ids.alert}")
+    ),
+    ("POST", "/v1/alerts/{alert_id}/ack"): Route(
+        "admin", "not found", lambda ids: Call("POST", f"/v1/alerts/{ids.alert}/ack")
+    ),
+    ("GET", "/v1/alert-rules"): Route(  # the caller's account's: a request cannot name another
+        "read", "no ids", lambda ids: Call("GET", "/v1/alert-rules")
+    ),
+    ("PUT", "/v1/alert-rules"): Route(
+        "admin", "no ids", lambda ids: Call("PUT", "/v1/alert-rules", ALERT_RULES)
+    ),
+    ("GET", "/v1/alert-silences"): Route("read", "own list", lambda ids: Call("GET", "/v1/alert-silences")),
+    ("POST", "/v1/alert-silences"): Route(  # a silence's id is the API's choice
+        "admin", "no ids", lambda ids: Call("POST", "/v1/alert-silences", silence_body(ids))
+    ),
+    ("GET", "/v1/alert-silences/{silence_id}"): Route(
+        "read", "not found", lambda ids: Call("GET", f"/v1/alert-silences/{ids.silence}")
+    ),
+    ("DELETE", "/v1/alert-silences/{silence_id}"): Route(
+        "admin", "not found", lambda ids: Call("DELETE", f"/v1/alert-silences/{ids.silence}")
+    ),
+    ("GET", "/v1/alert-subscriptions"): Route(
+        "read", "own list", lambda ids: Call("GET", "/v1/alert-subscriptions")
+    ),
+    ("POST", "/v1/alert-subscriptions"): Route(  # for the other account's site
+        "admin",
+        "unknown reference",
+        lambda ids: Call("POST", "/v1/alert-subscriptions", subscription_body(ids, 9)),
+    ),
+    ("GET", "/v1/alert-subscriptions/{subscription_id}"): Route(
+        "read", "not found", lambda ids: Call("GET", f"/v1/alert-subscriptions/{ids.subscription}")
+    ),
+    ("DELETE", "/v1/alert-subscriptions/{subscription_id}"): Route(
+        "admin", "not found", lambda ids: Call("DELETE", f"/v1/alert-subscriptions/{ids.subscription}")
+    ),
+    HEARTBEATS: Route("ingest", "unknown reference", heartbeat_call),  # the other account's site and meter
     ("GET", "/v1/customers/{customer_id}/charges/sessions"): Route(
         "read",
         "not found",
@@ -691,7 +823,19 @@ def routes(*kinds: Isolation) -> list[Any]:
 def other_accounts_ids_are_nobodys(answer: HttpAnswer, ids: Ids) -> str:
     """The answer's text with each of ``ids`` written as the id of nobody it stands for."""
     text = json.dumps({"status": answer.status, "headers": answer.headers, "body": answer.text})
-    for name in ("customer", "site", "meter", "external_meter", "tariff", "assignment", "key", "invoice"):
+    for name in (
+        "customer",
+        "site",
+        "meter",
+        "external_meter",
+        "tariff",
+        "assignment",
+        "key",
+        "invoice",
+        "alert",
+        "silence",
+        "subscription",
+    ):
         text = text.replace(getattr(ids, name), getattr(NOBODY, name))
     return text
 
@@ -704,7 +848,7 @@ def test_the_matrix_has_a_row_for_every_route_of_the_openapi_document(world: Wor
     documented = {(method.upper(), path) for path, item in document["paths"].items() for method in item}
 
     assert documented == set(ROUTES)
-    assert len(documented) == 55
+    assert len(documented) == 69
 
 
 @pytest.mark.parametrize("route", routes("not found", "unknown reference", "rejected readings"))
@@ -814,11 +958,16 @@ def test_the_openapi_document_is_the_same_for_every_key_and_for_none(world: Worl
 
 
 @pytest.mark.parametrize("route", routes())
-def test_an_ingest_key_may_only_send_readings_and_imports(world: World, route: tuple[str, str]) -> None:
+def test_an_ingest_key_may_only_send_readings_imports_and_heartbeats(
+    world: World, route: tuple[str, str]
+) -> None:
     spec = ROUTES[route]
 
     answer, writes = world.send_watching_writes(world.ada.ingest, spec.call(world.ada.ids))
 
+    if route == HEARTBEATS:  # a heartbeat is kept as received now: the one write an ingest key makes anew
+        assert (answer.status, answer.json["collector_id"]) == (202, "col-1")
+        return
     if spec.needs == "ingest":  # what it sent is stored already: a duplicate, stored once
         assert (answer.status, answer.json["accepted"], answer.json["rejected_count"]) == (200, 0, 0)
     elif spec.needs is None:
@@ -847,7 +996,7 @@ def test_the_scope_each_route_needs_follows_one_rule(world: World) -> None:
     def rule(method: str, path: str) -> Scope | None:
         if path == "/v1/openapi.json":
             return None  # public
-        if method == "POST" and path in ("/v1/readings", "/v1/imports"):
+        if method == "POST" and path in ("/v1/readings", "/v1/imports", HEARTBEATS[1]):
             return "ingest"
         if method == "GET" and not path.startswith("/v1/api-keys"):
             return "read"

@@ -22,10 +22,13 @@ from meterbill.api.dependencies import Backend
 from meterbill.ports import AccountRecord, Scope
 from meterbill.settings import ApiSettings, StorageSettings
 from tests.fakes import FakeStores, fixed_clock
+from tests.fakes.alerts import FakeAlertStore, FakeAlertSubscriptions, FakeAlertWorkQueue
 
+ALERTS_TOPIC = "arn:aws:sns:eu-central-1:123456789012:meterbill-alerts"
 SETTINGS = ApiSettings(
     storage=StorageSettings(catalog_table="catalog", readings_table="readings", region="eu-central-1"),
     idempotency_table="idempotency",
+    alerts_topic_arn=ALERTS_TOPIC,  # subscriptions are offered; no alerts queue: ingest sends nothing
 )
 ACCOUNT = "acc_a"
 OTHER_ACCOUNT = "acc_b"
@@ -180,6 +183,15 @@ class ApiClient:
         return self.request("DELETE", path, **options)
 
 
+@dataclass(frozen=True)
+class AlertFakes:
+    """The alert ports behind the handler: the store, the topic's subscriptions and the readings queue."""
+
+    store: FakeAlertStore = field(default_factory=FakeAlertStore)
+    subscriptions: FakeAlertSubscriptions = field(default_factory=FakeAlertSubscriptions)
+    queue: FakeAlertWorkQueue = field(default_factory=FakeAlertWorkQueue)
+
+
 def no_idempotency_store() -> BasePersistenceLayer:
     raise AssertionError("this test sends no Idempotency-Key")
 
@@ -189,14 +201,26 @@ def configure_backend(
     *,
     settings: ApiSettings = SETTINGS,
     idempotency: Callable[[], BasePersistenceLayer] = no_idempotency_store,
+    alerts: AlertFakes | None = None,
 ) -> None:
+    alert_fakes = alerts or AlertFakes()
     dependencies.configure(
-        Backend(settings=settings, stores=fakes.ports(), idempotency=idempotency, clock=fixed_clock)
+        Backend(
+            settings=settings,
+            stores=fakes.ports(),
+            idempotency=idempotency,
+            clock=fixed_clock,
+            alert_store=lambda: alert_fakes.store,
+            alert_subscriptions=lambda: alert_fakes.subscriptions,
+            alert_queue=lambda: alert_fakes.queue,
+        )
     )
 
 
 @contextmanager
-def fake_backend() -> Iterator[FakeStores]:
+def fake_backend(
+    *, settings: ApiSettings = SETTINGS, alerts: AlertFakes | None = None
+) -> Iterator[FakeStores]:
     """The handler's stores are these fakes (and its clock the fakes' fixed clock) until the block ends.
 
     Each test module turns this into its ``fakes`` fixture:
@@ -205,7 +229,7 @@ def fake_backend() -> Iterator[FakeStores]:
     stores = FakeStores.empty()
     for account in (ACCOUNT, OTHER_ACCOUNT):  # a key's account exists, as the authorizer found it
         stores.accounts.create(AccountRecord(account, account, fixed_clock()))
-    configure_backend(stores)
+    configure_backend(stores, settings=settings, alerts=alerts)
     try:
         yield stores
     finally:

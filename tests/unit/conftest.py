@@ -7,11 +7,17 @@ from collections.abc import Iterator
 import pytest
 
 from tests.fakes import FakeStores
-from tests.unit.api_support import fake_backend
+from tests.unit.api_support import AlertFakes, fake_backend
 
 
 @pytest.fixture
-def fakes() -> Iterator[FakeStores]:
+def alerts() -> AlertFakes:
+    """The alert ports behind the API handler for one test (the store, SNS subscriptions, readings queue)."""
+    return AlertFakes()
+
+
+@pytest.fixture
+def fakes(alerts: AlertFakes) -> Iterator[FakeStores]:
     """The in-memory stores behind the API handler for one test."""
-    with fake_backend() as stores:
+    with fake_backend(alerts=alerts) as stores:
         yield stores

@@ -12,6 +12,7 @@ import pytest
 
 from tests.hostile import (
     BY_LABEL,
+    OWN_TESTS,
     PROBLEM_JSON,
     VALUES,
     WORLD,
@@ -61,7 +62,7 @@ def client() -> Iterator[HandlerClient]:
 def test_every_operation_with_a_body_is_fuzzed() -> None:
     # readings and the two file bodies (an import, a logo) have their own tests
     files = {"POST /v1/imports", "PUT /v1/settings/logo"}
-    assert operations_with_a_body() == {*BY_LABEL, "POST /v1/readings", *files}
+    assert operations_with_a_body() == {*BY_LABEL, "POST /v1/readings", *files, *OWN_TESTS}
 
 
 @pytest.mark.parametrize(("label", "path", "variant"), list(field_cases(tuple(VALUES), dates=True)))

@@ -10,6 +10,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from meterbill.alerts.ports import AlertWorkQueue, ReadingsArrived
 from meterbill.errors import StorageUnavailableError
 from meterbill.ports import WorkQueue
 
@@ -59,3 +60,27 @@ def send_json_batches(
                 break
         if pending:
             raise StorageUnavailableError(f"SQS refused {len(pending)} {what} after {attempts} attempts")
+
+
+class SqsAlertWorkQueue(AlertWorkQueue):
+    """The alerts' readings queue: one message per ``ReadingsArrived`` (its ``to_json()`` as the body)."""
+
+    def __init__(
+        self, queue_url: str, *, region: str | None, endpoint_url: str | None = None, client: Any = None
+    ) -> None:
+        self.queue_url = queue_url
+        self._region = region
+        self._endpoint_url = endpoint_url
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3  # only a request that stored readings pays for it
+
+            self._client = boto3.client("sqs", region_name=self._region, endpoint_url=self._endpoint_url)
+        return self._client
+
+    def send(self, items: Sequence[ReadingsArrived]) -> None:
+        bodies = [json.loads(item.to_json()) for item in items]
+        send_json_batches(self.client, self.queue_url, bodies, what="readings-arrived messages")

@@ -24,6 +24,7 @@ from meterbill.api import gate, problems
 from meterbill.api.dependencies import LAMBDA_CONTEXT, backend
 from meterbill.api.problems import MethodNotAllowedError
 from meterbill.api.routes import (
+    alerts,
     api_keys,
     catalog,
     exchanges,
@@ -133,6 +134,7 @@ def create_app() -> MeterbillApi:
         reports.router,
         settings.router,
         invoices.router,
+        alerts.router,
     ):
         app.include_router(router)
 

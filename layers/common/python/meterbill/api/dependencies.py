@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Final
 from aws_lambda_powertools.event_handler import Depends, Request
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from meterbill.api.problems import FeatureNotConfiguredError
 from meterbill.errors import UnauthorizedError
 from meterbill.ports import DeliveryQueue, DeliveryWork, Stores
 from meterbill.services.apikeys import ALL_SCOPES, Principal, require_scope, required_scope
@@ -28,6 +29,8 @@ from meterbill.settings import ApiSettings
 
 if TYPE_CHECKING:  # powertools' idempotency package loads boto3: only a request with an Idempotency-Key pays
     from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
+
+    from meterbill.alerts.ports import AlertStore, AlertSubscriptions, AlertWorkQueue
 
 NO_KEY: Final = "this route needs an API key: Authorization: Bearer <key>"
 LAMBDA_CONTEXT: Final = "lambda_context"  # where the resolver leaves the Lambda context (``Request.context``)
@@ -47,6 +50,11 @@ class Backend:
     clock: Callable[[], datetime] = field(default=utc_now)
     # The email queue (resends); None: the one the settings name (EMAIL_QUEUE_URL), made on first use.
     email_queue: Callable[[], DeliveryQueue] | None = None
+    # The alert ports; None: built from the settings on first use (the alert store on the catalog table, the
+    # alerts topic's subscriptions, the alerts' readings queue).
+    alert_store: Callable[[], AlertStore] | None = None
+    alert_subscriptions: Callable[[], AlertSubscriptions] | None = None
+    alert_queue: Callable[[], AlertWorkQueue] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +85,27 @@ class Caller:
         backend = self.backend
         make = backend.email_queue or (lambda: _email_queue_of(backend.settings))
         return LazyQueue(make)
+
+    def alert_store(self) -> AlertStore:
+        backend = self.backend
+        return (backend.alert_store or (lambda: _alert_store_of(backend.settings)))()
+
+    def alert_subscriptions(self) -> AlertSubscriptions:
+        """The alerts topic's email subscriptions; ``FeatureNotConfiguredError`` (501) when the deployment has
+        no alerts topic (``ALERTS_TOPIC_ARN``)."""
+        backend = self.backend
+        if not backend.settings.alerts_topic_arn:
+            raise FeatureNotConfiguredError(
+                "email subscriptions to alerts", "ALERTS_TOPIC_ARN", "this deployment has no alerts topic"
+            )
+        return (backend.alert_subscriptions or (lambda: _alert_subscriptions_of(backend.settings)))()
+
+    def alert_queue(self) -> AlertWorkQueue | None:
+        """The alerts' readings queue, or None when the deployment has none (``ALERTS_QUEUE_URL``)."""
+        backend = self.backend
+        if not backend.settings.alerts_queue_url:
+            return None
+        return (backend.alert_queue or (lambda: _alert_queue_of(backend.settings)))()
 
 
 _configured: Backend | None = None
@@ -132,6 +161,34 @@ def _email_queue_of(settings: ApiSettings) -> DeliveryQueue:
         raise RuntimeError("EMAIL_QUEUE_URL is not set")
     return SqsDeliveryQueue(
         settings.email_queue_url, region=settings.storage.region, endpoint_url=settings.sqs_endpoint_url
+    )
+
+
+@cache
+def _alert_store_of(settings: ApiSettings) -> AlertStore:
+    from meterbill.adapters.dynamodb import build_alert_store  # type: ignore[attr-defined,unused-ignore]
+
+    store: AlertStore = build_alert_store(settings.storage)
+    return store
+
+
+@cache
+def _alert_subscriptions_of(settings: ApiSettings) -> AlertSubscriptions:
+    from meterbill.adapters.sns import build_alert_delivery  # type: ignore[import-not-found,unused-ignore]
+
+    delivery = build_alert_delivery(
+        settings.alerts_topic_arn, settings.storage.region, settings.sns_endpoint_url
+    )
+    subscriptions: AlertSubscriptions = delivery.subscriptions
+    return subscriptions
+
+
+@cache
+def _alert_queue_of(settings: ApiSettings) -> AlertWorkQueue:
+    from meterbill.adapters.sqs import SqsAlertWorkQueue
+
+    return SqsAlertWorkQueue(
+        settings.alerts_queue_url, region=settings.storage.region, endpoint_url=settings.sqs_endpoint_url
     )
 
 

@@ -24,8 +24,8 @@ Metering and billing for an account: collectors push readings, back offices mana
 assignments and tariffs, tools read usage and preview bills.
 
 Authenticate with an API key: `Authorization: Bearer mb_...`. A key's scopes decide what it may do: `admin`
-everything in its account, `ingest` only POST readings and imports, `read` only GET. DELETE of an API key
-revokes it: the key stays readable with `state: revoked`, for the record.
+everything in its account, `ingest` only POST readings, imports and collectors' heartbeats, `read` only GET.
+DELETE of an API key revokes it: the key stays readable with `state: revoked`, for the record.
 
 Numbers are exact: JSON numbers are read as decimals; quantities and money are answered as decimal strings.
 Lists are paged: `?limit=` (1-100, default 50) and `?cursor=` from the previous page's `next_cursor`.
@@ -44,6 +44,7 @@ TAGS: Final = (
     "invoices",
     "reports",
     "settings",
+    "alerts",
     "api-keys",
     "documents",
 )
@@ -63,6 +64,7 @@ _REASONS: Final = {
     415: "the body's Content-Type is not one this route takes",
     422: "the request is well-formed but not acceptable; errors[] names each field and the reason",
     500: "a fault of ours; it has been logged",
+    501: "this deployment lacks the setting the route needs (the alerts topic); not worth retrying until set",
     503: "storage is busy or unavailable; retry after Retry-After seconds",
 }
 
@@ -100,7 +102,8 @@ def _describe_errors(method: str, operation: dict[str, Any], *, conflicts: bool)
     responses: dict[str, Any] = operation.setdefault("responses", {})
     if "204" in responses:  # no body, so no media type (powertools describes a JSON null)
         responses["204"] = {"description": "done; the answer has no body"}
-    declared = {int(code) for code in responses if code.startswith("4")}  # a route's own, e.g. a GET's 409
+    # A route's own, e.g. a GET's 409, or 501 for a route that needs a setting.
+    declared = {int(code) for code in responses if code.startswith("4") or code == "501"}
     for code in [code for code in responses if code.startswith(("4", "5"))]:
         del responses[code]
     public = operation.get("security") == []

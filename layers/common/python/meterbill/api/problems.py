@@ -20,6 +20,7 @@ If-Match is not the current ETag (``PreconditionFailedError``)          412
 a body over the size limit (``ContentTooLargeError``)                   413
 a media type the route does not take                                    415
 a well-formed request that is not acceptable (validation, services)     422
+an unset setting of the deployment (``FeatureNotConfiguredError``)      501
 the store is throttled or down (``StorageUnavailableError``)            503
 ====================================================================  ======
 
@@ -96,6 +97,15 @@ class AllReadingsRejectedError(MeterbillError):
         self.report = report
         self.where = where
         self.headers = headers
+
+
+class FeatureNotConfiguredError(MeterbillError):
+    """A route this deployment cannot serve for want of a setting (501): not the caller's fault, and not
+    worth retrying until the operator sets it."""
+
+    def __init__(self, feature: str, setting: str, reason: str) -> None:
+        super().__init__(f"{feature} are not available: {reason} ({setting} is not set)")
+        self.setting = setting
 
 
 class IdempotencyKeyReusedError(MeterbillError):
@@ -224,6 +234,8 @@ def problem_for(error: Exception) -> Problem:
             return Problem(
                 HTTPStatus.METHOD_NOT_ALLOWED, str(error), headers={"Allow": ", ".join(error.allowed)}
             )
+        case FeatureNotConfiguredError():
+            return Problem(HTTPStatus.NOT_IMPLEMENTED, str(error))
         case ContentTooLargeError():
             return Problem(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, str(error))
         case UnsupportedMediaTypeError():

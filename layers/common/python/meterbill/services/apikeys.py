@@ -6,8 +6,8 @@ account; the secret (43 URL-safe characters, 256 random bits) is never stored, o
 with a per-key salt. The secret is random, not a password, so no slow hash is needed against guessing; a
 modest iteration count keeps the authorizer fast (under 1 ms per check on the development machine).
 
-Scopes: ``admin`` may do everything in its account, ``ingest`` only send readings and imports (what a
-collector gets), ``read`` only GET. A key may hold several.
+Scopes: ``admin`` may do everything in its account, ``ingest`` only send readings, imports and a collector's
+heartbeats (what a collector gets), ``read`` only GET. A key may hold several.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ INVALID_KEY: Final = "invalid API key"
 
 _KEY_TEXT = re.compile(r"^mb_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
 _INGEST_PATHS = ("/v1/readings", "/v1/imports")
+# A collector's heartbeat: the path as sent (one segment of id) or the route's template (<collector_id>).
+_HEARTBEAT_PATH = re.compile(r"^/v1/collectors/[^/]+/heartbeats$")
 _KEY_PATHS = ("/v1/api-keys",)
 _READ_METHODS = frozenset({"GET", "HEAD"})
 # Hashed when the key id is unknown or malformed, so that such a key costs as much time as a known one.
@@ -164,12 +166,12 @@ def require_scope(principal_scopes: Iterable[Scope], needed: Scope) -> None:
 
 
 def required_scope(method: str, path: str) -> Scope:
-    """The scope a request needs: sending readings and imports needs ``ingest``; managing API keys ``admin``
-    (even reading them); any other GET ``read``; every other change ``admin``."""
+    """The scope a request needs: sending readings, imports and a collector's heartbeats needs ``ingest``;
+    managing API keys ``admin`` (even reading them); any other GET ``read``; every other change ``admin``."""
     verb = method.upper()
     if _under(path, _KEY_PATHS):
         return "admin"
-    if verb == "POST" and _under(path, _INGEST_PATHS):
+    if verb == "POST" and (_under(path, _INGEST_PATHS) or _HEARTBEAT_PATH.match(path)):
         return "ingest"
     if verb in _READ_METHODS:
         return "read"

@@ -88,6 +88,16 @@ class Rejection:
 
 
 @dataclass(frozen=True, slots=True)
+class NewReadings:
+    """The readings a request stored now (new, or replacing an earlier version): whose, and their timestamps'
+    span - what the alerts' readings worker is told (``ReadingsArrived``)."""
+
+    meter_ids: tuple[str, ...]  # sorted, each once
+    earliest: datetime
+    latest: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class IngestReport:
     """``accepted`` readings were stored now - ``replaced`` of them replaced an earlier version of their
     interval (a correction) -, ``duplicates`` had been stored before; ``rejected`` lists the rejected items in
@@ -98,6 +108,8 @@ class IngestReport:
     rejected: list[Rejection] = field(default_factory=list)
     rejected_count: int = 0
     replaced: int = 0
+    # None: nothing was stored now. Not compared: two reports of the same counts and rejections are equal.
+    new_readings: NewReadings | None = field(default=None, compare=False)
 
     @property
     def all_rejected(self) -> bool:
@@ -200,6 +212,9 @@ class _Batch:
     accepted: int = 0
     duplicates: int = 0
     replaced: int = 0
+    new_meters: set[str] = field(default_factory=set)
+    earliest: datetime | None = None
+    latest: datetime | None = None
 
     def add(
         self, index: int, named: str, item: ReadingIn, meter: Meter | None, unit: str | None = None
@@ -232,6 +247,11 @@ class _Batch:
             self.accepted += len(put.written)
             self.duplicates += len(put.duplicates)
             self.replaced += len(put.replaced)
+            for position in put.written:
+                reading = self.valid[position]
+                self.new_meters.add(reading.meter_id)
+                self.earliest = min(self.earliest or reading.timestamp, reading.timestamp)
+                self.latest = max(self.latest or reading.timestamp, reading.timestamp)
             for position in put.outranked:
                 index, named = self.valid_items[position]
                 self._reject(Rejection(index, named, "quality", _outranked(self.valid[position])))
@@ -241,8 +261,16 @@ class _Batch:
         return self
 
     def report(self) -> IngestReport:
+        new_readings = None
+        if self.new_meters and self.earliest is not None and self.latest is not None:
+            new_readings = NewReadings(tuple(sorted(self.new_meters)), self.earliest, self.latest)
         return IngestReport(
-            self.accepted, self.duplicates, list(self.rejected), self.rejected_count, self.replaced
+            self.accepted,
+            self.duplicates,
+            list(self.rejected),
+            self.rejected_count,
+            self.replaced,
+            new_readings,
         )
 
 

@@ -14,7 +14,7 @@ from meterbill.api.dependencies import AuthorizedCaller
 from meterbill.api.gate import FILE_MEDIA_TYPES
 from meterbill.api.idempotency import Answer, once
 from meterbill.api.routes.common import IdempotencyKey, new_router
-from meterbill.api.routes.readings import ingest_response
+from meterbill.api.routes.readings import announce_new_readings, ingest_response
 from meterbill.api.schemas import IngestAnswer
 
 router = new_router()
@@ -67,6 +67,7 @@ def post_import(
             meter_id=meter_id,
             future_tolerance=timedelta(seconds=caller.settings.future_tolerance_seconds),
         )
+        announce_new_readings(caller, report)
         status = 422 if report.all_rejected else 200
         return Answer(status, IngestAnswer.of(report).model_dump(mode="json"))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, cast
 
-from aws_lambda_powertools import Metrics
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Request, Response
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # the ingest service loads the file readers too: the first ba
 
 router = new_router()
 metrics = Metrics(namespace=METRICS_NAMESPACE)  # one metric set per process: the handler publishes it
+logger = Logger(child=True)  # the handler's Logger (POWERTOOLS_SERVICE_NAME) writes it
 
 WHOLE_ITEM = "reading"  # how a rejection names an item that is not an object at all
 COUNT_METRICS = (
@@ -55,6 +56,7 @@ def post_readings(
 
     def run() -> Answer:
         report = store_batch(batch, caller)
+        announce_new_readings(caller, report)
         status = 422 if report.all_rejected else 200
         return Answer(status, IngestAnswer.of(report).model_dump(mode="json"))
 
@@ -123,7 +125,30 @@ def store_batch(batch: ReadingBatch, caller: Caller) -> IngestReport:
         rejected=sorted([*rejected, *checked], key=lambda r: r.index),
         rejected_count=report.rejected_count + len(rejected),
         replaced=report.replaced,
+        new_readings=report.new_readings,
     )
+
+
+def announce_new_readings(caller: Caller, report: IngestReport) -> None:
+    """Tells the alerts' readings worker, in one message, which meters got readings now (when the deployment
+    has its queue, ALERTS_QUEUE_URL). A failed send is logged and the request goes on: the alerts' schedule
+    judges every meter anyway, only later. A replayed request (Idempotency-Key) stores nothing and sends
+    nothing."""
+    new = report.new_readings
+    if new is None:
+        return
+    try:
+        queue = caller.alert_queue()
+        if queue is None:
+            return
+        from meterbill.alerts.ports import ReadingsArrived
+
+        queue.send([ReadingsArrived(caller.account, new.meter_ids, new.earliest, new.latest)])
+    except Exception:
+        logger.exception(
+            "could not queue ReadingsArrived; the alerts' schedule will judge these meters",
+            extra={"account": caller.account, "meters": len(new.meter_ids)},
+        )
 
 
 def _rejection(index: int, raw: object, err: ValidationError) -> Rejection:
