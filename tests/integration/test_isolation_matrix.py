@@ -477,7 +477,6 @@ def world() -> Iterator[World]:
             )
             topic = boto3.client("sns", region_name=REGION).create_topic(Name=ALERTS_TOPIC)["TopicArn"]
             patch.setenv("ALERTS_TOPIC_ARN", topic)
-            use_fake_alert_ports_until_merged(patch)
             dependencies.reset()
             authorizer.configure(None)
             try:
@@ -489,27 +488,6 @@ def world() -> Iterator[World]:
             finally:
                 dependencies.reset()
                 authorizer.configure(None)
-
-
-def use_fake_alert_ports_until_merged(patch: pytest.MonkeyPatch) -> None:
-    """The alert store on DynamoDB and the SNS subscriptions come from their own branches (issue 11); until
-    they are merged the API's builders give the fakes (one per world, every account in it), so the routes'
-    isolation is checked all the same. Delete this once ``build_alert_store`` and ``build_alert_delivery``
-    exist: the matrix then runs on moto's DynamoDB and SNS."""
-    import meterbill.adapters.dynamodb as dynamodb
-
-    if not hasattr(dynamodb, "build_alert_store"):
-        from tests.fakes.alerts import FakeAlertStore
-
-        store = FakeAlertStore()
-        patch.setattr(dependencies, "_alert_store_of", lambda settings: store)
-    try:
-        from meterbill.adapters.sns import build_alert_delivery  # noqa: F401
-    except ImportError:
-        from tests.fakes.alerts import FakeAlertSubscriptions
-
-        subscriptions = FakeAlertSubscriptions()
-        patch.setattr(dependencies, "_alert_subscriptions_of", lambda settings: subscriptions)
 
 
 def open_account(gateway: Gateway, settings: StorageSettings, name: str, copies: int) -> Account:
