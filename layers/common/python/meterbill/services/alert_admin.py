@@ -44,6 +44,7 @@ from meterbill.alerts.ports import (
 )
 from meterbill.alerts.rules import AlertRules
 from meterbill.alerts.silences import Matcher, Silence
+from meterbill.alerts.subscriptions import SubscriptionRequest
 from meterbill.errors import InvalidInputError, InvalidStateError, NotFoundError
 from meterbill.ports import CatalogStore, Page
 from meterbill.services.common import check_page_size
@@ -54,7 +55,6 @@ SUBJECT_KINDS: Final[tuple[SubjectKind, ...]] = get_args(SubjectKind)
 # The rules document is one DynamoDB item (at most 400 KB, with its keys and ETag).
 MAX_RULES_BYTES: Final = 350_000
 # SNS: "the total combination of values must not exceed 150" (the product of each attribute's value count).
-MAX_FILTER_COMBINATIONS: Final = 150
 MAX_HEARTBEAT_METERS: Final = 500
 NOT_A_CURSOR: Final = "is not a cursor of this listing"
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")  # domain.Id
@@ -253,10 +253,9 @@ def subscribe(
     digits) is kept with the SNS subscription's ARN. ``subscriptions`` gives the port once the request is
     known to be valid (a deployment without an alerts topic refuses only then)."""
     _aware(now)
-    chosen_kinds = _unique("kinds", kinds or ())
-    chosen_sites = None if site_ids is None else _unique("site_ids", site_ids)
-    if site_ids is not None and not chosen_sites:
-        raise InvalidInputError("site_ids", "give at least one site, or leave the field out for every site")
+    sites = None if site_ids is None else tuple(site_ids)
+    request = SubscriptionRequest(email, tuple(kinds or ()), min_severity, sites)  # names the bad field
+    chosen_kinds, chosen_sites = request.kinds, request.site_ids
     for index, site_id in enumerate(chosen_sites or ()):
         if not _exists(account, "site", site_id, catalog):
             raise InvalidInputError(f"site_ids[{index}]", f"no site {site_id!r}")
@@ -265,7 +264,7 @@ def subscribe(
             raise InvalidInputError(
                 "email", f"is subscribed already ({known.id}): change that subscription by deleting it first"
             )
-    policy = _filter_policy(account, chosen_kinds, min_severity, chosen_sites)
+    policy = request.filter_policy(account)
     port = subscriptions()
     arn = port.subscribe_email(email, policy)
     record = SubscriptionRecord(
@@ -283,47 +282,6 @@ def subscribe(
         port.unsubscribe(arn)  # no subscription without its record: nobody could delete it
         raise
     return SubscriptionView(record, port.status(arn))
-
-
-def _filter_policy(
-    account: str, kinds: Sequence[AlertKind], min_severity: Severity, site_ids: Sequence[str] | None
-) -> dict[str, list[str]]:
-    """The SNS filter policy (``FilterPolicyScope`` MessageAttributes) of a subscription, per the design:
-    ``{"account_id": [A], "severity": [every severity >= min_severity], "kind": [kinds] (omitted: every
-    kind), "site_id": [site ids] (omitted: every site)}``. The same as ``alerts.subscriptions.filter_policy``
-    (the SNS branch's), which replaces this at the merge."""
-    _check_size(kinds, min_severity, site_ids)
-    policy: dict[str, list[str]] = {"account_id": [account], "severity": _severities_from(min_severity)}
-    if not _every_kind(kinds):
-        policy["kind"] = list(kinds)
-    if site_ids is not None:
-        policy["site_id"] = list(site_ids)
-    return policy
-
-
-def _severities_from(min_severity: Severity) -> list[str]:
-    return list(SEVERITIES[SEVERITIES.index(min_severity) :])
-
-
-def _every_kind(kinds: Sequence[str]) -> bool:
-    return not kinds or set(kinds) == set(ALERT_KINDS)
-
-
-def _check_size(kinds: Sequence[str], min_severity: Severity, site_ids: Sequence[str] | None) -> None:
-    """SNS refuses a policy whose value arrays multiply to more than ``MAX_FILTER_COMBINATIONS``."""
-    kind_values = 1 if _every_kind(kinds) else len(kinds)
-    severity_values = len(_severities_from(min_severity))
-    site_values = len(site_ids) if site_ids else 1
-    combinations = kind_values * severity_values * site_values
-    if combinations <= MAX_FILTER_COMBINATIONS:
-        return
-    most = MAX_FILTER_COMBINATIONS // (kind_values * severity_values)
-    raise InvalidInputError(
-        "site_ids",
-        f"{site_values} sites x {kind_values} kinds x {severity_values} severities make {combinations} "
-        f"filter combinations; SNS allows at most {MAX_FILTER_COMBINATIONS}: name at most {most} sites "
-        "with these kinds and min_severity (or fewer kinds, a higher min_severity, or every site)",
-    )
 
 
 def list_subscriptions(
