@@ -3,10 +3,11 @@ the topic is also written into the mail folder (``local/mail.py``'s, default ``.
 each email subscriber whose filter policy admits it would receive from SNS: sender "AWS Notifications",
 the message's subject, its body and SNS's unsubscribe footer.
 
-``MailingAlertPublisher`` wraps the real publisher (``SnsAlertPublisher`` on moto): it publishes, then
-reads the topic's email subscriptions (``sns_email_subscribers``: ListSubscriptionsByTopic and
-GetSubscriptionAttributes) and writes ``<UTC time>-alert-<recipient>-<SNS message id>.eml`` per admitted
-subscriber, matching with ``alerts.subscriptions.admits`` (SNS's rules for the policies meterbill writes).
+``local.alerts.deliver_alert_mail`` reads what the topic published (from a queue subscribed to it) and the
+topic's email subscriptions (``sns_email_subscribers``: ListSubscriptionsByTopic and
+GetSubscriptionAttributes), and ``write_alert_mail`` writes ``<UTC time>-alert-<recipient>-<SNS message
+id>.eml`` per admitted subscriber, matching with ``alerts.subscriptions.admits`` (SNS's rules for the
+policies meterbill writes).
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any, Final
 
-from meterbill.adapters.sns import PENDING_ARN, SnsAlertPublisher, SnsAlertSubscriptions
-from meterbill.alerts.ports import AlertMessage, AlertPublisher
+from meterbill.adapters.sns import PENDING_ARN, SnsAlertSubscriptions
+from meterbill.alerts.ports import AlertMessage
 from meterbill.alerts.subscriptions import admits
 
 SENDER: Final = "AWS Notifications <no-reply@sns.amazonaws.com>"
@@ -100,40 +101,3 @@ def write_alert_mail(
         path.write_bytes(alert_email(message, subscriber, at=at).as_bytes())
         written.append(path)
     return written
-
-
-class MailingAlertPublisher(AlertPublisher):
-    """Publishes through ``inner``, then writes the emails SNS would send (``write_alert_mail``). A failure
-    to write mail is logged: the message is published all the same."""
-
-    def __init__(
-        self,
-        inner: AlertPublisher,
-        mail_dir: Path,
-        subscriptions_source: SubscribersSource,
-        *,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self.inner = inner
-        self.mail_dir = mail_dir
-        self.subscriptions_source = subscriptions_source
-        self.clock = clock
-
-    def publish(self, message: AlertMessage) -> str:
-        message_id = self.inner.publish(message)
-        try:
-            write_alert_mail(self.mail_dir, message, message_id, self.subscriptions_source(), at=self.clock())
-        except Exception:  # the local mail folder is a convenience; SNS has the message
-            logger.exception("writing the alert emails of message %s failed", message_id)
-        return message_id
-
-
-def local_alert_publisher(
-    topic_arn: str, *, region: str, endpoint_url: str | None, mail_dir: Path
-) -> MailingAlertPublisher:
-    """The alerts publisher of ``meterbill serve``: SNS on moto at ``endpoint_url``, mail in ``mail_dir``."""
-    return MailingAlertPublisher(
-        SnsAlertPublisher(topic_arn, region, endpoint_url),
-        mail_dir,
-        sns_email_subscribers(SnsAlertSubscriptions(topic_arn, region, endpoint_url)),
-    )

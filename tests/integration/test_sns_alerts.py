@@ -25,7 +25,7 @@ from botocore.stub import Stubber
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sns.models import sns_backends
 
-from local.alert_mail import SENDER, MailingAlertPublisher, footer, sns_email_subscribers
+from local.alert_mail import SENDER, footer, sns_email_subscribers, write_alert_mail
 from meterbill.adapters.sns import SnsAlertPublisher, SnsAlertSubscriptions, build_alert_delivery
 from meterbill.alerts.lifecycle import Alert, Notification, NotificationItem, Reason
 from meterbill.alerts.messages import render
@@ -365,14 +365,13 @@ def test_the_local_mail_folder_gets_the_email_of_each_admitted_subscriber_only(
     a_arn = subscriptions.subscribe_email(A_EMAIL, A_REQUEST.filter_policy("acct-a"))
     b_arn = subscriptions.subscribe_email(B_EMAIL, B_REQUEST.filter_policy("acct-b"))
     subscribe_queue(topic, "a", A_POLICY)  # not an email subscription: no mail for it
-    publisher = MailingAlertPublisher(
-        SnsAlertPublisher(topic.arn, REGION),
-        tmp_path / "mail",
-        sns_email_subscribers(subscriptions),
-        clock=lambda: datetime(2026, 3, 2, 8, 0, 30, 123456, tzinfo=UTC),
-    )
+    publisher = SnsAlertPublisher(topic.arn, REGION)
+    subscribers = sns_email_subscribers(subscriptions)()
+    at = datetime(2026, 3, 2, 8, 0, 30, 123456, tzinfo=UTC)
 
     ids = [publisher.publish(m) for m in MESSAGES]
+    for message, message_id in zip(MESSAGES, ids, strict=True):
+        write_alert_mail(tmp_path / "mail", message, message_id, subscribers, at=at)
 
     files = sorted((tmp_path / "mail").iterdir())
     expected = sorted(
@@ -389,17 +388,3 @@ def test_the_local_mail_folder_gets_the_email_of_each_admitted_subscriber_only(
         assert isinstance(mail, EmailMessage)
         assert mail.get_content() == MESSAGES[n].body + footer(arn)
     assert len(backend_topic(topic).sent_notifications) == 6  # every message published, mailed or not
-
-
-def test_a_mail_folder_that_cannot_be_written_does_not_fail_the_publish(topic: Topic, tmp_path: Path) -> None:
-    blocker = tmp_path / "mail"
-    blocker.write_text("a file where the folder should be")
-    subscriptions = SnsAlertSubscriptions(topic.arn, REGION)
-    subscriptions.subscribe_email(A_EMAIL, A_POLICY)
-    publisher = MailingAlertPublisher(
-        SnsAlertPublisher(topic.arn, REGION), blocker, sns_email_subscribers(subscriptions)
-    )
-
-    message_id = publisher.publish(MESSAGES[0])
-
-    assert [s[0] for s in backend_topic(topic).sent_notifications] == [message_id]
