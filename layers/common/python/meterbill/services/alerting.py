@@ -180,7 +180,7 @@ def _step(
         loaded = store.load_book(account)
         leftover = _publish(loaded.unsent, publisher, render)
         report.republished = len(loaded.unsent) - len(leftover)
-        book = loaded.book
+        book = _with_held_alerts(account, loaded.book, store)
         open_fps = {a.fingerprint for a in book.alerts if a.open}
         kept = [f for f in judge(book) if f.active or fingerprint(account, f.kind, f.subject) in open_fps]
         report.findings = len(kept)
@@ -209,6 +209,23 @@ def _step(
     finally:
         store.release(account, owner)
     return report
+
+
+def _with_held_alerts(account: str, book: AlertBook, store: AlertStore) -> AlertBook:
+    """The book with the alerts its outbox still holds notices of: ``load_book`` loads only open alerts, but
+    a resolve notice waiting for ``group_wait`` belongs to an alert that is resolved by now, and the flush
+    sends the alert as it is."""
+    known = {a.id for a in book.alerts}
+    missing = sorted({h.alert_id for h in book.outbox} - known)
+    if not missing:
+        return book
+    held = []
+    for alert_id in missing:
+        try:
+            held.append(store.get_alert(account, alert_id))
+        except NotFoundError:  # gone (never expected): drop its notice rather than fail every step
+            book = replace(book, outbox=tuple(h for h in book.outbox if h.alert_id != alert_id))
+    return replace(book, alerts=(*book.alerts, *held))
 
 
 def _publish(

@@ -1,0 +1,479 @@
+"""The alert passes on the fakes with a test clock: the 5-minute schedule over a small catalog whose
+readings arrive as time passes, the readings worker, and a test renderer standing in for
+``alerts.messages.render`` (written in parallel)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from meterbill.alerts.communication import Heartbeat, MeterStatus
+from meterbill.alerts.lifecycle import Alert, Notification, fingerprint
+from meterbill.alerts.model import Subject
+from meterbill.alerts.ports import AlertMessage, CollectorHeartbeat, ReadingsArrived
+from meterbill.alerts.silences import Matcher, Silence
+from meterbill.domain import Meter, Site
+from meterbill.errors import StorageUnavailableError
+from meterbill.ports import AccountRecord, RatedDay, RawReading
+from meterbill.services import catalog as catalog_service
+from meterbill.services.alerting import (
+    AlertSources,
+    LeaseHeldError,
+    PassReport,
+    readings_arrived,
+    scheduled_pass,
+)
+from meterbill.timeutil import local_midnight
+from tests.fakes import FakeAccountStore, FakeCatalogStore, FakeMeteringStore, FakeReadingStore
+from tests.fakes.alerts import FakeAlertPublisher, FakeAlertStore
+
+A = "acc-a"
+B = "acc-b"
+BERLIN = ZoneInfo("Europe/Berlin")
+FIVE = timedelta(minutes=5)
+QUARTER = timedelta(minutes=15)
+
+
+def render(notification: Notification) -> AlertMessage:
+    """A stand-in for ``alerts.messages.render``: what the tests assert on, as message attributes."""
+    return AlertMessage(
+        subject=notification.title[:100],
+        body=json.dumps([{"reason": i.reason, "alert_id": i.alert.id} for i in notification.items]),
+        attributes={
+            "account_id": notification.account_id,
+            "site_id": notification.site_id or "none",
+            "at": notification.at.isoformat(),
+            "reasons": ",".join(i.reason for i in notification.items),
+            "kinds": ",".join(i.alert.kind for i in notification.items),
+            "alert_ids": ",".join(i.alert.id for i in notification.items),
+        },
+    )
+
+
+def sent(publisher: FakeAlertPublisher) -> list[tuple[str, str, datetime]]:
+    """(reasons, kinds, when) of every published message, in order."""
+    return [
+        (m.attributes["reasons"], m.attributes["kinds"], datetime.fromisoformat(m.attributes["at"]))
+        for m in publisher.messages
+    ]
+
+
+@dataclass
+class World:
+    """The fakes of one test and the schedule driving them."""
+
+    catalog: FakeCatalogStore = field(default_factory=FakeCatalogStore)
+    readings: FakeReadingStore = field(default_factory=FakeReadingStore)
+    metering: FakeMeteringStore = field(default_factory=FakeMeteringStore)
+    accounts: FakeAccountStore = field(default_factory=FakeAccountStore)
+    store: FakeAlertStore = field(default_factory=FakeAlertStore)
+    publisher: FakeAlertPublisher = field(default_factory=FakeAlertPublisher)
+    feeds: list[Callable[[datetime], None]] = field(default_factory=list)
+
+    @property
+    def sources(self) -> AlertSources:
+        return AlertSources(self.catalog, self.readings, self.metering, self.accounts)
+
+    def account(self, account: str = A, *, zone: str = "Europe/Berlin", site: str = "site-a") -> None:
+        self.accounts.create(AccountRecord(account, f"Account {account}", datetime(2026, 1, 1, tzinfo=UTC)))
+        self.site(account, site, zone)
+
+    def site(self, account: str, site: str, zone: str = "Europe/Berlin") -> None:
+        catalog_service.create(account, Site, {"id": site, "name": site, "timezone": zone}, self.catalog)
+
+    def meter(self, meter_id: str, account: str = A, **fields: Any) -> Meter:
+        body = {
+            "id": meter_id,
+            "site_id": "site-a",
+            "utility": "electricity",
+            "unit": "kWh",
+            "kind": "main",
+            **fields,
+        }
+        return catalog_service.create(account, Meter, body, self.catalog).value
+
+    def interval_feed(
+        self,
+        meter_id: str,
+        start: datetime,
+        *,
+        account: str = A,
+        silent: tuple[datetime, datetime] | None = None,
+        until: datetime | None = None,
+    ) -> None:
+        """15-minute readings from ``start`` on (1.0, 1.1, 1.2, 1.3 kWh in turn: no flat line), each stored
+        once its interval is over (as a collector sends them), none whose interval starts in ``silent``
+        [from, to), none from ``until``."""
+        state = {"next": start}
+
+        def feed(now: datetime) -> None:
+            batch = []
+            while state["next"] + QUARTER <= now and (until is None or state["next"] < until):
+                at = state["next"]
+                if silent is None or not silent[0] <= at < silent[1]:
+                    value = Decimal(10 + at.minute // 15) / 10
+                    batch.append(RawReading(meter_id, at, value, "interval", 15))
+                state["next"] = at + QUARTER
+            if batch:
+                self.readings.put_new(account, batch)
+
+        self.feeds.append(feed)
+
+    def run(self, start: datetime, end: datetime, every: timedelta = FIVE) -> list[PassReport]:
+        """One scheduled pass every ``every`` from ``start`` (inclusive) to ``end`` (exclusive)."""
+        reports = []
+        for now in ticks(start, end, every):
+            reports.append(self.at(now))
+        return reports
+
+    def at(self, now: datetime) -> PassReport:
+        for feed in self.feeds:
+            feed(now)
+        return scheduled_pass(now, self.sources, self.store, self.publisher, render, owner="schedule")
+
+    def alerts(self, account: str = A) -> list[Alert]:
+        return sorted(
+            (a for (acc, _), a in self.store.alerts.items() if acc == account),
+            key=lambda a: (a.first_seen, a.id),
+        )
+
+
+def ticks(start: datetime, end: datetime, every: timedelta = FIVE) -> Iterator[datetime]:
+    now = start
+    while now < end:
+        yield now
+        now += every
+
+
+def rated_day(meter_id: str, day: date, per_interval: int, zone: ZoneInfo = BERLIN) -> RatedDay:
+    """A whole local day of 15-minute intervals (92, 96 or 100 of them), each ``per_interval`` kWh, actual."""
+    start = local_midnight(day, zone)
+    count = (local_midnight(day + timedelta(days=1), zone).astimezone(UTC) - start.astimezone(UTC)) // QUARTER
+    return RatedDay(meter_id, day, start, 15, "kWh", 0, (per_interval,) * count, "A" * count)
+
+
+# --- the tests ----------------------------------------------------------------------------------------------
+
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # a Monday; Berlin is UTC+1
+
+
+def quiet_fp(meter_id: str, account: str = A) -> str:
+    return fingerprint(account, "communication", Subject("meter", meter_id, "site-a"))
+
+
+def test_a_three_day_outage_is_one_alert_pending_firing_reminded_17_times_and_resolved_once() -> None:
+    world = World()
+    world.account()
+    world.meter("m1")
+    # Readings from the day before; silent for 72 hours from T0 (the last interval heard ends at T0).
+    world.interval_feed("m1", T0 - timedelta(days=1), silent=(T0, T0 + timedelta(hours=72)))
+
+    world.run(T0, T0 + timedelta(hours=72, minutes=30))
+
+    pending_at = T0 + timedelta(minutes=45)  # 3 missed intervals of 15 minutes
+    (alert,) = world.alerts()
+    assert alert.id == f"{quiet_fp('m1')}-20260302T084500Z"
+    assert (alert.state, alert.first_seen, alert.fired_at) == ("resolved", pending_at, pending_at + QUARTER)
+    assert alert.resolved_at == T0 + timedelta(hours=72, minutes=15)  # the first interval back is heard
+    assert [c.event for c in alert.history] == ["pending", "firing", "resolved"]
+    assert dict(alert.facts) == {
+        "last_reading_at": "2026-03-05T08:15:00+00:00",
+        "interval_minutes": "15",
+        "gap_start": "2026-03-02T08:00:00+00:00",
+        "gap_end": "2026-03-05T08:15:00+00:00",
+        "gap_minutes": str(72 * 60 + 15),
+        "missed_intervals": str((72 * 60 + 15) // 15 - 1),
+    }
+    fired = pending_at + QUARTER
+    # Each notice waits group_wait (30 s) and goes out with the next pass, 5 minutes later.
+    assert sent(world.publisher) == [
+        ("firing", "communication", fired + FIVE),
+        *[("reminder", "communication", fired + k * timedelta(hours=4) + FIVE) for k in range(1, 18)],
+        ("resolved", "communication", T0 + timedelta(hours=72, minutes=20)),
+    ]
+    # The 17 reminders fall at +4:15 ... +68:15 after the alert opened.
+    reminders = [at - FIVE - pending_at for reasons, _, at in sent(world.publisher) if reasons == "reminder"]
+    assert (reminders[0], reminders[-1]) == (timedelta(hours=4, minutes=15), timedelta(hours=68, minutes=15))
+    assert world.store.unsent[A] == () and world.store.leases == {}
+
+
+def test_an_offline_main_meter_inhibits_the_evasion_alert_which_stays_visible_and_silent() -> None:
+    world = World()
+    world.account()
+    world.meter("main")
+    world.meter("s1", kind="sub", parent_id="main")
+    world.meter("s2", kind="sub", parent_id="main")
+    day = date(2026, 3, 2)
+    # 1 March 01:00 in Berlin (UTC+1) is midnight UTC: the daily pass judges 2 March... the day before.
+    daily = datetime(2026, 3, 3, 0, 0, tzinfo=UTC)
+    for meter_id, per_interval in (("main", 12), ("s1", 4), ("s2", 4)):
+        world.metering.put_day(A, rated_day(meter_id, day, per_interval))
+    world.interval_feed("main", daily - timedelta(days=1), until=daily - timedelta(hours=1))  # quiet for 1 h
+    for sub in ("s1", "s2"):
+        world.interval_feed(sub, daily - timedelta(days=1))
+
+    world.run(daily, daily + timedelta(minutes=40))
+
+    quiet, evasion = sorted(world.alerts(), key=lambda a: a.kind)
+    assert (quiet.kind, quiet.subject.id, quiet.state) == ("communication", "main", "firing")
+    assert (evasion.kind, evasion.state, evasion.inhibited, evasion.inhibited_by) == (
+        "energy_evasion",
+        "firing",
+        True,
+        (quiet.id,),
+    )
+    assert {k: evasion.facts[k] for k in ("main_usage", "sub_usage", "unmetered", "unmetered_percent")} == {
+        "main_usage": str(96 * 12),
+        "sub_usage": str(2 * 96 * 4),
+        "unmetered": str(96 * 12 - 2 * 96 * 4),
+        "unmetered_percent": "33.33",  # 384 * 100 / 1152
+    }
+    assert (evasion.facts["window_start"], evasion.facts["window_end"]) == (
+        "2026-03-02T00:00:00+01:00",
+        "2026-03-03T00:00:00+01:00",
+    )
+    assert not evasion.announced
+    assert sent(world.publisher) == [("firing", "communication", daily + timedelta(minutes=20))]
+
+
+def test_a_silence_mutes_the_alert_and_after_it_expires_the_firing_goes_out() -> None:
+    world = World()
+    world.account()
+    world.meter("m1")
+    world.interval_feed("m1", T0 - timedelta(days=1), until=T0)
+    world.store.put_silence(
+        A,
+        Silence(
+            (Matcher("subject_id", "m1"),), T0, T0 + timedelta(hours=2), "meter room rewired", id="sil-1"
+        ),
+    )
+
+    world.run(T0, T0 + timedelta(hours=3))
+
+    (alert,) = world.alerts()
+    assert (alert.state, alert.silenced, alert.silenced_by) == ("firing", False, ())
+    assert [c.event for c in alert.history] == ["pending", "silenced", "firing", "unsilenced"]
+    ended = T0 + timedelta(hours=2)
+    assert sent(world.publisher) == [("firing", "communication", ended + FIVE)]
+
+
+def test_a_collector_that_stops_sending_heartbeats_is_one_alert_not_one_per_meter() -> None:
+    world = World()
+    world.account()
+    for meter_id in ("m1", "m2", "m3"):
+        world.meter(meter_id)
+        world.interval_feed(meter_id, T0 - timedelta(days=1), until=T0)
+    statuses = tuple(MeterStatus(m, last_read_at=T0) for m in ("m1", "m2", "m3"))
+    world.store.put_heartbeat(
+        A, CollectorHeartbeat(Heartbeat("col-1", T0, statuses, site_id="site-a"), "1.4.0", 0)
+    )
+
+    world.run(T0, T0 + timedelta(hours=2))
+
+    (alert,) = world.alerts()
+    assert (alert.kind, alert.subject, alert.state) == (
+        "collector_offline",
+        Subject("collector", "col-1", "site-a"),
+        "firing",
+    )
+    assert alert.first_seen == T0 + timedelta(minutes=20)  # 20 minutes silent > 15 allowed
+    assert alert.facts["meters"] == "m1,m2,m3"
+    assert sent(world.publisher) == [("firing", "collector_offline", T0 + timedelta(minutes=40))]
+
+
+def test_a_modbus_error_in_a_heartbeat_raises_communication_at_once() -> None:
+    world = World()
+    world.account()
+    world.meter("m1")
+    world.interval_feed("m1", T0 - timedelta(days=1))
+    error = "Modbus exception 0x0B: gateway target device failed to respond"
+    world.store.put_heartbeat(
+        A, CollectorHeartbeat(Heartbeat("col-1", T0, (MeterStatus("m1", error=error),), "site-a"), "1.4.0", 2)
+    )
+
+    world.at(T0)
+
+    (alert,) = world.alerts()
+    assert (alert.kind, alert.state, alert.first_seen) == ("communication", "pending", T0)
+    assert dict(alert.facts) == {
+        "collector_id": "col-1",
+        "error": error,
+        "reported_at": T0.isoformat(),
+        "last_reading_at": T0.isoformat(),
+    }
+
+
+def test_a_meter_not_yet_commissioned_stays_quiet() -> None:
+    world = World()
+    world.account()
+    world.meter("m1")  # no reading ever
+
+    reports = world.run(T0, T0 + timedelta(hours=6))
+
+    assert world.alerts() == [] and world.publisher.messages == []
+    assert world.store.saves == 0  # nothing changed: nothing written, pass after pass
+    assert {s.findings for r in reports for s in r.steps} == {0}
+
+
+def register(meter_id: str, at: datetime, value: str) -> RawReading:
+    return RawReading(meter_id, at, Decimal(value), "register")
+
+
+def test_a_register_drop_fires_negative_consumption_and_recording_the_exchange_resolves_it() -> None:
+    world = World()
+    world.account()
+    world.meter("m1")
+    world.readings.put_new(
+        A,
+        [register("m1", T0 - timedelta(hours=1), "1000"), register("m1", T0 - timedelta(minutes=30), "1010")],
+    )
+    world.readings.put_new(A, [register("m1", T0, "900")])
+    arrived = ReadingsArrived(A, ("m1",), T0, T0)
+
+    report = readings_arrived(
+        arrived, T0 + timedelta(minutes=1), world.sources, world.store, world.publisher, render
+    )
+
+    (alert,) = world.alerts()
+    assert (alert.kind, alert.state, report.opened, report.published) == (
+        "negative_consumption",
+        "firing",
+        1,
+        0,
+    )
+    assert {k: alert.facts[k] for k in ("previous_value", "value", "drop")} == {
+        "previous_value": "1010",
+        "value": "900",
+        "drop": "110",
+    }
+    world.at(T0 + timedelta(minutes=5))  # the schedule sends what waited group_wait
+    assert sent(world.publisher) == [("firing", "negative_consumption", T0 + timedelta(minutes=5))]
+
+    exchange = {
+        "timestamp": (T0 - timedelta(minutes=15)).isoformat(),
+        "old_final": "1015",
+        "new_initial": "890",
+    }
+    catalog_service.record_exchange(A, "m1", exchange, world.catalog, world.readings, if_match=None)
+    later = T0 + timedelta(minutes=10)
+    readings_arrived(arrived, later, world.sources, world.store, world.publisher, render)
+    world.at(T0 + timedelta(minutes=15))
+
+    (alert,) = world.alerts()
+    assert (alert.state, alert.resolved_at) == ("resolved", later)
+    assert sent(world.publisher) == [
+        ("firing", "negative_consumption", T0 + timedelta(minutes=5)),
+        ("resolved", "negative_consumption", T0 + timedelta(minutes=15)),
+    ]
+
+
+def test_readings_of_a_meter_deleted_since_are_skipped() -> None:
+    world = World()
+    world.account()
+    arrived = ReadingsArrived(A, ("gone",), T0, T0)
+
+    report = readings_arrived(arrived, T0, world.sources, world.store, world.publisher, render)
+
+    assert (report.leased, report.findings, world.alerts()) == (True, 0, [])
+
+
+def test_the_readings_worker_raises_a_retryable_error_while_another_step_holds_the_lease() -> None:
+    world = World()
+    world.account()
+    world.meter("m1")
+    world.store.lease(A, "schedule-run-7", T0, seconds=300)
+
+    with pytest.raises(LeaseHeldError) as raised:
+        readings_arrived(
+            ReadingsArrived(A, ("m1",), T0, T0), T0, world.sources, world.store, world.publisher, render
+        )
+
+    assert isinstance(raised.value, StorageUnavailableError) and raised.value.account == A
+    assert world.store.leases[A][0] == "schedule-run-7"  # left alone
+
+
+def test_a_crashed_publish_is_published_by_the_next_step_exactly_once() -> None:
+    world = World()
+    world.account()
+    world.meter("m1")
+    world.interval_feed("m1", T0 - timedelta(days=1), until=T0)
+    world.run(T0, T0 + timedelta(minutes=65))  # firing at +60, waiting for group_wait
+    world.publisher.fail_next = 1
+
+    failed = world.at(T0 + timedelta(minutes=65))
+    assert (failed.steps[0].published, failed.steps[0].unsent, len(world.store.unsent[A])) == (0, 1, 1)
+    assert world.publisher.messages == []
+
+    again = world.at(T0 + timedelta(minutes=70))
+    world.run(T0 + timedelta(minutes=75), T0 + timedelta(hours=2))
+
+    assert (again.steps[0].republished, again.steps[0].published, again.steps[0].unsent) == (1, 1, 0)
+    assert sent(world.publisher) == [("firing", "communication", T0 + timedelta(minutes=65))]
+    assert world.store.unsent[A] == ()
+
+
+def test_nothing_changes_while_another_owner_holds_the_lease() -> None:
+    world = World()
+    world.account()
+    world.meter("m1")
+    world.interval_feed("m1", T0 - timedelta(days=1), until=T0)
+    world.store.lease(A, "readings-worker-3", T0, seconds=3600)
+
+    reports = world.run(T0, T0 + timedelta(minutes=30))
+
+    assert {tuple(r.busy) for r in reports} == {(A,)}
+    assert (world.alerts(), world.store.saves, world.publisher.messages) == ([], 0, [])
+    assert world.store.leases[A][0] == "readings-worker-3"
+
+
+def test_two_accounts_never_see_each_others_alerts() -> None:
+    world = World()
+    for account in (A, B):
+        world.account(account)
+        world.meter("m1", account)  # the same meter id in both accounts
+    world.interval_feed("m1", T0 - timedelta(days=1), account=A, until=T0)
+    world.interval_feed("m1", T0 - timedelta(days=1), account=B)  # B's keeps reporting
+
+    world.run(T0, T0 + timedelta(hours=2))
+
+    (alert,) = world.alerts(A)
+    assert (alert.account_id, alert.fingerprint) == (A, quiet_fp("m1", A))
+    assert world.alerts(B) == []
+    assert [m.attributes["account_id"] for m in world.publisher.messages] == [A]
+
+
+def test_a_stored_rules_document_that_no_longer_parses_does_not_break_the_other_accounts() -> None:
+    world = World()
+    for account in (A, B):
+        world.account(account)
+        world.meter("m1", account)
+        world.interval_feed("m1", T0 - timedelta(days=1), account=account, until=T0)
+    world.store.rules[A] = ({"communication": {"missed_intervals": 0}}, "rules-1")
+    world.store.rules[B] = ({"communication": {"missed_intervals": 8}}, "rules-2")
+
+    reports = world.run(T0, T0 + timedelta(hours=3))
+
+    assert reports[0].rule_errors == {A: "communication.missed_intervals: must be between 1 and 10000"}
+    assert reports[0].failures == {}
+    # A is judged with the defaults (3 intervals), B with its own 8.
+    assert [a.first_seen for a in world.alerts(A)] == [T0 + timedelta(minutes=45)]
+    assert [a.first_seen for a in world.alerts(B)] == [T0 + timedelta(hours=2)]
+
+
+def test_only_active_findings_and_those_about_open_alerts_are_kept() -> None:
+    world = World()
+    world.account()
+    for n in range(50):
+        world.meter(f"m{n:02d}")
+        world.interval_feed(f"m{n:02d}", T0 - timedelta(days=1))
+
+    report = world.at(T0)
+
+    assert (report.meters, report.steps[0].findings, world.store.saves) == (50, 0, 0)
