@@ -23,6 +23,7 @@ from meterbill.domain import Meter, Site
 from meterbill.errors import StorageUnavailableError
 from meterbill.ports import AccountRecord, RatedDay, RawReading
 from meterbill.services import catalog as catalog_service
+from meterbill.services.alert_inputs import daily_day
 from meterbill.services.alerting import (
     AlertSources,
     LeaseHeldError,
@@ -477,3 +478,135 @@ def test_only_active_findings_and_those_about_open_alerts_are_kept() -> None:
     report = world.at(T0)
 
     assert (report.meters, report.steps[0].findings, world.store.saves) == (50, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("zone", "first", "judged_at"),
+    [
+        # Berlin: 29 March has 23 hours, 25 October 25; 01:00 local each day, whatever the offset.
+        ("Europe/Berlin", date(2026, 3, 28), ["2026-03-28T00:00", "2026-03-29T00:00", "2026-03-29T23:00"]),
+        ("Europe/Berlin", date(2026, 10, 24), ["2026-10-23T23:00", "2026-10-24T23:00", "2026-10-26T00:00"]),
+        # London skips 01:00-02:00 on 29 March: the instant of the skip (01:00 UTC) is its daily pass.
+        ("Europe/London", date(2026, 3, 28), ["2026-03-28T01:00", "2026-03-29T01:00", "2026-03-30T00:00"]),
+        # New York repeats 01:00-02:00 on 1 November: only the first 01:00 (EDT, 05:00 UTC) counts.
+        (
+            "America/New_York",
+            date(2026, 10, 31),
+            ["2026-10-31T05:00", "2026-11-01T05:00", "2026-11-02T06:00"],
+        ),
+    ],
+)
+def test_each_local_day_is_judged_by_exactly_one_pass_of_the_5_minute_schedule(
+    zone: str, first: date, judged_at: list[str]
+) -> None:
+    tz = ZoneInfo(zone)
+    start = local_midnight(first, tz).astimezone(UTC)
+    end = local_midnight(first + timedelta(days=3), tz).astimezone(UTC)
+
+    judged = [(now, day) for now in ticks(start, end) if (day := daily_day(now, tz, FIVE)) is not None]
+
+    assert [(now.strftime("%Y-%m-%dT%H:%M"), day) for now, day in judged] == [
+        (at, first + timedelta(days=n - 1)) for n, at in enumerate(judged_at)
+    ]
+
+
+def test_the_23_hour_day_is_judged_once_with_its_92_quarter_hours() -> None:
+    world = World()
+    world.account()
+    world.meter("main")
+    world.meter("s1", kind="sub", parent_id="main")
+    dst = date(2026, 3, 29)
+    for meter_id, per_interval in (("main", 10), ("s1", 8)):
+        world.metering.put_day(A, rated_day(meter_id, dst, per_interval))
+    world.interval_feed("main", datetime(2026, 3, 28, tzinfo=UTC))
+    world.interval_feed("s1", datetime(2026, 3, 28, tzinfo=UTC))
+
+    start = datetime(2026, 3, 29, 12, tzinfo=UTC)
+    reports = world.run(start, datetime(2026, 3, 31, tzinfo=UTC))
+
+    daily = [start + n * FIVE for n, r in enumerate(reports) if r.daily_sites]
+    # 01:00 CEST on the 30th judges the 29th, on the 31st the 30th (no rated day: nothing to compare).
+    assert daily == [datetime(2026, 3, 29, 23, tzinfo=UTC), datetime(2026, 3, 30, 23, tzinfo=UTC)]
+    (evasion,) = world.alerts()
+    assert evasion.first_seen == datetime(2026, 3, 29, 23, tzinfo=UTC)
+    assert {k: evasion.facts[k] for k in ("window_start", "window_end", "main_usage", "sub_usage")} == {
+        "window_start": "2026-03-29T00:00:00+01:00",
+        "window_end": "2026-03-30T00:00:00+02:00",
+        "main_usage": str(92 * 10),  # 23 hours of quarter hours
+        "sub_usage": str(92 * 8),
+    }
+    assert evasion.facts["unmetered_percent"] == "20.00"  # (920 - 736) * 100 / 920
+
+
+class CountingMetering(FakeMeteringStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: list[tuple[str, date, date]] = []
+
+    def days(
+        self, account: str, meter_id: str, first: date, end: date, *, consistent: bool = True
+    ) -> list[RatedDay]:
+        self.reads.append((meter_id, first, end))
+        return super().days(account, meter_id, first, end, consistent=consistent)
+
+
+def test_new_readings_far_above_the_same_hour_of_past_weeks_raise_a_spike_reading_only_those_days() -> None:
+    world = World(metering=CountingMetering())
+    world.account()
+    world.meter("m1")
+    monday = date(2026, 3, 2)
+    for weeks in range(1, 5):
+        world.metering.put_day(A, rated_day("m1", monday - timedelta(weeks=weeks), 1))
+    # 10:00-11:00 in Berlin (09:00 UTC): four quarter hours of 5 kWh against a baseline of 4 × 1 kWh.
+    start = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    world.readings.put_new(
+        A, [RawReading("m1", start + n * QUARTER, Decimal(5), "interval", 15) for n in range(4)]
+    )
+    world.metering.reads.clear()
+    now = start + timedelta(hours=1, minutes=2)
+
+    report = readings_arrived(
+        ReadingsArrived(A, ("m1",), start, start + 3 * QUARTER),
+        now,
+        world.sources,
+        world.store,
+        world.publisher,
+        render,
+    )
+
+    (alert,) = world.alerts()
+    assert (alert.kind, alert.state, report.opened) == ("abnormal_usage", "firing", 1)
+    assert {k: alert.facts[k] for k in ("worst_hour", "hour_usage", "hour_baseline", "hours_above")} == {
+        "worst_hour": "2026-03-02T10:00:00+01:00",
+        "hour_usage": "20",  # 4 × 5
+        "hour_baseline": "4",  # 4 × 1, the median of 4 weeks
+        "hours_above": "1",
+    }
+    assert world.metering.reads == [
+        ("m1", monday - timedelta(weeks=w), monday - timedelta(weeks=w) + timedelta(days=1))
+        for w in range(1, 5)
+    ]
+
+
+def test_normal_new_readings_pass_nothing_on() -> None:
+    world = World()
+    world.account()
+    world.meter("m1")
+    monday = date(2026, 3, 2)
+    for weeks in range(1, 5):
+        world.metering.put_day(A, rated_day("m1", monday - timedelta(weeks=weeks), 1))
+    start = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    world.readings.put_new(
+        A, [RawReading("m1", start + n * QUARTER, Decimal(1), "interval", 15) for n in range(4)]
+    )
+
+    report = readings_arrived(
+        ReadingsArrived(A, ("m1",), start, start + 3 * QUARTER),
+        start + timedelta(hours=1),
+        world.sources,
+        world.store,
+        world.publisher,
+        render,
+    )
+
+    assert (report.findings, world.alerts(), world.store.saves) == (0, [], 0)
