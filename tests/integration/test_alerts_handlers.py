@@ -24,15 +24,15 @@ pytest.importorskip("meterbill.alerts.messages", reason="needs the message rende
 if not hasattr(importlib.import_module("meterbill.adapters.dynamodb"), "build_alert_store"):
     pytest.skip("needs the DynamoDB alert store (branch al-store)", allow_module_level=True)
 
-from meterbill.adapters.dynamodb import DynamoDb, build_alert_store  # noqa: E402
-from meterbill.adapters.rating import rating_stores  # noqa: E402
-from meterbill.alerts.ports import ReadingsArrived  # noqa: E402
-from meterbill.domain import Meter, Site  # noqa: E402
-from meterbill.ports import AccountRecord, RatingStores, RawReading  # noqa: E402
-from meterbill.services import catalog as catalog_service  # noqa: E402
-from meterbill.settings import StorageSettings  # noqa: E402
-from tests.integration.conftest import CATALOG_TABLE, READINGS_TABLE, REGION  # noqa: E402
-from tests.unit.api_support import LambdaContextStub  # noqa: E402
+from meterbill.adapters.dynamodb import DynamoDb, build_alert_store
+from meterbill.adapters.rating import rating_stores
+from meterbill.alerts.ports import ReadingsArrived
+from meterbill.domain import Meter, Site
+from meterbill.ports import AccountRecord, RatingStores, RawReading
+from meterbill.services import catalog as catalog_service
+from meterbill.settings import StorageSettings
+from tests.integration.conftest import CATALOG_TABLE, READINGS_TABLE, REGION
+from tests.unit.api_support import LambdaContextStub
 
 A = "acc-a"
 B = "acc-b"
