@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -610,3 +610,21 @@ def test_normal_new_readings_pass_nothing_on() -> None:
     )
 
     assert (report.findings, world.alerts(), world.store.saves) == (0, [], 0)
+
+
+def test_a_sub_meter_whose_day_is_not_rated_whole_keeps_its_main_from_being_judged() -> None:
+    world = World()
+    world.account()
+    world.meter("main")
+    world.meter("s1", kind="sub", parent_id="main")
+    world.meter("s2", kind="sub", parent_id="main")
+    day = date(2026, 3, 2)
+    world.metering.put_day(A, rated_day("main", day, 12))
+    world.metering.put_day(A, rated_day("s1", day, 4))
+    partial = rated_day("s2", day, 4)
+    world.metering.put_day(A, replace(partial, values=partial.values[:60], qualities=partial.qualities[:60]))
+
+    report = world.at(datetime(2026, 3, 3, 0, 0, tzinfo=UTC))
+
+    assert report.daily_sites == 1
+    assert world.alerts() == []  # 1152 - 384 would be "evasion" if s2's missing day were taken as zero

@@ -395,8 +395,9 @@ def _account_findings(
         site_rules = rules.for_site(site_id)
         end = local_midnight(site_day.day + timedelta(days=1), site_day.zone)
         start = local_midnight(site_day.day + timedelta(days=1) - _window_days(site_rules), site_day.zone)
-        yield from energy_evasion(site_day.meters, site_day.usage, start, end, site_rules.energy_evasion, now)
-        yield from phase_sum_mismatch(site_day.meters, site_day.usage, start, end, site_rules.phase_sum, now)
+        compared = _with_parents(account, site_day, sources.catalog)
+        yield from energy_evasion(compared, site_day.usage, start, end, site_rules.energy_evasion, now)
+        yield from phase_sum_mismatch(compared, site_day.usage, start, end, site_rules.phase_sum, now)
     if daily:
         yield from _customer_findings(account, now, rules, sites, sources, interval)
 
@@ -423,10 +424,9 @@ def _meter_day(
     if _compared(meter):
         totals = [whole_day_usage(d, site_day.zone, meter) for d in window]
         if len(totals) == len(window) == (day - first).days + 1 and all(t is not None for t in totals):
-            site_day.meters.append(meter)
             site_day.usage[meter.id] = sum((t for t in totals if t is not None), Decimal(0))
-        elif meter.kind == "main" or meter.labels.feed is not None:
-            site_day.meters.append(meter)  # known but not judged: its usage is missing
+        if meter.kind != "main" or _labelled(meter):  # a plain main is read again if a sub names it
+            site_day.meters.append(meter)  # (usage unknown: what it takes part in is not judged)
     judged = [d for d in window if d.day == day]
     if judged:
         history = baseline_days(metering, account, meter.id, day, rules.abnormal_usage)
@@ -437,9 +437,27 @@ def _meter_day(
             yield finding
 
 
+def _labelled(meter: Meter) -> bool:
+    return meter.labels.feed is not None and meter.labels.phase is not None
+
+
 def _compared(meter: Meter) -> bool:
     """Whether evasion or phase sums may compare the meter (a main, a sub, a labelled feed and phase)."""
-    return meter.kind in ("main", "sub") or (meter.labels.feed is not None and meter.labels.phase is not None)
+    return meter.kind in ("main", "sub") or _labelled(meter)
+
+
+def _with_parents(account: str, site_day: _SiteDay, catalog: CatalogStore) -> list[Meter]:
+    """The site's compared meters and the plain main meters their subs name: only a day's usage is kept of
+    every main while the meters stream by, so memory stays flat in the number of meters."""
+    listed = {m.id for m in site_day.meters}
+    parents = sorted({m.parent_id for m in site_day.meters if m.parent_id is not None} - listed)
+    meters = list(site_day.meters)
+    for parent in parents:
+        try:
+            meters.append(catalog_service.get(account, Meter, parent, catalog).value)
+        except NotFoundError:
+            continue
+    return meters
 
 
 def _customer_findings(
