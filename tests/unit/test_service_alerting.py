@@ -19,9 +19,9 @@ from meterbill.alerts.lifecycle import Alert, Notification, fingerprint
 from meterbill.alerts.model import Subject
 from meterbill.alerts.ports import AlertMessage, CollectorHeartbeat, ReadingsArrived
 from meterbill.alerts.silences import Matcher, Silence
-from meterbill.domain import Meter, Site
+from meterbill.domain import Assignment, Customer, Meter, Site
 from meterbill.errors import StorageUnavailableError
-from meterbill.ports import AccountRecord, RatedDay, RawReading
+from meterbill.ports import AccountRecord, RatedDay, RawReading, RunningCost
 from meterbill.services import catalog as catalog_service
 from meterbill.services.alert_inputs import daily_day
 from meterbill.services.alerting import (
@@ -628,3 +628,66 @@ def test_a_sub_meter_whose_day_is_not_rated_whole_keeps_its_main_from_being_judg
 
     assert report.daily_sites == 1
     assert world.alerts() == []  # 1152 - 384 would be "evasion" if s2's missing day were taken as zero
+
+
+def test_the_daily_pass_judges_estimated_data_and_bill_shock_of_a_period_about_to_be_invoiced() -> None:
+    world = World()
+    world.account()
+    world.meter("m1")
+    tariff = {
+        "id": "flat",
+        "name": "Flat",
+        "currency": "EUR",
+        "energy": {"periods": [{"name": "all", "tiers": [{"rate": "0.30"}]}]},
+        "effective_from": "2026-01-01",
+    }
+    catalog_service.create_tariff(A, tariff, world.catalog)
+    catalog_service.create(A, Customer, {"id": "c1", "name": "C1"}, world.catalog)
+    assignment = {"id": "as1", "meter_id": "m1", "customer_id": "c1", "tariff_id": "flat"}
+    catalog_service.create(A, Assignment, {**assignment, "effective_from": "2026-01-01"}, world.catalog)
+    # March so far (bill day 1): 5 days of it estimated (E) from the 10th.
+    for n in range(29):
+        day = date(2026, 3, 1) + timedelta(days=n)
+        rated = rated_day("m1", day, 1)
+        if date(2026, 3, 10) <= day < date(2026, 3, 15):
+            rated = replace(rated, qualities="E" * len(rated.values))
+        world.metering.put_day(A, rated)
+    world.store.rules[A] = (
+        {"bill_shock": {"customers": {"c1": {"threshold": "100", "currency": "EUR"}}}},
+        "r1",
+    )
+    world.metering.put_running_cost(
+        A,
+        RunningCost(
+            "c1",
+            date(2026, 3, 1),
+            date(2026, 4, 1),
+            date(2026, 3, 30),
+            "EUR",
+            (),
+            Decimal("120.00"),
+            Decimal("128.28"),
+            datetime(2026, 3, 29, 22, 30, tzinfo=UTC),
+        ),
+    )
+    daily = datetime(2026, 3, 29, 23, 0, tzinfo=UTC)  # 01:00 CEST on the 30th: judges the 29th
+
+    world.at(daily)
+
+    shock, estimated = sorted(world.alerts(), key=lambda a: a.kind)
+    assert (estimated.kind, estimated.state, shock.kind, shock.state) == (
+        "estimated_data",
+        "firing",
+        "bill_shock",
+        "firing",
+    )
+    intervals = 28 * 96 + 92  # 1 to 29 March; the 29th has 23 hours
+    assert {k: estimated.facts[k] for k in ("intervals", "estimated_intervals", "estimated_percent")} == {
+        "intervals": str(intervals),
+        "estimated_intervals": str(5 * 96),
+        "estimated_percent": "17.27",  # 480 * 100 / 2780
+    }
+    assert estimated.facts["period_start"] == "2026-03-01T00:00:00+01:00"
+    assert (shock.subject, shock.facts["projected_cost"]) == (Subject("customer", "c1", "site-a"), "128.29")
+    # 120.00 * 743 h (March in Berlin) / 695 h (1 March 00:00 to 30 March 00:00) = 128.2877...
+    assert shock.first_seen == daily
