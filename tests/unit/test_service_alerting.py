@@ -691,3 +691,20 @@ def test_the_daily_pass_judges_estimated_data_and_bill_shock_of_a_period_about_t
     assert (shock.subject, shock.facts["projected_cost"]) == (Subject("customer", "c1", "site-a"), "128.29")
     # 120.00 * 743 h (March in Berlin) / 695 h (1 March 00:00 to 30 March 00:00) = 128.2877...
     assert shock.first_seen == daily
+
+
+def test_a_meter_silent_since_before_the_lookback_is_quiet_not_uncommissioned() -> None:
+    world = World()
+    world.account()
+    world.meter("m1")
+    last = T0 - timedelta(days=3)  # silent for 3 days when the first pass runs
+    world.readings.put_new(
+        A, [RawReading("m1", last - (n + 1) * QUARTER, Decimal("1.1"), "interval", 15) for n in range(8)]
+    )
+    world.metering.put_day(A, rated_day("m1", last.date(), 1))
+
+    world.at(T0)
+
+    (alert,) = world.alerts()
+    assert (alert.kind, alert.state) == ("communication", "pending")
+    assert (alert.facts["gap_start"], alert.facts["gap_minutes"]) == (last.isoformat(), str(3 * 24 * 60))

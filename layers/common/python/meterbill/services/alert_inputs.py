@@ -48,6 +48,7 @@ def lookback(rules: MeterRules, interval_minutes: int) -> timedelta:
 
 def recent_readings(
     readings: ReadingStore,
+    metering: MeteringStore,
     account: str,
     meter: Meter,
     now: datetime,
@@ -55,14 +56,29 @@ def recent_readings(
     quiet_alert: Alert | None,
 ) -> list[RawReading]:
     """The meter's readings from ``now - span`` to ``now``, read once. While a communication alert is open
-    the read starts before the gap it names, so the finding keeps the gap's start (and, when readings
-    resume, its length) however long the outage lasts; the gap holds no readings, so this costs little."""
+    the read starts before the gap it names (or the last reading it names), so the finding keeps the gap's
+    start (and, when readings resume, its length) however long the outage lasts; the gap holds no readings,
+    so this costs little. A meter with no reading in the span and no such alert is looked up once more
+    around its last rated day (``MeteringStore.rated_span``): a meter that fell silent longer ago than the
+    span (before alerts were set up) is quiet, not "never commissioned"."""
     start = now - span
-    gap_start = quiet_alert.facts.get("gap_start") if quiet_alert is not None else None
-    if gap_start is not None:
-        before_gap = datetime.fromisoformat(gap_start) - 2 * timedelta(minutes=meter.interval_minutes)
+    facts = quiet_alert.facts if quiet_alert is not None else {}
+    last_known = facts.get("gap_start") or facts.get("last_reading_at")
+    if last_known is not None:
+        before_gap = datetime.fromisoformat(last_known) - 2 * timedelta(minutes=meter.interval_minutes)
         start = min(start, before_gap)
-    return list(readings.between(account, meter.id, start, now + READ_SLACK))
+    recent = list(readings.between(account, meter.id, start, now + READ_SLACK))
+    if recent or last_known is not None:
+        return recent
+    rated = metering.rated_span(account, meter.id)
+    if rated is None:
+        return []  # never rated: not commissioned (or not rated yet: the span above covers the last day)
+    around = datetime.combine(rated[1], time(), tzinfo=UTC)
+    return list(
+        readings.between(
+            account, meter.id, around - timedelta(days=1), min(around + timedelta(days=2), start)
+        )
+    )
 
 
 def interval_series(readings: Iterable[RawReading], meter: Meter) -> dict[datetime, Decimal]:

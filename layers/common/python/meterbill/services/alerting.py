@@ -365,6 +365,7 @@ def _account_findings(
         report.meters += 1
         recent = recent_readings(
             sources.readings,
+            sources.metering,
             account,
             meter,
             now,
