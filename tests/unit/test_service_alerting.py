@@ -708,3 +708,20 @@ def test_a_meter_silent_since_before_the_lookback_is_quiet_not_uncommissioned() 
     (alert,) = world.alerts()
     assert (alert.kind, alert.state) == ("communication", "pending")
     assert (alert.facts["gap_start"], alert.facts["gap_minutes"]) == (last.isoformat(), str(3 * 24 * 60))
+
+
+def test_an_account_whose_catalog_no_longer_validates_is_reported_and_the_others_still_judged() -> None:
+    world = World()
+    for account in (A, B):
+        world.account(account)
+        world.meter("m1", account)
+        world.interval_feed("m1", T0 - timedelta(days=1), account=account, until=T0)
+    stored = world.catalog.items[(A, "meter", "m1")]
+    world.catalog.items[(A, "meter", "m1")] = replace(stored, body={**stored.body, "unit": "parsec"})
+
+    reports = world.run(T0, T0 + timedelta(hours=1))
+
+    assert set(reports[-1].failures) == {A} and "unit" in reports[-1].failures[A]
+    assert [s.account for s in reports[-1].steps] == [B]
+    assert [a.kind for a in world.alerts(B)] == ["communication"]
+    assert world.store.leases == {}  # A's lease was given back

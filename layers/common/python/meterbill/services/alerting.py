@@ -17,50 +17,44 @@ objects). Time comes in as ``now``; the renderer of messages comes in as ``rende
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from datetime import datetime, timedelta
 from typing import Final
-from zoneinfo import ZoneInfo
 
-from meterbill.alerts.communication import Heartbeat, communication_findings, meter_communication
-from meterbill.alerts.energy import energy_evasion, phase_sum_mismatch
 from meterbill.alerts.lifecycle import AlertBook, LifecycleRules, Notification, advance, fingerprint
 from meterbill.alerts.model import Finding
 from meterbill.alerts.ports import AlertMessage, AlertPublisher, AlertStore, ReadingsArrived
-from meterbill.alerts.registers import register_findings
-from meterbill.alerts.rules import AlertRules, MeterRules
 from meterbill.alerts.silences import Silence
-from meterbill.alerts.usage import abnormal_usage, bill_shock, estimated_data, flat_line
-from meterbill.billing.periods import period_containing
-from meterbill.domain import Customer, Meter, Site, assignments_for
 from meterbill.errors import MeterbillError, NotFoundError, StorageUnavailableError
-from meterbill.meterdata.rollups import rated_series as rated_interval_series
-from meterbill.ports import AccountStore, CatalogStore, MeteringStore, ReadingStore
-from meterbill.services import catalog as catalog_service
 from meterbill.services.alert_inputs import (
-    READ_SLACK,
+    AlertSources,
+    Tally,
+    account_findings,
     account_rules,
-    baseline_days,
-    daily_day,
-    interval_series,
-    local_hour_start,
-    lookback,
-    rated_series,
-    recent_readings,
-    whole_day_usage,
+    arrival_findings,
 )
-from meterbill.services.billing_settings import settings_of
-from meterbill.services.common import all_items, require_aware
-from meterbill.services.invoicing import customer_calendar
-from meterbill.timeutil import local_midnight
+from meterbill.services.common import require_aware
+
+__all__ = [
+    "AlertSources",
+    "LeaseHeldError",
+    "PassReport",
+    "Render",
+    "StepReport",
+    "readings_arrived",
+    "scheduled_pass",
+    "step",
+]
 
 Render = Callable[[Notification], AlertMessage]
 
 LEASE_SECONDS: Final = 300  # longer than a pass over an account takes (the bench: ~10 s for 10,000 meters)
 SCHEDULE_INTERVAL: Final = timedelta(minutes=5)  # the schedule's rate (infra); the daily window's width
 _ACCOUNT_PAGE: Final = 100
+# Meters whose readings a pass reads at once: a pass over 10,000 meters is 10,000 Queries, so DynamoDB's
+# ~5 ms latency, not the detectors (~0.3 ms a meter), would bound it (50 s) if they were read one by one.
+PARALLEL_READS: Final = 8
 
 
 class LeaseHeldError(StorageUnavailableError):
@@ -69,17 +63,6 @@ class LeaseHeldError(StorageUnavailableError):
     def __init__(self, account: str) -> None:
         super().__init__(f"account {account!r}: another alert step holds the lease; retry later")
         self.account = account
-
-
-@dataclass(frozen=True, slots=True)
-class AlertSources:
-    """What the detectors read: the catalog, the raw readings, the rating run's rated days and running
-    costs, and the accounts (the schedule visits them all; their billing settings give the bill day)."""
-
-    catalog: CatalogStore
-    readings: ReadingStore
-    metering: MeteringStore
-    accounts: AccountStore
 
 
 @dataclass(slots=True)
@@ -253,6 +236,7 @@ def scheduled_pass(
     *,
     owner: str | None = None,
     interval: timedelta = SCHEDULE_INTERVAL,
+    parallel_reads: int = PARALLEL_READS,
 ) -> PassReport:
     """Every account at ``now``: every detector on its schedule, reminders and group flushes."""
     require_aware(now, "now")
@@ -275,9 +259,11 @@ def scheduled_pass(
                         report,
                         owner=owner,
                         interval=interval,
+                        parallel_reads=parallel_reads,
                     )
                 )
-            except MeterbillError as error:  # this account only: the others are still judged
+            except (MeterbillError, ValueError) as error:  # this account only (a catalog item that no
+                # longer validates, a store failing): the other accounts are still judged
                 report.failures[account] = str(error)
         if page.cursor is None:
             return report
@@ -295,6 +281,7 @@ def _account_pass(
     *,
     owner: str,
     interval: timedelta,
+    parallel_reads: int,
 ) -> StepReport:
     document, _etag = store.get_rules(account)
     rules, error = account_rules(document)
@@ -302,235 +289,17 @@ def _account_pass(
         report.rule_errors[account] = error
     silences = store.silences(account, ending_after=now)
     heartbeats = [h.heartbeat for h in store.heartbeats(account)]
+    tally = Tally()
 
     def judge(book: AlertBook) -> Iterator[Finding]:
-        return _account_findings(account, book, now, rules, heartbeats, sources, interval, report)
-
-    return _step(account, judge, now, store, publisher, render, rules.lifecycle, silences, owner=owner)
-
-
-@dataclass(slots=True)
-class _SiteDay:
-    """A site on its daily pass: the day judged, its meters that evasion and phase sums compare, and their
-    usage that day."""
-
-    day: date
-    zone: ZoneInfo
-    meters: list[Meter] = field(default_factory=list)
-    usage: dict[str, Decimal] = field(default_factory=dict)
-
-
-def _account_findings(
-    account: str,
-    book: AlertBook,
-    now: datetime,
-    rules: AlertRules,
-    heartbeats: Sequence[Heartbeat],
-    sources: AlertSources,
-    interval: timedelta,
-    report: PassReport,
-) -> Iterator[Finding]:
-    sites = {s.id: s for s in catalog_service.all_of(account, Site, sources.catalog)}
-    open_quiet = {
-        a.subject.id: a
-        for a in book.alerts
-        if a.open and a.kind == "communication" and a.subject.kind == "meter"
-    }
-    # Collectors first: one finding each; a meter read by an offline collector gets none of its own.
-    offline: set[str] = set()
-    for finding in communication_findings((), heartbeats, now, rules.for_site("").communication):
-        if finding.active:
-            offline.add(finding.subject.id)
-        yield finding
-    latest: dict[str, Heartbeat] = {}
-    for heartbeat in heartbeats:
-        known = latest.get(heartbeat.collector_id)
-        if known is None or heartbeat.received_at > known.received_at:
-            latest[heartbeat.collector_id] = heartbeat
-    serving = {s.meter_id: h for h in latest.values() for s in h.meters}
-
-    site_days: dict[str, _SiteDay | None] = {}
-    meter_rules: dict[str, MeterRules] = {}  # per site, for meters without their own overrides
-    for meter in catalog_service.all_of(account, Meter, sources.catalog):
-        site = sites.get(meter.site_id)
-        if site is None:
-            continue
-        zone = site.zone()
-        if meter.id in rules.meters:
-            mine = rules.for_meter(meter.id, meter.site_id)
-        else:
-            mine = meter_rules.get(meter.site_id) or meter_rules.setdefault(
-                meter.site_id, rules.for_meter(meter.id, meter.site_id)
-            )
-        report.meters += 1
-        recent = recent_readings(
-            sources.readings,
-            sources.metering,
-            account,
-            meter,
-            now,
-            lookback(mine, meter.interval_minutes),
-            open_quiet.get(meter.id),
+        return account_findings(
+            account, book, now, rules, heartbeats, sources, interval, tally, parallel_reads
         )
-        collector = serving.get(meter.id)
-        if collector is None or collector.collector_id not in offline:
-            quiet = meter_communication(meter, recent, now, mine.communication, collector)
-            if quiet is not None:
-                yield quiet
-        series = interval_series(recent, meter)
-        stuck = flat_line(meter, series, mine.flat_line, now) if series else None
-        if stuck is not None:
-            yield stuck
-        yield from register_findings(meter, recent, now, mine.registers)
-        del recent, series
-        if meter.site_id not in site_days:
-            day = daily_day(now, zone, interval)
-            site_days[meter.site_id] = None if day is None else _SiteDay(day, zone)
-        site_day = site_days[meter.site_id]
-        if site_day is not None:
-            yield from _meter_day(account, meter, site_day, mine, now, sources.metering)
 
-    daily = {site_id: d for site_id, d in site_days.items() if d is not None}
-    report.daily_sites += len(daily)
-    for site_id, site_day in sorted(daily.items()):
-        site_rules = rules.for_site(site_id)
-        end = local_midnight(site_day.day + timedelta(days=1), site_day.zone)
-        start = local_midnight(site_day.day + timedelta(days=1) - _window_days(site_rules), site_day.zone)
-        compared = _with_parents(account, site_day, sources.catalog)
-        yield from energy_evasion(compared, site_day.usage, start, end, site_rules.energy_evasion, now)
-        yield from phase_sum_mismatch(compared, site_day.usage, start, end, site_rules.phase_sum, now)
-    if daily:
-        yield from _customer_findings(account, now, rules, sites, sources, interval)
-
-
-def _window_days(rules: MeterRules) -> timedelta:
-    """The evasion window in whole local days (rated days are whole days): 24 h is one day, 36 h two."""
-    hours = rules.energy_evasion.window // timedelta(hours=1)
-    return timedelta(days=max(1, -(-hours // 24)))
-
-
-def _meter_day(
-    account: str,
-    meter: Meter,
-    site_day: _SiteDay,
-    rules: MeterRules,
-    now: datetime,
-    metering: MeteringStore,
-) -> Iterator[Finding]:
-    """A meter on its site's daily pass: its usage over the evasion window (kept for the site's verdicts)
-    and its abnormal usage that day against the same weekday of the weeks before."""
-    day = site_day.day
-    first = day + timedelta(days=1) - _window_days(rules)
-    window = metering.days(account, meter.id, first, day + timedelta(days=1))
-    if _compared(meter):
-        totals = [whole_day_usage(d, site_day.zone, meter) for d in window]
-        if len(totals) == len(window) == (day - first).days + 1 and all(t is not None for t in totals):
-            site_day.usage[meter.id] = sum((t for t in totals if t is not None), Decimal(0))
-        if meter.kind != "main" or _labelled(meter):  # a plain main is read again if a sub names it
-            site_day.meters.append(meter)  # (usage unknown: what it takes part in is not judged)
-    judged = [d for d in window if d.day == day]
-    if judged:
-        history = baseline_days(metering, account, meter.id, day, rules.abnormal_usage)
-        finding = abnormal_usage(
-            meter, rated_series([*judged, *history]), site_day.zone, day, rules.abnormal_usage, now
-        )
-        if finding is not None:
-            yield finding
-
-
-def _labelled(meter: Meter) -> bool:
-    return meter.labels.feed is not None and meter.labels.phase is not None
-
-
-def _compared(meter: Meter) -> bool:
-    """Whether evasion or phase sums may compare the meter (a main, a sub, a labelled feed and phase)."""
-    return meter.kind in ("main", "sub") or _labelled(meter)
-
-
-def _with_parents(account: str, site_day: _SiteDay, catalog: CatalogStore) -> list[Meter]:
-    """The site's compared meters and the plain main meters their subs name: only a day's usage is kept of
-    every main while the meters stream by, so memory stays flat in the number of meters."""
-    listed = {m.id for m in site_day.meters}
-    parents = sorted({m.parent_id for m in site_day.meters if m.parent_id is not None} - listed)
-    meters = list(site_day.meters)
-    for parent in parents:
-        try:
-            meters.append(catalog_service.get(account, Meter, parent, catalog).value)
-        except NotFoundError:
-            continue
-    return meters
-
-
-def _customer_findings(
-    account: str,
-    now: datetime,
-    rules: AlertRules,
-    sites: Mapping[str, Site],
-    sources: AlertSources,
-    interval: timedelta,
-) -> Iterator[Finding]:
-    """Estimated data and bill shock, per customer on its daily pass (its calendar's zone)."""
-    settings = None
-    judged: set[str] = set()
-    for stored in all_items(account, "customer", sources.catalog):
-        customer = Customer.model_validate(stored.body)
-        assignments = tuple(
-            entry.value
-            for entry in catalog_service.assignments_of(account, sources.catalog, customer_id=customer.id)
-        )
-        if not assignments:
-            continue
-        meters: dict[str, Meter] = {}
-        for meter_id in sorted({a.meter_id for a in assignments}):
-            try:
-                meters[meter_id] = catalog_service.get(account, Meter, meter_id, sources.catalog).value
-            except NotFoundError:
-                continue
-        if len(meters) != len({a.meter_id for a in assignments}):
-            continue
-        settings = settings or settings_of(account, sources.accounts)
-        calendar = customer_calendar(customer, assignments, meters, sites, settings)
-        if calendar is None:
-            continue
-        day = daily_day(now, calendar.zone, interval)
-        if day is None:
-            continue
-        period = period_containing(day, calendar.bill_day)
-        period_end = local_midnight(period.end, calendar.zone)
-        for meter_id, meter in meters.items():
-            rule = rules.for_meter(meter_id, meter.site_id).estimated_data
-            if meter_id in judged or now < period_end.astimezone(UTC) - rule.lead_time:
-                continue
-            if not assignments_for(assignments, meter_id, period.start, period.end):
-                continue
-            judged.add(meter_id)
-            start = local_midnight(period.start, calendar.zone)
-            end = local_midnight(min(day + timedelta(days=1), period.end), calendar.zone)
-            days = sources.metering.days(
-                account, meter_id, period.start, min(day + timedelta(days=1), period.end)
-            )
-            try:
-                series = rated_interval_series(days, start, end, meter.interval_minutes, meter.unit)
-            except ValueError:  # rated at another interval length: the bill run validates raw readings
-                continue
-            finding = estimated_data(meter, series, rule, now)
-            if finding is not None:
-                yield finding
-        shock = rules.bill_shock.get(customer.id)
-        running = sources.metering.running_cost(account, customer.id) if shock is not None else None
-        if shock is not None and running is not None and running.currency == shock.currency:
-            as_of = local_midnight(running.as_of, calendar.zone)
-            finding = bill_shock(
-                customer.id,
-                list(meters.values()),
-                running.cost,
-                local_midnight(running.period_start, calendar.zone),
-                local_midnight(running.period_end, calendar.zone),
-                shock,
-                as_of,
-            )
-            if finding is not None:
-                yield replace(finding, observed_at=now)
+    stepped = _step(account, judge, now, store, publisher, render, rules.lifecycle, silences, owner=owner)
+    report.meters += tally.meters
+    report.daily_sites += tally.daily_sites
+    return stepped
 
 
 # --- new readings -----------------------------------------------------------------------------------------
@@ -555,19 +324,7 @@ def readings_arrived(
     silences = store.silences(account, ending_after=now)
 
     def judge(_book: AlertBook) -> Iterator[Finding]:
-        sites: dict[str, Site] = {}
-        for meter_id in sorted(set(item.meter_ids)):
-            try:
-                meter = catalog_service.get(account, Meter, meter_id, sources.catalog).value
-                if meter.site_id not in sites:
-                    sites[meter.site_id] = catalog_service.get(
-                        account, Site, meter.site_id, sources.catalog
-                    ).value
-            except NotFoundError:  # deleted since the readings were stored: nothing to judge
-                continue
-            yield from _arrival_findings(
-                account, meter, sites[meter.site_id].zone(), item, now, rules, sources
-            )
+        return arrival_findings(item, now, rules, sources)
 
     report = _step(
         account, judge, now, store, publisher, render, rules.lifecycle, silences, owner=owner or _owner()
@@ -575,38 +332,3 @@ def readings_arrived(
     if not report.leased:
         raise LeaseHeldError(account)
     return report
-
-
-def _arrival_findings(
-    account: str,
-    meter: Meter,
-    zone: ZoneInfo,
-    item: ReadingsArrived,
-    now: datetime,
-    rules: AlertRules,
-    sources: AlertSources,
-) -> Iterator[Finding]:
-    mine = rules.for_meter(meter.id, meter.site_id)
-    length = timedelta(minutes=meter.interval_minutes)
-    # One read: the touched local hours whole (for the spike check) and an interval before the earliest.
-    start = min(item.earliest - length, local_hour_start(item.earliest, zone))
-    end = local_hour_start(item.latest, zone) + timedelta(hours=1) + length
-    reads = list(sources.readings.between(account, meter.id, start, max(end, item.latest + READ_SLACK)))
-    registers = [r for r in reads if r.type == "register"]
-    if registers and not any(r.timestamp < item.earliest for r in registers):
-        # The read before the earliest new one, however long ago (register reads may be daily).
-        before = list(sources.readings.between(account, meter.id, item.earliest - timedelta(days=1), start))
-        registers = [r for r in before if r.type == "register"][-1:] + registers
-    yield from register_findings(meter, registers, now, mine.registers)
-    # The spike check: the touched hours against the same hour of the same weekday 1..weeks weeks before.
-    # Only an active verdict is passed on: the daily pass judges the whole day and resolves it.
-    series = interval_series(reads, meter)
-    touched = sorted({s.astimezone(zone).date() for s in series})
-    for day in touched:
-        history = rated_series(baseline_days(sources.metering, account, meter.id, day, mine.abnormal_usage))
-        if not history:
-            continue
-        today = {s: v for s, v in series.items() if s.astimezone(zone).date() == day}
-        finding = abnormal_usage(meter, {**history, **today}, zone, day, mine.abnormal_usage, now)
-        if finding is not None and finding.active:
-            yield finding
