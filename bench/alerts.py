@@ -55,12 +55,15 @@ VALUES = tuple(Decimal(10 + n) / 10 for n in range(4))
 class GeneratedReadings(ReadingStore):
     """Each meter's 15-minute readings up to the bench's moment, made when asked; counts the calls."""
 
-    def __init__(self, until: datetime) -> None:
+    def __init__(self, until: datetime, latency: float = 0.0) -> None:
         self.until = until
+        self.latency = latency  # seconds each call waits, as a DynamoDB Query would
         self.calls = Counter[str]()
 
     def between(self, account: str, meter_id: str, start: datetime, end: datetime) -> Iterator[RawReading]:
         self.calls["between"] += 1
+        if self.latency:
+            time.sleep(self.latency)
         last = min(end, self.until)
         at = start.astimezone(UTC).replace(minute=start.minute // 15 * 15, second=0, microsecond=0)
         if at < start:
@@ -134,7 +137,9 @@ def render(notification: Notification) -> AlertMessage:
     return AlertMessage(notification.title[:100], "", {"account_id": notification.account_id})
 
 
-def world(meters: int, now: datetime) -> tuple[AlertSources, CountingAlertStore, FakeCatalogStore]:
+def world(
+    meters: int, now: datetime, latency: float = 0.0
+) -> tuple[AlertSources, CountingAlertStore, FakeCatalogStore]:
     from meterbill.domain import Meter, Site
 
     catalog = FakeCatalogStore()
@@ -152,17 +157,21 @@ def world(meters: int, now: datetime) -> tuple[AlertSources, CountingAlertStore,
             kind="main",
         )
         catalog.create(ACCOUNT, "meter", meter.id, meter.model_dump(mode="json"))
-    sources = AlertSources(catalog, GeneratedReadings(now), GeneratedMetering(), accounts)
+    sources = AlertSources(catalog, GeneratedReadings(now, latency), GeneratedMetering(), accounts)
     return sources, CountingAlertStore(), catalog
 
 
-def one_pass(meters: int, now: datetime, runs: int) -> dict[str, Any]:
-    sources, store, catalog = world(meters, now)
+def one_pass(
+    meters: int, now: datetime, runs: int, latency: float = 0.0, parallel: int = 8
+) -> dict[str, Any]:
+    sources, store, catalog = world(meters, now, latency)
     publisher = FakeAlertPublisher()
     best = float("inf")
     for _ in range(runs):
         started = time.perf_counter()
-        report = scheduled_pass(now, sources, store, publisher, render, owner="bench")
+        report = scheduled_pass(
+            now, sources, store, publisher, render, owner="bench", parallel_reads=parallel
+        )
         best = min(best, time.perf_counter() - started)
     assert report.meters == meters and report.steps[0].findings == 0, report
     readings, metering = sources.readings, sources.metering
@@ -198,17 +207,25 @@ def main() -> None:
     parser.add_argument("--meters", type=int, action="append", help="meters in the account (repeatable)")
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--daily", action="store_true", help="also time the daily pass (01:00 local)")
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        help="each readings read waits this long (DynamoDB's latency)",
+    )
+    parser.add_argument("--parallel", type=int, default=8, help="readings reads in flight (parallel_reads)")
     args = parser.parse_args()
     sizes = args.meters or [1_000, 5_000, 10_000]
     moments = [("5-minute pass", NOW)] + ([("daily pass (01:00 local)", DAILY)] if args.daily else [])
     print("In-memory stores (tests/fakes + generated readings), one account, one core; not DynamoDB.")
+    print(f"Readings reads: {args.latency_ms} ms each, {args.parallel} in flight.")
     for label, now in moments:
         print(f"\n{label} at {now.isoformat()}")
         print(
             f"{'meters':>8} {'seconds':>8} {'ms/meter':>9} {'peak MiB':>9} {'fake paging':>12}  store calls"
         )
         for meters in sizes:
-            result = one_pass(meters, now, args.runs)
+            result = one_pass(meters, now, args.runs, args.latency_ms / 1000, args.parallel)
             per_meter = result["seconds"] * 1000 / meters
             calls = ", ".join(f"{k} {v}" for k, v in result["calls"].items() if v)
             print(
