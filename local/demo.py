@@ -5,8 +5,10 @@ rate|invoice --at TIME`` fires them), the deployed rating and bill-run handlers 
 through moto's SQS to the deployed worker, and January's invoice is drafted on the bill day and issued with
 its number once the grace days have passed; its document (a signed PDF/A-3 with its Factur-X XML) is stored
 once in S3 under Object Lock and emailed through SES on moto into ``--mail-dir`` (default ./mail) as .eml.
-Finally a late corrected reading: the issued invoice is re-rated, the difference issued as a credit note
-(stored and emailed the same way), and the original stays as it was.
+Then a late corrected reading: the issued invoice is re-rated, the difference issued as a credit note
+(stored and emailed the same way), and the original stays as it was. Finally the alerts
+(``local/demo_alerts.py``): an office building whose meters go quiet, leak energy past the sub-meters, count
+backwards and spike on one day, and exactly those four alerts, published to SNS and emailed to a subscriber.
 
 Run by ``make demo`` after the tariff tour (``python -m meterbill.demo``). Everything listens on 127.0.0.1 and
 stops at the end.
@@ -31,6 +33,7 @@ import requests
 from rich.console import Console
 from rich.table import Table
 
+from local import demo_alerts
 from local.mail import DEFAULT_MAIL_DIR, drain_email_queue
 from local.schedules import drain_invoice_queue, fire
 from local.serve import LocalPlatform
@@ -197,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"what January will cost flat-3: {total} EUR")
 
         _month_run(console, platform, keys.account_id, collector)
+        demo_alerts.run(console, platform, lambda key: _Api(platform.url, key), arguments.mail_dir)
     return 0
 
 
