@@ -18,6 +18,8 @@ sub-meters (set through ``PUT /v1/alert-rules``). The alerts schedule fires ever
 
 from __future__ import annotations
 
+import email
+import email.policy
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -189,12 +191,13 @@ def run(console: Console, platform: LocalPlatform, api: Callable[[str], Api], ma
     # last day, abnormal usage at the daily instant), so the demo leaves the queue alone.
     for moment in PASSES:
         answer = fire("alerts", moment)
-        mails = deliver_alert_mail(mail_dir)
         console.print(
-            f"{moment:%d %b %H:%M}  alerts pass: {answer['daily_sites']} site(s) judged for the day, "
-            f"{answer['published']} notification(s) published"
-            + "".join(f"\n              emailed to {SUBSCRIBER}: {path}" for path in mails)
+            f"{moment:%d %b %H:%M}  alerts pass: {answer['daily_sites']} sites judged for the day, "
+            f"{answer['published']} published"
         )
+        for path in deliver_alert_mail(mail_dir):
+            mail = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            console.print(f"  email to {mail['To']}: {mail['Subject']}", soft_wrap=True, markup=False)
     alerts = admin.call("GET", "/v1/alerts")["items"]
     table = Table(title=f"GET /v1/alerts: {SITE}, newest first")
     for column in ("kind", "subject", "severity", "state", "fired at"):

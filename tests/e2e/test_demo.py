@@ -71,6 +71,7 @@ def test_the_platform_demo_previews_the_flat_bill_and_issues_it_then_credits_a_c
         (
             email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
             for path in tmp_path.glob("*.eml")
+            if "-alert-" not in path.name
         ),
         key=lambda message: str(message["Subject"]),
     )
@@ -84,6 +85,41 @@ def test_the_platform_demo_previews_the_flat_bill_and_issues_it_then_credits_a_c
     assert "Betrag: 99,84\xa0€\nFällig am: 17. Februar 2026\n" in body.get_payload(decode=True).decode()
     (pdf,) = [p for p in invoice_mail.walk() if p.get_content_type() == "application/pdf"]
     assert (pdf.get_filename(), pdf.get_payload(decode=True)[:8]) == ("INV-000001.pdf", b"%PDF-1.7")
+
+    _the_office_raises_exactly_its_four_alerts(lines, tmp_path)
+
+
+def _the_office_raises_exactly_its_four_alerts(lines: list[str], mail_dir: Path) -> None:
+    """The office's faulty Tuesday (local/demo_alerts.py): the daily instant (01:00 local) judges the day and
+    the register backstop finds the drop, so three alerts fire at 01:00 and go out grouped at the 01:05 pass
+    (30 s group_wait); the water meter, quiet since 14:00, is pending until its 15 minutes have held (01:15)
+    and goes out at 01:20. Nothing else: no flat line, no phase sums, the supply within its bounds by hour."""
+    assert "11 Mar 01:00  alerts pass: 2 sites judged for the day, 0 published" in lines
+    assert "11 Mar 01:05  alerts pass: 0 sites judged for the day, 1 published" in lines
+    assert "11 Mar 01:20  alerts pass: 0 sites judged for the day, 1 published" in lines
+    subscriber = "facility@office-berlin.example"
+    assert f"  email to {subscriber}: [warning] meterbill: 3 alerts at site office-berlin (3 firing)" in lines
+    assert (
+        f"  email to {subscriber}: [warning] meterbill: communication firing for meter office-water at site "
+        "office-berlin" in lines
+    )
+    # All four were first seen at 01:00 (the water meter's as pending): newest first, then by id.
+    assert sorted(_table(lines, "GET /v1/alerts: office-berlin")) == [
+        ["abnormal_usage", "office-kitchen", "warning", "firing", "11 Mar 01:00"],
+        ["communication", "office-water", "warning", "firing", "11 Mar 01:15"],
+        ["energy_evasion", "office-supply", "warning", "firing", "11 Mar 01:00"],
+        ["negative_consumption", "office-gas", "warning", "firing", "11 Mar 01:00"],
+    ]
+    mails = sorted(mail_dir.glob("*-alert-*.eml"))
+    grouped = email.message_from_bytes(mails[0].read_bytes(), policy=email.policy.default)
+    text = grouped.get_body().get_content()  # type: ignore[union-attr]
+    # On Tuesday the sub-meters sent 37.972 kWh and the supply 57.930 (1.02 x subs + 0.2 x 96 bypassed, to
+    # the Wh each quarter hour): unmetered = 57.930 - 37.972 - 2 % x 57.930 = 18.7994, 32.45 % of the supply.
+    assert '"unmetered": "18.7994"' in text and '"unmetered_percent": "32.45"' in text
+    # The register fell 100 m³ at 12:00 local, an hour after it had risen 1.4 m³: 5308 -> 5209.4.
+    assert '"drop": "98.6"' in text
+    recipients = [email.message_from_bytes(m.read_bytes(), policy=email.policy.default)["To"] for m in mails]
+    assert recipients == [subscriber, subscriber]
 
 
 def _table(lines: list[str], title: str) -> list[list[str]]:
