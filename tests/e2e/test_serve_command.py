@@ -127,8 +127,8 @@ def test_serve_prints_the_demo_keys_serves_them_and_stops_cleanly_on_a_signal(
         queue_url = printed(r"SQS: moto, invoice work queue (http://127\.0\.0\.1:\d+/\S+)", started)
         assert queue_url.endswith("/meterbill-invoice-work")
         assert (
-            "schedules: the rating pass every 15 minutes, the bill run hourly (on the wall clock; "
-            "--no-schedules turns them off; meterbill schedules run fires one as of any moment)"
+            "schedules: alerts every 5 minutes, the rating pass every 15, the bill run hourly (on the wall "
+            "clock; --no-schedules turns them off; meterbill schedules run fires one as of any moment)"
         ) in started
         assert (sites.status_code, sites.json()) == (200, {"items": [], "next_cursor": None})
         assert refused.status_code == 403
@@ -143,6 +143,14 @@ def test_serve_names_its_mail_folder(tmp_path: Path) -> None:
         exit_code, _ = served.stop(signal.SIGTERM)
 
     assert "email: SES on moto; every email sent is also written to outbox/ as .eml" in started
+    topic = printed(
+        r"alerts: SNS on moto, topic (arn:aws:sns:\S+); each notification is written to .*", started
+    )
+    assert topic.endswith(":meterbill-alerts")
+    assert (
+        f"alerts: SNS on moto, topic {topic}; each notification is written to outbox/ as the email each "
+        "admitting subscriber would get"
+    ) in started
     assert exit_code == 0
 
 
@@ -151,7 +159,7 @@ def test_serve_without_schedules_says_so_and_stops_cleanly(tmp_path: Path) -> No
         started = served.stdout.until(READY_LINE, seconds=STARTUP_SECONDS)
         exit_code, stopped_after = served.stop(signal.SIGTERM)
 
-    assert "schedules: off (meterbill schedules run rate|invoice --at TIME fires one)" in started
+    assert "schedules: off (meterbill schedules run rate|invoice|alerts --at TIME fires one)" in started
     assert (exit_code, stopped_after < STOP_SECONDS) == (0, True)
 
 
