@@ -93,14 +93,17 @@ class GeneratedReadings(ReadingStore):
 class GeneratedMetering(FakeMeteringStore):
     """Every meter's rated days (96 quarter hours of 1 kWh), made when asked; counts the calls."""
 
-    def __init__(self) -> None:
+    def __init__(self, latency: float = 0.0) -> None:
         super().__init__()
         self.calls = Counter[str]()
+        self.latency = latency  # seconds each call waits, as a DynamoDB Query would
 
     def days(
         self, account: str, meter_id: str, first: date, end: date, *, consistent: bool = True
     ) -> list[RatedDay]:
         self.calls["days"] += 1
+        if self.latency:
+            time.sleep(self.latency)
         out = []
         day = first
         while day < end:
@@ -157,7 +160,7 @@ def world(
             kind="main",
         )
         catalog.create(ACCOUNT, "meter", meter.id, meter.model_dump(mode="json"))
-    sources = AlertSources(catalog, GeneratedReadings(now, latency), GeneratedMetering(), accounts)
+    sources = AlertSources(catalog, GeneratedReadings(now, latency), GeneratedMetering(latency), accounts)
     return sources, CountingAlertStore(), catalog
 
 
@@ -211,14 +214,14 @@ def main() -> None:
         "--latency-ms",
         type=float,
         default=0.0,
-        help="each readings read waits this long (DynamoDB's latency)",
+        help="each readings or rated-days read waits this long (DynamoDB's latency)",
     )
     parser.add_argument("--parallel", type=int, default=8, help="readings reads in flight (parallel_reads)")
     args = parser.parse_args()
     sizes = args.meters or [1_000, 5_000, 10_000]
     moments = [("5-minute pass", NOW)] + ([("daily pass (01:00 local)", DAILY)] if args.daily else [])
     print("In-memory stores (tests/fakes + generated readings), one account, one core; not DynamoDB.")
-    print(f"Readings reads: {args.latency_ms} ms each, {args.parallel} in flight.")
+    print(f"Store reads (readings, rated days): {args.latency_ms} ms each, {args.parallel} meters in flight.")
     for label, now in moments:
         print(f"\n{label} at {now.isoformat()}")
         print(

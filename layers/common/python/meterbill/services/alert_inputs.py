@@ -204,6 +204,19 @@ class _SiteDay:
     usage: dict[str, Decimal] = field(default_factory=dict)
 
 
+@dataclass(slots=True)
+class _Judged:
+    """One meter of a scheduled pass: its rules, its site's daily pass (None: not now), and what the reading
+    thread read for it."""
+
+    meter: Meter
+    rules: MeterRules
+    site_day: _SiteDay | None
+    recent: list[RawReading] = field(default_factory=list)
+    window: list[RatedDay] = field(default_factory=list)  # rated days of the evasion window
+    history: list[RatedDay] = field(default_factory=list)  # the same weekday of the weeks before
+
+
 def account_findings(
     account: str,
     book: AlertBook,
@@ -241,7 +254,7 @@ def account_findings(
     site_days: dict[str, _SiteDay | None] = {}
     meter_rules: dict[str, MeterRules] = {}  # per site, for meters without their own overrides
 
-    def meters() -> Iterator[tuple[Meter, MeterRules, ZoneInfo]]:
+    def meters() -> Iterator[_Judged]:
         for meter in catalog_service.all_of(account, Meter, sources.catalog):
             site = sites.get(meter.site_id)
             if site is None:
@@ -252,14 +265,23 @@ def account_findings(
                 mine = meter_rules.get(meter.site_id) or meter_rules.setdefault(
                     meter.site_id, rules.for_meter(meter.id, meter.site_id)
                 )
-            yield meter, mine, site.zone()
+            if meter.site_id not in site_days:
+                day = daily_day(now, site.zone(), interval)
+                site_days[meter.site_id] = None if day is None else _SiteDay(day, site.zone())
+            yield _Judged(meter, mine, site_days[meter.site_id])
 
-    def read(meter: Meter, mine: MeterRules) -> list[RawReading]:
+    def read(judged: _Judged) -> _Judged:
+        """In a reading thread: the meter's recent readings and, on its site's daily pass, its rated days."""
+        meter, mine = judged.meter, judged.rules
         span = lookback(mine, meter.interval_minutes)
         quiet = open_quiet.get(meter.id)
-        return recent_readings(sources.readings, sources.metering, account, meter, now, span, quiet)
+        judged.recent = recent_readings(sources.readings, sources.metering, account, meter, now, span, quiet)
+        if judged.site_day is not None:
+            judged.window, judged.history = _daily_days(account, judged, sources.metering)
+        return judged
 
-    for meter, mine, zone, recent in _prefetched(meters(), read, parallel_reads):
+    for judged in _prefetched(meters(), read, parallel_reads):
+        meter, mine, recent = judged.meter, judged.rules, judged.recent
         tally.meters += 1
         collector = serving.get(meter.id)
         if collector is None or collector.collector_id not in offline:
@@ -272,12 +294,8 @@ def account_findings(
             yield stuck
         yield from register_findings(meter, recent, now, mine.registers)
         del recent, series
-        if meter.site_id not in site_days:
-            day = daily_day(now, zone, interval)
-            site_days[meter.site_id] = None if day is None else _SiteDay(day, zone)
-        site_day = site_days[meter.site_id]
-        if site_day is not None:
-            yield from _meter_day(account, meter, site_day, mine, now, sources.metering)
+        if judged.site_day is not None:
+            yield from _meter_day(judged, now)
 
     daily = {site_id: d for site_id, d in site_days.items() if d is not None}
     tally.daily_sites += len(daily)
@@ -293,26 +311,22 @@ def account_findings(
 
 
 def _prefetched(
-    meters: Iterator[tuple[Meter, MeterRules, ZoneInfo]],
-    read: Callable[[Meter, MeterRules], list[RawReading]],
-    parallel: int,
-) -> Iterator[tuple[Meter, MeterRules, ZoneInfo, list[RawReading]]]:
-    """Each meter with its readings, in order, with up to ``parallel`` reads in flight ahead of the one
-    judged."""
+    meters: Iterator[_Judged], read: Callable[[_Judged], _Judged], parallel: int
+) -> Iterator[_Judged]:
+    """Each meter with what it is judged on, in order, with up to ``parallel`` meters' reads in flight ahead
+    of the one judged."""
     if parallel <= 1:
-        for meter, mine, zone in meters:
-            yield meter, mine, zone, read(meter, mine)
+        for judged in meters:
+            yield read(judged)
         return
     with ThreadPoolExecutor(max_workers=parallel) as pool:
-        ahead: deque[tuple[Meter, MeterRules, ZoneInfo, Future[list[RawReading]]]] = deque()
-        for meter, mine, zone in meters:
-            ahead.append((meter, mine, zone, pool.submit(read, meter, mine)))
+        ahead: deque[Future[_Judged]] = deque()
+        for judged in meters:
+            ahead.append(pool.submit(read, judged))
             if len(ahead) > parallel:
-                meter_, mine_, zone_, reading = ahead.popleft()
-                yield meter_, mine_, zone_, reading.result()
+                yield ahead.popleft().result()
         while ahead:
-            meter_, mine_, zone_, reading = ahead.popleft()
-            yield meter_, mine_, zone_, reading.result()
+            yield ahead.popleft().result()
 
 
 def _window_days(rules: MeterRules) -> timedelta:
@@ -321,33 +335,46 @@ def _window_days(rules: MeterRules) -> timedelta:
     return timedelta(days=max(1, -(-hours // 24)))
 
 
-def _meter_day(
-    account: str,
-    meter: Meter,
-    site_day: _SiteDay,
-    rules: MeterRules,
-    now: datetime,
-    metering: MeteringStore,
-) -> Iterator[Finding]:
+def _daily_days(
+    account: str, judged: _Judged, metering: MeteringStore
+) -> tuple[list[RatedDay], list[RatedDay]]:
+    """A meter's rated days of its site's evasion window, and (when the judged day is rated) the same weekday
+    of the weeks before: what its daily verdicts read."""
+    assert judged.site_day is not None
+    day = judged.site_day.day
+    first = day + timedelta(days=1) - _window_days(judged.rules)
+    window = list(metering.days(account, judged.meter.id, first, day + timedelta(days=1)))
+    if not any(d.day == day for d in window):
+        return window, []
+    return window, baseline_days(metering, account, judged.meter.id, day, judged.rules.abnormal_usage)
+
+
+def _meter_day(judged: _Judged, now: datetime) -> Iterator[Finding]:
     """A meter on its site's daily pass: its usage over the evasion window (kept for the site's verdicts)
     and its abnormal usage that day against the same weekday of the weeks before."""
+    meter, site_day, window = judged.meter, judged.site_day, judged.window
+    assert site_day is not None
     day = site_day.day
-    first = day + timedelta(days=1) - _window_days(rules)
-    window = metering.days(account, meter.id, first, day + timedelta(days=1))
+    first = day + timedelta(days=1) - _window_days(judged.rules)
     if _compared(meter):
         totals = [whole_day_usage(d, site_day.zone, meter) for d in window]
         if len(totals) == len(window) == (day - first).days + 1 and all(t is not None for t in totals):
             site_day.usage[meter.id] = sum((t for t in totals if t is not None), Decimal(0))
         if meter.kind != "main" or _labelled(meter):  # a plain main is read again if a sub names it
             site_day.meters.append(meter)  # (usage unknown: what it takes part in is not judged)
-    judged = [d for d in window if d.day == day]
-    if judged:
-        history = baseline_days(metering, account, meter.id, day, rules.abnormal_usage)
+    judged_day = [d for d in window if d.day == day]
+    if judged_day:
         finding = abnormal_usage(
-            meter, rated_series([*judged, *history]), site_day.zone, day, rules.abnormal_usage, now
+            meter,
+            rated_series([*judged_day, *judged.history]),
+            site_day.zone,
+            day,
+            judged.rules.abnormal_usage,
+            now,
         )
         if finding is not None:
             yield finding
+    judged.window, judged.history = [], []  # memory stays flat in the meter count
 
 
 def _labelled(meter: Meter) -> bool:
