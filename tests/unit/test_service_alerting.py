@@ -725,3 +725,30 @@ def test_an_account_whose_catalog_no_longer_validates_is_reported_and_the_others
     assert [s.account for s in reports[-1].steps] == [B]
     assert [a.kind for a in world.alerts(B)] == ["communication"]
     assert world.store.leases == {}  # A's lease was given back
+
+
+def test_an_exchange_recorded_days_after_the_drop_resolves_it_on_the_next_pass() -> None:
+    world = World()
+    world.account()
+    world.meter("m1", interval_minutes=60)  # hourly register reads
+    world.readings.put_new(A, [register("m1", T0 - timedelta(hours=1), "1000"), register("m1", T0, "900")])
+    world.at(T0 + timedelta(minutes=5))
+    world.at(T0 + timedelta(minutes=10))
+    (alert,) = world.alerts()
+    assert (alert.kind, alert.state) == ("negative_consumption", "firing")
+    # Three days on, the drop is far outside the one-day lookback; the register has gone on counting.
+    three_days = T0 + timedelta(days=3)
+    world.readings.put_new(A, [register("m1", three_days - timedelta(hours=1), "950")])
+    world.at(three_days)
+    assert world.alerts()[0].state == "firing"  # still judged: the read starts before the drop
+
+    exchange = {
+        "timestamp": (T0 - timedelta(minutes=30)).isoformat(),
+        "old_final": "1001",
+        "new_initial": "890",
+    }
+    catalog_service.record_exchange(A, "m1", exchange, world.catalog, world.readings, if_match=None)
+    world.at(three_days + timedelta(minutes=5))
+
+    (alert,) = world.alerts()
+    assert (alert.state, alert.resolved_at) == ("resolved", three_days + timedelta(minutes=5))

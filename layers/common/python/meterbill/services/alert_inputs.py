@@ -73,14 +73,20 @@ def recent_readings(
     now: datetime,
     span: timedelta,
     quiet_alert: Alert | None,
+    drop_alerts: Sequence[Alert] = (),
 ) -> list[RawReading]:
     """The meter's readings from ``now - span`` to ``now``, read once. While a communication alert is open
     the read starts before the gap it names (or the last reading it names), so the finding keeps the gap's
     start (and, when readings resume, its length) however long the outage lasts; the gap holds no readings,
     so this costs little. A meter with no reading in the span and no such alert is looked up once more
     around its last rated day (``MeteringStore.rated_span``): a meter that fell silent longer ago than the
-    span (before alerts were set up) is quiet, not "never commissioned"."""
+    span (before alerts were set up) is quiet, not "never commissioned". Likewise while a register alert
+    (negative consumption, meter exchange) is open the read starts at the read before its drop, so the drop is
+    judged again every pass and recording the exchange resolves it however long ago it happened."""
     start = now - span
+    for alert in drop_alerts:
+        if "previous_at" in alert.facts:
+            start = min(start, datetime.fromisoformat(alert.facts["previous_at"]) - timedelta(seconds=1))
     facts = quiet_alert.facts if quiet_alert is not None else {}
     last_known = facts.get("gap_start") or facts.get("last_reading_at")
     if last_known is not None:
@@ -238,6 +244,10 @@ def account_findings(
         for a in book.alerts
         if a.open and a.kind == "communication" and a.subject.kind == "meter"
     }
+    open_drops: dict[str, list[Alert]] = {}
+    for a in book.alerts:
+        if a.open and a.kind in ("negative_consumption", "meter_exchange") and a.subject.kind == "meter":
+            open_drops.setdefault(a.subject.id, []).append(a)
     # Collectors first: one finding each; a meter read by an offline collector gets none of its own.
     offline: set[str] = set()
     for finding in communication_findings((), heartbeats, now, rules.for_site("").communication):
@@ -275,7 +285,9 @@ def account_findings(
         meter, mine = judged.meter, judged.rules
         span = lookback(mine, meter.interval_minutes)
         quiet = open_quiet.get(meter.id)
-        judged.recent = recent_readings(sources.readings, sources.metering, account, meter, now, span, quiet)
+        judged.recent = recent_readings(
+            sources.readings, sources.metering, account, meter, now, span, quiet, open_drops.get(meter.id, ())
+        )
         if judged.site_day is not None:
             judged.window, judged.history = _daily_days(account, judged, sources.metering)
         return judged
