@@ -330,6 +330,12 @@ def test_the_alerts_pass_may_do_exactly_what_the_alerting_service_calls(dev: dic
         CATALOG,
         READINGS,
         PUBLISH,
+        {  # the pass visits every account (AccountStore.list)
+            "Sid": "AccountsListing",
+            "Action": "dynamodb:Query",
+            "Effect": "Allow",
+            "Resource": "arn:meterbill-dev-catalog/index/api-keys-by-account",
+        },
         {
             "Sid": "FailedPasses",
             "Action": "sqs:SendMessage",

@@ -46,6 +46,7 @@ from infra.cdk.constructs.layer import MeterbillLayer
 from infra.cdk.constructs.storage import Storage
 from infra.cdk.sources import ALERT_FUNCTIONS
 from infra.cdk.stages import StageConfig
+from meterbill.adapters.dynamodb.schema import KEYS_BY_ACCOUNT_INDEX
 
 CATALOG_ACTIONS_OF_THE_ALERTS: Final = (
     "dynamodb:BatchGetItem",
@@ -161,6 +162,9 @@ class Alerts(ScheduledWork):
             allow(function.role, CATALOG_ACTIONS_OF_THE_ALERTS, [storage.catalog.table_arn], sid="Catalog")
             allow(function.role, READINGS_ACTIONS_OF_THE_ALERTS, [storage.readings.table_arn], sid="Readings")
             allow(function.role, PUBLISH_ACTIONS, [self.topic.topic_arn], sid="AlertsTopic")
+        # The pass visits every account: AccountStore.list queries the catalog's account index.
+        accounts_index = f"{storage.catalog.table_arn}/index/{KEYS_BY_ACCOUNT_INDEX}"
+        allow(self.schedule_function.role, ("dynamodb:Query",), [accounts_index], sid="AccountsListing")
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AlertsFunctionsPublish",
