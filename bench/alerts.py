@@ -39,7 +39,7 @@ sys.path[:0] = [
 from meterbill.alerts.lifecycle import Notification  # noqa: E402
 from meterbill.alerts.ports import AlertMessage  # noqa: E402
 from meterbill.ports import AccountRecord, RatedDay, RawReading, ReadingStore  # noqa: E402
-from meterbill.services.alerting import AlertSources, scheduled_pass  # noqa: E402
+from meterbill.services.alerting import PARALLEL_READS, AlertSources, scheduled_pass  # noqa: E402
 from meterbill.timeutil import local_midnight, zone  # noqa: E402
 from tests.fakes import FakeAccountStore, FakeCatalogStore, FakeMeteringStore  # noqa: E402
 from tests.fakes.alerts import FakeAlertPublisher, FakeAlertStore  # noqa: E402
@@ -165,7 +165,7 @@ def world(
 
 
 def one_pass(
-    meters: int, now: datetime, runs: int, latency: float = 0.0, parallel: int = 8
+    meters: int, now: datetime, runs: int, latency: float = 0.0, parallel: int = PARALLEL_READS
 ) -> dict[str, Any]:
     sources, store, catalog = world(meters, now, latency)
     publisher = FakeAlertPublisher()
@@ -216,7 +216,12 @@ def main() -> None:
         default=0.0,
         help="each readings or rated-days read waits this long (DynamoDB's latency)",
     )
-    parser.add_argument("--parallel", type=int, default=8, help="readings reads in flight (parallel_reads)")
+    parser.add_argument(
+        "--parallel",
+        type=int,
+        default=PARALLEL_READS,
+        help="meters whose reads are in flight (parallel_reads)",
+    )
     args = parser.parse_args()
     sizes = args.meters or [1_000, 5_000, 10_000]
     moments = [("5-minute pass", NOW)] + ([("daily pass (01:00 local)", DAILY)] if args.daily else [])

@@ -508,3 +508,12 @@ def test_ten_thousand_readings_with_resends_and_faults_are_each_stored_exactly_o
     assert len(first.written) + len(first.duplicates) == 5000
     assert len(second.written) + len(second.duplicates) == 8000
     assert set(second.duplicates) >= set(range(5000, 8000))
+
+
+def test_the_shared_client_keeps_enough_connections_for_the_alert_pass_reading_16_meters_at_once() -> None:
+    from meterbill.services.alerting import PARALLEL_READS
+
+    db = DynamoDb(StorageSettings(catalog_table="c-table", readings_table="r-table", region="eu-central-1"))
+
+    pool = db.client.meta.config.max_pool_connections
+    assert (pool, PARALLEL_READS) == (32, 16)  # botocore's default of 10 would make 6 readers wait

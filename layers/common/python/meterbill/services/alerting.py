@@ -52,9 +52,11 @@ Render = Callable[[Notification], AlertMessage]
 LEASE_SECONDS: Final = 300  # longer than a pass over an account takes (the bench: ~10 s for 10,000 meters)
 SCHEDULE_INTERVAL: Final = timedelta(minutes=5)  # the schedule's rate (infra); the daily window's width
 _ACCOUNT_PAGE: Final = 100
-# Meters whose readings a pass reads at once: a pass over 10,000 meters is 10,000 Queries, so DynamoDB's
-# ~5 ms latency, not the detectors (~0.3 ms a meter), would bound it (50 s) if they were read one by one.
-PARALLEL_READS: Final = 8
+# Meters whose reads are in flight at once: a pass over 10,000 meters is 10,000 Queries (60,000 on the daily
+# pass, with the rated days), so DynamoDB's ~5 ms latency, not the detectors (~0.3 ms a meter), bounds it
+# (bench/alerts.py --latency-ms 5: the daily pass 42.7 s with 8, 26.6 s with 16). The client's connection
+# pool (adapters/dynamodb/connection.py, MAX_POOL_CONNECTIONS) is larger than this.
+PARALLEL_READS: Final = 16
 
 
 class LeaseHeldError(StorageUnavailableError):

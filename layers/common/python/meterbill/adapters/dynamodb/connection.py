@@ -39,6 +39,11 @@ RETRYABLE_CANCELLATIONS: Final = frozenset(
 EXPECTED_CODES: Final = frozenset({"ConditionalCheckFailedException", "TransactionCanceledException"})
 
 
+# HTTP connections the shared client keeps (botocore's default is 10): the alerts pass reads 16 meters at
+# once, and the readings store writes a request's buckets 8 at a time; a thread without a connection waits.
+MAX_POOL_CONNECTIONS: Final = 32
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """Up to ``attempts`` tries; before try n+1 wait a random share of min(max_delay, base_delay * 2**n)
@@ -60,7 +65,12 @@ class DynamoDb:
     def __init__(self, settings: StorageSettings, *, retry: RetryPolicy | None = None) -> None:
         self.settings = settings
         self.retry = retry or RetryPolicy()
-        self.connection = Connection(region=settings.region, host=settings.endpoint_url, max_retry_attempts=0)
+        self.connection = Connection(
+            region=settings.region,
+            host=settings.endpoint_url,
+            max_retry_attempts=0,
+            max_pool_connections=MAX_POOL_CONNECTIONS,
+        )
         self.catalog_definition = catalog_table_definition(settings.catalog_table)
         self.readings_definition = readings_table_definition(settings.readings_table)
         self.catalog_table = self._table(self.catalog_definition)
