@@ -16,6 +16,7 @@ from fpdf.output import OutputProducer
 from pypdf import PdfReader
 from pypdf.generic import DictionaryObject
 
+from meterbill.documents import page as page_module
 from meterbill.documents import pdf as pdf_module
 from meterbill.documents import pdf_fonts
 from meterbill.documents.facturx import invoice_xml
@@ -146,11 +147,11 @@ class _NeverStores(dict[object, object]):
 
 def test_the_per_process_caches_change_no_byte_of_the_document(monkeypatch: pytest.MonkeyPatch) -> None:
     """The line breaks and the logo, kept across documents, give the bytes fpdf2 gives without them."""
-    pdf_module._wrapped.clear()
+    page_module._wrapped.clear()
     first = _render("Łukasz Wójcik & Jürgen Äßler")
-    assert pdf_module._wrapped  # the footer and long lines were broken once
+    assert page_module._wrapped  # the footer and long lines were broken once
     second = _render("Łukasz Wójcik & Jürgen Äßler")
-    monkeypatch.setattr(pdf_module, "_wrapped", _NeverStores())
+    monkeypatch.setattr(page_module, "_wrapped", _NeverStores())
     monkeypatch.setattr(pdf_module, "preload_logo", lambda pdf, data: None)
     reference = _render("Łukasz Wójcik & Jürgen Äßler")
 
@@ -165,5 +166,5 @@ def test_a_cached_line_break_is_per_font_size_and_width() -> None:
         page.set_font(pdf_module.FONT, "", size)
         expected = page.multi_cell(width, 1, text, align="L", dry_run=True, output="LINES")
 
-        assert pdf_module.wrap(page, text, width) == expected
-        assert pdf_module.wrap(page, text, width) == expected  # from the cache
+        assert page_module.wrap(page, text, width) == expected
+        assert page_module.wrap(page, text, width) == expected  # from the cache

@@ -21,7 +21,7 @@ from fpdf.enums import DocumentCompliance, XPos, YPos
 from meterbill.billing.savings import NodeSavings, SavingsReport
 from meterbill.documents.labels import labels
 from meterbill.documents.locale import format_date, format_money, format_period, format_quantity
-from meterbill.documents.pdf import (
+from meterbill.documents.page import (
     ACCENT,
     FOOTER_HEIGHT,
     GREY,
@@ -31,7 +31,7 @@ from meterbill.documents.pdf import (
     RULE,
     SHADE,
     TOP,
-    _Page,
+    Page,
     write,
 )
 from meterbill.documents.pdf_fonts import FALLBACK_FONT, FONT, install_font, subset_from_common_glyphs
@@ -65,7 +65,7 @@ class _Renderer:
         self.doc = doc
         self.words = labels(doc.language)
         self.period = format_period(doc.start, doc.end, doc.language)
-        pdf = _Page(format="A4", unit="mm", enforce_compliance=DocumentCompliance.PDFA_3B)
+        pdf = Page(format="A4", unit="mm", enforce_compliance=DocumentCompliance.PDFA_3B)
         install_font(pdf, FONT, "")
         install_font(pdf, FONT, "B")
         pdf._fallback_font_ids = [FALLBACK_FONT.lower()]
