@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,crosscheck,infra]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,crosscheck,infra,collector]'
 	rm -f $(VENV)/.installed-*; touch $@
 
 demo: $(STAMP)
@@ -17,7 +17,7 @@ demo: $(STAMP)
 	$(BIN)/python -m local.demo
 
 test: $(STAMP)
-	PYTHONPATH=layers/common/python $(BIN)/lint-imports
+	PYTHONPATH=layers/common/python:collector $(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
