@@ -61,6 +61,7 @@ def test_a_heartbeat_is_stored_as_received_now(collector: ApiClient, alerts: Ale
             {"meter_id": "mtr-2", "last_read_at": None, "error": "Modbus exception 4 (slave device failure)"},
             {"meter_id": "mtr-3", "last_read_at": "2026-03-01T11:00:00Z", "error": "timeout after 3 s"},
         ],
+        "warnings": [],
     }
     assert alerts.store.heartbeats(ACCOUNT) == [
         CollectorHeartbeat(

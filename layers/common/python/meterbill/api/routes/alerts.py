@@ -351,8 +351,9 @@ def delete_subscription(subscription_id: str, caller: AuthorizedCaller) -> Respo
     description="Its version, spool depth and last push, and per meter it reads the last successful read "
     "(last_read_at), the error of the last attempt (error), or both; received_at is the server's clock. A "
     "meter's error raises its communication alert at once; a collector whose heartbeats stop raises one "
-    "alert for the collector. Meters and site must be the account's (422 naming meters[i].meter_id). An "
-    "ingest key may send it. The answer is what was stored.",
+    "alert for the collector. Its warnings (at most 10, each 1 to 500 characters) raise a collector_warning "
+    "alert until a later heartbeat carries none. Meters and site must be the account's (422 naming "
+    "meters[i].meter_id). An ingest key may send it. The answer is what was stored.",
     tags=["alerts"],
     responses={202: {"description": "stored"}},
 )
@@ -376,5 +377,6 @@ def post_heartbeat(
         store=caller.alert_store(),
         catalog=caller.stores.catalog,
         future_tolerance=timedelta(seconds=caller.settings.future_tolerance_seconds),
+        warnings=body.warnings,
     )
     return Response(202, content_type=JSON, body=HeartbeatRecord.of(stored))
