@@ -271,8 +271,8 @@ class HeartbeatInput(_Request):
     warnings: list[Annotated[StrictStr, Field(min_length=1, max_length=MAX_WARNING_LENGTH)]] = Field(
         default_factory=list,
         max_length=MAX_WARNINGS,
-        description="the collector's own warnings (its spool thinned to hourly at its disk quota, say); while "
-        "the latest heartbeat carries any, a collector_warning alert is raised",
+        description="the collector's own warnings (its spool thinned to hourly at its disk quota, say); "
+        "while the latest heartbeat carries any, a collector_warning alert is raised",
     )
 
 
