@@ -441,6 +441,22 @@ def test_an_older_heartbeat_does_not_replace_a_newer_one(store: AlertStore) -> N
     assert [h.version for h in store.heartbeats(ACCOUNT)] == ["1.4.0", "1.6.0"]
 
 
+THINNED = "spool at its 512 MB quota: 8,640 unsent reads of main thinned to hourly (totals kept)"
+
+
+def test_a_heartbeats_warnings_round_trip_in_order(store: AlertStore) -> None:
+    plain = heartbeat("col-0", datetime(2026, 3, 1, 9, 0, tzinfo=UTC))
+    warned = replace(
+        heartbeat("col-1", datetime(2026, 3, 1, 9, 0, tzinfo=UTC)),
+        heartbeat=replace(plain.heartbeat, collector_id="col-1", warnings=(THINNED, "ü" * 500, "x")),
+    )
+    store.put_heartbeat(ACCOUNT, plain)
+    store.put_heartbeat(ACCOUNT, warned)
+
+    assert [repr(h) for h in store.heartbeats(ACCOUNT)] == [repr(plain), repr(warned)]
+    assert [h.heartbeat.warnings for h in store.heartbeats(ACCOUNT)] == [(), (THINNED, "ü" * 500, "x")]
+
+
 def subscription(sub_id: str, created: datetime, site_ids: tuple[str, ...] | None) -> SubscriptionRecord:
     return SubscriptionRecord(
         id=sub_id,
@@ -671,6 +687,57 @@ def test_writes_whose_answer_was_lost_are_sent_again_with_the_same_outcome(
     faults.lose_answer("UpdateItem", when=lambda n: n == 1)
     at = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
     assert dynamo.acknowledge(ACCOUNT, alert(2).id, "ann", at).acknowledged_at == at
+
+
+def test_a_heartbeat_keeps_its_warnings_as_a_list_and_none_without(
+    dynamo: DynamoDbAlertStore, tables: Tables
+) -> None:
+    received = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+    plain = heartbeat("col-1", received)
+    dynamo.put_heartbeat(ACCOUNT, plain)
+    dynamo.put_heartbeat(
+        ACCOUNT,
+        replace(plain, heartbeat=replace(plain.heartbeat, collector_id="col-2", warnings=(THINNED, "b"))),
+    )
+
+    without = tables.catalog("account#acme#collector-heartbeat", "col-1")
+    warned = tables.catalog("account#acme#collector-heartbeat", "col-2")
+    assert without is not None and "warnings" not in without  # as before warnings existed
+    assert warned is not None and warned["warnings"] == {"L": [{"S": THINNED}, {"S": "b"}]}
+
+
+def test_a_heartbeat_stored_before_warnings_existed_loads_with_none(
+    dynamo: DynamoDbAlertStore, tables: Tables
+) -> None:
+    """The item exactly as issue 11's store wrote it: no ``warnings`` attribute."""
+    tables.client.put_item(
+        TableName=CATALOG_TABLE,
+        Item={
+            "pk": {"S": "account#acme#collector-heartbeat"},
+            "sk": {"S": "col-1"},
+            "collector_id": {"S": "col-1"},
+            "received_at": {"S": "2026-03-01T10:00:00+01:00[Europe/Berlin]"},
+            "received": {"S": "2026-03-01T09:00:00.000000Z"},
+            "site_id": {"S": "site-1"},
+            "meters": {"L": [{"M": {"meter_id": {"S": "m-2"}, "error": {"S": "timeout after 3 s"}}}]},
+            "version": {"S": "1.4.0"},
+            "spool_depth": {"N": "12"},
+        },
+    )
+
+    assert dynamo.heartbeats(ACCOUNT) == [
+        CollectorHeartbeat(
+            heartbeat=Heartbeat(
+                "col-1",
+                datetime(2026, 3, 1, 10, 0, tzinfo=BERLIN),
+                (MeterStatus("m-2", error="timeout after 3 s"),),
+                "site-1",
+                warnings=(),
+            ),
+            version="1.4.0",
+            spool_depth=12,
+        )
+    ]
 
 
 def test_the_documented_alert_item_is_what_the_store_writes(

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from meterbill.alerts.lifecycle import Alert, Notification, NotificationItem
+from meterbill.alerts.communication import Heartbeat, collector_warnings
+from meterbill.alerts.lifecycle import Alert, AlertBook, Notification, NotificationItem, advance
 from meterbill.alerts.messages import FACTS_MARKER, MESSAGE_LIMIT, SUBJECT_LIMIT, facts_of, render
 from meterbill.alerts.model import Subject
 
@@ -285,3 +286,27 @@ def test_facts_of_a_body_without_the_marker_is_an_error() -> None:
 def test_a_notification_without_items_is_not_rendered() -> None:
     with pytest.raises(ValueError, match="without items"):
         render(Notification("acct-a", None, T0, ()))
+
+
+def test_a_collectors_warning_reads_as_one_line_and_keeps_its_text_exactly_in_the_facts() -> None:
+    warning = "spool at its 512 MB quota:\n8,640 unsent reads of main thinned to hourly"  # a line break too
+    beat = Heartbeat("gw-1", T0, (), "berlin-office", (warning,))
+    (finding,) = collector_warnings([beat], T0)
+    book, _ = advance(AlertBook("acct-a"), [finding], T0)
+    _, (notification,) = advance(book, [], T0 + timedelta(seconds=30))
+
+    message = render(notification)
+
+    assert message.subject == (
+        "[warning] meterbill: collector_warning firing for collector gw-1 at site berlin-office"
+    )
+    assert message.attributes["kind"] == '["collector_warning"]'
+    assert (
+        "\n  summary:      collector gw-1: warns: spool at its 512 MB quota: 8,640 unsent reads of main "
+        "thinned to hourly\n" in message.body
+    )
+    assert facts_of(message.body)["alerts"][0]["facts"] == {
+        "reported_at": "2026-03-02T08:00:00+00:00",
+        "warning_count": "1",
+        "warning_1": warning,
+    }

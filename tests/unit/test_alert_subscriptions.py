@@ -80,7 +80,9 @@ def test_the_longest_plain_address_is_accepted() -> None:
 def test_an_unknown_kind_is_refused_at_its_index() -> None:
     error = refused(kinds=("communication", "meter_on_fire"))
     assert error.field == "kinds[1]"
-    assert error.reason.startswith("must be one of communication, collector_offline, energy_evasion,")
+    assert error.reason.startswith(
+        "must be one of communication, collector_offline, collector_warning, energy_evasion,"
+    )
 
 
 def test_a_kind_listed_twice_is_refused() -> None:

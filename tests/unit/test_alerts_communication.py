@@ -1,4 +1,5 @@
-"""Detector 1: a meter that goes quiet, a collector's Modbus error, a collector without heartbeats."""
+"""Detector 1: a meter that goes quiet, a collector's Modbus error, a collector without heartbeats, a
+collector's own warnings."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from meterbill.alerts.communication import (
     CommunicationRules,
     Heartbeat,
     MeterStatus,
+    collector_warnings,
     communication_findings,
     meter_communication,
 )
@@ -254,3 +256,73 @@ def test_a_collector_that_reads_the_meter_but_delivers_nothing_shows_its_last_re
         "collector_last_read_at": "2026-06-01T11:58:00+02:00",
     }
     assert finding.depends_on == (Subject("collector", "c1", "site1"),)
+
+
+# --- a collector's own warnings -------------------------------------------------------------------------
+
+THINNED = "spool at its 512 MB quota: 8,640 unsent reads of main thinned to hourly (totals kept)"
+
+
+def test_a_heartbeat_with_warnings_raises_a_collector_warning_with_their_text() -> None:
+    now = at("2026-06-01T12:00+02:00")
+    beat = Heartbeat(
+        "c1", at("2026-06-01T11:58+02:00"), (MeterStatus("m1"),), "site1", (THINNED, "clock 90 s behind NTP")
+    )
+
+    (finding,) = collector_warnings([beat], now)
+
+    assert finding == Finding(
+        "collector_warning",
+        Subject("collector", "c1", "site1"),
+        "warning",
+        True,
+        now,
+        f"collector c1: warns: {THINNED} (and 1 more)",
+        {
+            "reported_at": "2026-06-01T11:58:00+02:00",
+            "warning_count": "2",
+            "warning_1": THINNED,
+            "warning_2": "clock 90 s behind NTP",
+        },
+        (Subject("collector", "c1", "site1"),),  # an offline collector's alert mutes its last warnings
+    )
+
+
+def test_only_the_latest_heartbeat_counts_so_one_without_warnings_resolves_it() -> None:
+    now = at("2026-06-01T12:00+02:00")
+    beats = [
+        Heartbeat("c2", at("2026-06-01T11:50+02:00"), (), None, ("one",)),
+        Heartbeat("c1", at("2026-06-01T11:55+02:00")),  # the latest of c1: all is well again
+        Heartbeat("c1", at("2026-06-01T11:50+02:00"), (), None, (THINNED,)),  # older, out of order
+    ]
+
+    findings = list(collector_warnings(beats, now))
+
+    assert [(f.subject.id, f.active, f.summary, dict(f.facts)) for f in findings] == [
+        ("c1", False, "collector c1: no warnings",
+         {"reported_at": "2026-06-01T11:55:00+02:00", "warning_count": "0"}),
+        ("c2", True, "collector c2: warns: one",
+         {"reported_at": "2026-06-01T11:50:00+02:00", "warning_count": "1", "warning_1": "one"}),
+    ]  # fmt: skip
+
+
+def test_a_heartbeat_made_before_warnings_existed_has_none_and_warns_of_nothing() -> None:
+    beat = Heartbeat("c1", at("2026-06-01T11:55+02:00"), (MeterStatus("m1"),), "site1")
+
+    (finding,) = collector_warnings([beat], at("2026-06-01T12:00+02:00"))
+
+    assert beat.warnings == ()
+    assert (finding.kind, finding.active, finding.facts["warning_count"]) == ("collector_warning", False, "0")
+
+
+def test_warnings_do_not_change_the_communication_findings() -> None:
+    now = at("2026-06-01T12:00+02:00")
+    beat = Heartbeat("c1", at("2026-06-01T11:55+02:00"), (MeterStatus("m1"),), "site1", (THINNED,))
+    readings = intervals("m1", at("2026-06-01T11:00+02:00"), 4)
+
+    findings = list(communication_findings([(meter("m1"), readings)], [beat], now))
+
+    assert [(f.kind, f.subject.id, f.active) for f in findings] == [
+        ("collector_offline", "c1", False),
+        ("communication", "m1", False),
+    ]

@@ -30,8 +30,8 @@ WINDOW: dict[str, Any] = {
 }
 MATCHER_NAMES = "'kind', 'subject_kind', 'subject_id', 'site_id' or 'severity'"
 KINDS = (
-    "communication, collector_offline, energy_evasion, negative_consumption, meter_exchange, phase_sum, "
-    "abnormal_usage, flat_line, estimated_data, bill_shock"
+    "communication, collector_offline, collector_warning, energy_evasion, negative_consumption, "
+    "meter_exchange, phase_sum, abnormal_usage, flat_line, estimated_data, bill_shock"
 )
 
 

@@ -120,9 +120,9 @@ def test_every_given_filter_must_match(api: ApiClient, alerts: AlertFakes) -> No
     [
         ("state", "burning", "Input should be 'pending', 'firing' or 'resolved'"),
         ("severity", "urgent", "Input should be 'info', 'warning' or 'critical'"),
-        ("kind", "fire", "Input should be 'communication', 'collector_offline', 'energy_evasion', "
-         "'negative_consumption', 'meter_exchange', 'phase_sum', 'abnormal_usage', 'flat_line', "
-         "'estimated_data' or 'bill_shock'"),
+        ("kind", "fire", "Input should be 'communication', 'collector_offline', 'collector_warning', "
+         "'energy_evasion', 'negative_consumption', 'meter_exchange', 'phase_sum', 'abnormal_usage', "
+         "'flat_line', 'estimated_data' or 'bill_shock'"),
         ("limit", "0", "Input should be greater than or equal to 1"),
         ("cursor", "elsewhere", "is not a cursor of this listing"),
     ],
@@ -290,8 +290,9 @@ def test_put_rules_with_a_stale_etag_is_refused_and_changes_nothing(
         (
             {"lifecycle": {"for_minutes": {"fire": 5}}},
             "lifecycle.for_minutes.fire",
-            "must be one of communication, collector_offline, energy_evasion, negative_consumption, "
-            "meter_exchange, phase_sum, abnormal_usage, flat_line, estimated_data, bill_shock",
+            "must be one of communication, collector_offline, collector_warning, energy_evasion, "
+            "negative_consumption, meter_exchange, phase_sum, abnormal_usage, flat_line, estimated_data, "
+            "bill_shock",
         ),
         (
             {"thresholds": {}},

@@ -1,17 +1,21 @@
 """A collector's heartbeat over HTTP: 202 with what was stored (received_at from the server's clock); only
-the account's meters and site; per meter its last read, its error, or both; an ingest key may send it (and
-nothing else of the alert routes); hostile values refused naming the field, nothing stored."""
+the account's meters and site; per meter its last read, its error, or both; the collector's own warnings (at
+most 10, 1 to 500 characters each); an ingest key may send it (and nothing else of the alert routes); hostile
+values refused naming the field, nothing stored."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
 from meterbill.alerts.communication import Heartbeat, MeterStatus
 from meterbill.alerts.ports import CollectorHeartbeat
-from tests.fakes import FIXED_NOW, FakeStores
+from meterbill.errors import InvalidInputError
+from meterbill.services import alert_admin
+from tests.fakes import FIXED_NOW, FakeCatalogStore, FakeStores
+from tests.fakes.alerts import FakeAlertStore
 from tests.hostile import VALUES, field_name, names_the_field, with_hostile
 from tests.unit.alert_api_support import NOW, plant
 from tests.unit.api_support import ACCOUNT, OTHER_ACCOUNT, AlertFakes, ApiClient, handler_client, problem
@@ -61,6 +65,7 @@ def test_a_heartbeat_is_stored_as_received_now(collector: ApiClient, alerts: Ale
             {"meter_id": "mtr-2", "last_read_at": None, "error": "Modbus exception 4 (slave device failure)"},
             {"meter_id": "mtr-3", "last_read_at": "2026-03-01T11:00:00Z", "error": "timeout after 3 s"},
         ],
+        "warnings": [],
     }
     assert alerts.store.heartbeats(ACCOUNT) == [
         CollectorHeartbeat(
@@ -95,6 +100,88 @@ def test_the_smallest_heartbeat_is_a_version_and_a_spool_depth(
         None,
     )
     assert alerts.store.heartbeats(ACCOUNT)[0].heartbeat == Heartbeat("col-7", FIXED_NOW)
+
+
+THINNED = "spool at its 512 MB quota: 8,640 unsent reads of main thinned to hourly (totals kept)"
+
+
+def test_a_heartbeats_warnings_are_stored_and_answered(collector: ApiClient, alerts: AlertFakes) -> None:
+    longest = "w" * 500
+    answer = collector.post(PATH, {**BEAT, "warnings": [THINNED, "ü" * 500, longest]})
+
+    assert (answer.status, answer.json["warnings"]) == (202, [THINNED, "ü" * 500, longest])
+    (stored,) = alerts.store.heartbeats(ACCOUNT)
+    assert stored.heartbeat.warnings == (THINNED, "ü" * 500, longest)
+
+
+def test_ten_warnings_are_taken(collector: ApiClient, alerts: AlertFakes) -> None:
+    ten = [f"warning {n}" for n in range(1, 11)]
+
+    answer = collector.post(PATH, {**BEAT, "warnings": ten})
+
+    assert answer.status == 202
+    assert alerts.store.heartbeats(ACCOUNT)[0].heartbeat.warnings == tuple(ten)
+
+
+def test_a_heartbeat_without_warnings_stores_none(collector: ApiClient, alerts: AlertFakes) -> None:
+    for body in (BEAT, {**BEAT, "warnings": []}):
+        answer = collector.post(PATH, body)
+
+        assert (answer.status, answer.json["warnings"]) == (202, [])
+        assert alerts.store.heartbeats(ACCOUNT)[0].heartbeat.warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("warnings", "field", "reason"),
+    [
+        ([f"warning {n}" for n in range(1, 12)], "warnings",
+         "List should have at most 10 items after validation, not 11"),
+        ([THINNED, ""], "warnings[1]", "String should have at least 1 character"),
+        (["x" * 501], "warnings[0]", "String should have at most 500 characters"),
+        ([THINNED, 7], "warnings[1]", "Input should be a valid string"),  # strict: no number as text
+        ([None], "warnings[0]", "Input should be a valid string"),
+        (THINNED, "warnings", "Input should be a valid list"),
+        (None, "warnings", "Input should be a valid list"),
+    ],
+)  # fmt: skip
+def test_bad_warnings_are_refused_naming_the_warning_and_store_nothing(
+    collector: ApiClient, alerts: AlertFakes, warnings: Any, field: str, reason: str
+) -> None:
+    answer = collector.post(PATH, {**BEAT, "warnings": warnings})
+
+    assert answer.json == problem(422, f"{field}: {reason}", (field, reason))
+    assert alerts.store.heartbeat_items == {}
+
+
+@pytest.mark.parametrize(
+    ("warnings", "field", "reason"),
+    [
+        (tuple(f"w{n}" for n in range(11)), "warnings", "11 warnings; at most 10"),
+        (("ok", ""), "warnings[1]", "must be 1 to 500 characters"),
+        (("x" * 501,), "warnings[0]", "must be 1 to 500 characters"),
+    ],
+)
+def test_the_service_refuses_the_same_warnings_for_callers_without_the_schema(
+    warnings: tuple[str, ...], field: str, reason: str
+) -> None:
+    store = FakeAlertStore()
+    with pytest.raises(InvalidInputError) as refused:
+        alert_admin.record_heartbeat(
+            ACCOUNT,
+            "col-7",
+            version="1.4.2",
+            spool_depth=0,
+            last_push_at=None,
+            site_id=None,
+            meters=(),
+            now=FIXED_NOW,
+            store=store,
+            catalog=FakeCatalogStore(),
+            future_tolerance=timedelta(minutes=5),
+            warnings=warnings,
+        )
+    assert (refused.value.field, refused.value.reason) == (field, reason)
+    assert store.heartbeat_items == {}
 
 
 def test_an_admin_key_may_send_a_heartbeat_too(collector: ApiClient, api: ApiClient) -> None:
@@ -179,6 +266,8 @@ def test_another_accounts_meters_and_site_are_refused_like_nobodys(
         ("meters", 0, "meter_id"),
         ("meters", 0, "last_read_at"),
         ("meters", 1, "error"),
+        ("warnings",),
+        ("warnings", 0),
     ],
     ids=field_name,
 )
@@ -187,7 +276,10 @@ def test_a_hostile_value_is_refused_naming_its_field_and_stores_nothing(
     collector: ApiClient, alerts: AlertFakes, path: tuple[str | int, ...], variant: str
 ) -> None:
     answer = collector.request(
-        "POST", PATH, body=with_hostile(BEAT, path, variant), headers={"Content-Type": "application/json"}
+        "POST",
+        PATH,
+        body=with_hostile({**BEAT, "warnings": [THINNED]}, path, variant),
+        headers={"Content-Type": "application/json"},
     )
 
     assert 400 <= answer.status < 500, answer.text[:500]

@@ -289,6 +289,64 @@ def test_a_collector_that_stops_sending_heartbeats_is_one_alert_not_one_per_mete
     assert sent(world.publisher) == [("firing", "collector_offline", T0 + timedelta(minutes=40))]
 
 
+THINNED = "spool at its 512 MB quota: 8,640 unsent reads of main thinned to hourly (totals kept)"
+
+
+def warned(at: datetime, *warnings: str) -> CollectorHeartbeat:
+    return CollectorHeartbeat(Heartbeat("col-1", at, (), "site-a", warnings), "1.4.0", 8_640)
+
+
+def test_a_collectors_warning_fires_at_once_and_resolves_when_a_heartbeat_carries_none() -> None:
+    world = World()
+    world.account()
+    world.store.put_heartbeat(A, warned(T0, THINNED))
+
+    world.run(T0, T0 + timedelta(minutes=10))
+    (alert,) = world.alerts()
+    assert (alert.kind, alert.subject, alert.severity, alert.state, alert.fired_at) == (
+        "collector_warning",
+        Subject("collector", "col-1", "site-a"),
+        "warning",
+        "firing",
+        T0,
+    )
+    assert dict(alert.facts) == {
+        "reported_at": T0.isoformat(),
+        "warning_count": "1",
+        "warning_1": THINNED,
+    }
+    world.store.put_heartbeat(A, warned(T0 + timedelta(minutes=7)))  # the spool drained: no warning
+    world.run(T0 + timedelta(minutes=10), T0 + timedelta(minutes=25))
+
+    (alert,) = world.alerts()
+    assert (alert.state, alert.resolved_at) == ("resolved", T0 + timedelta(minutes=10))
+    assert alert.facts == {"reported_at": (T0 + timedelta(minutes=7)).isoformat(), "warning_count": "0"}
+    assert sent(world.publisher) == [
+        ("firing", "collector_warning", T0 + FIVE),  # group_wait (30 s): with the next pass
+        ("resolved", "collector_warning", T0 + timedelta(minutes=15)),
+    ]
+
+
+def test_an_offline_collectors_last_warning_is_muted_by_its_offline_alert() -> None:
+    world = World()
+    world.account()
+    world.store.put_heartbeat(A, warned(T0, THINNED))  # and then nothing more
+
+    world.run(T0, T0 + timedelta(hours=1))
+
+    warning, offline = world.alerts()
+    assert (warning.kind, offline.kind, offline.first_seen) == (
+        "collector_warning",
+        "collector_offline",
+        T0 + timedelta(minutes=20),
+    )
+    assert (warning.state, warning.inhibited, warning.inhibited_by) == ("firing", True, (offline.id,))
+    assert sent(world.publisher) == [
+        ("firing", "collector_warning", T0 + FIVE),
+        ("firing", "collector_offline", T0 + timedelta(minutes=40)),
+    ]
+
+
 def test_a_modbus_error_in_a_heartbeat_raises_communication_at_once() -> None:
     world = World()
     world.account()

@@ -8,6 +8,11 @@ collector whose last heartbeat is older than ``heartbeat_allowance`` raises one 
 its meters get no communication finding of their own (the collector's alert stands for them), and every
 finding about a meter a collector serves names that collector in ``depends_on``, so the lifecycle mutes it
 while the collector is offline.
+
+A collector's latest heartbeat may carry warnings (its spool reached its disk quota and thinned the oldest
+unsent reads to hourly, say): one ``collector_warning`` finding per collector, active while the latest
+heartbeat carries any (their text in the facts), inactive once a later one carries none. It depends on the
+collector, so an offline collector's last warnings are muted while its ``collector_offline`` alert stands.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Final
 
 from meterbill.alerts.model import Finding, Subject, require_aware
 from meterbill.domain import Meter
@@ -45,14 +51,20 @@ class MeterStatus:
     error: str | None = None
 
 
+MAX_WARNINGS: Final = 10  # in one heartbeat
+MAX_WARNING_LENGTH: Final = 500  # characters of one warning
+
+
 @dataclass(frozen=True, slots=True)
 class Heartbeat:
-    """A collector's latest heartbeat (aware ``received_at``) with the status of each meter it reads."""
+    """A collector's latest heartbeat (aware ``received_at``) with the status of each meter it reads and the
+    collector's own warnings (none: all is well)."""
 
     collector_id: str
     received_at: datetime
     meters: tuple[MeterStatus, ...] = ()
     site_id: str | None = None
+    warnings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         require_aware(self.received_at, f"heartbeat {self.collector_id}: received_at")
@@ -190,6 +202,40 @@ def collector_offline(heartbeat: Heartbeat, now: datetime, rules: CommunicationR
     )
 
 
+def latest_heartbeats(heartbeats: Iterable[Heartbeat]) -> dict[str, Heartbeat]:
+    """Collector id -> its latest heartbeat (by ``received_at`` in real time)."""
+    latest: dict[str, Heartbeat] = {}
+    for heartbeat in heartbeats:
+        known = latest.get(heartbeat.collector_id)
+        if known is None or heartbeat.received_at.astimezone(UTC) > known.received_at.astimezone(UTC):
+            latest[heartbeat.collector_id] = heartbeat
+    return latest
+
+
+def collector_warning(heartbeat: Heartbeat, now: datetime) -> Finding:
+    """Active while the collector's latest heartbeat carries warnings: their count and text (``warning_1``
+    ...) and when it was received in the facts; inactive when it carries none."""
+    warnings = heartbeat.warnings
+    facts = {"reported_at": heartbeat.received_at.isoformat(), "warning_count": str(len(warnings))}
+    facts |= {f"warning_{n}": text for n, text in enumerate(warnings, start=1)}
+    if not warnings:
+        state = "no warnings"
+    elif len(warnings) == 1:
+        state = f"warns: {warnings[0]}"
+    else:
+        state = f"warns: {warnings[0]} (and {len(warnings) - 1} more)"
+    return Finding(
+        "collector_warning",
+        _collector_subject(heartbeat),
+        "warning",
+        bool(warnings),
+        now,
+        f"collector {heartbeat.collector_id}: {state}",
+        facts,
+        (_collector_subject(heartbeat),),
+    )
+
+
 def communication_findings(
     meters: Iterable[tuple[Meter, Iterable[RawReading]]],
     heartbeats: Sequence[Heartbeat],
@@ -200,11 +246,7 @@ def communication_findings(
     while it is judged, so memory stays flat in the number of meters). A meter read by an offline collector
     gets no finding: the collector's stands for it."""
     require_aware(now, "now")
-    latest: dict[str, Heartbeat] = {}
-    for heartbeat in heartbeats:
-        known = latest.get(heartbeat.collector_id)
-        if known is None or heartbeat.received_at.astimezone(UTC) > known.received_at.astimezone(UTC):
-            latest[heartbeat.collector_id] = heartbeat
+    latest = latest_heartbeats(heartbeats)
     serving: Mapping[str, Heartbeat] = {
         status.meter_id: heartbeat for heartbeat in latest.values() for status in heartbeat.meters
     }
@@ -221,3 +263,11 @@ def communication_findings(
         judged = meter_communication(meter, readings, now, rules, collector)
         if judged is not None:
             yield judged
+
+
+def collector_warnings(heartbeats: Sequence[Heartbeat], now: datetime) -> Iterator[Finding]:
+    """One ``collector_warning`` finding per collector, by collector id, from its latest heartbeat."""
+    require_aware(now, "now")
+    latest = latest_heartbeats(heartbeats)
+    for collector_id in sorted(latest):
+        yield collector_warning(latest[collector_id], now)

@@ -18,6 +18,7 @@ SEVERITIES: Final[tuple[Severity, ...]] = get_args(Severity)  # in rising order
 AlertKind = Literal[
     "communication",  # a meter that stopped reporting (or whose collector reports a Modbus error)
     "collector_offline",  # a collector that stopped sending heartbeats
+    "collector_warning",  # a collector whose latest heartbeat carries warnings (its spool thinned, say)
     "energy_evasion",  # a main meter minus its sub-meters, less declared losses, above thresholds
     "negative_consumption",  # a register that went down without a rollover or a recorded exchange
     "meter_exchange",  # an exchange or rollover detected, for a person to confirm

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr
 
+from meterbill.alerts.communication import MAX_WARNING_LENGTH, MAX_WARNINGS
 from meterbill.alerts.lifecycle import AlertState, HistoryEvent
-from meterbill.alerts.model import AlertKind, Severity, SubjectKind
+from meterbill.alerts.model import ALERT_KINDS, AlertKind, Severity, SubjectKind
 from meterbill.alerts.ports import SubscriptionStatus
 from meterbill.alerts.silences import MatcherName
 from meterbill.api.schema_fields import AwareDateTime, _json_object
@@ -206,7 +207,7 @@ class AlertSilencePage(_Page):
 class AlertSubscriptionInput(_Request):
     email: Email
     kinds: list[AlertKind] | None = Field(
-        default=None, min_length=1, max_length=10, description="default: every kind"
+        default=None, min_length=1, max_length=len(ALERT_KINDS), description="default: every kind"
     )
     min_severity: Severity = Field(default="warning", description="this severity and above")
     site_ids: list[Id] | None = Field(
@@ -267,6 +268,12 @@ class HeartbeatInput(_Request):
         max_length=500,
         description="per meter it reads (the account's meters): last_read_at, error, or both",
     )
+    warnings: list[Annotated[StrictStr, Field(min_length=1, max_length=MAX_WARNING_LENGTH)]] = Field(
+        default_factory=list,
+        max_length=MAX_WARNINGS,
+        description="the collector's own warnings (its spool thinned to hourly at its disk quota, say); "
+        "while the latest heartbeat carries any, a collector_warning alert is raised",
+    )
 
 
 class MeterStatusRecord(_Response):
@@ -283,6 +290,7 @@ class HeartbeatRecord(_Response):
     last_push_at: datetime | None
     site_id: str | None
     meters: list[MeterStatusRecord]
+    warnings: list[str]
 
     @classmethod
     def of(cls, stored: CollectorHeartbeat) -> HeartbeatRecord:
@@ -298,4 +306,5 @@ class HeartbeatRecord(_Response):
                 MeterStatusRecord(meter_id=s.meter_id, last_read_at=s.last_read_at, error=s.error)
                 for s in beat.meters
             ],
+            warnings=list(beat.warnings),
         )

@@ -16,7 +16,9 @@ Decisions:
   account.
 - A heartbeat is stored with the server's clock as ``received_at``; it may name only the account's meters and
   site. Each meter's status has its last successful read (``last_read_at``), the error of its last attempt
-  (``error``), or both (failing now, last read then); neither says nothing and is refused.
+  (``error``), or both (failing now, last read then); neither says nothing and is refused. Its
+  ``warnings`` (at most ``MAX_WARNINGS``, each 1 to ``MAX_WARNING_LENGTH`` characters) are the collector's
+  own: while the latest heartbeat carries any, the pass raises a ``collector_warning`` alert.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final, Literal, TypeVar, get_args
 
-from meterbill.alerts.communication import Heartbeat, MeterStatus
+from meterbill.alerts.communication import MAX_WARNING_LENGTH, MAX_WARNINGS, Heartbeat, MeterStatus
 from meterbill.alerts.lifecycle import Alert
 from meterbill.alerts.model import ALERT_KINDS, SEVERITIES, AlertKind, Severity, SubjectKind
 from meterbill.alerts.ports import (
@@ -334,6 +336,7 @@ def record_heartbeat(
     store: AlertStore,
     catalog: CatalogStore,
     future_tolerance: timedelta,
+    warnings: Sequence[str] = (),
 ) -> CollectorHeartbeat:
     """Keeps the collector's heartbeat, received now (see the module for what it may say)."""
     _aware(now)
@@ -347,6 +350,11 @@ def record_heartbeat(
     if len(meters) > MAX_HEARTBEAT_METERS:
         raise InvalidInputError("meters", f"{len(meters)} meters; at most {MAX_HEARTBEAT_METERS}")
     _not_ahead("last_push_at", last_push_at, now, latest)
+    if len(warnings) > MAX_WARNINGS:
+        raise InvalidInputError("warnings", f"{len(warnings)} warnings; at most {MAX_WARNINGS}")
+    for index, warning in enumerate(warnings):
+        if not 1 <= len(warning) <= MAX_WARNING_LENGTH:
+            raise InvalidInputError(f"warnings[{index}]", f"must be 1 to {MAX_WARNING_LENGTH} characters")
     seen: dict[str, int] = {}
     unknown: list[tuple[int, str]] = []
     for index, status in enumerate(meters):
@@ -366,7 +374,7 @@ def record_heartbeat(
         more = f" (and {len(unknown) - 1} more unknown meters)" if len(unknown) > 1 else ""
         raise InvalidInputError(f"meters[{index}].meter_id", f"no meter {meter_id!r}{more}")
     heartbeat = CollectorHeartbeat(
-        heartbeat=Heartbeat(collector_id, now, tuple(meters), site_id),
+        heartbeat=Heartbeat(collector_id, now, tuple(meters), site_id, tuple(warnings)),
         version=version,
         spool_depth=spool_depth,
         last_push_at=last_push_at,

@@ -20,7 +20,13 @@ from decimal import Decimal
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from meterbill.alerts.communication import Heartbeat, communication_findings, meter_communication
+from meterbill.alerts.communication import (
+    Heartbeat,
+    collector_warnings,
+    communication_findings,
+    latest_heartbeats,
+    meter_communication,
+)
 from meterbill.alerts.energy import energy_evasion, phase_sum_mismatch
 from meterbill.alerts.lifecycle import Alert, AlertBook
 from meterbill.alerts.model import Finding
@@ -254,12 +260,8 @@ def account_findings(
         if finding.active:
             offline.add(finding.subject.id)
         yield finding
-    latest: dict[str, Heartbeat] = {}
-    for heartbeat in heartbeats:
-        known = latest.get(heartbeat.collector_id)
-        if known is None or heartbeat.received_at > known.received_at:
-            latest[heartbeat.collector_id] = heartbeat
-    serving = {s.meter_id: h for h in latest.values() for s in h.meters}
+    yield from collector_warnings(heartbeats, now)  # what each collector's latest heartbeat warns of
+    serving = {s.meter_id: h for h in latest_heartbeats(heartbeats).values() for s in h.meters}
 
     site_days: dict[str, _SiteDay | None] = {}
     meter_rules: dict[str, MeterRules] = {}  # per site, for meters without their own overrides

@@ -290,6 +290,7 @@ def plain_heartbeat(record: CollectorHeartbeat) -> dict[str, Plain]:
             )
             for status in heartbeat.meters
         ],
+        "warnings": list(heartbeat.warnings) or None,  # left out when none, like before warnings existed
         "version": record.version,
         "spool_depth": record.spool_depth,
         "last_push_at": _when_or_none(record.last_push_at),
@@ -310,6 +311,7 @@ def heartbeat_of(data: Mapping[str, Plain]) -> CollectorHeartbeat:
                 for status in data["meters"]
             ),
             site_id=data.get("site_id"),
+            warnings=tuple(data.get("warnings", ())),  # none in a heartbeat stored before warnings existed
         ),
         version=data["version"],
         spool_depth=data["spool_depth"],

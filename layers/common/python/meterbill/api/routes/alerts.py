@@ -14,6 +14,7 @@ from aws_lambda_powertools.event_handler import Request, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import WithJsonSchema
 
+from meterbill.alerts.communication import MAX_WARNING_LENGTH, MAX_WARNINGS
 from meterbill.alerts.lifecycle import AlertState
 from meterbill.alerts.model import AlertKind, Severity
 from meterbill.alerts.ports import AlertFilter
@@ -351,8 +352,10 @@ def delete_subscription(subscription_id: str, caller: AuthorizedCaller) -> Respo
     description="Its version, spool depth and last push, and per meter it reads the last successful read "
     "(last_read_at), the error of the last attempt (error), or both; received_at is the server's clock. A "
     "meter's error raises its communication alert at once; a collector whose heartbeats stop raises one "
-    "alert for the collector. Meters and site must be the account's (422 naming meters[i].meter_id). An "
-    "ingest key may send it. The answer is what was stored.",
+    f"alert for the collector. Its warnings (at most {MAX_WARNINGS}, each 1 to {MAX_WARNING_LENGTH} "
+    "characters) raise a collector_warning alert until a later heartbeat carries none. Meters and site must "
+    "be the account's (422 naming meters[i].meter_id). An ingest key may send it. The answer is what was "
+    "stored.",
     tags=["alerts"],
     responses={202: {"description": "stored"}},
 )
@@ -376,5 +379,6 @@ def post_heartbeat(
         store=caller.alert_store(),
         catalog=caller.stores.catalog,
         future_tolerance=timedelta(seconds=caller.settings.future_tolerance_seconds),
+        warnings=body.warnings,
     )
     return Response(202, content_type=JSON, body=HeartbeatRecord.of(stored))
