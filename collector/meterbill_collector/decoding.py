@@ -42,7 +42,7 @@ def _from_big_endian(raw: bytes, order: Order) -> list[int]:
 
 
 def plain(value: Decimal) -> Decimal:
-    """``value`` without an exponent the API would be sent as text (``1E+3`` is ``1000``), and zero unsigned."""
+    """``value`` without an exponent the API would be sent as text (``1E+3`` is ``1000``); zero unsigned."""
     if value.is_zero():
         return Decimal(0)
     exponent = value.as_tuple().exponent

@@ -31,7 +31,8 @@ def plan_reads(profile: Profile) -> tuple[ReadRequest, ...]:
                     f"max_read {profile.max_read}"
                 )
             spec_end = spec.address + spec.words
-            if group and spec.address - end <= profile.max_gap and max(end, spec_end) - start <= profile.max_read:
+            within = max(end, spec_end) - start <= profile.max_read
+            if group and spec.address - end <= profile.max_gap and within:
                 group.append(spec)
                 end = max(end, spec_end)
                 continue
