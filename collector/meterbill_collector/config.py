@@ -372,7 +372,7 @@ class _Loader:
                 f"{address} + {words} registers of {data_type} ends at {address + words - 1}, "
                 f"past {MAX_ADDRESS}",
             )
-        if fields.has("table") and fields.has("type"):
+        if entry.get("table") in TABLES and entry.get("type") in DATA_TYPES:
             if table in BIT_TABLES and data_type != "bool":
                 fields.problem("type", f"a {table} holds one bit: its type is bool, not {data_type}")
             elif data_type == "bool" and table not in BIT_TABLES:
@@ -425,9 +425,8 @@ class _Loader:
             ids[meter_id] = label
         transport = fields.text("transport", required=True)
         if transport and transport not in self.transport_names:
-            fields.problem(
-                "transport", f"unknown transport {transport!r} (configured: {choices(sorted(transports))})"
-            )
+            configured = choices(sorted(self.transport_names)) or "none: add a [transports.NAME] table"
+            fields.problem("transport", f"unknown transport {transport!r} (configured: {configured})")
         unit_id = fields.integer("unit_id", 1, 0, 247, required=True)
         interval = fields.integer("interval_minutes", 15, -(2**63), required=True)
         if (

@@ -487,3 +487,33 @@ def test_a_file_without_meters_or_api_is_refused(tmp_path: Path) -> None:
         "api: missing",
         "meters: missing",
     ]
+
+
+def test_a_misspelt_table_is_named_once_not_also_as_a_type_mismatch(tmp_path: Path) -> None:
+    text = (
+        SITE
+        + """
+[profiles.machine]
+registers = [
+  { name = "running", table = "coils", address = 0, type = "bool", cumulative = false },
+  { name = "hours", table = "holding", address = 0, type = "unit32" },
+]
+"""
+        + meter("m", profile="machine")
+    )
+
+    assert problems(tmp_path, text) == [
+        "profiles.machine: registers[0] 'running': table: unknown table 'coils' "
+        "(coil, discrete, holding, input)",
+        "profiles.machine: registers[1] 'hours': type: unknown type 'unit32' "
+        "(bool, int16, uint16, int32, uint32, int64, uint64, float32, float64)",
+    ]
+
+
+def test_a_meter_on_a_file_without_transports_is_told_to_add_one(tmp_path: Path) -> None:
+    text = SITE.split("[transports.line1]")[0] + "[transports]\n" + MAIN
+
+    assert problems(tmp_path, text) == [
+        "meters[0] 'main': transport: unknown transport 'line1' "
+        "(configured: none: add a [transports.NAME] table)"
+    ]
