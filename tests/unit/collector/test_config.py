@@ -103,7 +103,7 @@ def test_the_shipped_example_loads_with_its_meters_transports_and_custom_profile
         ("heat", "gateway", 30, "heat-meter", 60),
     ]
     main, kitchen, gas, rack, heat = config.meters
-    assert main.multiplier == Decimal("80") and gas.multiplier == Decimal("0.01")
+    assert (main.multiplier, gas.multiplier) == (Decimal(1), Decimal("0.01"))
     assert (gas.timeout_seconds, main.timeout_seconds) == (0.5, None)
     assert main.sent == {"import_kwh": "office-main", "export_kwh": "office-main-export"}
     assert kitchen.sent == {"import_kwh": "kitchen"}
@@ -517,3 +517,12 @@ def test_a_meter_on_a_file_without_transports_is_told_to_add_one(tmp_path: Path)
         "meters[0] 'main': transport: unknown transport 'line1' "
         "(configured: none: add a [transports.NAME] table)"
     ]
+
+
+def test_a_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "collector.toml"
+    path.write_bytes(b'collector_id = "B\xfcro"\n')
+
+    with pytest.raises(ConfigError) as raised:
+        load_config(path, {})
+    assert str(raised.value) == f"{path}: not UTF-8 text (byte 17)"
