@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     try:
         config = load_config(options.config, os.environ, require_key=options.command == "run")
     except ConfigError as error:
-        print(f"meterbill-collector: {options.config}: {error}", file=stderr)
+        _refuse(options.config, error, stderr)
         return USAGE_ERROR
     if options.command == "run":
         from meterbill_collector.runner import serve
@@ -67,6 +67,17 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     if options.command == "check":
         return _check(config, stdout)
     return _status(config, stdout)
+
+
+def _refuse(path: Path, error: ConfigError, err: TextIO) -> None:
+    """One line naming the file and how many problems, then each problem (meter, field, reason) on its own."""
+    if str(error).startswith(str(path)):  # the file itself (unreadable, not TOML) names the path already
+        print(f"meterbill-collector: {error}", file=err)
+        return
+    count = len(error.problems)
+    print(f"meterbill-collector: {path}: {count} problem{'s' if count > 1 else ''}", file=err)
+    for problem in error.problems:
+        print(f"  {problem}", file=err)
 
 
 def _check(config: CollectorConfig, out: TextIO) -> int:

@@ -146,9 +146,11 @@ _METER_KEYS = (
 )  # fmt: skip
 
 
-def load_config(path: Path, environ: Mapping[str, str]) -> CollectorConfig:
+def load_config(path: Path, environ: Mapping[str, str], *, require_key: bool = True) -> CollectorConfig:
     """The collector's config from the TOML file at ``path``; ``environ`` holds the variable ``api.key_env``
-    names. Raises one ``ConfigError`` listing every problem of the file, one a line."""
+    names. Raises one ``ConfigError`` listing every problem of the file, one a line. ``check`` and ``status``
+    never call the API: they pass ``require_key=False`` and run where the key's variable is not set (the
+    config must still say where the key comes from)."""
     try:
         text = path.read_bytes().decode("utf-8")
     except OSError as error:
@@ -160,15 +162,18 @@ def load_config(path: Path, environ: Mapping[str, str]) -> CollectorConfig:
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: not valid TOML: {error}") from error
     problems = Problems()
-    config = _Loader(path, environ, problems).collector(data)
+    config = _Loader(path, environ, problems, require_key=require_key).collector(data)
     if problems.lines:
         raise ConfigError("\n".join(problems.lines), problems.lines)
     return config
 
 
 class _Loader:
-    def __init__(self, path: Path, environ: Mapping[str, str], problems: Problems) -> None:
+    def __init__(
+        self, path: Path, environ: Mapping[str, str], problems: Problems, *, require_key: bool
+    ) -> None:
         self.path, self.environ, self.problems = path, environ, problems
+        self.require_key = require_key
         self.transport_names: set[str] = set()  # every [transports.X], usable or not
         self.profile_names: set[str] = set()  # every [profiles.X], usable or not
 
@@ -230,6 +235,8 @@ class _Loader:
         if not variable:
             return ""
         value = self.environ.get(variable)
+        if not self.require_key and not (value or "").strip():
+            return ""
         if value is None:
             fields.problem("key", f"missing (set key or key_env; the variable {variable} is not set)")
             return ""

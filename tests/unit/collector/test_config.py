@@ -526,3 +526,15 @@ def test_a_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as raised:
         load_config(path, {})
     assert str(raised.value) == f"{path}: not UTF-8 text (byte 17)"
+
+
+def test_check_and_status_load_without_the_keys_variable_but_not_without_a_key_source(tmp_path: Path) -> None:
+    unset = SITE.replace('key = "mb_test"', 'key_env = "METERBILL_KEY"') + MAIN
+    neither = SITE.replace('key = "mb_test"\n', "") + MAIN
+    (tmp_path / "unset.toml").write_text(unset)
+    (tmp_path / "neither.toml").write_text(neither)
+
+    assert load_config(tmp_path / "unset.toml", {}, require_key=False).api.key == ""
+    with pytest.raises(ConfigError) as refused:
+        load_config(tmp_path / "neither.toml", {}, require_key=False)
+    assert str(refused.value) == "api: key: missing (set key or key_env)"
