@@ -41,16 +41,24 @@ def _from_big_endian(raw: bytes, order: Order) -> list[int]:
     return list(reversed(words)) if order in ("CDAB", "DCBA") else words
 
 
+def plain(value: Decimal) -> Decimal:
+    """``value`` without an exponent the API would be sent as text (``1E+3`` is ``1000``); zero unsigned."""
+    if value.is_zero():
+        return Decimal(0)
+    exponent = value.as_tuple().exponent
+    return Decimal(f"{value:f}") if isinstance(exponent, int) and exponent > 0 else value
+
+
 def shortest_float(value: float, data_type: DataType) -> Decimal:
     """The shortest decimal that is the same float of ``data_type`` (float32: about 7 significant digits)."""
     if data_type == "float64":
-        return Decimal(repr(value))
+        return plain(Decimal(repr(value)))
     bits = struct.pack(">f", value)
     for digits in range(1, 10):
         text = f"{value:.{digits}g}"
         if struct.pack(">f", float(text)) == bits:
-            return Decimal(text)
-    return Decimal(repr(value))  # unreachable: 9 significant digits identify every float32
+            return plain(Decimal(text))
+    return plain(Decimal(repr(value)))  # unreachable: 9 significant digits identify every float32
 
 
 def decode(spec: RegisterSpec, words: Sequence[int]) -> Decimal:
@@ -66,7 +74,7 @@ def decode(spec: RegisterSpec, words: Sequence[int]) -> Decimal:
         exact = shortest_float(number, spec.type)
     else:
         exact = Decimal(number)
-    return (exact * spec.scale).normalize() if spec.scale != 1 else exact
+    return plain((exact * spec.scale).normalize()) if spec.scale != 1 else exact
 
 
 def encode(spec: RegisterSpec, value: Decimal | int | float) -> list[int]:
