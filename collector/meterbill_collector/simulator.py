@@ -30,7 +30,9 @@ from pymodbus.constants import ExcCodes
 from pymodbus.datastore import ModbusServerContext
 from pymodbus.exceptions import NoSuchIdException
 from pymodbus.framer import FramerType
+from pymodbus.pdu import ExceptionResponse, ModbusPDU
 from pymodbus.server import ModbusTcpServer
+from pymodbus.server.requesthandler import ServerRequestHandler
 
 from meterbill_collector.decoding import encode, shortest_float
 from meterbill_collector.registers import (
@@ -208,6 +210,7 @@ class SimulatedMeter:
         self._time = start
         self._silent = False
         self._garbage: GarbageKind | None = None
+        self._delay = 0.0
         self._index: dict[Table, dict[int, tuple[RegisterSpec, int]]] = {}
         for spec in self.profile.registers:
             for offset in range(WORDS[spec.type]):
@@ -260,10 +263,19 @@ class SimulatedMeter:
         elsewhere)."""
         self._garbage = kind if on else None
 
+    def slow(self, seconds: float) -> None:
+        """Answer ``seconds`` late (a slow meter, a congested gateway); 0 answers at once again."""
+        self._delay = max(seconds, 0.0)
+
+    @property
+    def delay(self) -> float:
+        return self._delay
+
     def resume(self) -> None:
-        """Answer normally again."""
+        """Answer normally again (not silent, no garbage, not slow)."""
         self._silent = False
         self._garbage = None
+        self._delay = 0.0
 
     @property
     def silent(self) -> bool:
@@ -427,6 +439,8 @@ class _Context(ModbusServerContext):
             return ExcCodes.DEVICE_FAILURE
         if meter.silent:
             raise NoSuchIdException(f"unit {device_id} is silent")
+        if meter.delay:
+            await asyncio.sleep(meter.delay)
         table = _TABLE_OF_CODE.get(func_code)
         if table is None:
             return ExcCodes.ILLEGAL_FUNCTION
@@ -446,6 +460,33 @@ class _Context(ModbusServerContext):
 
     def device_ids(self) -> list[int]:
         return list(self._meters)
+
+
+class _Handler(ServerRequestHandler):
+    """One client connection. pymodbus's own handler stamps an answer with the request in hand when the
+    answer is ready, so a slow meter's late answer would go out under the next request's unit and transaction
+    id; this one answers each request under its own ids (a late answer stays recognisably late), and says
+    nothing at all for a unit that is silent or absent on an RTU bus."""
+
+    async def handle_request(self) -> None:
+        request: ModbusPDU | None = self.last_pdu
+        if request is None:
+            return
+        response: ModbusPDU
+        try:
+            response = await request.datastore_update(self.server.context, request.dev_id)
+        except NoSuchIdException:
+            return  # no answer: the client times out
+        except Exception:  # a bug of ours must still look like a meter's failure, not kill the connection
+            response = ExceptionResponse(request.function_code, ExcCodes.DEVICE_FAILURE)
+        response.transaction_id = request.transaction_id
+        response.dev_id = request.dev_id
+        self.server_send(response, None)  # type: ignore[no-untyped-call]
+
+
+class _Server(ModbusTcpServer):
+    def callback_new_connection(self) -> ServerRequestHandler:
+        return _Handler(self, self.trace_packet, self.trace_pdu, self.trace_connect)  # type: ignore[no-untyped-call]
 
 
 class Simulator:
@@ -496,11 +537,10 @@ class Simulator:
     async def start(self) -> None:
         if self._server is not None:
             raise RuntimeError("the simulator is already started")
-        server = ModbusTcpServer(
+        server = _Server(
             _Context(self._meters, self.framer),
             framer=FramerType.SOCKET if self.framer == "socket" else FramerType.RTU,
             address=("127.0.0.1", self._requested_port),
-            ignore_missing_devices=True,  # NoSuchIdException from the context: no answer at all
         )
         await server.serve_forever(background=True)
         listener = server.transport
