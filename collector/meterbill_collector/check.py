@@ -97,6 +97,8 @@ async def check(config: CollectorConfig, lines: Mapping[str, Line], clock: Clock
     checked_at = clock.now()
     by_line: dict[str, list[MeterConfig]] = {}
     for meter in config.meters:
+        if meter.transport not in lines:
+            raise ValueError(f"meter '{meter.id}': transport: no line open for '{meter.transport}'")
         by_line.setdefault(meter.transport, []).append(meter)
     per_line = await asyncio.gather(
         *(_check_line(lines[name], config, meters) for name, meters in by_line.items())

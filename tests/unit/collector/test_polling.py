@@ -456,6 +456,8 @@ def test_a_failed_read_is_logged_with_the_meter_unit_transport_and_error(
 def test_a_meter_whose_line_is_not_open_is_refused() -> None:
     with pytest.raises(ValueError, match="meter 'a': transport: no line open for 'line1'"):
         Poller(config([meter("a", 1)]), {}, FakeSpool(), FakeSpool(), RealClock(B0))
+    with pytest.raises(ValueError, match="meter 'a': transport: no line open for 'line1'"):
+        asyncio.run(check(config([meter("a", 1)]), {}, RealClock(B0)))
 
 
 # --- the run loop ---------------------------------------------------------------------------------
