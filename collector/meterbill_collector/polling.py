@@ -92,11 +92,10 @@ class PollReport:
 
 @dataclass(slots=True)
 class _Unit:
-    """A meter's back-off: consecutive failed reads, the boundary it is next tried at, the last error."""
+    """A meter's back-off: consecutive failed reads, the boundary it is next tried at."""
 
     failures: int = 0
     retry_at: datetime | None = None
-    error: str | None = None
 
 
 @dataclass(slots=True)
@@ -233,7 +232,6 @@ class Poller:
         message = error_text(error)
         unit = self._units[meter.id]
         unit.failures += 1
-        unit.error = message
         skip = min(2 ** min(unit.failures - 1, 16), max(1, BACKOFF_CAP_MINUTES // meter.interval_minutes))
         retry_at = boundary
         for _ in range(skip + 1):
