@@ -35,8 +35,15 @@ EXCEPTION_NAMES = {
 }
 
 
+DROP_AFTER_TIMEOUTS = 3  # attempts in a row that no unit answered: the connection is presumed dead, reopened
+
+
 class ModbusError(Exception):
     """A read that did not give the registers asked for; the message names what happened."""
+
+
+class _NoConnection(ModbusError):
+    """The line could not be opened (retried like a timeout)."""
 
 
 Client = AsyncModbusTcpClient | AsyncModbusSerialClient
@@ -56,6 +63,7 @@ class ModbusLine:
         self._client: Client | None = None
         self._lock = asyncio.Lock()
         self._last_done: float | None = None  # monotonic time the previous request ended
+        self._timeouts = 0  # attempts in a row without any answer on this line
 
     @property
     def name(self) -> str:
@@ -107,10 +115,10 @@ class ModbusLine:
             client.close()
             self._client = None
             if time.monotonic() - started >= timeout * 0.9:
-                raise ModbusError(f"connect timeout after {_seconds(timeout)} s {self.where}")
+                raise _NoConnection(f"connect timeout after {_seconds(timeout)} s {self.where}")
             if isinstance(self.transport, TcpTransport) or self.transport.device.startswith("socket://"):
-                raise ModbusError(f"connection refused {self._address()}")
-            raise ModbusError(f"cannot open {self.transport.device}")
+                raise _NoConnection(f"connection refused {self._address()}")
+            raise _NoConnection(f"cannot open {self.transport.device}")
         return client
 
     def _address(self) -> str:
@@ -138,15 +146,24 @@ class ModbusLine:
                 await self._pause()
                 try:
                     client = await self._connected(timeout)
-                    return await self._attempt(client, unit_id, request, timeout)
+                    answer = await self._attempt(client, unit_id, request, timeout)
                 except TimeoutError:
                     failure = None
-                except ModbusError as error:
-                    if not str(error).startswith(("connection refused", "connect timeout", "cannot open")):
-                        raise
+                    self._timeouts += 1
+                    if self._timeouts >= DROP_AFTER_TIMEOUTS:  # a half-open TCP connection, a dead adapter
+                        self._drop()
+                        self._timeouts = 0
+                    continue
+                except _NoConnection as error:
                     failure = error
+                    continue
+                except ModbusError:
+                    self._timeouts = 0  # the meter answered, if wrongly: the line is alive
+                    raise
                 finally:
                     self._last_done = time.monotonic()
+                self._timeouts = 0
+                return answer
             if failure is not None:
                 raise failure
             plural = "attempt" if attempts == 1 else "attempts"

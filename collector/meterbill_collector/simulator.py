@@ -20,8 +20,9 @@ import struct
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from decimal import ROUND_DOWN, Decimal
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, localcontext
+from fractions import Fraction
 from types import TracebackType
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -51,7 +52,9 @@ GarbageKind = Literal["mixed", "nan", "short", "exception"]
 FLOAT_ROLLOVER = Decimal(10) ** 7  # a float register "rolls over" where a meter's 7-digit display does
 _TABLE_OF_CODE: dict[int, Table] = {code: table for table, code in FUNCTION_CODES.items()}
 _UTC_ZONE = ZoneInfo("UTC")
-_BUCKET_SECONDS = 60  # the load is constant within a minute (noise drawn per minute)
+_MICROS_PER_BUCKET = 60 * 10**6  # the load is constant within a minute (noise drawn per minute)
+_MICROS_PER_HOUR = 3600 * 10**6
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def profile_with_order(profile: Profile, order: Order) -> Profile:
@@ -120,34 +123,49 @@ class LoadShape:
 
     def rate(self, at: datetime) -> float:
         """The load at ``at`` (per hour), noise included; never negative."""
-        bucket = math.floor(at.timestamp() / _BUCKET_SECONDS)
+        bucket = _micros(_EPOCH, at) // _MICROS_PER_BUCKET
         level = self.base + self.peak * self._day_factor(at.astimezone(self.zone))
         if self.noise:
             level *= 1 + self.noise * (2 * _mix(self.seed, bucket) - 1)
         return max(level, 0.0)
 
-    def energy(self, start: datetime, end: datetime) -> float:
-        """The load integrated from ``start`` to ``end`` (rate × hours), minute by minute."""
+    def energy(self, start: datetime, end: datetime) -> Fraction:
+        """The load integrated from ``start`` to ``end`` (rate × hours), minute by minute, exactly (a constant
+        2 kW for 7 minutes and then 53 minutes adds exactly 2 kWh)."""
+        if self.peak == 0 and self.noise == 0:
+            return Fraction(max(self.base, 0.0)) * _micros(start, end) / _MICROS_PER_HOUR
         return self._integrate(start, end, self.rate)
 
-    def running_hours(self, start: datetime, end: datetime) -> float:
+    def running_hours(self, start: datetime, end: datetime) -> Fraction:
         """Hours a machine on this schedule ran between ``start`` and ``end``."""
         return self._integrate(start, end, lambda at: 1.0 if self.running(at) else 0.0)
 
     @staticmethod
-    def _integrate(start: datetime, end: datetime, rate: Callable[[datetime], float]) -> float:
+    def _integrate(start: datetime, end: datetime, rate: Callable[[datetime], float]) -> Fraction:
+        """Sum of rate × time, the rate taken at each minute's start (it holds for the whole minute)."""
         if end <= start:
-            return 0.0
-        total = 0.0
-        t0 = start.timestamp()
-        t1 = end.timestamp()
-        cursor = t0
-        while cursor < t1:
-            bucket_end = (math.floor(cursor / _BUCKET_SECONDS) + 1) * _BUCKET_SECONDS
-            stop = min(bucket_end, t1)
-            total += rate(datetime.fromtimestamp(cursor, UTC)) * (stop - cursor)
-            cursor = stop
-        return total / 3600
+            return Fraction(0)
+        cursor, stop = _micros(_EPOCH, start), _micros(_EPOCH, end)
+        total = Fraction(0)
+        while cursor < stop:
+            bucket = cursor // _MICROS_PER_BUCKET
+            until = min((bucket + 1) * _MICROS_PER_BUCKET, stop)
+            level = rate(_EPOCH + timedelta(microseconds=bucket * _MICROS_PER_BUCKET))
+            if level:
+                total += Fraction(level) * (until - cursor)
+            cursor = until
+        return total / _MICROS_PER_HOUR
+
+
+def _micros(start: datetime, end: datetime) -> int:
+    return (end - start) // timedelta(microseconds=1)
+
+
+def _decimal(value: Fraction) -> Decimal:
+    """A Fraction as a Decimal: exact when it has a finite decimal expansion within 34 digits."""
+    with localcontext() as context:
+        context.prec = 34
+        return (Decimal(value.numerator) / Decimal(value.denominator)).normalize()
 
 
 def _rollover_modulus(spec: RegisterSpec) -> Decimal | None:
@@ -161,16 +179,18 @@ def _rollover_modulus(spec: RegisterSpec) -> Decimal | None:
     return None
 
 
-def _held(spec: RegisterSpec, value: Decimal) -> Decimal:
+def _held(spec: RegisterSpec, value: Fraction) -> Decimal:
     """What the meter's register shows for ``value``: an integer count of ``scale`` (cut toward zero), or the
     nearest float32 as its shortest decimal — the value ``decoding.decode`` reads back."""
     if spec.type == "bool":
         return Decimal(1 if value else 0) * spec.scale
-    unscaled = value / spec.scale
-    if spec.type in ("float32", "float64"):
+    unscaled = value / Fraction(spec.scale)
+    if spec.type == "float32":  # the float32 the register holds, then its shortest decimal (as decode does)
+        exact = shortest_float(struct.unpack(">f", struct.pack(">f", float(unscaled)))[0], spec.type)
+    elif spec.type == "float64":
         exact = shortest_float(float(unscaled), spec.type)
     else:
-        exact = unscaled.quantize(Decimal(1), rounding=ROUND_DOWN)
+        exact = Decimal(int(unscaled))  # cut toward zero, as the meter's register counts
     return (exact * spec.scale).normalize() if spec.scale != 1 else exact
 
 
@@ -204,7 +224,9 @@ class SimulatedMeter:
         self.order = order
         self.load = load if load is not None else LoadShape(seed=unit_id)
         self._lock = threading.Lock()
-        self._values: dict[str, Decimal] = {spec.name: self._initial(spec) for spec in self.profile.registers}
+        self._values: dict[str, Fraction] = {
+            spec.name: self._initial(spec) for spec in self.profile.registers
+        }
         for name, value in (values or {}).items():
             self.set(name, value)
         self._time = start
@@ -222,10 +244,8 @@ class SimulatedMeter:
         }
 
     @staticmethod
-    def _initial(spec: RegisterSpec) -> Decimal:
-        if spec.name.startswith("voltage"):
-            return Decimal(230)
-        return Decimal(0)
+    def _initial(spec: RegisterSpec) -> Fraction:
+        return Fraction(230) if spec.name.startswith("voltage") else Fraction(0)
 
     # ----- the meter's state -----------------------------------------------------------------------------
 
@@ -233,7 +253,7 @@ class SimulatedMeter:
     def values(self) -> dict[str, Decimal]:
         """The exact quantities (before the registers' resolution)."""
         with self._lock:
-            return dict(self._values)
+            return {name: _decimal(value) for name, value in self._values.items()}
 
     def reading(self, name: str) -> Decimal:
         """What a collector decoding this meter's register ``name`` must read (its resolution applied)."""
@@ -251,7 +271,7 @@ class SimulatedMeter:
     def set(self, name: str, value: Decimal | int) -> None:
         spec = self.profile.register(name)  # KeyError for a name the profile does not have
         with self._lock:
-            self._values[spec.name] = Decimal(value)
+            self._values[spec.name] = Fraction(value)
 
     def silence(self, on: bool = True) -> None:
         """Stop answering at all (a dead meter, a cut cable): the collector times out."""
@@ -289,14 +309,14 @@ class SimulatedMeter:
                 modulus = _rollover_modulus(spec)
                 if spec.cumulative and modulus is not None:
                     below = margin if margin is not None else Decimal(5)
-                    self._values[spec.name] = modulus - max(below, spec.scale)
+                    self._values[spec.name] = Fraction(modulus - max(below, spec.scale))
 
     def swap(self, values: Mapping[str, Decimal] | None = None) -> None:
         """A new device in the old one's place: counters restart (at ``values`` or 0), misbehaviour ends."""
         with self._lock:
             for spec in self.profile.registers:
                 if spec.cumulative:
-                    self._values[spec.name] = Decimal(0)
+                    self._values[spec.name] = Fraction(0)
         for name, value in (values or {}).items():
             self.set(name, value)
         self.resume()
@@ -327,14 +347,14 @@ class SimulatedMeter:
                     grown = energy * _PHASE_SHARE[name[-2:]]
                 else:
                     grown = energy
-                self._grow(spec, Decimal(repr(grown)))
+                self._grow(spec, grown)
         self._instant(to)
 
-    def _grow(self, spec: RegisterSpec, by: Decimal) -> None:
+    def _grow(self, spec: RegisterSpec, by: Fraction) -> None:
         value = self._values[spec.name] + by
         modulus = _rollover_modulus(spec)
         if modulus is not None and value >= modulus:
-            value -= modulus
+            value %= Fraction(modulus)
         self._values[spec.name] = value
 
     def _instant(self, at: datetime) -> None:
@@ -346,13 +366,13 @@ class SimulatedMeter:
                 if spec.cumulative:
                     continue
                 if name == "running":
-                    self._values[name] = Decimal(1 if self.load.running(at) else 0)
+                    self._values[name] = Fraction(1 if self.load.running(at) else 0)
                 elif name == "power":
-                    self._values[name] = Decimal(repr(round(kw * 1000, 1)))
+                    self._values[name] = Fraction(f"{kw * 1000:.1f}")
                 elif name.startswith("power_l"):
-                    self._values[name] = Decimal(repr(round(kw * 1000 * _PHASE_SHARE[name[-2:]], 1)))
+                    self._values[name] = Fraction(f"{kw * 1000 * float(_PHASE_SHARE[name[-2:]]):.1f}")
                 elif name == "current":
-                    self._values[name] = Decimal(repr(round(kw * 1000 / 230, 3)))
+                    self._values[name] = Fraction(f"{kw * 1000 / 230:.3f}")
 
     # ----- the registers ---------------------------------------------------------------------------------
 
@@ -394,14 +414,12 @@ class SimulatedMeter:
         return answer
 
 
-_PHASE_SHARE = {"l1": 0.40, "l2": 0.35, "l3": 0.25}
+_PHASE_SHARE = {"l1": Fraction(40, 100), "l2": Fraction(35, 100), "l3": Fraction(25, 100)}
 
 
-def _encode_held(spec: RegisterSpec, value: Decimal) -> list[int]:
+def _encode_held(spec: RegisterSpec, value: Fraction) -> list[int]:
     if spec.type == "bool":
         return [1 if value else 0]
-    if spec.type in ("float32", "float64"):
-        return encode(spec, value)
     return encode(spec, _held(spec, value))
 
 
@@ -553,6 +571,7 @@ class Simulator:
     async def stop(self) -> None:
         server, listener = self._server, self._listener
         self._server = self._listener = None
+        self._port = None
         if server is None:
             return
         await server.shutdown()  # type: ignore[no-untyped-call]  # closes the listener and every open connection
