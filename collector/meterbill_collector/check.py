@@ -50,6 +50,11 @@ class CheckTable:
     rows: tuple[CheckRow, ...]
 
     @property
+    def errors(self) -> tuple[CheckRow, ...]:
+        """The rows with an error (a meter that did not answer, a quantity that did not decode)."""
+        return tuple(row for row in self.rows if row.error is not None)
+
+    @property
     def failing(self) -> tuple[str, ...]:
         """Meters with an error (the meter or one of its quantities), in config order."""
         bad = {row.meter for row in self.rows if row.error is not None}

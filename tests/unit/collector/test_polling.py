@@ -544,6 +544,7 @@ def test_check_prints_every_quantity_of_every_meter_and_each_error() -> None:
     lines: Mapping[str, FakeLine] = {"line1": FakeLine(clock, units), "gw": FakeLine(clock, gw)}
     table = asyncio.run(check(cfg, lines, clock))
     assert table.failing == ("spare", "odd")
+    assert [(row.meter, row.quantity) for row in table.errors] == [("spare", None), ("odd", "import_kwh")]
     assert format_check(table) == (
         "check of office-1 at 2026-12-04 04:20:05 Europe/Berlin\n"
         "meter  transport  unit  quantity    value          sent as\n"
