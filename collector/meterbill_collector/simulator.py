@@ -1,0 +1,629 @@
+"""Simulated meters behind a pymodbus server on 127.0.0.1: the demo's and the tests' field bus.
+
+A ``SimulatedMeter`` holds its quantities as exact values and shows them as registers through
+``decoding.encode`` in the meter's word and byte order, so one profile can be served in all four orders. Its
+counters advance with a ``LoadShape`` (a working day's peak, quieter weekends, deterministic noise) when told
+the time (``advance``), and it can be told to misbehave the way field devices do: go silent, answer garbage,
+roll over, be swapped for a new device.
+
+A ``Simulator`` serves a set of meters (by unit id) over Modbus TCP (``framer="socket"``) or RTU frames over a
+TCP socket (``framer="rtu"``, what an RTU-over-TCP gateway or ``socket://`` pyserial URL speaks). A unit id it
+does not serve gets exception 4 (device failure) over TCP, the way a gateway answers for a device that is not
+there, and no answer at all over RTU, as on a real RS485 bus."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import math
+import struct
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, localcontext
+from fractions import Fraction
+from types import TracebackType
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pymodbus.constants import ExcCodes
+from pymodbus.datastore import ModbusServerContext
+from pymodbus.exceptions import NoSuchIdException
+from pymodbus.framer import FramerType
+from pymodbus.pdu import ExceptionResponse, ModbusPDU
+from pymodbus.server import ModbusTcpServer
+from pymodbus.server.requesthandler import ServerRequestHandler
+
+from meterbill_collector.decoding import encode, shortest_float
+from meterbill_collector.registers import (
+    BIT_TABLES,
+    FUNCTION_CODES,
+    WORDS,
+    Order,
+    Profile,
+    RegisterSpec,
+    Table,
+)
+
+Framer = Literal["socket", "rtu"]
+GarbageKind = Literal["mixed", "nan", "short", "exception"]
+
+FLOAT_ROLLOVER = Decimal(10) ** 7  # a float register "rolls over" where a meter's 7-digit display does
+_TABLE_OF_CODE: dict[int, Table] = {code: table for table, code in FUNCTION_CODES.items()}
+_UTC_ZONE = ZoneInfo("UTC")
+_MICROS_PER_BUCKET = 60 * 10**6  # the load is constant within a minute (noise drawn per minute)
+_MICROS_PER_HOUR = 3600 * 10**6
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def profile_with_order(profile: Profile, order: Order) -> Profile:
+    """The same profile with every multi-word register in ``order`` (single registers and bits unchanged)."""
+    registers = tuple(
+        dataclasses.replace(spec, order=order)
+        if WORDS[spec.type] > 1 and spec.table not in BIT_TABLES
+        else spec
+        for spec in profile.registers
+    )
+    return dataclasses.replace(profile, registers=registers)
+
+
+def _mix(*numbers: int) -> float:
+    """A deterministic number in [0, 1) from integers (splitmix64): same seed and minute, same noise."""
+    state = 0x9E3779B97F4A7C15
+    for number in numbers:
+        state = (state ^ (number & 0xFFFFFFFFFFFFFFFF)) * 0xBF58476D1CE4E5B9 & 0xFFFFFFFFFFFFFFFF
+        state ^= state >> 31
+        state = state * 0x94D049BB133111EB & 0xFFFFFFFFFFFFFFFF
+        state ^= state >> 29
+    return (state >> 11) / float(1 << 53)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadShape:
+    """A load over the week: ``base`` all the time, plus ``peak`` on working days between ``day_start`` and
+    ``day_end`` (local time in ``zone``, a sine bump highest at midday), ``weekend`` × that peak on Saturdays
+    and Sundays, every minute scaled by 1 ± ``noise`` drawn from ``seed``.
+
+    The unit is the quantity's per hour: kW for an energy register (kWh), pulses per hour for a pulse counter.
+    A machine (an on/off status) runs while the shape's working-hours peak is on."""
+
+    base: float = 0.4
+    peak: float = 2.5
+    weekend: float = 0.3
+    day_start: float = 8.0  # hours
+    day_end: float = 18.0
+    noise: float = 0.1
+    seed: int = 0
+    zone: ZoneInfo = _UTC_ZONE
+
+    @classmethod
+    def constant(cls, rate: float) -> LoadShape:
+        """The same rate around the clock, no noise (the tests' 2 kW)."""
+        return cls(base=rate, peak=0.0, weekend=0.0, noise=0.0)
+
+    def variant(self, index: int, factor: float = 1.0) -> LoadShape:
+        """Another device of the kind: its own noise (seed) and ``factor`` × its rates (a PDU's outlet)."""
+        return dataclasses.replace(
+            self, base=self.base * factor, peak=self.peak * factor, seed=self.seed * 7919 + index
+        )
+
+    def _day_factor(self, local: datetime) -> float:
+        hour = local.hour + local.minute / 60 + local.second / 3600
+        if not self.day_start <= hour < self.day_end:
+            return 0.0
+        bump = 0.6 + 0.4 * math.sin(math.pi * (hour - self.day_start) / (self.day_end - self.day_start))
+        return bump if local.weekday() < 5 else bump * self.weekend
+
+    def running(self, at: datetime) -> bool:
+        """Whether a machine on this shape's schedule runs at ``at`` (working hours on working days)."""
+        local = at.astimezone(self.zone)
+        hour = local.hour + local.minute / 60
+        return local.weekday() < 5 and self.day_start <= hour < self.day_end and self.peak > 0
+
+    def rate(self, at: datetime) -> float:
+        """The load at ``at`` (per hour), noise included; never negative."""
+        bucket = _micros(_EPOCH, at) // _MICROS_PER_BUCKET
+        level = self.base + self.peak * self._day_factor(at.astimezone(self.zone))
+        if self.noise:
+            level *= 1 + self.noise * (2 * _mix(self.seed, bucket) - 1)
+        return max(level, 0.0)
+
+    def energy(self, start: datetime, end: datetime) -> Fraction:
+        """The load integrated from ``start`` to ``end`` (rate × hours), minute by minute, exactly (a constant
+        2 kW for 7 minutes and then 53 minutes adds exactly 2 kWh)."""
+        if self.peak == 0 and self.noise == 0:
+            return Fraction(max(self.base, 0.0)) * _micros(start, end) / _MICROS_PER_HOUR
+        return self._integrate(start, end, self.rate)
+
+    def running_hours(self, start: datetime, end: datetime) -> Fraction:
+        """Hours a machine on this schedule ran between ``start`` and ``end``."""
+        return self._integrate(start, end, lambda at: 1.0 if self.running(at) else 0.0)
+
+    @staticmethod
+    def _integrate(start: datetime, end: datetime, rate: Callable[[datetime], float]) -> Fraction:
+        """Sum of rate × time, the rate taken at each minute's start (it holds for the whole minute)."""
+        if end <= start:
+            return Fraction(0)
+        cursor, stop = _micros(_EPOCH, start), _micros(_EPOCH, end)
+        total = Fraction(0)
+        while cursor < stop:
+            bucket = cursor // _MICROS_PER_BUCKET
+            until = min((bucket + 1) * _MICROS_PER_BUCKET, stop)
+            level = rate(_EPOCH + timedelta(microseconds=bucket * _MICROS_PER_BUCKET))
+            if level:
+                total += Fraction(level) * (until - cursor)
+            cursor = until
+        return total / _MICROS_PER_HOUR
+
+
+def _micros(start: datetime, end: datetime) -> int:
+    return (end - start) // timedelta(microseconds=1)
+
+
+def _decimal(value: Fraction) -> Decimal:
+    """A Fraction as a Decimal: exact when it has a finite decimal expansion within 34 digits."""
+    with localcontext() as context:
+        context.prec = 34
+        return (Decimal(value.numerator) / Decimal(value.denominator)).normalize()
+
+
+def _rollover_modulus(spec: RegisterSpec) -> Decimal | None:
+    """Where the value wraps back to zero, in the quantity's unit (after scale); None for non-counters."""
+    if spec.type in ("uint16", "uint32", "uint64"):
+        return Decimal(2 ** (16 * WORDS[spec.type])) * spec.scale
+    if spec.type in ("int16", "int32", "int64"):
+        return Decimal(2 ** (16 * WORDS[spec.type] - 1)) * spec.scale
+    if spec.type in ("float32", "float64"):
+        return FLOAT_ROLLOVER
+    return None
+
+
+def _held(spec: RegisterSpec, value: Fraction) -> Decimal:
+    """What the meter's register shows for ``value``: an integer count of ``scale`` (cut toward zero), or the
+    nearest float32 as its shortest decimal — the value ``decoding.decode`` reads back."""
+    if spec.type == "bool":
+        return Decimal(1 if value else 0) * spec.scale
+    unscaled = value / Fraction(spec.scale)
+    if spec.type == "float32":  # the float32 the register holds, then its shortest decimal (as decode does)
+        exact = shortest_float(struct.unpack(">f", struct.pack(">f", float(unscaled)))[0], spec.type)
+    elif spec.type == "float64":
+        exact = shortest_float(float(unscaled), spec.type)
+    else:
+        exact = Decimal(int(unscaled))  # cut toward zero, as the meter's register counts
+    return (exact * spec.scale).normalize() if spec.scale != 1 else exact
+
+
+class SimulatedMeter:
+    """One device on the simulated bus.
+
+    ``values`` are the quantities' start values (in the profile's units, after scale); missing ones start at
+    0 (counters) or at a plausible reading (voltage 230 V). ``order`` re-orders every multi-word register
+    (``profile_with_order``); None keeps the profile's own. ``load`` drives the counters (a default office
+    shape when None); ``start`` is the time the values hold at (else the first ``advance`` sets it).
+
+    Counters by name: ``import_kwh``/``total_kwh`` (and the ``_l1``..``_l3`` phases, shares 40/35/25 %) grow
+    with the load, ``power*``, ``current``, ``voltage*`` follow it, ``export_kwh`` stays; ``pulses`` count the
+    load; ``running``/``on_hours`` follow the shape's working hours; ``outlet_N_kwh`` each follow their own
+    variant of the load; any other cumulative register grows with the load, any other stays as set."""
+
+    def __init__(
+        self,
+        unit_id: int,
+        profile: Profile,
+        *,
+        order: Order | None = None,
+        values: Mapping[str, Decimal] | None = None,
+        load: LoadShape | None = None,
+        start: datetime | None = None,
+    ) -> None:
+        if not 0 <= unit_id <= 247:
+            raise ValueError(f"unit id {unit_id} must be between 0 and 247")
+        self.unit_id = unit_id
+        self.profile = profile if order is None else profile_with_order(profile, order)
+        self.order = order
+        self.load = load if load is not None else LoadShape(seed=unit_id)
+        self._lock = threading.Lock()
+        self._values: dict[str, Fraction] = {
+            spec.name: self._initial(spec) for spec in self.profile.registers
+        }
+        for name, value in (values or {}).items():
+            self.set(name, value)
+        self._time = start
+        self._silent = False
+        self._garbage: GarbageKind | None = None
+        self._delay = 0.0
+        self._index: dict[Table, dict[int, tuple[RegisterSpec, int]]] = {}
+        for spec in self.profile.registers:
+            for offset in range(WORDS[spec.type]):
+                self._index.setdefault(spec.table, {})[spec.address + offset] = (spec, offset)
+        self._outlet_loads = {
+            spec.name: self.load.variant(n, 0.15 + 0.25 * _mix(self.load.seed, n))
+            for n, spec in enumerate(self.profile.registers, start=1)
+            if spec.name.startswith("outlet_")
+        }
+
+    @staticmethod
+    def _initial(spec: RegisterSpec) -> Fraction:
+        return Fraction(230) if spec.name.startswith("voltage") else Fraction(0)
+
+    # ----- the meter's state -----------------------------------------------------------------------------
+
+    @property
+    def values(self) -> dict[str, Decimal]:
+        """The exact quantities (before the registers' resolution)."""
+        with self._lock:
+            return {name: _decimal(value) for name, value in self._values.items()}
+
+    def reading(self, name: str) -> Decimal:
+        """What a collector decoding this meter's register ``name`` must read (its resolution applied)."""
+        spec = self.profile.register(name)
+        with self._lock:
+            return _held(spec, self._values[name])
+
+    def readings(self) -> dict[str, Decimal]:
+        return {spec.name: self.reading(spec.name) for spec in self.profile.registers}
+
+    @property
+    def time(self) -> datetime | None:
+        return self._time
+
+    def set(self, name: str, value: Decimal | int) -> None:
+        spec = self.profile.register(name)  # KeyError for a name the profile does not have
+        with self._lock:
+            self._values[spec.name] = Fraction(value)
+
+    def silence(self, on: bool = True) -> None:
+        """Stop answering at all (a dead meter, a cut cable): the collector times out."""
+        self._silent = on
+
+    def garbage(self, on: bool = True, kind: GarbageKind = "mixed") -> None:
+        """Answer garbage: ``nan`` in float registers, ``short`` answers (fewer registers than asked),
+        ``exception`` 4 (device failure), or ``mixed`` (NaN where a float is read, short answers
+        elsewhere)."""
+        self._garbage = kind if on else None
+
+    def slow(self, seconds: float) -> None:
+        """Answer ``seconds`` late (a slow meter, a congested gateway); 0 answers at once again."""
+        self._delay = max(seconds, 0.0)
+
+    @property
+    def delay(self) -> float:
+        return self._delay
+
+    def resume(self) -> None:
+        """Answer normally again (not silent, no garbage, not slow)."""
+        self._silent = False
+        self._garbage = None
+        self._delay = 0.0
+
+    @property
+    def silent(self) -> bool:
+        return self._silent
+
+    def roll_over(self, margin: Decimal | None = None) -> None:
+        """Put every counter just below where it wraps (``margin`` below, default 5 units of the quantity):
+        the next ``advance`` carries it past its maximum and back near zero."""
+        with self._lock:
+            for spec in self.profile.registers:
+                modulus = _rollover_modulus(spec)
+                if spec.cumulative and modulus is not None:
+                    below = margin if margin is not None else Decimal(5)
+                    self._values[spec.name] = Fraction(modulus - max(below, spec.scale))
+
+    def swap(self, values: Mapping[str, Decimal] | None = None) -> None:
+        """A new device in the old one's place: counters restart (at ``values`` or 0), misbehaviour ends."""
+        with self._lock:
+            for spec in self.profile.registers:
+                if spec.cumulative:
+                    self._values[spec.name] = Fraction(0)
+        for name, value in (values or {}).items():
+            self.set(name, value)
+        self.resume()
+
+    def advance(self, to: datetime) -> None:
+        """Let time run to ``to``: the counters grow by the load between the last time and ``to``."""
+        if to.tzinfo is None:
+            raise ValueError(f"to must carry a UTC offset, got {to.isoformat()}")
+        start = self._time
+        self._time = to if start is None or to > start else start
+        if start is None or to <= start:
+            self._instant(to)
+            return
+        energy = self.load.energy(start, to)
+        hours_on = self.load.running_hours(start, to)
+        with self._lock:
+            for spec in self.profile.registers:
+                if not spec.cumulative:
+                    continue
+                name = spec.name
+                if name == "export_kwh":
+                    continue
+                if name.startswith("outlet_"):
+                    grown = self._outlet_loads[name].energy(start, to)
+                elif name == "on_hours":
+                    grown = hours_on
+                elif name[-3:] in ("_l1", "_l2", "_l3"):
+                    grown = energy * _PHASE_SHARE[name[-2:]]
+                else:
+                    grown = energy
+                self._grow(spec, grown)
+        self._instant(to)
+
+    def _grow(self, spec: RegisterSpec, by: Fraction) -> None:
+        value = self._values[spec.name] + by
+        modulus = _rollover_modulus(spec)
+        if modulus is not None and value >= modulus:
+            value %= Fraction(modulus)
+        self._values[spec.name] = value
+
+    def _instant(self, at: datetime) -> None:
+        """The instantaneous quantities (power, current, status) at ``at``."""
+        kw = self.load.rate(at)
+        with self._lock:
+            for spec in self.profile.registers:
+                name = spec.name
+                if spec.cumulative:
+                    continue
+                if name == "running":
+                    self._values[name] = Fraction(1 if self.load.running(at) else 0)
+                elif name == "power":
+                    self._values[name] = Fraction(f"{kw * 1000:.1f}")
+                elif name.startswith("power_l"):
+                    self._values[name] = Fraction(f"{kw * 1000 * float(_PHASE_SHARE[name[-2:]]):.1f}")
+                elif name == "current":
+                    self._values[name] = Fraction(f"{kw * 1000 / 230:.3f}")
+
+    # ----- the registers ---------------------------------------------------------------------------------
+
+    def registers(self, table: Table, address: int, count: int) -> list[int] | ExcCodes:
+        """The answer to a read of ``count`` registers (bits) of ``table`` from ``address``: values, or the
+        exception code a real meter answers (2: an address it does not map, 3: more than it reads at once)."""
+        if count > self.profile.max_read:
+            return ExcCodes.ILLEGAL_VALUE
+        index = self._index.get(table, {})
+        if not index:
+            return ExcCodes.ILLEGAL_ADDRESS
+        addresses = range(address, address + count)
+        if self.profile.max_gap == 0:
+            if any(a not in index for a in addresses):
+                return ExcCodes.ILLEGAL_ADDRESS
+        elif address < min(index) or address + count - 1 > max(index):
+            return ExcCodes.ILLEGAL_ADDRESS
+        garbage = self._garbage
+        if garbage == "exception":
+            return ExcCodes.DEVICE_FAILURE
+        words: dict[RegisterSpec, list[int]] = {}
+        answer: list[int] = []
+        nan_in_answer = False
+        with self._lock:
+            for a in addresses:
+                if a not in index:
+                    answer.append(0)
+                    continue
+                spec, offset = index[a]
+                if spec not in words:
+                    if garbage in ("nan", "mixed") and spec.type in ("float32", "float64"):
+                        words[spec] = _nan_words(spec)
+                        nan_in_answer = True
+                    else:
+                        words[spec] = _encode_held(spec, self._values[spec.name])
+                answer.append(words[spec][offset])
+        if garbage == "short" or (garbage == "mixed" and not nan_in_answer):
+            return answer[: max(count - 1, 0)] if table not in BIT_TABLES else answer[: max(count - 8, 0)]
+        return answer
+
+
+_PHASE_SHARE = {"l1": Fraction(40, 100), "l2": Fraction(35, 100), "l3": Fraction(25, 100)}
+
+
+def _encode_held(spec: RegisterSpec, value: Fraction) -> list[int]:
+    if spec.type == "bool":
+        return [1 if value else 0]
+    return encode(spec, _held(spec, value))
+
+
+def _nan_words(spec: RegisterSpec) -> list[int]:
+    raw = struct.pack(">f" if spec.type == "float32" else ">d", math.nan)
+    return _reorder([int.from_bytes(raw[i : i + 2], "big") for i in range(0, len(raw), 2)], spec.order)
+
+
+def _reorder(words: list[int], order: Order) -> list[int]:
+    """Big-endian words (ABCD) laid out in ``order``."""
+    raw = b"".join(w.to_bytes(2, "big") for w in words)
+    if order in ("BADC", "DCBA"):
+        raw = b"".join(raw[i : i + 2][::-1] for i in range(0, len(raw), 2))
+    out = [int.from_bytes(raw[i : i + 2], "big") for i in range(0, len(raw), 2)]
+    return list(reversed(out)) if order in ("CDAB", "DCBA") else out
+
+
+class _Context(ModbusServerContext):
+    """pymodbus's datastore hook: every read asks the meter of the unit id (pymodbus's own datastores hold
+    fixed register arrays; ours are computed from the meters' values at each read)."""
+
+    def __init__(self, meters: Mapping[int, SimulatedMeter], framer: Framer) -> None:  # no super(): it warns
+        self.old_simulator = True  # pymodbus then calls our async_getValues as is
+        self.simdevices = []
+        self._meters = meters
+        self._framer = framer
+
+    async def async_getValues(
+        self, device_id: int, func_code: int, address: int, count: int = 1
+    ) -> list[int] | list[bool] | ExcCodes:
+        meter = self._meters.get(device_id)
+        if meter is None:
+            if self._framer == "rtu":
+                raise NoSuchIdException(f"no unit {device_id} on this bus")  # silence, like RS485
+            return ExcCodes.DEVICE_FAILURE
+        if meter.silent:
+            raise NoSuchIdException(f"unit {device_id} is silent")
+        if meter.delay:
+            await asyncio.sleep(meter.delay)
+        table = _TABLE_OF_CODE.get(func_code)
+        if table is None:
+            return ExcCodes.ILLEGAL_FUNCTION
+        answer = meter.registers(table, address, count)
+        if isinstance(answer, ExcCodes):
+            return answer
+        if table in BIT_TABLES:
+            return [bool(bit) for bit in answer]
+        return answer
+
+    async def async_setValues(
+        self, device_id: int, func_code: int, address: int, values: Sequence[int] | Sequence[bool]
+    ) -> ExcCodes | None:
+        if device_id not in self._meters or self._meters[device_id].silent:
+            raise NoSuchIdException(f"no answer from unit {device_id}")
+        return ExcCodes.ILLEGAL_FUNCTION  # meters are read-only here
+
+    def device_ids(self) -> list[int]:
+        return list(self._meters)
+
+
+class _Handler(ServerRequestHandler):
+    """One client connection. pymodbus's own handler stamps an answer with the request in hand when the
+    answer is ready, so a slow meter's late answer would go out under the next request's unit and transaction
+    id; this one answers each request under its own ids (a late answer stays recognisably late), and says
+    nothing at all for a unit that is silent or absent on an RTU bus."""
+
+    async def handle_request(self) -> None:
+        request: ModbusPDU | None = self.last_pdu
+        if request is None:
+            return
+        response: ModbusPDU
+        try:
+            response = await request.datastore_update(self.server.context, request.dev_id)
+        except NoSuchIdException:
+            return  # no answer: the client times out
+        except Exception:  # a bug of ours must still look like a meter's failure, not kill the connection
+            response = ExceptionResponse(request.function_code, ExcCodes.DEVICE_FAILURE)
+        response.transaction_id = request.transaction_id
+        response.dev_id = request.dev_id
+        self.server_send(response, None)  # type: ignore[no-untyped-call]
+
+
+class _Server(ModbusTcpServer):
+    def callback_new_connection(self) -> ServerRequestHandler:
+        return _Handler(self, self.trace_packet, self.trace_pdu, self.trace_connect)  # type: ignore[no-untyped-call]
+
+
+class Simulator:
+    """A Modbus server on 127.0.0.1 serving ``meters`` by unit id.
+
+    ``port`` 0 takes a free port (read ``.port`` after ``start``). Use ``async with`` (or ``start``/``stop``)
+    inside an event loop, or ``start_in_thread``/``stop_thread`` from synchronous code (the server then runs
+    on its own loop in a thread)."""
+
+    def __init__(self, meters: Sequence[SimulatedMeter], *, framer: Framer = "socket", port: int = 0) -> None:
+        if framer not in ("socket", "rtu"):
+            raise ValueError(f"framer {framer!r} must be 'socket' or 'rtu'")
+        self._meters: dict[int, SimulatedMeter] = {}
+        for meter in meters:
+            if meter.unit_id in self._meters:
+                raise ValueError(f"unit id {meter.unit_id} is served twice")
+            self._meters[meter.unit_id] = meter
+        self.framer: Framer = framer
+        self._requested_port = port
+        self._port: int | None = None
+        self._server: ModbusTcpServer | None = None
+        self._listener: asyncio.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def meters(self) -> list[SimulatedMeter]:
+        return list(self._meters.values())
+
+    def meter(self, unit_id: int) -> SimulatedMeter:
+        return self._meters[unit_id]
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("the simulator is not started")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """``socket://127.0.0.1:PORT``, the pyserial URL an RTU client opens."""
+        return f"socket://127.0.0.1:{self.port}"
+
+    def advance(self, to: datetime) -> None:
+        for meter in self._meters.values():
+            meter.advance(to)
+
+    async def start(self) -> None:
+        if self._server is not None:
+            raise RuntimeError("the simulator is already started")
+        server = _Server(
+            _Context(self._meters, self.framer),
+            framer=FramerType.SOCKET if self.framer == "socket" else FramerType.RTU,
+            address=("127.0.0.1", self._requested_port),
+        )
+        await server.serve_forever(background=True)
+        listener = server.transport
+        if not isinstance(listener, asyncio.Server):  # pragma: no cover - pymodbus internals
+            await server.shutdown()  # type: ignore[no-untyped-call]
+            raise RuntimeError("pymodbus did not start a TCP listener")
+        self._server, self._listener = server, listener
+        self._port = int(listener.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        server, listener = self._server, self._listener
+        self._server = self._listener = None
+        self._port = None
+        if server is None:
+            return
+        await server.shutdown()  # type: ignore[no-untyped-call]  # closes the listener and every open connection
+        if listener is not None:
+            await listener.wait_closed()
+        await asyncio.sleep(0)  # let the closed transports' callbacks run
+
+    async def __aenter__(self) -> Simulator:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    def start_in_thread(self) -> None:
+        """Serve from a thread of its own (for synchronous callers); returns once the port is open."""
+        if self._thread is not None:
+            raise RuntimeError("the simulator is already started")
+        started = threading.Event()
+        failure: list[BaseException] = []
+        loop = asyncio.new_event_loop()
+
+        def serve() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self.start())
+            except BaseException as error:  # handed to the caller
+                failure.append(error)
+                started.set()
+                loop.close()
+                return
+            started.set()
+            loop.run_forever()
+            loop.run_until_complete(self.stop())
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+        self._loop = loop
+        self._thread = threading.Thread(target=serve, name=f"modbus-simulator-{self.framer}", daemon=True)
+        self._thread.start()
+        started.wait()
+        if failure:
+            self._thread.join()
+            self._thread = self._loop = None
+            raise failure[0]
+
+    def stop_thread(self) -> None:
+        thread, loop = self._thread, self._loop
+        if thread is None or loop is None:
+            return
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        self._thread = self._loop = None
