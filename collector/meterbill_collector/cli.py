@@ -81,10 +81,10 @@ def _refuse(path: Path, error: ConfigError, err: TextIO) -> None:
 
 
 def _check(config: CollectorConfig, out: TextIO) -> int:
-    from meterbill_collector.check import check, format_check
+    from meterbill_collector.check import CheckTable, check, format_check
     from meterbill_collector.modbus import open_line
 
-    async def read_all() -> object:
+    async def read_all() -> CheckTable:
         lines = {name: open_line(transport) for name, transport in config.transports.items()}
         try:
             return await check(config, lines, SystemClock())
@@ -93,8 +93,8 @@ def _check(config: CollectorConfig, out: TextIO) -> int:
                 await line.close()
 
     table = asyncio.run(read_all())
-    out.write(format_check(table))  # type: ignore[arg-type]
-    return 1 if table.errors else 0  # type: ignore[attr-defined]
+    out.write(format_check(table))
+    return 1 if table.errors else 0
 
 
 def _status(config: CollectorConfig, out: TextIO) -> int:
