@@ -47,16 +47,16 @@ def format_status(status: SpoolStatus) -> str:
     """A plain table: one line per fact, then the failing meters and the warnings."""
     batch = status.in_flight_batch
     rows = [
-        ("spool depth", f"{status.depth:,} readings"),
-        ("oldest unsent", _time(status.oldest_unsent)),
+        ("spool depth", _readings(status.depth)),
+        ("oldest unsent", _time(status.oldest_unsent, "none")),
         ("last push", _time(status.last_push_at)),
         (
             "batch in flight",
             "none"
             if batch is None
-            else f"{batch.key} ({batch.size:,} readings since {_time(batch.created_at)})",
+            else f"{batch.key} ({_readings(batch.size)} since {_time(batch.created_at)})",
         ),
-        ("rejected by the API", f"{status.rejected_count:,} readings"),
+        ("rejected by the API", _readings(status.rejected_count)),
         ("failing meters", str(len(status.failing)) if status.failing else "none"),
     ]
     width = max(len(label) for label, _ in rows)
@@ -72,5 +72,9 @@ def format_status(status: SpoolStatus) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _time(moment: datetime | None) -> str:
-    return "never" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+def _readings(count: int) -> str:
+    return f"{count:,} reading{'' if count == 1 else 's'}"
+
+
+def _time(moment: datetime | None, absent: str = "never") -> str:
+    return absent if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
