@@ -89,14 +89,18 @@ class ApiClient:
         )
         document = _json(body)
         if status == 200 or (status == 422 and "rejected" in document and "accepted" in document):
-            return PushAnswer(
-                accepted=int(document["accepted"]),
-                duplicates=int(document["duplicates"]),
-                rejected={
-                    int(item["index"]): f"{item['field']}: {item['reason']}" for item in document["rejected"]
-                },
-                replayed=headers.get("idempotent-replayed") == "true",
-            )
+            try:
+                return PushAnswer(
+                    accepted=int(document["accepted"]),
+                    duplicates=int(document["duplicates"]),
+                    rejected={
+                        int(item["index"]): f"{item['field']}: {item['reason']}"
+                        for item in document["rejected"]
+                    },
+                    replayed=headers.get("idempotent-replayed") == "true",
+                )
+            except (KeyError, TypeError, ValueError) as error:  # a proxy's page, not the API's report
+                raise ApiUnavailable(f"{status}: not an ingest report: {body[:200]!r}") from error
         raise _error(status, headers, document)
 
     def post_heartbeat(self, collector_id: str, body: Mapping[str, Any]) -> None:

@@ -109,7 +109,15 @@ class Pusher:
         await self._pause(self.rng.uniform(0, self.start_jitter), stop, wakeable=False)
         while not stop.is_set():
             self._wake.clear()  # a wake from here on is seen by the idle pause below
-            result = await self.push_once(self.clock.now())
+            try:
+                result = await self.push_once(self.clock.now())
+            except Exception as error:  # the spool's disk, a bug: log it, keep the readings, try again later
+                delay = self.backoff.next()
+                logger.exception(
+                    "push failed unexpectedly, the readings stay in the spool",
+                    extra={"reason": repr(error), "retry_in_s": round(delay, 3)},
+                )
+                result = PushResult(error=repr(error), retry_in=delay)
             if result.retry_in is not None:
                 await self._enforce_quota()
                 await self._pause(result.retry_in, stop, wakeable=False)
@@ -119,7 +127,8 @@ class Pusher:
     async def push_once(self, now: datetime) -> PushResult:
         """Sends the batch in flight, or a new one of the oldest readings; acknowledges it in the spool when
         the API has answered. Never raises for the API's errors: they come back in the result."""
-        batch = self.spool.open_batch(self.batch_size, now)
+        # The spool's calls wait for the disk (fsync): off the event loop, like the HTTP request.
+        batch = await asyncio.to_thread(self.spool.open_batch, self.batch_size, now)
         if batch is None:
             return PushResult()
         fields = {"batch_key": batch.key, "readings": len(batch.readings)}
@@ -143,7 +152,7 @@ class Pusher:
                 extra={**fields, "status": error.status, "reason": error.detail, "retry_in_s": delay},
             )
             return PushResult(batch.key, len(batch.readings), error=str(error), retry_in=delay)
-        self.spool.acknowledge(batch.key, answer.rejected, self.clock.now())
+        await asyncio.to_thread(self.spool.acknowledge, batch.key, answer.rejected, self.clock.now())
         self.backoff.reset()
         logger.info(
             "pushed %d readings",

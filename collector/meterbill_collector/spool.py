@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS readings (
     position INTEGER,
     UNIQUE (meter_id, timestamp)
 );
-CREATE INDEX IF NOT EXISTS readings_queue ON readings (batch_key, timestamp);
+CREATE INDEX IF NOT EXISTS readings_queue ON readings (batch_key, timestamp, meter_id);
 CREATE TABLE IF NOT EXISTS batches (
     key TEXT PRIMARY KEY,
     created_at TEXT NOT NULL
@@ -126,7 +126,7 @@ def to_text(moment: datetime) -> str:
 
 
 def from_text(text: str) -> datetime:
-    return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=UTC)
+    return datetime.fromisoformat(text)  # "...Z": UTC (Python 3.11 reads the Z; much faster than strptime)
 
 
 def value_text(value: Decimal) -> str:

@@ -216,3 +216,11 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
     assert retry_after("soon", now) is None
     assert retry_after("nan", now) is None
     assert retry_after(None, now) is None
+
+
+def test_a_200_that_is_not_an_ingest_report_is_unavailable_not_a_crash(server: tuple[str, Scripted]) -> None:
+    url, script = server
+    script.answers.append((200, {}, "<html>captive portal</html>"))
+
+    with pytest.raises(ApiUnavailable, match="200: not an ingest report"):
+        ApiClient(url, "k", timeout=5).post_readings([reading("m", "2026-11-20T10:00:00+00:00", "1")], "a")

@@ -278,3 +278,19 @@ def test_a_failed_push_keeps_the_spool_within_its_quota(
             "spool over its 1 bytes quota: thinned 6 reads of 1 meter to hourly before 2026-11-20T13:00Z"
         ]
         assert spool.warnings()[0] in caplog.messages
+
+
+def test_an_unexpected_error_is_logged_and_retried_after_the_back_off(
+    spool: Spool, caplog: pytest.LogCaptureFixture
+) -> None:
+    spool.add([reading("m1", 0, "1")])
+    api, clock = FakeApi([RuntimeError("disk I/O error")]), FakeClock()
+
+    with caplog.at_level(logging.ERROR, logger="meterbill_collector.push"):
+        run_until(pusher(spool, api, clock, seed=3), clock, lambda sleeps: len(sleeps) == 3)
+
+    draws = random.Random(3)
+    assert clock.sleeps == [draws.uniform(0, 5), draws.uniform(0, 5), 60.0]
+    assert [call.key for call in api.calls] == [api.calls[0].key] * 2
+    assert spool.depth() == 0
+    assert [r.message for r in caplog.records] == ["push failed unexpectedly, the readings stay in the spool"]
