@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
@@ -139,11 +139,13 @@ def value_text(value: Decimal) -> str:
 class Spool:
     """The collector's queue of readings and its record of health (see the module)."""
 
-    def __init__(self, path: Path, *, quota_bytes: int) -> None:
+    def __init__(self, path: Path, *, quota_bytes: int, zone: tzinfo = UTC) -> None:
+        """``zone``: the site's clock, whose full hours thinning keeps (India's are at :30 UTC)."""
         if quota_bytes <= 0:
             raise ValueError(f"quota_bytes must be positive, got {quota_bytes}")
         self.path = path
         self.quota_bytes = quota_bytes
+        self.zone = zone
         self._lock = threading.RLock()
         path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: transactions are this class's own BEGIN IMMEDIATE ... COMMIT.
@@ -156,6 +158,7 @@ class Spool:
             raise RuntimeError(f"the spool {path} cannot use WAL (journal_mode {mode})")
         self._db.execute("PRAGMA synchronous = FULL")
         self._db.execute("PRAGMA foreign_keys = ON")
+        self._db.create_function("local_hour", 1, self._local_hour, deterministic=True)
         with self._transaction() as db:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
@@ -394,11 +397,14 @@ class Spool:
         """Deletes, in one transaction, the unsent reads in [start, end) (start on a full hour) that are
         neither the first of their meter's hour nor their meter's newest read; returns how many, of which
         meters, and the latest deleted timestamp (None when none)."""
-        doomed = """
+        # The hour a read belongs to: UTC's text prefix, or on a site's clock the local hour and its offset
+        # (the hour repeated when the clocks go back is two hours).
+        hour = "substr(timestamp, 1, 13)" if self.zone is UTC else "local_hour(timestamp)"
+        doomed = f"""
             SELECT r.id FROM (
                 SELECT id, meter_id, timestamp,
                        row_number() OVER (
-                           PARTITION BY meter_id, substr(timestamp, 1, 13) ORDER BY timestamp
+                           PARTITION BY meter_id, {hour} ORDER BY timestamp
                        ) AS nth
                 FROM readings WHERE batch_key IS NULL AND timestamp >= :start AND timestamp < :end
             ) AS r
@@ -419,6 +425,10 @@ class Spool:
             db.execute("DELETE FROM readings WHERE id IN (SELECT id FROM doomed)")
             db.execute("DELETE FROM doomed")
         return (sum(r[1] for r in rows), {r[0] for r in rows}, from_text(max(r[2] for r in rows)))
+
+    def _local_hour(self, text: str) -> str:
+        local = from_text(text).astimezone(self.zone)
+        return f"{local:%Y-%m-%dT%H}{local:%z}"
 
     def _oldest_queued(self) -> datetime | None:
         with self._lock:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -221,6 +222,26 @@ def test_over_its_quota_the_spool_thins_unsent_reads_to_hourly_but_never_the_bat
         assert [str(r.value) for r in rest.readings if r.meter_id == "q"] == ["1", "4", "8", "11"]
 
 
+def test_thinning_keeps_the_full_hours_of_the_sites_clock(tmp_path: Path) -> None:
+    with Spool(tmp_path / "spool.sqlite", quota_bytes=1, zone=ZoneInfo("Asia/Kolkata")) as spool:
+        spool.add(
+            [reading("q", T0 + timedelta(minutes=15 * i), str(i)) for i in range(12)]
+        )  # 10:00-12:45 UTC
+
+        spool.enforce_quota(NOW)
+        kept = spool.open_batch(100, NOW)
+
+        assert kept is not None
+        # India's full hours are at :30 UTC: 15:30+05:30 is 10:00Z.
+        assert stamps(kept.readings) == [
+            "2026-11-20T10:00:00+00:00",  # the first of 15:00-16:00 local (15:30)
+            "2026-11-20T10:30:00+00:00",  # 16:00 local
+            "2026-11-20T11:30:00+00:00",  # 17:00 local
+            "2026-11-20T12:30:00+00:00",  # 18:00 local
+            "2026-11-20T12:45:00+00:00",  # the newest
+        ]
+
+
 def test_thinning_goes_oldest_first_and_stops_once_under_the_quota(tmp_path: Path) -> None:
     days = 20
     with Spool(tmp_path / "spool.sqlite", quota_bytes=QUOTA) as spool:
@@ -333,3 +354,15 @@ def test_a_process_killed_while_adding_leaves_whole_transactions(tmp_path: Path)
     assert pushed == (1 if rejected else 0)
     with Spool(path, quota_bytes=QUOTA) as reopened:
         assert reopened.depth() == sum(queued.values())
+
+
+def test_the_spool_is_a_sqlite_file_in_wal_mode_with_full_sync(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "spool.sqlite"
+    with Spool(path, quota_bytes=QUOTA) as spool:
+        synchronous = spool._db.execute("PRAGMA synchronous").fetchone()
+
+        other = sqlite3.connect(path)
+        journal = other.execute("PRAGMA journal_mode").fetchone()
+        other.close()
+
+    assert (journal, synchronous) == (("wal",), (2,))  # 2: FULL
