@@ -367,36 +367,26 @@ class Spool:
                     db.execute("DELETE FROM state WHERE name = 'quota_thinning'")
                 return None
             return None if thinning is None else thinning.warning()
-        reads = 0 if thinning is None else thinning.reads
-        meters = set() if thinning is None else set(thinning.meters)
-        before = None if thinning is None else thinning.before
+        so_far = thinning if thinning is not None and thinning.reads > 0 else None
         window_start = self._oldest_queued()
         while window_start is not None:
             window_end = window_start + _THIN_WINDOW
-            thinned = self._thin(window_start, window_end)
+            thinned = self._thin(window_start, window_end, so_far)
             if thinned is not None:
-                count, thinned_meters, last = thinned
-                reads += count
-                meters |= thinned_meters
-                hour_after = last.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-                before = hour_after if before is None else max(before, hour_after)
-                new = Thinning(reads, tuple(sorted(meters)), before, self.quota_bytes)
-                with self._transaction() as db:
-                    _set_state(db, "quota_thinning", _thinning_text(new))
+                so_far = thinned
                 if self.size_bytes() <= self.quota_bytes:
                     break
             window_start = self._next_queued(window_end)
-        if before is None:  # over the quota, nothing could be thinned (all hourly already, or in flight)
+        if so_far is None:  # over the quota, nothing could be thinned (all hourly already, or in flight)
+            so_far = Thinning(0, (), _full_hour(now), self.quota_bytes)
             with self._transaction() as db:
-                new = Thinning(0, (), _full_hour(now), self.quota_bytes)
-                _set_state(db, "quota_thinning", _thinning_text(new))
-            return new.warning()
-        return Thinning(reads, tuple(sorted(meters)), before, self.quota_bytes).warning()
+                _set_state(db, "quota_thinning", _thinning_text(so_far))
+        return so_far.warning()
 
-    def _thin(self, start: datetime, end: datetime) -> tuple[int, set[str], datetime] | None:
-        """Deletes, in one transaction, the unsent reads in [start, end) (start on a full hour) that are
-        neither the first of their meter's hour nor their meter's newest read; returns how many, of which
-        meters, and the latest deleted timestamp (None when none)."""
+    def _thin(self, start: datetime, end: datetime, so_far: Thinning | None) -> Thinning | None:
+        """Deletes the unsent reads in [start, end) (start on a full hour) that are neither the first of their
+        meter's hour nor their meter's newest read, and records what was thinned (``so_far`` and these) in
+        the same transaction: no read is ever gone without its warning. None when none was deleted."""
         # The hour a read belongs to: UTC's text prefix, or on a site's clock the local hour and its offset
         # (the hour repeated when the clocks go back is two hours).
         hour = "substr(timestamp, 1, 13)" if self.zone is UTC else "local_hour(timestamp)"
@@ -424,7 +414,15 @@ class Spool:
                 return None
             db.execute("DELETE FROM readings WHERE id IN (SELECT id FROM doomed)")
             db.execute("DELETE FROM doomed")
-        return (sum(r[1] for r in rows), {r[0] for r in rows}, from_text(max(r[2] for r in rows)))
+            hour_after = _full_hour(from_text(max(r[2] for r in rows))) + timedelta(hours=1)
+            thinned = Thinning(
+                reads=sum(r[1] for r in rows) + (0 if so_far is None else so_far.reads),
+                meters=tuple(sorted({r[0] for r in rows} | set(() if so_far is None else so_far.meters))),
+                before=hour_after if so_far is None else max(so_far.before, hour_after),
+                quota_bytes=self.quota_bytes,
+            )
+            _set_state(db, "quota_thinning", _thinning_text(thinned))
+        return thinned
 
     def _local_hour(self, text: str) -> str:
         local = from_text(text).astimezone(self.zone)

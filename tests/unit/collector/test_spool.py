@@ -366,3 +366,39 @@ def test_the_spool_is_a_sqlite_file_in_wal_mode_with_full_sync(tmp_path: Path) -
         other.close()
 
     assert (journal, synchronous) == (("wal",), (2,))  # 2: FULL
+
+
+def test_over_its_quota_with_nothing_left_to_thin_the_spool_deletes_nothing_and_says_so(
+    tmp_path: Path,
+) -> None:
+    with Spool(tmp_path / "spool.sqlite", quota_bytes=1) as spool:
+        spool.add([reading("h", T0 + timedelta(hours=i), str(i)) for i in range(6)])  # hourly already
+
+        warning = spool.enforce_quota(NOW)
+
+        assert warning == (
+            "spool over its 1 bytes quota: every unsent read is hourly already or in flight, nothing is "
+            "deleted; the disk fills until the API takes readings again"
+        )
+        assert (spool.depth(), spool.warnings()) == (6, [warning])
+        spool.quota_bytes = QUOTA
+        assert (spool.enforce_quota(NOW), spool.warnings()) == (None, [])
+
+
+def test_thinning_again_adds_to_the_standing_warning(tmp_path: Path) -> None:
+    with Spool(tmp_path / "spool.sqlite", quota_bytes=1) as spool:
+        spool.add([reading("a", T0 + timedelta(minutes=15 * i), str(i)) for i in range(4)])  # 10:00-10:45
+        first = spool.enforce_quota(NOW)
+        spool.add(
+            [reading("b", T0 + timedelta(hours=5, minutes=30 * i), str(i)) for i in range(3)]
+        )  # 15:00-16:00
+
+        second = spool.enforce_quota(NOW)
+
+    assert (
+        first == "spool over its 1 bytes quota: thinned 2 reads of 1 meter to hourly before 2026-11-20T11:00Z"
+    )
+    assert (
+        second
+        == "spool over its 1 bytes quota: thinned 3 reads of 2 meters to hourly before 2026-11-20T16:00Z"
+    )
