@@ -184,7 +184,11 @@ class Pusher:
     async def _enforce_quota(self) -> None:
         """While the API is away the spool grows: keep it within its quota (thinning can take a while on a
         big spool, so off the event loop)."""
-        warning = await asyncio.to_thread(self.spool.enforce_quota, self.clock.now())
+        try:
+            warning = await asyncio.to_thread(self.spool.enforce_quota, self.clock.now())
+        except Exception:
+            logger.exception("could not check the spool's quota")
+            return
         if warning is not None:
             logger.warning("%s", warning, extra={"depth": self.spool.depth()})
 
