@@ -4,6 +4,7 @@ one batch in flight under a key that survives a restart, and whole transactions 
 from __future__ import annotations
 
 import os
+import random
 import signal
 import sqlite3
 import subprocess
@@ -312,6 +313,18 @@ WRITER = textwrap.dedent(
 )
 
 
+def added_so_far(path: Path) -> int:
+    db = sqlite3.connect(path, timeout=10)
+    try:
+        return int(
+            db.execute(
+                "SELECT (SELECT count(*) FROM readings) + 250 * (SELECT count(*) FROM rejected)"
+            ).fetchone()[0]
+        )
+    finally:
+        db.close()
+
+
 def test_a_process_killed_while_adding_leaves_whole_transactions(tmp_path: Path) -> None:
     path, size = tmp_path / "spool.sqlite", 500
     collector_folder = Path(meterbill_collector.__file__).parents[1]
@@ -322,7 +335,10 @@ def test_a_process_killed_while_adding_leaves_whole_transactions(tmp_path: Path)
     )
     assert writer.stdout is not None
     assert writer.stdout.readline() == b"started\n"
-    time.sleep(1.0)  # thousands of readings into the run: some transaction is under way
+    deadline = time.monotonic() + 60
+    while added_so_far(path) < 5000 and time.monotonic() < deadline:  # thousands of readings into the run
+        time.sleep(0.02)
+    time.sleep(random.uniform(0, 0.05))  # somewhere in a transaction
     os.kill(writer.pid, signal.SIGKILL)
     writer.wait()
 
@@ -339,7 +355,7 @@ def test_a_process_killed_while_adding_leaves_whole_transactions(tmp_path: Path)
     db.close()
 
     added = sorted(int(meter.removeprefix("tx-")) for meter in queued.keys() | rejected.keys())
-    assert len(added) > 4  # thousands of readings in
+    assert len(added) >= 10  # 5,000 readings and more
     assert added == list(range(len(added)))  # the adds that committed are the first ones, none half done
     half = size // 2
     # Each add is whole: its readings are queued, or went out in acknowledged batches of 250 (each batch of
