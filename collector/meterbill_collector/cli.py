@@ -26,7 +26,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Reads meters over Modbus and delivers every reading to the meterbill API.",
     )
     parser.add_argument("--version", action="version", version=f"meterbill-collector {VERSION}")
-    parser.add_argument("--log-format", choices=("text", "json"), default="text", help="json: one object a line")
+    parser.add_argument(
+        "--log-format", choices=("text", "json"), default="text", help="json: one object a line"
+    )
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = commands.add_parser("run", help="poll, spool and push until stopped (SIGTERM, Ctrl-C)")
@@ -101,6 +103,9 @@ def _status(config: CollectorConfig, out: TextIO) -> int:
     from meterbill_collector.spool import Spool
     from meterbill_collector.status import format_status, spool_status
 
-    with Spool(config.spool.path, quota_bytes=config.spool.quota_bytes) as spool:
+    if not config.spool.path.exists():
+        out.write(f"no spool yet at {config.spool.path}: the collector has not run with this config\n")
+        return 0
+    with Spool(config.spool.path, quota_bytes=config.spool.quota_bytes, zone=config.timezone) as spool:
         out.write(format_status(spool_status(spool)))
     return 0

@@ -13,7 +13,11 @@ from typing import Literal, TextIO
 LogFormat = Literal["text", "json"]
 
 # What every LogRecord has: the rest of its attributes came from ``extra=``.
-_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "taskName",
+}
 
 
 def _extra(record: logging.LogRecord) -> dict[str, object]:

@@ -16,8 +16,8 @@ from meterbill_collector import VERSION
 from meterbill_collector.api_client import ApiClient, ApiRefused, ApiUnavailable
 from meterbill_collector.config import CollectorConfig
 from meterbill_collector.heartbeat import heartbeat_body
-from meterbill_collector.model import Clock
 from meterbill_collector.modbus import ModbusLine, open_line
+from meterbill_collector.model import Clock
 from meterbill_collector.polling import Poller
 from meterbill_collector.pushing import Pusher
 from meterbill_collector.spool import Spool
@@ -28,14 +28,11 @@ logger = logging.getLogger("meterbill_collector.run")
 async def send_heartbeats(
     config: CollectorConfig, spool: Spool, client: ApiClient, clock: Clock, stop: asyncio.Event
 ) -> None:
-    """One heartbeat at start, then every ``heartbeat_minutes``; the spool's quota is enforced first, so a
-    thinning's warning goes out in the same heartbeat. A heartbeat that fails is not retried: the next one
-    says everything it would have said."""
+    """One heartbeat at start, then every ``heartbeat_minutes``. A heartbeat that fails is not retried: the
+    next one says everything it would have said. (The pusher keeps the spool within its quota: the spool only
+    grows while pushes fail.)"""
     while not stop.is_set():
-        warning = spool.enforce_quota(clock.now())
-        if warning is not None:
-            logger.warning(warning, extra={"spool_depth": spool.depth()})
-        body = heartbeat_body(VERSION, config.site_id, spool)
+        body = await asyncio.to_thread(heartbeat_body, VERSION, config.site_id, spool)
         try:
             await asyncio.to_thread(client.post_heartbeat, config.collector_id, body)
         except (ApiUnavailable, ApiRefused) as error:
@@ -56,7 +53,7 @@ async def _sleep_or_stop(clock: Clock, seconds: float, stop: asyncio.Event) -> N
 async def run_collector(config: CollectorConfig, clock: Clock, stop: asyncio.Event) -> None:
     """Runs until ``stop`` is set, then lets each loop finish its step and closes the lines and the spool."""
     async with AsyncExitStack() as resources:
-        spool = Spool(config.spool.path, quota_bytes=config.spool.quota_bytes)
+        spool = Spool(config.spool.path, quota_bytes=config.spool.quota_bytes, zone=config.timezone)
         resources.callback(spool.close)
         lines: dict[str, ModbusLine] = {}
         for name, transport in config.transports.items():

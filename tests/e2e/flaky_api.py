@@ -73,7 +73,9 @@ class FlakyApi:
                 if mode == "down":
                     self._answer(503, b'{"message": "Service Unavailable"}', {})
                     return
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+                headers = {
+                    k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")
+                }
                 answer = requests.post(proxy.upstream + self.path, data=body, headers=headers, timeout=60)
                 if readings:
                     swallow = mode == "swallow"
