@@ -262,7 +262,7 @@ def bench_platform(sample: int, folder: Path) -> None:
         client = ApiClient(platform.url, account.ingest_key, timeout=60)
         with Spool(folder / "platform.sqlite", quota_bytes=BIG_QUOTA) as spool:
             fill(spool, sample)
-            wall, cpu, pushed, _ = asyncio.run(drain(spool, client, trace=False))
+            wall, _, pushed, _ = asyncio.run(drain(spool, client, trace=False))
     print(
         f"draining to the local platform (API handlers on moto, in this process): {pushed:,} readings in "
         f"{wall:.1f} s = {pushed / wall:,.0f} readings/s"
