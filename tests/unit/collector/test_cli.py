@@ -6,9 +6,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -153,4 +153,5 @@ def test_text_logs_put_the_facts_after_the_message() -> None:
     logs.configure("text", "INFO", stream)
     logging.getLogger("meterbill_collector.push").info("pushed %d readings", 3, extra={"batch_key": "k1"})
 
-    assert stream.getvalue().rstrip().endswith("INFO    meterbill_collector.push: pushed 3 readings [batch_key=k1]")
+    line = stream.getvalue().rstrip()
+    assert line.endswith("INFO    meterbill_collector.push: pushed 3 readings [batch_key=k1]")
