@@ -88,6 +88,19 @@ class ModbusLine:
                 reconnect_delay=0,  # no background reconnects: the next read reconnects
                 name=transport.name,
             )
+        if transport.device.startswith("socket://"):  # RTU frames over TCP (a gateway, the simulator)
+            host, _, port = transport.device.removeprefix("socket://").rpartition(":")
+            # pymodbus's TCP client speaks RTU framing as well; pyserial's socket:// emulation would block the
+            # event loop for 0.3 s at every close.
+            return AsyncModbusTcpClient(
+                host.strip("[]"),
+                port=int(port),
+                framer=FramerType.RTU,
+                timeout=transport.timeout_seconds,
+                retries=0,
+                reconnect_delay=0,
+                name=transport.name,
+            )
         return AsyncModbusSerialClient(
             transport.device,
             framer=FramerType.RTU,
