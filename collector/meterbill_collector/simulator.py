@@ -168,6 +168,14 @@ def _decimal(value: Fraction) -> Decimal:
         return (Decimal(value.numerator) / Decimal(value.denominator)).normalize()
 
 
+def default_load(profile: Profile, seed: int) -> LoadShape:
+    """An office's load for an energy meter (kW), a building's gas or water use for a pulse counter (40 to
+    290 pulses an hour: 0.4 to 2.9 m³ at 0.01 m³ a pulse)."""
+    if any(spec.name == "pulses" for spec in profile.registers):
+        return LoadShape(base=40.0, peak=250.0, seed=seed)
+    return LoadShape(seed=seed)
+
+
 def _rollover_modulus(spec: RegisterSpec) -> Decimal | None:
     """Where the value wraps back to zero, in the quantity's unit (after scale); None for non-counters."""
     if spec.type in ("uint16", "uint32", "uint64"):
@@ -199,7 +207,7 @@ class SimulatedMeter:
 
     ``values`` are the quantities' start values (in the profile's units, after scale); missing ones start at
     0 (counters) or at a plausible reading (voltage 230 V). ``order`` re-orders every multi-word register
-    (``profile_with_order``); None keeps the profile's own. ``load`` drives the counters (a default office
+    (``profile_with_order``); None keeps the profile's own. ``load`` drives the counters (``default_load``
     shape when None); ``start`` is the time the values hold at (else the first ``advance`` sets it).
 
     Counters by name: ``import_kwh``/``total_kwh`` (and the ``_l1``..``_l3`` phases, shares 40/35/25 %) grow
@@ -222,7 +230,7 @@ class SimulatedMeter:
         self.unit_id = unit_id
         self.profile = profile if order is None else profile_with_order(profile, order)
         self.order = order
-        self.load = load if load is not None else LoadShape(seed=unit_id)
+        self.load = load if load is not None else default_load(profile, unit_id)
         self._lock = threading.Lock()
         self._values: dict[str, Fraction] = {
             spec.name: self._initial(spec) for spec in self.profile.registers
