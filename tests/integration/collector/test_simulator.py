@@ -7,9 +7,15 @@ needs."""
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
+import tomllib
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -22,6 +28,7 @@ from meterbill_collector.decoding import DecodeError, decode
 from meterbill_collector.modbus import ModbusError, ModbusLine, open_line
 from meterbill_collector.profiles import SHIPPED
 from meterbill_collector.registers import ORDERS, Order, Profile, ReadRequest, RegisterSpec
+from meterbill_collector.simulate_command import config_toml, meter_plans
 from meterbill_collector.simulator import (
     FLOAT_ROLLOVER,
     Framer,
@@ -611,3 +618,130 @@ def test_profile_with_order_reorders_multi_word_registers_only() -> None:
     reordered = profile_with_order(SHIPPED["on-off-hours"](), "DCBA")
     assert [(s.name, s.order) for s in reordered.registers] == [("running", "ABCD"), ("on_hours", "DCBA")]
     assert reordered.registers[1].scale == Decimal("0.01")
+
+
+# ----- meterbill-collector simulate -------------------------------------------------------------------------
+
+SIMULATE = (
+    "import sys; from meterbill_collector.simulate_command import simulate_main; "
+    "sys.exit(simulate_main(sys.argv[1:]))"
+)
+
+
+def test_the_simulate_command_prints_a_config_serves_it_and_obeys_its_commands() -> None:
+    command = [sys.executable, "-c", SIMULATE, "--port", "0", "--rtu-port", "0", "--meters", "3"]
+    command += ["--profile", "pulse-counter-32", "--speed", "3600", "--start", "2026-03-02T12:00+00:00"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(["collector", *sys.path])}
+    process = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    assert process.stdin is not None and process.stdout is not None and process.stderr is not None
+    try:
+        banner = process.stderr.readline()
+        found = re.search(r"on 127\.0\.0\.1:(\d+) \(TCP\) and socket://127\.0\.0\.1:(\d+) \(RTU\)", banner)
+        assert found, banner
+        tcp_port, rtu_port = int(found[1]), int(found[2])
+
+        async def read(port: int, unit: int, framer: Framer) -> list[int] | str:
+            transport: TcpTransport | RtuTransport = (
+                TcpTransport("t", "127.0.0.1", port)
+                if framer == "socket"
+                else RtuTransport("r", f"socket://127.0.0.1:{port}")
+            )
+            line = open_line(transport)
+            try:
+                return await line.read(unit, PULSES, timeout=TIMEOUT, retries=0)
+            except ModbusError as error:
+                return str(error)
+            finally:
+                await line.close()
+
+        first = asyncio.run(read(tcp_port, 1, "socket"))
+        time.sleep(1.2)  # more than an hour of simulated midday gas use: 40 + 250 × ~0.99 pulses
+        later = asyncio.run(read(tcp_port, 1, "socket"))
+        assert isinstance(first, list) and isinstance(later, list)
+        assert later[1] - first[1] >= 40
+
+        process.stdin.write("silence rtu 2\n")
+        process.stdin.flush()
+        assert process.stderr.readline() == "rtu unit 2: silent\n"
+        assert asyncio.run(read(rtu_port, 2, "rtu")) == "timeout after 0.2 s (1 attempt)"
+        assert isinstance(asyncio.run(read(tcp_port, 2, "socket")), list)  # the TCP server's unit 2 answers
+        process.stdin.write("rollover 3\nbogus 1\n")
+        process.stdin.flush()
+        assert [process.stderr.readline() for _ in range(3)] == [
+            "tcp unit 3: counters just below their maximum\n",
+            "rtu unit 3: counters just below their maximum\n",
+            "bogus 1: unknown command 'bogus' (help lists them)\n",
+        ]
+        rolled = asyncio.run(read(rtu_port, 3, "rtu"))
+        assert isinstance(rolled, list) and rolled[0] in (0, 0xFFFF)  # just below 2³², or wrapped past it
+
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+        config = tomllib.loads(process.stdout.read())
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for stream in (process.stdin, process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+
+    assert config["transports"] == {
+        "sim-tcp": {
+            "kind": "tcp",
+            "host": "127.0.0.1",
+            "port": tcp_port,
+            "timeout_seconds": 1.0,
+            "retries": 1,
+        },
+        "sim-rtu": {
+            "kind": "rtu",
+            "device": f"socket://127.0.0.1:{rtu_port}",
+            "baudrate": 9600,
+            "timeout_seconds": 1.0,
+            "retries": 1,
+            "pause_ms": 20,
+        },
+    }
+    assert [(m["id"], m["transport"], m["unit_id"], m["profile"]) for m in config["meters"]] == [
+        ("tcp-1", "sim-tcp", 1, "pulse-counter-32"),
+        ("tcp-2", "sim-tcp", 2, "pulse-counter-32"),
+        ("tcp-3", "sim-tcp", 3, "pulse-counter-32"),
+        ("rtu-1", "sim-rtu", 1, "pulse-counter-32"),
+        ("rtu-2", "sim-rtu", 2, "pulse-counter-32"),
+        ("rtu-3", "sim-rtu", 3, "pulse-counter-32"),
+    ]
+
+
+def test_the_simulate_config_of_reordered_meters_carries_custom_profiles() -> None:
+    plans = meter_plans(None, None, 8, "CDAB")
+    config = tomllib.loads(
+        config_toml(
+            plans, tcp_port=5020, rtu_port=5021, order="CDAB", interval=15, api_url="http://127.0.0.1:8080"
+        )
+    )
+    assert [plan.profile_name for plan in plans] == list(SHIPPED)
+    assert sorted(config["profiles"]) == sorted(f"{name}-cdab" for name in SHIPPED)
+    hours = config["profiles"]["on-off-hours-cdab"]
+    assert hours["registers"] == [
+        {"name": "running", "table": "coil", "address": 0, "type": "bool", "order": "ABCD", "unit": "on",
+         "cumulative": False},
+        {"name": "on_hours", "table": "holding", "address": 0, "type": "uint32", "order": "CDAB",
+         "scale": "0.01", "unit": "h"},
+    ]  # fmt: skip
+    assert (hours["primary"], hours["max_read"], hours["max_gap"]) == ("on_hours", 125, 0)
+    assert len(config["profiles"]["rack-pdu-cdab"]["registers"]) == 8
+    assert {m["interval_minutes"] for m in config["meters"]} == {15}
+    assert [m["profile"] for m in config["meters"]][:6] == [f"{name}-cdab" for name in SHIPPED]
+    assert "profile_options" not in config["meters"][5]  # the outlets are in the custom profile
+    plain = tomllib.loads(
+        config_toml(
+            meter_plans(None, None, 12, None), tcp_port=1, rtu_port=2, order=None, interval=1, api_url="x"
+        )
+    )
+    assert plain["meters"][5] == {
+        "id": "tcp-6", "transport": "sim-tcp", "unit_id": 6, "profile": "rack-pdu", "interval_minutes": 1,
+        "profile_options": {"outlets": 12},
+    }  # fmt: skip
