@@ -11,6 +11,7 @@ is reopened at the next read."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 
@@ -36,6 +37,13 @@ EXCEPTION_NAMES = {
 
 
 DROP_AFTER_TIMEOUTS = 3  # attempts in a row that no unit answered: the connection is presumed dead, reopened
+
+
+def quiet_pymodbus(level: int = logging.CRITICAL) -> None:
+    """pymodbus logs every unanswered request and every dropped late frame as an ERROR with a hex dump of the
+    last frames; the collector reports these as ``ModbusError`` (in its logs and heartbeats), so the process
+    entry points (``run``, ``check``, ``simulate``) turn pymodbus's own logging down to ``level``."""
+    logging.getLogger("pymodbus").setLevel(level)
 
 
 class ModbusError(Exception):
@@ -124,7 +132,13 @@ class ModbusLine:
         client.ctx.comm_params.timeout_connect = timeout
         client.set_max_no_responses(1 << 30)  # a silent unit must not make pymodbus close the line
         started = time.monotonic()
-        if not await client.connect():
+        try:
+            connected = await client.connect()
+        except Exception as error:  # a serial port that refuses its settings (termios.error), a driver gone
+            client.close()
+            self._client = None
+            raise _NoConnection(f"cannot open {self.where}: {error}") from error
+        if not connected:
             client.close()
             self._client = None
             if time.monotonic() - started >= timeout * 0.9:

@@ -23,6 +23,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TextIO, cast, get_args
 
 from meterbill_collector.config import INTERVALS_MINUTES
+from meterbill_collector.modbus import quiet_pymodbus
 from meterbill_collector.profiles import PDU_MAX_OUTLETS, SHIPPED
 from meterbill_collector.registers import ORDERS, Order, Profile
 from meterbill_collector.simulator import (
@@ -460,4 +461,5 @@ async def simulate(args: argparse.Namespace, *, stdin: TextIO, stdout: TextIO, s
 def simulate_main(argv: Sequence[str]) -> int:
     """``meterbill-collector simulate [options]``; returns the exit status."""
     args = _parser().parse_args(list(argv))
+    quiet_pymodbus()
     return asyncio.run(simulate(args, stdin=sys.stdin, stdout=sys.stdout, stderr=sys.stderr))

@@ -7,6 +7,7 @@ needs."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -16,6 +17,7 @@ import sys
 import threading
 import time
 import tomllib
+import tty
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -503,6 +505,63 @@ def test_the_line_reconnects_after_the_connection_broke(framer: Framer) -> None:
     before, down, after = run(scenario)
     assert (before, after) == ([0, 1000], [0, 1234])
     assert down.startswith("connection refused 127.0.0.1:")
+
+
+async def _pty_to_tcp(master: int, port: int) -> None:
+    """The far end of a serial cable: a pseudo-terminal's master side to and from the RTU simulator."""
+    loop = asyncio.get_running_loop()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    os.set_blocking(master, False)
+
+    def forward() -> None:
+        with contextlib.suppress(BlockingIOError):
+            writer.write(os.read(master, 1024))
+
+    loop.add_reader(master, forward)
+    try:
+        while data := await reader.read(1024):
+            os.write(master, data)
+    finally:
+        loop.remove_reader(master)
+        writer.close()
+
+
+def test_an_rtu_line_on_a_serial_port_reads_and_times_out_like_on_a_socket() -> None:
+    """The serial path (pyserial on a tty with baud rate, parity, stop bits) through a pseudo-terminal whose
+    other side is wired to the RTU simulator."""
+    meters = pulse_meters([1, 2])
+
+    async def scenario() -> tuple[list[int], str, list[int], str]:
+        async with Simulator(meters, framer="rtu") as sim:
+            master, slave = os.openpty()
+            tty.setraw(slave)
+            cable = asyncio.create_task(_pty_to_tcp(master, sim.port))
+            line = open_line(RtuTransport("line1", os.ttyname(slave), baudrate=19200, parity="N", stopbits=2))
+            try:
+                first = await line.read(1, PULSES, timeout=0.5, retries=0)
+                meters[0].silence()
+                with pytest.raises(ModbusError) as silent:
+                    await line.read(1, PULSES, timeout=TIMEOUT, retries=1)
+                second = await line.read(2, PULSES, timeout=0.5, retries=0)
+            finally:
+                await line.close()
+                cable.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await cable
+                os.close(slave)
+                os.close(master)
+        missing = open_line(RtuTransport("line2", "/dev/ttyNOPE0"))
+        with pytest.raises(ModbusError) as absent:
+            await missing.read(1, PULSES, timeout=TIMEOUT, retries=1)
+        await missing.close()
+        return first, str(silent.value), second, str(absent.value)
+
+    assert run(scenario) == (
+        [0, 1000],
+        "timeout after 0.2 s (2 attempts)",
+        [0, 2000],
+        "cannot open /dev/ttyNOPE0",
+    )
 
 
 def test_a_tcp_connection_on_which_nothing_answers_is_reopened() -> None:
