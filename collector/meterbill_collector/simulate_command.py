@@ -57,7 +57,7 @@ class MeterPlan:
     profile_name: str  # the shipped profile's name (before any re-ordering)
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="meterbill-collector simulate",
         description="Simulated meters on 127.0.0.1 over Modbus TCP and RTU frames over TCP; prints a "
@@ -460,6 +460,6 @@ async def simulate(args: argparse.Namespace, *, stdin: TextIO, stdout: TextIO, s
 
 def simulate_main(argv: Sequence[str]) -> int:
     """``meterbill-collector simulate [options]``; returns the exit status."""
-    args = _parser().parse_args(list(argv))
+    args = build_parser().parse_args(list(argv))
     quiet_pymodbus()
     return asyncio.run(simulate(args, stdin=sys.stdin, stdout=sys.stdout, stderr=sys.stderr))

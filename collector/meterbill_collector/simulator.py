@@ -568,7 +568,13 @@ class Simulator:
             framer=FramerType.SOCKET if self.framer == "socket" else FramerType.RTU,
             address=("127.0.0.1", self._requested_port),
         )
-        await server.serve_forever(background=True)
+        try:
+            await server.serve_forever(background=True)
+        except RuntimeError as error:  # pymodbus's "Could not start listen": the port is taken
+            await server.shutdown()  # type: ignore[no-untyped-call]
+            raise OSError(
+                f"cannot listen on 127.0.0.1:{self._requested_port} (is the port in use?)"
+            ) from error
         listener = server.transport
         if not isinstance(listener, asyncio.Server):  # pragma: no cover - pymodbus internals
             await server.shutdown()  # type: ignore[no-untyped-call]

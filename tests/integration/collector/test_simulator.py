@@ -6,6 +6,7 @@ needs."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import os
@@ -30,7 +31,13 @@ from meterbill_collector.decoding import DecodeError, decode
 from meterbill_collector.modbus import ModbusError, ModbusLine, open_line
 from meterbill_collector.profiles import SHIPPED
 from meterbill_collector.registers import ORDERS, Order, Profile, ReadRequest, RegisterSpec
-from meterbill_collector.simulate_command import config_toml, meter_plans
+from meterbill_collector.simulate_command import (
+    build_parser,
+    config_toml,
+    meter_plans,
+    simulate,
+    simulate_main,
+)
 from meterbill_collector.simulator import (
     FLOAT_ROLLOVER,
     Framer,
@@ -681,6 +688,11 @@ def test_profile_with_order_reorders_multi_word_registers_only() -> None:
 
 # ----- meterbill-collector simulate -------------------------------------------------------------------------
 
+
+def simulate_args(argv: list[str]) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
+
+
 SIMULATE = (
     "import sys; from meterbill_collector.simulate_command import simulate_main; "
     "sys.exit(simulate_main(sys.argv[1:]))"
@@ -804,3 +816,34 @@ def test_the_simulate_config_of_reordered_meters_carries_custom_profiles() -> No
         "id": "tcp-6", "transport": "sim-tcp", "unit_id": 6, "profile": "rack-pdu", "interval_minutes": 1,
         "profile_options": {"outlets": 12},
     }  # fmt: skip
+
+
+def test_simulate_on_a_taken_port_says_so_and_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    async def taken() -> int:
+        async with Simulator(pulse_meters([1])) as busy:
+            return await simulate(
+                simulate_args(["--port", str(busy.port), "--rtu-port", "0", "--no-stdin"]),
+                stdin=sys.stdin,
+                stdout=sys.stdout,
+                stderr=sys.stderr,
+            )
+
+    assert run(taken) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("meterbill-collector simulate: cannot listen: cannot listen on 127.0.0.1:")
+    assert captured.err.endswith("(is the port in use?)\n")
+
+
+def test_simulate_runs_for_its_duration_and_stops_its_servers(capsys: pytest.CaptureFixture[str]) -> None:
+    threads_before = threading.active_count()
+    argv = ["--port", "0", "--rtu-port", "0", "--no-stdin", "--duration", "0.3", "--meters", "2"]
+    assert simulate_main([*argv, "--profile", "rack-pdu", "--outlets", "4", "--order", "DCBA"]) == 0
+    config = tomllib.loads(capsys.readouterr().out)
+    assert sorted(config["profiles"]) == ["rack-pdu-dcba"]
+    assert [spec["order"] for spec in config["profiles"]["rack-pdu-dcba"]["registers"]] == ["DCBA"] * 4
+    assert [m["id"] for m in config["meters"]] == ["tcp-1", "tcp-2", "rtu-1", "rtu-2"]
+    assert threading.active_count() == threads_before
+    tcp_port = config["transports"]["sim-tcp"]["port"]
+    with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", tcp_port), timeout=1):
+        pass
