@@ -277,9 +277,15 @@ class SimulatedMeter:
         return self._time
 
     def set(self, name: str, value: Decimal | int) -> None:
+        """Set quantity ``name`` (in its unit, after scale); ValueError if its register cannot hold it."""
         spec = self.profile.register(name)  # KeyError for a name the profile does not have
+        exact = Fraction(value)
+        try:
+            _encode_held(spec, exact)
+        except (struct.error, OverflowError) as error:
+            raise ValueError(f"{name}: {value} does not fit a {spec.type} register") from error
         with self._lock:
-            self._values[spec.name] = Fraction(value)
+            self._values[spec.name] = exact
 
     def silence(self, on: bool = True) -> None:
         """Stop answering at all (a dead meter, a cut cable): the collector times out."""

@@ -311,7 +311,7 @@ def test_garbage_answers_are_modbus_errors_and_nan_does_not_decode(framer: Frame
 
             try:
                 for kind in ("short", "exception", "mixed"):
-                    sim.meter(1).garbage(kind=kind)  # type: ignore[arg-type]
+                    sim.meter(1).garbage(kind=kind)
                     await attempt(1, PULSES)
                 sim.meter(2).garbage()  # mixed: a float register holds NaN
                 await attempt(2, energy)
@@ -653,7 +653,7 @@ def test_the_simulator_stops_cleanly_in_a_loop_and_in_a_thread() -> None:
                 assert await line.read(1, PULSES, timeout=0.5, retries=0) == [0, 1000]
                 await line.close()
                 last_port = sim.port
-        return last_port, asyncio.all_tasks() - {asyncio.current_task()}  # type: ignore[operator]
+        return last_port, asyncio.all_tasks() - {asyncio.current_task()}
 
     last_port, left = asyncio.run(cycles())
     assert left == set()
@@ -847,3 +847,13 @@ def test_simulate_runs_for_its_duration_and_stops_its_servers(capsys: pytest.Cap
     tcp_port = config["transports"]["sim-tcp"]["port"]
     with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", tcp_port), timeout=1):
         pass
+
+
+def test_a_value_its_register_cannot_hold_is_refused() -> None:
+    meter = SimulatedMeter(1, SHIPPED["pulse-counter-32"]())
+    with pytest.raises(ValueError, match="pulses: 4294967296 does not fit a uint32 register"):
+        meter.set("pulses", 2**32)
+    with pytest.raises(KeyError):
+        meter.set("import_kwh", 1)
+    meter.set("pulses", 2**32 - 1)
+    assert meter.reading("pulses") == 2**32 - 1
