@@ -21,7 +21,7 @@ from pymodbus.framer import FramerType
 from pymodbus.pdu import ModbusPDU
 
 from meterbill_collector.config import RtuTransport, TcpTransport
-from meterbill_collector.registers import BIT_TABLES, ReadRequest
+from meterbill_collector.registers import BIT_TABLES, MAX_ADDRESS, ReadRequest
 
 EXCEPTION_NAMES = {
     1: "illegal function",
@@ -36,6 +36,8 @@ EXCEPTION_NAMES = {
 }
 
 
+MAX_REGISTERS = 125  # per read request (function codes 3 and 4)
+MAX_BITS = 2000  # per read request (function codes 1 and 2)
 DROP_AFTER_TIMEOUTS = 3  # attempts in a row that no unit answered: the connection is presumed dead, reopened
 
 
@@ -166,6 +168,14 @@ class ModbusLine:
         one is final (the meter answered)."""
         if timeout <= 0:
             raise ValueError(f"timeout {timeout} must be positive")
+        bits = request.table in BIT_TABLES
+        limit = MAX_BITS if bits else MAX_REGISTERS
+        if not 1 <= request.count <= limit or request.address + request.count - 1 > MAX_ADDRESS:
+            what = "bits" if bits else "registers"
+            raise ValueError(
+                f"{request.count} {request.table} {what} from {request.address}: Modbus reads 1 to {limit} at"
+                f" once, up to address {MAX_ADDRESS}"
+            )
         attempts = 1 + max(retries, 0)
         async with self._lock:
             failure: ModbusError | None = None

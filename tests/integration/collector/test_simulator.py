@@ -857,3 +857,25 @@ def test_a_value_its_register_cannot_hold_is_refused() -> None:
         meter.set("import_kwh", 1)
     meter.set("pulses", 2**32 - 1)
     assert meter.reading("pulses") == 2**32 - 1
+
+
+def test_a_request_modbus_cannot_carry_is_refused_before_it_is_sent() -> None:
+    line = open_line(TcpTransport("gateway", "127.0.0.1", free_port()))
+
+    async def attempt(request: ReadRequest) -> str:
+        with pytest.raises(ValueError) as error:
+            await line.read(1, request, timeout=TIMEOUT, retries=0)
+        return str(error.value)
+
+    async def scenario() -> list[str]:
+        return [
+            await attempt(ReadRequest("input", 0, 126, ())),
+            await attempt(ReadRequest("coil", 0, 2001, ())),
+            await attempt(ReadRequest("holding", 65535, 2, ())),
+        ]
+
+    assert run(scenario) == [
+        "126 input registers from 0: Modbus reads 1 to 125 at once, up to address 65535",
+        "2001 coil bits from 0: Modbus reads 1 to 2000 at once, up to address 65535",
+        "2 holding registers from 65535: Modbus reads 1 to 125 at once, up to address 65535",
+    ]
