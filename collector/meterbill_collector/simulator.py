@@ -344,24 +344,25 @@ class SimulatedMeter:
         if start is None or to <= start:
             self._instant(to)
             return
-        energy = self.load.energy(start, to)
-        hours_on = self.load.running_hours(start, to)
+        growth: dict[str, Fraction] = {}
+        energy: Fraction | None = None
+        for spec in self.profile.registers:  # integrated outside the lock: reads go on meanwhile
+            name = spec.name
+            if not spec.cumulative or name == "export_kwh":
+                continue
+            if name.startswith("outlet_"):
+                growth[name] = self._outlet_loads[name].energy(start, to)
+            elif name == "on_hours":
+                growth[name] = self.load.running_hours(start, to)
+            else:
+                if energy is None:
+                    energy = self.load.energy(start, to)
+                share = _PHASE_SHARE.get(name[-2:], Fraction(1)) if name[-3:-2] == "_" else Fraction(1)
+                growth[name] = energy * share
         with self._lock:
             for spec in self.profile.registers:
-                if not spec.cumulative:
-                    continue
-                name = spec.name
-                if name == "export_kwh":
-                    continue
-                if name.startswith("outlet_"):
-                    grown = self._outlet_loads[name].energy(start, to)
-                elif name == "on_hours":
-                    grown = hours_on
-                elif name[-3:] in ("_l1", "_l2", "_l3"):
-                    grown = energy * _PHASE_SHARE[name[-2:]]
-                else:
-                    grown = energy
-                self._grow(spec, grown)
+                if spec.name in growth:
+                    self._grow(spec, growth[spec.name])
         self._instant(to)
 
     def _grow(self, spec: RegisterSpec, by: Fraction) -> None:
