@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import random
 import signal
 import sys
 import threading
@@ -164,11 +165,40 @@ def build_meters(
             plan.unit_id,
             plan.profile,
             order=order,
+            values=installed_values(plan.profile, seed + plan.unit_id),
             load=default_load(plan.profile, seed + plan.unit_id),
             start=start,
         )
         for plan in plans
     ]
+
+
+_INSTALLED_RANGE = {"kWh": 40000, "pulses": 5_000_000, "h": 20000}  # what years of service leave on a counter
+
+
+def installed_values(profile: Profile, seed: int) -> dict[str, Decimal]:
+    """Counters as a meter in service for years shows them (a swapped meter restarts near zero): drawn from
+    ``seed``, in the registers' resolution; an Eastron's total is its import plus export, its phases share its
+    import 40/35/25 %."""
+    draw = random.Random(seed)
+    values: dict[str, Decimal] = {}
+    for spec in profile.registers:
+        if spec.cumulative:
+            top = 5000 if spec.name.startswith("outlet_") else _INSTALLED_RANGE.get(spec.unit, 1000)
+            drawn = Decimal(draw.randint(top * 10, top * 100)) / 100  # a tenth of top to top, in hundredths
+            floats = spec.type in ("float32", "float64")
+            values[spec.name] = drawn if floats else (drawn // spec.scale) * spec.scale
+    if "import_kwh" in values:
+        imported = values["import_kwh"]
+        if "export_kwh" in values:
+            values["export_kwh"] = (imported * Decimal("0.03")).quantize(Decimal("0.01"))
+        if "total_kwh" in values:
+            values["total_kwh"] = imported + values.get("export_kwh", Decimal(0))
+        if "import_kwh_l1" in values:
+            first = (imported * Decimal("0.40")).quantize(Decimal("0.01"))
+            second = (imported * Decimal("0.35")).quantize(Decimal("0.01"))
+            values.update(import_kwh_l1=first, import_kwh_l2=second, import_kwh_l3=imported - first - second)
+    return values
 
 
 def _toml_string(text: str) -> str:
