@@ -11,6 +11,7 @@ is reopened at the next read."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 
@@ -20,7 +21,7 @@ from pymodbus.framer import FramerType
 from pymodbus.pdu import ModbusPDU
 
 from meterbill_collector.config import RtuTransport, TcpTransport
-from meterbill_collector.registers import BIT_TABLES, ReadRequest
+from meterbill_collector.registers import BIT_TABLES, MAX_ADDRESS, ReadRequest
 
 EXCEPTION_NAMES = {
     1: "illegal function",
@@ -35,7 +36,16 @@ EXCEPTION_NAMES = {
 }
 
 
+MAX_REGISTERS = 125  # per read request (function codes 3 and 4)
+MAX_BITS = 2000  # per read request (function codes 1 and 2)
 DROP_AFTER_TIMEOUTS = 3  # attempts in a row that no unit answered: the connection is presumed dead, reopened
+
+
+def quiet_pymodbus(level: int = logging.CRITICAL) -> None:
+    """pymodbus logs every unanswered request and every dropped late frame as an ERROR with a hex dump of the
+    last frames; the collector reports these as ``ModbusError`` (in its logs and heartbeats), so the process
+    entry points (``run``, ``check``, ``simulate``) turn pymodbus's own logging down to ``level``."""
+    logging.getLogger("pymodbus").setLevel(level)
 
 
 class ModbusError(Exception):
@@ -88,6 +98,19 @@ class ModbusLine:
                 reconnect_delay=0,  # no background reconnects: the next read reconnects
                 name=transport.name,
             )
+        if transport.device.startswith("socket://"):  # RTU frames over TCP (a gateway, the simulator)
+            host, _, port = transport.device.removeprefix("socket://").rpartition(":")
+            # pymodbus's TCP client speaks RTU framing as well; pyserial's socket:// emulation would block the
+            # event loop for 0.3 s at every close.
+            return AsyncModbusTcpClient(
+                host.strip("[]"),
+                port=int(port),
+                framer=FramerType.RTU,
+                timeout=transport.timeout_seconds,
+                retries=0,
+                reconnect_delay=0,
+                name=transport.name,
+            )
         return AsyncModbusSerialClient(
             transport.device,
             framer=FramerType.RTU,
@@ -111,7 +134,13 @@ class ModbusLine:
         client.ctx.comm_params.timeout_connect = timeout
         client.set_max_no_responses(1 << 30)  # a silent unit must not make pymodbus close the line
         started = time.monotonic()
-        if not await client.connect():
+        try:
+            connected = await client.connect()
+        except Exception as error:  # a serial port that refuses its settings (termios.error), a driver gone
+            client.close()
+            self._client = None
+            raise _NoConnection(f"cannot open {self.where}: {error}") from error
+        if not connected:
             client.close()
             self._client = None
             if time.monotonic() - started >= timeout * 0.9:
@@ -139,6 +168,14 @@ class ModbusLine:
         one is final (the meter answered)."""
         if timeout <= 0:
             raise ValueError(f"timeout {timeout} must be positive")
+        bits = request.table in BIT_TABLES
+        limit = MAX_BITS if bits else MAX_REGISTERS
+        if not 1 <= request.count <= limit or request.address + request.count - 1 > MAX_ADDRESS:
+            what = "bits" if bits else "registers"
+            raise ValueError(
+                f"{request.count} {request.table} {what} from {request.address}: Modbus reads 1 to {limit} at"
+                f" once, up to address {MAX_ADDRESS}"
+            )
         attempts = 1 + max(retries, 0)
         async with self._lock:
             failure: ModbusError | None = None

@@ -168,6 +168,14 @@ def _decimal(value: Fraction) -> Decimal:
         return (Decimal(value.numerator) / Decimal(value.denominator)).normalize()
 
 
+def default_load(profile: Profile, seed: int) -> LoadShape:
+    """An office's load for an energy meter (kW), a building's gas or water use for a pulse counter (40 to
+    290 pulses an hour: 0.4 to 2.9 m³ at 0.01 m³ a pulse)."""
+    if any(spec.name == "pulses" for spec in profile.registers):
+        return LoadShape(base=40.0, peak=250.0, seed=seed)
+    return LoadShape(seed=seed)
+
+
 def _rollover_modulus(spec: RegisterSpec) -> Decimal | None:
     """Where the value wraps back to zero, in the quantity's unit (after scale); None for non-counters."""
     if spec.type in ("uint16", "uint32", "uint64"):
@@ -199,7 +207,7 @@ class SimulatedMeter:
 
     ``values`` are the quantities' start values (in the profile's units, after scale); missing ones start at
     0 (counters) or at a plausible reading (voltage 230 V). ``order`` re-orders every multi-word register
-    (``profile_with_order``); None keeps the profile's own. ``load`` drives the counters (a default office
+    (``profile_with_order``); None keeps the profile's own. ``load`` drives the counters (``default_load``
     shape when None); ``start`` is the time the values hold at (else the first ``advance`` sets it).
 
     Counters by name: ``import_kwh``/``total_kwh`` (and the ``_l1``..``_l3`` phases, shares 40/35/25 %) grow
@@ -222,7 +230,7 @@ class SimulatedMeter:
         self.unit_id = unit_id
         self.profile = profile if order is None else profile_with_order(profile, order)
         self.order = order
-        self.load = load if load is not None else LoadShape(seed=unit_id)
+        self.load = load if load is not None else default_load(profile, unit_id)
         self._lock = threading.Lock()
         self._values: dict[str, Fraction] = {
             spec.name: self._initial(spec) for spec in self.profile.registers
@@ -269,9 +277,15 @@ class SimulatedMeter:
         return self._time
 
     def set(self, name: str, value: Decimal | int) -> None:
+        """Set quantity ``name`` (in its unit, after scale); ValueError if its register cannot hold it."""
         spec = self.profile.register(name)  # KeyError for a name the profile does not have
+        exact = Fraction(value)
+        try:
+            _encode_held(spec, exact)
+        except (struct.error, OverflowError) as error:
+            raise ValueError(f"{name}: {value} does not fit a {spec.type} register") from error
         with self._lock:
-            self._values[spec.name] = Fraction(value)
+            self._values[spec.name] = exact
 
     def silence(self, on: bool = True) -> None:
         """Stop answering at all (a dead meter, a cut cable): the collector times out."""
@@ -330,24 +344,25 @@ class SimulatedMeter:
         if start is None or to <= start:
             self._instant(to)
             return
-        energy = self.load.energy(start, to)
-        hours_on = self.load.running_hours(start, to)
+        growth: dict[str, Fraction] = {}
+        energy: Fraction | None = None
+        for spec in self.profile.registers:  # integrated outside the lock: reads go on meanwhile
+            name = spec.name
+            if not spec.cumulative or name == "export_kwh":
+                continue
+            if name.startswith("outlet_"):
+                growth[name] = self._outlet_loads[name].energy(start, to)
+            elif name == "on_hours":
+                growth[name] = self.load.running_hours(start, to)
+            else:
+                if energy is None:
+                    energy = self.load.energy(start, to)
+                share = _PHASE_SHARE.get(name[-2:], Fraction(1)) if name[-3:-2] == "_" else Fraction(1)
+                growth[name] = energy * share
         with self._lock:
             for spec in self.profile.registers:
-                if not spec.cumulative:
-                    continue
-                name = spec.name
-                if name == "export_kwh":
-                    continue
-                if name.startswith("outlet_"):
-                    grown = self._outlet_loads[name].energy(start, to)
-                elif name == "on_hours":
-                    grown = hours_on
-                elif name[-3:] in ("_l1", "_l2", "_l3"):
-                    grown = energy * _PHASE_SHARE[name[-2:]]
-                else:
-                    grown = energy
-                self._grow(spec, grown)
+                if spec.name in growth:
+                    self._grow(spec, growth[spec.name])
         self._instant(to)
 
     def _grow(self, spec: RegisterSpec, by: Fraction) -> None:
@@ -560,7 +575,13 @@ class Simulator:
             framer=FramerType.SOCKET if self.framer == "socket" else FramerType.RTU,
             address=("127.0.0.1", self._requested_port),
         )
-        await server.serve_forever(background=True)
+        try:
+            await server.serve_forever(background=True)
+        except RuntimeError as error:  # pymodbus's "Could not start listen": the port is taken
+            await server.shutdown()  # type: ignore[no-untyped-call]
+            raise OSError(
+                f"cannot listen on 127.0.0.1:{self._requested_port} (is the port in use?)"
+            ) from error
         listener = server.transport
         if not isinstance(listener, asyncio.Server):  # pragma: no cover - pymodbus internals
             await server.shutdown()  # type: ignore[no-untyped-call]
