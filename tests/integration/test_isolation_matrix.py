@@ -15,8 +15,8 @@ For every route:
   (API keys: admin only);
 - a revoked key is refused by the authorizer itself (API Gateway answers 401).
 
-The routes come from the API's own OpenAPI document, and a test holds that list against ``ROUTES`` (``isolation_routes.py``), so
-a new route fails here until its row says what isolation means for it.
+The routes come from the API's own OpenAPI document, and a test holds that list against ``ROUTES``
+(``isolation_routes.py``), so a new route fails here until its row says what isolation means for it.
 """
 
 from __future__ import annotations
