@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/rating.py
 	$(BIN)/python bench/bill_run.py --customers 20
 	$(BIN)/python bench/alerts.py
+	$(BIN)/python bench/collector.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .hypothesis

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import multiprocessing
 import random
 import resource
@@ -233,9 +234,14 @@ def bench_drain(spooled: int, folder: Path) -> None:
 
 
 def bench_platform(sample: int, folder: Path) -> None:
+    import contextlib
+    import io
+    import warnings
+
     from local.serve import LocalPlatform
 
-    with LocalPlatform() as platform:
+    warnings.simplefilter("ignore")  # powertools: "No application metrics to publish"
+    with contextlib.redirect_stdout(io.StringIO()), LocalPlatform() as platform:  # its metrics lines
         account = platform.create_account("bench")
         import requests
 
@@ -278,6 +284,8 @@ def main() -> None:
     parser.add_argument("--spooled", type=int, default=1_000_000)
     parser.add_argument("--platform-sample", type=int, default=20_000)
     options = parser.parse_args()
+    # The cycles poll past boundaries back to back: their "late read" warnings are not news here.
+    logging.getLogger("meterbill_collector").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory() as folder:
         bench_polling(options.meters, options.cycles, Path(folder))
         bench_drain(options.spooled, Path(folder))
