@@ -39,14 +39,13 @@ from meterbill_collector.simulate_command import (
     simulate,
     simulate_main,
 )
-from meterbill_collector.simulator import (
+from meterbill_collector.simulated_meters import (
     FLOAT_ROLLOVER,
-    Framer,
     LoadShape,
     SimulatedMeter,
-    Simulator,
     profile_with_order,
 )
+from meterbill_collector.simulator import Framer, Simulator
 
 T = TypeVar("T")
 FRAMERS: tuple[Framer, ...] = ("socket", "rtu")
