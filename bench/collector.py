@@ -77,7 +77,8 @@ def fleet(meters: int) -> list[tuple[int, Profile, dict[str, str]]]:
 
 
 def serve_simulator(meters: int, ports: Any, stop: Any) -> None:
-    from meterbill_collector.simulator import SimulatedMeter, Simulator
+    from meterbill_collector.simulated_meters import SimulatedMeter
+    from meterbill_collector.simulator import Simulator
 
     simulated = [SimulatedMeter(unit, profile) for unit, profile, _ in fleet(meters)]
     simulator = Simulator(simulated, framer="socket")

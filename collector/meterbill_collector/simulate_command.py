@@ -27,13 +27,13 @@ from meterbill_collector.config import INTERVALS_MINUTES
 from meterbill_collector.modbus import quiet_pymodbus
 from meterbill_collector.profiles import PDU_MAX_OUTLETS, SHIPPED
 from meterbill_collector.registers import ORDERS, Order, Profile
-from meterbill_collector.simulator import (
+from meterbill_collector.simulated_meters import (
     GarbageKind,
     SimulatedMeter,
-    Simulator,
     default_load,
     profile_with_order,
 )
+from meterbill_collector.simulator import Simulator
 
 DEFAULT_TCP_PORT = 5020
 DEFAULT_RTU_PORT = 5021

@@ -19,7 +19,8 @@ import pytest
 from local.serve import AccountKeys, LocalPlatform
 from meterbill_collector.model import Reading
 from meterbill_collector.profiles import eastron_sdm120
-from meterbill_collector.simulator import SimulatedMeter, Simulator
+from meterbill_collector.simulated_meters import SimulatedMeter
+from meterbill_collector.simulator import Simulator
 from meterbill_collector.spool import Spool
 from tests.e2e.conftest import Client
 from tests.e2e.flaky_api import FlakyApi

@@ -16,7 +16,8 @@ from meterbill_collector.modbus import open_line
 from meterbill_collector.model import MeterHealth, Reading
 from meterbill_collector.polling import Poller
 from meterbill_collector.profiles import eastron_sdm120
-from meterbill_collector.simulator import SimulatedMeter, Simulator
+from meterbill_collector.simulated_meters import SimulatedMeter
+from meterbill_collector.simulator import Simulator
 
 TIMEOUT = 0.3
 MARGIN = timedelta(seconds=0.25)  # three requests with the line's 50 ms pause, on a busy machine
