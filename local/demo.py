@@ -33,7 +33,7 @@ import requests
 from rich.console import Console
 from rich.table import Table
 
-from local import demo_alerts
+from local import demo_alerts, demo_collector
 from local.mail import DEFAULT_MAIL_DIR, drain_email_queue
 from local.schedules import drain_invoice_queue, fire
 from local.serve import LocalPlatform
@@ -201,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
 
         _month_run(console, platform, keys.account_id, collector)
         demo_alerts.run(console, platform, lambda key: _Api(platform.url, key), arguments.mail_dir)
+        demo_collector.run(console, platform, lambda key: _Api(platform.url, key))
     return 0
 
 

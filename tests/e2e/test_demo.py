@@ -87,6 +87,7 @@ def test_the_platform_demo_previews_the_flat_bill_and_issues_it_then_credits_a_c
     assert (pdf.get_filename(), pdf.get_payload(decode=True)[:8]) == ("INV-000001.pdf", b"%PDF-1.7")
 
     _the_office_raises_exactly_its_four_alerts(lines, tmp_path)
+    _the_collector_delivers_what_it_read(lines)
 
 
 def _the_office_raises_exactly_its_four_alerts(lines: list[str], mail_dir: Path) -> None:
@@ -120,6 +121,21 @@ def _the_office_raises_exactly_its_four_alerts(lines: list[str], mail_dir: Path)
     assert '"drop": "98.6"' in text
     recipients = [email.message_from_bytes(m.read_bytes(), policy=email.policy.default)["To"] for m in mails]
     assert recipients == [subscriber, subscriber]
+
+
+def _the_collector_delivers_what_it_read(lines: list[str]) -> None:
+    """The plant (local/demo_collector.py): constant loads of 12 kW, 4 kW, 400 pulses/h x 0.01 m³ and the
+    PDU's outlets, read at four quarter hours; the gas meter silent at the last."""
+    rows = [row[1:] for row in _table(lines, "Polled on the quarter hours")]  # without the wall-clock time
+    assert rows == [
+        ["18250.5", "5120.25", "1234.00", "842.125", "611.5"],
+        ["18253.5", "5121.25", "1235.00", "842.287", "611.6"],  # + 12 kW x 0.25 h = 3 kWh; + 4 x 0.25 = 1
+        ["18256.5", "5122.25", "1236.00", "842.449", "611.7"],
+        ["18259.5", "5123.25", "-", "842.611", "611.801"],
+    ]
+    assert "pushed 19 readings: 19 stored by the API" in lines
+    assert "heartbeat: plant-gas: timeout after 0.5 s (1 attempt)" in lines
+    assert "stored: plant-main 4, plant-line-1 4, plant-gas 3, rack-a1 4, rack-a2 4" in lines
 
 
 def _table(lines: list[str], title: str) -> list[list[str]]:
