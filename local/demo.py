@@ -9,6 +9,8 @@ Then a late corrected reading: the issued invoice is re-rated, the difference is
 (stored and emailed the same way), and the original stays as it was. Finally the alerts
 (``local/demo_alerts.py``): an office building whose meters go quiet, leak energy past the sub-meters, count
 backwards and spike on one day, and exactly those four alerts, published to SNS and emailed to a subscriber.
+And on site (``local/demo_collector.py``): the collector reads a plant's simulated Modbus meters over an RS485
+line and a TCP gateway, one of them goes silent, and every reading reaches the API once.
 
 Run by ``make demo`` after the tariff tour (``python -m meterbill.demo``). Everything listens on 127.0.0.1 and
 stops at the end.
