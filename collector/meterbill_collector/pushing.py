@@ -24,6 +24,9 @@ logger = logging.getLogger("meterbill_collector.push")
 
 START_JITTER_SECONDS = 5.0  # the first push after a start waits up to this long
 IDLE_SECONDS = 60.0  # with nothing to send, look again this often even without a wake()
+# Every site polls on the same wall-clock boundaries: after a wake, a collector waits a moment of its own (up
+# to this long) before pushing, so that thousands of collectors do not all call the API in the same second.
+WAKE_JITTER_SECONDS = 30.0
 MAX_LOGGED_REJECTIONS = 20
 
 
@@ -87,6 +90,7 @@ class Pusher:
         backoff: Backoff | None = None,
         start_jitter: float = START_JITTER_SECONDS,
         idle_seconds: float = IDLE_SECONDS,
+        wake_jitter: float = WAKE_JITTER_SECONDS,
     ) -> None:
         self.spool = spool
         self.client = client
@@ -96,6 +100,7 @@ class Pusher:
         self.backoff = backoff or Backoff(rng=rng)
         self.start_jitter = start_jitter
         self.idle_seconds = idle_seconds
+        self.wake_jitter = wake_jitter
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -121,8 +126,8 @@ class Pusher:
             if result.retry_in is not None:
                 await self._enforce_quota()
                 await self._pause(result.retry_in, stop, wakeable=False)
-            elif result.batch_key is None:
-                await self._pause(self.idle_seconds, stop, wakeable=True)
+            elif result.batch_key is None and await self._pause(self.idle_seconds, stop, wakeable=True):
+                await self._pause(self.rng.uniform(0, self.wake_jitter), stop, wakeable=False)
 
     async def push_once(self, now: datetime) -> PushResult:
         """Sends the batch in flight, or a new one of the oldest readings; acknowledges it in the spool when
@@ -192,15 +197,17 @@ class Pusher:
         if warning is not None:
             logger.warning("%s", warning, extra={"depth": self.spool.depth()})
 
-    async def _pause(self, seconds: float, stop: asyncio.Event, *, wakeable: bool) -> None:
+    async def _pause(self, seconds: float, stop: asyncio.Event, *, wakeable: bool) -> bool:
+        """Waits ``seconds``, or less if stopped (or woken, when ``wakeable``); True when a wake ended it."""
         if stop.is_set():
-            return
+            return False
         waits = [asyncio.ensure_future(self.clock.sleep(seconds)), asyncio.ensure_future(stop.wait())]
         if wakeable:
             waits.append(asyncio.ensure_future(self._wake.wait()))
         try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for wait in waits:
                 wait.cancel()
             await asyncio.gather(*waits, return_exceptions=True)
+        return wakeable and waits[2] in done and not stop.is_set()

@@ -230,13 +230,15 @@ def test_readings_the_api_rejects_leave_the_queue_for_the_rejected_table(spool: 
     assert (rejected.reading.meter_id, rejected.reason) == ("nope", "meter_id: no meter 'nope'")
 
 
-def test_a_wake_after_new_readings_pushes_them_at_once(spool: Spool) -> None:
+def test_a_wake_after_new_readings_pushes_them_after_a_jittered_moment_of_the_collectors_own(
+    spool: Spool,
+) -> None:
     api = FakeApi()
 
     class IdleClock(FakeClock):
         async def sleep(self, seconds: float) -> None:
             self.sleeps.append(seconds)
-            if len(self.sleeps) > 1:  # idle: wait for a wake (or stop)
+            if seconds == 60.0:  # idle: wait for a wake (or stop)
                 await asyncio.Event().wait()
 
     clock = IdleClock()
@@ -249,7 +251,9 @@ def test_a_wake_after_new_readings_pushes_them_at_once(spool: Spool) -> None:
             await asyncio.sleep(0.01)
         spool.add([reading("m1", 0, "1")])
         pushing.wake()
-        while len(clock.sleeps) < 3:  # pushed, then idle again
+        for _ in range(500):  # the wake's jitter, pushed, then idle again (at most 5 s)
+            if len(clock.sleeps) >= 4:
+                break
             await asyncio.sleep(0.01)
         stop.set()
         await asyncio.wait_for(task, timeout=5)
@@ -257,7 +261,8 @@ def test_a_wake_after_new_readings_pushes_them_at_once(spool: Spool) -> None:
     asyncio.run(main())
 
     assert [[r.value for r in call.readings] for call in api.calls] == [[Decimal(1)]]
-    assert clock.sleeps == [random.Random(42).uniform(0, 5), 60.0, 60.0]
+    draws = random.Random(42)  # the start's jitter, then the wake's: up to 30 s, so sites do not push in step
+    assert clock.sleeps == [draws.uniform(0, 5), 60.0, draws.uniform(0, 30), 60.0]
 
 
 def test_a_failed_push_keeps_the_spool_within_its_quota(
