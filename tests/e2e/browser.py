@@ -137,7 +137,12 @@ def start_chromium(workdir: Path) -> WebDriver:
     options.add_argument(f"--window-size={DESKTOP.width},{DESKTOP.height}")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     service = Service(executable_path=str(CHROMEDRIVER), log_output=str(workdir / "chromedriver.log"))
-    driver = WebDriver(options=options, service=service)
+    try:
+        driver = WebDriver(options=options, service=service)
+    except Exception as failed:
+        log = workdir / "chromedriver.log"
+        said = log.read_text(errors="replace")[-2000:] if log.exists() else "(no log)"
+        raise RuntimeError(f"headless Chromium did not start; chromedriver's log ends:\n{said}") from failed
     driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": WATCH_CSP})
     return driver
 

@@ -111,7 +111,7 @@ return blue > 0 ? {painted, blue, width: canvas.width, height: canvas.height} : 
 """
 
 
-def wait_for(driver: WebDriver, script: str, *, seconds: float = 5) -> Any:
+def wait_for(driver: WebDriver, script: str, *, seconds: float = 10) -> Any:
     from selenium.webdriver.support.wait import WebDriverWait
 
     return WebDriverWait(driver, seconds, poll_frequency=0.05).until(lambda d: d.execute_script(script))
