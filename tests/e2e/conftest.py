@@ -69,3 +69,7 @@ def admin(platform: LocalPlatform, account: AccountKeys) -> Client:
 def collector(platform: LocalPlatform, account: AccountKeys) -> Client:
     """The account's ingest key: readings and imports only."""
     return Client(platform.url, account.ingest_key)
+
+
+# The headless Chromium of the browser tests: ``browser``, ``phone_browser`` (and the module's ``chromium``).
+from tests.e2e.browser import browser, chromium, phone_browser  # noqa: E402, F401

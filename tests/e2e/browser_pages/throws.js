@@ -1,0 +1,1 @@
+throw new Error('harness: a script failed on purpose');
