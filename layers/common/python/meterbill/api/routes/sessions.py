@@ -88,12 +88,12 @@ def sign_in(body: SignIn) -> Response[SignedIn]:
 
 @router.delete(
     "/v1/sessions/current",
+    status_code=204,
     summary="Sign out of the console",
     description="Ends the session the mb_session cookie names and clears the cookie; the cookie is refused "
     "(401) from then on. Needs the session's CSRF token in X-CSRF-Token. With an API key and no session: "
     "nothing to end, the same answer.",
     tags=["sessions"],
-    responses={204: {"description": "signed out"}},
 )
 def sign_out(caller: AuthorizedCaller, request: Request) -> Response[None]:
     if caller.principal.auth == "session" and caller.stores.sessions is not None:
