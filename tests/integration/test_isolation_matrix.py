@@ -13,7 +13,8 @@ For every route:
 - Bob's lists hold Bob's objects only, and a cursor of Ada's listing is refused;
 - an ``ingest`` key may only send readings, imports and collectors' heartbeats, a ``read`` key only GET
   (API keys: admin only);
-- a revoked key is refused by the authorizer itself (API Gateway answers 401).
+- a revoked key is refused by the authorizer itself (API Gateway answers 401);
+- the console's session cookie (signed in with Bob's admin key) reaches exactly what that key reaches.
 
 The routes come from the API's own OpenAPI document, and a test holds that list against ``ROUTES``
 (``isolation_routes.py``), so a new route fails here until its row says what isolation means for it.
@@ -91,6 +92,24 @@ def test_another_accounts_ids_answer_exactly_like_ids_that_exist_nowhere(
     assert other_accounts_ids_are_nobodys(with_adas_ids, world.ada.ids) == other_accounts_ids_are_nobodys(
         with_nobodys_ids, NOBODY
     )
+    assert writes == []
+
+
+@pytest.mark.parametrize("route", routes("not found", "unknown reference", "rejected readings"))
+def test_a_session_cookie_with_another_accounts_ids_answers_as_its_key_does(
+    world: World, route: tuple[str, str]
+) -> None:
+    signed_in = world.gateway.send(world.bob.admin, Call("POST", "/v1/sessions", {"key": world.bob.admin}))
+    session_text = signed_in.headers["set-cookie"].split(";")[0].removeprefix("mb_session=")
+    csrf = {"X-CSRF-Token": signed_in.json["csrf_token"]}
+    spec_call = ROUTES[route].call(world.ada.ids)
+    call = replace(spec_call, headers={**spec_call.headers, **csrf})
+
+    by_session, writes = world.send_watching_writes("", call, session=session_text)
+    by_key = world.gateway.send(world.bob.admin, spec_call)
+
+    assert (signed_in.status, by_session.status) == (201, by_key.status)
+    assert by_session.json == by_key.json
     assert writes == []
 
 
