@@ -5,8 +5,10 @@ through the steps API Gateway takes, in its order:
 
 1. a body over ``max_body_bytes`` → 413 ``application/problem+json`` (API Gateway's own limit is 10 MB);
 2. a path in ``public_paths`` skips steps 3 and 4;
-3. no ``Authorization`` header, or an empty one → 401 ``{"message": "Unauthorized"}``, and the authorizer
-   is not called (the authorizer's identity source is that header);
+3. with an ``identity_source`` header configured: no such header, or an empty one → 401
+   ``{"message": "Unauthorized"}``, and the authorizer is not called (as API Gateway treats a missing
+   identity source); the deployed API's authorizer has none (it reads the Authorization header or the
+   console's session cookie itself), which is the default here: the authorizer is called for every request;
 4. the REQUEST authorizer is called: raising ``Exception("Unauthorized")`` → 401; a policy with a Deny
    covering the method ARN → 403 (explicit deny); no Allow covering it → 403; raising anything else, or
    answering something malformed (no principalId, no policy, a context value that is not a string, number or
@@ -91,7 +93,6 @@ __all__ = [
     "API_GATEWAY_MAX_BODY_BYTES",
     "AUTHORIZER_FUNCTION_NAME",
     "HANDLER_FUNCTION_NAME",
-    "IDENTITY_SOURCE_HEADER",
     "LAMBDA_MEMORY_MB",
     "LAMBDA_TIMEOUT_MS",
     "GatewayAnswer",
@@ -108,7 +109,6 @@ LambdaFunction = Callable[[dict[str, Any], Any], dict[str, Any]]
 """A Lambda handler as API Gateway invokes it: ``handler(event, context) -> result``."""
 
 API_GATEWAY_MAX_BODY_BYTES: Final = 10 * 1024 * 1024
-IDENTITY_SOURCE_HEADER: Final = "Authorization"
 HANDLER_FUNCTION_NAME: Final = "meterbill-api"
 AUTHORIZER_FUNCTION_NAME: Final = "meterbill-authorizer"
 LAMBDA_TIMEOUT_MS: Final = 29_000  # what the context counts down from; API Gateway stops waiting after 29 s
@@ -140,8 +140,9 @@ class LocalApiGateway:
     """Serves ``handler`` behind ``authorizer`` on ``host:port`` (port 0: a free port, see ``url``).
 
     Use as a context manager, or ``start()`` then ``stop()``. Paths in ``public_paths`` (exact request paths,
-    any method) skip the authorizer. ``verbose`` logs each request at INFO on this module's logger (else at
-    DEBUG); handler and authorizer failures are always logged at ERROR.
+    any method) skip the authorizer. ``identity_source``: a header without which the authorizer is not called
+    (401); None, as deployed: the authorizer sees every request. ``verbose`` logs each request at INFO on
+    this module's logger (else at DEBUG); handler and authorizer failures are always logged at ERROR.
     """
 
     def __init__(
@@ -150,6 +151,7 @@ class LocalApiGateway:
         authorizer: LambdaFunction,
         handler: LambdaFunction,
         public_paths: Collection[str] = (),
+        identity_source: str | None = None,
         max_body_bytes: int = API_GATEWAY_MAX_BODY_BYTES,
         binary_media_types: Collection[str] = ("application/octet-stream", "image/png", "image/jpeg"),
         stage: str = "prod",
@@ -164,6 +166,7 @@ class LocalApiGateway:
         self.authorizer = authorizer
         self.handler = handler
         self.public_paths = frozenset(public_paths)
+        self.identity_source = identity_source
         self.max_body_bytes = max_body_bytes
         self.binary_media_types = tuple(media_type.lower() for media_type in binary_media_types)
         self.stage = stage
@@ -257,7 +260,7 @@ class LocalApiGateway:
     ) -> dict[str, Any] | GatewayAnswer:
         """The authorizer's context for ``requestContext.authorizer``, or the gateway's refusal."""
         request_id = request_context["requestId"]
-        if not _header_value(request.headers, IDENTITY_SOURCE_HEADER):
+        if self.identity_source is not None and not _header_value(request.headers, self.identity_source):
             return _gateway_error(401, "UnauthorizedException", {"message": "Unauthorized"}, request_id)
         method_arn = self._method_arn(request)
         started = time.monotonic()

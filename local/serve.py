@@ -90,7 +90,8 @@ def local_settings(dynamodb_url: str, *, region: str = LOCAL_REGION) -> ApiSetti
     storage = StorageSettings(
         catalog_table=catalog_table, readings_table=readings_table, region=region, endpoint_url=dynamodb_url
     )
-    return ApiSettings(storage=storage, idempotency_table=idempotency_table)
+    # http://127.0.0.1: a Secure cookie would never be sent back
+    return ApiSettings(storage=storage, idempotency_table=idempotency_table, secure_cookies=False)
 
 
 def handler_environment(settings: ApiSettings) -> dict[str, str]:
@@ -103,6 +104,8 @@ def handler_environment(settings: ApiSettings) -> dict[str, str]:
         "AWS_REGION": storage.region,
         "AWS_DEFAULT_REGION": storage.region,
     }
+    if not settings.secure_cookies:
+        variables["SESSION_COOKIE_SECURE"] = "false"
     if storage.endpoint_url is not None:
         variables["DYNAMODB_ENDPOINT_URL"] = storage.endpoint_url
     return variables

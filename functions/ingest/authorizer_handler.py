@@ -1,5 +1,6 @@
-"""The API's Lambda REQUEST authorizer (identity source: the Authorization header): an API key → Allow with
-the key's account and scopes as context, or "Unauthorized" (401). Logic: ``meterbill.api.authorizer``."""
+"""The API's Lambda REQUEST authorizer (no identity source, no cache: it runs on every request): an API key
+(Authorization header) or a console session (``mb_session`` cookie) → Allow with the account and scopes as
+context, or "Unauthorized" (401). Logic: ``meterbill.api.authorizer``."""
 
 from __future__ import annotations
 
@@ -15,4 +16,4 @@ logger = Logger()  # service: POWERTOOLS_SERVICE_NAME
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return authorizer.authorize(event, authorizer.key_store())
+    return authorizer.authorize(event, authorizer.key_store(), authorizer.session_store(), authorizer.now())

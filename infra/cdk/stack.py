@@ -153,10 +153,12 @@ class MeterbillStack(Stack):
             "Callers are machines (collectors, back offices) holding meterbill API keys, checked by the "
             "Lambda REQUEST authorizer; there are no user-pool users.",
         )
+        public_reasons = {
+            "/v1/openapi.json": "The API's OpenAPI document is public by design (clients generate code from "
+            "it); it holds no data and the function serves it without touching storage.",
+            "/v1/sessions": "Signing in to the console is public by design: the admin or read API key comes "
+            "in the body and the function checks it as the authorizer does (401 for a wrong or revoked key, "
+            "403 for an ingest key); the answer is a session cookie for that key's account and scope.",
+        }
         for route in self.api.public_methods:
-            acknowledge(
-                route,
-                "AwsSolutions-APIG4",
-                "The API's OpenAPI document is public by design (clients generate code from it); it holds no "
-                "data and the function serves it without touching storage.",
-            )
+            acknowledge(route, "AwsSolutions-APIG4", public_reasons[route.resource.path])

@@ -47,7 +47,6 @@ class StageConfig:
     import_burst_limit: int
     api_key_rate_limit: int
     api_key_burst_limit: int
-    authorizer_cache_seconds: int
     # None: no reservation. A new AWS account may have 10 concurrent executions in all, none to reserve.
     api_reserved_concurrency: int | None
     function_error_threshold: int
@@ -102,7 +101,6 @@ DEV: Final = StageConfig(
     import_burst_limit=4,
     api_key_rate_limit=10,
     api_key_burst_limit=20,
-    authorizer_cache_seconds=60,
     api_reserved_concurrency=None,
     function_error_threshold=5,
     api_5xx_threshold=5,
@@ -129,7 +127,6 @@ PROD: Final = StageConfig(
     import_burst_limit=20,
     api_key_rate_limit=100,
     api_key_burst_limit=200,
-    authorizer_cache_seconds=60,
     api_reserved_concurrency=100,
     function_error_threshold=1,
     api_5xx_threshold=1,

@@ -1,6 +1,6 @@
 """In-memory implementations of every port in ``meterbill.ports``: dict-backed, deterministic, and raising the
 errors the ports' docstrings promise. Unit tests of services run on these and assert on their state
-(``catalog.items``, ``readings.items``, ``keys.records``, ``accounts.records``)."""
+(``catalog.items``, ``readings.items``, ``keys.records``, ``accounts.records``, ``sessions.sessions``)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from tests.fakes.documents import FakeDocumentStore, FakeMailer, FakeSigningKeyS
 from tests.fakes.invoices import FakeInvoiceStore, FakeInvoiceWorkQueue
 from tests.fakes.rating import FakeMeteringStore, FakeWorkQueue
 from tests.fakes.readings import FakeReadingStore, reading_slot
+from tests.fakes.sessions import FakeSessionStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,7 @@ class FakeStores:
     metering: FakeMeteringStore = field(default_factory=lambda: FakeMeteringStore())
     deliveries: FakeDeliveryStore = field(default_factory=lambda: FakeDeliveryStore())
     documents: FakeDocumentStore = field(default_factory=lambda: FakeDocumentStore())
+    sessions: FakeSessionStore = field(default_factory=lambda: FakeSessionStore())
 
     @classmethod
     def empty(cls, clock: Callable[[], datetime] = fixed_clock) -> FakeStores:
@@ -52,6 +54,7 @@ class FakeStores:
             metering=self.metering,
             deliveries=self.deliveries,
             documents=self.documents,
+            sessions=self.sessions,
         )
 
 
@@ -68,6 +71,7 @@ __all__ = [
     "FakeMailer",
     "FakeMeteringStore",
     "FakeReadingStore",
+    "FakeSessionStore",
     "FakeSigningKeyStore",
     "FakeStores",
     "FakeWorkQueue",

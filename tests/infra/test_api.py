@@ -1,5 +1,5 @@
-"""The REST API: the OpenAPI routes behind the cached REQUEST authorizer, validation, throttling, logs, and
-API Gateway's own answers as problem documents."""
+"""The REST API: the OpenAPI routes behind the REQUEST authorizer (uncached: a key or a session cookie),
+validation, throttling, logs, and API Gateway's own answers as problem documents."""
 
 from __future__ import annotations
 
@@ -53,26 +53,32 @@ def test_every_route_of_the_openapi_document_and_no_other_is_a_lambda_proxy_to_t
         }
 
 
-def test_every_route_but_the_openapi_document_goes_through_the_authorizer(dev: dict[str, Any]) -> None:
+def test_every_route_but_the_openapi_document_and_signing_in_goes_through_the_authorizer(
+    dev: dict[str, Any],
+) -> None:
     (authorizer_id,) = resources(dev, "AWS::ApiGateway::Authorizer")
     authorization = {
         route: (m["AuthorizationType"], m.get("AuthorizerId", {}).get("Ref"))
         for route, m in methods(dev).items()
     }
     assert authorization.pop(("GET", "/v1/openapi.json")) == ("NONE", None)
+    assert authorization.pop(("POST", "/v1/sessions")) == ("NONE", None)
+    assert authorization[("DELETE", "/v1/sessions/current")] == ("CUSTOM", authorizer_id)
     assert set(authorization.values()) == {("CUSTOM", authorizer_id)}
 
 
-def test_the_authorizer_reads_the_authorization_header_and_is_cached_for_a_minute(
+def test_the_authorizer_has_no_identity_source_and_no_cache_so_a_cookie_alone_reaches_it(
     dev: dict[str, Any],
 ) -> None:
+    """With the Authorization header as identity source, API Gateway would answer a request carrying only
+    the session cookie 401 without calling the authorizer, and cache answers by that header alone."""
     authorizer = the_one(dev, "AWS::ApiGateway::Authorizer")
     assert (
         authorizer["Type"],
-        authorizer["IdentitySource"],
+        authorizer.get("IdentitySource", ""),
         authorizer["AuthorizerResultTtlInSeconds"],
         authorizer["Name"],
-    ) == ("REQUEST", "method.request.header.Authorization", 60, "meterbill-dev-api-key")
+    ) == ("REQUEST", "", 0, "meterbill-dev-api-key")
     assert "/functions/arn:meterbill-dev-authorizer/invocations" in str(
         readable(dev, authorizer["AuthorizerUri"])
     )

@@ -25,6 +25,7 @@ EXPECTED_ACKNOWLEDGEMENTS = {
     ("Api/RestApi", "AwsSolutions-APIG3"),
     ("Api/RestApi", "AwsSolutions-COG4"),
     ("Api/RestApi/Default/v1/openapi.json/GET", "AwsSolutions-APIG4"),
+    ("Api/RestApi/Default/v1/sessions/POST", "AwsSolutions-APIG4"),  # signing in to the console
     ("Invoices/AccessLogsBucket", "AwsSolutions-S1"),
     ("Monitoring/OperationsTopic", "AwsSolutions-SNS2"),
     ("Billing/RateSchedule", "AwsSolutions-L1"),

@@ -22,7 +22,15 @@ SETTINGS_OF: dict[str, type[ApiSettings] | type[StorageSettings]] = {
 # Set by Lambda itself (reserved: a function may not set them).
 SET_BY_LAMBDA = frozenset({"AWS_REGION", "AWS_DEFAULT_REGION"})
 # Only for moto or the local server; on AWS the SDK finds DynamoDB's endpoint itself.
-OFF_AWS_ONLY = frozenset({"DYNAMODB_ENDPOINT_URL", "SQS_ENDPOINT_URL", "S3_ENDPOINT_URL", "SNS_ENDPOINT_URL"})
+OFF_AWS_ONLY = frozenset(
+    {
+        "DYNAMODB_ENDPOINT_URL",
+        "SQS_ENDPOINT_URL",
+        "S3_ENDPOINT_URL",
+        "SNS_ENDPOINT_URL",
+        "SESSION_COOKIE_SECURE",  # "false" for the local http://127.0.0.1 server only; unset on AWS: Secure
+    }
+)
 POWERTOOLS = {
     API: {
         "POWERTOOLS_SERVICE_NAME": "meterbill-api",
@@ -174,6 +182,7 @@ def test_the_settings_models_read_these_keys() -> None:
         "ALERTS_TOPIC_ARN",  # alert subscriptions (issue 11)
         "SNS_ENDPOINT_URL",
         "ALERTS_QUEUE_URL",
+        "SESSION_COOKIE_SECURE",  # console sessions (issue 13)
     }
 
 

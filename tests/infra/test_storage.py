@@ -49,6 +49,7 @@ def test_the_catalog_table_has_the_keys_and_the_indexes_of_the_storage_schema(
             },
         ],
         "PointInTimeRecoverySpecification": PITR_35_DAYS,
+        "TimeToLiveSpecification": {"AttributeName": "ttl", "Enabled": True},  # console sessions
         "DeletionProtectionEnabled": False,
         "Tags": TAGS["dev"],
     }

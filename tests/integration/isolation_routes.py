@@ -43,6 +43,7 @@ class Route:
     needs: Scope | None  # None: public
     isolation: Isolation
     call: Callable[[Ids], Call]
+    allowed: int = 200  # the status a key whose scope the route allows gets
 
 
 BILLING_SETTINGS: Final = {
@@ -50,6 +51,9 @@ BILLING_SETTINGS: Final = {
     "invoice_number_prefix": "ADA-",
     "credit_note_number_prefix": "ADA-CN-",
 }
+
+
+NOBODYS_KEY: Final = "mb_0000000000000000_" + "A" * 43
 
 
 def usage_call(ids: Ids) -> Call:
@@ -201,6 +205,14 @@ ROUTES: Final[Mapping[tuple[str, str], Route]] = {
         "admin", "not found", lambda ids: Call("DELETE", f"/v1/api-keys/{ids.key}")
     ),
     ("GET", "/v1/openapi.json"): Route(None, "no ids", lambda ids: Call("GET", "/v1/openapi.json")),
+    # Signing in: the account is the key's in the body, whatever key sends it; nobody's key signs in nowhere.
+    ("POST", "/v1/sessions"): Route(
+        None, "no ids", lambda ids: Call("POST", "/v1/sessions", {"key": NOBODYS_KEY}), allowed=401
+    ),
+    # Signing out ends the cookie's own session; with a key (no cookie) there is none: nothing to end.
+    ("DELETE", "/v1/sessions/current"): Route(
+        "read", "no ids", lambda ids: Call("DELETE", "/v1/sessions/current"), allowed=204
+    ),
     ("GET", "/v1/invoices"): Route("read", "own list", lambda ids: Call("GET", "/v1/invoices")),
     ("GET", "/v1/invoices/export"): Route(  # the caller's account's: a request cannot name another
         "read", "no ids", lambda ids: Call("GET", "/v1/invoices/export", query={"month": "2026-03"})

@@ -85,7 +85,8 @@ class Gateway:
         self.authorizer: LambdaHandler = authorizer_handler.lambda_handler
         self.handler: LambdaHandler = ingest_handler.lambda_handler
 
-    def authorize(self, key: str, call: Call) -> dict[str, Any]:
+    def authorize(self, key: str, call: Call, *, session: str | None = None) -> dict[str, Any]:
+        """``session``: the console's session id, sent as the ``mb_session`` cookie instead of the key."""
         method_arn = f"{API_ARN}/prod/{call.method}{call.path}"
         event = {
             "type": "REQUEST",
@@ -93,7 +94,7 @@ class Gateway:
             "resource": call.path,
             "path": call.path,
             "httpMethod": call.method,
-            "headers": self._headers(key, call),
+            "headers": self._headers(key, call, session),
             "queryStringParameters": dict(call.query) or None,
         }
         try:
@@ -106,14 +107,14 @@ class Gateway:
         assert fnmatch.fnmatchcase(method_arn, statement["Resource"])
         return policy
 
-    def send(self, key: str, call: Call) -> HttpAnswer:
-        policy = self.authorize(key, call)
+    def send(self, key: str, call: Call, *, session: str | None = None) -> HttpAnswer:
+        policy = self.authorize(key, call, session=session)
         event = proxy_event(
             call.method,
             call.path,
             body=call.body,
             base64_encoded=call.file_body is not None,
-            headers=self._headers(key, call),
+            headers=self._headers(key, call, session),
             query=call.query or None,
             authorizer={
                 **{k: str(v) for k, v in policy["context"].items()},
@@ -123,8 +124,9 @@ class Gateway:
         return answer_of(self.handler(event, LambdaContextStub()))
 
     @staticmethod
-    def _headers(key: str, call: Call) -> dict[str, str]:
-        headers = {"Authorization": f"Bearer {key}", **call.headers}
+    def _headers(key: str, call: Call, session: str | None = None) -> dict[str, str]:
+        credential = {"Cookie": f"mb_session={session}"} if session else {"Authorization": f"Bearer {key}"}
+        headers = {**credential, **call.headers}
         if call.body is not None:
             headers["Content-Type"] = call.content_type
         return headers
@@ -415,10 +417,12 @@ class World:
     bob: Account
     tables: Tables
 
-    def send_watching_writes(self, key: str, call: Call) -> tuple[HttpAnswer, list[str]]:
+    def send_watching_writes(
+        self, key: str, call: Call, *, session: str | None = None
+    ) -> tuple[HttpAnswer, list[str]]:
         """The answer, and the writes DynamoDB applied for the authorizer and the handler meanwhile."""
         self.writes.applied.clear()
-        answer = self.gateway.send(key, call)
+        answer = self.gateway.send(key, call, session=session)
         return answer, list(self.writes.applied)
 
 

@@ -27,6 +27,7 @@ from meterbill.ports import (
     ReratingCandidate,
     Rollup,
     RunningCost,
+    Session,
     UsageSoFar,
 )
 from tests.integration.conftest import Tables
@@ -78,6 +79,11 @@ def test_the_documented_sample_items_are_what_the_stores_write(db: DynamoDb, tab
     stores.keys.put(
         ApiKeyRecord("key_3kq9d0f2", ACCOUNT, "roof collector", frozenset({"ingest"}), salt, digest, AT)
     )
+    assert stores.sessions is not None
+    session_hash = bytes.fromhex("c3" * 32)
+    stores.sessions.put(
+        Session(session_hash, ACCOUNT, "key_7hd2m1x9", "admin", AT, AT + timedelta(hours=8), b"\xd4" * 32)
+    )
     midnight = datetime(2026, 3, 1, tzinfo=UTC)
     first_hour = [("0.734", "A"), ("0.702", "A"), ("0.698", "A"), ("0.715", "E")]
     stores.readings.put_new(
@@ -99,6 +105,7 @@ def test_the_documented_sample_items_are_what_the_stores_write(db: DynamoDb, tab
         tables.catalog(f"account#{ACCOUNT}#meter", METER),
         tables.catalog(f"account#{ACCOUNT}#meter-external-id", "NMI4001234567"),
         tables.catalog("api-key#key_3kq9d0f2", "api-key"),
+        tables.catalog(f"session#{session_hash.hex()}", "session"),
         tables.bucket(f"{ACCOUNT}#{METER}", "2026-03-01T00:00Z#i15"),
         tables.catalog("rating-marks#11", f"{ACCOUNT}#{METER}#2026-03-01"),
         tables.bucket(f"{ACCOUNT}#{METER}#rated", "day#2026-03-29"),

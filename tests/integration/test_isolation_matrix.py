@@ -13,7 +13,8 @@ For every route:
 - Bob's lists hold Bob's objects only, and a cursor of Ada's listing is refused;
 - an ``ingest`` key may only send readings, imports and collectors' heartbeats, a ``read`` key only GET
   (API keys: admin only);
-- a revoked key is refused by the authorizer itself (API Gateway answers 401).
+- a revoked key is refused by the authorizer itself (API Gateway answers 401);
+- the console's session cookie (signed in with Bob's admin key) reaches exactly what that key reaches.
 
 The routes come from the API's own OpenAPI document, and a test holds that list against ``ROUTES``
 (``isolation_routes.py``), so a new route fails here until its row says what isolation means for it.
@@ -74,7 +75,7 @@ def test_the_matrix_has_a_row_for_every_route_of_the_openapi_document(world: Wor
     documented = {(method.upper(), path) for path, item in document["paths"].items() for method in item}
 
     assert documented == set(ROUTES)
-    assert len(documented) == 69
+    assert len(documented) == 71
 
 
 @pytest.mark.parametrize("route", routes("not found", "unknown reference", "rejected readings"))
@@ -91,6 +92,24 @@ def test_another_accounts_ids_answer_exactly_like_ids_that_exist_nowhere(
     assert other_accounts_ids_are_nobodys(with_adas_ids, world.ada.ids) == other_accounts_ids_are_nobodys(
         with_nobodys_ids, NOBODY
     )
+    assert writes == []
+
+
+@pytest.mark.parametrize("route", routes("not found", "unknown reference", "rejected readings"))
+def test_a_session_cookie_with_another_accounts_ids_answers_as_its_key_does(
+    world: World, route: tuple[str, str]
+) -> None:
+    signed_in = world.gateway.send(world.bob.admin, Call("POST", "/v1/sessions", {"key": world.bob.admin}))
+    session_text = signed_in.headers["set-cookie"].split(";")[0].removeprefix("mb_session=")
+    csrf = {"X-CSRF-Token": signed_in.json["csrf_token"]}
+    spec_call = ROUTES[route].call(world.ada.ids)
+    call = replace(spec_call, headers={**spec_call.headers, **csrf})
+
+    by_session, writes = world.send_watching_writes("", call, session=session_text)
+    by_key = world.gateway.send(world.bob.admin, spec_call)
+
+    assert (signed_in.status, by_session.status) == (201, by_key.status)
+    assert by_session.json == by_key.json
     assert writes == []
 
 
@@ -197,7 +216,7 @@ def test_an_ingest_key_may_only_send_readings_imports_and_heartbeats(
     if spec.needs == "ingest":  # what it sent is stored already: a duplicate, stored once
         assert (answer.status, answer.json["accepted"], answer.json["rejected_count"]) == (200, 0, 0)
     elif spec.needs is None:
-        assert answer.status == 200
+        assert answer.status == spec.allowed
     else:
         detail = f"this API key's scopes (ingest) do not allow this operation; it needs {spec.needs!r}"
         assert answer.json == problem(403, detail)
@@ -211,7 +230,7 @@ def test_a_read_key_may_only_get(world: World, route: tuple[str, str]) -> None:
     answer, writes = world.send_watching_writes(world.ada.read, spec.call(world.ada.ids))
 
     if spec.needs in ("read", None):
-        assert answer.status == 200, answer.text
+        assert answer.status == spec.allowed, answer.text
     else:
         detail = f"this API key's scopes (read) do not allow this operation; it needs {spec.needs!r}"
         assert answer.json == problem(403, detail)
@@ -220,8 +239,10 @@ def test_a_read_key_may_only_get(world: World, route: tuple[str, str]) -> None:
 
 def test_the_scope_each_route_needs_follows_one_rule(world: World) -> None:
     def rule(method: str, path: str) -> Scope | None:
-        if path == "/v1/openapi.json":
-            return None  # public
+        if path in ("/v1/openapi.json", "/v1/sessions"):
+            return None  # public: the document, signing in
+        if path == "/v1/sessions/current":
+            return "read"  # any session may end itself
         if method == "POST" and path in ("/v1/readings", "/v1/imports", HEARTBEATS[1]):
             return "ingest"
         if method == "GET" and not path.startswith("/v1/api-keys"):
@@ -323,7 +344,7 @@ def test_a_key_an_account_creates_is_that_accounts_own(changeable_world: World) 
     adas_view = world.gateway.send(world.ada.admin, Call("GET", f"/v1/api-keys/{key_id}"))
 
     assert writes == ["PutItem"]  # the one item of the key, keyed by its id, holding its account
-    assert policy["context"] == {"account_id": "acc_bob", "key_id": key_id, "scopes": "read"}
+    assert policy["context"] == {"account_id": "acc_bob", "key_id": key_id, "scopes": "read", "auth": "key"}
     assert sorted(key["key_id"] for key in bobs_keys) == sorted([*world.bob.key_ids, key_id])
     assert adas_view.json == problem(404, f"api key {key_id!r} not found")
 

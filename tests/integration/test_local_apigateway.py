@@ -396,11 +396,11 @@ def test_the_authorizers_context_reaches_the_handler_as_strings(
     }
 
 
-def test_no_authorization_header_is_401_without_calling_the_authorizer(
+def test_no_authorization_header_is_401_without_calling_the_authorizer_whose_identity_source_it_is(
     serve: Callable[..., LocalApiGateway],
 ) -> None:
     authorizer, handler = FakeAuthorizer(), FakeHandler()
-    gateway = serve(authorizer=authorizer, handler=handler)
+    gateway = serve(authorizer=authorizer, handler=handler, identity_source="Authorization")
     missing = send(gateway, "GET", "/v1/meters", [])
     empty = send(gateway, "GET", "/v1/meters", [("Authorization", "")])
 
@@ -408,6 +408,22 @@ def test_no_authorization_header_is_401_without_calling_the_authorizer(
         (401, {"message": "Unauthorized"}, ["UnauthorizedException"])
     ] * 2
     assert (authorizer.events, handler.events) == ([], [])
+
+
+def test_without_an_identity_source_the_authorizer_sees_a_request_with_only_a_cookie(
+    serve: Callable[..., LocalApiGateway],
+) -> None:
+    authorizer, handler = FakeAuthorizer(), FakeHandler()
+    gateway = serve(authorizer=authorizer, handler=handler)
+
+    reply = send(gateway, "GET", "/v1/meters", [("Cookie", "theme=dark; mb_session=abc")])
+
+    [event] = authorizer.events
+    assert reply.status == 200
+    assert (event["headers"]["Cookie"], event["multiValueHeaders"]["Cookie"]) == (
+        "theme=dark; mb_session=abc",
+        ["theme=dark; mb_session=abc"],
+    )
 
 
 def test_an_authorizer_raising_unauthorized_is_401(serve: Callable[..., LocalApiGateway]) -> None:
@@ -505,7 +521,12 @@ def test_a_failing_or_malformed_authorizer_is_500(
 
 def test_a_public_path_skips_the_authorizer(serve: Callable[..., LocalApiGateway]) -> None:
     authorizer, handler = FakeAuthorizer(), FakeHandler()
-    gateway = serve(authorizer=authorizer, handler=handler, public_paths={"/v1/openapi.json"})
+    gateway = serve(
+        authorizer=authorizer,
+        handler=handler,
+        public_paths={"/v1/openapi.json"},
+        identity_source="Authorization",
+    )
     public = send(gateway, "GET", "/v1/openapi.json", [])
     guarded = send(gateway, "GET", "/v1/openapi.json/extra", [])
 
@@ -676,7 +697,7 @@ def test_lambda_code_runs_one_request_at_a_time(serve: Callable[..., LocalApiGat
 
 @pytest.mark.parametrize(
     ("refused_headers", "refused_status", "options"),
-    [([], 401, {}), (AUTHORIZED, 413, {"max_body_bytes": 8})],
+    [([], 401, {"identity_source": "Authorization"}), (AUTHORIZED, 413, {"max_body_bytes": 8})],
 )
 def test_a_kept_alive_connection_serves_the_next_request_after_a_refusal(
     serve: Callable[..., LocalApiGateway],

@@ -61,7 +61,7 @@ def test_a_valid_key_is_allowed_every_method_of_the_stage_with_its_account_and_s
                 }
             ],
         },
-        "context": {"account_id": "acc_a", "key_id": info.key_id, "scopes": "ingest,read"},
+        "context": {"account_id": "acc_a", "key_id": info.key_id, "scopes": "ingest,read", "auth": "key"},
     }
 
 

@@ -54,6 +54,7 @@ def test_every_route_is_documented(generated):
         ("DELETE", "/v1/assignments/{assignment_id}"),
         ("DELETE", "/v1/customers/{customer_id}"),
         ("DELETE", "/v1/meters/{meter_id}"),
+        ("DELETE", "/v1/sessions/current"),
         ("DELETE", "/v1/sites/{site_id}"),
         ("DELETE", "/v1/tariffs/{tariff_id}"),
         ("GET", "/v1/alert-rules"),
@@ -107,6 +108,7 @@ def test_every_route_is_documented(generated):
         ("POST", "/v1/meters"),
         ("POST", "/v1/meters/{meter_id}/exchanges"),
         ("POST", "/v1/readings"),
+        ("POST", "/v1/sessions"),
         ("POST", "/v1/sites"),
         ("POST", "/v1/tariffs"),
         ("POST", "/v1/tariffs/{tariff_id}/versions"),
@@ -120,12 +122,14 @@ def test_every_route_is_documented(generated):
     ]
 
 
-def test_every_route_but_the_document_needs_a_bearer_key(generated):
+def test_every_route_but_the_document_and_signing_in_needs_a_bearer_key_or_the_session_cookie(generated):
     public = [(m, p) for m, p, op in operations(generated) if op.get("security") == []]
 
-    assert generated["security"] == [{"bearerAuth": []}]
+    assert generated["security"] == [{"bearerAuth": []}, {"sessionCookie": []}]
     assert generated["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
-    assert public == [("GET", "/v1/openapi.json")]
+    cookie = generated["components"]["securitySchemes"]["sessionCookie"]
+    assert (cookie["type"], cookie["in"], cookie["name"]) == ("apiKey", "cookie", "mb_session")
+    assert sorted(public) == [("GET", "/v1/openapi.json"), ("POST", "/v1/sessions")]
 
 
 def test_every_error_answer_is_a_problem_document(generated):

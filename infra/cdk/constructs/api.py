@@ -1,12 +1,14 @@
 """The hosted API: a regional REST API whose routes are the OpenAPI document's (``docs/openapi.json``), each a
 Lambda proxy to the ``api`` function, behind the Lambda REQUEST authorizer.
 
-- Authorizer: identity source the ``Authorization`` header (a request without it is answered 401 without
-  calling the authorizer). Results are cached per header value for ``authorizer_cache_seconds`` (60 s):
-  the authorizer's policy allows ``<api>/<stage>/*`` (``meterbill.api.authorizer.every_method``), so a policy
-  cached from one route is right for every other; what a key may do is checked per request from its scopes
-  by the function. The price: a revoked key keeps working for up to a minute; the gain: a collector that
-  pushes every few seconds costs one authorizer call and one key read a minute, not one per request.
+- Authorizer: no identity source and no result cache, so API Gateway calls it for every request. It reads
+  the credential itself: the ``Authorization`` header (an API key) or the console's ``mb_session`` cookie
+  (``meterbill.api.authorizer``). An identity source must be present in every request (API Gateway answers
+  401 without calling the authorizer when one is missing) and is the cache key, so neither the header alone
+  (cookie-only requests refused) nor both (key-only requests refused) works for two kinds of credential; and
+  caching by anything else would hand one credential's answer to another. The price: one authorizer
+  invocation and one or two consistent reads (the key; the session) per request. The gain: a revoked key, a
+  signed-out or expired session is refused from the next request on.
 - Request validation: the required path and query parameters of each route, checked before the function
   runs. Bodies are validated by the function, which names each field at fault (problem+json, 422).
 - Size limits: the function's gate answers 413 over 1 MB (imports: 5 MB); API Gateway's own limit is 10 MB
@@ -36,7 +38,6 @@ from infra.cdk.constructs.functions import Functions
 from infra.cdk.sources import OPENAPI_DOCUMENT
 from infra.cdk.stages import StageConfig
 
-AUTHORIZATION_HEADER: Final = "Authorization"
 IMPORTS_PATH: Final = "/v1/imports"
 # As the local API Gateway emulator (local/apigateway.py): such bodies arrive base64-encoded.
 BINARY_MEDIA_TYPES: Final = ("application/octet-stream", "image/png", "image/jpeg")  # imports; the logo
@@ -147,8 +148,8 @@ class Api(Construct):
             "ApiKeyAuthorizer",
             authorizer_name=stage.resource_name("api-key"),
             handler=functions.authorizer,
-            identity_sources=[apigw.IdentitySource.header(AUTHORIZATION_HEADER)],
-            results_cache_ttl=Duration.seconds(stage.authorizer_cache_seconds),
+            identity_sources=[],  # the authorizer reads the Authorization header or the session cookie
+            results_cache_ttl=Duration.seconds(0),  # no identity source: nothing to cache by
         )
         validator = self.rest_api.add_request_validator(
             "RequiredParameters",

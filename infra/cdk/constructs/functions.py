@@ -1,7 +1,8 @@
 """The API's two Lambda functions, Python 3.12 on arm64 with the ``meterbill`` layer:
 
 - ``api`` (``ingest_handler.lambda_handler``): every route of the hosted API; reads ``ApiSettings``.
-- ``authorizer`` (``authorizer_handler.lambda_handler``): API key → account; reads ``StorageSettings``.
+- ``authorizer`` (``authorizer_handler.lambda_handler``): API key or console session → account; reads
+  ``StorageSettings``.
 
 Each has its own role with exactly the DynamoDB actions its code calls, on exactly its tables (and the one
 index it queries), its own log group (JSON logs, retention by stage) and active X-Ray tracing. The actions
@@ -13,7 +14,7 @@ were read from ``meterbill.adapters.dynamodb`` and powertools' idempotency layer
   PutItem and DeleteItem it holds;
 - readings: GetItem and conditional PutItem of a bucket, Query of a meter's buckets;
 - idempotency: GetItem, PutItem, UpdateItem, DeleteItem of a record (powertools);
-- authorizer: GetItem of an API key on the catalog, nothing else.
+- authorizer: GetItem of an API key or a console session on the catalog, nothing else.
 
 Alerts (``constructs/alerts.py``): the API subscribes emails to the alerts topic (``POST
 /v1/alert-subscriptions``: Subscribe with the filter policy; GetSubscriptionAttributes and Unsubscribe on the

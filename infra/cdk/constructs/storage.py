@@ -3,7 +3,8 @@
 
 All on-demand (nothing billed at rest but storage), point-in-time recovery on (35 days), AWS-owned
 encryption (free), deletion protection and RETAIN in prod. The readings table streams new and old images: the
-coming rollup and alert functions react to readings as they arrive. Idempotency records expire by TTL.
+coming rollup and alert functions react to readings as they arrive. Idempotency records and the
+catalog's console sessions expire by TTL.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class Storage(Construct):
             "CatalogTable",
             stage,
             schema.catalog_table_definition(stage.resource_name("catalog")),
+            time_to_live_attribute=schema.CATALOG_TTL_ATTRIBUTE,  # console sessions expire
         )
         self.readings = self._table(
             "ReadingsTable",

@@ -42,11 +42,21 @@ class InvalidInputError(MeterbillError):
 
 
 class UnauthorizedError(MeterbillError):
-    """No key, an unknown key, or a revoked key."""
+    """No key, an unknown key, or a revoked key; ``field``: the request's field that held it, when the answer
+    should name it (the key of a sign-in)."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class ForbiddenError(MeterbillError):
-    """A valid key whose scopes do not allow this operation."""
+    """A valid key whose scopes do not allow this operation; ``field``: the request's field at fault, when
+    there is one (an ingest key signing in, a missing CSRF token)."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class StorageUnavailableError(MeterbillError):

@@ -115,10 +115,14 @@ class ApiSettings(BaseModel):
     sns_endpoint_url: str | None = None  # off AWS only (moto)
     # The alerts' readings queue: ingest tells it which meters got readings; empty: ingest sends nothing.
     alerts_queue_url: str = ""
+    # The console's session cookie says Secure (HTTPS only): true on AWS; false only for the local
+    # http://127.0.0.1 server (SESSION_COOKIE_SECURE=false).
+    secure_cookies: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ApiSettings:
         return cls(
+            secure_cookies=env.get("SESSION_COOKIE_SECURE", "true").strip().lower() != "false",
             storage=StorageSettings.from_env(env),
             idempotency_table=env.get("IDEMPOTENCY_TABLE", ""),
             email_queue_url=env.get("EMAIL_QUEUE_URL", ""),

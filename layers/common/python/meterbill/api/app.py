@@ -32,6 +32,7 @@ from meterbill.api.routes import (
     invoices,
     readings,
     reports,
+    sessions,
     settings,
     tariffs,
 )
@@ -135,6 +136,7 @@ def create_app() -> MeterbillApi:
         settings.router,
         invoices.router,
         alerts.router,
+        sessions.router,
     ):
         app.include_router(router)
 

@@ -6,7 +6,7 @@ The backend is built once per cold start, on the first request that needs it, fr
 own (fake stores, a fixed clock, a moto table) and ``reset`` to go back to the environment.
 
 The caller's account always comes from the authorizer's context (``requestContext.authorizer``: the REST API
-passes ``account_id``, ``key_id`` and ``scopes`` as strings), never from a body, a path or a query.
+passes ``account_id``, ``key_id``, ``scopes`` and ``auth`` as strings), never from a body, a path or a query.
 """
 
 from __future__ import annotations
@@ -212,7 +212,10 @@ def principal_of(authorizer_context: Mapping[str, Any]) -> Principal:
     ):
         raise UnauthorizedError(NO_KEY)
     held = {part.strip() for part in scopes_text.split(",")}
-    return Principal(account=account, key_id=key_id, scopes=frozenset(s for s in ALL_SCOPES if s in held))
+    scopes = frozenset(s for s in ALL_SCOPES if s in held)
+    if authorizer_context.get("auth") == "session":
+        return Principal(account=account, key_id=key_id, scopes=scopes, auth="session")
+    return Principal(account=account, key_id=key_id, scopes=scopes)
 
 
 def authorized_caller(request: Request) -> Caller:

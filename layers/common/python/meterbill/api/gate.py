@@ -2,7 +2,10 @@
 
 1. The caller: the authorizer's context must name an account and a key (else 401: a route deployed without
    the authorizer refuses to run), and the key's scopes must allow the method on the path (else 403) —
-   ``services.apikeys.required_scope``. The public paths (the OpenAPI document) skip this step.
+   ``services.apikeys.required_scope``. A request authenticated by the console's session cookie (context
+   ``auth: session``) that changes something (POST, PUT, PATCH, DELETE) must carry the session's CSRF token in
+   ``X-CSRF-Token`` (else 403 naming that header); one with an API key needs none (browsers never send the
+   Authorization header by themselves). The public routes (the OpenAPI document, signing in) skip this step.
 2. The size: a body over ``max_body_bytes`` (1 MB), or ``max_import_bytes`` (5 MB) for an import, → 413.
 3. The media type of a body sent with POST or PUT: JSON (``application/json`` or none) everywhere but
    ``/v1/imports``, which takes the file itself (CSV, XML, plain text or octet-stream), and
@@ -21,11 +24,19 @@ from typing import Any, Final
 
 from meterbill.api.dependencies import principal_of
 from meterbill.api.problems import ContentTooLargeError, MalformedBodyError, UnsupportedMediaTypeError
+from meterbill.errors import ForbiddenError
 from meterbill.services.apikeys import require_scope, required_scope
+from meterbill.services.console_sessions import csrf_token_matches
 from meterbill.settings import ApiSettings
 
 OPENAPI_PATH: Final = "/v1/openapi.json"
-PUBLIC_PATHS: Final = frozenset({OPENAPI_PATH})
+SESSIONS_PATH: Final = "/v1/sessions"  # POST: sign in (the key is in the body)
+# Paths whose routes need no authorizer (the local gateway skips it for them; each has only public methods).
+PUBLIC_PATHS: Final = frozenset({OPENAPI_PATH, SESSIONS_PATH})
+PUBLIC_ROUTES: Final = frozenset({("GET", OPENAPI_PATH), ("HEAD", OPENAPI_PATH), ("POST", SESSIONS_PATH)})
+CSRF_HEADER: Final = "X-CSRF-Token"
+CSRF_MISSING: Final = "a change made with the console's session needs the session's CSRF token in this header"
+_UNSAFE_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 IMPORTS_PATH: Final = "/v1/imports"
 LOGO_PATH: Final = "/v1/settings/logo"
 IMAGE_MEDIA_TYPES: Final = ("image/png", "image/jpeg")
@@ -46,10 +57,12 @@ def check(event: Mapping[str, Any], settings: ApiSettings) -> None:
     """Raises the error whose problem document answers the request (see the module's steps)."""
     method = str(event.get("httpMethod") or "").upper()
     path = str(event.get("path") or "")
-    if not (path in PUBLIC_PATHS and method in _READ_METHODS):
+    if (method, path) not in PUBLIC_ROUTES:
         context = (event.get("requestContext") or {}).get("authorizer") or {}
         principal = principal_of(context)
         require_scope(principal.scopes, required_scope(method, path))
+        if principal.auth == "session" and method in _UNSAFE_METHODS:
+            check_csrf(event, context)
     imports = path == IMPORTS_PATH
     limit = settings.max_import_bytes if imports else settings.max_body_bytes
     size = body_size(event)
@@ -62,6 +75,20 @@ def check(event: Mapping[str, Any], settings: ApiSettings) -> None:
         )
         if media_type and media_type not in accepted:
             raise UnsupportedMediaTypeError(media_type, accepted)
+
+
+def check_csrf(event: Mapping[str, Any], context: Mapping[str, Any]) -> None:
+    """ForbiddenError naming ``X-CSRF-Token`` unless the header holds the token whose hash the authorizer
+    passed on (``csrf_token_hash``, hex)."""
+    headers = event.get("headers") or {}
+    sent = [str(value) for name, value in headers.items() if str(name).lower() == CSRF_HEADER.lower()]
+    try:
+        expected = bytes.fromhex(str(context.get("csrf_token_hash") or ""))
+    except ValueError:
+        expected = b""
+    token = sent[0].strip() if len(sent) == 1 else None
+    if not expected or not csrf_token_matches(token, expected):
+        raise ForbiddenError(CSRF_MISSING, field=CSRF_HEADER)
 
 
 def body_size(event: Mapping[str, Any]) -> int:

@@ -12,7 +12,7 @@ import sys
 from typing import Any, Final
 
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
-from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Server, Tag
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer, Server, Tag
 
 from meterbill.api.problems import PROBLEM_JSON
 from meterbill.api.schemas import ProblemDocument
@@ -46,6 +46,7 @@ TAGS: Final = (
     "settings",
     "alerts",
     "api-keys",
+    "sessions",
     "documents",
 )
 
@@ -54,8 +55,9 @@ _POWERTOOLS_ERROR_SCHEMAS: Final = ("HTTPValidationError", "ValidationError", "R
 _REASONS: Final = {
     400: "the request cannot be read: a malformed header (e.g. Content-Length), or a body that is not JSON, "
     "not UTF-8, or broken base64",
-    401: "no API key, or an unknown or revoked one",
-    403: "the API key's scopes do not allow this",
+    401: "no API key or session, or an unknown, revoked or expired one",
+    403: "the API key's (or session's) scopes do not allow this; a change made with the console's session "
+    "lacks its CSRF token (X-CSRF-Token); or an ingest key signs in",
     404: "no such object in this account (another account's id looks the same)",
     409: "the id is taken, the object's state does not allow the action (voiding an issued invoice), or a "
     "request with this Idempotency-Key is still being served",
@@ -81,8 +83,16 @@ def document(app: ApiGatewayResolver) -> dict[str, Any]:
         description=DESCRIPTION,
         tags=[Tag(name=name) for name in TAGS],
         servers=[Server(url="/")],
-        security_schemes={"bearerAuth": HTTPBearer(description="an API key: mb_<key id>_<secret>")},
-        security=[{"bearerAuth": []}],
+        security_schemes={
+            "bearerAuth": HTTPBearer(description="an API key: mb_<key id>_<secret>"),
+            "sessionCookie": APIKey(
+                **{"in": APIKeyIn.cookie},
+                name="mb_session",
+                description="the console's session (POST /v1/sessions); a POST, PUT, PATCH or DELETE made "
+                "with it needs the session's CSRF token in X-CSRF-Token",
+            ),
+        },
+        security=[{"bearerAuth": []}, {"sessionCookie": []}],
     )
     generated: dict[str, Any] = json.loads(app.get_openapi_json_schema())
     result = copy.deepcopy(generated)
@@ -107,8 +117,9 @@ def _describe_errors(method: str, operation: dict[str, Any], *, conflicts: bool)
     for code in [code for code in responses if code.startswith(("4", "5"))]:
         del responses[code]
     public = operation.get("security") == []
-    if public:
-        return
+    if public and "requestBody" not in operation:
+        return  # the document: nothing a request can get wrong
+
     parameters = {(p.get("in"), str(p.get("name")).lower()) for p in operation.get("parameters", [])}
     # 400: any request, body or not, can carry a header HTTP cannot read (the gateway refuses it).
     statuses = {400, 401, 403, 422, 500, 503} | declared
@@ -116,7 +127,7 @@ def _describe_errors(method: str, operation: dict[str, Any], *, conflicts: bool)
         statuses.add(404)
     if "requestBody" in operation:
         statuses |= {413, 415}
-    if conflicts:
+    if conflicts and not public:  # signing in (public) creates nothing with an id
         statuses.add(409)
     if ("header", "if-match") in parameters:
         statuses.add(412)

@@ -175,6 +175,11 @@ class Problem:
         }
 
 
+def _named(field: str | None, error: Exception) -> str:
+    """The detail of a problem: the field it names, if any, before the reason."""
+    return f"{field}: {error}" if field else str(error)
+
+
 def field_problem(status: int, errors: Sequence[FieldError], **headers: str) -> Problem:
     """A problem about fields: ``detail`` tells the first and counts the others."""
     first = errors[0]
@@ -222,9 +227,13 @@ def problem_for(error: Exception) -> Problem:
             reason = f"is not the current ETag of {error.kind} {error.item_id!r}; read it again"
             return field_problem(HTTPStatus.PRECONDITION_FAILED, [FieldError(IF_MATCH_HEADER, reason)])
         case UnauthorizedError():
-            return Problem(HTTPStatus.UNAUTHORIZED, str(error), headers={"WWW-Authenticate": "Bearer"})
+            fields = [FieldError(error.field, str(error))] if error.field else []
+            return Problem(
+                HTTPStatus.UNAUTHORIZED, _named(error.field, error), fields, {"WWW-Authenticate": "Bearer"}
+            )
         case ForbiddenError():
-            return Problem(HTTPStatus.FORBIDDEN, str(error))
+            fields = [FieldError(error.field, str(error))] if error.field else []
+            return Problem(HTTPStatus.FORBIDDEN, _named(error.field, error), fields)
         case StorageUnavailableError():
             detail = "storage is busy or unavailable; nothing was changed that a retry would repeat"
             return Problem(

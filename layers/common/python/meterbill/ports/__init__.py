@@ -5,7 +5,7 @@ Everything a port takes or returns is a plain value. Every method takes the acco
 from the authorizer and every lookup is keyed by it, so one account can never reach another's objects.
 
 The ports live by concern in this package's modules (catalog, readings, accounts, rating, invoices, documents,
-deliveries); every name is importable from ``meterbill.ports`` itself.
+deliveries, sessions); every name is importable from ``meterbill.ports`` itself.
 """
 
 from __future__ import annotations
@@ -77,6 +77,7 @@ from meterbill.ports.readings import (
     ReadingType,
     SupersededReading,
 )
+from meterbill.ports.sessions import Session, SessionScope, SessionStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +92,7 @@ class Stores:
     metering: MeteringStore | None = None  # what the rating pass keeps (a customer's running cost)
     deliveries: DeliveryStore | None = None  # the emails of stored documents (issue 10)
     documents: DocumentStore | None = None  # the invoices bucket (None: documents are not stored)
+    sessions: SessionStore | None = None  # the console's sign-in sessions (None: nobody can sign in)
 
 
 __all__ = [
@@ -138,6 +140,9 @@ __all__ = [
     "Rollup",
     "RunningCost",
     "Scope",
+    "Session",
+    "SessionScope",
+    "SessionStore",
     "SigningKeyPem",
     "SigningKeyStore",
     "Stored",

@@ -19,7 +19,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, get_args
+from typing import Final, Literal, get_args
 
 from meterbill.errors import ForbiddenError, InvalidInputError, NotFoundError, UnauthorizedError
 from meterbill.ports import AccountRecord, AccountStore, ApiKeyRecord, KeyStore, Page, Scope, SigningKeyStore
@@ -39,6 +39,8 @@ _INGEST_PATHS = ("/v1/readings", "/v1/imports")
 # A collector's heartbeat: the path as sent (one segment of id) or the route's template (<collector_id>).
 _HEARTBEAT_PATH = re.compile(r"^/v1/collectors/[^/]+/heartbeats$")
 _KEY_PATHS = ("/v1/api-keys",)
+# Signing out: any session may end itself, a read one too.
+SIGN_OUT_PATH: Final = "/v1/sessions/current"
 _READ_METHODS = frozenset({"GET", "HEAD"})
 # Hashed when the key id is unknown or malformed, so that such a key costs as much time as a known one.
 _DUMMY_SALT = bytes(SALT_BYTES)
@@ -47,11 +49,13 @@ _DUMMY_DIGEST = bytes(hashlib.sha256().digest_size)
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who a request acts for: the account and scopes of the key it carried."""
+    """Who a request acts for: the account and scopes of the key it carried, or of the console session it
+    carried (``auth``: ``"session"``; ``key_id``: the key the session was signed in with)."""
 
     account: str
     key_id: str
     scopes: frozenset[Scope]
+    auth: Literal["key", "session"] = "key"
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,8 +171,11 @@ def require_scope(principal_scopes: Iterable[Scope], needed: Scope) -> None:
 
 def required_scope(method: str, path: str) -> Scope:
     """The scope a request needs: sending readings, imports and a collector's heartbeats needs ``ingest``;
-    managing API keys ``admin`` (even reading them); any other GET ``read``; every other change ``admin``."""
+    managing API keys ``admin`` (even reading them); signing out ``read``; any other GET ``read``; every other
+    change ``admin``."""
     verb = method.upper()
+    if path == SIGN_OUT_PATH:
+        return "read"
     if _under(path, _KEY_PATHS):
         return "admin"
     if verb == "POST" and (_under(path, _INGEST_PATHS) or _HEARTBEAT_PATH.match(path)):

@@ -22,6 +22,7 @@ from meterbill.adapters.dynamodb.invoices import DynamoDbInvoiceStore
 from meterbill.adapters.dynamodb.keys import DynamoDbAccountStore, DynamoDbKeyStore
 from meterbill.adapters.dynamodb.metering import DynamoDbMeteringStore
 from meterbill.adapters.dynamodb.readings import DynamoDbReadingStore
+from meterbill.adapters.dynamodb.sessions import DynamoDbSessionStore
 from meterbill.ports import Stores
 from meterbill.settings import StorageSettings
 
@@ -58,6 +59,7 @@ def stores_on(
         invoices=DynamoDbInvoiceStore(db, clock=clock),
         metering=DynamoDbMeteringStore(db),
         deliveries=DynamoDbDeliveryStore(db),
+        sessions=DynamoDbSessionStore(db),
     )
 
 

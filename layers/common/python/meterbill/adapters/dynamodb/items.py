@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from typing import TypeVar, cast
 
-from pynamodb.attributes import BinaryAttribute, UnicodeAttribute, UnicodeSetAttribute, UTCDateTimeAttribute
+from pynamodb.attributes import (
+    BinaryAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+    UTCDateTimeAttribute,
+)
 from pynamodb.models import Model
 
 from meterbill.adapters.dynamodb.connection import DynamoDb
@@ -75,6 +81,20 @@ class ApiKeyItem(CatalogTableItem):
     digest = BinaryAttribute(legacy_encoding=False)
     created_at = UTCDateTimeAttribute()
     revoked_at = UTCDateTimeAttribute(null=True)
+
+
+class SessionItem(CatalogTableItem):
+    """pk ``session#<SHA-256 of the session id, hex>``, sk ``session``: a console session (never its id or
+    CSRF token, only their hashes). ``ttl`` (epoch seconds of ``expires_at``) is the table's TTL attribute:
+    DynamoDB deletes the item some time after it expires."""
+
+    account = UnicodeAttribute()
+    key_id = UnicodeAttribute()
+    scope = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    expires_at = UTCDateTimeAttribute()
+    csrf_token_hash = BinaryAttribute(legacy_encoding=False)
+    ttl = NumberAttribute()
 
 
 def bind(model: type[ItemModel], db: DynamoDb) -> type[ItemModel]:

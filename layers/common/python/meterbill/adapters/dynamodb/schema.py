@@ -21,6 +21,9 @@ KEYS_BY_ACCOUNT_INDEX: Final = "api-keys-by-account"
 KEYS_BY_ACCOUNT_HASH_KEY: Final = "account_pk"
 KEYS_BY_ACCOUNT_RANGE_KEY: Final = "account_sk"
 
+# The table's TTL attribute (epoch seconds): items that set it vanish some time after (console sessions).
+CATALOG_TTL_ATTRIBUTE: Final = "ttl"
+
 ACCOUNT_SK: Final = "account"
 # Every account item also sets account_pk to this, so one query of the index lists the accounts in id order.
 ACCOUNTS_LISTING_PK: Final = "accounts"
@@ -144,6 +147,14 @@ def external_id_pk(account: str) -> str:
 
 def api_key_pk(key_id: str) -> str:
     return f"api-key{SEPARATOR}{key_part(key_id, 'key_id')}"
+
+
+SESSION_SK: Final = "session"
+
+
+def session_pk(id_hash: bytes) -> str:
+    """A console session's item, by the SHA-256 of its id (hex)."""
+    return f"session{SEPARATOR}{id_hash.hex()}"
 
 
 def api_keys_of_account_pk(account: str) -> str:
