@@ -19,7 +19,7 @@ from tests.e2e.browser import PHONE_WIDTH, BrowserProblems, assert_clean, proble
 if TYPE_CHECKING:
     from selenium.webdriver.chrome.webdriver import WebDriver
 
-STATIC = Path(__file__).resolve().parents[2] / "console" / "static"
+STATIC = Path(__file__).resolve().parents[2] / "layers/common/python/meterbill/console/static"
 PAGES = Path(__file__).resolve().parent / "browser_pages"
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
