@@ -143,7 +143,8 @@ class LocalApiGateway:
     Use as a context manager, or ``start()`` then ``stop()``. Paths in ``public_paths`` (exact request paths,
     any method) and paths starting with one of ``public_prefixes`` skip the authorizer. ``identity_source``: a
     header without which the authorizer is not called (401); None, as deployed: the authorizer sees every
-    request. ``verbose`` logs each request at INFO on this module's logger (else at DEBUG); handler and authorizer failures are always logged at ERROR.
+    request. ``verbose`` logs each request at INFO on this module's logger (else at DEBUG); handler and
+    authorizer failures are always logged at ERROR.
     """
 
     def __init__(
