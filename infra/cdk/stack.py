@@ -169,6 +169,6 @@ class MeterbillStack(Stack):
 _CONSOLE_PUBLIC = (
     "The console's HTML pages are public at the gateway by design: each page checks the mb_session cookie "
     "itself (services.console_sessions.resolve, as the authorizer does) so that a browser without a valid "
-    "session is redirected to the sign-in page instead of answered 401 JSON; every change needs the session's "
-    "CSRF token, and the static files hold no data."
+    "session is redirected to the sign-in page instead of answered 401 JSON; every change needs the "
+    "session's CSRF token, and the static files hold no data."
 )
