@@ -578,6 +578,7 @@ def _serve_on_aws(settings: ApiSettings, port: int, verbose: bool, out: TextIO, 
         _print(
             out,
             f"meterbill API: {gateway.url} (OpenAPI document: {gateway.url}{OPENAPI_PATH})",
+            f"console: {gateway.url}{CONSOLE_PREFIX}",
             f"DynamoDB: {where}, tables {_table_names(settings)}",
             "API keys: meterbill accounts create NAME --aws",
             "Ctrl-C stops.",

@@ -37,7 +37,7 @@ FRAGMENT = '<p id="fragment">Swapped in by htmx: 12 readings</p>'
 
 @dataclass
 class Site:
-    """meterbill/console/static/ at /static/, the pages of tests/e2e/browser_pages/ at /, and /fragment for htmx."""
+    """meterbill/console/static/ at /static/, tests/e2e/browser_pages/ at /, and /fragment for htmx."""
 
     url: str
     fragment_requests: list[dict[str, str]] = field(default_factory=list)

@@ -60,7 +60,7 @@ def test_vendored_md_lists_exactly_the_files_in_the_vendor_folder() -> None:
 def test_each_vendored_file_has_the_sha256_vendored_md_states(row: Row) -> None:
     assert re.fullmatch(r"[0-9a-f]{64}", row.sha256), f"{row.file}: not a SHA-256: {row.sha256!r}"
     assert sha256(VENDOR / row.file) == row.sha256, (
-        f"{row.file} changed: recompute its SHA-256 into VENDORED.md when updating it (meterbill/console/README.md)"
+        f"{row.file} changed: recompute its SHA-256 into VENDORED.md when updating it (console/README.md)"
     )
 
 
