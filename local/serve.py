@@ -315,7 +315,7 @@ def api_gateway(*, port: int, region: str, verbose: bool = False) -> LocalApiGat
     return LocalApiGateway(
         authorizer=functions.authorizer,
         handler=functions.handler,
-        public_paths=PUBLIC_PATHS,
+        public_paths=PUBLIC_PATHS | {CONSOLE_PREFIX.rstrip("/")},
         public_prefixes=(CONSOLE_PREFIX,),
         host=HOST,
         port=port,

@@ -147,6 +147,7 @@ def test_home_without_a_session_redirects_to_sign_in(fakes):
     assert (
         get("/console/", "mb_session=" + "x" * 43 + "; mb_csrf=y").headers["location"] == "/console/sign-in"
     )
+    assert get("/console").headers["location"] == "/console/sign-in"  # without the slash: the same page
 
 
 def test_the_sign_in_form_has_a_labelled_key_field(fakes):

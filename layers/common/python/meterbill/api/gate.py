@@ -91,7 +91,7 @@ def check(event: Mapping[str, Any], settings: ApiSettings) -> None:
 
 def is_console(path: str) -> bool:
     """Whether ``path`` is one of the console's pages (public at the gateway, see ``CONSOLE_PREFIX``)."""
-    return path.startswith(CONSOLE_PREFIX)
+    return path == CONSOLE_PREFIX.rstrip("/") or path.startswith(CONSOLE_PREFIX)
 
 
 def check_csrf(event: Mapping[str, Any], context: Mapping[str, Any]) -> None:
