@@ -116,3 +116,25 @@ def test_sign_in_see_the_alarm_zone_acknowledge_and_sign_out(
     browser.get(f"{platform.url}/console/")
     assert browser.current_url == f"{platform.url}/console/sign-in"
     assert_clean(browser)
+
+
+def test_a_click_after_the_session_ended_goes_to_the_sign_in_page(
+    platform: LocalPlatform, account: AccountKeys, browser: WebDriver
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    store = alert_store(platform)
+    info = firing(account.account_id, 3, "flat_line", "info", "gas-1", "gas-1 reads the same value")
+    store.save_book(account.account_id, AlertBook(account.account_id, (info,)), [info], [])
+    browser.get(f"{platform.url}/console/sign-in")
+    browser.find_element(By.ID, "key").send_keys(account.admin_key)
+    browser.find_element(By.CSS_SELECTOR, "form.sign-in button[type=submit]").click()
+    wait_for(browser, "return document.getElementById('alarm-zone')")
+
+    browser.delete_cookie("mb_session")  # as if the 8 hours had passed
+    browser.find_element(By.CSS_SELECTOR, "#alarm-zone form.ack button").click()
+    wait_for(browser, "return document.getElementById('key')")
+
+    assert browser.current_url == f"{platform.url}/console/sign-in"
+    assert store.get_alert(account.account_id, info.id).acknowledged_at is None
+    assert_clean(browser)

@@ -355,6 +355,12 @@ def test_acknowledging_without_a_session_redirects_to_sign_in(fakes, alerts):
 
     assert answer.status == 303
     assert answer.headers["location"] == "/console/sign-in"
+    with_htmx = post(f"/console/alerts/{firing.id}/ack", {"csrf_token": "x"}, **{"HX-Request": "true"})
+    assert (with_htmx.status, with_htmx.headers["hx-redirect"], with_htmx.text) == (
+        200,
+        "/console/sign-in",
+        "",
+    )
 
 
 # --- static files -------------------------------------------------------------------------------------------

@@ -149,6 +149,10 @@ def acknowledge(alert_id: str, request: Request) -> Response[str]:
     current = backend()
     signed_in = _signed_in(request, current)
     if signed_in is None:
+        if _header(request.resolved_event, "hx-request"):
+            # htmx would follow a 303 and swap the sign-in page into the row: it navigates there instead
+            headers = {**pages.HTML_HEADERS, "HX-Redirect": f"{_root(request)}/sign-in"}
+            return Response(200, content_type=pages.HTML, body="", headers=headers)
         return _see_other(request, "/sign-in")
     session, csrf_token = signed_in
     event = request.resolved_event
