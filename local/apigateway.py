@@ -4,7 +4,8 @@
 through the steps API Gateway takes, in its order:
 
 1. a body over ``max_body_bytes`` → 413 ``application/problem+json`` (API Gateway's own limit is 10 MB);
-2. a path in ``public_paths`` skips steps 3 and 4;
+2. a path in ``public_paths``, or under one of ``public_prefixes`` (the console's pages), skips steps 3
+   and 4;
 3. with an ``identity_source`` header configured: no such header, or an empty one → 401
    ``{"message": "Unauthorized"}``, and the authorizer is not called (as API Gateway treats a missing
    identity source); the deployed API's authorizer has none (it reads the Authorization header or the
@@ -140,9 +141,10 @@ class LocalApiGateway:
     """Serves ``handler`` behind ``authorizer`` on ``host:port`` (port 0: a free port, see ``url``).
 
     Use as a context manager, or ``start()`` then ``stop()``. Paths in ``public_paths`` (exact request paths,
-    any method) skip the authorizer. ``identity_source``: a header without which the authorizer is not called
-    (401); None, as deployed: the authorizer sees every request. ``verbose`` logs each request at INFO on
-    this module's logger (else at DEBUG); handler and authorizer failures are always logged at ERROR.
+    any method) and paths starting with one of ``public_prefixes`` skip the authorizer. ``identity_source``: a
+    header without which the authorizer is not called (401); None, as deployed: the authorizer sees every
+    request. ``verbose`` logs each request at INFO on this module's logger (else at DEBUG); handler and
+    authorizer failures are always logged at ERROR.
     """
 
     def __init__(
@@ -151,6 +153,7 @@ class LocalApiGateway:
         authorizer: LambdaFunction,
         handler: LambdaFunction,
         public_paths: Collection[str] = (),
+        public_prefixes: Collection[str] = (),
         identity_source: str | None = None,
         max_body_bytes: int = API_GATEWAY_MAX_BODY_BYTES,
         binary_media_types: Collection[str] = ("application/octet-stream", "image/png", "image/jpeg"),
@@ -166,6 +169,7 @@ class LocalApiGateway:
         self.authorizer = authorizer
         self.handler = handler
         self.public_paths = frozenset(public_paths)
+        self.public_prefixes = tuple(public_prefixes)
         self.identity_source = identity_source
         self.max_body_bytes = max_body_bytes
         self.binary_media_types = tuple(media_type.lower() for media_type in binary_media_types)
@@ -231,7 +235,8 @@ class LocalApiGateway:
         """Steps 2–5 of the module's description for a request whose body is within the limit."""
         request_id = str(uuid.uuid4())
         request_context = self._request_context(request, request_id, time.time())
-        if request.path not in self.public_paths:
+        public = request.path in self.public_paths or request.path.startswith(self.public_prefixes)
+        if not public:
             authorization = self._authorize(request, request_context)
             if isinstance(authorization, GatewayAnswer):
                 return authorization

@@ -43,7 +43,7 @@ from local.mail import DEFAULT_MAIL_DIR, LocalSesMailer, MailPump
 from meterbill import email_wiring, invoice_wiring
 from meterbill.adapters.dynamodb import DynamoDb, build_stores, create_tables
 from meterbill.api import authorizer, dependencies
-from meterbill.api.gate import OPENAPI_PATH, PUBLIC_PATHS
+from meterbill.api.gate import CONSOLE_PREFIX, OPENAPI_PATH, PUBLIC_PATHS
 from meterbill.ports import Scope, SigningKeyStore, Stores
 from meterbill.services.apikeys import create_account, create_key
 from meterbill.settings import ApiSettings, StorageSettings
@@ -315,7 +315,8 @@ def api_gateway(*, port: int, region: str, verbose: bool = False) -> LocalApiGat
     return LocalApiGateway(
         authorizer=functions.authorizer,
         handler=functions.handler,
-        public_paths=PUBLIC_PATHS,
+        public_paths=PUBLIC_PATHS | {CONSOLE_PREFIX.rstrip("/")},
+        public_prefixes=(CONSOLE_PREFIX,),
         host=HOST,
         port=port,
         region=region,
@@ -534,6 +535,7 @@ def _serve_locally(
             _print(
                 out,
                 f"meterbill API: {platform.url} (OpenAPI document: {platform.url}{OPENAPI_PATH})",
+                f"console: {platform.url}{CONSOLE_PREFIX} (sign in with the admin key below)",
                 f"DynamoDB: moto at {settings.storage.endpoint_url}, tables {_table_names(settings)}",
                 f"SQS: moto, invoice work queue {platform.environment['INVOICE_QUEUE_URL']}",
                 f"email: SES on moto; every email sent is also written to {mail_dir}/ as .eml",
@@ -576,6 +578,7 @@ def _serve_on_aws(settings: ApiSettings, port: int, verbose: bool, out: TextIO, 
         _print(
             out,
             f"meterbill API: {gateway.url} (OpenAPI document: {gateway.url}{OPENAPI_PATH})",
+            f"console: {gateway.url}{CONSOLE_PREFIX}",
             f"DynamoDB: {where}, tables {_table_names(settings)}",
             "API keys: meterbill accounts create NAME --aws",
             "Ctrl-C stops.",

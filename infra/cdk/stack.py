@@ -159,6 +159,16 @@ class MeterbillStack(Stack):
             "/v1/sessions": "Signing in to the console is public by design: the admin or read API key comes "
             "in the body and the function checks it as the authorizer does (401 for a wrong or revoked key, "
             "403 for an ingest key); the answer is a session cookie for that key's account and scope.",
+            "/console": _CONSOLE_PUBLIC,
+            "/console/{proxy+}": _CONSOLE_PUBLIC,
         }
         for route in self.api.public_methods:
             acknowledge(route, "AwsSolutions-APIG4", public_reasons[route.resource.path])
+
+
+_CONSOLE_PUBLIC = (
+    "The console's HTML pages are public at the gateway by design: each page checks the mb_session cookie "
+    "itself (services.console_sessions.resolve, as the authorizer does) so that a browser without a valid "
+    "session is redirected to the sign-in page instead of answered 401 JSON; every change needs the "
+    "session's CSRF token, and the static files hold no data."
+)

@@ -19,7 +19,7 @@ from tests.e2e.browser import PHONE_WIDTH, BrowserProblems, assert_clean, proble
 if TYPE_CHECKING:
     from selenium.webdriver.chrome.webdriver import WebDriver
 
-STATIC = Path(__file__).resolve().parents[2] / "console" / "static"
+STATIC = Path(__file__).resolve().parents[2] / "layers/common/python/meterbill/console/static"
 PAGES = Path(__file__).resolve().parent / "browser_pages"
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -37,7 +37,7 @@ FRAGMENT = '<p id="fragment">Swapped in by htmx: 12 readings</p>'
 
 @dataclass
 class Site:
-    """console/static/ at /static/, the pages of tests/e2e/browser_pages/ at /, and /fragment for htmx."""
+    """meterbill/console/static/ at /static/, tests/e2e/browser_pages/ at /, and /fragment for htmx."""
 
     url: str
     fragment_requests: list[dict[str, str]] = field(default_factory=list)

@@ -121,8 +121,11 @@ def test_serve_prints_the_demo_keys_serves_them_and_stops_cleanly_on_a_signal(
         refused = requests.get(
             f"{url}/v1/sites", headers={"Authorization": f"Bearer {ingest_key}"}, timeout=10
         )
+        console = requests.get(f"{url}/console/", allow_redirects=False, timeout=10)
         exit_code, stopped_after = served.stop(stop_signal)
 
+        assert f"console: {url}/console/ (sign in with the admin key below)" in started
+        assert (console.status_code, console.headers["Location"]) == (303, "/console/sign-in")
         assert f"demo account {DEMO_ACCOUNT_ID}; its keys are shown this once:" in started
         queue_url = printed(r"SQS: moto, invoice work queue (http://127\.0\.0\.1:\d+/\S+)", started)
         assert queue_url.endswith("/meterbill-invoice-work")
@@ -181,6 +184,7 @@ def test_serve_on_aws_uses_the_tables_the_environment_names_and_creates_nothing(
     moto_url = platform.settings.storage.endpoint_url
     assert started == [
         f"meterbill API: {url} (OpenAPI document: {url}/v1/openapi.json)",
+        f"console: {url}/console/",
         f"DynamoDB: {moto_url}, tables meterbill-catalog, meterbill-readings, meterbill-idempotency",
         "API keys: meterbill accounts create NAME --aws",
         READY_LINE,

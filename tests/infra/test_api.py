@@ -24,6 +24,10 @@ def path_of(template: dict[str, Any], resource_ref: Any) -> str:
     return "/" + "/".join(reversed(parts))
 
 
+# The console's HTML pages: not in the OpenAPI document, public at the gateway.
+CONSOLE_PAGES = {("GET", "/console"), ("GET", "/console/{proxy+}"), ("POST", "/console/{proxy+}")}
+
+
 def methods(template: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
     return {
         (m["HttpMethod"], path_of(template, m["ResourceId"])): m
@@ -42,7 +46,7 @@ def test_every_route_of_the_openapi_document_and_no_other_is_a_lambda_proxy_to_t
     dev: dict[str, Any],
 ) -> None:
     found = methods(dev)
-    assert set(found) == set(openapi_operations())
+    assert set(found) == set(openapi_operations()) | CONSOLE_PAGES
     assert ("PUT", "/v1/settings/billing") in found  # the real document, with the routes added since
     for method in found.values():
         assert readable(dev, method["Integration"]) == {
@@ -63,6 +67,8 @@ def test_every_route_but_the_openapi_document_and_signing_in_goes_through_the_au
     }
     assert authorization.pop(("GET", "/v1/openapi.json")) == ("NONE", None)
     assert authorization.pop(("POST", "/v1/sessions")) == ("NONE", None)
+    for console_page in CONSOLE_PAGES:  # the pages check the session cookie themselves
+        assert authorization.pop(console_page) == ("NONE", None)
     assert authorization[("DELETE", "/v1/sessions/current")] == ("CUSTOM", authorizer_id)
     assert set(authorization.values()) == {("CUSTOM", authorizer_id)}
 

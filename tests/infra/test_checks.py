@@ -26,6 +26,9 @@ EXPECTED_ACKNOWLEDGEMENTS = {
     ("Api/RestApi", "AwsSolutions-COG4"),
     ("Api/RestApi/Default/v1/openapi.json/GET", "AwsSolutions-APIG4"),
     ("Api/RestApi/Default/v1/sessions/POST", "AwsSolutions-APIG4"),  # signing in to the console
+    ("Api/RestApi/Default/console/GET", "AwsSolutions-APIG4"),  # the console's pages check the cookie
+    ("Api/RestApi/Default/console/{proxy+}/GET", "AwsSolutions-APIG4"),
+    ("Api/RestApi/Default/console/{proxy+}/POST", "AwsSolutions-APIG4"),
     ("Invoices/AccessLogsBucket", "AwsSolutions-S1"),
     ("Monitoring/OperationsTopic", "AwsSolutions-SNS2"),
     ("Billing/RateSchedule", "AwsSolutions-L1"),

@@ -54,6 +54,16 @@ def test_the_layer_holds_the_meterbill_package_as_in_the_repository(layer: Path)
     assert (layer / "python" / "meterbill" / "py.typed").is_file()
 
 
+def test_the_layer_holds_the_consoles_templates_and_static_files(layer: Path) -> None:
+    console = LAYER_PACKAGE / "console"
+    shipped = layer / "python" / "meterbill" / "console"
+    for kind in ("templates", "static"):
+        files = {p.relative_to(console) for p in (console / kind).rglob("*") if p.is_file()}
+        assert {p.relative_to(shipped) for p in (shipped / kind).rglob("*") if p.is_file()} == files
+    assert (shipped / "templates" / "home.html").is_file()
+    assert (shipped / "static" / "vendor" / "htmx.min.js").is_file()
+
+
 def test_compiled_dependencies_are_the_aarch64_cpython_3_12_builds(layer: Path) -> None:
     assert [p.name for p in (layer / "python" / "pydantic_core").glob("*.so")] == [
         "_pydantic_core.cpython-312-aarch64-linux-gnu.so"
@@ -72,6 +82,8 @@ def test_the_layer_ships_the_versions_the_tests_ran_against(layer: Path) -> None
         "holidays",
         "rich",
         "fpdf2",
+        "jinja2",  # the console's pages
+        "markupsafe",
     ):
         assert (name, shipped[name]) == (name, importlib.metadata.version(name))
 

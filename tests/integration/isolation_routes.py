@@ -335,3 +335,44 @@ def other_accounts_ids_are_nobodys(answer: HttpAnswer, ids: Ids) -> str:
     ):
         text = text.replace(getattr(ids, name), getattr(NOBODY, name))
     return text
+
+
+# --- the console's pages ------------------------------------------------------------------------------------
+# Public at the gateway (no authorizer): each page authenticates itself from the session cookie and sends a
+# browser without one to the sign-in page. Not in the OpenAPI document (HTML, not the API's JSON): the
+# resolver's own route list is held against this mapping.
+ConsoleIsolation = Literal["not found", "own list", "no ids"]
+
+
+@dataclass(frozen=True)
+class ConsoleRoute:
+    isolation: ConsoleIsolation
+    call: Callable[[Ids], Call]
+    allowed: int = 200  # what Bob's admin session gets with Ada's ids
+
+
+CONSOLE_ROUTES: Final[Mapping[tuple[str, str], ConsoleRoute]] = {
+    ("GET", "/console"): ConsoleRoute("own list", lambda ids: Call("GET", "/console/")),
+    ("GET", "/console/sign-in"): ConsoleRoute("no ids", lambda ids: Call("GET", "/console/sign-in")),
+    # Signing in: the account is the key's in the form; nobody's key signs in nowhere.
+    ("POST", "/console/sign-in"): ConsoleRoute(
+        "no ids",
+        lambda ids: Call(
+            "POST",
+            "/console/sign-in",
+            text_body=f"key={NOBODYS_KEY}",
+            content_type="application/x-www-form-urlencoded",
+        ),
+        allowed=401,
+    ),
+    ("POST", "/console/sign-out"): ConsoleRoute("no ids", lambda ids: Call("POST", "/console/sign-out"), 303),
+    ("POST", "/console/alerts/<alert_id>/ack"): ConsoleRoute(
+        "not found", lambda ids: Call("POST", f"/console/alerts/{ids.alert}/ack"), 404
+    ),
+    ("GET", "/console/static/<name>"): ConsoleRoute(
+        "no ids", lambda ids: Call("GET", "/console/static/console.css")
+    ),
+    ("GET", "/console/static/vendor/<name>"): ConsoleRoute(
+        "no ids", lambda ids: Call("GET", "/console/static/vendor/htmx.min.js")
+    ),
+}

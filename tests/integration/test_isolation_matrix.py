@@ -35,6 +35,7 @@ from tests.integration.conftest import (
 )
 from tests.integration.isolation_routes import (
     BILLING_SETTINGS,
+    CONSOLE_ROUTES,
     ROUTES,
     other_accounts_ids_are_nobodys,
     routes,
@@ -368,3 +369,62 @@ def test_an_idempotency_key_is_remembered_per_account(changeable_world: World) -
         "no meter 'mtr-ada'",
     )
     assert "idempotent-replayed" not in bobs.headers
+
+
+# --- the console's pages ------------------------------------------------------------------------------------
+
+
+def console_signed_in(world: World) -> tuple[str, str]:
+    """Bob's browser signed in to the console with his admin key: its Cookie header and CSRF token."""
+    event = proxy_event(
+        "POST",
+        "/console/sign-in",
+        body=f"key={world.bob.admin}",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    result = world.gateway.handler(event, LambdaContextStub())
+    assert result["statusCode"] == 303, result
+    pairs = [cookie.split(";")[0] for cookie in result["multiValueHeaders"]["Set-Cookie"]]
+    return "; ".join(pairs), pairs[1].removeprefix("mb_csrf=")
+
+
+def console_send(world: World, call: Call, cookies: str, csrf: str) -> tuple[HttpAnswer, list[str]]:
+    """As the gateway passes a public route: no authorizer; the page reads the cookies itself."""
+    headers = {**call.headers, "Cookie": cookies, "X-CSRF-Token": csrf, "HX-Request": "true"}
+    if call.body is not None:
+        headers["Content-Type"] = call.content_type
+    event = proxy_event(call.method, call.path, body=call.body, headers=headers)
+    world.writes.applied.clear()
+    answer = answer_of(world.gateway.handler(event, LambdaContextStub()))
+    return answer, list(world.writes.applied)
+
+
+def test_the_console_matrix_has_a_row_for_every_console_route() -> None:
+    from meterbill.api.app import create_app
+
+    app = create_app()
+    served = {
+        (route.method, route.path)
+        for route in app._static_routes + app._dynamic_routes
+        if route.path.startswith("/console")
+    }
+
+    assert served == set(CONSOLE_ROUTES)
+    assert len(served) == 7
+
+
+@pytest.mark.parametrize("route", sorted(CONSOLE_ROUTES))
+def test_a_console_session_with_another_accounts_ids(world: World, route: tuple[str, str]) -> None:
+    spec = CONSOLE_ROUTES[route]
+    cookies, csrf = console_signed_in(world)
+
+    with_adas_ids, writes = console_send(world, spec.call(world.ada.ids), cookies, csrf)
+    with_nobodys_ids, _ = console_send(world, spec.call(NOBODY), cookies, csrf)
+
+    assert with_adas_ids.status == spec.allowed, with_adas_ids.text
+    if spec.isolation == "not found":
+        assert with_adas_ids.text == with_nobodys_ids.text.replace(NOBODY.alert, world.ada.ids.alert)
+    if spec.isolation == "own list":
+        assert world.ada.ids.alert not in with_adas_ids.text
+    if route != ("POST", "/console/sign-out"):  # signing out deletes Bob's own session
+        assert writes == []

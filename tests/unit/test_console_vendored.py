@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-VENDOR = Path(__file__).resolve().parents[2] / "console" / "static" / "vendor"
+VENDOR = Path(__file__).resolve().parents[2] / "layers/common/python/meterbill/console/static/vendor"
 COLUMNS = ["File", "Package", "Version", "Source in the tarball", "Licence", "SHA-256"]
 # How each licence's own text names it.
 LICENCE_TITLES = {"0BSD": "Zero-Clause BSD", "MIT": "The MIT License"}

@@ -89,6 +89,15 @@ def routes(document_path: Path = OPENAPI_DOCUMENT) -> Iterator[Route]:
 
 _LOCATIONS: Final = {"path": "path", "query": "querystring", "header": "header"}
 
+# The console's HTML pages (``meterbill.api.routes.console``): not in the OpenAPI document, public at the
+# gateway (each page authenticates itself from the session cookie, so that it can send a browser without one
+# to the sign-in page), proxied to the same function.
+CONSOLE_ROUTES: Final = (
+    Route("/console", "GET", True, {}),
+    Route("/console/{proxy+}", "GET", True, {}),
+    Route("/console/{proxy+}", "POST", True, {}),
+)
+
 
 class Api(Construct):
     def __init__(
@@ -160,7 +169,7 @@ class Api(Construct):
         # One permission for the whole API (one per method would outgrow Lambda's 20 KB resource policy).
         integration = apigw.LambdaIntegration(functions.api, proxy=True, scope_permission_to_method=False)
         self.public_methods: list[apigw.Method] = []
-        for route in routes():
+        for route in (*routes(), *CONSOLE_ROUTES):
             method = self.rest_api.root.resource_for_path(route.path).add_method(
                 route.method,
                 integration,

@@ -27,6 +27,7 @@ from meterbill.api.routes import (
     alerts,
     api_keys,
     catalog,
+    console,
     exchanges,
     imports,
     invoices,
@@ -137,6 +138,7 @@ def create_app() -> MeterbillApi:
         invoices.router,
         alerts.router,
         sessions.router,
+        console.router,
     ):
         app.include_router(router)
 

@@ -34,6 +34,11 @@ SESSIONS_PATH: Final = "/v1/sessions"  # POST: sign in (the key is in the body)
 # Paths whose routes need no authorizer (the local gateway skips it for them; each has only public methods).
 PUBLIC_PATHS: Final = frozenset({OPENAPI_PATH, SESSIONS_PATH})
 PUBLIC_ROUTES: Final = frozenset({("GET", OPENAPI_PATH), ("HEAD", OPENAPI_PATH), ("POST", SESSIONS_PATH)})
+# The console's pages (``routes.console``) are public at the gateway and authenticate themselves from the
+# session cookie, so that a browser without a session is sent to the sign-in page; their forms are
+# form-encoded.
+CONSOLE_PREFIX: Final = "/console/"
+FORM_MEDIA_TYPES: Final = ("application/x-www-form-urlencoded",)
 CSRF_HEADER: Final = "X-CSRF-Token"
 CSRF_MISSING: Final = "a change made with the console's session needs the session's CSRF token in this header"
 _UNSAFE_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -57,7 +62,8 @@ def check(event: Mapping[str, Any], settings: ApiSettings) -> None:
     """Raises the error whose problem document answers the request (see the module's steps)."""
     method = str(event.get("httpMethod") or "").upper()
     path = str(event.get("path") or "")
-    if (method, path) not in PUBLIC_ROUTES:
+    console = is_console(path)
+    if (method, path) not in PUBLIC_ROUTES and not console:
         context = (event.get("requestContext") or {}).get("authorizer") or {}
         principal = principal_of(context)
         require_scope(principal.scopes, required_scope(method, path))
@@ -71,10 +77,21 @@ def check(event: Mapping[str, Any], settings: ApiSettings) -> None:
     if size and method in _BODY_METHODS:
         media_type = _media_type(event)
         accepted = (
-            FILE_MEDIA_TYPES if imports else IMAGE_MEDIA_TYPES if path == LOGO_PATH else JSON_MEDIA_TYPES
+            FILE_MEDIA_TYPES
+            if imports
+            else IMAGE_MEDIA_TYPES
+            if path == LOGO_PATH
+            else FORM_MEDIA_TYPES
+            if console
+            else JSON_MEDIA_TYPES
         )
         if media_type and media_type not in accepted:
             raise UnsupportedMediaTypeError(media_type, accepted)
+
+
+def is_console(path: str) -> bool:
+    """Whether ``path`` is one of the console's pages (public at the gateway, see ``CONSOLE_PREFIX``)."""
+    return path == CONSOLE_PREFIX.rstrip("/") or path.startswith(CONSOLE_PREFIX)
 
 
 def check_csrf(event: Mapping[str, Any], context: Mapping[str, Any]) -> None:

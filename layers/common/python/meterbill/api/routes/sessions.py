@@ -51,8 +51,14 @@ class SignedIn(BaseModel):
 
 def session_cookie_header(settings: ApiSettings, value: str, max_age: int) -> str:
     """The Set-Cookie header of the session cookie (``max_age`` 0 and an empty value: clear it)."""
+    return cookie_header(settings, SESSION_COOKIE, value, max_age)
+
+
+def cookie_header(settings: ApiSettings, name: str, value: str, max_age: int) -> str:
+    """A Set-Cookie header with the session cookie's attributes (HttpOnly, SameSite=Strict, Path=/, Secure
+    unless the deployment is plain HTTP); the console's CSRF cookie takes them too."""
     secure = "; Secure" if settings.secure_cookies else ""
-    return f"{SESSION_COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}"
+    return f"{name}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}"
 
 
 @router.post(

@@ -1,0 +1,299 @@
+"""The operator's console (``meterbill.console``): HTML pages under ``/console/``, same origin as the API.
+
+The console's routes are public at API Gateway (no authorizer, like ``POST /v1/sessions``): each page
+authenticates itself from the ``mb_session`` cookie (``services.console_sessions.resolve``) so that a browser
+without a valid session is sent to the sign-in page (303) rather than answered 401 JSON. They are not in the
+OpenAPI document (``include_in_schema=False``): they answer HTML, not the API's JSON.
+
+- ``GET /console/``: the alarm zone (the account's firing, then pending alerts by severity).
+- ``GET|POST /console/sign-in``: the form; its POST takes the key from the form field ``key`` and sets the
+  same cookie as ``POST /v1/sessions`` plus ``mb_csrf`` (below), then 303 to ``/console/``.
+- ``POST /console/sign-out``: ends the session, clears both cookies, 303 to the sign-in page.
+- ``POST /console/alerts/<alert_id>/ack``: acknowledges the alert (htmx swaps in the row the answer holds).
+- ``GET /console/static/<file>`` and ``/console/static/vendor/<file>``: the stylesheet and vendored libraries.
+
+CSRF. Only the SHA-256 of a session's CSRF token is stored, so the token itself travels in a second cookie,
+``mb_csrf`` (HttpOnly, SameSite=Strict, as the session's), from which each page copies it into its forms'
+hidden ``csrf_token`` field and htmx's ``X-CSRF-Token`` header; every POST must carry it (field or header)
+and it must hash to the session's token (else 403). Login CSRF (a foreign site signing the browser in with
+the attacker's key): the sign-in POST is refused (403) when an ``Origin`` header is present and is not this
+host (``http(s)://<Host>``); a browser sends ``Origin`` with every cross-site form POST. The session cookie's
+SameSite=Strict keeps the browser from sending it with another site's requests at all.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from typing import Any, Final
+from urllib.parse import parse_qs, urlsplit
+
+from aws_lambda_powertools.event_handler import Request, Response
+
+from meterbill.alerts.lifecycle import Alert
+from meterbill.alerts.ports import AlertFilter, AlertStore
+from meterbill.api.authorizer import SESSION_COOKIE, session_cookie
+from meterbill.api.dependencies import Backend, Caller, backend
+from meterbill.api.routes.common import new_router
+from meterbill.api.routes.sessions import MAX_KEY_LENGTH, cookie_header, session_cookie_header
+from meterbill.console import pages
+from meterbill.errors import ForbiddenError, NotFoundError, UnauthorizedError
+from meterbill.ports import Session
+from meterbill.services import alert_admin, console_sessions
+from meterbill.services.apikeys import Principal
+
+router = new_router()
+
+CONSOLE: Final = "/console"
+CSRF_COOKIE: Final = "mb_csrf"
+CSRF_FIELD: Final = "csrf_token"
+CSRF_HEADER: Final = "x-csrf-token"
+BAD_KEY: Final = "That key is not valid (wrong, revoked or mistyped). Sign in with an admin or read key."
+NO_KEY: Final = "Enter an API key."
+FOREIGN_ORIGIN: Final = "Sign-in refused: the form was sent from another site."
+CSRF_REFUSED: Final = "This form has expired or did not come from the console: reload the page and try again."
+READ_ONLY: Final = "A read session changes nothing: sign in with an admin key to acknowledge alerts."
+NOT_FOUND: Final = "No such alert."
+_LIFETIME_SECONDS: Final = int(console_sessions.SESSION_LIFETIME.total_seconds())
+_MAX_ALERTS: Final = 1000  # the alarm zone reads at most ten pages of open alerts of each state
+
+
+# --- pages --------------------------------------------------------------------------------------------------
+
+
+@router.get(f"{CONSOLE}/", include_in_schema=False)
+def home(request: Request) -> Response[str]:
+    current = backend()
+    signed_in = _signed_in(request, current)
+    if signed_in is None:
+        return _see_other(request, "/sign-in")
+    session, csrf_token = signed_in
+    store = _alert_store(current, session)
+    found: list[Alert] = []
+    for state in ("firing", "pending"):
+        cursor: str | None = None
+        while len(found) < _MAX_ALERTS:
+            page = alert_admin.list_alerts(
+                session.account, AlertFilter(state=state), store, limit=100, cursor=cursor
+            )
+            found.extend(page.items)
+            cursor = page.cursor
+            if cursor is None:
+                break
+    return _page(
+        request,
+        "home.html",
+        title="Alarms",
+        session=session,
+        csrf_token=csrf_token,
+        can_change=session.scope == "admin",
+        alerts=pages.rows(pages.alarm_zone(found)),
+    )
+
+
+@router.get(f"{CONSOLE}/sign-in", include_in_schema=False)
+def sign_in_form(request: Request) -> Response[str]:
+    return _page(request, "sign_in.html", title="Sign in", session=None, message=None)
+
+
+@router.post(f"{CONSOLE}/sign-in", include_in_schema=False)
+def sign_in(request: Request) -> Response[str]:
+    event = request.resolved_event
+    if not _same_origin(event):
+        return _page(request, "sign_in.html", 403, title="Sign in", session=None, message=FOREIGN_ORIGIN)
+    key = _form(event).get("key", "").strip()
+    if not key or len(key) > MAX_KEY_LENGTH:
+        message = NO_KEY if not key else BAD_KEY
+        return _page(
+            request, "sign_in.html", 400 if not key else 401, title="Sign in", session=None, message=message
+        )
+    current = backend()
+    if current.stores.sessions is None:
+        raise RuntimeError("this deployment has no session store")
+    try:
+        session_text, csrf_token, _ = console_sessions.sign_in(
+            key, current.stores.keys, current.stores.sessions, current.clock()
+        )
+    except UnauthorizedError:
+        return _page(request, "sign_in.html", 401, title="Sign in", session=None, message=BAD_KEY)
+    except ForbiddenError as error:
+        return _page(request, "sign_in.html", 403, title="Sign in", session=None, message=str(error))
+    cookies = [
+        session_cookie_header(current.settings, session_text, _LIFETIME_SECONDS),
+        cookie_header(current.settings, CSRF_COOKIE, csrf_token, _LIFETIME_SECONDS),
+    ]
+    return _see_other(request, "/", cookies)
+
+
+@router.post(f"{CONSOLE}/sign-out", include_in_schema=False)
+def sign_out(request: Request) -> Response[str]:
+    current = backend()
+    signed_in = _signed_in(request, current)
+    if signed_in is None:
+        return _see_other(request, "/sign-in")
+    session, _ = signed_in
+    if not _csrf_sent(request.resolved_event, session):
+        return _refused(request, 403, CSRF_REFUSED)
+    session_text = _cookie(request.resolved_event, SESSION_COOKIE)
+    if session_text is not None and current.stores.sessions is not None:
+        console_sessions.sign_out(session_text, current.stores.sessions)
+    cookies = [
+        session_cookie_header(current.settings, "", 0),
+        cookie_header(current.settings, CSRF_COOKIE, "", 0),
+    ]
+    return _see_other(request, "/sign-in", cookies)
+
+
+@router.post(f"{CONSOLE}/alerts/<alert_id>/ack", include_in_schema=False)
+def acknowledge(alert_id: str, request: Request) -> Response[str]:
+    current = backend()
+    signed_in = _signed_in(request, current)
+    if signed_in is None:
+        if _header(request.resolved_event, "hx-request"):
+            # htmx would follow a 303 and swap the sign-in page into the row: it navigates there instead
+            headers = {**pages.HTML_HEADERS, "HX-Redirect": f"{_root(request)}/sign-in"}
+            return Response(200, content_type=pages.HTML, body="", headers=headers)
+        return _see_other(request, "/sign-in")
+    session, csrf_token = signed_in
+    event = request.resolved_event
+    if not _csrf_sent(event, session):
+        return _refused(request, 403, CSRF_REFUSED)
+    if session.scope != "admin":
+        return _refused(request, 403, READ_ONLY)
+    try:
+        alert = alert_admin.acknowledge(
+            session.account, alert_id, session.key_id, current.clock(), _alert_store(current, session)
+        )
+    except NotFoundError:
+        return _refused(request, 404, NOT_FOUND)
+    if not _header(event, "hx-request"):
+        return _see_other(request, "/")
+    body = pages.render(
+        "alert_row.html",
+        alert=pages.row(alert),
+        root=_root(request),
+        csrf_token=csrf_token,
+        can_change=True,
+    )
+    return Response(200, content_type=pages.HTML, body=body, headers=dict(pages.HTML_HEADERS))
+
+
+@router.get(f"{CONSOLE}/static/<name>", include_in_schema=False)
+def static(name: str) -> Response[Any]:
+    return _static(name)
+
+
+@router.get(f"{CONSOLE}/static/vendor/<name>", include_in_schema=False)
+def vendored(name: str) -> Response[Any]:
+    return _static(f"vendor/{name}")
+
+
+# --- helpers ------------------------------------------------------------------------------------------------
+
+
+def _static(name: str) -> Response[Any]:
+    found = pages.static_file(name)
+    if found is None:
+        headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+        return Response(404, content_type="text/plain; charset=utf-8", body="not found", headers=headers)
+    headers = {"Cache-Control": found.cache_control, "X-Content-Type-Options": "nosniff"}
+    if found.content_type.startswith("image/png"):
+        return Response(200, content_type=found.content_type, body=found.body, headers=headers)
+    return Response(200, content_type=found.content_type, body=found.body.decode("utf-8"), headers=headers)
+
+
+def _signed_in(request: Request, current: Backend) -> tuple[Session, str] | None:
+    """The session the cookies name and its CSRF token (from ``mb_csrf``), or None: no cookie, an unknown,
+    expired or signed-out session, a revoked key, or a CSRF cookie that is not the session's."""
+    event = request.resolved_event
+    session_text = _cookie(event, SESSION_COOKIE)
+    csrf_token = _cookie(event, CSRF_COOKIE)
+    if session_text is None or csrf_token is None or current.stores.sessions is None:
+        return None
+    try:
+        session = console_sessions.resolve(
+            session_text, current.stores.keys, current.stores.sessions, current.clock()
+        )
+    except UnauthorizedError:
+        return None
+    if not console_sessions.csrf_token_matches(csrf_token, session.csrf_token_hash):
+        return None
+    return session, csrf_token
+
+
+def _csrf_sent(event: Mapping[str, Any], session: Session) -> bool:
+    """Whether the request carries the session's CSRF token, in ``X-CSRF-Token`` or the form's field."""
+    sent = _header(event, CSRF_HEADER) or _form(event).get(CSRF_FIELD)
+    return console_sessions.csrf_token_matches(sent, session.csrf_token_hash)
+
+
+def _same_origin(event: Mapping[str, Any]) -> bool:
+    origin = _header(event, "origin")
+    if origin is None:
+        return True  # not a browser's cross-site form (they send Origin with every POST)
+    host = _header(event, "host")
+    split = urlsplit(origin)
+    return host is not None and split.scheme in ("http", "https") and split.netloc == host
+
+
+def _cookie(event: Mapping[str, Any], name: str) -> str | None:
+    if name == SESSION_COOKIE:
+        return session_cookie(event.get("headers") or {}, event.get("multiValueHeaders") or {})
+    values = [str(v) for k, v in (event.get("headers") or {}).items() if str(k).lower() == "cookie"]
+    found = {
+        text.strip().strip('"')
+        for value in values
+        for pair in value.split(";")
+        for key, sep, text in [pair.partition("=")]
+        if sep and key.strip() == name and text.strip()
+    }
+    return found.pop() if len(found) == 1 else None
+
+
+def _header(event: Mapping[str, Any], name: str) -> str | None:
+    values = [str(v) for k, v in (event.get("headers") or {}).items() if str(k).lower() == name]
+    return values[0].strip() if len(values) == 1 else None
+
+
+def _form(event: Mapping[str, Any]) -> dict[str, str]:
+    """The fields of a form-encoded body (the first value of each)."""
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        body = base64.b64decode(str(body)).decode("utf-8", "replace")
+    fields = parse_qs(str(body), keep_blank_values=True, max_num_fields=20)
+    return {name: values[0] for name, values in fields.items()}
+
+
+def _root(request: Request) -> str:
+    """Where the console is as the browser sees it: ``/console``; on API Gateway's own domain
+    (``….execute-api.<region>.amazonaws.com``) after the stage (``/dev/console``), which the browser's URLs
+    hold there and the event's ``path`` does not (a custom domain and the local gateway serve from the root).
+    """
+    event = request.resolved_event
+    host = _header(event, "host") or ""
+    stage = str((event.get("requestContext") or {}).get("stage") or "")
+    on_aws_domain = host.lower().endswith(".amazonaws.com") and stage and stage != "$default"
+    return f"/{stage}{CONSOLE}" if on_aws_domain else CONSOLE
+
+
+def _page(request: Request, template: str, status: int = 200, **values: Any) -> Response[str]:
+    values.setdefault("csrf_token", "")
+    body = pages.render(template, root=_root(request), **values)
+    return Response(status, content_type=pages.HTML, body=body, headers=dict(pages.HTML_HEADERS))
+
+
+def _refused(request: Request, status: int, message: str) -> Response[str]:
+    body = pages.render("refused.html", root=_root(request), title="Refused", session=None, message=message)
+    return Response(status, content_type=pages.HTML, body=body, headers=dict(pages.HTML_HEADERS))
+
+
+def _see_other(request: Request, where: str, cookies: list[str] | None = None) -> Response[str]:
+    headers: dict[str, str | list[str]] = {**pages.HTML_HEADERS, "Location": f"{_root(request)}{where}"}
+    if cookies:
+        headers["Set-Cookie"] = cookies
+    return Response(303, content_type=pages.HTML, body="", headers=headers)
+
+
+def _alert_store(current: Backend, session: Session) -> AlertStore:
+    principal = Principal(session.account, session.key_id, frozenset({session.scope}), "session")
+    return Caller(principal, current).alert_store()

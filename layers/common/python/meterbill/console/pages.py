@@ -1,0 +1,120 @@
+"""Rendering the console's pages: the Jinja2 environment, the headers of every HTML answer, the static files
+and the alarm zone's order. Jinja2 loads on the first page rendered (the API's JSON routes never pay for it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, Final
+
+from meterbill.alerts.lifecycle import Alert
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
+HERE: Final = Path(__file__).resolve().parent
+TEMPLATES: Final = HERE / "templates"
+STATIC: Final = HERE / "static"
+
+CSP: Final = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+HTML: Final = "text/html; charset=utf-8"
+HTML_HEADERS: Final[Mapping[str, str]] = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+IMMUTABLE: Final = "public, max-age=31536000, immutable"
+STATIC_TYPES: Final[Mapping[str, str]] = {
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8",
+    ".md": "text/markdown; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+}
+
+# The alarm zone: firing before pending, then critical > warning > info, then the oldest first.
+_STATE_RANK: Final = {"firing": 0, "pending": 1}
+_SEVERITY_RANK: Final = {"critical": 0, "warning": 1, "info": 2}
+# Shown in red whatever their severity: a meter or collector that went quiet, energy unaccounted for.
+FLAGGED_KINDS: Final = frozenset({"communication", "collector_offline", "energy_evasion"})
+
+
+@cache
+def environment() -> Environment:
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render(template: str, **values: Any) -> str:
+    return environment().get_template(template).render(**values)
+
+
+def alarm_zone(alerts: Iterable[Alert]) -> list[Alert]:
+    """The open (firing or pending) alerts in the order the home page shows them."""
+    shown = [alert for alert in alerts if alert.state in _STATE_RANK]
+    return sorted(
+        shown,
+        key=lambda a: (_STATE_RANK[a.state], _SEVERITY_RANK[a.severity], a.fired_at or a.first_seen, a.id),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StaticFile:
+    body: bytes
+    content_type: str
+    cache_control: str
+
+
+def static_file(name: str) -> StaticFile | None:
+    """The file ``name`` (a path under ``static/``); None for one that does not exist, a directory, or a name
+    that leaves ``static/`` (``..``, an absolute path, a backslash)."""
+    parts = PurePosixPath(name).parts
+    if not parts or "\\" in name or any(part in ("", ".", "..") or part.startswith("/") for part in parts):
+        return None
+    path = STATIC.joinpath(*parts)
+    resolved = path.resolve()
+    if not resolved.is_relative_to(STATIC) or not resolved.is_file():
+        return None
+    content_type = STATIC_TYPES.get(resolved.suffix)
+    if content_type is None:
+        return None
+    vendored = parts[0] == "vendor"
+    return StaticFile(resolved.read_bytes(), content_type, IMMUTABLE if vendored else "no-cache")
+
+
+def rows(alerts: Sequence[Alert]) -> list[dict[str, Any]]:
+    return [row(alert) for alert in alerts]
+
+
+def row(alert: Alert) -> dict[str, Any]:
+    since = alert.fired_at or alert.first_seen
+    return {
+        "id": alert.id,
+        "kind": alert.kind,
+        "kind_label": alert.kind.replace("_", " "),
+        "subject": f"{alert.subject.kind} {alert.subject.id}",
+        "severity": alert.severity,
+        "state": alert.state,
+        "since": since.isoformat(timespec="minutes"),
+        "summary": alert.summary,
+        "flagged": alert.kind in FLAGGED_KINDS,
+        "acknowledged_at": (
+            alert.acknowledged_at.isoformat(timespec="minutes") if alert.acknowledged_at else None
+        ),
+        "acknowledged_by": alert.acknowledged_by,
+    }
