@@ -117,7 +117,9 @@ def series_json(data: Mapping[str, Any]) -> str:
 def exchange_body(form: Mapping[str, str], zone: ZoneInfo) -> dict[str, Any]:
     """The exchange service's body from the form: blank fields left out; a ``datetime-local`` timestamp
     (no offset) is the site's local time."""
-    body: dict[str, Any] = {name: form[name].strip() for name in EXCHANGE_FIELDS if form.get(name, "").strip()}
+    body: dict[str, Any] = {
+        name: form[name].strip() for name in EXCHANGE_FIELDS if form.get(name, "").strip()
+    }
     stamp = body.get("timestamp")
     if stamp is not None:
         try:
@@ -127,4 +129,3 @@ def exchange_body(form: Mapping[str, str], zone: ZoneInfo) -> dict[str, Any]:
         if moment.tzinfo is None:
             body["timestamp"] = moment.replace(tzinfo=zone).isoformat()
     return body
-

@@ -125,7 +125,11 @@ def _meter_page(
     except InvalidInputError as error:
         chart_error = f"{error.field}: {error.reason}"
         status = 422 if status == 200 else status
-        resolution = query.get("resolution", "day") if query.get("resolution") in meter_page.CHART_RESOLUTIONS else "day"
+        resolution = (
+            query.get("resolution", "day")
+            if query.get("resolution") in meter_page.CHART_RESOLUTIONS
+            else "day"
+        )
         events = []
     subs = [
         Meter.model_validate(item.body).id
