@@ -369,6 +369,19 @@ CONSOLE_ROUTES: Final[Mapping[tuple[str, str], ConsoleRoute]] = {
     ("POST", "/console/alerts/<alert_id>/ack"): ConsoleRoute(
         "not found", lambda ids: Call("POST", f"/console/alerts/{ids.alert}/ack"), 404
     ),
+    ("GET", "/console/meters/<meter_id>"): ConsoleRoute(
+        "not found", lambda ids: Call("GET", f"/console/meters/{ids.meter}"), 404
+    ),
+    ("POST", "/console/meters/<meter_id>/exchanges"): ConsoleRoute(
+        "not found",
+        lambda ids: Call(
+            "POST",
+            f"/console/meters/{ids.meter}/exchanges",
+            text_body="timestamp=2026-02-01T12:00&old_final=1&new_initial=0",
+            content_type="application/x-www-form-urlencoded",
+        ),
+        404,
+    ),
     ("GET", "/console/static/<name>"): ConsoleRoute(
         "no ids", lambda ids: Call("GET", "/console/static/console.css")
     ),

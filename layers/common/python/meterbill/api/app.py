@@ -28,6 +28,7 @@ from meterbill.api.routes import (
     api_keys,
     catalog,
     console,
+    console_meters,
     exchanges,
     imports,
     invoices,
@@ -139,6 +140,7 @@ def create_app() -> MeterbillApi:
         alerts.router,
         sessions.router,
         console.router,
+        console_meters.router,
     ):
         app.include_router(router)
 

@@ -1,0 +1,284 @@
+"""The console's meter page through the API's handler on the fakes: the header, the chart's series embedded as
+JSON on the site's local calendar (a 23-hour DST day in Berlin), estimated buckets flagged, the events and
+exchanges, the exchange form (admin only, CSRF, errors re-rendered with 422), and 404s for others' meters."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from tests.fakes import FakeStores
+from tests.unit.api_support import OTHER_ACCOUNT, ApiClient, HttpAnswer, handler_client, proxy_event
+from tests.unit.test_console_pages import handler, post, sign_in
+
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")
+
+DAY_START = datetime(2025, 3, 29, 23, tzinfo=UTC)  # local midnight of Sunday 2025-03-30 in Berlin (CET)
+MISSING_HOUR = 9  # the 10th interval, local 10:00 CEST: interpolated (estimated)
+
+
+def readings(meter: str, hours: range, skip: int | None = None) -> list[dict[str, Any]]:
+    return [
+        {
+            "meter_id": meter,
+            "timestamp": (DAY_START + timedelta(hours=i)).isoformat(),
+            "value": "1.5",
+            "type": "interval",
+            "interval_minutes": 60,
+        }
+        for i in hours
+        if i != skip
+    ]
+
+
+@pytest.fixture
+def admin(fakes: FakeStores) -> ApiClient:
+    """Site site-1 (Europe/Berlin) with main meter mtr-1 (hourly, 1.5 kWh an hour on 2025-03-30, the
+    10:00 hour missing) and its sub-meter mtr-2; Bob's site and meter exist too."""
+    client = handler_client()
+    assert (
+        client.post("/v1/sites", {"id": "site-1", "name": "Plant", "timezone": "Europe/Berlin"}).status == 201
+    )
+    main = {
+        "id": "mtr-1",
+        "site_id": "site-1",
+        "utility": "electricity",
+        "unit": "kWh",
+        "kind": "main",
+        "interval_minutes": 60,
+        "labels": {"room": "R1", "rack": "A01"},
+    }
+    assert client.post("/v1/meters", main).status == 201
+    sub = {**main, "id": "mtr-2", "kind": "sub", "parent_id": "mtr-1", "labels": {}}
+    assert client.post("/v1/meters", sub).status == 201
+    assert client.post("/v1/readings", {"readings": readings("mtr-1", range(23), MISSING_HOUR)}).status in (
+        200,
+        201,
+        202,
+    )
+    bob = client.as_key(OTHER_ACCOUNT, "admin")
+    assert bob.post("/v1/sites", {"id": "site-b", "name": "B", "timezone": "Europe/Berlin"}).status == 201
+    assert bob.post("/v1/meters", {**main, "id": "mtr-b", "site_id": "site-b"}).status == 201
+    return client
+
+
+def get(path: str, cookies: str = "", **query: str) -> HttpAnswer:
+    headers = {"Cookie": cookies} if cookies else {}
+    return handler(proxy_event("GET", path, headers=headers, query=query or None))
+
+
+def series_of(text: str) -> dict[str, Any]:
+    found = re.search(r'<script type="application/json" id="series">(.*?)</script>', text, re.S)
+    assert found is not None, text
+    return json.loads(found.group(1))
+
+
+def test_the_hour_series_of_a_23_hour_dst_day_is_embedded_exactly(admin, fakes):
+    cookies, _ = sign_in(fakes, "read")
+
+    answer = get(
+        "/console/meters/mtr-1", cookies, resolution="hour", **{"from": "2025-03-30", "to": "2025-03-31"}
+    )
+
+    assert answer.status == 200
+    starts = [f"2025-03-30T{h:02d}:00:00+01:00" for h in (0, 1)] + [
+        f"2025-03-30T{h:02d}:00:00+02:00" for h in range(3, 24)
+    ]
+    assert series_of(answer.text) == {
+        "meter_id": "mtr-1",
+        "unit": "kWh",
+        "timezone": "Europe/Berlin",
+        "resolution": "hour",
+        "x": [int((DAY_START + timedelta(hours=i)).timestamp()) for i in range(23)],
+        "starts": starts,
+        "y": [1.5] * 23,
+        "totals": ["1.5"] * 23,  # the missing hour interpolated between its 1.5 neighbours
+        "estimated": [i == MISSING_HOUR for i in range(23)],
+    }
+
+
+def test_the_day_series_sums_the_23_hours_and_flags_the_estimated_day(admin, fakes):
+    cookies, _ = sign_in(fakes, "read")
+
+    answer = get(
+        "/console/meters/mtr-1", cookies, resolution="day", **{"from": "2025-03-29", "to": "2025-03-31"}
+    )
+
+    assert answer.status == 200
+    assert series_of(answer.text) == {
+        "meter_id": "mtr-1",
+        "unit": "kWh",
+        "timezone": "Europe/Berlin",
+        "resolution": "day",
+        "x": [int(datetime(2025, 3, 28, 23, tzinfo=UTC).timestamp()), int(DAY_START.timestamp())],
+        "starts": ["2025-03-29T00:00:00+01:00", "2025-03-30T00:00:00+01:00"],
+        "y": [0.0, 34.5],
+        "totals": ["0.0", "34.5"],  # 23 hours * 1.5; the 29th has no readings at all (missing)
+        "estimated": [True, True],
+    }
+
+
+def test_the_week_series_sums_the_days_of_a_local_iso_week(admin, fakes):
+    cookies, _ = sign_in(fakes, "read")
+
+    answer = get(
+        "/console/meters/mtr-1", cookies, resolution="week", **{"from": "2025-03-24", "to": "2025-04-07"}
+    )
+
+    days = series_of(
+        get(
+            "/console/meters/mtr-1", cookies, resolution="day", **{"from": "2025-03-24", "to": "2025-04-07"}
+        ).text
+    )
+    data = series_of(answer.text)
+    assert data["starts"] == ["2025-03-24T00:00:00+01:00", "2025-03-31T00:00:00+02:00"]
+    assert data["x"] == [days["x"][0], days["x"][7]]
+    first, second = (sum(Decimal(t) for t in days["totals"][a : a + 7]) for a in (0, 7))
+    assert first == Decimal("34.5")  # only Sunday 2025-03-30 has readings: 23 * 1.5
+    assert data["totals"] == [str(first), str(second)]
+    assert data["estimated"] == [True, True]
+
+
+def test_the_page_shows_the_header_tabs_legend_and_the_events(admin, fakes):
+    cookies, _ = sign_in(fakes, "admin")
+
+    answer = get(
+        "/console/meters/mtr-1", cookies, resolution="hour", **{"from": "2025-03-30", "to": "2025-03-31"}
+    )
+
+    text = answer.text
+    assert '<dd id="meter-label">R1 · A01</dd>' in text
+    assert "Plant (site-1, Europe/Berlin)" in text
+    assert '<dd id="meter-kind">main</dd>' in text
+    assert '<a href="/console/meters/mtr-2">mtr-2</a>' in text
+    assert 'data-resolution="hour" aria-current="page"' in text
+    assert "shaded: the bucket contains estimated" in text
+    assert '<script src="/console/static/meter.js" defer></script>' in text
+    assert "<script>" not in text and "style=" not in text
+    assert re.search(r"<li><time>2025-03-30T10:00\+02:00</time> <strong>gap</strong>", text), text
+    assert 'id="exchange-form"' in text
+    sub = get("/console/meters/mtr-2", cookies)
+    assert '<a id="meter-parent" href="/console/meters/mtr-1">mtr-1</a>' in sub.text
+
+
+def test_the_default_window_is_the_last_31_days_by_day(admin, fakes):
+    cookies, _ = sign_in(fakes, "read")
+
+    data = series_of(get("/console/meters/mtr-1", cookies).text)
+
+    # today is 2026-03-01 (the fakes' clock): 2026-01-30 ... 2026-03-01, 31 days
+    assert data["resolution"] == "day"
+    assert data["starts"][0] == "2026-01-30T00:00:00+01:00"
+    assert len(data["x"]) == 31
+
+
+def test_a_bad_resolution_answers_422_naming_it(admin, fakes):
+    cookies, _ = sign_in(fakes, "read")
+
+    answer = get("/console/meters/mtr-1", cookies, resolution="year")
+
+    assert answer.status == 422
+    assert "resolution: &#39;year&#39; is not one of: hour, day, week, month" in answer.text
+
+
+def test_a_read_session_sees_no_form_and_its_post_is_refused(admin, fakes):
+    cookies, csrf = sign_in(fakes, "read")
+
+    assert 'id="exchange-form"' not in get("/console/meters/mtr-1", cookies).text
+    answer = post("/console/meters/mtr-1/exchanges", exchange_form(csrf), cookies)
+
+    assert answer.status == 403
+    assert "sign in with an admin key to record an exchange" in answer.text
+    assert fakes.catalog.get("acc_a", "meter", "mtr-1").body.get("exchanges", []) in ([], ())
+
+
+def exchange_form(csrf: str, **changes: str) -> dict[str, str]:
+    form = {
+        "csrf_token": csrf,
+        "timestamp": "2025-03-30T12:00",
+        "old_serial": "",
+        "old_final": "1234.5",
+        "new_serial": "PDU-2",
+        "new_initial": "0",
+        "note": "PDU swapped",
+    }
+    return {**form, **changes}
+
+
+def test_an_admin_records_an_exchange_at_the_sites_local_time(admin, fakes):
+    cookies, csrf = sign_in(fakes, "admin")
+
+    answer = post("/console/meters/mtr-1/exchanges", exchange_form(csrf), cookies)
+
+    assert answer.status == 303
+    assert answer.headers["location"] == "/console/meters/mtr-1"
+    stored = fakes.catalog.get("acc_a", "meter", "mtr-1").body
+    assert stored["exchanges"] == [
+        {
+            "timestamp": "2025-03-30T12:00:00+02:00",
+            "old_serial": None,
+            "old_final": "1234.5",
+            "new_serial": "PDU-2",
+            "new_initial": "0",
+            "note": "PDU swapped",
+        }
+    ]
+    assert stored["serial"] == "PDU-2"
+    page = get("/console/meters/mtr-1", cookies).text
+    assert (
+        "<li><time>2025-03-30T12:00+02:00</time> old device final 1234.5 → PDU-2 initial 0 — PDU swapped</li>"
+        in page
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "reason"),
+    [
+        ({"old_final": "lots"}, "old_final", "Input should be a valid decimal"),
+        ({"timestamp": "yesterday"}, "timestamp", "&#39;yesterday&#39; is not a date and time"),
+        ({"new_initial": ""}, "new_initial", "required"),
+    ],
+)
+def test_bad_exchange_input_rerenders_the_form_with_the_fields_error(admin, fakes, changes, field, reason):
+    cookies, csrf = sign_in(fakes, "admin")
+
+    answer = post("/console/meters/mtr-1/exchanges", exchange_form(csrf, **changes), cookies)
+
+    assert answer.status == 422
+    found = re.search(rf'<p class="error" id="x-{field}-error">([^<]*)</p>', answer.text)
+    assert found is not None, answer.text
+    assert reason in found.group(1)
+    assert f'id="x-{field}" name="{field}"' in answer.text and 'aria-invalid="true"' in answer.text
+    assert 'value="PDU swapped"' in answer.text  # what was typed is kept
+    assert fakes.catalog.get("acc_a", "meter", "mtr-1").body.get("exchanges", []) in ([], ())
+
+
+def test_an_exchange_without_the_csrf_token_is_refused(admin, fakes):
+    cookies, _ = sign_in(fakes, "admin")
+
+    assert post("/console/meters/mtr-1/exchanges", exchange_form("forged"), cookies).status == 403
+
+
+@pytest.mark.parametrize("meter", ["mtr-b", "mtr-none"])
+def test_another_accounts_or_an_unknown_meter_is_not_found(admin, fakes, meter):
+    cookies, csrf = sign_in(fakes, "admin")
+
+    page = get(f"/console/meters/{meter}", cookies)
+    posted = post(f"/console/meters/{meter}/exchanges", exchange_form(csrf), cookies)
+
+    assert (page.status, posted.status) == (404, 404)
+    assert "No such meter." in page.text and "mtr-b" not in page.text
+
+
+def test_without_a_session_the_meter_page_sends_the_browser_to_sign_in(admin, fakes):
+    for answer in (
+        get("/console/meters/mtr-1"),
+        post("/console/meters/mtr-1/exchanges", {"csrf_token": "x"}),
+    ):
+        assert answer.status == 303
+        assert answer.headers["location"] == "/console/sign-in"
