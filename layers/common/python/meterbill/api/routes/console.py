@@ -24,9 +24,11 @@ SameSite=Strict keeps the browser from sending it with another site's requests a
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime
 from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools.event_handler import Request, Response
 
@@ -36,10 +38,14 @@ from meterbill.api.authorizer import SESSION_COOKIE, session_cookie
 from meterbill.api.dependencies import Backend, Caller, backend
 from meterbill.api.routes.common import new_router
 from meterbill.api.routes.sessions import MAX_KEY_LENGTH, cookie_header, session_cookie_header
+from meterbill import timeutil
+from meterbill.console import home as home_zones
 from meterbill.console import pages
+from meterbill.domain import Customer, Site
 from meterbill.errors import ForbiddenError, NotFoundError, UnauthorizedError
-from meterbill.ports import Session
-from meterbill.services import alert_admin, console_sessions
+from meterbill.ports import RunningCost, Session
+from meterbill.services import alert_admin, alert_inputs, console_sessions
+from meterbill.services import catalog as catalog_service
 from meterbill.services.apikeys import Principal
 
 router = new_router()
@@ -80,6 +86,14 @@ def home(request: Request) -> Response[str]:
             cursor = page.cursor
             if cursor is None:
                 break
+    now = current.clock()
+    zones = _site_zones(current, session.account)
+    rules, _ = alert_inputs.account_rules(store.get_rules(session.account)[0])
+    # the alerts' pass judges every collector by the account's communication rules: so does the page
+    communication = rules.for_site("").communication
+    collectors = home_zones.collector_rows(
+        store.heartbeats(session.account), now, lambda _site: communication, zones
+    )
     return _page(
         request,
         "home.html",
@@ -87,7 +101,9 @@ def home(request: Request) -> Response[str]:
         session=session,
         csrf_token=csrf_token,
         can_change=session.scope == "admin",
-        alerts=pages.rows(pages.alarm_zone(found)),
+        alerts=pages.rows(pages.alarm_zone(found), zones),
+        collectors=collectors,
+        revenue=home_zones.revenue(_running_costs(current, session.account, now)),
     )
 
 
@@ -170,7 +186,7 @@ def acknowledge(alert_id: str, request: Request) -> Response[str]:
         return _see_other(request, "/")
     body = pages.render(
         "alert_row.html",
-        alert=pages.row(alert),
+        alert=pages.row(alert, _site_zones(current, session.account)),
         root=_root(request),
         csrf_token=csrf_token,
         can_change=True,
@@ -292,6 +308,29 @@ def _see_other(request: Request, where: str, cookies: list[str] | None = None) -
     if cookies:
         headers["Set-Cookie"] = cookies
     return Response(303, content_type=pages.HTML, body="", headers=headers)
+
+
+def _site_zones(current: Backend, account: str) -> dict[str, ZoneInfo]:
+    """Each of the account's sites' clock (the catalog's IANA zone)."""
+    return {
+        site.id: timeutil.zone(site.timezone)
+        for site in catalog_service.all_of(account, Site, current.stores.catalog)
+    }
+
+
+def _running_costs(current: Backend, account: str, now: datetime) -> list[RunningCost]:
+    """The customers' running costs of the bill period that holds today (UTC): a customer gone before this
+    period keeps a stale one, which is not this month's revenue."""
+    metering = current.stores.metering
+    if metering is None:
+        return []
+    today = now.astimezone(UTC).date()
+    found = []
+    for customer in catalog_service.all_of(account, Customer, current.stores.catalog):
+        running = metering.running_cost(account, customer.id)
+        if running is not None and running.period_start <= today < running.period_end:
+            found.append(running)
+    return found
 
 
 def _alert_store(current: Backend, session: Session) -> AlertStore:
