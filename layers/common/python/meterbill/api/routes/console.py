@@ -24,21 +24,21 @@ SameSite=Strict keeps the browser from sending it with another site's requests a
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools.event_handler import Request, Response
 
+from meterbill import timeutil
 from meterbill.alerts.lifecycle import Alert
 from meterbill.alerts.ports import AlertFilter, AlertStore
 from meterbill.api.authorizer import SESSION_COOKIE, session_cookie
 from meterbill.api.dependencies import Backend, Caller, backend
 from meterbill.api.routes.common import new_router
 from meterbill.api.routes.sessions import MAX_KEY_LENGTH, cookie_header, session_cookie_header
-from meterbill import timeutil
 from meterbill.console import home as home_zones
 from meterbill.console import pages
 from meterbill.domain import Customer, Site
