@@ -5,7 +5,8 @@ authenticates itself from the ``mb_session`` cookie (``services.console_sessions
 without a valid session is sent to the sign-in page (303) rather than answered 401 JSON. They are not in the
 OpenAPI document (``include_in_schema=False``): they answer HTML, not the API's JSON.
 
-- ``GET /console/``: the alarm zone (the account's firing, then pending alerts by severity).
+- ``GET /console/``: the alarm zone (the account's firing, then pending alerts by severity), the collectors'
+  latest heartbeats and this month's estimated revenue (``meterbill.console.home``).
 - ``GET|POST /console/sign-in``: the form; its POST takes the key from the form field ``key`` and sets the
   same cookie as ``POST /v1/sessions`` plus ``mb_csrf`` (below), then 303 to ``/console/``.
 - ``POST /console/sign-out``: ends the session, clears both cookies, 303 to the sign-in page.
