@@ -42,7 +42,7 @@ from meterbill.api.routes.common import new_router
 from meterbill.api.routes.sessions import MAX_KEY_LENGTH, cookie_header, session_cookie_header
 from meterbill.console import home as home_zones
 from meterbill.console import pages
-from meterbill.domain import Customer, Site
+from meterbill.domain import Site
 from meterbill.errors import ForbiddenError, NotFoundError, UnauthorizedError
 from meterbill.ports import RunningCost, Session
 from meterbill.services import alert_admin, alert_inputs, console_sessions
@@ -326,12 +326,7 @@ def _running_costs(current: Backend, account: str, now: datetime) -> list[Runnin
     if metering is None:
         return []
     today = now.astimezone(UTC).date()
-    found = []
-    for customer in catalog_service.all_of(account, Customer, current.stores.catalog):
-        running = metering.running_cost(account, customer.id)
-        if running is not None and running.period_start <= today < running.period_end:
-            found.append(running)
-    return found
+    return [r for r in metering.running_costs(account) if r.period_start <= today < r.period_end]
 
 
 def _alert_store(current: Backend, session: Session) -> AlertStore:
