@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -138,3 +139,47 @@ def test_a_click_after_the_session_ended_goes_to_the_sign_in_page(
     assert browser.current_url == f"{platform.url}/console/sign-in"
     assert store.get_alert(account.account_id, info.id).acknowledged_at is None
     assert_clean(browser)
+
+
+def test_a_heartbeat_posted_with_the_ingest_key_appears_on_the_home_page_on_its_sites_clock(
+    platform: LocalPlatform, account: AccountKeys, phone_browser: WebDriver
+) -> None:
+    import requests
+    from selenium.webdriver.common.by import By
+
+    from meterbill.console.home import shown_time
+
+    admin = {"Authorization": f"Bearer {account.admin_key}"}
+    made = requests.post(
+        f"{platform.url}/v1/sites",
+        json={"id": "lhi", "name": "Lord Howe", "timezone": "Australia/Lord_Howe"},
+        headers=admin,
+        timeout=30,
+    )
+    assert made.status_code == 201, made.text
+    posted = requests.post(
+        f"{platform.url}/v1/collectors/edge-1/heartbeats",
+        json={"version": "2.0.1", "spool_depth": 12, "site_id": "lhi", "warnings": ["spool near its quota"]},
+        headers={"Authorization": f"Bearer {account.ingest_key}"},
+        timeout=30,
+    )
+    assert posted.status_code == 202, posted.text
+    received = datetime.fromisoformat(posted.json()["received_at"])
+    expected = shown_time(received, ZoneInfo("Australia/Lord_Howe"))
+
+    phone_browser.get(f"{platform.url}/console/sign-in")
+    phone_browser.find_element(By.ID, "key").send_keys(account.admin_key)
+    phone_browser.find_element(By.CSS_SELECTOR, "form.sign-in button[type=submit]").click()
+    wait_for(phone_browser, "return document.getElementById('collector-edge-1')")
+
+    row = phone_browser.find_element(By.ID, "collector-edge-1")
+    assert "offline" not in (row.get_attribute("class") or "")
+    shown = row.find_element(By.CSS_SELECTOR, ".heartbeat time")
+    assert (shown.text, shown.get_attribute("datetime")) == (expected.text, expected.iso)
+    assert row.find_element(By.CLASS_NAME, "version").text == "version 2.0.1"
+    assert row.find_element(By.CLASS_NAME, "spool").text == "spool 12"
+    assert row.find_element(By.CSS_SELECTOR, ".warnings li").text == "spool near its quota"
+    assert phone_browser.find_element(By.ID, "revenue-empty").text == "No rated usage yet this month."
+    assert phone_browser.execute_script("return window.innerWidth") == PHONE_WIDTH
+    assert phone_browser.execute_script("return document.documentElement.scrollWidth") <= PHONE_WIDTH
+    assert_clean(phone_browser)

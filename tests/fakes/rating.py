@@ -68,6 +68,9 @@ class FakeMeteringStore(MeteringStore):
         self.writes += 1
         self.running[(account, running.customer_id)] = running
 
+    def running_costs(self, account: str) -> list[RunningCost]:
+        return [self.running[key] for key in sorted(self.running) if key[0] == account]
+
 
 class FakeWorkQueue(WorkQueue):
     """``messages`` in the order sent (JSON round-tripped, as SQS would carry them)."""

@@ -228,3 +228,31 @@ def test_marks_of_many_meters_spread_over_the_shards_and_one_pass_rates_each_exa
 
 def shard_of(mark: PendingMark) -> int:
     return zlib.crc32(f"{mark.account}#{mark.meter_id}".encode()) % 16
+
+
+def test_running_costs_lists_the_accounts_customers_in_one_query(rating: RatingStores, db: DynamoDb) -> None:
+    from meterbill.ports import RunningCost, UsageSoFar
+
+    def running(customer_id: str, cost: str) -> RunningCost:
+        return RunningCost(
+            customer_id=customer_id,
+            period_start=date(2026, 3, 1),
+            period_end=date(2026, 4, 1),
+            as_of=date(2026, 3, 20),
+            currency="EUR",
+            usage=(UsageSoFar("kWh", D("100.5"), D("0")),),
+            cost=D(cost),
+            projected=D(cost) * 31 / 19,
+            computed_at=datetime(2026, 3, 20, 0, 15, tzinfo=UTC),
+        )
+
+    for customer_id, cost in (("c2", "20.05"), ("c1", "10.10")):
+        rating.metering.put_running_cost(A, running(customer_id, cost))
+    rating.metering.put_running_cost("acc-other", running("c9", "99.99"))
+    calls = Calls(db)
+
+    listed = rating.metering.running_costs(A)
+
+    assert listed == [running("c1", "10.10"), running("c2", "20.05")]
+    assert dict(calls.counts) == {"Query": 1}
+    assert rating.metering.running_costs("acc-empty") == []

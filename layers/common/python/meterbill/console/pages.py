@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Final
+from zoneinfo import ZoneInfo
 
 from meterbill.alerts.lifecycle import Alert
+from meterbill.console.home import shown_time, site_zone
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -97,12 +99,13 @@ def static_file(name: str) -> StaticFile | None:
     return StaticFile(resolved.read_bytes(), content_type, IMMUTABLE if vendored else "no-cache")
 
 
-def rows(alerts: Sequence[Alert]) -> list[dict[str, Any]]:
-    return [row(alert) for alert in alerts]
+def rows(alerts: Sequence[Alert], zones: Mapping[str, ZoneInfo]) -> list[dict[str, Any]]:
+    return [row(alert, zones) for alert in alerts]
 
 
-def row(alert: Alert) -> dict[str, Any]:
-    since = alert.fired_at or alert.first_seen
+def row(alert: Alert, zones: Mapping[str, ZoneInfo]) -> dict[str, Any]:
+    """The alert as its row shows it; ``since`` on the clock of the alert's site (``zones``), else UTC."""
+    since = shown_time(alert.fired_at or alert.first_seen, site_zone(alert.subject.site_id, zones))
     return {
         "id": alert.id,
         "kind": alert.kind,
@@ -110,7 +113,8 @@ def row(alert: Alert) -> dict[str, Any]:
         "subject": f"{alert.subject.kind} {alert.subject.id}",
         "severity": alert.severity,
         "state": alert.state,
-        "since": since.isoformat(timespec="minutes"),
+        "since": since.iso,
+        "since_text": since.text,
         "summary": alert.summary,
         "flagged": alert.kind in FLAGGED_KINDS,
         "acknowledged_at": (

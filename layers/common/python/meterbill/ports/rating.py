@@ -163,6 +163,10 @@ class MeteringStore(ABC):
     @abstractmethod
     def put_running_cost(self, account: str, running: RunningCost) -> None: ...
 
+    @abstractmethod
+    def running_costs(self, account: str) -> list[RunningCost]:
+        """Every customer's running cost in the account, by customer id (the console's revenue so far)."""
+
 
 @dataclass(frozen=True, slots=True)
 class RatingStores:

@@ -125,6 +125,11 @@ class DynamoDbMeteringStore(MeteringStore):
             body,
         )
 
+    def running_costs(self, account: str) -> list[RunningCost]:
+        """One Query of the account's running-cost partition (paged by DynamoDB's 1 MB)."""
+        items = self._query(self._db.catalog_table, running_cost_pk(account), None)
+        return [_running_of(exact_json.loads(item["body"]["S"])) for item in items]
+
     # --- calls -----------------------------------------------------------------------------------------
 
     def _put(self, table: Any, hash_key: str, sort_key: str, attributes: dict[str, Any]) -> None:

@@ -5,7 +5,8 @@ authenticates itself from the ``mb_session`` cookie (``services.console_sessions
 without a valid session is sent to the sign-in page (303) rather than answered 401 JSON. They are not in the
 OpenAPI document (``include_in_schema=False``): they answer HTML, not the API's JSON.
 
-- ``GET /console/``: the alarm zone (the account's firing, then pending alerts by severity).
+- ``GET /console/``: the alarm zone (the account's firing, then pending alerts by severity), the collectors'
+  latest heartbeats and this month's estimated revenue (``meterbill.console.home``).
 - ``GET|POST /console/sign-in``: the form; its POST takes the key from the form field ``key`` and sets the
   same cookie as ``POST /v1/sessions`` plus ``mb_csrf`` (below), then 303 to ``/console/``.
 - ``POST /console/sign-out``: ends the session, clears both cookies, 303 to the sign-in page.
@@ -25,21 +26,27 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools.event_handler import Request, Response
 
+from meterbill import timeutil
 from meterbill.alerts.lifecycle import Alert
 from meterbill.alerts.ports import AlertFilter, AlertStore
 from meterbill.api.authorizer import SESSION_COOKIE, session_cookie
 from meterbill.api.dependencies import Backend, Caller, backend
 from meterbill.api.routes.common import new_router
 from meterbill.api.routes.sessions import MAX_KEY_LENGTH, cookie_header, session_cookie_header
+from meterbill.console import home as home_zones
 from meterbill.console import pages
+from meterbill.domain import Site
 from meterbill.errors import ForbiddenError, NotFoundError, UnauthorizedError
-from meterbill.ports import Session
-from meterbill.services import alert_admin, console_sessions
+from meterbill.ports import RunningCost, Session
+from meterbill.services import alert_admin, alert_inputs, console_sessions
+from meterbill.services import catalog as catalog_service
 from meterbill.services.apikeys import Principal
 
 router = new_router()
@@ -80,6 +87,14 @@ def home(request: Request) -> Response[str]:
             cursor = page.cursor
             if cursor is None:
                 break
+    now = current.clock()
+    zones = _site_zones(current, session.account)
+    rules, _ = alert_inputs.account_rules(store.get_rules(session.account)[0])
+    # the alerts' pass judges every collector by the account's communication rules: so does the page
+    communication = rules.for_site("").communication
+    collectors = home_zones.collector_rows(
+        store.heartbeats(session.account), now, lambda _site: communication, zones
+    )
     return _page(
         request,
         "home.html",
@@ -87,7 +102,9 @@ def home(request: Request) -> Response[str]:
         session=session,
         csrf_token=csrf_token,
         can_change=session.scope == "admin",
-        alerts=pages.rows(pages.alarm_zone(found)),
+        alerts=pages.rows(pages.alarm_zone(found), zones),
+        collectors=collectors,
+        revenue=home_zones.revenue(_running_costs(current, session.account, now)),
     )
 
 
@@ -170,7 +187,7 @@ def acknowledge(alert_id: str, request: Request) -> Response[str]:
         return _see_other(request, "/")
     body = pages.render(
         "alert_row.html",
-        alert=pages.row(alert),
+        alert=pages.row(alert, _site_zones(current, session.account)),
         root=_root(request),
         csrf_token=csrf_token,
         can_change=True,
@@ -292,6 +309,24 @@ def _see_other(request: Request, where: str, cookies: list[str] | None = None) -
     if cookies:
         headers["Set-Cookie"] = cookies
     return Response(303, content_type=pages.HTML, body="", headers=headers)
+
+
+def _site_zones(current: Backend, account: str) -> dict[str, ZoneInfo]:
+    """Each of the account's sites' clock (the catalog's IANA zone)."""
+    return {
+        site.id: timeutil.zone(site.timezone)
+        for site in catalog_service.all_of(account, Site, current.stores.catalog)
+    }
+
+
+def _running_costs(current: Backend, account: str, now: datetime) -> list[RunningCost]:
+    """The customers' running costs of the bill period that holds today (UTC): a customer gone before this
+    period keeps a stale one, which is not this month's revenue."""
+    metering = current.stores.metering
+    if metering is None:
+        return []
+    today = now.astimezone(UTC).date()
+    return [r for r in metering.running_costs(account) if r.period_start <= today < r.period_end]
 
 
 def _alert_store(current: Backend, session: Session) -> AlertStore:
