@@ -24,11 +24,8 @@ SameSite=Strict keeps the browser from sending it with another site's requests a
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
-from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools.event_handler import Request, Response
@@ -36,9 +33,15 @@ from aws_lambda_powertools.event_handler import Request, Response
 from meterbill import timeutil
 from meterbill.alerts.lifecycle import Alert
 from meterbill.alerts.ports import AlertFilter, AlertStore
-from meterbill.api.authorizer import SESSION_COOKIE, session_cookie
+from meterbill.api.authorizer import SESSION_COOKIE
 from meterbill.api.dependencies import Backend, Caller, backend
+from meterbill.api.routes import console_requests as req
 from meterbill.api.routes.common import new_router
+from meterbill.api.routes.console_requests import (
+    CONSOLE,
+    CSRF_COOKIE,
+    CSRF_REFUSED,
+)
 from meterbill.api.routes.sessions import MAX_KEY_LENGTH, cookie_header, session_cookie_header
 from meterbill.console import home as home_zones
 from meterbill.console import pages
@@ -51,14 +54,9 @@ from meterbill.services.apikeys import Principal
 
 router = new_router()
 
-CONSOLE: Final = "/console"
-CSRF_COOKIE: Final = "mb_csrf"
-CSRF_FIELD: Final = "csrf_token"
-CSRF_HEADER: Final = "x-csrf-token"
 BAD_KEY: Final = "That key is not valid (wrong, revoked or mistyped). Sign in with an admin or read key."
 NO_KEY: Final = "Enter an API key."
 FOREIGN_ORIGIN: Final = "Sign-in refused: the form was sent from another site."
-CSRF_REFUSED: Final = "This form has expired or did not come from the console: reload the page and try again."
 READ_ONLY: Final = "A read session changes nothing: sign in with an admin key to acknowledge alerts."
 NOT_FOUND: Final = "No such alert."
 _LIFETIME_SECONDS: Final = int(console_sessions.SESSION_LIFETIME.total_seconds())
@@ -71,9 +69,9 @@ _MAX_ALERTS: Final = 1000  # the alarm zone reads at most ten pages of open aler
 @router.get(f"{CONSOLE}/", include_in_schema=False)
 def home(request: Request) -> Response[str]:
     current = backend()
-    signed_in = _signed_in(request, current)
+    signed_in = req.signed_in(request, current)
     if signed_in is None:
-        return _see_other(request, "/sign-in")
+        return req.see_other(request, "/sign-in")
     session, csrf_token = signed_in
     store = _alert_store(current, session)
     found: list[Alert] = []
@@ -95,7 +93,7 @@ def home(request: Request) -> Response[str]:
     collectors = home_zones.collector_rows(
         store.heartbeats(session.account), now, lambda _site: communication, zones
     )
-    return _page(
+    return req.page(
         request,
         "home.html",
         title="Alarms",
@@ -110,18 +108,18 @@ def home(request: Request) -> Response[str]:
 
 @router.get(f"{CONSOLE}/sign-in", include_in_schema=False)
 def sign_in_form(request: Request) -> Response[str]:
-    return _page(request, "sign_in.html", title="Sign in", session=None, message=None)
+    return req.page(request, "sign_in.html", title="Sign in", session=None, message=None)
 
 
 @router.post(f"{CONSOLE}/sign-in", include_in_schema=False)
 def sign_in(request: Request) -> Response[str]:
     event = request.resolved_event
-    if not _same_origin(event):
-        return _page(request, "sign_in.html", 403, title="Sign in", session=None, message=FOREIGN_ORIGIN)
-    key = _form(event).get("key", "").strip()
+    if not req.same_origin(event):
+        return req.page(request, "sign_in.html", 403, title="Sign in", session=None, message=FOREIGN_ORIGIN)
+    key = req.form(event).get("key", "").strip()
     if not key or len(key) > MAX_KEY_LENGTH:
         message = NO_KEY if not key else BAD_KEY
-        return _page(
+        return req.page(
             request, "sign_in.html", 400 if not key else 401, title="Sign in", session=None, message=message
         )
     current = backend()
@@ -132,63 +130,63 @@ def sign_in(request: Request) -> Response[str]:
             key, current.stores.keys, current.stores.sessions, current.clock()
         )
     except UnauthorizedError:
-        return _page(request, "sign_in.html", 401, title="Sign in", session=None, message=BAD_KEY)
+        return req.page(request, "sign_in.html", 401, title="Sign in", session=None, message=BAD_KEY)
     except ForbiddenError as error:
-        return _page(request, "sign_in.html", 403, title="Sign in", session=None, message=str(error))
+        return req.page(request, "sign_in.html", 403, title="Sign in", session=None, message=str(error))
     cookies = [
         session_cookie_header(current.settings, session_text, _LIFETIME_SECONDS),
         cookie_header(current.settings, CSRF_COOKIE, csrf_token, _LIFETIME_SECONDS),
     ]
-    return _see_other(request, "/", cookies)
+    return req.see_other(request, "/", cookies)
 
 
 @router.post(f"{CONSOLE}/sign-out", include_in_schema=False)
 def sign_out(request: Request) -> Response[str]:
     current = backend()
-    signed_in = _signed_in(request, current)
+    signed_in = req.signed_in(request, current)
     if signed_in is None:
-        return _see_other(request, "/sign-in")
+        return req.see_other(request, "/sign-in")
     session, _ = signed_in
-    if not _csrf_sent(request.resolved_event, session):
-        return _refused(request, 403, CSRF_REFUSED)
-    session_text = _cookie(request.resolved_event, SESSION_COOKIE)
+    if not req.csrf_sent(request.resolved_event, session):
+        return req.refused(request, 403, CSRF_REFUSED)
+    session_text = req.cookie(request.resolved_event, SESSION_COOKIE)
     if session_text is not None and current.stores.sessions is not None:
         console_sessions.sign_out(session_text, current.stores.sessions)
     cookies = [
         session_cookie_header(current.settings, "", 0),
         cookie_header(current.settings, CSRF_COOKIE, "", 0),
     ]
-    return _see_other(request, "/sign-in", cookies)
+    return req.see_other(request, "/sign-in", cookies)
 
 
 @router.post(f"{CONSOLE}/alerts/<alert_id>/ack", include_in_schema=False)
 def acknowledge(alert_id: str, request: Request) -> Response[str]:
     current = backend()
-    signed_in = _signed_in(request, current)
+    signed_in = req.signed_in(request, current)
     if signed_in is None:
-        if _header(request.resolved_event, "hx-request"):
+        if req.header(request.resolved_event, "hx-request"):
             # htmx would follow a 303 and swap the sign-in page into the row: it navigates there instead
-            headers = {**pages.HTML_HEADERS, "HX-Redirect": f"{_root(request)}/sign-in"}
+            headers = {**pages.HTML_HEADERS, "HX-Redirect": f"{req.root(request)}/sign-in"}
             return Response(200, content_type=pages.HTML, body="", headers=headers)
-        return _see_other(request, "/sign-in")
+        return req.see_other(request, "/sign-in")
     session, csrf_token = signed_in
     event = request.resolved_event
-    if not _csrf_sent(event, session):
-        return _refused(request, 403, CSRF_REFUSED)
+    if not req.csrf_sent(event, session):
+        return req.refused(request, 403, CSRF_REFUSED)
     if session.scope != "admin":
-        return _refused(request, 403, READ_ONLY)
+        return req.refused(request, 403, READ_ONLY)
     try:
         alert = alert_admin.acknowledge(
             session.account, alert_id, session.key_id, current.clock(), _alert_store(current, session)
         )
     except NotFoundError:
-        return _refused(request, 404, NOT_FOUND)
-    if not _header(event, "hx-request"):
-        return _see_other(request, "/")
+        return req.refused(request, 404, NOT_FOUND)
+    if not req.header(event, "hx-request"):
+        return req.see_other(request, "/")
     body = pages.render(
         "alert_row.html",
         alert=pages.row(alert, _site_zones(current, session.account)),
-        root=_root(request),
+        root=req.root(request),
         csrf_token=csrf_token,
         can_change=True,
     )
@@ -217,98 +215,6 @@ def _static(name: str) -> Response[Any]:
     if found.content_type.startswith("image/png"):
         return Response(200, content_type=found.content_type, body=found.body, headers=headers)
     return Response(200, content_type=found.content_type, body=found.body.decode("utf-8"), headers=headers)
-
-
-def _signed_in(request: Request, current: Backend) -> tuple[Session, str] | None:
-    """The session the cookies name and its CSRF token (from ``mb_csrf``), or None: no cookie, an unknown,
-    expired or signed-out session, a revoked key, or a CSRF cookie that is not the session's."""
-    event = request.resolved_event
-    session_text = _cookie(event, SESSION_COOKIE)
-    csrf_token = _cookie(event, CSRF_COOKIE)
-    if session_text is None or csrf_token is None or current.stores.sessions is None:
-        return None
-    try:
-        session = console_sessions.resolve(
-            session_text, current.stores.keys, current.stores.sessions, current.clock()
-        )
-    except UnauthorizedError:
-        return None
-    if not console_sessions.csrf_token_matches(csrf_token, session.csrf_token_hash):
-        return None
-    return session, csrf_token
-
-
-def _csrf_sent(event: Mapping[str, Any], session: Session) -> bool:
-    """Whether the request carries the session's CSRF token, in ``X-CSRF-Token`` or the form's field."""
-    sent = _header(event, CSRF_HEADER) or _form(event).get(CSRF_FIELD)
-    return console_sessions.csrf_token_matches(sent, session.csrf_token_hash)
-
-
-def _same_origin(event: Mapping[str, Any]) -> bool:
-    origin = _header(event, "origin")
-    if origin is None:
-        return True  # not a browser's cross-site form (they send Origin with every POST)
-    host = _header(event, "host")
-    split = urlsplit(origin)
-    return host is not None and split.scheme in ("http", "https") and split.netloc == host
-
-
-def _cookie(event: Mapping[str, Any], name: str) -> str | None:
-    if name == SESSION_COOKIE:
-        return session_cookie(event.get("headers") or {}, event.get("multiValueHeaders") or {})
-    values = [str(v) for k, v in (event.get("headers") or {}).items() if str(k).lower() == "cookie"]
-    found = {
-        text.strip().strip('"')
-        for value in values
-        for pair in value.split(";")
-        for key, sep, text in [pair.partition("=")]
-        if sep and key.strip() == name and text.strip()
-    }
-    return found.pop() if len(found) == 1 else None
-
-
-def _header(event: Mapping[str, Any], name: str) -> str | None:
-    values = [str(v) for k, v in (event.get("headers") or {}).items() if str(k).lower() == name]
-    return values[0].strip() if len(values) == 1 else None
-
-
-def _form(event: Mapping[str, Any]) -> dict[str, str]:
-    """The fields of a form-encoded body (the first value of each)."""
-    body = event.get("body") or ""
-    if event.get("isBase64Encoded"):
-        body = base64.b64decode(str(body)).decode("utf-8", "replace")
-    fields = parse_qs(str(body), keep_blank_values=True, max_num_fields=20)
-    return {name: values[0] for name, values in fields.items()}
-
-
-def _root(request: Request) -> str:
-    """Where the console is as the browser sees it: ``/console``; on API Gateway's own domain
-    (``….execute-api.<region>.amazonaws.com``) after the stage (``/dev/console``), which the browser's URLs
-    hold there and the event's ``path`` does not (a custom domain and the local gateway serve from the root).
-    """
-    event = request.resolved_event
-    host = _header(event, "host") or ""
-    stage = str((event.get("requestContext") or {}).get("stage") or "")
-    on_aws_domain = host.lower().endswith(".amazonaws.com") and stage and stage != "$default"
-    return f"/{stage}{CONSOLE}" if on_aws_domain else CONSOLE
-
-
-def _page(request: Request, template: str, status: int = 200, **values: Any) -> Response[str]:
-    values.setdefault("csrf_token", "")
-    body = pages.render(template, root=_root(request), **values)
-    return Response(status, content_type=pages.HTML, body=body, headers=dict(pages.HTML_HEADERS))
-
-
-def _refused(request: Request, status: int, message: str) -> Response[str]:
-    body = pages.render("refused.html", root=_root(request), title="Refused", session=None, message=message)
-    return Response(status, content_type=pages.HTML, body=body, headers=dict(pages.HTML_HEADERS))
-
-
-def _see_other(request: Request, where: str, cookies: list[str] | None = None) -> Response[str]:
-    headers: dict[str, str | list[str]] = {**pages.HTML_HEADERS, "Location": f"{_root(request)}{where}"}
-    if cookies:
-        headers["Set-Cookie"] = cookies
-    return Response(303, content_type=pages.HTML, body="", headers=headers)
 
 
 def _site_zones(current: Backend, account: str) -> dict[str, ZoneInfo]:

@@ -10,16 +10,11 @@ from typing import Any, Final
 from aws_lambda_powertools.event_handler import Request, Response
 
 from meterbill.api.dependencies import Backend, backend
+from meterbill.api.routes import console_requests as req
 from meterbill.api.routes.common import new_router
-from meterbill.api.routes.console import (
+from meterbill.api.routes.console_requests import (
     CONSOLE,
     CSRF_REFUSED,
-    _csrf_sent,
-    _form,
-    _page,
-    _refused,
-    _see_other,
-    _signed_in,
 )
 from meterbill.console import meter_page
 from meterbill.domain import Meter, Site
@@ -37,29 +32,29 @@ _MAX_SUB_METERS: Final = 50
 @router.get(f"{CONSOLE}/meters/<meter_id>", include_in_schema=False)
 def meter(meter_id: str, request: Request) -> Response[str]:
     current = backend()
-    signed_in = _signed_in(request, current)
+    signed_in = req.signed_in(request, current)
     if signed_in is None:
-        return _see_other(request, "/sign-in")
+        return req.see_other(request, "/sign-in")
     session, csrf_token = signed_in
     try:
         return _meter_page(request, current, session, csrf_token, meter_id, 200, {}, {})
     except NotFoundError:
-        return _refused(request, 404, NO_METER)
+        return req.refused(request, 404, NO_METER)
 
 
 @router.post(f"{CONSOLE}/meters/<meter_id>/exchanges", include_in_schema=False)
 def record_exchange(meter_id: str, request: Request) -> Response[str]:
     current = backend()
-    signed_in = _signed_in(request, current)
+    signed_in = req.signed_in(request, current)
     if signed_in is None:
-        return _see_other(request, "/sign-in")
+        return req.see_other(request, "/sign-in")
     session, csrf_token = signed_in
     event = request.resolved_event
-    if not _csrf_sent(event, session):
-        return _refused(request, 403, CSRF_REFUSED)
+    if not req.csrf_sent(event, session):
+        return req.refused(request, 403, CSRF_REFUSED)
     if session.scope != "admin":
-        return _refused(request, 403, READ_ONLY)
-    form = _form(event)
+        return req.refused(request, 403, READ_ONLY)
+    form = req.form(event)
     try:
         found = Meter.model_validate(current.stores.catalog.get(session.account, "meter", meter_id).body)
         site = Site.model_validate(current.stores.catalog.get(session.account, "site", found.site_id).body)
@@ -68,7 +63,7 @@ def record_exchange(meter_id: str, request: Request) -> Response[str]:
             session.account, meter_id, body, current.stores.catalog, current.stores.readings, if_match=None
         )
     except NotFoundError:
-        return _refused(request, 404, NO_METER)
+        return req.refused(request, 404, NO_METER)
     except (InvalidInputError, PreconditionFailedError) as error:
         errors = (
             {error.field: error.reason}
@@ -78,8 +73,8 @@ def record_exchange(meter_id: str, request: Request) -> Response[str]:
         try:
             return _meter_page(request, current, session, csrf_token, meter_id, 422, form, errors)
         except NotFoundError:
-            return _refused(request, 404, NO_METER)
-    return _see_other(request, f"/meters/{meter_id}")
+            return req.refused(request, 404, NO_METER)
+    return req.see_other(request, f"/meters/{meter_id}")
 
 
 def _meter_page(
@@ -148,7 +143,7 @@ def _meter_page(
         for x in found.exchanges
     ]
     label = " · ".join(str(v) for v in found.labels.model_dump(exclude_none=True).values())
-    return _page(
+    return req.page(
         request,
         "meter.html",
         status,
