@@ -101,7 +101,7 @@ def admin(fakes: FakeStores) -> ApiClient:
             computed_at=AT,
         ),
     )
-    for invoice_id, start, end, total in [
+    for invoice_id, first, after, total in [
         ("inv-1", date(2026, 1, 5), date(2026, 2, 5), "1234.5"),
         ("inv-2", date(2026, 2, 5), date(2026, 3, 5), "99.999"),
     ]:
@@ -112,8 +112,8 @@ def admin(fakes: FakeStores) -> ApiClient:
                 invoice_id,
                 customer_id="cus-z",
                 kind="invoice",
-                period_start=start,
-                period_end=end,
+                period_start=first,
+                period_end=after,
                 body={"currency": "EUR", "total": total, "subtotal": total, "taxes": "0"},
                 at=AT,
             ),
