@@ -101,6 +101,20 @@ def admin(fakes: FakeStores) -> ApiClient:
             computed_at=AT,
         ),
     )
+    fakes.metering.put_running_cost(  # ada's period ended before today (2026-03-01): not month to date
+        ACCOUNT,
+        RunningCost(
+            customer_id="cus-a",
+            period_start=date(2026, 1, 1),
+            period_end=date(2026, 2, 1),
+            as_of=date(2026, 1, 31),
+            currency="EUR",
+            usage=(),
+            cost=D("5"),
+            projected=D("5"),
+            computed_at=AT,
+        ),
+    )
     for invoice_id, first, after, total in [
         ("inv-1", date(2026, 1, 5), date(2026, 2, 5), "1234.5"),
         ("inv-2", date(2026, 2, 5), date(2026, 3, 5), "99.999"),
@@ -175,7 +189,7 @@ def test_a_customer_without_meters_cost_or_invoices_shows_the_empty_states(
 ) -> None:
     cookies, _ = sign_in(fakes, "admin")
     text = get("/console/customers/cus-a", cookies).text
-    assert text_of(text, "no-running") == "Not rated yet."
+    assert text_of(text, "no-running") == "Not rated yet."  # its only running cost is January's
     assert text_of(text, "no-assignments") == "No meters assigned."
     assert text_of(text, "no-invoices") == "No invoices yet."
     assert text_of(text, "customer-email") == "—"

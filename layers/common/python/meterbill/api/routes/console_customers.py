@@ -4,6 +4,7 @@ the running cost and its projection, the invoices). Read-only."""
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Final
 
 from aws_lambda_powertools.event_handler import Request, Response
@@ -35,10 +36,15 @@ def customers(request: Request) -> Response[str]:
     found = [
         Customer.model_validate(i.body) for i in catalog.list(session.account, "customer", limit=_LIMIT).items
     ]
+    # This month's: a customer gone before the period holding today keeps a stale running cost.
     running: dict[str, RunningCost] = (
         {}
         if current.stores.metering is None
-        else {r.customer_id: r for r in current.stores.metering.running_costs(session.account)}
+        else {
+            r.customer_id: r
+            for r in current.stores.metering.running_costs(session.account)
+            if _current(r, current)
+        }
     )
     rows = customer_pages.list_rows(
         found, _assignments(current, session.account), running, _tariffs(current, session.account)
@@ -62,6 +68,8 @@ def customer(customer_id: str, request: Request) -> Response[str]:
         return req.refused(request, 404, NO_CUSTOMER)
     own = [a for a in _assignments(current, session.account) if a.customer_id == found.id]
     running = None if stores.metering is None else stores.metering.running_cost(session.account, found.id)
+    if running is not None and not _current(running, current):
+        running = None  # a customer gone before this period: its last running cost is no longer running
     return req.page(
         request,
         "customer.html",
@@ -74,6 +82,12 @@ def customer(customer_id: str, request: Request) -> Response[str]:
         running=customer_pages.running_view(running),
         invoices=customer_pages.invoice_rows(_invoices(current, session.account, found.id)),
     )
+
+
+def _current(running: RunningCost, current: Backend) -> bool:
+    """Whether the running cost's period holds today (UTC, as the home page's revenue counts it)."""
+    today = current.clock().astimezone(UTC).date()
+    return running.period_start <= today < running.period_end
 
 
 def _assignments(current: Backend, account: str) -> list[Assignment]:
