@@ -372,6 +372,10 @@ CONSOLE_ROUTES: Final[Mapping[tuple[str, str], ConsoleRoute]] = {
     ("GET", "/console/meters/<meter_id>"): ConsoleRoute(
         "not found", lambda ids: Call("GET", f"/console/meters/{ids.meter}"), 404
     ),
+    ("GET", "/console/customers"): ConsoleRoute("own list", lambda ids: Call("GET", "/console/customers")),
+    ("GET", "/console/customers/<customer_id>"): ConsoleRoute(
+        "not found", lambda ids: Call("GET", f"/console/customers/{ids.customer}"), 404
+    ),
     ("POST", "/console/meters/<meter_id>/exchanges"): ConsoleRoute(
         "not found",
         lambda ids: Call(
