@@ -28,6 +28,7 @@ from meterbill.api.routes import (
     api_keys,
     catalog,
     console,
+    console_invoices,
     console_meters,
     exchanges,
     imports,
@@ -141,6 +142,7 @@ def create_app() -> MeterbillApi:
         sessions.router,
         console.router,
         console_meters.router,
+        console_invoices.router,
     ):
         app.include_router(router)
 

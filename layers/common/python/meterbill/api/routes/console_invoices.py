@@ -1,0 +1,101 @@
+"""The console's invoices pages: ``GET /console/invoices`` (the account's invoices and notes, filtered by
+state, customer and period month, paged as ``GET /v1/invoices`` pages: the same store query) and
+``GET /console/invoices/<invoice_id>`` (its lines, totals, the notes that correct it, its deliveries)."""
+
+from __future__ import annotations
+
+from typing import Final, get_args
+
+from aws_lambda_powertools.event_handler import Request, Response
+
+from meterbill.api.dependencies import backend
+from meterbill.api.routes import console_requests as req
+from meterbill.api.routes.common import new_router
+from meterbill.api.routes.console_requests import CONSOLE
+from meterbill.console import invoice_pages
+from meterbill.errors import InvalidInputError, NotFoundError
+from meterbill.ports import InvoiceState
+
+router = new_router()
+
+NO_INVOICE: Final = "No such invoice."
+PAGE_SIZE: Final = 50
+STATES: Final[tuple[str, ...]] = get_args(InvoiceState)
+
+
+@router.get(f"{CONSOLE}/invoices", include_in_schema=False)
+def invoices(request: Request) -> Response[str]:
+    current = backend()
+    signed_in = req.signed_in(request, current)
+    if signed_in is None:
+        return req.see_other(request, "/sign-in")
+    session, csrf_token = signed_in
+    query = {str(k): str(v) for k, v in (request.resolved_event.get("queryStringParameters") or {}).items()}
+    status = 200
+    error = None
+    rows: list[dict[str, str]] = []
+    next_cursor = None
+    try:
+        wanted = invoice_pages.filters(query, STATES)
+        page = current.stores.invoices.list(
+            session.account,
+            customer_id=wanted.customer_id,
+            state=wanted.state,  # type: ignore[arg-type]  # one of STATES, checked by filters
+            start=wanted.start,
+            end=wanted.end,
+            limit=PAGE_SIZE,
+            cursor=query.get("cursor") or None,
+        )
+        rows = [invoice_pages.row(record) for record in page.items]
+        next_cursor = page.cursor
+    except InvalidInputError as problem:
+        status = 422
+        error = f"{problem.field}: {problem.reason}"
+    return req.page(
+        request,
+        "invoices.html",
+        status,
+        title="Invoices",
+        session=session,
+        csrf_token=csrf_token,
+        states=STATES,
+        query={name: query.get(name, "") for name in ("state", "customer_id", "month")},
+        rows=rows,
+        error=error,
+        next_query=invoice_pages.next_query(query, next_cursor),
+    )
+
+
+@router.get(f"{CONSOLE}/invoices/<invoice_id>", include_in_schema=False)
+def invoice(invoice_id: str, request: Request) -> Response[str]:
+    from meterbill.services import invoice_views  # loads the tariff engine: on first use
+
+    current = backend()
+    signed_in = req.signed_in(request, current)
+    if signed_in is None:
+        return req.see_other(request, "/sign-in")
+    session, csrf_token = signed_in
+    stores = current.stores
+    try:
+        record = stores.invoices.get(session.account, invoice_id)
+    except NotFoundError:
+        return req.refused(request, 404, NO_INVOICE)
+    notes = invoice_views.notes_of(session.account, record, stores)
+    deliveries = (
+        stores.deliveries.of_invoice(session.account, record.invoice_id)
+        if stores.deliveries is not None and record.document is not None
+        else ()
+    )
+    return req.page(
+        request,
+        "invoice.html",
+        200,
+        title=f"Invoice {record.number or record.invoice_id}",
+        session=session,
+        csrf_token=csrf_token,
+        invoice=invoice_pages.row(record),
+        lines=invoice_pages.lines(record),
+        notes=[invoice_pages.row(note) for note in notes],
+        deliveries=[invoice_pages.delivery(d) for d in deliveries],
+        has_pdf=record.document is not None,
+    )
