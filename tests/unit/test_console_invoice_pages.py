@@ -5,13 +5,14 @@ customer, period month) and paging, an invoice's lines and totals to the cent an
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
 from meterbill.billing.invoice import Invoice, InvoiceLine
-from meterbill.ports import InvoiceRecord
+from meterbill.ports import InvoiceDocumentRef, InvoiceRecord
 from tests.fakes import FakeStores
 from tests.unit.api_support import ACCOUNT, OTHER_ACCOUNT, HttpAnswer, proxy_event
 from tests.unit.test_console_pages import handler, sign_in
@@ -145,3 +146,53 @@ def test_without_a_session_the_pages_send_to_sign_in(cookies):
     for path in ("/console/invoices", "/console/invoices/inv-jan"):
         answer = get(path)
         assert (answer.status, answer.headers["location"]) == (303, "/console/sign-in")
+
+
+PDF = b"%PDF-1.7\n\x00\xff\xfe binary \r\n%%EOF\n"
+
+
+def stored(fakes: FakeStores, invoice_id: str, number: str) -> None:
+    """Marks the draft stored under ``number`` with PDF as its document (as the issue and store steps do)."""
+    key = f"{ACCOUNT}/{invoice_id}.pdf"
+    document = fakes.documents.put_once(
+        ACCOUNT, key, PDF, content_type="application/pdf", retain_until=AT + timedelta(days=3650)
+    )
+    record = fakes.invoices.items[(ACCOUNT, invoice_id)]
+    fakes.invoices.items[(ACCOUNT, invoice_id)] = replace(
+        record,
+        state="stored",
+        number=number,
+        issued_at=AT,
+        document=InvoiceDocumentRef(key, document.sha256, document.size, AT),
+    )
+
+
+def test_a_stored_invoice_links_its_pdf_served_byte_for_byte(fakes, cookies):
+    stored(fakes, "inv-jan", "ADA-2026-0001")
+
+    page = get("/console/invoices/inv-jan", cookies)
+    assert 'href="/console/invoices/inv-jan/pdf"' in page.text
+    assert re.search(r'id="invoice-number">ADA-2026-0001<', page.text)
+    assert rows(get("/console/invoices", cookies, state="stored").text) == [
+        [
+            "ADA-2026-0001",
+            "invoice",
+            "c-1",
+            "2026-01-01 – 2026-02-01",
+            "298.93 EUR",
+            "stored",
+            "PDF stored, not delivered yet",
+        ]
+    ]
+
+    answer = handler(proxy_event("GET", "/console/invoices/inv-jan/pdf", headers={"Cookie": cookies}))
+    assert answer.status == 200
+    assert answer.headers["content-type"] == "application/pdf"
+    assert answer.headers["content-disposition"] == 'inline; filename="ADA-2026-0001.pdf"'
+    assert answer.content == PDF
+
+
+def test_the_pdf_of_a_draft_others_or_without_a_session(cookies):
+    assert get("/console/invoices/inv-feb/pdf", cookies).status == 409
+    assert get("/console/invoices/inv-bob/pdf", cookies).status == 404
+    assert get("/console/invoices/inv-jan/pdf").status == 303

@@ -4,7 +4,8 @@ state, customer and period month, paged as ``GET /v1/invoices`` pages: the same 
 
 from __future__ import annotations
 
-from typing import Final, get_args
+import inspect
+from typing import Any, Final, get_args
 
 from aws_lambda_powertools.event_handler import Request, Response
 
@@ -19,6 +20,7 @@ from meterbill.ports import InvoiceState
 router = new_router()
 
 NO_INVOICE: Final = "No such invoice."
+NO_PDF: Final = "This invoice has no stored PDF yet: it is stored once the invoice is issued."
 PAGE_SIZE: Final = 50
 STATES: Final[tuple[str, ...]] = get_args(InvoiceState)
 
@@ -99,3 +101,35 @@ def invoice(invoice_id: str, request: Request) -> Response[str]:
         deliveries=[invoice_pages.delivery(d) for d in deliveries],
         has_pdf=record.document is not None,
     )
+
+
+def invoice_pdf(invoice_id: str, request: Request) -> Response[Any]:
+    """The stored PDF, byte for byte, from the document store ``GET /v1/invoices/{id}/pdf`` presigns."""
+    current = backend()
+    signed_in = req.signed_in(request, current)
+    if signed_in is None:
+        return req.see_other(request, "/sign-in")
+    session, _ = signed_in
+    stores = current.stores
+    try:
+        record = stores.invoices.get(session.account, invoice_id)
+    except NotFoundError:
+        return req.refused(request, 404, NO_INVOICE)
+    if record.document is None or stores.documents is None:
+        return req.refused(request, 409, NO_PDF)
+    body = stores.documents.get(session.account, record.document.key)
+    name = f"{record.number or record.invoice_id}.pdf".replace('"', "")
+    headers = {
+        "Content-Disposition": f'inline; filename="{name}"',
+        "Cache-Control": "private, no-store",
+        "X-Content-Type-Options": "nosniff",
+    }
+    return Response(200, content_type="application/pdf", body=body, headers=headers)
+
+
+# The PDF's bytes are the answer as stored: without a return annotation the validation middleware passes a
+# non-JSON answer through as it is (with one it would serialize the bytes as UTF-8 text and fail on a PDF).
+invoice_pdf.__signature__ = inspect.signature(invoice_pdf).replace(  # type: ignore[attr-defined]
+    return_annotation=inspect.Signature.empty
+)
+router.get(f"{CONSOLE}/invoices/<invoice_id>/pdf", include_in_schema=False)(invoice_pdf)
