@@ -382,6 +382,13 @@ CONSOLE_ROUTES: Final[Mapping[tuple[str, str], ConsoleRoute]] = {
         ),
         404,
     ),
+    ("GET", "/console/invoices"): ConsoleRoute("own list", lambda ids: Call("GET", "/console/invoices")),
+    ("GET", "/console/invoices/<invoice_id>"): ConsoleRoute(
+        "not found", lambda ids: Call("GET", f"/console/invoices/{ids.invoice}"), 404
+    ),
+    ("GET", "/console/invoices/<invoice_id>/pdf"): ConsoleRoute(
+        "not found", lambda ids: Call("GET", f"/console/invoices/{ids.invoice}/pdf"), 404
+    ),
     ("GET", "/console/static/<name>"): ConsoleRoute(
         "no ids", lambda ids: Call("GET", "/console/static/console.css")
     ),

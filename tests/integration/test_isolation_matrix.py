@@ -410,7 +410,7 @@ def test_the_console_matrix_has_a_row_for_every_console_route() -> None:
     }
 
     assert served == set(CONSOLE_ROUTES)
-    assert len(served) == 9
+    assert len(served) == 12
 
 
 @pytest.mark.parametrize("route", sorted(CONSOLE_ROUTES))
@@ -426,5 +426,6 @@ def test_a_console_session_with_another_accounts_ids(world: World, route: tuple[
         assert with_adas_ids.text == with_nobodys_ids.text.replace(NOBODY.alert, world.ada.ids.alert)
     if spec.isolation == "own list":
         assert world.ada.ids.alert not in with_adas_ids.text
+        assert world.ada.ids.invoice not in with_adas_ids.text
     if route != ("POST", "/console/sign-out"):  # signing out deletes Bob's own session
         assert writes == []
