@@ -196,3 +196,24 @@ def test_the_pdf_of_a_draft_others_or_without_a_session(cookies):
     assert get("/console/invoices/inv-feb/pdf", cookies).status == 409
     assert get("/console/invoices/inv-bob/pdf", cookies).status == 404
     assert get("/console/invoices/inv-jan/pdf").status == 303
+
+
+def test_the_invoice_shows_the_notes_that_correct_it_and_a_note_what_it_corrects(fakes, cookies):
+    note = a_body(
+        "cn-1",
+        "c-1",
+        date(2026, 1, 1),
+        date(2026, 2, 1),
+        "-100",
+        "0.2512",
+        kind="credit_note",
+        corrects="inv-jan",
+    )
+    put(fakes, note)
+
+    invoice = get("/console/invoices/inv-jan", cookies).text
+    notes = re.search(r'<ul id="notes">(.*?)</ul>', invoice, re.S)
+    assert notes is not None, invoice
+    # -100 × 0.2512 = -25.12, VAT -25.12 × 0.19 = -4.77 (-4.7728): -29.89
+    assert re.sub(r"<[^>]+>", "", notes.group(1)).strip() == "credit note —: -29.89 EUR (draft)"
+    assert 'id="invoice-corrects"' in get("/console/invoices/cn-1", cookies).text
