@@ -389,6 +389,16 @@ CONSOLE_ROUTES: Final[Mapping[tuple[str, str], ConsoleRoute]] = {
     ("GET", "/console/invoices/<invoice_id>/pdf"): ConsoleRoute(
         "not found", lambda ids: Call("GET", f"/console/invoices/{ids.invoice}/pdf"), 404
     ),
+    ("POST", "/console/invoices/<invoice_id>/resend"): ConsoleRoute(
+        "not found",
+        lambda ids: Call(
+            "POST",
+            f"/console/invoices/{ids.invoice}/resend",
+            text_body="",
+            content_type="application/x-www-form-urlencoded",
+        ),
+        404,
+    ),
     ("GET", "/console/static/<name>"): ConsoleRoute(
         "no ids", lambda ids: Call("GET", "/console/static/console.css")
     ),

@@ -410,7 +410,7 @@ def test_the_console_matrix_has_a_row_for_every_console_route() -> None:
     }
 
     assert served == set(CONSOLE_ROUTES)
-    assert len(served) == 12
+    assert len(served) == 13
 
 
 @pytest.mark.parametrize("route", sorted(CONSOLE_ROUTES))

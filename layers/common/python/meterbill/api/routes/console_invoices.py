@@ -9,17 +9,19 @@ from typing import Any, Final, get_args
 
 from aws_lambda_powertools.event_handler import Request, Response
 
-from meterbill.api.dependencies import backend
+from meterbill.api.dependencies import Caller, backend
 from meterbill.api.routes import console_requests as req
 from meterbill.api.routes.common import new_router
-from meterbill.api.routes.console_requests import CONSOLE
+from meterbill.api.routes.console_requests import CONSOLE, CSRF_REFUSED
 from meterbill.console import invoice_pages
-from meterbill.errors import InvalidInputError, NotFoundError
+from meterbill.errors import InvalidInputError, InvalidStateError, NotFoundError
 from meterbill.ports import InvoiceState
+from meterbill.services.apikeys import Principal
 
 router = new_router()
 
 NO_INVOICE: Final = "No such invoice."
+READ_ONLY: Final = "A read session changes nothing: sign in with an admin key to resend an invoice."
 NO_PDF: Final = "This invoice has no stored PDF yet: it is stored once the invoice is issued."
 PAGE_SIZE: Final = 50
 STATES: Final[tuple[str, ...]] = get_args(InvoiceState)
@@ -100,6 +102,8 @@ def invoice(invoice_id: str, request: Request) -> Response[str]:
         notes=[invoice_pages.row(note) for note in notes],
         deliveries=[invoice_pages.delivery(d) for d in deliveries],
         has_pdf=record.document is not None,
+        can_change=session.scope == "admin",
+        resent=str((request.resolved_event.get("queryStringParameters") or {}).get("resent") or ""),
     )
 
 
@@ -125,6 +129,46 @@ def invoice_pdf(invoice_id: str, request: Request) -> Response[Any]:
         "X-Content-Type-Options": "nosniff",
     }
     return Response(200, content_type="application/pdf", body=body, headers=headers)
+
+
+@router.post(f"{CONSOLE}/invoices/<invoice_id>/resend", include_in_schema=False)
+def resend(invoice_id: str, request: Request) -> Response[str]:
+    """Queues a resend of the stored PDF through ``services.delivery.queue_delivery`` (kind resend), as
+    ``POST /v1/invoices/{id}/resend`` does; admin sessions only, with the session's CSRF token."""
+    from meterbill.services import billing_settings, delivery
+
+    current = backend()
+    signed_in = req.signed_in(request, current)
+    if signed_in is None:
+        return req.see_other(request, "/sign-in")
+    session, _ = signed_in
+    if not req.csrf_sent(request.resolved_event, session):
+        return req.refused(request, 403, CSRF_REFUSED)
+    if session.scope != "admin":
+        return req.refused(request, 403, READ_ONLY)
+    stores = current.stores
+    if stores.deliveries is None:
+        return req.refused(request, 409, NO_PDF)
+    principal = Principal(session.account, session.key_id, frozenset({session.scope}), "session")
+    try:
+        record = delivery.queue_delivery(
+            session.account,
+            invoice_id,
+            kind="resend",
+            invoices=stores.invoices,
+            catalog=stores.catalog,
+            settings=billing_settings.settings_of(session.account, stores.accounts),
+            deliveries=stores.deliveries,
+            queue=Caller(principal, current).email_queue(),
+            now=current.clock(),
+        )
+    except NotFoundError:
+        return req.refused(request, 404, NO_INVOICE)
+    except InvalidStateError:
+        return req.refused(request, 409, NO_PDF)
+    except InvalidInputError as problem:
+        return req.refused(request, 422, f"{problem.field}: {problem.reason}")
+    return req.see_other(request, f"/invoices/{invoice_id}?resent={record.attempt}")
 
 
 # The PDF's bytes are the answer as stored: without a return annotation the validation middleware passes a
