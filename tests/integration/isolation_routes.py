@@ -399,6 +399,9 @@ CONSOLE_ROUTES: Final[Mapping[tuple[str, str], ConsoleRoute]] = {
         ),
         404,
     ),
+    ("GET", "/console/invoices/export"): ConsoleRoute(  # the session's account's month: nothing to name
+        "own list", lambda ids: Call("GET", "/console/invoices/export", query={"month": "2026-03"})
+    ),
     ("GET", "/console/static/<name>"): ConsoleRoute(
         "no ids", lambda ids: Call("GET", "/console/static/console.css")
     ),

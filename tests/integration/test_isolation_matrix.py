@@ -393,7 +393,7 @@ def console_send(world: World, call: Call, cookies: str, csrf: str) -> tuple[Htt
     headers = {**call.headers, "Cookie": cookies, "X-CSRF-Token": csrf, "HX-Request": "true"}
     if call.body is not None:
         headers["Content-Type"] = call.content_type
-    event = proxy_event(call.method, call.path, body=call.body, headers=headers)
+    event = proxy_event(call.method, call.path, body=call.body, headers=headers, query=dict(call.query) or None)
     world.writes.applied.clear()
     answer = answer_of(world.gateway.handler(event, LambdaContextStub()))
     return answer, list(world.writes.applied)
@@ -410,7 +410,7 @@ def test_the_console_matrix_has_a_row_for_every_console_route() -> None:
     }
 
     assert served == set(CONSOLE_ROUTES)
-    assert len(served) == 13
+    assert len(served) == 14
 
 
 @pytest.mark.parametrize("route", sorted(CONSOLE_ROUTES))

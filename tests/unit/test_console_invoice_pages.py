@@ -162,6 +162,7 @@ def stored(fakes: FakeStores, invoice_id: str, number: str) -> None:
         record,
         state="stored",
         number=number,
+        body={**record.body, "state": "issued", "number": number, "issued_at": AT.isoformat()},
         issued_at=AT,
         document=InvoiceDocumentRef(key, document.sha256, document.size, AT),
     )
@@ -217,3 +218,21 @@ def test_the_invoice_shows_the_notes_that_correct_it_and_a_note_what_it_corrects
     # -100 × 0.2512 = -25.12, VAT -25.12 × 0.19 = -4.77 (-4.7728): -29.89
     assert re.sub(r"<[^>]+>", "", notes.group(1)).strip() == "credit note —: -29.89 EUR (draft)"
     assert 'id="invoice-corrects"' in get("/console/invoices/cn-1", cookies).text
+
+
+def test_the_months_export_is_the_apis_csv(fakes, cookies):
+    stored(fakes, "inv-jan", "ADA-2026-0001")
+    listed = get("/console/invoices", cookies, month="2026-01").text
+    assert 'href="/console/invoices/export?month=2026-01"' in listed
+
+    answer = get("/console/invoices/export", cookies, month="2026-02")  # issued 2026-02-03
+
+    assert answer.status == 200
+    assert answer.headers["content-disposition"] == 'attachment; filename="invoices-2026-02.csv"'
+    assert answer.text == (
+        "number,kind,issue_date,customer_id,period_start,period_end,meter_id,component,quantity,unit,rate,"
+        "amount,tax,currency\r\n"
+        "ADA-2026-0001,invoice,2026-02-03,c-1,2026-01-01,2026-02-01,m-1,energy,1000,kWh,0.2512,251.20,0.00,EUR\r\n"
+        "ADA-2026-0001,invoice,2026-02-03,c-1,2026-01-01,2026-02-01,,tax,251.20,EUR,0.19,0.00,47.73,EUR\r\n"
+    )  # 1000 × 0.2512 = 251.20; 251.20 × 0.19 = 47.73
+    assert get("/console/invoices/export", cookies, month="26-2").status == 422

@@ -70,6 +70,32 @@ def invoices(request: Request) -> Response[str]:
     )
 
 
+@router.get(f"{CONSOLE}/invoices/export", include_in_schema=False)
+def export(request: Request) -> Response[str]:
+    """The month's accounting CSV, as ``GET /v1/invoices/export?month=`` answers it (the same service)."""
+    from meterbill.services import invoice_views  # loads the tariff engine: on first use
+
+    current = backend()
+    signed_in = req.signed_in(request, current)
+    if signed_in is None:
+        return req.see_other(request, "/sign-in")
+    session, _ = signed_in
+    month = str((request.resolved_event.get("queryStringParameters") or {}).get("month") or "")
+    try:
+        first = invoice_pages.filters({"month": month}, STATES).start
+        if first is None:
+            raise InvalidInputError("month", "is required (YYYY-MM)")
+    except InvalidInputError as problem:
+        return req.refused(request, 422, f"{problem.field}: {problem.reason}")
+    text = invoice_views.export_month(session.account, first, current.stores.invoices)
+    headers = {
+        "Content-Disposition": f'attachment; filename="invoices-{first.strftime("%Y-%m")}.csv"',
+        "Cache-Control": "private, no-store",
+        "X-Content-Type-Options": "nosniff",
+    }
+    return Response(200, content_type="text/csv; charset=utf-8", body=text, headers=headers)
+
+
 @router.get(f"{CONSOLE}/invoices/<invoice_id>", include_in_schema=False)
 def invoice(invoice_id: str, request: Request) -> Response[str]:
     from meterbill.services import invoice_views  # loads the tariff engine: on first use
