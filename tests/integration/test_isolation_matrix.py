@@ -393,7 +393,9 @@ def console_send(world: World, call: Call, cookies: str, csrf: str) -> tuple[Htt
     headers = {**call.headers, "Cookie": cookies, "X-CSRF-Token": csrf, "HX-Request": "true"}
     if call.body is not None:
         headers["Content-Type"] = call.content_type
-    event = proxy_event(call.method, call.path, body=call.body, headers=headers, query=dict(call.query) or None)
+    event = proxy_event(
+        call.method, call.path, body=call.body, headers=headers, query=dict(call.query) or None
+    )
     world.writes.applied.clear()
     answer = answer_of(world.gateway.handler(event, LambdaContextStub()))
     return answer, list(world.writes.applied)
