@@ -386,6 +386,26 @@ CONSOLE_ROUTES: Final[Mapping[tuple[str, str], ConsoleRoute]] = {
         ),
         404,
     ),
+    ("GET", "/console/invoices"): ConsoleRoute("own list", lambda ids: Call("GET", "/console/invoices")),
+    ("GET", "/console/invoices/<invoice_id>"): ConsoleRoute(
+        "not found", lambda ids: Call("GET", f"/console/invoices/{ids.invoice}"), 404
+    ),
+    ("GET", "/console/invoices/<invoice_id>/pdf"): ConsoleRoute(
+        "not found", lambda ids: Call("GET", f"/console/invoices/{ids.invoice}/pdf"), 404
+    ),
+    ("POST", "/console/invoices/<invoice_id>/resend"): ConsoleRoute(
+        "not found",
+        lambda ids: Call(
+            "POST",
+            f"/console/invoices/{ids.invoice}/resend",
+            text_body="",
+            content_type="application/x-www-form-urlencoded",
+        ),
+        404,
+    ),
+    ("GET", "/console/invoices/export"): ConsoleRoute(  # the session's account's month: nothing to name
+        "own list", lambda ids: Call("GET", "/console/invoices/export", query={"month": "2026-03"})
+    ),
     ("GET", "/console/static/<name>"): ConsoleRoute(
         "no ids", lambda ids: Call("GET", "/console/static/console.css")
     ),

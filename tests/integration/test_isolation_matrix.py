@@ -393,7 +393,9 @@ def console_send(world: World, call: Call, cookies: str, csrf: str) -> tuple[Htt
     headers = {**call.headers, "Cookie": cookies, "X-CSRF-Token": csrf, "HX-Request": "true"}
     if call.body is not None:
         headers["Content-Type"] = call.content_type
-    event = proxy_event(call.method, call.path, body=call.body, headers=headers)
+    event = proxy_event(
+        call.method, call.path, body=call.body, headers=headers, query=dict(call.query) or None
+    )
     world.writes.applied.clear()
     answer = answer_of(world.gateway.handler(event, LambdaContextStub()))
     return answer, list(world.writes.applied)
@@ -410,7 +412,7 @@ def test_the_console_matrix_has_a_row_for_every_console_route() -> None:
     }
 
     assert served == set(CONSOLE_ROUTES)
-    assert len(served) == 11
+    assert len(served) == 16
 
 
 @pytest.mark.parametrize("route", sorted(CONSOLE_ROUTES))
@@ -426,5 +428,6 @@ def test_a_console_session_with_another_accounts_ids(world: World, route: tuple[
         assert with_adas_ids.text == with_nobodys_ids.text.replace(NOBODY.alert, world.ada.ids.alert)
     if spec.isolation == "own list":
         assert world.ada.ids.alert not in with_adas_ids.text
+        assert world.ada.ids.invoice not in with_adas_ids.text
     if route != ("POST", "/console/sign-out"):  # signing out deletes Bob's own session
         assert writes == []

@@ -219,3 +219,21 @@ def test_without_a_session_the_pages_send_to_sign_in(admin: ApiClient, path: str
     answer = get(path)
     assert answer.status == 303
     assert answer.headers["location"] == "/console/sign-in"
+
+
+@pytest.mark.parametrize("path", ["/console/", "/console/customers", "/console/invoices"])
+def test_every_signed_in_page_links_to_the_alarms_customers_and_invoices(
+    fakes: FakeStores, path: str
+) -> None:
+    cookies, _ = sign_in(fakes, "read")
+
+    page = get(path, cookies)
+
+    assert page.status == 200
+    nav = re.search(r'<nav class="pages"[^>]*>(.*?)</nav>', page.text, re.S)
+    assert nav is not None
+    assert re.findall(r'<a href="([^"]+)">([^<]+)</a>', nav.group(1)) == [
+        ("/console/", "Alarms"),
+        ("/console/customers", "Customers"),
+        ("/console/invoices", "Invoices"),
+    ]

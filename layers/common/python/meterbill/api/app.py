@@ -29,6 +29,7 @@ from meterbill.api.routes import (
     catalog,
     console,
     console_customers,
+    console_invoices,
     console_meters,
     exchanges,
     imports,
@@ -143,6 +144,7 @@ def create_app() -> MeterbillApi:
         console.router,
         console_meters.router,
         console_customers.router,
+        console_invoices.router,
     ):
         app.include_router(router)
 
