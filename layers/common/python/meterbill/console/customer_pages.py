@@ -7,13 +7,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from meterbill.documents.locale import format_money
 from meterbill.domain import Assignment, Customer
 from meterbill.ports import InvoiceRecord, RunningCost
 
 
 def money(amount: Decimal, currency: str) -> str:
     """As the console shows money: English (``€1,234.56``)."""
+    from meterbill.documents.locale import format_money  # Babel: on first use, not the API's cold start
+
     return format_money(amount, currency, "en")
 
 

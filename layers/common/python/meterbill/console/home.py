@@ -12,11 +12,8 @@ from decimal import Decimal
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
-
 from meterbill.alerts.communication import CommunicationRules, collector_offline
 from meterbill.alerts.ports import CollectorHeartbeat
-from meterbill.documents.locale import format_money
 from meterbill.ports import RunningCost
 
 _SHOWN: Final = "d MMM HH:mm"  # Babel's pattern (English for now): "4 Dec 04:06"
@@ -33,6 +30,9 @@ class ShownTime:
 def shown_time(moment: datetime, zone: ZoneInfo | None) -> ShownTime:
     """``4 Dec 04:06 CET`` on ``zone``'s clock (UTC without one); a zone without a letter abbreviation shows
     its offset: ``4 Jul 13:36 UTC+10:30`` (Lord Howe)."""
+    # Babel's data loads on the console's first page, not on the API's cold start.
+    from babel.dates import format_datetime
+
     local = moment.astimezone(zone or UTC)
     return ShownTime(
         local.isoformat(timespec="minutes"),
@@ -131,6 +131,8 @@ class Revenue:
 
 def revenue(costs: Iterable[RunningCost]) -> Revenue:
     """The running costs' month-to-date ``cost`` summed per currency (exact Decimals)."""
+    from meterbill.documents.locale import format_money  # Babel: see shown_time
+
     sums: dict[str, Decimal] = {}
     counts: dict[str, int] = {}
     latest: datetime | None = None
