@@ -59,8 +59,8 @@ def multi(event: dict[str, Any]) -> dict[str, Any]:
     return lambda_handler(event, LambdaContextStub())
 
 
-def get(path: str, cookies: str = "") -> HttpAnswer:
-    return handler(proxy_event("GET", path, headers={"Cookie": cookies} if cookies else {}))
+def get(path: str, cookies: str = "", **headers: str) -> HttpAnswer:
+    return handler(proxy_event("GET", path, headers={**headers, **({"Cookie": cookies} if cookies else {})}))
 
 
 def post(path: str, form: dict[str, str], cookies: str = "", **headers: str) -> HttpAnswer:
@@ -402,3 +402,18 @@ def test_the_console_routes_are_not_in_the_openapi_document(fakes):
     document = get("/v1/openapi.json").json
 
     assert not [path for path in document["paths"] if path.startswith("/console")]
+
+
+@pytest.mark.parametrize(
+    "path", ["/console/", "/console/customers", "/console/invoices", "/console/meters/m1"]
+)
+def test_an_htmx_request_without_a_session_navigates_to_sign_in_on_every_page(fakes, path):
+    plain = get(path)
+    with_htmx = get(path, **{"HX-Request": "true"})
+
+    assert (plain.status, plain.headers["location"]) == (303, "/console/sign-in")
+    assert (with_htmx.status, with_htmx.headers["hx-redirect"], with_htmx.text) == (
+        200,
+        "/console/sign-in",
+        "",
+    )

@@ -40,7 +40,6 @@ from meterbill.api.routes.common import new_router
 from meterbill.api.routes.console_requests import (
     CONSOLE,
     CSRF_COOKIE,
-    CSRF_REFUSED,
 )
 from meterbill.api.routes.sessions import MAX_KEY_LENGTH, cookie_header, session_cookie_header
 from meterbill.console import home as home_zones
@@ -53,6 +52,7 @@ from meterbill.services import catalog as catalog_service
 from meterbill.services.apikeys import Principal
 
 router = new_router()
+router.exception_handler(req.ConsoleAnswer)(req.answer_of)  # for every console route: see console_requests
 
 BAD_KEY: Final = "That key is not valid (wrong, revoked or mistyped). Sign in with an admin or read key."
 NO_KEY: Final = "Enter an API key."
@@ -69,10 +69,7 @@ _MAX_ALERTS: Final = 1000  # the alarm zone reads at most ten pages of open aler
 @router.get(f"{CONSOLE}/", include_in_schema=False)
 def home(request: Request) -> Response[str]:
     current = backend()
-    signed_in = req.signed_in(request, current)
-    if signed_in is None:
-        return req.see_other(request, "/sign-in")
-    session, csrf_token = signed_in
+    session, csrf_token = req.session_of(request, current)
     store = _alert_store(current, session)
     found: list[Alert] = []
     for state in ("firing", "pending"):
@@ -143,12 +140,7 @@ def sign_in(request: Request) -> Response[str]:
 @router.post(f"{CONSOLE}/sign-out", include_in_schema=False)
 def sign_out(request: Request) -> Response[str]:
     current = backend()
-    signed_in = req.signed_in(request, current)
-    if signed_in is None:
-        return req.see_other(request, "/sign-in")
-    session, _ = signed_in
-    if not req.csrf_sent(request.resolved_event, session):
-        return req.refused(request, 403, CSRF_REFUSED)
+    req.change_of(request, current, read_only=None)  # any session may end itself
     session_text = req.cookie(request.resolved_event, SESSION_COOKIE)
     if session_text is not None and current.stores.sessions is not None:
         console_sessions.sign_out(session_text, current.stores.sessions)
@@ -162,19 +154,8 @@ def sign_out(request: Request) -> Response[str]:
 @router.post(f"{CONSOLE}/alerts/<alert_id>/ack", include_in_schema=False)
 def acknowledge(alert_id: str, request: Request) -> Response[str]:
     current = backend()
-    signed_in = req.signed_in(request, current)
-    if signed_in is None:
-        if req.header(request.resolved_event, "hx-request"):
-            # htmx would follow a 303 and swap the sign-in page into the row: it navigates there instead
-            headers = {**pages.HTML_HEADERS, "HX-Redirect": f"{req.root(request)}/sign-in"}
-            return Response(200, content_type=pages.HTML, body="", headers=headers)
-        return req.see_other(request, "/sign-in")
-    session, csrf_token = signed_in
+    session, csrf_token = req.change_of(request, current, read_only=READ_ONLY)
     event = request.resolved_event
-    if not req.csrf_sent(event, session):
-        return req.refused(request, 403, CSRF_REFUSED)
-    if session.scope != "admin":
-        return req.refused(request, 403, READ_ONLY)
     try:
         alert = alert_admin.acknowledge(
             session.account, alert_id, session.key_id, current.clock(), _alert_store(current, session)

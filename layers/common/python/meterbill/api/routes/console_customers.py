@@ -28,10 +28,7 @@ _MAX_INVOICES: Final = 200
 @router.get(f"{CONSOLE}/customers", include_in_schema=False)
 def customers(request: Request) -> Response[str]:
     current = backend()
-    signed_in = req.signed_in(request, current)
-    if signed_in is None:
-        return req.see_other(request, "/sign-in")
-    session, csrf_token = signed_in
+    session, csrf_token = req.session_of(request, current)
     catalog = current.stores.catalog
     found = [
         Customer.model_validate(i.body) for i in catalog.list(session.account, "customer", limit=_LIMIT).items
@@ -57,10 +54,7 @@ def customers(request: Request) -> Response[str]:
 @router.get(f"{CONSOLE}/customers/<customer_id>", include_in_schema=False)
 def customer(customer_id: str, request: Request) -> Response[str]:
     current = backend()
-    signed_in = req.signed_in(request, current)
-    if signed_in is None:
-        return req.see_other(request, "/sign-in")
-    session, csrf_token = signed_in
+    session, csrf_token = req.session_of(request, current)
     stores = current.stores
     try:
         found = Customer.model_validate(stores.catalog.get(session.account, "customer", customer_id).body)

@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler import Request, Response
 from meterbill.api.dependencies import Caller, backend
 from meterbill.api.routes import console_requests as req
 from meterbill.api.routes.common import new_router
-from meterbill.api.routes.console_requests import CONSOLE, CSRF_REFUSED
+from meterbill.api.routes.console_requests import CONSOLE
 from meterbill.console import invoice_pages
 from meterbill.errors import InvalidInputError, InvalidStateError, NotFoundError
 from meterbill.ports import InvoiceState
@@ -30,10 +30,7 @@ STATES: Final[tuple[str, ...]] = get_args(InvoiceState)
 @router.get(f"{CONSOLE}/invoices", include_in_schema=False)
 def invoices(request: Request) -> Response[str]:
     current = backend()
-    signed_in = req.signed_in(request, current)
-    if signed_in is None:
-        return req.see_other(request, "/sign-in")
-    session, csrf_token = signed_in
+    session, csrf_token = req.session_of(request, current)
     query = {str(k): str(v) for k, v in (request.resolved_event.get("queryStringParameters") or {}).items()}
     status = 200
     error = None
@@ -76,10 +73,7 @@ def export(request: Request) -> Response[str]:
     from meterbill.services import invoice_views  # loads the tariff engine: on first use
 
     current = backend()
-    signed_in = req.signed_in(request, current)
-    if signed_in is None:
-        return req.see_other(request, "/sign-in")
-    session, _ = signed_in
+    session, _ = req.session_of(request, current)
     month = str((request.resolved_event.get("queryStringParameters") or {}).get("month") or "")
     try:
         first = invoice_pages.filters({"month": month}, STATES).start
@@ -101,10 +95,7 @@ def invoice(invoice_id: str, request: Request) -> Response[str]:
     from meterbill.services import invoice_views  # loads the tariff engine: on first use
 
     current = backend()
-    signed_in = req.signed_in(request, current)
-    if signed_in is None:
-        return req.see_other(request, "/sign-in")
-    session, csrf_token = signed_in
+    session, csrf_token = req.session_of(request, current)
     stores = current.stores
     try:
         record = stores.invoices.get(session.account, invoice_id)
@@ -136,10 +127,7 @@ def invoice(invoice_id: str, request: Request) -> Response[str]:
 def invoice_pdf(invoice_id: str, request: Request) -> Response[Any]:
     """The stored PDF, byte for byte, from the document store ``GET /v1/invoices/{id}/pdf`` presigns."""
     current = backend()
-    signed_in = req.signed_in(request, current)
-    if signed_in is None:
-        return req.see_other(request, "/sign-in")
-    session, _ = signed_in
+    session, _ = req.session_of(request, current)
     stores = current.stores
     try:
         record = stores.invoices.get(session.account, invoice_id)
@@ -164,14 +152,7 @@ def resend(invoice_id: str, request: Request) -> Response[str]:
     from meterbill.services import billing_settings, delivery
 
     current = backend()
-    signed_in = req.signed_in(request, current)
-    if signed_in is None:
-        return req.see_other(request, "/sign-in")
-    session, _ = signed_in
-    if not req.csrf_sent(request.resolved_event, session):
-        return req.refused(request, 403, CSRF_REFUSED)
-    if session.scope != "admin":
-        return req.refused(request, 403, READ_ONLY)
+    session, _ = req.change_of(request, current, read_only=READ_ONLY)
     stores = current.stores
     if stores.deliveries is None:
         return req.refused(request, 409, NO_PDF)

@@ -14,7 +14,6 @@ from meterbill.api.routes import console_requests as req
 from meterbill.api.routes.common import new_router
 from meterbill.api.routes.console_requests import (
     CONSOLE,
-    CSRF_REFUSED,
 )
 from meterbill.console import meter_page
 from meterbill.domain import Meter, Site
@@ -32,10 +31,7 @@ _MAX_SUB_METERS: Final = 50
 @router.get(f"{CONSOLE}/meters/<meter_id>", include_in_schema=False)
 def meter(meter_id: str, request: Request) -> Response[str]:
     current = backend()
-    signed_in = req.signed_in(request, current)
-    if signed_in is None:
-        return req.see_other(request, "/sign-in")
-    session, csrf_token = signed_in
+    session, csrf_token = req.session_of(request, current)
     try:
         return _meter_page(request, current, session, csrf_token, meter_id, 200, {}, {})
     except NotFoundError:
@@ -45,15 +41,8 @@ def meter(meter_id: str, request: Request) -> Response[str]:
 @router.post(f"{CONSOLE}/meters/<meter_id>/exchanges", include_in_schema=False)
 def record_exchange(meter_id: str, request: Request) -> Response[str]:
     current = backend()
-    signed_in = req.signed_in(request, current)
-    if signed_in is None:
-        return req.see_other(request, "/sign-in")
-    session, csrf_token = signed_in
+    session, csrf_token = req.change_of(request, current, read_only=READ_ONLY)
     event = request.resolved_event
-    if not req.csrf_sent(event, session):
-        return req.refused(request, 403, CSRF_REFUSED)
-    if session.scope != "admin":
-        return req.refused(request, 403, READ_ONLY)
     form = req.form(event)
     try:
         found = Meter.model_validate(current.stores.catalog.get(session.account, "meter", meter_id).body)

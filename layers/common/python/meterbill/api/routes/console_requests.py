@@ -1,7 +1,11 @@
 """What every console page does with its request: find the signed-in session from the cookies, check the
 CSRF token a change carries and the sign-in form's Origin, read a form, and answer with a page, a refusal or
-a redirect (303) under the console's root as the browser sees it. ``console`` and ``console_meters`` share
-it."""
+a redirect (303) under the console's root as the browser sees it. Every console route module shares it.
+
+A route starts with ``session_of`` (any signed-in page) or ``change_of`` (a change: CSRF, and an admin session
+where the change needs one). They raise ``ConsoleAnswer`` holding the answer a browser gets instead (the
+sign-in redirect, a 403 page), which the console router's exception handler returns, so a route reads as its
+page alone."""
 
 from __future__ import annotations
 
@@ -24,6 +28,45 @@ CSRF_COOKIE: Final = "mb_csrf"
 CSRF_FIELD: Final = "csrf_token"
 CSRF_HEADER: Final = "x-csrf-token"
 CSRF_REFUSED: Final = "This form has expired or did not come from the console: reload the page and try again."
+
+
+class ConsoleAnswer(Exception):
+    """The answer a request gets before its page is made: the sign-in redirect or a refusal page."""
+
+    def __init__(self, response: Response[Any]) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+def answer_of(error: ConsoleAnswer) -> Response[Any]:
+    return error.response
+
+
+def session_of(request: Request, current: Backend) -> tuple[Session, str]:
+    """The signed-in session and its CSRF token; else raises the way to the sign-in page."""
+    found = signed_in(request, current)
+    if found is None:
+        raise ConsoleAnswer(sign_in_redirect(request))
+    return found
+
+
+def change_of(request: Request, current: Backend, *, read_only: str | None) -> tuple[Session, str]:
+    """As ``session_of``, for a change: the request must carry the session's CSRF token (403 otherwise), and
+    with ``read_only`` (the refusal's text) the session must be an admin one (403 for a read session)."""
+    session, csrf_token = session_of(request, current)
+    if not csrf_sent(request.resolved_event, session):
+        raise ConsoleAnswer(refused(request, 403, CSRF_REFUSED))
+    if read_only is not None and session.scope != "admin":
+        raise ConsoleAnswer(refused(request, 403, read_only))
+    return session, csrf_token
+
+
+def sign_in_redirect(request: Request) -> Response[str]:
+    if header(request.resolved_event, "hx-request"):
+        # htmx would follow a 303 and swap the sign-in page into the fragment: it navigates there instead
+        headers = {**pages.HTML_HEADERS, "HX-Redirect": f"{root(request)}/sign-in"}
+        return Response(200, content_type=pages.HTML, body="", headers=headers)
+    return see_other(request, "/sign-in")
 
 
 def signed_in(request: Request, current: Backend) -> tuple[Session, str] | None:
