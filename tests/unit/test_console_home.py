@@ -249,9 +249,26 @@ def test_revenue_sums_each_currency_separately_to_the_cent(fakes):
     assert '<li data-currency="EUR"><span class="amount">€1,235.01</span> from 2 customers</li>' in text
     assert text.index('data-currency="CHF"') < text.index('data-currency="EUR"')
     assert (
-        '<p id="revenue-as-of">3 customers, as of <time datetime="2026-03-01T11:15+00:00">1 Mar 11:15 UTC'
-        "</time></p>"
+        '<p id="revenue-as-of">As of the rating pass of <time datetime="2026-03-01T11:15+00:00">1 Mar 11:15 UTC'
+        "</time>.</p>"
     ) in text
+
+
+def test_the_revenue_names_its_customers_once(fakes):
+    for customer_id in ("a", "b"):
+        customer(fakes, customer_id)
+    running(fakes, "a", "EUR", D("412.37"))
+    running(fakes, "b", "EUR", D("96.05"))
+    cookies, _ = sign_in(fakes)
+
+    text = get("/console/", cookies).text
+    section = text[
+        text.index('id="revenue-title"') : text.index("</section>", text.index('id="revenue-title"'))
+    ]
+
+    assert D("412.37") + D("96.05") == D("508.42")
+    assert '<span class="amount">€508.42</span> from 2 customers</li>' in section
+    assert section.count("customer") == 1
 
 
 def test_a_running_cost_of_an_earlier_period_is_not_this_months(fakes):

@@ -124,8 +124,7 @@ class RevenueLine:
 
 @dataclass(frozen=True, slots=True)
 class Revenue:
-    lines: tuple[RevenueLine, ...]  # by currency
-    customers: int
+    lines: tuple[RevenueLine, ...]  # by currency, each with its customers
     as_of: ShownTime | None  # the latest rating pass that computed one of them
 
 
@@ -145,4 +144,4 @@ def revenue(costs: Iterable[RunningCost]) -> Revenue:
         RevenueLine(currency, sums[currency], format_money(sums[currency], currency, "en"), counts[currency])
         for currency in sorted(sums)
     )
-    return Revenue(lines, sum(counts.values()), None if latest is None else shown_time(latest, None))
+    return Revenue(lines, None if latest is None else shown_time(latest, None))
