@@ -249,8 +249,8 @@ def test_revenue_sums_each_currency_separately_to_the_cent(fakes):
     assert '<li data-currency="EUR"><span class="amount">€1,235.01</span> from 2 customers</li>' in text
     assert text.index('data-currency="CHF"') < text.index('data-currency="EUR"')
     assert (
-        '<p id="revenue-as-of">As of the rating pass of <time datetime="2026-03-01T11:15+00:00">1 Mar 11:15 UTC'
-        "</time>.</p>"
+        '<p id="revenue-as-of">As of the rating pass of '
+        '<time datetime="2026-03-01T11:15+00:00">1 Mar 11:15 UTC</time>.</p>'
     ) in text
 
 
@@ -302,3 +302,14 @@ def test_no_rated_usage_yet(fakes):
 
     assert '<p id="revenue-empty">No rated usage yet this month.</p>' in text
     assert 'id="revenue"' not in text
+
+
+def test_on_the_first_day_of_a_period_nothing_is_priced_yet_and_the_page_answers(fakes):
+    customer(fakes, "a")
+    running(fakes, "a", "", D("0"))  # the rating pass on day 1 of the period: no currency, nothing rated
+    cookies, _ = sign_in(fakes)
+
+    answer = get("/console/", cookies)
+
+    assert answer.status == 200
+    assert '<p id="revenue-empty">No rated usage yet this month.</p>' in answer.text

@@ -129,13 +129,16 @@ class Revenue:
 
 
 def revenue(costs: Iterable[RunningCost]) -> Revenue:
-    """The running costs' month-to-date ``cost`` summed per currency (exact Decimals)."""
+    """The running costs' month-to-date ``cost`` summed per currency (exact Decimals). One without a
+    currency priced nothing yet (the first day of its bill period) and is left out."""
     from meterbill.documents.locale import format_money  # Babel: see shown_time
 
     sums: dict[str, Decimal] = {}
     counts: dict[str, int] = {}
     latest: datetime | None = None
     for cost in costs:
+        if not cost.currency:
+            continue
         sums[cost.currency] = sums.get(cost.currency, Decimal(0)) + cost.cost
         counts[cost.currency] = counts.get(cost.currency, 0) + 1
         if latest is None or cost.computed_at > latest:
