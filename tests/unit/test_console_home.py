@@ -209,6 +209,17 @@ def test_a_collector_shows_its_site_version_spool_failing_meters_and_warnings(fa
     assert "<li>spool thinned to hourly at its disk quota</li>" in text
 
 
+def test_a_collector_with_one_meter_says_meter_not_meters(fakes, alerts):
+    heartbeat(alerts, "c-1", FIXED_NOW, meters=(MeterStatus("m-bad", None, "Modbus timeout (unit 4)"),))
+    heartbeat(alerts, "c-2", FIXED_NOW)
+    cookies, _ = sign_in(fakes)
+
+    text = get("/console/", cookies).text
+
+    assert '<span class="meters">1 meter, 1 failing</span>' in text
+    assert '<span class="meters">0 meters, 0 failing</span>' in text
+
+
 def test_another_accounts_collectors_are_never_shown(fakes, alerts):
     heartbeat(alerts, "mine", FIXED_NOW)
     heartbeat(alerts, "theirs", FIXED_NOW, account=OTHER_ACCOUNT)
