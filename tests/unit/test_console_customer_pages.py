@@ -237,3 +237,30 @@ def test_every_signed_in_page_links_to_the_alarms_customers_and_invoices(
         ("/console/customers", "Customers"),
         ("/console/invoices", "Invoices"),
     ]
+
+
+def test_on_the_first_day_of_a_period_the_customer_pages_say_not_rated_yet(
+    fakes: FakeStores, admin: ApiClient
+) -> None:
+    fakes.metering.put_running_cost(  # the rating pass on 2026-03-01, day 1 of the period: nothing priced
+        ACCOUNT,
+        RunningCost(
+            customer_id="cus-z",
+            period_start=date(2026, 3, 1),
+            period_end=date(2026, 4, 1),
+            as_of=date(2026, 3, 1),
+            currency="",
+            usage=(),
+            cost=D("0"),
+            projected=D("0"),
+            computed_at=AT,
+        ),
+    )
+    cookies, _ = sign_in(fakes, "admin")
+
+    listed = get("/console/customers", cookies)
+    page = get("/console/customers/cus-z", cookies)
+
+    assert (listed.status, page.status) == (200, 200)
+    assert rows(listed.text, "customers")[1][-1] == "—"
+    assert text_of(page.text, "no-running") == "Not rated yet."

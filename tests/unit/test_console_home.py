@@ -209,6 +209,17 @@ def test_a_collector_shows_its_site_version_spool_failing_meters_and_warnings(fa
     assert "<li>spool thinned to hourly at its disk quota</li>" in text
 
 
+def test_a_collector_with_one_meter_says_meter_not_meters(fakes, alerts):
+    heartbeat(alerts, "c-1", FIXED_NOW, meters=(MeterStatus("m-bad", None, "Modbus timeout (unit 4)"),))
+    heartbeat(alerts, "c-2", FIXED_NOW)
+    cookies, _ = sign_in(fakes)
+
+    text = get("/console/", cookies).text
+
+    assert '<span class="meters">1 meter, 1 failing</span>' in text
+    assert '<span class="meters">0 meters, 0 failing</span>' in text
+
+
 def test_another_accounts_collectors_are_never_shown(fakes, alerts):
     heartbeat(alerts, "mine", FIXED_NOW)
     heartbeat(alerts, "theirs", FIXED_NOW, account=OTHER_ACCOUNT)
@@ -249,9 +260,26 @@ def test_revenue_sums_each_currency_separately_to_the_cent(fakes):
     assert '<li data-currency="EUR"><span class="amount">€1,235.01</span> from 2 customers</li>' in text
     assert text.index('data-currency="CHF"') < text.index('data-currency="EUR"')
     assert (
-        '<p id="revenue-as-of">3 customers, as of <time datetime="2026-03-01T11:15+00:00">1 Mar 11:15 UTC'
-        "</time></p>"
+        '<p id="revenue-as-of">As of the rating pass of '
+        '<time datetime="2026-03-01T11:15+00:00">1 Mar 11:15 UTC</time>.</p>'
     ) in text
+
+
+def test_the_revenue_names_its_customers_once(fakes):
+    for customer_id in ("a", "b"):
+        customer(fakes, customer_id)
+    running(fakes, "a", "EUR", D("412.37"))
+    running(fakes, "b", "EUR", D("96.05"))
+    cookies, _ = sign_in(fakes)
+
+    text = get("/console/", cookies).text
+    section = text[
+        text.index('id="revenue-title"') : text.index("</section>", text.index('id="revenue-title"'))
+    ]
+
+    assert D("412.37") + D("96.05") == D("508.42")
+    assert '<span class="amount">€508.42</span> from 2 customers</li>' in section
+    assert section.count("customer") == 1
 
 
 def test_a_running_cost_of_an_earlier_period_is_not_this_months(fakes):
@@ -285,3 +313,14 @@ def test_no_rated_usage_yet(fakes):
 
     assert '<p id="revenue-empty">No rated usage yet this month.</p>' in text
     assert 'id="revenue"' not in text
+
+
+def test_on_the_first_day_of_a_period_nothing_is_priced_yet_and_the_page_answers(fakes):
+    customer(fakes, "a")
+    running(fakes, "a", "", D("0"))  # the rating pass on day 1 of the period: no currency, nothing rated
+    cookies, _ = sign_in(fakes)
+
+    answer = get("/console/", cookies)
+
+    assert answer.status == 200
+    assert '<p id="revenue-empty">No rated usage yet this month.</p>' in answer.text

@@ -36,6 +36,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Final
+from urllib.parse import quote
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
@@ -82,10 +83,12 @@ class UnsupportedMediaTypeError(MeterbillError):
 
 
 class MethodNotAllowedError(MeterbillError):
-    """A path the API has, with a method it does not have there: 405 with ``Allow``."""
+    """A path the API has, with a method it does not have there: 405 with ``Allow``. The path is shown as a
+    URL holds it (percent-encoded): a path's parameter is the caller's text, never echoed as markup."""
 
     def __init__(self, method: str, path: str, allowed: Sequence[str]) -> None:
-        super().__init__(f"{method} is not a method of {path}; it has {', '.join(allowed)}")
+        shown = quote(path, safe="/:@!$&'()*+,;=-._~%")
+        super().__init__(f"{method} is not a method of {shown}; it has {', '.join(allowed)}")
         self.allowed = tuple(allowed)
 
 

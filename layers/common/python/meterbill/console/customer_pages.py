@@ -38,7 +38,7 @@ def list_rows(
     shown = []
     for customer in sorted(customers, key=lambda c: (c.name.casefold(), c.id)):
         own = [a for a in assignments if a.customer_id == customer.id]
-        cost = running.get(customer.id)
+        cost = priced(running.get(customer.id))
         shown.append(
             {
                 "id": customer.id,
@@ -68,7 +68,14 @@ def assignment_rows(assignments: Iterable[Assignment], tariffs: Mapping[str, str
     ]
 
 
+def priced(running: RunningCost | None) -> RunningCost | None:
+    """The running cost if it priced something: on the first day of a bill period the rating pass stores
+    one with no currency (nothing rated yet, cost 0), which is shown as not rated yet."""
+    return running if running is not None and running.currency else None
+
+
 def running_view(running: RunningCost | None) -> dict[str, Any] | None:
+    running = priced(running)
     if running is None:
         return None
     return {

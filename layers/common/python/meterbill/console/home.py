@@ -124,19 +124,21 @@ class RevenueLine:
 
 @dataclass(frozen=True, slots=True)
 class Revenue:
-    lines: tuple[RevenueLine, ...]  # by currency
-    customers: int
+    lines: tuple[RevenueLine, ...]  # by currency, each with its customers
     as_of: ShownTime | None  # the latest rating pass that computed one of them
 
 
 def revenue(costs: Iterable[RunningCost]) -> Revenue:
-    """The running costs' month-to-date ``cost`` summed per currency (exact Decimals)."""
+    """The running costs' month-to-date ``cost`` summed per currency (exact Decimals). One without a
+    currency priced nothing yet (the first day of its bill period) and is left out."""
     from meterbill.documents.locale import format_money  # Babel: see shown_time
 
     sums: dict[str, Decimal] = {}
     counts: dict[str, int] = {}
     latest: datetime | None = None
     for cost in costs:
+        if not cost.currency:
+            continue
         sums[cost.currency] = sums.get(cost.currency, Decimal(0)) + cost.cost
         counts[cost.currency] = counts.get(cost.currency, 0) + 1
         if latest is None or cost.computed_at > latest:
@@ -145,4 +147,4 @@ def revenue(costs: Iterable[RunningCost]) -> Revenue:
         RevenueLine(currency, sums[currency], format_money(sums[currency], currency, "en"), counts[currency])
         for currency in sorted(sums)
     )
-    return Revenue(lines, sum(counts.values()), None if latest is None else shown_time(latest, None))
+    return Revenue(lines, None if latest is None else shown_time(latest, None))

@@ -84,19 +84,23 @@ class StaticFile:
 
 def static_file(name: str) -> StaticFile | None:
     """The file ``name`` (a path under ``static/``); None for one that does not exist, a directory, or a name
-    that leaves ``static/`` (``..``, an absolute path, a backslash)."""
-    parts = PurePosixPath(name).parts
-    if not parts or "\\" in name or any(part in ("", ".", "..") or part.startswith("/") for part in parts):
+    that leaves ``static/`` (``..``, an absolute path, a backslash). The name is looked up among the files
+    that are there, never handed to the file system (which refuses a NUL, a lone surrogate or a name over
+    255 bytes with an error, not an answer)."""
+    if name not in static_names():
         return None
-    path = STATIC.joinpath(*parts)
-    resolved = path.resolve()
-    if not resolved.is_relative_to(STATIC) or not resolved.is_file():
-        return None
-    content_type = STATIC_TYPES.get(resolved.suffix)
+    path = STATIC / name
+    content_type = STATIC_TYPES.get(path.suffix)
     if content_type is None:
         return None
-    vendored = parts[0] == "vendor"
-    return StaticFile(resolved.read_bytes(), content_type, IMMUTABLE if vendored else "no-cache")
+    vendored = PurePosixPath(name).parts[0] == "vendor"
+    return StaticFile(path.read_bytes(), content_type, IMMUTABLE if vendored else "no-cache")
+
+
+@cache
+def static_names() -> frozenset[str]:
+    """The files under ``static/`` as paths relative to it (``console.css``, ``vendor/htmx.min.js``)."""
+    return frozenset(p.relative_to(STATIC).as_posix() for p in STATIC.rglob("*") if p.is_file())
 
 
 def rows(alerts: Sequence[Alert], zones: Mapping[str, ZoneInfo]) -> list[dict[str, Any]]:

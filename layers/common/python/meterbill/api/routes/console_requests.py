@@ -123,11 +123,15 @@ def header(event: Mapping[str, Any], name: str) -> str | None:
 
 
 def form(event: Mapping[str, Any]) -> dict[str, str]:
-    """The fields of a form-encoded body (the first value of each)."""
+    """The fields of a form-encoded body (the first value of each); none for a body of more than 20 fields
+    (no console form has that many: it is refused as a form without its CSRF token or key would be)."""
     body = event.get("body") or ""
     if event.get("isBase64Encoded"):
         body = base64.b64decode(str(body)).decode("utf-8", "replace")
-    fields = parse_qs(str(body), keep_blank_values=True, max_num_fields=20)
+    try:
+        fields = parse_qs(str(body), keep_blank_values=True, max_num_fields=20)
+    except ValueError:  # more than max_num_fields
+        return {}
     return {name: values[0] for name, values in fields.items()}
 
 
