@@ -258,7 +258,7 @@ def _title_and_legend(
 
 def _plain(value: Decimal) -> Decimal:
     """``5E+2`` as ``500``: the same number, written without an exponent."""
-    return Decimal(format(value, "f"))
+    return Decimal(format(value.normalize(), "f"))
 
 
 def _number(value: Decimal) -> str:
