@@ -79,14 +79,19 @@ class Outputs:
     def lines(self) -> list[str]:
         """A few lines for the demo's summary."""
         lines = [
-            f"{self.out_dir}/: {len(self.invoices)} PDFs in {INVOICES_DIR}/, {len(self.emails)} emails in "
-            f"{EMAILS_DIR}/ (.eml), {self.alert_count} alerts in {ALERTS_FILE}, the usage chart {CHART_FILE}",
+            f"{self.out_dir}/: {_count(len(self.invoices), 'PDF')} in {INVOICES_DIR}/, "
+            f"{_count(len(self.emails), 'email')} in {EMAILS_DIR}/ (.eml), "
+            f"{_count(self.alert_count, 'alert')} in {ALERTS_FILE}, the usage chart {CHART_FILE}",
         ]
         if self.not_stored:
             lines.append(f"issued but not stored yet (no PDF): {', '.join(self.not_stored)}")
         if self.removed:
-            lines.append(f"{len(self.removed)} files of an earlier run removed first")
+            lines.append(f"{_count(len(self.removed), 'file')} of an earlier run removed first")
         return lines
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def platform_sources(platform: LocalPlatform) -> Sources:
@@ -146,7 +151,10 @@ def write_from(
     alerts_path = out_dir / ALERTS_FILE
     alerts_path.write_text(alerts_json(account, alerts, sources.stores), encoding="utf-8")
     series = daily_usage(account, chart_meters, start, end, sources.stores)
-    title = chart_title or f"Daily usage, {start:%d %b %Y} to {end - timedelta(days=1):%d %b %Y}"
+    zones = sorted({one.timezone for one in series})
+    title = chart_title or (
+        f"Daily usage, {start:%d %b %Y} to {end - timedelta(days=1):%d %b %Y} ({', '.join(zones)})"
+    )
     chart_path = out_dir / CHART_FILE
     chart_path.write_bytes(render_chart(series, title=title).png)
     return Outputs(

@@ -57,11 +57,13 @@ FONT_FILE: Final = "DejaVuSans.ttf"
 
 @dataclass(frozen=True, slots=True)
 class DailySeries:
-    """One meter's usage per local day, in ``unit``; days in order, one per day of the period."""
+    """One meter's usage per local day (of its site's ``timezone``), in ``unit``; days in order, one per day
+    of the period."""
 
     meter_id: str
     unit: str
     days: tuple[tuple[date, Decimal], ...]
+    timezone: str = "UTC"
 
     @property
     def total(self) -> Decimal:
@@ -112,7 +114,9 @@ def daily_usage(
     for meter_id in meter_ids:
         report = meter_usage(account, meter_id, start, end, "day", stores.catalog, stores.readings)
         days = tuple((bucket.start.date(), bucket.total) for bucket in report.buckets)
-        series.append(DailySeries(meter_id=report.meter_id, unit=report.unit, days=days))
+        series.append(
+            DailySeries(meter_id=report.meter_id, unit=report.unit, days=days, timezone=report.timezone)
+        )
     return series
 
 

@@ -203,10 +203,11 @@ def test_the_demo_output_holds_the_stored_pdf_its_email_the_alerts_and_the_usage
     assert all(not path.exists() for path in stale[:2])
     assert sorted(outputs.removed) == sorted(stale)
     assert [path.read_bytes() for path in foreign] == [b"from an earlier run"] * 4
-    assert outputs.lines()[0] == (
-        f"{out}/: 1 PDFs in invoices/, 2 emails in emails/ (.eml), 2 alerts in alerts.json, the usage chart "
-        "usage.png"
-    )
+    assert outputs.lines() == [
+        f"{out}/: 1 PDF in invoices/, 2 emails in emails/ (.eml), 2 alerts in alerts.json, the usage chart "
+        "usage.png",
+        "4 files of an earlier run removed first",
+    ]
 
 
 ALERTS_JSON = """{
