@@ -14,7 +14,8 @@ chart, read back from the local platform (never recomputed), so a person opens w
 - ``usage.png``: the chart meters' daily usage over [start, end) (``local/usage_chart.py``).
 
 It first removes the files of those kinds a previous run left there (``invoices/*.pdf``, ``emails/*.eml``,
-``alerts.json``, ``usage.png``) and nothing else: other files in ``out_dir`` stay. ``write_from`` does the
+``alerts.json``, ``usage.png``) and nothing else: other files in ``out_dir`` stay. The mail folder may be
+inside ``out_dir`` (``demo-out/mail``), but not its ``emails/``, which is cleared. ``write_from`` does the
 same from the ports themselves (what the tests call, on moto in-process).
 """
 
@@ -142,6 +143,13 @@ def write_from(
     """Removes the files an earlier run left, then writes the PDFs, the emails, ``alerts.json`` and
     ``usage.png`` of ``account`` into ``out_dir``. The chart shows ``chart_meters`` (one unit, at most six)
     per local day of [start, end); ValueError naming ``chart_meters`` otherwise."""
+    emails_dir = (out_dir / EMAILS_DIR).resolve()
+    mail_dir = sources.mail_dir.resolve()
+    if mail_dir == emails_dir or emails_dir in mail_dir.parents:
+        raise ValueError(
+            f"out_dir: {out_dir / EMAILS_DIR} would be cleared of the mail folder's own .eml files "
+            f"({sources.mail_dir}); give the platform another mail folder (e.g. {out_dir / 'mail'})"
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     removed = tuple(_remove_owned(out_dir))
     records = _issued(sources.stores, account)
