@@ -150,25 +150,40 @@ def write_from(
             f"out_dir: {out_dir / EMAILS_DIR} would be cleared of the mail folder's own .eml files "
             f"({sources.mail_dir}); give the platform another mail folder (e.g. {out_dir / 'mail'})"
         )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    removed = tuple(_remove_owned(out_dir))
+    # Everything is read (and the chart drawn) before anything is removed: a refused chart or an unreachable
+    # store leaves the earlier run's outputs as they were.
     records = _issued(sources.stores, account)
-    invoices, not_stored = _write_documents(sources.documents, account, records, out_dir / INVOICES_DIR)
-    emails = _write_emails(sources, account, records, out_dir / EMAILS_DIR)
+    documents, not_stored = _documents(sources.documents, account, records)
+    emails = _emails(sources, account, records)
     alerts = _alerts(sources.alerts, account)
-    alerts_path = out_dir / ALERTS_FILE
-    alerts_path.write_text(alerts_json(account, alerts, sources.stores), encoding="utf-8")
+    alerts_text = alerts_json(account, alerts, sources.stores)
     series = daily_usage(account, chart_meters, start, end, sources.stores)
     zones = sorted({one.timezone for one in series})
     title = chart_title or (
         f"Daily usage, {start:%d %b %Y} to {end - timedelta(days=1):%d %b %Y} ({', '.join(zones)})"
     )
+    chart = render_chart(series, title=title).png
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    removed = tuple(_remove_owned(out_dir))
+    invoices = []
+    for name, body in documents:
+        (out_dir / INVOICES_DIR).mkdir(exist_ok=True)
+        invoices.append(out_dir / INVOICES_DIR / name)
+        invoices[-1].write_bytes(body)
+    copied = []
+    for source, name in emails:
+        (out_dir / EMAILS_DIR).mkdir(exist_ok=True)
+        copied.append(out_dir / EMAILS_DIR / name)
+        shutil.copyfile(source, copied[-1])
+    alerts_path = out_dir / ALERTS_FILE
+    alerts_path.write_text(alerts_text, encoding="utf-8")
     chart_path = out_dir / CHART_FILE
-    chart_path.write_bytes(render_chart(series, title=title).png)
+    chart_path.write_bytes(chart)
     return Outputs(
         out_dir=out_dir,
-        invoices=invoices,
-        emails=emails,
+        invoices=tuple(invoices),
+        emails=tuple(copied),
         alerts=alerts_path,
         alert_count=len(alerts),
         chart=chart_path,
@@ -200,10 +215,11 @@ def _issued(stores: Stores, account: str) -> list[InvoiceRecord]:
         cursor = page.cursor
 
 
-def _write_documents(
-    documents: DocumentStore, account: str, records: Sequence[InvoiceRecord], folder: Path
-) -> tuple[tuple[Path, ...], tuple[str, ...]]:
-    written: list[Path] = []
+def _documents(
+    documents: DocumentStore, account: str, records: Sequence[InvoiceRecord]
+) -> tuple[list[tuple[str, bytes]], tuple[str, ...]]:
+    """(file name, stored bytes) of each stored document; the numbers of those not stored yet."""
+    found: list[tuple[str, bytes]] = []
     not_stored: list[str] = []
     for record in records:
         assert record.number is not None  # _issued keeps only numbered records
@@ -216,19 +232,16 @@ def _write_documents(
                 f"document: the stored PDF of {record.number} is not the one its invoice records "
                 f"(sha256 {record.document.sha256})"
             )
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{_safe(record.number)}.pdf"
-        path.write_bytes(body)
-        written.append(path)
-    return tuple(written), tuple(not_stored)
+        found.append((f"{_safe(record.number)}.pdf", body))
+    return found, tuple(not_stored)
 
 
 # --- emails -------------------------------------------------------------------------------------------------
 
 
-def _write_emails(
-    sources: Sources, account: str, records: Sequence[InvoiceRecord], folder: Path
-) -> tuple[Path, ...]:
+def _emails(sources: Sources, account: str, records: Sequence[InvoiceRecord]) -> list[tuple[Path, str]]:
+    """(file in the mail folder, name to copy it as) of each email of the account: the invoice emails its
+    deliveries name by message id, then the alert emails whose body is the account's."""
     mail = sorted(sources.mail_dir.glob("*.eml")) if sources.mail_dir.is_dir() else []
     copies: list[tuple[Path, str]] = []
     deliveries = sources.stores.deliveries
@@ -245,12 +258,7 @@ def _write_emails(
     for path in mail:
         if _ALERT_MAIL in path.name and _alert_body(path).startswith(heading):
             copies.append((path, path.name))
-    written = []
-    for source, name in copies:
-        folder.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, folder / name)
-        written.append(folder / name)
-    return tuple(written)
+    return copies
 
 
 def _alert_body(path: Path) -> str:

@@ -29,6 +29,7 @@ from meterbill.adapters.s3 import S3DocumentStore
 from meterbill.alerts.lifecycle import Alert, AlertBook, Notification, NotificationItem, StateChange
 from meterbill.alerts.messages import render
 from meterbill.alerts.model import Subject
+from meterbill.errors import NotFoundError
 from meterbill.ports import Stores
 from tests.integration.conftest import REGION
 from tests.integration.test_email_delivery import attachment_of
@@ -281,3 +282,21 @@ def _the_chart_shows_the_daily_usage(path: Path) -> None:
     # Saturday 14 February (index 12) is shaded above its bars.
     saturday = round(PLOT_LEFT + 12 * day_width + day_width * 0.05)
     assert pixels.getpixel((saturday, PLOT_TOP + 5)) == (238, 238, 242)
+
+
+def test_a_chart_it_cannot_draw_leaves_the_earlier_outputs_as_they_were(
+    platform_sources: Sources, tmp_path: Path
+) -> None:
+    out = tmp_path / "demo-out"
+    earlier = [out / "invoices" / "HPO-2026-000001.pdf", out / "alerts.json", out / "usage.png"]
+    for path in earlier:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"from an earlier run")
+
+    with pytest.raises(NotFoundError, match="meter 'm-gone' not found"):
+        write_from(
+            platform_sources, A, out, chart_meters=("m-alice", "m-gone"), start=CHART_FROM, end=CHART_TO
+        )
+
+    assert [path.read_bytes() for path in earlier] == [b"from an earlier run"] * 3
+    assert not (out / "emails").exists()
