@@ -42,7 +42,8 @@ class MeterHealth:
 
 
 class ReadingSink(Protocol):
-    """Where polled readings go (the spool): stored durably before ``add`` returns."""
+    """Where polled readings go (the spool): stored durably before ``add`` returns. The poller calls it from a
+    worker thread (``asyncio.to_thread``), one call at a time."""
 
     def add(self, readings: Iterable[Reading]) -> int:
         """Stores the readings not stored before (same meter and timestamp); returns how many were new."""
@@ -50,7 +51,8 @@ class ReadingSink(Protocol):
 
 
 class HealthBook(Protocol):
-    """Where the poller records each meter's health, for the heartbeat and ``status`` (another process)."""
+    """Where the poller records each meter's health, for the heartbeat and ``status`` (another process). The
+    poller calls ``save_health`` from a worker thread, after the poll's ``add`` has returned."""
 
     def save_health(self, health: Iterable[MeterHealth]) -> None: ...
 

@@ -16,8 +16,9 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Protocol
 
+from meterbill_collector.clock import sleep_until
 from meterbill_collector.config import CollectorConfig, MeterConfig, Transport
 from meterbill_collector.decoding import DecodeError, decode
 from meterbill_collector.modbus import ModbusError
@@ -163,8 +164,13 @@ class Poller:
         )
         outcomes = [outcome for line in per_line for outcome in line]
         readings = tuple(reading for outcome in outcomes for reading in outcome.readings)
-        stored = self._sink.add(readings) if readings else 0
-        self._health.save_health([h for outcome in outcomes for h in outcome.health])
+        # The spool commits with fsync (synchronous=FULL): off the event loop, so the other lines, the pusher
+        # and the heartbeat go on meanwhile. Awaited one after the other, before the next poll can start: the
+        # readings are durable before the health says so and before ``on_stored`` wakes the pusher, and the
+        # spool's one connection (its lock) serialises these writes with the pusher's, as it does theirs.
+        stored = await asyncio.to_thread(self._sink.add, readings) if readings else 0
+        health = [h for outcome in outcomes for h in outcome.health]
+        await asyncio.to_thread(self._health.save_health, health)
         return PollReport(
             boundary=boundary,
             read=tuple(o.meter.id for o in outcomes if o.error is None),
@@ -269,26 +275,9 @@ class Poller:
                     now.isoformat(),
                     extra={"missed_from": expected.isoformat()},
                 )
-            if not await self._sleep_until(boundary, stop):
+            if not await sleep_until(self._clock, boundary, stop):
                 return
             report = await self.poll(boundary)
             last = report.boundary
             if report.stored:
                 on_stored()
-
-    async def _sleep_until(self, boundary: datetime, stop: asyncio.Event) -> bool:
-        """Sleeps on the clock until ``boundary``; False when ``stop`` was set first."""
-        while (remaining := (boundary - self._clock.now()).total_seconds()) > 0:
-            sleeper = asyncio.ensure_future(self._clock.sleep(remaining))
-            stopper = asyncio.ensure_future(stop.wait())
-            await asyncio.wait((sleeper, stopper), return_when=asyncio.FIRST_COMPLETED)
-            await _cancel(sleeper, stopper)
-            if stop.is_set():
-                return False
-        return not stop.is_set()
-
-
-async def _cancel(*tasks: asyncio.Future[Any]) -> None:
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)

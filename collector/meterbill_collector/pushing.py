@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Protocol
 
 from meterbill_collector.api_client import ApiRefused, ApiUnavailable, PushAnswer
+from meterbill_collector.clock import sleep_or_stop
 from meterbill_collector.model import Clock, Reading
 from meterbill_collector.spool import Spool
 
@@ -199,15 +200,5 @@ class Pusher:
 
     async def _pause(self, seconds: float, stop: asyncio.Event, *, wakeable: bool) -> bool:
         """Waits ``seconds``, or less if stopped (or woken, when ``wakeable``); True when a wake ended it."""
-        if stop.is_set():
-            return False
-        waits = [asyncio.ensure_future(self.clock.sleep(seconds)), asyncio.ensure_future(stop.wait())]
-        if wakeable:
-            waits.append(asyncio.ensure_future(self._wake.wait()))
-        try:
-            done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for wait in waits:
-                wait.cancel()
-            await asyncio.gather(*waits, return_exceptions=True)
-        return wakeable and waits[2] in done and not stop.is_set()
+        waited = await sleep_or_stop(self.clock, seconds, stop, wake=self._wake if wakeable else None)
+        return waited == "woken"

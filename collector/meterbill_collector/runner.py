@@ -10,10 +10,11 @@ import asyncio
 import logging
 import random
 import signal
-from contextlib import AsyncExitStack, suppress
+from contextlib import AsyncExitStack
 
 from meterbill_collector import VERSION
 from meterbill_collector.api_client import ApiClient, ApiRefused, ApiUnavailable
+from meterbill_collector.clock import sleep_or_stop
 from meterbill_collector.config import CollectorConfig
 from meterbill_collector.heartbeat import heartbeat_body
 from meterbill_collector.modbus import ModbusLine, open_line
@@ -37,17 +38,7 @@ async def send_heartbeats(
             await asyncio.to_thread(client.post_heartbeat, config.collector_id, body)
         except (ApiUnavailable, ApiRefused) as error:
             logger.warning("heartbeat not sent: %s", error, extra={"collector_id": config.collector_id})
-        await _sleep_or_stop(clock, config.heartbeat_minutes * 60, stop)
-
-
-async def _sleep_or_stop(clock: Clock, seconds: float, stop: asyncio.Event) -> None:
-    sleeping = asyncio.ensure_future(clock.sleep(seconds))
-    stopping = asyncio.ensure_future(stop.wait())
-    await asyncio.wait({sleeping, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    for task in (sleeping, stopping):
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
+        await sleep_or_stop(clock, config.heartbeat_minutes * 60, stop)
 
 
 async def run_collector(config: CollectorConfig, clock: Clock, stop: asyncio.Event) -> None:

@@ -4,7 +4,6 @@ gives a timeout in its health while the other meters on the same line keep being
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -18,25 +17,12 @@ from meterbill_collector.polling import Poller
 from meterbill_collector.profiles import eastron_sdm120
 from meterbill_collector.simulated_meters import SimulatedMeter
 from meterbill_collector.simulator import Simulator
+from tests.unit.collector.clocks import RealClock
 
 TIMEOUT = 0.3
 MARGIN = timedelta(seconds=0.25)  # three requests with the line's 50 ms pause, on a busy machine
 B0 = datetime(2026, 12, 4, 3, 15, tzinfo=UTC)
 START = {1: "12345.67", 2: "200.5", 3: "31.25"}
-
-
-class RealClock:
-    def __init__(self) -> None:
-        self.set(B0)
-
-    def set(self, start: datetime) -> None:
-        self._start, self._t0 = start, time.monotonic()
-
-    def now(self) -> datetime:
-        return self._start + timedelta(seconds=time.monotonic() - self._t0)
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
 
 
 class Spool:
@@ -74,7 +60,7 @@ def test_a_silent_meter_times_out_while_the_others_on_its_rtu_line_are_read_on_t
         SimulatedMeter(unit, eastron_sdm120(), values={"import_kwh": Decimal(kwh)}, start=B0)
         for unit, kwh in START.items()
     ]
-    spool, clock = Spool(), RealClock()
+    spool, clock = Spool(), RealClock(B0)
 
     async def scenario() -> list[tuple[str, ...]]:
         async with Simulator(meters, framer="rtu") as sim:
@@ -121,7 +107,7 @@ def test_a_silent_meters_health_says_timeout_and_keeps_its_last_good_read() -> N
         SimulatedMeter(unit, eastron_sdm120(), values={"import_kwh": Decimal(kwh)}, start=B0)
         for unit, kwh in START.items()
     ]
-    spool, clock = Spool(), RealClock()
+    spool, clock = Spool(), RealClock(B0)
 
     async def scenario() -> None:
         async with Simulator(meters, framer="rtu") as sim:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -31,29 +32,13 @@ from meterbill_collector.model import MeterHealth, Reading
 from meterbill_collector.polling import Poller, PollReport
 from meterbill_collector.profiles import eastron_sdm120, eastron_sdm630, on_off_hours, pulse_counter_32
 from meterbill_collector.registers import Profile, ReadRequest
+from tests.unit.collector.clocks import RealClock
 
 BERLIN = ZoneInfo("Europe/Berlin")
 B0 = datetime(2026, 12, 4, 3, 15, tzinfo=UTC)  # 04:15 in Berlin: a boundary of every interval but 30 and 60
 
 
 # --- fakes ----------------------------------------------------------------------------------------
-
-
-class RealClock:
-    """Real time (the fakes' latencies and timeouts are real sleeps), counted from an instant set by the
-    test."""
-
-    def __init__(self, start: datetime) -> None:
-        self.set(start)
-
-    def set(self, start: datetime) -> None:
-        self._start, self._t0 = start, time.monotonic()
-
-    def now(self) -> datetime:
-        return self._start + timedelta(seconds=time.monotonic() - self._t0)
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
 
 
 class VirtualClock:
@@ -566,3 +551,57 @@ def test_check_prints_every_quantity_of_every_meter_and_each_error() -> None:
         "gas    gw            7  pulses      123456 pulses  gas = 1234.56 (× 0.01)\n"
         "5 meters: 3 read, 2 with errors (spare, odd)\n"
     )
+
+
+# --- the spool's writes off the event loop -------------------------------------------------------
+
+
+class SlowSpool(FakeSpool):
+    """A spool whose ``add`` blocks its thread (as SQLite's fsync does) until a task on the event loop has
+    released it, or 2 s have passed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.adding = threading.Event()
+        self.released = threading.Event()
+        self.events: list[str] = []
+
+    def add(self, readings: Iterable[Reading]) -> int:
+        self.events.append("add")
+        self.adding.set()
+        self.events.append("stored" if self.released.wait(timeout=2) else "stored after blocking 2 s")
+        return super().add(readings)
+
+    def save_health(self, health: Iterable[MeterHealth]) -> None:
+        self.events.append("health")
+        super().save_health(health)
+
+
+def test_while_the_spool_writes_the_event_loop_keeps_ticking_and_the_poll_waits_for_it() -> None:
+    clock = RealClock(B0)
+    spool = SlowSpool()
+    poller = Poller(
+        config([meter("a", 1)]), {"line1": FakeLine(clock, {1: sdm120("7.5")})}, spool, spool, clock
+    )
+    ticks: list[int] = []
+
+    async def ticker() -> None:  # another task of the loop: the pusher, the heartbeat, another line
+        while not spool.adding.is_set():
+            await asyncio.sleep(0.001)
+        for tick in range(3):
+            ticks.append(tick)
+            await asyncio.sleep(0.001)
+        spool.events.append("ticked 3 times")
+        spool.released.set()
+
+    async def main() -> PollReport:
+        ticking = asyncio.ensure_future(ticker())
+        report = await poller.poll(B0)
+        await ticking
+        return report
+
+    report = asyncio.run(main())
+
+    # The loop ran the ticker while add waited in its thread; the poll went on only once add had returned.
+    assert spool.events == ["add", "ticked 3 times", "stored", "health"]
+    assert (report.stored, values(spool.readings.values())) == (1, [("a", B0, Decimal("7.5"))])
