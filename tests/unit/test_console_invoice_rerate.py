@@ -293,3 +293,21 @@ def test_a_draft_is_neither_rerated_nor_adjusted(stores):
         assert answer.status == 409
         assert reason in text_of(answer.text)
     assert notes_issued(stores) == 0
+
+
+def test_the_adjust_service_checks_the_expected_figures_before_writing(stores):
+    from meterbill.errors import PreconditionFailedError
+    from meterbill.services import invoicing
+
+    run(stores, RUN_AT)
+    correct_alice(stores, 20)
+    written = dict(stores.invoices.items)
+    rerating = invoicing.rerate(A, ALICE, fixed_clock(), stores.ports())
+    assert invoicing.expectation(rerating) == "credit_note -3.60 EUR"  # -24 h × 0.5 kWh × 0.30
+
+    with pytest.raises(PreconditionFailedError):
+        invoicing.adjust(A, ALICE, fixed_clock(), stores.ports(), expected="credit_note -1.80 EUR")
+    assert stores.invoices.items == written
+
+    note = invoicing.adjust(A, ALICE, fixed_clock(), stores.ports(), expected="credit_note -3.60 EUR")
+    assert note is not None and (note.invoice_id, note.body["total"]) == (FIRST_NOTE, "-3.60")
