@@ -149,3 +149,11 @@ def test_a_corrected_reading_is_rerated_and_adjusted_with_a_credit_note(
         n for n in platform.stores.invoices.list(account.account_id, limit=10).items if n.kind != "invoice"
     ]
     assert [(n.kind, n.number, n.body["total"]) for n in notes] == [("credit_note", "CN-000001", "-0.18")]
+
+    # as the confirmation says: the next bill run stores the note's PDF (under Object Lock on AWS)
+    fire("invoice", datetime.fromisoformat("2026-04-10T10:00:00+02:00"))
+    assert drain_invoice_queue()[1] == 0
+    (note,) = [
+        n for n in platform.stores.invoices.list(account.account_id, limit=10).items if n.kind != "invoice"
+    ]
+    assert note.document is not None, note.state

@@ -176,8 +176,9 @@ def test_the_confirmation_states_exactly_what_will_be_issued(stores):
     assert [text_of(item) for item in re.findall(r"<li>(.*?)</li>", listed.group(1), re.S)] == [
         "It will be numbered in the account's credit- and debit-note series (HPO-CN-…); a number is never "
         "taken back.",
-        "Its PDF will be stored once under Object Lock: it can never be changed or deleted.",
-        "It will be emailed to billing@alice.example.",
+        "Its PDF will be stored once under Object Lock by the next bill run (within the hour): it can never "
+        "be changed or deleted.",
+        "It will then be emailed to billing@alice.example.",
     ]
     assert confirmation_form(page.text) == {
         "csrf_token": csrf,
