@@ -312,3 +312,41 @@ def test_the_adjust_service_checks_the_expected_figures_before_writing(stores):
 
     note = invoicing.adjust(A, ALICE, fixed_clock(), stores.ports(), expected="credit_note -3.60 EUR")
     assert note is not None and (note.invoice_id, note.body["total"]) == (FIRST_NOTE, "-3.60")
+
+
+def test_with_vat_the_net_tax_and_total_differences_are_each_to_the_cent(stores):
+    from tests.unit.invoicing_support import (
+        READINGS_FROM,
+        READINGS_TO,
+        add_customer,
+        add_meter,
+        assign,
+        tariff,
+    )
+
+    vat = {**tariff("flat-vat", "0.30"), "taxes": [{"name": "VAT", "percent": "19"}]}
+    catalog_service.create_tariff(A, vat, stores.catalog)
+    add_meter(stores, "m-vat")
+    add_customer(stores, "c-vat")
+    assign(stores, "c-vat", "m-vat", "flat-vat", date(2026, 1, 15))
+    stores.readings.put_new(A, hourly("m-vat", READINGS_FROM, READINGS_TO))
+    run(stores, RUN_AT)
+    day, following = datetime(2026, 1, 20, tzinfo=BERLIN), datetime(2026, 1, 21, tzinfo=BERLIN)
+    stores.readings.put_new(A, hourly("m-vat", day, following, lambda _: D("0.5")))
+    cookies, _ = signed_in(stores, "read")
+    vat_invoice = invoice_id(A, "c-vat", date(2026, 1, 15), date(2026, 2, 15))
+
+    page = get(f"/console/invoices/{vat_invoice}/rerate", cookies)
+
+    assert page.status == 200
+    net_before, net_after = (408 + 336) * D("0.30"), (396 + 336) * D("0.30")  # 223.20, 219.60
+    assert (net_before, net_after) == (D("223.20"), D("219.60"))
+    # VAT 19 % of each line: 122.40 → 23.26 (23.256), 100.80 → 19.15 (19.152);
+    # re-rated 118.80 → 22.57 (22.572)
+    tax_before, tax_after = D("23.26") + D("19.15"), D("22.57") + D("19.15")  # 42.41, 41.72
+    assert cells(page.text, "rerate-totals") == [
+        ["Net", "223.20 EUR", "219.60 EUR", "-3.60 EUR"],
+        ["Tax", f"{tax_before} EUR", f"{tax_after} EUR", "-0.69 EUR"],  # 41.72 - 42.41
+        ["Total", "265.61 EUR", "261.32 EUR", "-4.29 EUR"],  # 223.20 + 42.41; 219.60 + 41.72
+    ]
+    assert by_id(page.text, "rerate-outcome") == "Adjusting would issue a credit note of -4.29 EUR."
