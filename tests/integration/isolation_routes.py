@@ -403,6 +403,22 @@ CONSOLE_ROUTES: Final[Mapping[tuple[str, str], ConsoleRoute]] = {
         ),
         404,
     ),
+    ("GET", "/console/invoices/<invoice_id>/rerate"): ConsoleRoute(
+        "not found", lambda ids: Call("GET", f"/console/invoices/{ids.invoice}/rerate"), 404
+    ),
+    ("GET", "/console/invoices/<invoice_id>/adjust"): ConsoleRoute(
+        "not found", lambda ids: Call("GET", f"/console/invoices/{ids.invoice}/adjust"), 404
+    ),
+    ("POST", "/console/invoices/<invoice_id>/adjust"): ConsoleRoute(
+        "not found",
+        lambda ids: Call(
+            "POST",
+            f"/console/invoices/{ids.invoice}/adjust",
+            text_body="kind=credit_note&total=-1.00&currency=EUR&sequence=1",
+            content_type="application/x-www-form-urlencoded",
+        ),
+        404,
+    ),
     ("GET", "/console/invoices/export"): ConsoleRoute(  # the session's account's month: nothing to name
         "own list", lambda ids: Call("GET", "/console/invoices/export", query={"month": "2026-03"})
     ),

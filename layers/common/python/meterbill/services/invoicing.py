@@ -31,7 +31,12 @@ from meterbill.billing.numbering import format_number, series_for
 from meterbill.billing.periods import ActiveSpan, DateSpan, issue_due
 from meterbill.billing_settings import BillingSettings
 from meterbill.domain import Assignment, Customer, Meter, Site
-from meterbill.errors import InvalidInputError, InvalidStateError, NotFoundError
+from meterbill.errors import (
+    InvalidInputError,
+    InvalidStateError,
+    NotFoundError,
+    PreconditionFailedError,
+)
 from meterbill.ports import InvoiceRecord, IssuedBody, MonthRollup, Stores
 from meterbill.services.billing_inputs import (
     CustomerCatalog,
@@ -429,14 +434,31 @@ def rerate(account: str, invoice_id: str, now: datetime, stores: Stores) -> Rera
     return Rerating(original, rerated, tuple(notes), diff)
 
 
+def expectation(rerating: Rerating) -> str:
+    """What ``adjust`` would issue after ``rerating``, as text to confirm: ``<kind> <amount> <currency>``
+    (``credit_note -3.60 EUR``), ``nothing`` when there is nothing to correct."""
+    diff = rerating.difference
+    return "nothing" if diff is None else f"{diff.kind} {diff.total} {diff.currency}"
+
+
 def adjust(
-    account: str, invoice_id: str, now: datetime, stores: Stores, *, reason: str | None = None
+    account: str,
+    invoice_id: str,
+    now: datetime,
+    stores: Stores,
+    *,
+    reason: str | None = None,
+    expected: str | None = None,
 ) -> InvoiceRecord | None:
     """Issues the re-rating's difference as a credit note (or debit note) numbered in the account's
     credit-note series, referencing the original, which stays unchanged. None when there is nothing to
     correct (a second adjust with no new data issues nothing). Retried after a crash, it finds the draft note
-    it left behind (same id) and issues that."""
+    it left behind (same id) and issues that. With ``expected`` (``expectation`` of a re-rating the caller
+    showed), PreconditionFailedError when the figures are no longer those (new readings since), before
+    anything is written."""
     rerating = rerate(account, invoice_id, now, stores)
+    if expected is not None and expectation(rerating) != expected:
+        raise PreconditionFailedError("invoice", invoice_id, expected, expectation(rerating))
     documents = customer_documents(account, rerating.original.customer_id, stores)
     sequence = next_note_sequence(rerating.original, documents)
     note_id = invoices_core.note_id(rerating.original.id, sequence)

@@ -13,7 +13,7 @@ from meterbill.api.dependencies import Caller, backend
 from meterbill.api.routes import console_requests as req
 from meterbill.api.routes.common import new_router
 from meterbill.api.routes.console_requests import CONSOLE
-from meterbill.console import invoice_pages
+from meterbill.console import invoice_pages, rerate_pages
 from meterbill.errors import InvalidInputError, InvalidStateError, NotFoundError
 from meterbill.ports import InvoiceState
 from meterbill.services.apikeys import Principal
@@ -120,6 +120,7 @@ def invoice(invoice_id: str, request: Request) -> Response[str]:
         deliveries=[invoice_pages.delivery(d) for d in deliveries],
         has_pdf=record.document is not None,
         can_change=session.scope == "admin",
+        can_rerate=rerate_pages.not_rerated(record) is None,
         resent=str((request.resolved_event.get("queryStringParameters") or {}).get("resent") or ""),
     )
 
