@@ -217,7 +217,7 @@ def _public_state(holder: Any) -> dict[str, str]:
 
 def _counts_calls(name: str) -> bool:
     """The fakes' counters of calls (a read counts too): not what they hold."""
-    return name.endswith("_calls") or name == "saves"
+    return name.endswith(("_calls", "_queries")) or name == "saves"
 
 
 def _signed_in(world: World, account: str, scope: str, at: Any = FIXED_NOW) -> tuple[str, Browser]:
