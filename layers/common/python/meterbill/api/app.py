@@ -31,6 +31,7 @@ from meterbill.api.routes import (
     console_customers,
     console_invoices,
     console_meters,
+    console_sites,
     exchanges,
     imports,
     invoices,
@@ -145,6 +146,7 @@ def create_app() -> MeterbillApi:
         console_meters.router,
         console_customers.router,
         console_invoices.router,
+        console_sites.router,
     ):
         app.include_router(router)
 
