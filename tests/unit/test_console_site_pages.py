@@ -436,7 +436,7 @@ def test_a_reading_at_2330_utc_on_30_november_counts_for_berlins_december(fakes:
         == "2026-12 (Europe/Berlin)"
     )  # type: ignore[union-attr]
     assert "8.500 kWh" in summary(text, "site/room:hall-1/rack:R01")  # 2 + 2 + 2.5 + 2 (from 23:00Z)
-    assert 'id="site-as-of">2026-12-01T01:00+01:00<' in text
+    assert '<time datetime="2026-12-01T01:00+01:00">1 Dec 01:00 CET</time>' in text  # 00:00Z, Berlin
     at(datetime(2026, 11, 30, 22, 50, tzinfo=UTC))  # Berlin 23:50 on 30 November: November's 4 kWh
     text = get("/console/sites/colo", cookies).text
     assert "4.000 kWh" in summary(text, "site/room:hall-1/rack:R01")  # 1 + 1 + 1 + 1 (22:00Z-23:00Z)
@@ -527,7 +527,7 @@ def test_a_read_session_sees_a_sites_tree_linking_each_device_to_its_meter_page(
         "/console/sign-out"
     ]  # nothing to change
     assert 'id="site-month">2026-03 (Europe/Berlin)<' in text
-    assert 'id="site-as-of">2026-03-01T13:00+01:00<' in text
+    assert '<time datetime="2026-03-01T13:00+01:00">1 Mar 13:00 CET</time>' in text
     assert answer.headers["content-security-policy"].startswith("default-src 'none'")
 
 

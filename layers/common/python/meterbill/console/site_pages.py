@@ -161,7 +161,11 @@ def site_tree(
         )
     totals = {u.unit: u.total for u in root.usage}
     _share(root, totals)
-    _sub_metering(root, all_meters if all_meters is not None else meters, usage)
+    subs: dict[str, list[Meter]] = {}
+    for m in all_meters if all_meters is not None else meters:
+        if m.parent_id is not None:
+            subs.setdefault(m.parent_id, []).append(m)
+    _sub_metering(root, subs, usage)
     return root
 
 
@@ -246,14 +250,16 @@ def _share(node: Node, totals: Mapping[str, Decimal]) -> None:
         _share(child, totals)
 
 
-def _sub_metering(node: Node, meters: Sequence[Meter], usage: Mapping[str, MonthRollup | None]) -> None:
+def _sub_metering(
+    node: Node, subs_of: Mapping[str, Sequence[Meter]], usage: Mapping[str, MonthRollup | None]
+) -> None:
     """Sets each main meter's sub-metering: its sub-meters' month total in its unit, and what is left."""
     for child in node.children:
-        _sub_metering(child, meters, usage)
+        _sub_metering(child, subs_of, usage)
     meter = node.meter
     if meter is None:
         return
-    subs = [m for m in meters if m.parent_id == meter.id]
+    subs = subs_of.get(meter.id, ())
     own = usage.get(meter.id)
     if not subs or own is None or not has_data(own):
         return

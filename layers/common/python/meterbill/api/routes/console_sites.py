@@ -28,6 +28,7 @@ from meterbill.api.routes import console_requests as req
 from meterbill.api.routes.common import new_router
 from meterbill.api.routes.console_requests import CONSOLE
 from meterbill.console import site_pages
+from meterbill.console.home import shown_time
 from meterbill.domain import Assignment, Customer, Meter, Site
 from meterbill.errors import NotFoundError
 from meterbill.ports import MonthRollup, Session
@@ -88,7 +89,7 @@ def site(site_id: str, request: Request) -> Response[str]:
         csrf_token=csrf_token,
         site=found,
         month=f"{year:04d}-{month:02d}",
-        as_of=as_of.astimezone(zone).isoformat(timespec="minutes") if as_of is not None else None,
+        as_of=shown_time(as_of, zone) if as_of is not None else None,
         tree=tree,
         customers=site_pages.customer_rows(tree, active, customers, usage),
     )
