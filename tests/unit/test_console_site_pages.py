@@ -543,3 +543,46 @@ def test_without_a_session_the_sites_pages_send_to_sign_in(colo: FakeStores) -> 
     for path in ("/console/sites", "/console/sites/colo"):
         answer = get(path)
         assert (answer.status, answer.headers["location"]) == (303, "/console/sign-in")
+
+
+def test_a_site_of_500_meters_reads_one_month_rollup_per_meter(
+    fakes: FakeStores, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from meterbill.services import catalog as catalog_service
+
+    catalog_service.create(
+        ACCOUNT, Site, {"id": "big", "name": "Big", "timezone": "Europe/Berlin"}, fakes.catalog
+    )
+    for n in range(500):
+        labels = {
+            "room": f"hall-{n % 2}",
+            "rack": f"R{n % 25:02d}",
+            "feed": "AB"[n % 2],
+            "phase": f"L{n % 3 + 1}",
+        }
+        body = {
+            "id": f"pdu-{n:03d}",
+            "site_id": "big",
+            "utility": "electricity",
+            "unit": "kWh",
+            "kind": "main",
+        }
+        catalog_service.create(ACCOUNT, Meter, {**body, "labels": labels}, fakes.catalog)
+        fakes.metering.put_month(ACCOUNT, march(f"pdu-{n:03d}", "1.5"))
+    reads: list[tuple[str, int, int]] = []
+    month = fakes.metering.month
+
+    def counted(account: str, meter_id: str, year: int, number: int) -> MonthRollup | None:
+        reads.append((meter_id, year, number))
+        return month(account, meter_id, year, number)
+
+    monkeypatch.setattr(fakes.metering, "month", counted)
+    cookies, _ = sign_in(fakes, "read")
+    text = get("/console/sites/big", cookies).text
+    assert sorted(reads) == [(f"pdu-{n:03d}", 2026, 3) for n in range(500)]  # once each, Berlin's March
+    assert summary(text, "site/room:hall-0") == "Room hall-0 375.000 kWh · 50.0 % ok"  # 250 × 1.5
+    reads.clear()
+    assert cells(get("/console/sites", cookies).text, "sites") == [
+        ["Big", "Europe/Berlin", "500", "0", "ok", "electricity 750.000 kWh (2026-03)"]  # 500 × 1.5
+    ]
+    assert len(reads) == 500
