@@ -311,6 +311,11 @@ def test_the_worst_open_alert_wins_upward_and_a_node_without_any_data_says_so() 
     site_alert = alert(5, SITE.id, "warning", kind="site")
     quiet = site_pages.site_tree(SITE, meters, colocation()[1], [site_alert])
     assert (quiet.status, node(quiet, "hall-1").status) == ("warning", "ok")
+    offline = replace(alert(6, "col-1", "critical"), subject=Subject("collector", "col-1", SITE.id))
+    elsewhere = replace(alert(7, "col-2", "critical"), subject=Subject("collector", "col-2", "other-site"))
+    unheard = site_pages.site_tree(SITE, meters, colocation()[1], [offline, elsewhere])
+    assert (unheard.status, node(unheard, "hall-1").status) == ("critical", "ok")  # its collector is offline
+    assert site_pages.site_tree(SITE, meters, colocation()[1], [elsewhere]).status == "ok"
 
 
 def test_the_customers_holding_the_sites_meters_today_with_their_month_to_date_power() -> None:

@@ -15,8 +15,8 @@ PDUs is its PDUs' sum), and a check meter never counts (it measures what another
 is its usage of a unit over the site's usage of that unit.
 
 A node's status: the worst open alert (critical > warning > info) of any meter in it (and, for the site,
-the alerts about the site itself); else "no data" when none of its meters has data this month; else "ok"
-(with how many of its meters have no data this month, if some).
+the alerts about the site itself or its collectors); else "no data" when none of its meters has data this
+month; else "ok" (with how many of its meters have no data this month, if some).
 
 The month is the site's local calendar month holding ``now`` (Berlin's December starts at 2026-11-30T23:00Z);
 the rollups the rating pass keeps are cut at the site's local midnights already (``meterdata.rollups``).
@@ -153,7 +153,7 @@ def site_tree(
             Node("device", meter.labels.device or meter.id, f"{node.key}/meter:{meter.id}", meter=meter)
         )
     meter_alerts = _alerts_by_meter(alerts, by_id)
-    site_alerts = [a for a in alerts if a.open and a.subject.kind == "site" and a.subject.id == site.id]
+    site_alerts = [a for a in alerts if a.open and _about_the_site(a, site.id)]
     _settle(root, by_id, usage, meter_alerts, holders or {})
     if site_alerts:
         root.status = _worse(
@@ -167,6 +167,13 @@ def site_tree(
             subs.setdefault(m.parent_id, []).append(m)
     _sub_metering(root, subs, usage)
     return root
+
+
+def _about_the_site(alert: Alert, site_id: str) -> bool:
+    """An alert about the site itself or about something on it that is not a meter (its collector)."""
+    if alert.subject.kind == "site":
+        return alert.subject.id == site_id
+    return alert.subject.kind != "meter" and alert.site_id == site_id
 
 
 def _device_order(meter: Meter) -> tuple[str, str]:
@@ -412,10 +419,7 @@ def site_rows(
             a
             for a in alerts
             if a.open
-            and (
-                (a.subject.kind == "meter" and a.subject.id in mine)
-                or (a.subject.kind == "site" and a.subject.id == site.id)
-            )
+            and ((a.subject.kind == "meter" and a.subject.id in mine) or _about_the_site(a, site.id))
         ]
         year, month = month_of(now, site.zone())
         rows.append(
