@@ -422,6 +422,10 @@ CONSOLE_ROUTES: Final[Mapping[tuple[str, str], ConsoleRoute]] = {
     ("GET", "/console/invoices/export"): ConsoleRoute(  # the session's account's month: nothing to name
         "own list", lambda ids: Call("GET", "/console/invoices/export", query={"month": "2026-03"})
     ),
+    ("GET", "/console/sites"): ConsoleRoute("own list", lambda ids: Call("GET", "/console/sites")),
+    ("GET", "/console/sites/<site_id>"): ConsoleRoute(
+        "not found", lambda ids: Call("GET", f"/console/sites/{ids.site}"), 404
+    ),
     ("GET", "/console/static/<name>"): ConsoleRoute(
         "no ids", lambda ids: Call("GET", "/console/static/console.css")
     ),

@@ -412,7 +412,7 @@ def test_the_console_matrix_has_a_row_for_every_console_route() -> None:
     }
 
     assert served == set(CONSOLE_ROUTES)
-    assert len(served) == 19  # + re-rate, adjust (confirmation), adjust
+    assert len(served) == 21  # + re-rate, adjust (confirmation), adjust; the sites list and a site
 
 
 @pytest.mark.parametrize("route", sorted(CONSOLE_ROUTES))

@@ -221,7 +221,7 @@ def test_without_a_session_the_pages_send_to_sign_in(admin: ApiClient, path: str
     assert answer.headers["location"] == "/console/sign-in"
 
 
-@pytest.mark.parametrize("path", ["/console/", "/console/customers", "/console/invoices"])
+@pytest.mark.parametrize("path", ["/console/", "/console/sites", "/console/customers", "/console/invoices"])
 def test_every_signed_in_page_links_to_the_alarms_customers_and_invoices(
     fakes: FakeStores, path: str
 ) -> None:
@@ -234,6 +234,7 @@ def test_every_signed_in_page_links_to_the_alarms_customers_and_invoices(
     assert nav is not None
     assert re.findall(r'<a href="([^"]+)">([^<]+)</a>', nav.group(1)) == [
         ("/console/", "Alarms"),
+        ("/console/sites", "Sites"),
         ("/console/customers", "Customers"),
         ("/console/invoices", "Invoices"),
     ]

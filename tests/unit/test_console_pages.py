@@ -405,7 +405,7 @@ def test_the_console_routes_are_not_in_the_openapi_document(fakes):
 
 
 @pytest.mark.parametrize(
-    "path", ["/console/", "/console/customers", "/console/invoices", "/console/meters/m1"]
+    "path", ["/console/", "/console/sites", "/console/customers", "/console/invoices", "/console/meters/m1"]
 )
 def test_an_htmx_request_without_a_session_navigates_to_sign_in_on_every_page(fakes, path):
     plain = get(path)

@@ -32,6 +32,7 @@ from meterbill.api.routes import (
     console_invoices,
     console_meters,
     console_rerate,
+    console_sites,
     exchanges,
     imports,
     invoices,
@@ -147,6 +148,7 @@ def create_app() -> MeterbillApi:
         console_customers.router,
         console_invoices.router,
         console_rerate.router,
+        console_sites.router,
     ):
         app.include_router(router)
 
