@@ -269,6 +269,7 @@ def fuzzed() -> Iterator[Fuzzed]:
     )
     ids = {
         "alert_id": firing.id,
+        "site_id": "site-1",
         "meter_id": "mtr-1",
         "customer_id": "c-alice",
         "invoice_id": INVOICE,
