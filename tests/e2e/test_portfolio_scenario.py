@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import hashlib
 import io
 import json
 import re
@@ -304,7 +305,11 @@ def test_each_invoice_is_issued_after_the_grace_days_stored_as_pdf_a_with_factur
     for invoice in scenario["invoices"]:
         number, total = invoice["number"], D(invoice["body"]["total"])
         stored = (out / "s3" / invoice["document"]["key"]).read_bytes()
-        assert len(stored) == invoice["document"]["size"]
+        # what the record says was stored is what S3 holds
+        assert (len(stored), hashlib.sha256(stored).hexdigest()) == (
+            invoice["document"]["size"],
+            invoice["document"]["sha256"],
+        )
         reader = PdfReader(io.BytesIO(stored))
         text = "\n".join(page.extract_text() for page in reader.pages)
         german = invoice["customer_id"] in ("law", "studio", "berger")
@@ -325,6 +330,18 @@ def test_each_invoice_is_issued_after_the_grace_days_stored_as_pdf_a_with_factur
         )
         (mail,) = [m for m in mails if m["To"] == EMAILS[invoice["customer_id"]]]
         assert str(mail["Subject"]).startswith(f"{'Rechnung' if german else 'Invoice'} {number} – ")
+        # The amount and the due date, 14 days after issuing (studio's on 1 Dec, the others' on 3 Dec).
+        body = mail.get_body(preferencelist=("plain",))
+        assert body is not None
+        said = body.get_content()
+        due = "15. Dezember 2026" if invoice["customer_id"] == "studio" else "17. Dezember 2026"
+        assert (
+            f"Betrag: {shown}\xa0€\nFällig am: {due}\n" in said
+            if german
+            else f"Total: €{shown}\nDue date: 17 December 2026\n" in said
+        ), said
+        if invoice["customer_id"] == "studio":  # its days only
+            assert "für den Zeitraum 01.11.2026 – 15.11.2026." in said
         (attachment,) = [p for p in mail.walk() if p.get_content_type() == "application/pdf"]
         assert isinstance(attachment, EmailMessage)
         assert (attachment.get_filename(), attachment.get_payload(decode=True)) == (f"{number}.pdf", stored)
