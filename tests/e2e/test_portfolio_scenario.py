@@ -22,7 +22,6 @@ import json
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from email.message import EmailMessage
@@ -46,7 +45,6 @@ def money(amount: Decimal) -> Decimal:
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory: pytest.TempPathFactory) -> Mapping[str, Any]:
     out = tmp_path_factory.mktemp("portfolio")
-    began = time.monotonic()
     run = subprocess.run(
         [sys.executable, "-m", "tests.e2e.portfolio_scenario", str(out)],
         cwd=REPO,
@@ -58,7 +56,6 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Mapping[str, Any]:
     assert run.returncode == 0, run.stderr[-5000:]
     result: dict[str, Any] = json.loads((out / "result.json").read_text(encoding="utf-8"))
     result["out"] = out
-    result["wall_seconds"] = time.monotonic() - began
     return result
 
 
