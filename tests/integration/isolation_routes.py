@@ -406,6 +406,14 @@ CONSOLE_ROUTES: Final[Mapping[tuple[str, str], ConsoleRoute]] = {
     ("GET", "/console/invoices/export"): ConsoleRoute(  # the session's account's month: nothing to name
         "own list", lambda ids: Call("GET", "/console/invoices/export", query={"month": "2026-03"})
     ),
+    ("GET", "/console/tariffs"): ConsoleRoute("own list", lambda ids: Call("GET", "/console/tariffs")),
+    ("GET", "/console/tariffs/<tariff_id>"): ConsoleRoute(  # with a preview of the other's customer
+        "not found",
+        lambda ids: Call(
+            "GET", f"/console/tariffs/{ids.tariff}", query={"customer_id": ids.customer, "month": "2026-02"}
+        ),
+        404,
+    ),
     ("GET", "/console/static/<name>"): ConsoleRoute(
         "no ids", lambda ids: Call("GET", "/console/static/console.css")
     ),

@@ -412,7 +412,7 @@ def test_the_console_matrix_has_a_row_for_every_console_route() -> None:
     }
 
     assert served == set(CONSOLE_ROUTES)
-    assert len(served) == 16
+    assert len(served) == 18
 
 
 @pytest.mark.parametrize("route", sorted(CONSOLE_ROUTES))

@@ -31,6 +31,7 @@ from meterbill.api.routes import (
     console_customers,
     console_invoices,
     console_meters,
+    console_tariffs,
     exchanges,
     imports,
     invoices,
@@ -145,6 +146,7 @@ def create_app() -> MeterbillApi:
         console_meters.router,
         console_customers.router,
         console_invoices.router,
+        console_tariffs.router,
     ):
         app.include_router(router)
 
