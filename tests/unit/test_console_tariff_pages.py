@@ -436,7 +436,7 @@ def test_a_period_no_version_is_in_force_on_names_the_month(admin, fakes):
 
     assert answer.status == 422
     assert (
-        "month: assignment &#39;asg-z&#39;: "
+        "month: tariff &#39;later&#39; (for assignment &#39;asg-z&#39;): "
         "no version of the tariff is in force from 2026-02-01 to 2026-02-15" in answer.text
     )
 

@@ -250,8 +250,11 @@ def _assignment_bills(
     try:
         spans = in_force(versions, first, stop)
     except NoTariffInForceError as err:
-        field_name = "assignment.tariff_id" if under is None else "tariff_id"
-        raise InvalidInputError(field_name, f"assignment {assignment.id!r}: {err}") from None
+        if under is None:
+            raise InvalidInputError("assignment.tariff_id", f"assignment {assignment.id!r}: {err}") from None
+        raise InvalidInputError(
+            "tariff_id", f"tariff {versions[0].id!r} (for assignment {assignment.id!r}): {err}"
+        ) from None
     span_start, span_end = local_midnight(first, zone), local_midnight(stop, zone)
 
     def series_of(of: Meter, lo: datetime, hi: datetime) -> IntervalSeries:
