@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import re
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal as D
 from html import unescape
@@ -322,6 +323,27 @@ def test_the_tariff_page_shows_every_version_and_what_changed(admin, fakes):
     assert (
         "<li>all day: tier 1: the first (formula: 150 if senior_citizen else 100) kWh at 0.28 EUR/kWh</li>"
         in formula
+    )
+
+
+def test_each_version_shows_who_stored_it_and_when(admin, fakes):
+    cookies, _ = sign_in(fakes, "read")
+    version_1 = fakes.catalog.items[(ACCOUNT, "tariff", "tou-tiered@000001")]
+    # the API stored both versions with its caller's key id beside the tariff; a version stored without one
+    # (the CLI, the demo's seed, before this was recorded) says so
+    assert version_1.body["changed_by"] == "0123456789abcdef"
+    fakes.catalog.items[(ACCOUNT, "tariff", "tou-tiered@000001")] = replace(
+        version_1, body={k: v for k, v in version_1.body.items() if k != "changed_by"}
+    )
+
+    text = get("/console/tariffs/tou-tiered", cookies).text
+
+    assert text_of(text, "version-2-changed-by") == "0123456789abcdef"
+    assert text_of(text, "version-1-changed-by") == "not recorded"
+    created = fakes.catalog.items[(ACCOUNT, "tariff", "tou-tiered@000002")].created_at.astimezone(UTC)
+    assert (
+        f'<time datetime="{created.isoformat(timespec="minutes")}">{created:%Y-%m-%d %H:%M} UTC</time>'
+        in text
     )
 
 

@@ -6,16 +6,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date
 from decimal import Decimal
 from itertools import groupby, zip_longest
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from meterbill.domain import Assignment
 from meterbill.errors import InvalidInputError
 from meterbill.money import round_money
 from meterbill.tariffs.formulas import Formula
-from meterbill.tariffs.model import CHARGE_COMPONENTS, Period, Tariff, TimeOfUse
+from meterbill.tariffs.model import CHARGE_COMPONENTS, Adjustment, Period, Tariff, TimeOfUse, UsagePackage
+
+if TYPE_CHECKING:
+    from meterbill.services.catalog import CatalogEntry
+    from meterbill.services.preview import PreviewBill, TariffComparison
 
 MONTH_NAMES: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 ALL_TAXED: Final = frozenset((*CHARGE_COMPONENTS, "minimum", "discount", "surcharge"))
@@ -249,7 +253,7 @@ def _power_unit(energy_unit: str) -> str:
     return energy_unit[:-1] if energy_unit.endswith("h") else f"{energy_unit}/h"
 
 
-def _package_line(package: Any, currency: str) -> str:
+def _package_line(package: UsagePackage, currency: str) -> str:
     return (
         f"{package.description}: {operand(package.fare)} {currency} a session covers its first "
         f"{operand(package.threshold_seconds)} s, then {operand(package.unit_rate)} {currency} per started "
@@ -257,31 +261,35 @@ def _package_line(package: Any, currency: str) -> str:
     )
 
 
-def _adjustment_line(adjustment: Any, currency: str) -> str:
+def _adjustment_line(adjustment: Adjustment, currency: str) -> str:
     kind = "Discount" if adjustment.kind == "discount" else "Surcharge"
     if adjustment.percent is not None:
         base = "" if set(adjustment.applies_to) == ALL_ADJUSTED else f" of {', '.join(adjustment.applies_to)}"
         return f"{kind} {adjustment.description}: {operand(adjustment.percent)}%{base}"
+    assert adjustment.amount is not None  # the model holds either a percent or an amount
     return f"{kind} {adjustment.description}: {operand(adjustment.amount)} {currency} per bill"
 
 
 # --- the versions and what changed --------------------------------------------------------------------------
 
 
-def version_rows(versions: Sequence[Any]) -> list[dict[str, Any]]:
-    """The versions, newest first: number, created (UTC), effective from, who changed it (the key recorded,
-    when the version records one), the summary, and what changed from the version before."""
+def version_rows(versions: Sequence[CatalogEntry[Tariff]]) -> list[dict[str, Any]]:
+    """The versions, newest first: number, created (UTC: a tariff has no site), effective from, who stored
+    it (the API key's id; "not recorded" for a version stored without one), the summary, and what changed
+    from the version before."""
     ordered = sorted(versions, key=lambda e: e.value.version)
     rows = []
     for i, entry in enumerate(ordered):
-        tariff: Tariff = entry.value
+        tariff = entry.value
         before = ordered[i - 1].value if i else None
+        created = entry.created_at.astimezone(UTC)
         rows.append(
             {
                 "version": tariff.version,
-                "created": entry.created_at.isoformat(timespec="minutes"),
+                "created": created.isoformat(timespec="minutes"),
+                "created_text": f"{created:%Y-%m-%d %H:%M} UTC",
                 "effective_from": tariff.effective_from.isoformat() if tariff.effective_from else "always",
-                "changed_by": getattr(entry, "changed_by", None) or "not recorded",
+                "changed_by": entry.changed_by or "not recorded",
                 "name": tariff.name,
                 "sections": summary(tariff),
                 "changes": None if before is None else changes(before, tariff),
@@ -389,7 +397,7 @@ def form_field(error_field: str, ask: PreviewAsk | None) -> str:
 
 
 def preview_view(
-    comparison: Any, tariff_name: str, customer_name: str, tariff_names: Mapping[str, str]
+    comparison: TariffComparison, tariff_name: str, customer_name: str, tariff_names: Mapping[str, str]
 ) -> dict[str, Any]:
     """The preview's lines under the tariff, its totals, the customer's current totals for the same
     assignments and usage, and the difference (the tariff's total minus the current one, per currency)."""
@@ -414,7 +422,7 @@ def preview_view(
     }
 
 
-def _bills_view(bills: Sequence[Any], tariff_names: Mapping[str, str]) -> dict[str, Any]:
+def _bills_view(bills: Sequence[PreviewBill], tariff_names: Mapping[str, str]) -> dict[str, Any]:
     lines = []
     sums: dict[str, dict[str, Decimal]] = {}
     for preview in bills:

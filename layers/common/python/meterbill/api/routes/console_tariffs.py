@@ -114,7 +114,7 @@ def _latest_tariffs(current: Backend, account: str) -> dict[str, Tariff]:
     """Tariff id → its latest version (the catalog lists every version, in version order)."""
     latest: dict[str, Tariff] = {}
     for stored in current.stores.catalog.list(account, "tariff", limit=_LIMIT).items:
-        found = Tariff.model_validate(stored.body)
+        found = catalog.tariff_of(stored.body)
         if found.id not in latest or found.version > latest[found.id].version:
             latest[found.id] = found
     return latest
