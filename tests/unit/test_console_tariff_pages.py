@@ -491,3 +491,27 @@ def test_without_a_session_the_pages_send_to_sign_in(admin):
     for path in ("/console/tariffs", "/console/tariffs/flat"):
         answer = get(path)
         assert (answer.status, answer.headers["location"]) == (303, "/console/sign-in")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"customer_id": "x" * 5000, "month": "2026-02"},
+        {"customer_id": "cus-z", "month": "\x00\ud7ff" * 40},
+        {"customer_id": "cus-z", "from": "9999-12-31", "to": "0001-01-01"},
+        {"customer_id": "cus-z", "from": "2026-02-01", "to": "2126-02-01"},
+        {"customer_id": "<script>alert(1)</script>", "month": "2026-02"},
+    ],
+)
+def test_hostile_preview_queries_answer_4xx_never_5xx(admin, fakes, query):
+    cookies, _ = sign_in(fakes, "read")
+
+    answer = get("/console/tariffs/tou-tiered", cookies, **query)
+
+    assert 400 <= answer.status < 500
+    assert "<script>alert" not in answer.text
+
+
+def test_an_htmx_request_without_a_session_navigates_to_sign_in(admin):
+    answer = handler(proxy_event("GET", "/console/tariffs/flat", headers={"HX-Request": "true"}))
+    assert (answer.status, answer.headers["hx-redirect"]) == (200, "/console/sign-in")
