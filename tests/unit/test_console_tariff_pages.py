@@ -207,15 +207,24 @@ def get(path: str, cookies: str = "", **query: str) -> HttpAnswer:
 
 
 def rows(text: str, table: str) -> list[list[str]]:
-    found = re.search(rf'<table[^>]*id="{table}">.*?<tbody>(.*?)</tbody>', text, re.S)
+    """The text of the cells (td) of each body row of the table ``#table``, all its bodies."""
+    found = re.search(rf'<table[^>]*id="{table}">(.*?)</table>', text, re.S)
     assert found is not None, text
     return [
         [
             unescape(re.sub(r"<[^>]+>", "", cell)).strip()
             for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
         ]
-        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", found.group(1), re.S)
+        for body in re.findall(r"<tbody>(.*?)</tbody>", found.group(1), re.S)
+        for row in re.findall(r"<tr(?! class=\"bill-heading\")[^>]*>(.*?)</tr>", body, re.S)
     ]
+
+
+def headings(text: str, table: str) -> list[str]:
+    """The headings of the bills in the table ``#table``."""
+    found = re.search(rf'<table[^>]*id="{table}">(.*?)</table>', text, re.S)
+    assert found is not None, text
+    return [unescape(h).strip() for h in re.findall(r'<th scope="rowgroup"[^>]*>(.*?)</th>', found.group(1))]
 
 
 def text_of(text: str, element_id: str) -> str:
@@ -374,15 +383,18 @@ def test_the_preview_prices_a_customers_month_under_another_tariff_to_the_cent(a
     assert text_of(text, "current-total-EUR") == "€211.82"
     assert text_of(text, "difference-EUR") == f"+€{subtotal + vat - now_total}" == "+€2.26"
     lines = rows(text, "preview-lines")
-    assert [(r[3], r[5], r[6], r[7]) for r in lines] == [
-        ("fixed", "1 month", "5.00", "€5.00"),
-        ("energy", "432 kWh", "0.20", "€86.40"),
-        ("energy", "100 kWh", "0.30", "€30.00"),
-        ("energy", "140 kWh", "0.40", "€56.00"),
-        ("demand", "1 kW", "2.50", "€2.50"),
-        ("tax", "179.90 EUR", "0.19", "€34.18"),
+    assert lines == [
+        ["fixed", "Meter rental", "1 month", "5.00", "€5.00"],
+        ["energy", "Energy, off-peak", "432 kWh", "0.20", "€86.40"],
+        ["energy", "Energy, peak, tier 1", "100 kWh", "0.30", "€30.00"],
+        ["energy", "Energy, peak, tier 2", "140 kWh", "0.40", "€56.00"],
+        ["demand", "Demand, monthly", "1 kW", "2.50", "€2.50"],
+        ["tax", "VAT (19%)", "179.90 EUR", "0.19", "€34.18"],
     ]
-    assert {r[2] for r in lines} == {"Peak and off-peak, tiered 2026 v1"}
+    assert headings(text, "preview-lines") == [
+        "mtr-1 · 2026-02-01 – 2026-03-01 · Peak and off-peak, tiered 2026 v1"
+    ]
+    assert headings(text, "current-lines") == ["mtr-1 · 2026-02-01 – 2026-03-01 · Flat v1"]
     # the form keeps what was asked
     assert '<option value="cus-z" selected>' in text
     assert 'name="month" type="month" value="2026-02"' in text

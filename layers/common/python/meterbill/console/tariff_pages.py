@@ -423,24 +423,29 @@ def preview_view(
 
 
 def _bills_view(bills: Sequence[PreviewBill], tariff_names: Mapping[str, str]) -> dict[str, Any]:
-    lines = []
+    """Each bill (a meter's month or part of it under one tariff version) with its lines, and the sums of
+    the bills' subtotals, taxes and totals per currency."""
+    shown = []
     sums: dict[str, dict[str, Decimal]] = {}
     for preview in bills:
         bill = preview.bill
-        period = f"{bill.start.date().isoformat()} – {bill.end.date().isoformat()}"
-        for line in bill.lines:
-            lines.append(
-                {
-                    "meter_id": preview.meter_id,
-                    "period": period,
-                    "tariff": f"{tariff_names.get(bill.tariff_id, bill.tariff_id)} v{bill.tariff_version}",
-                    "component": line.component,
-                    "description": line.description,
-                    "quantity": f"{line.quantity} {line.unit}",
-                    "rate": "" if line.rate is None else str(line.rate),
-                    "amount": money(line.amount, bill.currency),
-                }
-            )
+        tariff = f"{tariff_names.get(bill.tariff_id, bill.tariff_id)} v{bill.tariff_version}"
+        shown.append(
+            {
+                "heading": f"{preview.meter_id} · {bill.start.date().isoformat()} – "
+                f"{bill.end.date().isoformat()} · {tariff}",
+                "lines": [
+                    {
+                        "component": line.component,
+                        "description": line.description,
+                        "quantity": f"{line.quantity} {line.unit}",
+                        "rate": "" if line.rate is None else str(line.rate),
+                        "amount": money(line.amount, bill.currency),
+                    }
+                    for line in bill.lines
+                ],
+            }
+        )
         total = sums.setdefault(
             bill.currency, {"subtotal": Decimal(0), "taxes": Decimal(0), "total": Decimal(0)}
         )
@@ -456,7 +461,7 @@ def _bills_view(bills: Sequence[PreviewBill], tariff_names: Mapping[str, str]) -
         }
         for currency, s in sums.items()
     }
-    return {"lines": lines, "totals": totals}
+    return {"bills": shown, "totals": totals}
 
 
 _DAY: Final = date(2000, 1, 2) - date(2000, 1, 1)
