@@ -130,6 +130,87 @@ def test_the_summary_shows_a_formula_modified_tier_size_with_its_formula():
     ]
 
 
+def test_the_summary_of_every_other_part_packages_shares_savings_adjustments_and_scoped_taxes():
+    compute = Tariff.model_validate(
+        {
+            "id": "compute",
+            "name": "Compute",
+            "currency": "USD",
+            "unit": "h",
+            "seasons": [{"name": "summer", "months": [6, 7, 8]}],
+            "variables": {"base": "2 * customer.racks"},
+            "fixed": [{"description": "Port", "amount": "base", "per": "day"}],
+            "packages": [
+                {
+                    "description": "Batch job",
+                    "threshold_seconds": 1800,
+                    "fare": "0.01",
+                    "unit_seconds": 300,
+                    "unit_rate": "0.0089",
+                }
+            ],
+            "minimum": {"amount": "1.00", "per": "day"},
+            "adjustments": [
+                {"kind": "discount", "description": "Loyalty", "amount": "5"},
+                {"kind": "surcharge", "description": "Green", "percent": "2", "applies_to": ["package"]},
+            ],
+            "taxes": [{"name": "Sales tax", "percent": "8.25", "applies_to": ["fixed", "package"]}],
+        }
+    )
+    assert tariff_pages.summary(compute) == [
+        Section("Validity", ("Prices h in USD",)),
+        Section("Seasons", ("summer: Jun–Aug",)),
+        Section("Variables", ("base = (formula: 2 * customer.racks)",)),
+        Section("Fixed", ("Port: (formula: base) USD per day",)),
+        Section(
+            "Packages",
+            ("Batch job: 0.01 USD a session covers its first 1800 s, then 0.0089 USD per started 300 s",),
+        ),
+        Section("Minimum", ("At least 1.00 USD per day",)),
+        Section(
+            "Discounts and surcharges", ("Discount Loyalty: 5 USD per bill", "Surcharge Green: 2% of package")
+        ),
+        Section("Taxes", ("Sales tax: 8.25% of fixed, package",)),
+    ]
+    seasonal = Tariff.model_validate(
+        {
+            "id": "seasonal",
+            "name": "Seasonal demand",
+            "effective_to": "2027-01-01",
+            "demand": {
+                "window_minutes": 30,
+                "flat": {
+                    "periods": [
+                        {"name": "winter", "tiers": [{"size": "50", "rate": "3"}, {"rate": "4"}]},
+                        {"name": "summer", "tiers": [{"rate": "5"}]},
+                    ],
+                    "months": [0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0],
+                    "ratchet": {"percent": "80"},
+                },
+            },
+            "shared": {"rate": "0.21"},
+            "savings": {"power_rating_w": "250", "price_per_kwh": "0.30", "credit": True},
+        }
+    )
+    assert tariff_pages.summary(seasonal)[1:] == [
+        Section(
+            "Demand",
+            (
+                "Billed on the highest 30-minute average power",
+                "The month's peak (winter: Jan–May, Sep–Dec): tier 1: the first 50 kW at 3 EUR/kW",
+                "The month's peak (winter: Jan–May, Sep–Dec): tier 2: the rest at 4 EUR/kW",
+                "The month's peak (summer: Jun–Aug): 5 EUR/kW",
+                "At least 80% of the highest peak of the previous 11 months",
+            ),
+        ),
+        Section("Shared usage", ("Shared usage: 0.21 EUR/kWh",)),
+        Section("Savings", ("Off-time savings: off-time hours × 250 W × 0.30 EUR/kWh / 1000, credited",)),
+    ]
+    assert tariff_pages.summary(seasonal)[0] == Section(
+        "Validity", ("Prices kWh in EUR", "Ends on 2027-01-01 (exclusive)")
+    )
+
+
 def test_hours_that_differ_by_month_are_spelled_out_by_month():
     summer = [[0] * 10 + [1] * 8 + [0] * 6 if 6 <= m <= 9 else [0] * 24 for m in range(1, 13)]
     tou = Tariff.model_validate(

@@ -230,7 +230,7 @@ def _demand_lines(tariff: Tariff) -> list[str]:
         flat = demand.flat
         for i, period in enumerate(flat.periods):
             months = [m + 1 for m, p in enumerate(flat.months) if p == i]
-            when = f" in {_months(months)}" if len(flat.periods) > 1 else ""
+            when = f" ({period.name}: {_months(months)})" if len(flat.periods) > 1 else ""
             lines += [
                 f"The month's peak{when}: {text}" for text in _tier_texts(period, power, price_unit, "")
             ]
