@@ -19,13 +19,13 @@ from meterbill.console import tariff_pages
 from meterbill.domain import Assignment, Customer
 from meterbill.errors import InvalidInputError, NotFoundError
 from meterbill.services import catalog
+from meterbill.services.common import all_items
 from meterbill.tariffs.model import Tariff
 
 router = new_router()
 
 NO_TARIFF: Final = "No such tariff."
 NO_CUSTOMER: Final = "no such customer in this account"
-_LIMIT: Final = 1000
 
 
 @router.get(f"{CONSOLE}/tariffs", include_in_schema=False)
@@ -34,7 +34,9 @@ def tariffs(request: Request) -> Response[str]:
     session, csrf_token = req.session_of(request, current)
     today = current.clock().astimezone(UTC).date()
     rows = tariff_pages.list_rows(
-        _latest_tariffs(current, session.account).values(), _assignments(current, session.account), today
+        _latest_tariffs(current, session.account).values(),
+        list(catalog.all_of(session.account, Assignment, current.stores.catalog)),
+        today,
     )
     return req.page(
         request, "tariffs.html", title="Tariffs", session=session, csrf_token=csrf_token, tariffs=rows
@@ -53,11 +55,7 @@ def tariff(tariff_id: str, request: Request) -> Response[str]:
     latest = versions[-1].value
     query = {str(k): str(v) for k, v in (request.resolved_event.get("queryStringParameters") or {}).items()}
     customers = sorted(
-        (
-            Customer.model_validate(i.body)
-            for i in stores.catalog.list(account, "customer", limit=_LIMIT).items
-        ),
-        key=lambda c: (c.name.casefold(), c.id),
+        catalog.all_of(account, Customer, stores.catalog), key=lambda c: (c.name.casefold(), c.id)
     )
     status, error, preview = 200, None, None
     ask = None
@@ -65,7 +63,7 @@ def tariff(tariff_id: str, request: Request) -> Response[str]:
         ask = tariff_pages.preview_ask(query)
         if ask is not None:
             preview = _preview(current, account, ask, [e.value for e in versions], customers)
-    except NotFoundError:
+    except NotFoundError:  # a customer not the account's: unknown or another account's, alike
         status, error = 404, {"field": "customer_id", "reason": NO_CUSTOMER}
     except InvalidInputError as problem:
         status = 422
@@ -113,15 +111,8 @@ def _preview(
 def _latest_tariffs(current: Backend, account: str) -> dict[str, Tariff]:
     """Tariff id → its latest version (the catalog lists every version, in version order)."""
     latest: dict[str, Tariff] = {}
-    for stored in current.stores.catalog.list(account, "tariff", limit=_LIMIT).items:
+    for stored in all_items(account, "tariff", current.stores.catalog):
         found = catalog.tariff_of(stored.body)
         if found.id not in latest or found.version > latest[found.id].version:
             latest[found.id] = found
     return latest
-
-
-def _assignments(current: Backend, account: str) -> list[Assignment]:
-    return [
-        Assignment.model_validate(i.body)
-        for i in current.stores.catalog.list(account, "assignment", limit=_LIMIT).items
-    ]
