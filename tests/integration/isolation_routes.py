@@ -426,6 +426,14 @@ CONSOLE_ROUTES: Final[Mapping[tuple[str, str], ConsoleRoute]] = {
     ("GET", "/console/sites/<site_id>"): ConsoleRoute(
         "not found", lambda ids: Call("GET", f"/console/sites/{ids.site}"), 404
     ),
+    ("GET", "/console/tariffs"): ConsoleRoute("own list", lambda ids: Call("GET", "/console/tariffs")),
+    ("GET", "/console/tariffs/<tariff_id>"): ConsoleRoute(  # with a preview of the other's customer
+        "not found",
+        lambda ids: Call(
+            "GET", f"/console/tariffs/{ids.tariff}", query={"customer_id": ids.customer, "month": "2026-02"}
+        ),
+        404,
+    ),
     ("GET", "/console/static/<name>"): ConsoleRoute(
         "no ids", lambda ids: Call("GET", "/console/static/console.css")
     ),

@@ -412,7 +412,9 @@ def test_the_console_matrix_has_a_row_for_every_console_route() -> None:
     }
 
     assert served == set(CONSOLE_ROUTES)
-    assert len(served) == 21  # + re-rate, adjust (confirmation), adjust; the sites list and a site
+    assert (
+        len(served) == 23
+    )  # + re-rate, adjust (confirmation), adjust; the sites list and a site; tariffs, a tariff
 
 
 @pytest.mark.parametrize("route", sorted(CONSOLE_ROUTES))

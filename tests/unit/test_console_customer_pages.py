@@ -221,7 +221,9 @@ def test_without_a_session_the_pages_send_to_sign_in(admin: ApiClient, path: str
     assert answer.headers["location"] == "/console/sign-in"
 
 
-@pytest.mark.parametrize("path", ["/console/", "/console/sites", "/console/customers", "/console/invoices"])
+@pytest.mark.parametrize(
+    "path", ["/console/", "/console/sites", "/console/customers", "/console/invoices", "/console/tariffs"]
+)
 def test_every_signed_in_page_links_to_the_alarms_customers_and_invoices(
     fakes: FakeStores, path: str
 ) -> None:
@@ -237,6 +239,7 @@ def test_every_signed_in_page_links_to_the_alarms_customers_and_invoices(
         ("/console/sites", "Sites"),
         ("/console/customers", "Customers"),
         ("/console/invoices", "Invoices"),
+        ("/console/tariffs", "Tariffs"),
     ]
 
 

@@ -192,3 +192,25 @@ def test_deleting_a_tariff_removes_every_version(store: FakeCatalogStore) -> Non
     latest = catalog.new_tariff_version(A, "flat", flat("0.31"), store, effective_from=date(2026, 2, 1))
     catalog.delete_tariff(A, "flat", store, if_match=latest.etag)
     assert store.items == {}
+
+
+def test_each_version_keeps_who_stored_it_beside_the_tariff(store):
+    first = catalog.create_tariff(A, flat("0.30"), store, changed_by="key-1")
+    catalog.new_tariff_version(
+        A, "flat", flat("0.35"), store, effective_from=date(2026, 4, 1), changed_by="key-2"
+    )
+    catalog.new_tariff_version(A, "flat", flat("0.40"), store, effective_from=date(2026, 5, 1))
+
+    assert (first.changed_by, store.items[(A, "tariff", "flat@000001")].body["changed_by"]) == (
+        "key-1",
+        "key-1",
+    )
+    assert [(v.value.version, v.changed_by) for v in catalog.tariff_versions(A, "flat", store)] == [
+        (1, "key-1"),
+        (2, "key-2"),
+        (3, None),
+    ]
+    assert "changed_by" not in store.items[(A, "tariff", "flat@000003")].body
+    assert catalog.get_tariff(A, "flat", store, version=2).value == catalog.tariff_of(
+        store.items[(A, "tariff", "flat@000002")].body
+    )

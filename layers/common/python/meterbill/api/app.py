@@ -33,6 +33,7 @@ from meterbill.api.routes import (
     console_meters,
     console_rerate,
     console_sites,
+    console_tariffs,
     exchanges,
     imports,
     invoices,
@@ -149,6 +150,7 @@ def create_app() -> MeterbillApi:
         console_invoices.router,
         console_rerate.router,
         console_sites.router,
+        console_tariffs.router,
     ):
         app.include_router(router)
 

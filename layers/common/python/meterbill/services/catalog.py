@@ -15,7 +15,8 @@ found (NotFoundError), exactly like an id that does not exist.
 
 Tariffs are versioned: ``create_tariff`` stores version 1 and ``new_tariff_version`` version n+1 effective
 from a date; old versions stay, so a past period can be billed again as it was. A version is stored as the
-catalog kind "tariff" with the id ``<tariff id>@<version, 6 digits>``.
+catalog kind "tariff" with the id ``<tariff id>@<version, 6 digits>``; its body is the tariff and, beside it,
+``changed_by`` (the id of the API key that stored the version) when the caller named one.
 """
 
 from __future__ import annotations
@@ -72,12 +73,14 @@ _SERVER_FIELDS: Final = ("account_id",)
 
 @dataclass(frozen=True, slots=True)
 class CatalogEntry(Generic[T]):
-    """A catalog object with its ETag (for If-Match) and when it was created and last changed."""
+    """A catalog object with its ETag (for If-Match) and when it was created and last changed; a tariff
+    version also who stored it (``changed_by``: the API key's id, when the version recorded one)."""
 
     value: T
     etag: str
     created_at: datetime
     updated_at: datetime
+    changed_by: str | None = None
 
 
 # --- customers, sites, meters, assignments ------------------------------------------------------------------
@@ -439,12 +442,14 @@ def create_tariff(
     *,
     tariff_id: str | None = None,
     accept_urdb_fields: Collection[str] = (),
+    changed_by: str | None = None,
 ) -> CatalogEntry[Tariff]:
     """Version 1 of a new tariff from a native tariff document or a URDB rate object (its label is the id).
 
     ``tariff_id`` (the API's choice, e.g. for a URDB rate) replaces the document's id. A document's
     ``version``, if given, must be 1. ``accept_urdb_fields`` names URDB charges to leave out knowingly, as
-    the refusal named them; the tariff records them. Raises AlreadyExistsError when the tariff exists.
+    the refusal named them; the tariff records them. ``changed_by``: who stores it (an API key's id), kept
+    with the version. Raises AlreadyExistsError when the tariff exists.
     """
     tariff = _tariff(
         document, tariff_id=tariff_id, version=1, effective_from=None, accept_urdb_fields=accept_urdb_fields
@@ -452,10 +457,10 @@ def create_tariff(
     if catalog.list(account, "tariff", limit=1, prefix=tariff.id + "@").items:
         raise AlreadyExistsError("tariff", tariff.id)
     try:
-        stored = catalog.create(account, "tariff", version_id(tariff.id, 1), tariff.model_dump(mode="json"))
+        stored = catalog.create(account, "tariff", version_id(tariff.id, 1), _tariff_body(tariff, changed_by))
     except AlreadyExistsError:
         raise AlreadyExistsError("tariff", tariff.id) from None
-    return _entry(Tariff, stored)
+    return _tariff_entry(stored)
 
 
 def new_tariff_version(
@@ -467,9 +472,11 @@ def new_tariff_version(
     effective_from: date | None = None,
     if_match: str | None = None,
     accept_urdb_fields: Collection[str] = (),
+    changed_by: str | None = None,
 ) -> CatalogEntry[Tariff]:
     """Version n+1 of a tariff, in force from ``effective_from`` (or the document's), which must be after the
-    latest version's start. Earlier versions stay as they are. ``accept_urdb_fields``: as for create_tariff.
+    latest version's start. Earlier versions stay as they are. ``accept_urdb_fields``, ``changed_by``: as for
+    create_tariff.
 
     ``if_match`` is the ETag of the latest version (what GET of the tariff answered). Raises NotFoundError,
     PreconditionFailedError, or AlreadyExistsError when another new version was stored at the same time.
@@ -498,11 +505,11 @@ def new_tariff_version(
         )
     try:
         stored = catalog.create(
-            account, "tariff", version_id(tariff_id, number), tariff.model_dump(mode="json")
+            account, "tariff", version_id(tariff_id, number), _tariff_body(tariff, changed_by)
         )
     except AlreadyExistsError:
         raise AlreadyExistsError("tariff version", version_id(tariff_id, number)) from None
-    return _entry(Tariff, stored)
+    return _tariff_entry(stored)
 
 
 def get_tariff(
@@ -514,7 +521,7 @@ def get_tariff(
     if not 1 <= version <= MAX_VERSION:
         raise NotFoundError("tariff version", f"{tariff_id}@{version}")
     try:
-        return _entry(Tariff, catalog.get(account, "tariff", version_id(tariff_id, version)))
+        return _tariff_entry(catalog.get(account, "tariff", version_id(tariff_id, version)))
     except NotFoundError:
         raise NotFoundError("tariff version", f"{tariff_id}@{version}") from None
 
@@ -522,7 +529,7 @@ def get_tariff(
 def tariff_versions(account: str, tariff_id: str, catalog: CatalogStore) -> list[CatalogEntry[Tariff]]:
     """Every version of a tariff, oldest first. Raises NotFoundError when there is none."""
     versions = [
-        _entry(Tariff, stored) for stored in all_items(account, "tariff", catalog, prefix=tariff_id + "@")
+        _tariff_entry(stored) for stored in all_items(account, "tariff", catalog, prefix=tariff_id + "@")
     ]
     if not versions:
         raise NotFoundError("tariff", tariff_id)
@@ -545,12 +552,12 @@ def list_tariffs(
                 continue
             tariff_id = stored.item_id.rpartition("@")[0]
             if tariffs and tariffs[-1].value.id == tariff_id:
-                tariffs[-1] = _entry(Tariff, stored)  # a later version of the same tariff
+                tariffs[-1] = _tariff_entry(stored)  # a later version of the same tariff
             elif len(tariffs) == limit:
                 # One tariff more than the page holds: the next page starts with it, from this store page.
                 return Page(items=tariffs, cursor=_encode_tariff_cursor(page_cursor, tariffs[-1].value.id))
             else:
-                tariffs.append(_entry(Tariff, stored))
+                tariffs.append(_tariff_entry(stored))
         if page.cursor is None:
             return Page(items=tariffs, cursor=None)
         page_cursor = page.cursor
@@ -565,6 +572,32 @@ def delete_tariff(account: str, tariff_id: str, catalog: CatalogStore, *, if_mat
     _check_unreferenced(account, "tariff", tariff_id, catalog)
     for entry in versions:
         catalog.delete(account, "tariff", version_id(tariff_id, entry.value.version), if_match=entry.etag)
+
+
+CHANGED_BY: Final = "changed_by"  # beside the tariff in a version's stored body
+
+
+def _tariff_body(tariff: Tariff, changed_by: str | None) -> dict[str, Any]:
+    body = tariff.model_dump(mode="json")
+    if changed_by is not None:
+        body[CHANGED_BY] = changed_by
+    return body
+
+
+def tariff_of(body: Mapping[str, Any]) -> Tariff:
+    """The tariff of a version's stored body (without what is kept beside it)."""
+    return Tariff.model_validate({k: v for k, v in body.items() if k != CHANGED_BY})
+
+
+def _tariff_entry(stored: Stored) -> CatalogEntry[Tariff]:
+    changed_by = stored.body.get(CHANGED_BY)
+    return CatalogEntry(
+        value=tariff_of(stored.body),
+        etag=stored.etag,
+        created_at=stored.created_at,
+        updated_at=stored.updated_at,
+        changed_by=changed_by if isinstance(changed_by, str) else None,
+    )
 
 
 def _latest_version(account: str, tariff_id: str, catalog: CatalogStore) -> CatalogEntry[Tariff]:

@@ -102,17 +102,14 @@ def period_bills(
     demand_history: Mapping[str, Sequence[Decimal]] | None = None,
     series_source: SeriesSource | None = None,
     customer_catalog: CustomerCatalog | None = None,
+    under: Sequence[Tariff] | None = None,
 ) -> list[PreviewBill]:
     """``bill_preview``'s bills, each meter's ratchets reading ``demand_history[meter_id]`` (earlier months'
     peaks, oldest first; none when the meter is not in it). ``customer_catalog``: the customer's part of the
     catalog when the caller has read it already (``billing_inputs.read_customer_catalog``; the account's
-    other assignments and meters are read only for a residual). Raises as ``bill_preview``."""
-    require_in_calendar(start, "from")
-    require_in_calendar(end, "to")
-    if end <= start:
-        raise InvalidInputError("to", f"{end} is not after from {start}")
-    if end - start > MAX_PERIOD:
-        raise InvalidInputError("to", f"more than {MAX_PERIOD.days} days after from")
+    other assignments and meters are read only for a residual). ``under``: the versions of one tariff to
+    price every assignment under instead of its own (``compare_tariff``). Raises as ``bill_preview``."""
+    check_period(start, end)
     own = customer_catalog or read_customer_catalog(account, customer_id, catalog)
     customer = own.customer
     mine = list(own.assignments)
@@ -139,8 +136,94 @@ def period_bills(
                 series_source,
                 everyone,
                 own,
+                under,
             )
     return bills
+
+
+def check_period(start: date, end: date) -> None:
+    """A preview's period: days within the calendar, the end after the start, at most 366 days."""
+    require_in_calendar(start, "from")
+    require_in_calendar(end, "to")
+    if end <= start:
+        raise InvalidInputError("to", f"{end} is not after from {start}")
+    if end - start > MAX_PERIOD:
+        raise InvalidInputError("to", f"more than {MAX_PERIOD.days} days after from")
+
+
+@dataclass(frozen=True, slots=True)
+class TariffComparison:
+    """A customer's usage over [start, end) priced under one tariff (``under``) and under the tariffs its
+    assignments have (``current``): the same assignments, those whose meter measures the tariff's unit."""
+
+    tariff_id: str
+    start: date
+    end: date
+    under: tuple[PreviewBill, ...]
+    current: tuple[PreviewBill, ...]
+    left_out: tuple[str, ...]  # the customer's assignments active in the period measuring another unit
+
+
+def compare_tariff(
+    account: str,
+    customer_id: str,
+    tariff_versions: Sequence[Tariff],
+    start: date,
+    end: date,
+    catalog: CatalogStore,
+    readings: ReadingStore,
+    *,
+    now: datetime,
+    series_source: SeriesSource | None = None,
+) -> TariffComparison:
+    """What the customer's bills of [start, end) would come to under ``tariff_versions`` (every version of one
+    tariff, any order; the customer may be on another tariff today), beside what they come to under the
+    tariffs it has: each of its assignments active in the period whose meter measures the tariff's unit is
+    rated twice, with the same usage, holidays and attributes (``period_bills``, no demand history).
+
+    Raises as ``bill_preview`` (NotFoundError for a customer not the account's), and InvalidInputError naming
+    ``from`` for a period that starts after ``now`` on a meter's site's clock (no usage yet), ``customer_id``
+    for a customer without such an assignment in the period, and ``tariff_id`` for a day of the period no
+    version of the tariff is in force on.
+    """
+    if not tariff_versions or len({t.id for t in tariff_versions}) != 1:
+        raise ValueError("tariff_versions: the versions of one tariff")
+    check_period(start, end)
+    ordered = sorted(tariff_versions, key=lambda v: v.version)
+    tariff_id, unit = ordered[-1].id, ordered[-1].unit
+    own = read_customer_catalog(account, customer_id, catalog)
+    active = [a for a in own.assignments if a.active_days(start, end) is not None]
+    priced = tuple(a for a in active if own.meters[a.meter_id].unit == unit)
+    left_out = tuple(a.id for a in active if a not in priced)
+    if not priced:
+        raise InvalidInputError(
+            "customer_id",
+            f"customer {customer_id!r} has no meter measuring {unit} assigned from {start} to {end}",
+        )
+    for assignment in priced:
+        site = own.sites[own.meters[assignment.meter_id].site_id]
+        if local_midnight(start, site.zone()) > now:
+            raise InvalidInputError(
+                "from", f"{start} has not begun on the clock of site {site.id!r}: no usage to price yet"
+            )
+    mine = replace(own, assignments=priced)
+
+    def bills(under: Sequence[Tariff] | None) -> tuple[PreviewBill, ...]:
+        return tuple(
+            period_bills(
+                account,
+                customer_id,
+                start,
+                end,
+                catalog,
+                readings,
+                series_source=series_source,
+                customer_catalog=mine,
+                under=under,
+            )
+        )
+
+    return TariffComparison(tariff_id, start, end, bills(ordered), bills(None), left_out)
 
 
 def _assignment_bills(
@@ -155,6 +238,7 @@ def _assignment_bills(
     series_source: SeriesSource | None,
     everyone: Sequence[Assignment],
     own: CustomerCatalog,
+    under: Sequence[Tariff] | None = None,
 ) -> list[PreviewBill]:
     span = assignment.active_days(start, end)
     assert span is not None  # assignments_for keeps only the active ones
@@ -162,11 +246,15 @@ def _assignment_bills(
     meter = own.meters[assignment.meter_id]
     site = own.sites[meter.site_id]
     zone = site.zone()
-    versions = list(own.tariffs[assignment.tariff_id])
+    versions = list(own.tariffs[assignment.tariff_id] if under is None else under)
     try:
         spans = in_force(versions, first, stop)
     except NoTariffInForceError as err:
-        raise InvalidInputError("assignment.tariff_id", f"assignment {assignment.id!r}: {err}") from None
+        if under is None:
+            raise InvalidInputError("assignment.tariff_id", f"assignment {assignment.id!r}: {err}") from None
+        raise InvalidInputError(
+            "tariff_id", f"tariff {versions[0].id!r} (for assignment {assignment.id!r}): {err}"
+        ) from None
     span_start, span_end = local_midnight(first, zone), local_midnight(stop, zone)
 
     def series_of(of: Meter, lo: datetime, hi: datetime) -> IntervalSeries:

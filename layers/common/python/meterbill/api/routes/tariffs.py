@@ -69,6 +69,7 @@ def create_tariff(
         caller.stores.catalog,
         tariff_id=tariff_id,
         accept_urdb_fields=accept_urdb_fields or (),
+        changed_by=caller.principal.key_id,
     )
     return created(TariffRecord.of(entry), entry.etag, f"/v1/tariffs/{entry.value.id}")
 
@@ -124,6 +125,7 @@ def create_tariff_version(
         effective_from=effective_from,
         if_match=expected_etag(if_match),
         accept_urdb_fields=accept_urdb_fields or (),
+        changed_by=caller.principal.key_id,
     )
     location = f"/v1/tariffs/{tariff_id}/versions/{entry.value.version}"
     return created(TariffRecord.of(entry), entry.etag, location)
