@@ -37,6 +37,7 @@ from meterbill.api.dependencies import Backend
 from meterbill.api.routes.console_requests import form
 from meterbill.console.pages import CSP, static_file
 from meterbill.ports import AccountRecord
+from meterbill.services import catalog as catalog_service
 from meterbill.services import console_sessions
 from meterbill.services.apikeys import create_key
 from tests.fakes import FIXED_NOW, fixed_clock
@@ -49,6 +50,7 @@ from tests.unit.api_support import (
     no_idempotency_store,
 )
 from tests.unit.delivery_support import INVOICE, A, World
+from tests.unit.invoicing_support import tariff
 from tests.unit.test_console_pages import alert
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")
@@ -245,6 +247,7 @@ def fuzzed() -> Iterator[Fuzzed]:
         "kind": "main",
     }
     catalog.create(A, "meter", "mtr-1", meter)
+    catalog_service.create_tariff(A, tariff("trf-1", "0.30"), catalog)
     alerts = AlertFakes()
     firing = replace(alert(1, "critical"), account_id=A)
     alerts.store.save_book(A, AlertBook(A, (firing,)), [firing], [])
@@ -270,6 +273,7 @@ def fuzzed() -> Iterator[Fuzzed]:
     ids = {
         "alert_id": firing.id,
         "site_id": "site-1",
+        "tariff_id": "trf-1",
         "meter_id": "mtr-1",
         "customer_id": "c-alice",
         "invoice_id": INVOICE,
