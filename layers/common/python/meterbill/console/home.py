@@ -130,7 +130,8 @@ class Revenue:
 
 def revenue(costs: Iterable[RunningCost]) -> Revenue:
     """The running costs' month-to-date ``cost`` summed per currency (exact Decimals). One without a
-    currency priced nothing yet (the first day of its bill period) and is left out."""
+    currency priced nothing yet and is left out: the rating pass stores the tariff's currency even on the
+    first day of a bill period now, but rows stored before that have currency ""."""
     from meterbill.documents.locale import format_money  # Babel: see shown_time
 
     sums: dict[str, Decimal] = {}

@@ -48,6 +48,7 @@ from meterbill.meterdata.metering import validation_config
 from meterbill.meterdata.rollups import month_rollup, rated_days, rated_series
 from meterbill.money import round_money
 from meterbill.ports import (
+    CatalogStore,
     PendingMark,
     RatedDay,
     RatingStores,
@@ -63,6 +64,7 @@ from meterbill.services.common import require_aware
 from meterbill.services.invoicing import customer_calendar
 from meterbill.services.metering import meter_settings, settings_digest, validated_intervals
 from meterbill.services.preview import bill_preview
+from meterbill.tariffs.versions import NoTariffInForceError, in_force
 from meterbill.timeutil import local_midnight
 from meterbill.usage import IntervalSeries
 
@@ -360,6 +362,20 @@ def _clear(marks: Iterable[PendingMark], readings: ReadingStore, report: PassRep
             report.marks_kept += 1
 
 
+def _tariff_currency(account: str, mine: Sequence[Assignment], today: date, catalog: CatalogStore) -> str:
+    """The currency of the first tariff version in force today for an assignment active today ("" if none)."""
+    for assignment in mine:
+        if assignment.active_days(today, today + timedelta(days=1)) is None:
+            continue
+        try:
+            entries = catalog_service.tariff_versions(account, assignment.tariff_id, catalog)
+            spans = in_force([e.value for e in entries], today, today + timedelta(days=1))
+        except (NotFoundError, NoTariffInForceError):  # the day's bill preview will name what is wrong
+            continue
+        return spans[0][2].currency
+    return ""
+
+
 def update_running_cost(account: str, customer_id: str, now: datetime, ports: RatingStores) -> int:
     """Computes the customer's running period and writes it if it differs from the stored one (1 write or
     0). The period and today are on the customer's calendar as the bill run keeps it
@@ -415,6 +431,8 @@ def update_running_cost(account: str, customer_id: str, now: datetime, ports: Ra
                 totals = usage.setdefault(b.bill.usage.unit, [Decimal(0), Decimal(0)])
                 totals[0] += b.bill.usage.total
                 totals[1] += b.bill.usage.estimated
+    if not currency:  # day 1 of the period: nothing priced yet, but the cost is in the tariff's currency
+        currency = _tariff_currency(account, mine, today, catalog)
     period_days = (period.end - period.start).days
     projected = round_money(cost * period_days / elapsed, currency) if elapsed and currency else cost
     running = RunningCost(
