@@ -160,7 +160,9 @@ def test_the_page_shows_the_header_tabs_legend_and_the_events(admin, fakes):
     assert "shaded: the bucket contains estimated" in text
     assert '<script src="/console/static/meter.js" defer></script>' in text
     assert "<script>" not in text and "style=" not in text
-    assert re.search(r"<li><time>2025-03-30T10:00\+02:00</time> <strong>gap</strong>", text), text
+    assert (
+        '<li><time datetime="2025-03-30T10:00+02:00">30 Mar 10:00 CEST</time> <strong>gap</strong>' in text
+    ), text
     assert 'id="exchange-form"' in text
     sub = get("/console/meters/mtr-2", cookies)
     assert '<a id="meter-parent" href="/console/meters/mtr-1">mtr-1</a>' in sub.text
@@ -171,10 +173,12 @@ def test_the_default_window_is_the_last_31_days_by_day(admin, fakes):
 
     data = series_of(get("/console/meters/mtr-1", cookies).text)
 
-    # today is 2026-03-01 (the fakes' clock): 2026-01-30 ... 2026-03-01, 31 days
+    # today is 2026-03-01 (the fakes' clock): 2026-01-30 ... 2026-03-01, 31 days; mtr-1 sent nothing today,
+    # so the window ends at today's midnight (nothing of today is over): 30 buckets, up to 2026-02-28
     assert data["resolution"] == "day"
     assert data["starts"][0] == "2026-01-30T00:00:00+01:00"
-    assert len(data["x"]) == 31
+    assert data["starts"][-1] == "2026-02-28T00:00:00+01:00"
+    assert len(data["x"]) == 30
 
 
 def test_a_bad_resolution_answers_422_naming_it(admin, fakes):
@@ -231,8 +235,8 @@ def test_an_admin_records_an_exchange_at_the_sites_local_time(admin, fakes):
     assert stored["serial"] == "PDU-2"
     page = get("/console/meters/mtr-1", cookies).text
     assert (
-        "<li><time>2025-03-30T12:00+02:00</time> old device final 1234.5 → PDU-2 initial 0 — PDU swapped</li>"
-        in page
+        '<li><time datetime="2025-03-30T12:00+02:00">30 Mar 12:00 CEST</time> old device final 1234.5'
+        " → PDU-2 initial 0 — PDU swapped</li>" in page
     )
 
 
@@ -282,3 +286,55 @@ def test_without_a_session_the_meter_page_sends_the_browser_to_sign_in(admin, fa
     ):
         assert answer.status == 303
         assert answer.headers["location"] == "/console/sign-in"
+
+
+TODAY_START = datetime(2026, 2, 28, 23, tzinfo=UTC)  # local midnight of 2026-03-01 in Berlin (CET)
+
+
+def live_meter(client: ApiClient, hours: int) -> None:
+    """Meter mtr-live at site-1, hourly, 2 kWh an hour from local midnight of 2026-03-01 for ``hours`` hours
+    (the fakes' clock is 2026-03-01 12:00 UTC, 13:00 CET: 13 hours are over)."""
+    meter = {"id": "mtr-live", "site_id": "site-1", "utility": "electricity", "unit": "kWh", "kind": "main"}
+    assert client.post("/v1/meters", {**meter, "interval_minutes": 60}).status == 201
+    sent = [
+        {
+            "meter_id": "mtr-live",
+            "timestamp": (TODAY_START + timedelta(hours=i)).isoformat(),
+            "value": "2",
+            "type": "interval",
+            "interval_minutes": 60,
+        }
+        for i in range(hours)
+    ]
+    assert client.post("/v1/readings", {"readings": sent}).status in (200, 201, 202)
+
+
+def test_a_live_meters_day_ends_at_the_last_whole_interval_before_now_nothing_flagged(admin, fakes):
+    live_meter(admin, 13)  # 00:00 ... 13:00 CET: its readings stop at now
+    cookies, _ = sign_in(fakes, "read")
+
+    answer = get("/console/meters/mtr-live", cookies, resolution="hour", **{"from": "2026-03-01"})
+
+    data = series_of(answer.text)
+    assert data["starts"] == [f"2026-03-01T{h:02d}:00:00+01:00" for h in range(13)]
+    assert data["totals"] == ["2"] * 13
+    assert data["estimated"] == [False] * 13
+    assert '<p id="no-events">None in this window.</p>' in answer.text
+    day = series_of(get("/console/meters/mtr-live", cookies, **{"from": "2026-03-01"}).text)
+    assert (day["starts"], day["totals"], day["estimated"]) == (
+        ["2026-03-01T00:00:00+01:00"],
+        [str(13 * 2)],
+        [False],
+    )
+
+
+def test_a_live_meter_whose_last_hour_has_not_arrived_ends_where_its_data_ends(admin, fakes):
+    live_meter(admin, 12)  # the 12:00 hour ended at now (13:00 CET) but its reading is not sent yet
+    cookies, _ = sign_in(fakes, "read")
+
+    answer = get("/console/meters/mtr-live", cookies, resolution="hour", **{"from": "2026-03-01"})
+
+    data = series_of(answer.text)
+    assert data["starts"] == [f"2026-03-01T{h:02d}:00:00+01:00" for h in range(12)]
+    assert data["estimated"] == [False] * 12
+    assert '<p id="no-events">None in this window.</p>' in answer.text

@@ -62,7 +62,12 @@ from meterbill.services import rerating
 from meterbill.services.billing_settings import settings_of
 from meterbill.services.common import require_aware
 from meterbill.services.invoicing import customer_calendar
-from meterbill.services.metering import meter_settings, settings_digest, validated_intervals
+from meterbill.services.metering import (
+    meter_settings,
+    settings_digest,
+    settled_end,
+    validated_intervals,
+)
 from meterbill.services.preview import bill_preview
 from meterbill.tariffs.versions import NoTariffInForceError, in_force
 from meterbill.timeutil import local_midnight
@@ -244,10 +249,7 @@ def _rate_meter(work: MeterWork, now: datetime, ports: RatingStores, report: Pas
     zone = catalog_service.get(account, Site, meter.site_id, ports.catalog).value.zone()
     first, stop = affected_days(work.marks, zone, validation_config(meter_settings(meter)).like_day_weeks)
     start = local_midnight(first, zone)
-    end = min(
-        local_midnight(stop, zone), _last_whole_interval(now, zone, meter.interval_minutes), key=_instant
-    )
-    end = _data_end_today(account, meter, end, now, zone, ports.readings)
+    end = settled_end(account, meter, local_midnight(stop, zone), now, zone, ports.readings)
     report.meters += 1
     written_before = report.days_written
     assignments: list[Assignment] = []
@@ -316,42 +318,6 @@ def affected_days(marks: Iterable[PendingMark], zone: ZoneInfo, like_day_weeks: 
     last_end = datetime.combine(last_utc + timedelta(days=1), time(), UTC) - timedelta(microseconds=1)
     last_local = last_end.astimezone(zone).date()
     return first_local - timedelta(days=1), last_local + timedelta(weeks=like_day_weeks, days=1)
-
-
-def _last_whole_interval(now: datetime, zone: ZoneInfo, interval_minutes: int) -> datetime:
-    """The end of the last whole interval at ``now`` on the meter's grid (from local midnight)."""
-    local = now.astimezone(zone)
-    midnight = local_midnight(local.date(), zone)
-    step = timedelta(minutes=interval_minutes)
-    elapsed = now.astimezone(UTC) - midnight.astimezone(UTC)  # absolute time: a DST day is 23 or 25 hours
-    return (midnight.astimezone(UTC) + (elapsed // step) * step).astimezone(zone)
-
-
-def _data_end_today(
-    account: str, meter: Meter, end: datetime, now: datetime, zone: ZoneInfo, readings: ReadingStore
-) -> datetime:
-    """A span reaching into the day still running ends where the meter's data ends (on its grid), so that
-    the intervals of the last hour, whose readings have not been sent yet, are not estimated as a gap; days
-    that are over keep their gaps."""
-    today = local_midnight(now.astimezone(zone).date(), zone)
-    if end <= today:
-        return end
-    step = timedelta(minutes=meter.interval_minutes)
-    last: datetime | None = None  # in UTC: instants compare and add as such whatever the zone
-    for reading in readings.between(account, meter.id, today.astimezone(UTC) - step, end):
-        reach = reading.timestamp.astimezone(UTC)
-        if reading.type == "interval" and reading.interval_minutes is not None:
-            reach += timedelta(minutes=reading.interval_minutes)
-        last = reach if last is None or reach > last else last
-    if last is None:
-        return today
-    on_grid = today.astimezone(UTC) + ((last - today.astimezone(UTC)) // step) * step
-    return min(end.astimezone(UTC), max(today.astimezone(UTC), on_grid)).astimezone(zone)
-
-
-def _instant(moment: datetime) -> datetime:
-    """For comparing: Python compares two datetimes of one zone by wall clock (the repeated hour wrongly)."""
-    return moment.astimezone(UTC)
 
 
 def _clear(marks: Iterable[PendingMark], readings: ReadingStore, report: PassReport) -> None:
