@@ -99,6 +99,26 @@ def test_the_hour_series_of_a_23_hour_dst_day_is_embedded_exactly(admin, fakes):
         "y": [1.5] * 23,
         "totals": ["1.5"] * 23,  # the missing hour interpolated between its 1.5 neighbours
         "estimated": [i == MISSING_HOUR for i in range(23)],
+        # half an hour before the first bar's start and after the last one's: no bar clipped
+        "x_range": [
+            int(DAY_START.timestamp()) - 1800,
+            int((DAY_START + timedelta(hours=22)).timestamp()) + 1800,
+        ],
+        "bars_y_min": 0.0,
+        "axis": {
+            "locale": "en-GB",
+            "timezone": "Europe/Berlin",
+            "ticks": {"hour": "2-digit", "minute": "2-digit", "hourCycle": "h23"},  # "14:00"
+            "midnight": {"day": "numeric", "month": "short"},  # "30 Mar" at local midnight
+            "legend": {
+                "day": "numeric",
+                "month": "short",
+                "year": "numeric",
+                "hour": "2-digit",
+                "minute": "2-digit",
+                "hourCycle": "h23",
+            },
+        },
     }
 
 
@@ -120,6 +140,19 @@ def test_the_day_series_sums_the_23_hours_and_flags_the_estimated_day(admin, fak
         "y": [0.0, 34.5],
         "totals": ["0.0", "34.5"],  # 23 hours * 1.5; the 29th has no readings at all (missing)
         "estimated": [True, True],
+        # the 29th is 24 hours (half: 12 h before its start), the DST day 30th 23 hours (11.5 h after)
+        "x_range": [
+            int(datetime(2025, 3, 28, 23, tzinfo=UTC).timestamp()) - 12 * 3600,
+            int(DAY_START.timestamp()) + 23 * 3600 // 2,
+        ],
+        "bars_y_min": 0.0,  # bars start on the axis, whatever the lowest total
+        "axis": {
+            "locale": "en-GB",
+            "timezone": "Europe/Berlin",
+            "ticks": {"day": "numeric", "month": "short"},  # "30 Mar", never "3/30"
+            "midnight": None,
+            "legend": {"weekday": "short", "day": "numeric", "month": "short", "year": "numeric"},
+        },
     }
 
 
