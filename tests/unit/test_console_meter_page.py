@@ -140,10 +140,11 @@ def test_the_day_series_sums_the_23_hours_and_flags_the_estimated_day(admin, fak
         "y": [0.0, 34.5],
         "totals": ["0.0", "34.5"],  # 23 hours * 1.5; the 29th has no readings at all (missing)
         "estimated": [True, True],
-        # the 29th is 24 hours (half: 12 h before its start), the DST day 30th 23 hours (11.5 h after)
+        # the 29th is 24 hours (half: 12 h before its start); after the DST day 30th (23 hours) half the
+        # longer of it and the day before it (uPlot draws every bar as wide): 12 h
         "x_range": [
             int(datetime(2025, 3, 28, 23, tzinfo=UTC).timestamp()) - 12 * 3600,
-            int(DAY_START.timestamp()) + 23 * 3600 // 2,
+            int(DAY_START.timestamp()) + 24 * 3600 // 2,
         ],
         "bars_y_min": 0.0,  # bars start on the axis, whatever the lowest total
         "axis": {
@@ -371,3 +372,18 @@ def test_a_live_meter_whose_last_hour_has_not_arrived_ends_where_its_data_ends(a
     assert data["starts"] == [f"2026-03-01T{h:02d}:00:00+01:00" for h in range(12)]
     assert data["estimated"] == [False] * 12
     assert '<p id="no-events">None in this window.</p>' in answer.text
+
+
+def test_todays_unfinished_day_is_padded_by_a_whole_days_half_so_its_bar_is_not_clipped(admin, fakes):
+    live_meter(admin, 13)
+    cookies, _ = sign_in(fakes, "read")
+
+    data = series_of(get("/console/meters/mtr-live", cookies, **{"from": "2026-02-28"}).text)
+
+    # 2026-02-28 (24 h, no readings) and today, 2026-03-01, shown up to 13:00: its bar is as wide as
+    # yesterday's, so the scale ends 12 h (half of the day before it) after its start, not 6.5 h
+    assert data["starts"] == ["2026-02-28T00:00:00+01:00", "2026-03-01T00:00:00+01:00"]
+    assert data["x_range"] == [
+        int((TODAY_START - timedelta(days=1)).timestamp()) - 12 * 3600,
+        int(TODAY_START.timestamp()) + 12 * 3600,
+    ]

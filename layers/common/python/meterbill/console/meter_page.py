@@ -108,7 +108,8 @@ _LEGEND: Final[Mapping[str, Mapping[str, str]]] = {
 
 def axis(resolution: str, timezone: str) -> dict[str, Any]:
     """How ``static/meter.js`` labels the time axis: ``ticks`` for a tick, ``midnight`` for a tick at the
-    site's local midnight (hours: the day it starts, "4 Nov"; else none), ``legend`` for the hovered bucket."""
+    site's local midnight (hours: the day it starts, "4 Nov"; else none), ``legend`` for the hovered
+    bucket."""
     return {
         "locale": LOCALE,
         "timezone": timezone,
@@ -120,14 +121,17 @@ def axis(resolution: str, timezone: str) -> dict[str, Any]:
 
 def x_range(shown: list[UsageBucket]) -> list[int] | None:
     """The x scale: from half the first bucket before its start to half the last one after its start, so
-    that bars centred on their start are drawn whole (a DST day's half is 11.5 or 12.5 hours)."""
+    that bars centred on their start are drawn whole (a DST day's half is 11.5 or 12.5 hours). Today's
+    bucket ends early (at the last whole interval): it is padded by half the bucket before it, as wide as
+    uPlot draws its bar."""
     if not shown:
         return None
-    first, last = shown[0], shown[-1]
     # instants, not wall clocks: two datetimes of one zone subtract by wall clock (a DST day as 24 hours)
-    half_first = (int(first.end.timestamp()) - int(first.start.timestamp())) // 2
-    half_last = (int(last.end.timestamp()) - int(last.start.timestamp())) // 2
-    return [int(first.start.timestamp()) - half_first, int(last.start.timestamp()) + half_last]
+    starts = [int(b.start.timestamp()) for b in shown]
+    spans = [int(b.end.timestamp()) - start for b, start in zip(shown, starts, strict=True)]
+    half_first = spans[0] // 2
+    half_last = max(spans[-1], starts[-1] - starts[-2] if len(starts) > 1 else 0) // 2
+    return [starts[0] - half_first, starts[-1] + half_last]
 
 
 def series(report: UsageReport, resolution: str) -> dict[str, Any]:
