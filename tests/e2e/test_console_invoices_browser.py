@@ -83,7 +83,7 @@ def test_an_issued_invoice_its_totals_and_its_pdf(
     assert cells[:6] == [
         "INV-000001",
         "invoice",
-        "c1",
+        "C1",  # the customer's name, linking to its page
         "2026-03-01 – 2026-04-01",
         "222.90 EUR",
         invoice.state,

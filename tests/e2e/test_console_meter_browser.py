@@ -5,7 +5,8 @@ console error."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import re
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -56,7 +57,9 @@ def test_a_meters_trend_chart_is_drawn_and_switches_resolution(
     meter = {"id": "main-1", "site_id": "site-1", "utility": "electricity", "unit": "kWh", "kind": "main"}
     assert admin.post("/v1/meters", meter).status_code == 201
     yesterday = datetime.now(BERLIN).date() - timedelta(days=1)
-    midnight = datetime(yesterday.year, yesterday.month, yesterday.day, tzinfo=BERLIN)
+    midnight = datetime(yesterday.year, yesterday.month, yesterday.day, tzinfo=BERLIN).astimezone(UTC)
+    today = datetime(*(yesterday + timedelta(days=1)).timetuple()[:3], tzinfo=BERLIN).astimezone(UTC)
+    hours = (today - midnight) // timedelta(hours=1)  # 23 or 25 on the days the clocks change
     readings = [
         {
             "meter_id": "main-1",
@@ -65,7 +68,7 @@ def test_a_meters_trend_chart_is_drawn_and_switches_resolution(
             "type": "interval",
             "interval_minutes": 15,
         }
-        for i in range(96)
+        for i in range(4 * hours)
         if not 40 <= i < 44  # 10:00-11:00 missing: estimated, shaded
     ]
     pushed = collector.post("/v1/readings", {"readings": readings})
@@ -84,16 +87,32 @@ def test_a_meters_trend_chart_is_drawn_and_switches_resolution(
     assert browser.title == "Meter main-1 · meterbill console"
     assert wait_for(browser, CANVAS_PIXELS)["painted"] > 1000
     by_day = browser.execute_script(SERIES)
-    assert (by_day["resolution"], len(by_day["x"])) == ("day", 31)
-    assert browser.find_element(By.ID, "chart").get_attribute("data-points") == "31"
-    assert by_day["totals"][-2] != "0"  # yesterday's day has usage
+    # the last 31 days, but nothing of today (no readings today: nothing of it is over, nor a gap)
+    assert (by_day["resolution"], len(by_day["x"])) == ("day", 30)
+    assert browser.find_element(By.ID, "chart").get_attribute("data-points") == "30"
+    assert by_day["starts"][-1] == midnight.astimezone(BERLIN).isoformat()
+    assert by_day["totals"][-1] != "0"  # yesterday's day has usage
+    chart = browser.find_element(By.ID, "chart")
+    # bars start at 0 (not near the lowest day), the x scale is padded by half a bucket on each side
+    assert chart.get_attribute("data-y-min") == "0"
+    assert float(chart.get_attribute("data-y-max") or 0) >= max(by_day["y"])
+    assert [float(chart.get_attribute("data-x-min") or 0), float(chart.get_attribute("data-x-max") or 0)] == [
+        by_day["x_range"][0],
+        by_day["x_range"][1],
+    ]
+    day_ticks = (chart.get_attribute("data-x-ticks") or "").split("|")
+    assert day_ticks and all(re.fullmatch(r"\d{1,2} [A-Z][a-z]{2}|", tick) for tick in day_ticks), day_ticks
+    assert any(tick for tick in day_ticks), day_ticks  # day first, "4 Nov": never US-style "11/4"
     assert_clean(browser)
 
     browser.find_element(By.CSS_SELECTOR, 'a[data-resolution="hour"]').click()
-    wait_for(browser, "return document.querySelector('#chart')?.dataset.points === '48'")
+    wait_for(browser, f"return document.querySelector('#chart')?.dataset.points === '{hours}'")
     by_hour = browser.execute_script(SERIES)
-    assert by_hour["resolution"] == "hour" and len(by_hour["x"]) == 48
+    assert by_hour["resolution"] == "hour" and len(by_hour["x"]) == hours  # yesterday's, none of today
     assert by_hour["estimated"][10] is True and by_hour["estimated"][9] is False
+    hour_ticks = (browser.find_element(By.ID, "chart").get_attribute("data-x-ticks") or "").split("|")
+    assert all(re.fullmatch(r"\d\d:00|\d{1,2} [A-Z][a-z]{2}|", tick) for tick in hour_ticks), hour_ticks
+    assert any(re.fullmatch(r"(1\d|2[0-3]):00", tick) for tick in hour_ticks), hour_ticks  # 24-hour clock
     assert wait_for(browser, CANVAS_PIXELS)["painted"] > 1000
     browser.find_element(By.ID, "as-curve").click()
     assert browser.find_element(By.ID, "as-curve").get_attribute("aria-pressed") == "true"

@@ -36,8 +36,9 @@ def test_the_schedules_fire_on_the_quarter_hours_and_hours_of_utc(
     assert next_boundary(datetime.fromisoformat(now), every) == datetime.fromisoformat(fires)
 
 
-def march_catalog(platform: LocalPlatform, account: str) -> None:
-    """Site berlin, hourly meter m1, customer c1 on m1 at 0.30 EUR/kWh from 1 March 2026 (bill day 1)."""
+def march_catalog(platform: LocalPlatform, account: str, first: date = date(2026, 3, 1)) -> None:
+    """Site berlin, hourly meter m1, customer c1 on m1 at 0.30 EUR/kWh from ``first`` (default 1 March 2026;
+    bill day 1)."""
     store = platform.stores.catalog
     catalog_service.create(
         account, Site, {"id": "berlin", "name": "Plant", "timezone": "Europe/Berlin"}, store
@@ -49,12 +50,12 @@ def march_catalog(platform: LocalPlatform, account: str) -> None:
         "name": "Flat",
         "currency": "EUR",
         "energy": {"periods": [{"name": "all", "tiers": [{"rate": "0.30"}]}]},
-        "effective_from": "2026-03-01",
+        "effective_from": first.isoformat(),
     }
     catalog_service.create_tariff(account, tariff, store)
     catalog_service.create(account, Customer, {"id": "c1", "name": "C1"}, store)
     assignment = {"id": "as1", "meter_id": "m1", "customer_id": "c1", "tariff_id": "flat"}
-    catalog_service.create(account, Assignment, {**assignment, "effective_from": "2026-03-01"}, store)
+    catalog_service.create(account, Assignment, {**assignment, "effective_from": first.isoformat()}, store)
 
 
 def test_the_servers_clock_fires_the_rating_pass_and_on_the_hour_the_bill_run_that_issues_the_invoice(

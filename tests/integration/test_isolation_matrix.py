@@ -128,7 +128,7 @@ def test_a_404_names_the_id_and_nothing_of_its_owner(world: World) -> None:
     answer = world.gateway.send(world.bob.admin, Call("GET", f"/v1/meters/{world.ada.ids.meter}"))
 
     assert answer.status == 404
-    assert answer.headers == {"content-type": "application/problem+json"}
+    assert answer.headers == {"content-type": "application/problem+json", "x-content-type-options": "nosniff"}
     assert answer.json == problem(404, "meter 'mtr-ada' not found")
 
 

@@ -76,3 +76,19 @@ def test_an_error_without_a_mapping_of_its_own_is_a_500():
     assert problem_for(ZeroDivisionError()) == Problem(
         500, "something went wrong on our side; it has been logged"
     )
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("GET", "/v1/nothing", None, 404),  # no route
+        ("GET", "/v1/customers/cus-none", None, 404),  # a route's NotFoundError
+        ("POST", "/v1/customers", {"id": "cus-1"}, 422),  # a body the model refuses
+        ("DELETE", "/v1/readings", None, 405),  # refused before routing (a proxy result)
+    ],
+)
+def test_every_problem_answer_says_nosniff(api, method, path, body, status):
+    answer = api.request(method, path, json_body=body)
+
+    assert (answer.status, answer.content_type) == (status, "application/problem+json")
+    assert answer.headers["x-content-type-options"] == "nosniff"

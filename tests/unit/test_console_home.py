@@ -324,3 +324,32 @@ def test_on_the_first_day_of_a_period_nothing_is_priced_yet_and_the_page_answers
 
     assert answer.status == 200
     assert '<p id="revenue-empty">No rated usage yet this month.</p>' in answer.text
+
+
+@pytest.mark.parametrize(
+    ("zones", "as_of"),
+    [
+        # every site in Berlin: the pass of 11:15 UTC on Berlin's clock (CET, UTC+1)
+        (
+            ("Europe/Berlin", "Europe/Berlin"),
+            '<time datetime="2026-03-01T12:15+01:00">1 Mar 12:15 CET</time>',
+        ),
+        # sites on two clocks: no one local time is right for all, so UTC, labelled
+        (
+            ("Europe/Berlin", "America/New_York"),
+            '<time datetime="2026-03-01T11:15+00:00">1 Mar 11:15 UTC</time>',
+        ),
+        # no site yet: UTC, labelled
+        ((), '<time datetime="2026-03-01T11:15+00:00">1 Mar 11:15 UTC</time>'),
+    ],
+)
+def test_the_revenues_as_of_is_on_the_sites_clock_when_they_share_one(fakes, zones, as_of):
+    for n, zone in enumerate(zones):
+        site(fakes, f"site-{n}", zone)
+    customer(fakes, "a")
+    running(fakes, "a", "EUR", D("412.37"))  # computed at 2026-03-01 11:15 UTC
+    cookies, _ = sign_in(fakes)
+
+    text = get("/console/", cookies).text
+
+    assert f'<p id="revenue-as-of">As of the rating pass of {as_of}.</p>' in text

@@ -12,7 +12,9 @@ from decimal import Decimal
 import pytest
 
 from meterbill.billing.invoice import Invoice, InvoiceLine
-from meterbill.ports import InvoiceDocumentRef, InvoiceRecord
+from meterbill.domain import Assignment, Customer, Meter, Site
+from meterbill.ports import InvoiceDocumentRef, InvoiceRecord, NewDelivery
+from meterbill.services import catalog as catalog_service
 from tests.fakes import FakeStores
 from tests.unit.api_support import ACCOUNT, OTHER_ACCOUNT, HttpAnswer, proxy_event
 from tests.unit.test_console_pages import handler, sign_in
@@ -102,10 +104,11 @@ def test_the_list_shows_each_invoice_with_its_total_to_the_cent(cookies):
     assert answer.status == 200
     # totals: 1000 × 0.2512 = 251.20 + 19 % 47.73 = 298.93; 800 × 0.2512 = 200.96 + 38.18 = 239.14;
     # 10.5 × 0.30 = 3.15 + 0.60 = 3.75
+    # drafts (no number) by period, then customer: the store's id order was inv-c2, inv-feb, inv-jan
     assert rows(answer.text) == [
+        ["—", "invoice", "c-1", "2026-01-01 – 2026-02-01", "298.93 EUR", "draft", "no PDF yet"],
         ["—", "invoice", "c-2", "2026-01-01 – 2026-02-01", "3.75 EUR", "draft", "no PDF yet"],
         ["—", "invoice", "c-1", "2026-02-01 – 2026-03-01", "239.14 EUR", "draft", "no PDF yet"],
-        ["—", "invoice", "c-1", "2026-01-01 – 2026-02-01", "298.93 EUR", "draft", "no PDF yet"],
     ]
     assert "inv-bob" not in answer.text
 
@@ -236,3 +239,96 @@ def test_the_months_export_is_the_apis_csv(fakes, cookies):
         "ADA-2026-0001,invoice,2026-02-03,c-1,2026-01-01,2026-02-01,,tax,251.20,EUR,0.19,0.00,47.73,EUR\r\n"
     )  # 1000 × 0.2512 = 251.20; 251.20 × 0.19 = 47.73
     assert get("/console/invoices/export", cookies, month="26-2").status == 422
+
+
+def test_the_list_is_in_number_order_with_the_drafts_last(fakes, cookies):
+    stored(fakes, "inv-c2", "ADA-2026-0010")  # ids: inv-c2 < inv-feb < inv-jan
+    stored(fakes, "inv-jan", "ADA-2026-0009")
+
+    numbers = [(r[0], r[2]) for r in rows(get("/console/invoices", cookies).text)]
+
+    # 0009 before 0010 (and "ADA-2026-10" would follow "ADA-2026-9" too: digit runs compare as numbers)
+    assert numbers == [("ADA-2026-0009", "c-1"), ("ADA-2026-0010", "c-2"), ("—", "c-1")]
+
+
+def customer_in_berlin(fakes: FakeStores) -> None:
+    """c-1 "Café Adler" with meter m-1 at a Berlin site (its bills are on Berlin's clock)."""
+    catalog = fakes.catalog
+    catalog_service.create(
+        ACCOUNT, Site, {"id": "s-1", "name": "Office", "timezone": "Europe/Berlin"}, catalog
+    )
+    meter = {"id": "m-1", "site_id": "s-1", "utility": "electricity", "unit": "kWh", "kind": "main"}
+    catalog_service.create(ACCOUNT, Meter, meter, catalog)
+    catalog_service.create(ACCOUNT, Customer, {"id": "c-1", "name": "Café Adler"}, catalog)
+    flat = {
+        "id": "flat",
+        "name": "Flat",
+        "energy": {"periods": [{"name": "all", "tiers": [{"rate": "0.2"}]}]},
+    }
+    catalog_service.create_tariff(ACCOUNT, {**flat, "effective_from": "2026-01-01"}, catalog)
+    assignment = {"id": "as-1", "meter_id": "m-1", "customer_id": "c-1", "tariff_id": "flat"}
+    catalog_service.create(ACCOUNT, Assignment, {**assignment, "effective_from": "2026-01-01"}, catalog)
+
+
+def delivered(fakes: FakeStores, invoice_id: str, at: datetime) -> None:
+    record = fakes.invoices.items[(ACCOUNT, invoice_id)]
+    fakes.invoices.items[(ACCOUNT, invoice_id)] = replace(record, state="delivered", delivered_at=at)
+    queued = fakes.deliveries.queue(
+        ACCOUNT,
+        NewDelivery(
+            invoice_id=invoice_id,
+            kind="first",
+            to=("ap@adler.example",),
+            cc=(),
+            language="en",
+            customer_name="Café Adler",
+            document_key=record.document.key if record.document else "",
+            document_sha256=record.document.sha256 if record.document else "",
+        ),
+        at=at - timedelta(minutes=1),
+    )
+    key = (ACCOUNT, invoice_id, queued.attempt)
+    fakes.deliveries.items[key] = replace(queued, state="sent", sent_at=at, updated_at=at)
+
+
+SENT = datetime(2026, 2, 3, 8, 5, tzinfo=UTC)  # 09:05 in Berlin (CET)
+
+
+def test_the_invoice_shows_its_customers_name_and_delivery_times_on_the_customers_clock(fakes, cookies):
+    customer_in_berlin(fakes)
+    stored(fakes, "inv-jan", "ADA-2026-0001")
+    delivered(fakes, "inv-jan", SENT)
+
+    text = get("/console/invoices/inv-jan", cookies).text
+
+    assert '<dd id="invoice-customer"><a href="/console/customers/c-1">Café Adler</a></dd>' in text
+    assert (
+        '<dd id="invoice-delivery">delivered'
+        ' <time datetime="2026-02-03T09:05+01:00">3 Feb 09:05 CET</time></dd>' in text
+    )
+    assert (
+        "#1 first to ap@adler.example: sent"
+        ' (<time datetime="2026-02-03T09:05+01:00">3 Feb 09:05 CET</time>)' in text
+    )
+    listed = rows(get("/console/invoices", cookies, state="delivered").text)
+    assert listed == [
+        [
+            "ADA-2026-0001",
+            "invoice",
+            "Café Adler",
+            "2026-01-01 – 2026-02-01",
+            "298.93 EUR",
+            "delivered",
+            "delivered 3 Feb 09:05 CET",
+        ]
+    ]
+
+
+def test_a_customer_without_a_site_sees_delivery_times_in_utc_labelled_utc(fakes, cookies):
+    stored(fakes, "inv-c2", "ADA-2026-0002")  # c-2 is not in the catalog (no meter, no site)
+    delivered(fakes, "inv-c2", SENT)
+
+    text = get("/console/invoices/inv-c2", cookies).text
+
+    assert '<dd id="invoice-customer"><a href="/console/customers/c-2">c-2</a></dd>' in text
+    assert '<time datetime="2026-02-03T08:05+00:00">3 Feb 08:05 UTC</time></dd>' in text

@@ -99,6 +99,26 @@ def test_the_hour_series_of_a_23_hour_dst_day_is_embedded_exactly(admin, fakes):
         "y": [1.5] * 23,
         "totals": ["1.5"] * 23,  # the missing hour interpolated between its 1.5 neighbours
         "estimated": [i == MISSING_HOUR for i in range(23)],
+        # half an hour before the first bar's start and after the last one's: no bar clipped
+        "x_range": [
+            int(DAY_START.timestamp()) - 1800,
+            int((DAY_START + timedelta(hours=22)).timestamp()) + 1800,
+        ],
+        "bars_y_min": 0.0,
+        "axis": {
+            "locale": "en-GB",
+            "timezone": "Europe/Berlin",
+            "ticks": {"hour": "2-digit", "minute": "2-digit", "hourCycle": "h23"},  # "14:00"
+            "midnight": {"day": "numeric", "month": "short"},  # "30 Mar" at local midnight
+            "legend": {
+                "day": "numeric",
+                "month": "short",
+                "year": "numeric",
+                "hour": "2-digit",
+                "minute": "2-digit",
+                "hourCycle": "h23",
+            },
+        },
     }
 
 
@@ -120,6 +140,20 @@ def test_the_day_series_sums_the_23_hours_and_flags_the_estimated_day(admin, fak
         "y": [0.0, 34.5],
         "totals": ["0.0", "34.5"],  # 23 hours * 1.5; the 29th has no readings at all (missing)
         "estimated": [True, True],
+        # the 29th is 24 hours (half: 12 h before its start); after the DST day 30th (23 hours) half the
+        # longer of it and the day before it (uPlot draws every bar as wide): 12 h
+        "x_range": [
+            int(datetime(2025, 3, 28, 23, tzinfo=UTC).timestamp()) - 12 * 3600,
+            int(DAY_START.timestamp()) + 24 * 3600 // 2,
+        ],
+        "bars_y_min": 0.0,  # bars start on the axis, whatever the lowest total
+        "axis": {
+            "locale": "en-GB",
+            "timezone": "Europe/Berlin",
+            "ticks": {"day": "numeric", "month": "short"},  # "30 Mar", never "3/30"
+            "midnight": None,
+            "legend": {"weekday": "short", "day": "numeric", "month": "short", "year": "numeric"},
+        },
     }
 
 
@@ -160,7 +194,9 @@ def test_the_page_shows_the_header_tabs_legend_and_the_events(admin, fakes):
     assert "shaded: the bucket contains estimated" in text
     assert '<script src="/console/static/meter.js" defer></script>' in text
     assert "<script>" not in text and "style=" not in text
-    assert re.search(r"<li><time>2025-03-30T10:00\+02:00</time> <strong>gap</strong>", text), text
+    assert (
+        '<li><time datetime="2025-03-30T10:00+02:00">30 Mar 10:00 CEST</time> <strong>gap</strong>' in text
+    ), text
     assert 'id="exchange-form"' in text
     sub = get("/console/meters/mtr-2", cookies)
     assert '<a id="meter-parent" href="/console/meters/mtr-1">mtr-1</a>' in sub.text
@@ -171,10 +207,12 @@ def test_the_default_window_is_the_last_31_days_by_day(admin, fakes):
 
     data = series_of(get("/console/meters/mtr-1", cookies).text)
 
-    # today is 2026-03-01 (the fakes' clock): 2026-01-30 ... 2026-03-01, 31 days
+    # today is 2026-03-01 (the fakes' clock): 2026-01-30 ... 2026-03-01, 31 days; mtr-1 sent nothing today,
+    # so the window ends at today's midnight (nothing of today is over): 30 buckets, up to 2026-02-28
     assert data["resolution"] == "day"
     assert data["starts"][0] == "2026-01-30T00:00:00+01:00"
-    assert len(data["x"]) == 31
+    assert data["starts"][-1] == "2026-02-28T00:00:00+01:00"
+    assert len(data["x"]) == 30
 
 
 def test_a_bad_resolution_answers_422_naming_it(admin, fakes):
@@ -231,8 +269,8 @@ def test_an_admin_records_an_exchange_at_the_sites_local_time(admin, fakes):
     assert stored["serial"] == "PDU-2"
     page = get("/console/meters/mtr-1", cookies).text
     assert (
-        "<li><time>2025-03-30T12:00+02:00</time> old device final 1234.5 → PDU-2 initial 0 — PDU swapped</li>"
-        in page
+        '<li><time datetime="2025-03-30T12:00+02:00">30 Mar 12:00 CEST</time> old device final 1234.5'
+        " → PDU-2 initial 0 — PDU swapped</li>" in page
     )
 
 
@@ -282,3 +320,70 @@ def test_without_a_session_the_meter_page_sends_the_browser_to_sign_in(admin, fa
     ):
         assert answer.status == 303
         assert answer.headers["location"] == "/console/sign-in"
+
+
+TODAY_START = datetime(2026, 2, 28, 23, tzinfo=UTC)  # local midnight of 2026-03-01 in Berlin (CET)
+
+
+def live_meter(client: ApiClient, hours: int) -> None:
+    """Meter mtr-live at site-1, hourly, 2 kWh an hour from local midnight of 2026-03-01 for ``hours`` hours
+    (the fakes' clock is 2026-03-01 12:00 UTC, 13:00 CET: 13 hours are over)."""
+    meter = {"id": "mtr-live", "site_id": "site-1", "utility": "electricity", "unit": "kWh", "kind": "main"}
+    assert client.post("/v1/meters", {**meter, "interval_minutes": 60}).status == 201
+    sent = [
+        {
+            "meter_id": "mtr-live",
+            "timestamp": (TODAY_START + timedelta(hours=i)).isoformat(),
+            "value": "2",
+            "type": "interval",
+            "interval_minutes": 60,
+        }
+        for i in range(hours)
+    ]
+    assert client.post("/v1/readings", {"readings": sent}).status in (200, 201, 202)
+
+
+def test_a_live_meters_day_ends_at_the_last_whole_interval_before_now_nothing_flagged(admin, fakes):
+    live_meter(admin, 13)  # 00:00 ... 13:00 CET: its readings stop at now
+    cookies, _ = sign_in(fakes, "read")
+
+    answer = get("/console/meters/mtr-live", cookies, resolution="hour", **{"from": "2026-03-01"})
+
+    data = series_of(answer.text)
+    assert data["starts"] == [f"2026-03-01T{h:02d}:00:00+01:00" for h in range(13)]
+    assert data["totals"] == ["2"] * 13
+    assert data["estimated"] == [False] * 13
+    assert '<p id="no-events">None in this window.</p>' in answer.text
+    day = series_of(get("/console/meters/mtr-live", cookies, **{"from": "2026-03-01"}).text)
+    assert (day["starts"], day["totals"], day["estimated"]) == (
+        ["2026-03-01T00:00:00+01:00"],
+        [str(13 * 2)],
+        [False],
+    )
+
+
+def test_a_live_meter_whose_last_hour_has_not_arrived_ends_where_its_data_ends(admin, fakes):
+    live_meter(admin, 12)  # the 12:00 hour ended at now (13:00 CET) but its reading is not sent yet
+    cookies, _ = sign_in(fakes, "read")
+
+    answer = get("/console/meters/mtr-live", cookies, resolution="hour", **{"from": "2026-03-01"})
+
+    data = series_of(answer.text)
+    assert data["starts"] == [f"2026-03-01T{h:02d}:00:00+01:00" for h in range(12)]
+    assert data["estimated"] == [False] * 12
+    assert '<p id="no-events">None in this window.</p>' in answer.text
+
+
+def test_todays_unfinished_day_is_padded_by_a_whole_days_half_so_its_bar_is_not_clipped(admin, fakes):
+    live_meter(admin, 13)
+    cookies, _ = sign_in(fakes, "read")
+
+    data = series_of(get("/console/meters/mtr-live", cookies, **{"from": "2026-02-28"}).text)
+
+    # 2026-02-28 (24 h, no readings) and today, 2026-03-01, shown up to 13:00: its bar is as wide as
+    # yesterday's, so the scale ends 12 h (half of the day before it) after its start, not 6.5 h
+    assert data["starts"] == ["2026-02-28T00:00:00+01:00", "2026-03-01T00:00:00+01:00"]
+    assert data["x_range"] == [
+        int((TODAY_START - timedelta(days=1)).timestamp()) - 12 * 3600,
+        int(TODAY_START.timestamp()) + 12 * 3600,
+    ]

@@ -20,7 +20,7 @@ from meterbill.ports import AccountRecord, CatalogStore, PendingMark, RatedDay, 
 from meterbill.services import billing_settings
 from meterbill.services import catalog as catalog_service
 from meterbill.services.preview import bill_preview
-from meterbill.services.rating import rate_message, rating_pass
+from meterbill.services.rating import rate_message, rating_pass, update_running_cost
 from tests.builders import UTC
 from tests.fakes import (
     FakeAccountStore,
@@ -486,3 +486,19 @@ def test_the_running_cost_of_a_residual_share_is_the_main_meter_minus_its_sub_me
     running = metering.running[(A, "c2")]
     assert [(u.unit, u.total, u.estimated) for u in running.usage] == [("kWh", D(71) - D("23.5"), D(0))]
     assert running.cost == D("47.5") * D("0.30") == D("14.25")
+
+
+def test_on_day_1_of_the_period_the_running_cost_is_stored_in_the_tariffs_currency(
+    ports: RatingStores,
+) -> None:
+    # The pass just after midnight of 2026-04-01: no day of the April period is over, nothing is priced yet,
+    # but the cost (zero) is in the tariff's currency, never "".
+    readings, metering = fakes(ports)
+    readings.put_new(A, two_days())
+
+    written = update_running_cost(A, "c1", datetime(2026, 4, 1, 0, 30, tzinfo=BERLIN), ports)
+
+    running = metering.running[(A, "c1")]
+    assert written == 1
+    assert (running.period_start, running.as_of) == (date(2026, 4, 1), date(2026, 4, 1))
+    assert (running.currency, running.cost, running.projected, running.usage) == ("EUR", D(0), D(0), ())

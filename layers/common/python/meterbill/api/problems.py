@@ -62,6 +62,8 @@ from meterbill.errors import (
 from meterbill.fielderrors import field_path
 
 PROBLEM_JSON: Final = "application/problem+json"
+# Every problem answer's own headers: a browser never sniffs a problem document into something else.
+PROBLEM_HEADERS: Final[Mapping[str, str]] = {"X-Content-Type-Options": "nosniff"}
 RETRY_AFTER_SECONDS: Final = "1"
 IDEMPOTENCY_KEY_HEADER: Final = "Idempotency-Key"
 IF_MATCH_HEADER: Final = "If-Match"
@@ -164,12 +166,12 @@ class Problem:
             status_code=self.status,
             content_type=PROBLEM_JSON,
             body=json.dumps(self.document(), separators=(",", ":")),
-            headers=dict(self.headers),
+            headers={**PROBLEM_HEADERS, **self.headers},
         )
 
     def proxy_result(self) -> dict[str, Any]:
         """The Lambda proxy result API Gateway turns into this answer (for refusals before routing)."""
-        headers = {"Content-Type": PROBLEM_JSON, **self.headers}
+        headers = {"Content-Type": PROBLEM_JSON, **PROBLEM_HEADERS, **self.headers}
         return {
             "statusCode": self.status,
             "multiValueHeaders": {name: [value] for name, value in headers.items()},

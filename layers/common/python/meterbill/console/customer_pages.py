@@ -69,8 +69,9 @@ def assignment_rows(assignments: Iterable[Assignment], tariffs: Mapping[str, str
 
 
 def priced(running: RunningCost | None) -> RunningCost | None:
-    """The running cost if it priced something: on the first day of a bill period the rating pass stores
-    one with no currency (nothing rated yet, cost 0), which is shown as not rated yet."""
+    """The running cost if it priced something. The rating pass now stores the tariff's currency even on
+    the first day of a bill period; rows stored before that fix have currency "" (nothing rated yet, cost 0),
+    and are still shown as not rated yet."""
     return running if running is not None and running.currency else None
 
 

@@ -128,9 +128,17 @@ class Revenue:
     as_of: ShownTime | None  # the latest rating pass that computed one of them
 
 
-def revenue(costs: Iterable[RunningCost]) -> Revenue:
+def shared_zone(zones: Iterable[ZoneInfo]) -> ZoneInfo | None:
+    """The one zone all of ``zones`` are, or None (shown as UTC) when they differ or there are none."""
+    keys = {zone.key for zone in zones}
+    return ZoneInfo(keys.pop()) if len(keys) == 1 else None
+
+
+def revenue(costs: Iterable[RunningCost], zone: ZoneInfo | None = None) -> Revenue:
     """The running costs' month-to-date ``cost`` summed per currency (exact Decimals). One without a
-    currency priced nothing yet (the first day of its bill period) and is left out."""
+    currency priced nothing yet and is left out: the rating pass stores the tariff's currency even on the
+    first day of a bill period now, but rows stored before that have currency "". ``as_of`` is on ``zone``'s
+    clock (the sites' one zone, ``shared_zone``), else UTC labelled "UTC"."""
     from meterbill.documents.locale import format_money  # Babel: see shown_time
 
     sums: dict[str, Decimal] = {}
@@ -147,4 +155,4 @@ def revenue(costs: Iterable[RunningCost]) -> Revenue:
         RevenueLine(currency, sums[currency], format_money(sums[currency], currency, "en"), counts[currency])
         for currency in sorted(sums)
     )
-    return Revenue(lines, None if latest is None else shown_time(latest, None))
+    return Revenue(lines, None if latest is None else shown_time(latest, zone))

@@ -1,15 +1,20 @@
-"""The console's invoices pages: the list's filters (state, customer, period month) and what a row, a line
-and a delivery show. Pure: records come in as values."""
+"""The console's invoices pages: the list's filters (state, customer, period month), its order, and what a
+row, a line and a delivery show. Pure: records come in as values. Times are on the customer's clock (the
+zone its bills are on, ``services.catalog.customer_clock``), in UTC labelled "UTC" for a customer without
+a site."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from meterbill.billing.invoice import Invoice
+from meterbill.console.home import shown_time
 from meterbill.errors import InvalidInputError
 from meterbill.ports import DeliveryRecord, InvoiceRecord
 
@@ -49,14 +54,31 @@ def next_query(query: Mapping[str, str], cursor: str | None) -> str | None:
     return urlencode({**kept, "cursor": cursor})
 
 
-def row(record: InvoiceRecord | Invoice) -> dict[str, str]:
-    """A list row: number (or "draft"), customer, period (end exclusive), total, state, delivery state."""
+def ordered(records: Iterable[InvoiceRecord]) -> list[InvoiceRecord]:
+    """In number order (``ADA-2026-0010`` after ``ADA-2026-0009``: digit runs compare as numbers), then the
+    drafts without a number by period, customer and id."""
+
+    def key(record: InvoiceRecord) -> tuple[Any, ...]:
+        if record.number:
+            parts = re.split(r"(\d+)", record.number)
+            return (0, [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts if p], record.invoice_id)
+        return (1, record.period_start, record.period_end, record.customer_id, record.invoice_id)
+
+    return sorted(records, key=key)
+
+
+def row(
+    record: InvoiceRecord | Invoice, zone: ZoneInfo | None = None, customer_name: str | None = None
+) -> dict[str, Any]:
+    """A list row: number (or "draft"), customer (``customer_name``, else its id), period (end exclusive),
+    total, state, delivery state (a delivery's time on ``zone``'s clock, UTC without one)."""
     if isinstance(record, Invoice):
         return {
             "id": record.id,
             "kind": record.kind.replace("_", " "),
             "number": record.number or "—",
             "customer_id": record.customer_id,
+            "customer_name": customer_name or record.customer_id,
             "period": f"{record.period_start.isoformat()} – {record.period_end.isoformat()}",
             "currency": record.currency,
             "subtotal": str(record.subtotal),
@@ -64,6 +86,7 @@ def row(record: InvoiceRecord | Invoice) -> dict[str, str]:
             "total": str(record.total),
             "state": record.state,
             "delivery": "",
+            "delivered_at": None,
             "corrects": record.corrects or "",
             "reason": record.reason or "",
         }
@@ -73,6 +96,7 @@ def row(record: InvoiceRecord | Invoice) -> dict[str, str]:
         "kind": record.kind.replace("_", " "),
         "number": record.number or "—",
         "customer_id": record.customer_id,
+        "customer_name": customer_name or record.customer_id,
         "period": f"{record.period_start.isoformat()} – {record.period_end.isoformat()}",
         "currency": str(body["currency"]),
         "subtotal": str(body["subtotal"]),
@@ -80,14 +104,16 @@ def row(record: InvoiceRecord | Invoice) -> dict[str, str]:
         "total": str(body["total"]),
         "state": record.state,
         "delivery": delivery_state(record),
+        "delivered_at": None if record.delivered_at is None else shown_time(record.delivered_at, zone),
         "corrects": str(body.get("corrects") or ""),
         "reason": str(body.get("reason") or ""),
     }
 
 
 def delivery_state(record: InvoiceRecord) -> str:
+    """The delivery state's words; a delivered one's time is the row's ``delivered_at``."""
     if record.delivered_at is not None:
-        return f"delivered {record.delivered_at.isoformat(timespec='minutes')}"
+        return "delivered"
     if record.document is not None:
         return "PDF stored, not delivered yet"
     return "no PDF yet" if record.state in ("draft", "issued") else ""
@@ -110,12 +136,13 @@ def lines(record: InvoiceRecord) -> list[dict[str, str]]:
     ]
 
 
-def delivery(record: DeliveryRecord) -> dict[str, str]:
+def delivery(record: DeliveryRecord, zone: ZoneInfo | None = None) -> dict[str, Any]:
+    """A delivery attempt; its time (sent, else last updated) on ``zone``'s clock, UTC without one."""
     return {
         "attempt": str(record.attempt),
         "kind": record.kind,
         "state": record.state,
         "to": ", ".join(record.to),
-        "at": (record.sent_at or record.updated_at).isoformat(timespec="minutes"),
+        "at": shown_time(record.sent_at or record.updated_at, zone),
         "detail": record.detail or "",
     }

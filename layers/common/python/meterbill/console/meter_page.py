@@ -91,9 +91,54 @@ def estimated(bucket: UsageBucket) -> bool:
     return bool(q.estimated or q.substituted or q.final_substitute or q.missing)
 
 
+# How the chart's axis and legend write a time (``Intl.DateTimeFormat`` options, on the site's clock, in
+# ``LOCALE``): day first, never US-style "11/4": "4 Nov", "14:00", "Nov 2026".
+LOCALE: Final = "en-GB"
+_DAY: Final[Mapping[str, str]] = {"day": "numeric", "month": "short"}
+_TIME: Final[Mapping[str, str]] = {"hour": "2-digit", "minute": "2-digit", "hourCycle": "h23"}
+_MONTH: Final[Mapping[str, str]] = {"month": "short", "year": "numeric"}
+_TICKS: Final[Mapping[str, Mapping[str, str]]] = {"hour": _TIME, "day": _DAY, "week": _DAY, "month": _MONTH}
+_LEGEND: Final[Mapping[str, Mapping[str, str]]] = {
+    "hour": {**_DAY, "year": "numeric", **_TIME},
+    "day": {"weekday": "short", **_DAY, "year": "numeric"},
+    "week": {**_DAY, "year": "numeric"},
+    "month": {"month": "long", "year": "numeric"},
+}
+
+
+def axis(resolution: str, timezone: str) -> dict[str, Any]:
+    """How ``static/meter.js`` labels the time axis: ``ticks`` for a tick, ``midnight`` for a tick at the
+    site's local midnight (hours: the day it starts, "4 Nov"; else none), ``legend`` for the hovered
+    bucket."""
+    return {
+        "locale": LOCALE,
+        "timezone": timezone,
+        "ticks": dict(_TICKS[resolution]),
+        "midnight": dict(_DAY) if resolution == "hour" else None,
+        "legend": dict(_LEGEND[resolution]),
+    }
+
+
+def x_range(shown: list[UsageBucket]) -> list[int] | None:
+    """The x scale: from half the first bucket before its start to half the last one after its start, so
+    that bars centred on their start are drawn whole (a DST day's half is 11.5 or 12.5 hours). Today's
+    bucket ends early (at the last whole interval): it is padded by half the bucket before it, as wide as
+    uPlot draws its bar."""
+    if not shown:
+        return None
+    # instants, not wall clocks: two datetimes of one zone subtract by wall clock (a DST day as 24 hours)
+    starts = [int(b.start.timestamp()) for b in shown]
+    spans = [int(b.end.timestamp()) - start for b, start in zip(shown, starts, strict=True)]
+    half_first = spans[0] // 2
+    half_last = max(spans[-1], starts[-1] - starts[-2] if len(starts) > 1 else 0) // 2
+    return [starts[0] - half_first, starts[-1] + half_last]
+
+
 def series(report: UsageReport, resolution: str) -> dict[str, Any]:
     """The chart's data: each bucket's start (Unix seconds and local ISO), its total (a JSON number for
-    uPlot; ``totals`` keeps the exact decimal text) and whether it holds estimated intervals."""
+    uPlot; ``totals`` keeps the exact decimal text) and whether it holds estimated intervals; the x range
+    (``x_range``), where bars start on the y axis (``bars_y_min``: 0, or the lowest total when one is
+    negative: a bar's height is its total) and how times are written (``axis``)."""
     shown = buckets(report, resolution)
     return {
         "meter_id": report.meter_id,
@@ -105,6 +150,9 @@ def series(report: UsageReport, resolution: str) -> dict[str, Any]:
         "y": [float(b.total) for b in shown],
         "totals": [str(b.total) for b in shown],
         "estimated": [estimated(b) for b in shown],
+        "x_range": x_range(shown),
+        "bars_y_min": min([0.0, *(float(b.total) for b in shown)]),
+        "axis": axis(resolution, report.timezone),
     }
 
 

@@ -29,6 +29,7 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Final, Generic, TypeVar
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError
 
@@ -664,3 +665,26 @@ def _decode_tariff_cursor(cursor: str | None) -> tuple[str | None, str | None]:
     except (binascii.Error, ValueError, TypeError, KeyError):
         pass
     raise InvalidInputError("cursor", "not a cursor of this listing")
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerClock:
+    """A customer's name and the zone its bills are on (None: no meter assigned, shown in UTC)."""
+
+    customer_id: str
+    name: str
+    zone: ZoneInfo | None
+
+
+def customer_clock(account: str, customer_id: str, catalog: CatalogStore) -> CustomerClock:
+    """The customer's name and clock: the site of the meter of its first assignment (by start, then meter),
+    the zone ``services.invoicing.customer_calendar`` bills it on. Raises NotFoundError for a customer that
+    is not the account's. Reads the customer, its assignments, one meter and one site."""
+    customer = get(account, Customer, customer_id, catalog).value
+    mine = [e.value for e in assignments_of(account, catalog, customer_id=customer_id)]
+    if not mine:
+        return CustomerClock(customer.id, customer.name, None)
+    first = min(mine, key=lambda a: (a.effective_from, a.meter_id))
+    meter = get(account, Meter, first.meter_id, catalog).value
+    site = get(account, Site, meter.site_id, catalog).value
+    return CustomerClock(customer.id, customer.name, site.zone())

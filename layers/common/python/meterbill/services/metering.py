@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Final
+from zoneinfo import ZoneInfo
 
 from meterbill.domain import Meter
 from meterbill.errors import InvalidInputError
@@ -16,6 +17,7 @@ from meterbill.meterdata.readings import IntervalReading, Quality, RegisterRead
 from meterbill.meterdata.vee import ValidatedIntervals
 from meterbill.metersettings import MeterSettings, ValidationLimits
 from meterbill.ports import RawReading, ReadingStore
+from meterbill.timeutil import local_midnight
 
 _LOOKAHEAD: Final = timedelta(days=1)  # validation bounds a gap at the end with a read up to a day later
 # How far back from its last rated day a meter's change of settings is rated again: the re-rating horizon
@@ -192,3 +194,45 @@ def _ratio_at(meter: Meter, moment: datetime | None) -> Decimal:
         if moment is not None and change.effective_from <= moment:
             ratio = change.multiplier
     return ratio
+
+
+def last_whole_interval(now: datetime, zone: ZoneInfo, interval_minutes: int) -> datetime:
+    """The end of the last whole interval at ``now`` on the meter's grid (from local midnight)."""
+    local = now.astimezone(zone)
+    midnight = local_midnight(local.date(), zone)
+    step = timedelta(minutes=interval_minutes)
+    elapsed = now.astimezone(UTC) - midnight.astimezone(UTC)  # absolute time: a DST day is 23 or 25 hours
+    return (midnight.astimezone(UTC) + (elapsed // step) * step).astimezone(zone)
+
+
+def data_end_today(
+    account: str, meter: Meter, end: datetime, now: datetime, zone: ZoneInfo, readings: ReadingStore
+) -> datetime:
+    """A span reaching into the day still running ends where the meter's data ends (on its grid), so that
+    the intervals of the last hour, whose readings have not been sent yet, are not estimated as a gap; days
+    that are over keep their gaps."""
+    today = local_midnight(now.astimezone(zone).date(), zone)
+    if end <= today:
+        return end
+    step = timedelta(minutes=meter.interval_minutes)
+    last: datetime | None = None  # in UTC: instants compare and add as such whatever the zone
+    for reading in readings.between(account, meter.id, today.astimezone(UTC) - step, end):
+        reach = reading.timestamp.astimezone(UTC)
+        if reading.type == "interval" and reading.interval_minutes is not None:
+            reach += timedelta(minutes=reading.interval_minutes)
+        last = reach if last is None or reach > last else last
+    if last is None:
+        return today
+    on_grid = today.astimezone(UTC) + ((last - today.astimezone(UTC)) // step) * step
+    return min(end.astimezone(UTC), max(today.astimezone(UTC), on_grid)).astimezone(zone)
+
+
+def settled_end(
+    account: str, meter: Meter, end: datetime, now: datetime, zone: ZoneInfo, readings: ReadingStore
+) -> datetime:
+    """``end``, but no later than the last whole interval at ``now`` nor, in the day still running, than
+    where the meter's data ends: what comes after is unfinished, neither a gap nor something to estimate."""
+    whole = last_whole_interval(now, zone, meter.interval_minutes)
+    return data_end_today(
+        account, meter, min(end, whole, key=lambda t: t.astimezone(UTC)), now, zone, readings
+    )

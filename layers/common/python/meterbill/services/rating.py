@@ -48,6 +48,7 @@ from meterbill.meterdata.metering import validation_config
 from meterbill.meterdata.rollups import month_rollup, rated_days, rated_series
 from meterbill.money import round_money
 from meterbill.ports import (
+    CatalogStore,
     PendingMark,
     RatedDay,
     RatingStores,
@@ -61,8 +62,14 @@ from meterbill.services import rerating
 from meterbill.services.billing_settings import settings_of
 from meterbill.services.common import require_aware
 from meterbill.services.invoicing import customer_calendar
-from meterbill.services.metering import meter_settings, settings_digest, validated_intervals
+from meterbill.services.metering import (
+    meter_settings,
+    settings_digest,
+    settled_end,
+    validated_intervals,
+)
 from meterbill.services.preview import bill_preview
+from meterbill.tariffs.versions import NoTariffInForceError, in_force
 from meterbill.timeutil import local_midnight
 from meterbill.usage import IntervalSeries
 
@@ -242,10 +249,7 @@ def _rate_meter(work: MeterWork, now: datetime, ports: RatingStores, report: Pas
     zone = catalog_service.get(account, Site, meter.site_id, ports.catalog).value.zone()
     first, stop = affected_days(work.marks, zone, validation_config(meter_settings(meter)).like_day_weeks)
     start = local_midnight(first, zone)
-    end = min(
-        local_midnight(stop, zone), _last_whole_interval(now, zone, meter.interval_minutes), key=_instant
-    )
-    end = _data_end_today(account, meter, end, now, zone, ports.readings)
+    end = settled_end(account, meter, local_midnight(stop, zone), now, zone, ports.readings)
     report.meters += 1
     written_before = report.days_written
     assignments: list[Assignment] = []
@@ -316,48 +320,26 @@ def affected_days(marks: Iterable[PendingMark], zone: ZoneInfo, like_day_weeks: 
     return first_local - timedelta(days=1), last_local + timedelta(weeks=like_day_weeks, days=1)
 
 
-def _last_whole_interval(now: datetime, zone: ZoneInfo, interval_minutes: int) -> datetime:
-    """The end of the last whole interval at ``now`` on the meter's grid (from local midnight)."""
-    local = now.astimezone(zone)
-    midnight = local_midnight(local.date(), zone)
-    step = timedelta(minutes=interval_minutes)
-    elapsed = now.astimezone(UTC) - midnight.astimezone(UTC)  # absolute time: a DST day is 23 or 25 hours
-    return (midnight.astimezone(UTC) + (elapsed // step) * step).astimezone(zone)
-
-
-def _data_end_today(
-    account: str, meter: Meter, end: datetime, now: datetime, zone: ZoneInfo, readings: ReadingStore
-) -> datetime:
-    """A span reaching into the day still running ends where the meter's data ends (on its grid), so that
-    the intervals of the last hour, whose readings have not been sent yet, are not estimated as a gap; days
-    that are over keep their gaps."""
-    today = local_midnight(now.astimezone(zone).date(), zone)
-    if end <= today:
-        return end
-    step = timedelta(minutes=meter.interval_minutes)
-    last: datetime | None = None  # in UTC: instants compare and add as such whatever the zone
-    for reading in readings.between(account, meter.id, today.astimezone(UTC) - step, end):
-        reach = reading.timestamp.astimezone(UTC)
-        if reading.type == "interval" and reading.interval_minutes is not None:
-            reach += timedelta(minutes=reading.interval_minutes)
-        last = reach if last is None or reach > last else last
-    if last is None:
-        return today
-    on_grid = today.astimezone(UTC) + ((last - today.astimezone(UTC)) // step) * step
-    return min(end.astimezone(UTC), max(today.astimezone(UTC), on_grid)).astimezone(zone)
-
-
-def _instant(moment: datetime) -> datetime:
-    """For comparing: Python compares two datetimes of one zone by wall clock (the repeated hour wrongly)."""
-    return moment.astimezone(UTC)
-
-
 def _clear(marks: Iterable[PendingMark], readings: ReadingStore, report: PassReport) -> None:
     for mark in marks:
         if readings.clear_mark(mark):
             report.marks_cleared += 1
         else:
             report.marks_kept += 1
+
+
+def _tariff_currency(account: str, mine: Sequence[Assignment], today: date, catalog: CatalogStore) -> str:
+    """The currency of the first tariff version in force today for an assignment active today ("" if none)."""
+    for assignment in mine:
+        if assignment.active_days(today, today + timedelta(days=1)) is None:
+            continue
+        try:
+            entries = catalog_service.tariff_versions(account, assignment.tariff_id, catalog)
+            spans = in_force([e.value for e in entries], today, today + timedelta(days=1))
+        except (NotFoundError, NoTariffInForceError):  # the day's bill preview will name what is wrong
+            continue
+        return spans[0][2].currency
+    return ""
 
 
 def update_running_cost(account: str, customer_id: str, now: datetime, ports: RatingStores) -> int:
@@ -415,6 +397,8 @@ def update_running_cost(account: str, customer_id: str, now: datetime, ports: Ra
                 totals = usage.setdefault(b.bill.usage.unit, [Decimal(0), Decimal(0)])
                 totals[0] += b.bill.usage.total
                 totals[1] += b.bill.usage.estimated
+    if not currency:  # day 1 of the period: nothing priced yet, but the cost is in the tariff's currency
+        currency = _tariff_currency(account, mine, today, catalog)
     period_days = (period.end - period.start).days
     projected = round_money(cost * period_days / elapsed, currency) if elapsed and currency else cost
     running = RunningCost(

@@ -22,6 +22,7 @@ from meterbill.errors import InvalidInputError
 from meterbill.meterdata.vee import DataQualityEvent, ValidatedIntervals
 from meterbill.ports import CatalogStore, ReadingStore
 from meterbill.services.common import require_aware, require_in_calendar
+from meterbill.services.metering import settled_end
 from meterbill.services.metering import validated_intervals as validated_intervals  # preview imports it here
 from meterbill.timeutil import local_midnight
 
@@ -86,8 +87,13 @@ def meter_usage(
     resolution: str,
     catalog: CatalogStore,
     readings: ReadingStore,
+    *,
+    now: datetime | None = None,
 ) -> UsageReport:
     """Validated usage of a meter over [start, end); a date means the site's local midnight starting it.
+    With ``now``, the span ends no later than the last whole interval before it and, in the day still
+    running, where the meter's data ends (``services.metering.settled_end``): the unfinished part of today
+    is neither a gap nor estimated.
 
     Raises NotFoundError for a meter that is not the account's, and InvalidInputError for a naive time, a
     date outside 2000-01-01 ... 2100-01-01, an end not after the start, a span longer than 366 days or not a
@@ -99,6 +105,10 @@ def meter_usage(
     site = Site.model_validate(catalog.get(account, "site", meter.site_id).body)
     zone = site.zone()
     first, stop = _instant(start, zone, "from"), _instant(end, zone, "to")
+    if now is not None and first < stop:
+        stop = settled_end(account, meter, stop, require_aware(now, "now"), zone, readings)
+        if stop <= first:
+            raise InvalidInputError("from", f"no whole interval has ended since {first.isoformat()} yet")
     _check_span(first, stop, meter, "from", "to")
     if resolution == "interval" and (stop - first) // timedelta(minutes=meter.interval_minutes) > MAX_BUCKETS:
         raise InvalidInputError("to", f"more than {MAX_BUCKETS} intervals; choose a coarser resolution")

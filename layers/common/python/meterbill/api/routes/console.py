@@ -99,7 +99,9 @@ def home(request: Request) -> Response[str]:
         can_change=session.scope == "admin",
         alerts=pages.rows(pages.alarm_zone(found), zones),
         collectors=collectors,
-        revenue=home_zones.revenue(_running_costs(current, session.account, now)),
+        revenue=home_zones.revenue(
+            _running_costs(current, session.account, now), home_zones.shared_zone(zones.values())
+        ),
     )
 
 

@@ -16,6 +16,7 @@ from meterbill.api.routes.console_requests import CONSOLE
 from meterbill.console import invoice_pages, rerate_pages
 from meterbill.errors import InvalidInputError, InvalidStateError, NotFoundError
 from meterbill.ports import InvoiceState
+from meterbill.services import catalog
 from meterbill.services.apikeys import Principal
 
 router = new_router()
@@ -47,7 +48,13 @@ def invoices(request: Request) -> Response[str]:
             limit=PAGE_SIZE,
             cursor=query.get("cursor") or None,
         )
-        rows = [invoice_pages.row(record) for record in page.items]
+        # The store pages the account's invoices in id order and has no index by number: each page is
+        # shown in number order (drafts last, by period).
+        clocks = _clocks(session.account, {record.customer_id for record in page.items})
+        rows = [
+            invoice_pages.row(record, clocks[record.customer_id].zone, clocks[record.customer_id].name)
+            for record in invoice_pages.ordered(page.items)
+        ]
         next_cursor = page.cursor
     except InvalidInputError as problem:
         status = 422
@@ -102,6 +109,7 @@ def invoice(invoice_id: str, request: Request) -> Response[str]:
     except NotFoundError:
         return req.refused(request, 404, NO_INVOICE)
     notes = invoice_views.notes_of(session.account, record, stores)
+    clock = _clocks(session.account, {record.customer_id})[record.customer_id]
     deliveries = (
         stores.deliveries.of_invoice(session.account, record.invoice_id)
         if stores.deliveries is not None and record.document is not None
@@ -114,15 +122,26 @@ def invoice(invoice_id: str, request: Request) -> Response[str]:
         title=f"Invoice {record.number or record.invoice_id}",
         session=session,
         csrf_token=csrf_token,
-        invoice=invoice_pages.row(record),
+        invoice=invoice_pages.row(record, clock.zone, clock.name),
         lines=invoice_pages.lines(record),
-        notes=[invoice_pages.row(note) for note in notes],
-        deliveries=[invoice_pages.delivery(d) for d in deliveries],
+        notes=[invoice_pages.row(note, clock.zone, clock.name) for note in notes],
+        deliveries=[invoice_pages.delivery(d, clock.zone) for d in deliveries],
         has_pdf=record.document is not None,
         can_change=session.scope == "admin",
         can_rerate=rerate_pages.not_rerated(record) is None,
         resent=str((request.resolved_event.get("queryStringParameters") or {}).get("resent") or ""),
     )
+
+
+def _clocks(account: str, customer_ids: set[str]) -> dict[str, catalog.CustomerClock]:
+    """Each customer's name and clock; one deleted since keeps its id as the name and UTC."""
+    found = {}
+    for customer_id in sorted(customer_ids):
+        try:
+            found[customer_id] = catalog.customer_clock(account, customer_id, backend().stores.catalog)
+        except NotFoundError:
+            found[customer_id] = catalog.CustomerClock(customer_id, customer_id, None)
+    return found
 
 
 def invoice_pdf(invoice_id: str, request: Request) -> Response[Any]:

@@ -16,6 +16,7 @@ from meterbill.api.routes.console_requests import (
     CONSOLE,
 )
 from meterbill.console import meter_page
+from meterbill.console.home import shown_time
 from meterbill.domain import Meter, Site
 from meterbill.errors import InvalidInputError, NotFoundError, PreconditionFailedError
 from meterbill.ports import Session
@@ -99,13 +100,11 @@ def _meter_page(
             window.service_resolution,
             stores.catalog,
             stores.readings,
+            now=now,  # the window ends before what is not finished yet: no gap "after now", no estimates
         )
         data = meter_page.series(report, window.resolution)
         resolution: str = window.resolution
-        events = [
-            {"at": e.at.astimezone(zone).isoformat(timespec="minutes"), "kind": e.kind, "detail": e.detail}
-            for e in report.events
-        ]
+        events = [{"at": shown_time(e.at, zone), "kind": e.kind, "detail": e.detail} for e in report.events]
     except InvalidInputError as error:
         chart_error = f"{error.field}: {error.reason}"
         status = 422 if status == 200 else status
@@ -122,7 +121,7 @@ def _meter_page(
     ][:_MAX_SUB_METERS]
     exchanges = [
         {
-            "timestamp": x.timestamp.astimezone(zone).isoformat(timespec="minutes"),
+            "timestamp": shown_time(x.timestamp, zone),
             "old_serial": x.old_serial or "",
             "old_final": str(x.old_final),
             "new_serial": x.new_serial or "",

@@ -1,5 +1,9 @@
 // The meter page's trend chart: reads the series the page embeds as JSON (#series), plots it with uPlot as
 // bars or a curve, shades the buckets holding estimated intervals, and zooms by dragging (uPlot's own).
+// Times are on the site's clock (data.axis.timezone) and written day first ("4 Nov", "14:00"); bars start
+// at data.bars_y_min (0) and the x range is padded by half a bucket (data.x_range) so no bar is clipped.
+// The scales in force are mirrored on #chart as data-x-min, data-x-max, data-y-min, data-y-max and the
+// axis's labels as data-x-ticks (for the browser tests).
 (function () {
   "use strict";
   var SHADE = "rgba(179, 92, 0, 0.22)";
@@ -27,6 +31,53 @@
     };
   }
 
+  function formatter(axis, options) {
+    var all = { timeZone: axis.timezone };
+    for (var k in options) all[k] = options[k];
+    return new Intl.DateTimeFormat(axis.locale, all);
+  }
+
+  function labels(data) {
+    var axis = data.axis;
+    var tick = formatter(axis, axis.ticks);
+    var midnight = axis.midnight ? formatter(axis, axis.midnight) : null;
+    var clock = formatter(axis, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+    var legend = formatter(axis, axis.legend);
+    return {
+      tick: function (seconds) {
+        var at = new Date(seconds * 1000);
+        return midnight && clock.format(at) === "00:00" ? midnight.format(at) : tick.format(at);
+      },
+      legend: function (seconds) { return legend.format(new Date(seconds * 1000)); }
+    };
+  }
+
+  function xRange(data) {
+    var first = data.x[0], last = data.x[data.x.length - 1], padded = data.x_range;
+    return function (u, min, max) {
+      // the whole series (first draw, double-click): padded by half a bucket; a zoom: as dragged
+      if (padded && min <= first && max >= last) return [Math.min(min, padded[0]), Math.max(max, padded[1])];
+      return [min, max];
+    };
+  }
+
+  function barsYRange(data) {
+    var bottom = data.bars_y_min;
+    return function (u, min, max) {
+      if (max == null || max <= bottom) return [bottom, bottom + 1];
+      return [bottom, uPlot.rangeNum(bottom, max, 0.1, true)[1]];
+    };
+  }
+
+  function mirrorScales(box) {
+    return function (u) {
+      box.setAttribute("data-x-min", String(u.scales.x.min));
+      box.setAttribute("data-x-max", String(u.scales.x.max));
+      box.setAttribute("data-y-min", String(u.scales.y.min));
+      box.setAttribute("data-y-max", String(u.scales.y.max));
+    };
+  }
+
   function width(box) {
     return Math.max(200, Math.floor(box.clientWidth));
   }
@@ -35,13 +86,16 @@
     var box = document.getElementById("chart");
     if (chart) chart.destroy();
     var bars = mode === "bars";
+    var write = labels(data);
+    var yScale = bars ? { range: barsYRange(data) } : {};
     var opts = {
       width: width(box),
       height: 300,
       cursor: { drag: { x: true, y: false } },
-      scales: { x: { time: true } },
+      tzDate: function (seconds) { return uPlot.tzDate(new Date(seconds * 1000), data.axis.timezone); },
+      scales: { x: { time: true, range: xRange(data) }, y: yScale },
       series: [
-        {},
+        { value: function (u, seconds) { return seconds == null ? "--" : write.legend(seconds); } },
         {
           label: data.unit,
           stroke: "#0b4f9c",
@@ -51,8 +105,17 @@
           points: { show: !bars && data.x.length < 60 }
         }
       ],
-      axes: [{}, { label: data.unit }],
-      hooks: { drawClear: [shadeEstimated(data)] }
+      axes: [
+        {
+          values: function (u, splits) {
+            var shown = splits.map(function (s) { return s == null ? "" : write.tick(s); });
+            box.setAttribute("data-x-ticks", shown.join("|"));
+            return shown;
+          }
+        },
+        { label: data.unit }
+      ],
+      hooks: { drawClear: [shadeEstimated(data)], setScale: [mirrorScales(box)], ready: [mirrorScales(box)] }
     };
     chart = new uPlot(opts, [data.x, data.y], box);
     box.setAttribute("data-points", String(data.x.length));
