@@ -51,7 +51,7 @@ from local.mail import drain_email_queue
 from local.schedules import drain_invoice_queue, fire
 from local.serve import AccountKeys, LocalPlatform
 from meterbill.billing.invoice import Invoice
-from meterbill.ports import InvoiceRecord
+from meterbill.ports import InvoiceRecord, Scope
 from meterbill.services import invoicing
 from meterbill.services.apikeys import create_key
 from meterbill.services.ingest import ReadingIn, store_readings
@@ -61,8 +61,9 @@ DEFAULT_OUT: Final = Path("demo-out")
 SERVE_PORT: Final = 8080
 API_BATCH: Final = 1_000  # readings per request, one meter's days at a time
 DIRECT_BATCH: Final = 20_000  # readings per call of the ingest service
+BIG_LOAD: Final = 1_000
 # The story's last days arrive through the API, as the collectors send them.
-THROUGH_API_FROM: Final = datetime(2026, 11, 25, 1, 0, tzinfo=ZONE)
+THROUGH_API_FROM: Final = datetime(2026, 11, 25, 1, 5, tzinfo=ZONE)
 EXPECTED_ALERTS: Final = (
     ("communication", history.QUIET_METER),
     ("negative_consumption", history.DROP_METER),
@@ -75,7 +76,7 @@ def _at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=ZONE)
 
 
-# The test clock (Europe/Berlin). Bill day 1, 2 grace days: a month is drafted on the 1st and issued on the 3rd.
+# The test clock (Europe/Berlin). Bill day 1, 2 grace days: a month is drafted on the 1st, issued on the 3rd.
 OCTOBER_BILL_DAY, OCTOBER_ISSUED = _at("2026-11-01T00:30"), _at("2026-11-03T00:30")
 NOVEMBER_BILL_DAY, NOVEMBER_ISSUED = _at("2026-12-01T00:30"), _at("2026-12-03T00:30")
 CORRECTED_AT: Final = _at("2026-12-03T10:00")
@@ -83,8 +84,7 @@ CORRECTED_AT: Final = _at("2026-12-03T10:00")
 # The quiet meter: pending at 12:00, firing once it held 15 minutes (12:15), its email at the next pass.
 QUIET_PASSES: Final = tuple(_at(f"2026-11-12T12:{minute:02d}") for minute in (0, 15, 20))
 DAILY_PASSES: Final = tuple(
-    (_at(f"2026-11-{day}T00:30"), (_at(f"2026-11-{day}T01:00"), _at(f"2026-11-{day}T01:05")))
-    for day in (19, 21, 25)
+    (_at(f"2026-11-{day}T01:00"), _at(f"2026-11-{day}T01:05")) for day in (19, 21, 25)
 )
 
 
@@ -134,7 +134,7 @@ class Story:
     collector: Api
     readings: list[history.Reading]
     watch: Stopwatch
-    loaded_until: datetime = history.START
+    loaded_until: datetime = history.START - timedelta(microseconds=1)
     direct: int = 0
     through_api: int = 0
     published: list[str] = field(default_factory=list)
@@ -149,8 +149,8 @@ class Story:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the demo's files go (./demo-out)")
-    parser.add_argument("--serve", action="store_true", help="keep the platform and the console up afterwards")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the demo's files (./demo-out)")
+    parser.add_argument("--serve", action="store_true", help="keep the platform and the console up")
     parser.add_argument("--port", type=int, default=SERVE_PORT, help="the API's port with --serve (8080)")
     arguments = parser.parse_args(argv)
     return run(arguments.out, serve=arguments.serve, port=arguments.port)
@@ -158,7 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run(out: Path, *, serve: bool = False, port: int = SERVE_PORT, console: Console | None = None) -> int:
     """The whole demo; with ``serve`` the platform stays up until SIGINT or SIGTERM."""
-    console = console or Console()
+    # Piped (make, a test) rich would cut the tables to 80 columns: the summary needs ~130.
+    console = console or Console(width=None if sys.stdout.isatty() else 132)
     watch = Stopwatch()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     logging.getLogger("meterbill_collector").setLevel(logging.ERROR)  # the demo prints what happened
@@ -188,13 +189,15 @@ def run(out: Path, *, serve: bool = False, port: int = SERVE_PORT, console: Cons
 # --- setting up -----------------------------------------------------------------------------------------
 
 
-def _set_up(console: Console, platform: LocalPlatform, readings: list[history.Reading], watch: Stopwatch) -> Story:
+def _set_up(
+    console: Console, platform: LocalPlatform, readings: list[history.Reading], watch: Stopwatch
+) -> Story:
     console.rule("The whole platform on one laptop")
     keys = platform.create_account(portfolio.ACCOUNT_NAME, account_id=portfolio.ACCOUNT_ID)
     admin, collector = Api(platform.url, keys.admin_key), Api(platform.url, keys.ingest_key)
     console.print(
-        f"local platform: API and console at {platform.url}, on moto (DynamoDB, SQS, S3 Object Lock, SES, SNS, "
-        f"Secrets Manager); account {keys.account_id} ({portfolio.ACCOUNT_NAME})",
+        f"local platform: API and console at {platform.url}, on moto (DynamoDB, SQS, S3 Object Lock, SES, "
+        f"SNS, Secrets Manager); account {keys.account_id} ({portfolio.ACCOUNT_NAME})",
         soft_wrap=True,
     )
     seeded = portfolio.seed(admin, demo_collector.PLATFORM_METERS)
@@ -206,34 +209,34 @@ def _set_up(console: Console, platform: LocalPlatform, readings: list[history.Re
 
 
 def _play(story: Story) -> None:
-    """The story in the order it happened. The readings arrive in a few large loads rather than every 15
-    minutes, so each rating pass rates every day that has ended by its time (the 15-minute schedule would
-    have rated them a few at a time); the days after stay marked for the next pass."""
+    """The story in the order it happened. Before each pass the readings that had arrived by then are
+    loaded (an interval once it has ended, a register read once taken), in a few large loads rather than
+    every 15 minutes: each rating pass rates every day they touch up to its time."""
     console, watch = story.console, story.watch
     console.rule("Two months on the test clock")
-    with watch.phase("readings (service)"):
-        _load(story, QUIET_PASSES[0])
+    _advance(story, OCTOBER_BILL_DAY)
     with watch.phase("rating"):
         _rate(story, OCTOBER_BILL_DAY)
     with watch.phase("bill runs"):
         _bill_run(story, OCTOBER_BILL_DAY)
+    _advance(story, OCTOBER_ISSUED)
+    with watch.phase("bill runs"):
         _bill_run(story, OCTOBER_ISSUED)
-    with watch.phase("alerts passes"):
-        for moment in QUIET_PASSES:
-            _alerts(story, moment)
-    with watch.phase("readings (service)"):
-        _load(story, history.EXCHANGE_AT)
-    _record_exchange(story)
-    with watch.phase("readings (service)"):
-        _load(story, THROUGH_API_FROM)
-    for rate_at, passes in DAILY_PASSES:  # a day is rated by the pass after it ends
-        with watch.phase("rating"):
-            _rate(story, rate_at)
+    for moment in QUIET_PASSES:
+        _advance(story, moment)
         with watch.phase("alerts passes"):
-            for moment in passes:
+            _alerts(story, moment)
+    _advance(story, history.EXCHANGE_AT)
+    _record_exchange(story)
+    for day_passes in DAILY_PASSES:
+        for moment in day_passes:
+            _advance(story, moment)
+            if moment == day_passes[0]:  # the rating pass of 01:00 first: the day judged is rated
+                with watch.phase("rating"):
+                    _rate(story, moment)
+            with watch.phase("alerts passes"):
                 _alerts(story, moment)
-    with watch.phase("readings (API)"):
-        _load(story, history.END + timedelta(seconds=1), through_api=True)
+    _advance(story, NOVEMBER_BILL_DAY)
     with watch.phase("rating"):
         _rate(story, NOVEMBER_BILL_DAY)
     with watch.phase("bill runs"):
@@ -241,6 +244,14 @@ def _play(story: Story) -> None:
         _bill_run(story, NOVEMBER_ISSUED)
     with watch.phase("correction and credit note"):
         _correction(story)
+
+
+def _advance(story: Story, moment: datetime) -> None:
+    """The readings that had arrived by ``moment``: through the ingest service until THROUGH_API_FROM,
+    then through the API."""
+    api = story.loaded_until >= THROUGH_API_FROM
+    with story.watch.phase("readings (API)" if api else "readings (service)"):
+        _load(story, moment, through_api=api)
 
 
 def _record_exchange(story: Story) -> None:
@@ -264,10 +275,11 @@ def _record_exchange(story: Story) -> None:
 
 
 def _load(story: Story, until: datetime, *, through_api: bool = False) -> None:
-    """The readings taken in [loaded_until, until): through the ingest service, or the API."""
-    batch = [r for r in story.readings if story.loaded_until <= r.timestamp < until]
-    batch.sort(key=lambda r: (r.meter_id, r.timestamp))
+    """The readings that arrived in (loaded_until, until]: through the ingest service, or the API."""
     start, story.loaded_until = story.loaded_until, until
+    after, upto = start.astimezone(UTC), until.astimezone(UTC)
+    batch = [r for r in story.readings if after < _arrived(r) <= upto]
+    batch.sort(key=lambda r: (r.meter_id, r.timestamp.astimezone(UTC)))
     if through_api:
         stored = _through_api(story.collector, batch)
         story.through_api += stored
@@ -276,12 +288,18 @@ def _load(story: Story, until: datetime, *, through_api: bool = False) -> None:
         stored = _through_service(story, batch)
         story.direct += stored
         how = "the ingest service, straight into the stores"
-    shown_end = min(until, history.END)
-    story.console.print(
-        f"readings {start.astimezone(ZONE):%d %b %H:%M} to {shown_end.astimezone(ZONE):%d %b %H:%M}: "
-        f"{stored:,} stored through {how}",
-        soft_wrap=True,
-    )
+    if stored > BIG_LOAD:  # the few readings of the minutes between two passes go unmentioned
+        story.console.print(
+            f"readings {max(start, history.START):%d %b %H:%M} to {until.astimezone(ZONE):%d %b %H:%M}: "
+            f"{stored:,} stored through {how}",
+            soft_wrap=True,
+        )
+
+
+def _arrived(reading: history.Reading) -> datetime:
+    """When a reading exists: an interval once it has ended, a register read when taken (UTC)."""
+    minutes = reading.interval_minutes if reading.type == "interval" else 0
+    return reading.timestamp.astimezone(UTC) + timedelta(minutes=minutes or 0)
 
 
 def _through_service(story: Story, batch: list[history.Reading]) -> int:
@@ -386,12 +404,15 @@ def _correction(story: Story) -> None:
     rerating = invoicing.rerate(story.account, invoice.invoice_id, CORRECTED_AT, stores)
     if rerating.difference is None:
         raise SystemExit(f"re-rating {invoice.number} found no difference")
+    difference = rerating.difference
     story.say(
         CORRECTED_AT,
         f"rerate {invoice.number}: {rerating.rerated.total}, not {rerating.original.total} "
-        f"{rerating.original.currency}: {rerating.difference.kind.replace('_', ' ')} {rerating.difference.total}",
+        f"{rerating.original.currency}: {difference.kind.replace('_', ' ')} {difference.total}",
     )
-    note = invoicing.adjust(story.account, invoice.invoice_id, CORRECTED_AT, stores, reason="corrected reading")
+    note = invoicing.adjust(
+        story.account, invoice.invoice_id, CORRECTED_AT, stores, reason="corrected reading"
+    )
     if note is None:
         raise SystemExit(f"adjusting {invoice.number} issued nothing")
     story.say(CORRECTED_AT, f"{note.number} issued, correcting {invoice.number}: {note.body['total']} EUR")
@@ -429,9 +450,10 @@ def _summary(story: Story) -> None:
             (line.amount for line in invoice.lines if line.assignment_id in portfolio.SHARED_ASSIGNMENTS),
             Decimal(0),
         )
-        estimated = ", ".join(
-            f"{u.meter_id} {u.estimated} {u.unit}" for u in invoice.meter_usage if u.estimated or u.missing_intervals
-        )
+        estimated: dict[str, Decimal] = {}
+        for usage in invoice.meter_usage:
+            if usage.estimated:
+                estimated[usage.unit] = estimated.get(usage.unit, Decimal(0)) + usage.estimated
         last = invoice.period_end - timedelta(days=1)
         table.add_row(
             record.number or "",
@@ -439,14 +461,15 @@ def _summary(story: Story) -> None:
             f"{invoice.period_start:%d.%m.}-{last:%d.%m.%Y}",
             str(invoice.total),
             str(shared) if shared else "",
-            estimated,
+            ", ".join(f"{quantity.normalize():f} {unit}" for unit, quantity in estimated.items()),
             record.state,
         )
         grand += invoice.total
     console.print(table)
     console.print(
-        f"{len(records)} documents, {grand} EUR in all; shared parts: the common area (the main meter's residual) "
-        "and the water, split by floor area among the commercial tenants (net, before VAT)",
+        f"{len(records)} documents, {grand} EUR in all. Shared parts: the common area (the main meter's "
+        "residual) and the water, split by floor area among the commercial tenants (net of VAT); estimated: "
+        "the usage validation estimated (the quiet day, the gas register's restart)",
         soft_wrap=True,
     )
     _emails(story)
@@ -497,15 +520,18 @@ def _savings(story: Story) -> None:
         for row in installation["nodes"]:
             by_node.setdefault(row["node_id"], []).append(row)
         for node, rows in by_node.items():
-            total = lambda name: sum((Decimal(r[name]) for r in rows), Decimal(0))  # noqa: E731
+            sums = {
+                name: sum((Decimal(r[name]) for r in rows), Decimal(0))
+                for name in ("hours", "on_hours", "off_hours", "savings")
+            }
             table.add_row(
                 node,
-                str(total("hours")),
-                str(total("on_hours")),
-                str(total("off_hours")),
+                str(sums["hours"]),
+                str(sums["on_hours"]),
+                str(sums["off_hours"]),
                 rows[0]["power_rating_w"],
                 rows[0]["price_per_kwh"],
-                str(total("savings")),
+                str(sums["savings"]),
             )
     story.console.print(table)
     totals = ", ".join(f"{t['amount']} {t['currency']}" for t in report["totals"])
@@ -517,10 +543,12 @@ def _timings(console: Console, watch: Stopwatch, story: Story) -> None:
     for name, seconds in watch.phases:
         by_phase[name] = by_phase.get(name, 0.0) + seconds
     console.print(
-        f"readings loaded: {story.direct:,} through the ingest service, {story.through_api:,} through the API",
+        f"readings loaded: {story.direct:,} through the ingest service, {story.through_api:,} through the "
+        "API",
         soft_wrap=True,
     )
-    console.print("time: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in by_phase.items()), soft_wrap=True)
+    phases = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in by_phase.items())
+    console.print(f"time: {phases}", soft_wrap=True)
     console.print(f"meterbill demo: elapsed {watch.elapsed():.1f} s")
 
 
@@ -531,7 +559,10 @@ def _serve(console: Console, platform: LocalPlatform, story: Story, mail_dir: Pa
     from local.alerts import AlertPump
     from local.mail import MailPump
 
-    _, read_key = create_key(story.account, "console-read", frozenset({"read"}), platform.stores.keys, datetime.now(UTC))
+    read_scope: frozenset[Scope] = frozenset({"read"})
+    _, read_key = create_key(
+        story.account, "console-read", read_scope, platform.stores.keys, datetime.now(UTC)
+    )
     _purge(os.environ["ALERTS_QUEUE_URL"])  # the passes on the test clock judged these readings already
     assert platform.mailer is not None
     pumps: list[MailPump | AlertPump] = [MailPump(platform.mailer), AlertPump(mail_dir)]
@@ -550,7 +581,7 @@ def _serve(console: Console, platform: LocalPlatform, story: Story, mail_dir: Pa
         f"  curl -s -H 'Authorization: Bearer {read_key}' "
         f"'{url}/v1/meters/office-main/usage?from=2026-11-01&to=2026-12-01&resolution=day'",
         f"  curl -s -H 'Authorization: Bearer {story.keys.ingest_key}' -H 'Content-Type: application/json' "
-        f"-d '{{\"readings\": [{{\"meter_id\": \"werk-main\", \"timestamp\": \"{_now_quarter()}\", "
+        f'-d \'{{"readings": [{{"meter_id": "werk-main", "timestamp": "{_now_quarter()}", '
         f'"value": "18300.5", "type": "register"}}]}}\' {url}/v1/readings',
         f"emails: {mail_dir}/; the schedules are off (the story ran on its test clock)",
         "Ctrl-C stops.",
