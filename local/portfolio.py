@@ -368,6 +368,10 @@ BILLING_SETTINGS: Final[dict[str, Any]] = {
 }
 
 
+# The detectors' defaults; the control room wants each notice at once, not grouped for 30 seconds.
+ALERT_RULES: Final[dict[str, Any]] = {"lifecycle": {"group_wait_seconds": 0}}
+
+
 @dataclass(frozen=True, slots=True)
 class Seeded:
     """What ``seed`` created, by kind."""
@@ -396,6 +400,7 @@ def seed(admin: Api, extra_meters: tuple[Mapping[str, Any], ...] = ()) -> Seeded
     for assignment in assignments:
         admin.call("POST", "/v1/assignments", assignment)
     admin.call("PUT", "/v1/settings/billing", BILLING_SETTINGS)
+    admin.call("PUT", "/v1/alert-rules", ALERT_RULES)
     admin.call("POST", "/v1/alert-subscriptions", {"email": ALERTS_TO, "min_severity": "info"})
     return Seeded(
         {

@@ -451,9 +451,11 @@ class LocalPlatform:
         if self._settings is not None:
             raise RuntimeError("the local platform is already started")
         with ExitStack() as starting:
-            moto: MotoDynamoDb | MotoProcess = starting.enter_context(
-                MotoProcess() if self.moto_process else MotoDynamoDb()
-            )
+            moto: MotoDynamoDb | MotoProcess
+            if self.moto_process:
+                moto = starting.enter_context(MotoProcess())
+            else:
+                moto = starting.enter_context(MotoDynamoDb())
             settings = local_settings(moto.url, region=self.region)
             variables = {**local_environment(settings), **_unset_defaults(POWERTOOLS_DEFAULTS)}
             starting.enter_context(environment(variables, unset=AMBIENT_AWS_VARIABLES))
