@@ -71,6 +71,8 @@ DIRECT_BATCH: Final = 20_000  # readings per call of the ingest service
 BIG_LOAD: Final = 1_000
 # The story's last days arrive through the API, as the collectors send them.
 THROUGH_API_FROM: Final = datetime(2026, 11, 25, 1, 0, tzinfo=ZONE)
+# The account's billing settings (seller, sender); the console's browser tests bill with its seller too.
+SETTINGS: Final = portfolio.BILLING_SETTINGS
 EXPECTED_ALERTS: Final = (
     ("communication", history.QUIET_METER),
     ("negative_consumption", history.DROP_METER),
