@@ -213,7 +213,9 @@ def _run(
             demo_collector.run(console, platform, story.keys)
         with watch.phase("summary"):
             _summary(story)
-        # demo-out/: the platform is up and ``out`` known here; the mail folder is out/mail (the .eml files).
+        # The files of demo-out/ (the invoices' PDFs from S3, the alerts as JSON, the usage chart) are
+        # written here, while the platform is up: ``out`` is the folder, the emails are in out/mail already;
+        # ``story`` holds the account's keys (``story.admin`` calls the API) and ``platform`` the stores.
         _timings(console, watch, story)
         if serve:
             return _serve(console, platform, story, mail_dir)
