@@ -1,7 +1,8 @@
 """The demo's on-site part: a collector reads simulated meters over Modbus and delivers their readings.
 
-A plant in Berlin has a three-phase main meter and a sub-meter on an RS485 line (RTU frames; here over a
-socket to the simulator), and a gas pulse counter and a rack PDU behind a Modbus TCP gateway. The collector's
+The machine park ``werk-sued`` of the demo portfolio (``local/portfolio.py`` creates these meters) has a
+three-phase main meter and a sub-meter on an RS485 line (RTU frames; here over a socket to the simulator), and
+a gas pulse counter and its server room's PDU behind a Modbus TCP gateway. The collector's
 config is the TOML an installer would write; the poller reads four quarter-hour boundaries of the last hour on
 a test clock (the simulator's counters advance by constant loads, so every value is known), the gas meter goes
 silent before the last one, the pusher delivers the spool to the local API with the ingest key, and the
@@ -10,10 +11,8 @@ heartbeat tells the platform which meter failed and why."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 import tempfile
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -23,7 +22,7 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.table import Table
 
-from local.serve import LocalPlatform
+from local.serve import AccountKeys, LocalPlatform
 from meterbill_collector import VERSION
 from meterbill_collector.api_client import ApiClient
 from meterbill_collector.config import CollectorConfig, load_config
@@ -37,19 +36,21 @@ from meterbill_collector.simulator import Simulator
 from meterbill_collector.spool import Spool
 
 ZONE: Final = ZoneInfo("Europe/Berlin")
-SITE: Final = "plant"
+SITE: Final = "werk-sued"
 QUARTER: Final = timedelta(minutes=15)
+_ON_SITE: Final = {"site_id": SITE, "interval_minutes": 15}
 PLATFORM_METERS: Final[tuple[dict[str, Any], ...]] = (
-    {"id": "plant-main", "utility": "electricity", "unit": "kWh", "kind": "main"},
-    {"id": "plant-line-1", "utility": "electricity", "unit": "kWh", "kind": "sub", "parent_id": "plant-main"},
-    {"id": "plant-gas", "utility": "gas", "unit": "m3", "kind": "main"},
-    {"id": "rack-a1", "utility": "electricity", "unit": "kWh", "kind": "main"},
-    {"id": "rack-a2", "utility": "electricity", "unit": "kWh", "kind": "main"},
-)
+    {"id": "werk-main", "utility": "electricity", "unit": "kWh", "kind": "main", **_ON_SITE},
+    {"id": "werk-line-1", "utility": "electricity", "unit": "kWh", "kind": "sub", "parent_id": "werk-main",
+     **_ON_SITE},
+    {"id": "werk-gas", "utility": "gas", "unit": "m3", "kind": "main", **_ON_SITE},
+    {"id": "werk-it-1", "utility": "electricity", "unit": "kWh", "kind": "main", **_ON_SITE},
+    {"id": "werk-it-2", "utility": "electricity", "unit": "kWh", "kind": "main", **_ON_SITE},
+)  # fmt: skip
 
 CONFIG: Final = """
-collector_id = "plant-collector"
-site_id = "plant"
+collector_id = "werk-collector"
+site_id = "werk-sued"
 timezone = "Europe/Berlin"
 
 [api]
@@ -79,7 +80,7 @@ transport = "rs485"
 unit_id = 1
 profile = "eastron-sdm630"
 interval_minutes = 15
-send = {{ import_kwh = "plant-main" }}
+send = {{ import_kwh = "werk-main" }}
 
 [[meters]]
 id = "line-1-sdm120"
@@ -87,7 +88,7 @@ transport = "rs485"
 unit_id = 2
 profile = "eastron-sdm120"
 interval_minutes = 15
-send = {{ import_kwh = "plant-line-1" }}
+send = {{ import_kwh = "werk-line-1" }}
 
 [[meters]]
 id = "gas-pulses"
@@ -96,7 +97,7 @@ unit_id = 3
 profile = "pulse-counter-32"
 interval_minutes = 15
 multiplier = "0.01"
-send = {{ pulses = "plant-gas" }}
+send = {{ pulses = "werk-gas" }}
 
 [[meters]]
 id = "rack-a-pdu"
@@ -105,7 +106,7 @@ unit_id = 4
 profile = "rack-pdu"
 profile_options = {{ outlets = 4 }}
 interval_minutes = 15
-send = {{ outlet_1_kwh = "rack-a1", outlet_2_kwh = "rack-a2" }}
+send = {{ outlet_1_kwh = "werk-it-1", outlet_2_kwh = "werk-it-2" }}
 """
 
 
@@ -202,14 +203,9 @@ async def collect(
     return polled, pushes, body
 
 
-def run(console: Console, platform: LocalPlatform, api: Callable[[str], Api]) -> None:
+def run(console: Console, platform: LocalPlatform, keys: AccountKeys) -> None:
+    """The collector on the account's ingest key, for the meters ``PLATFORM_METERS`` (already created)."""
     console.rule("On site: a collector reads Modbus meters and delivers every reading")
-    logging.getLogger("meterbill_collector").setLevel(logging.ERROR)  # the demo prints what happened
-    keys = platform.create_account("Demo plant operator")
-    admin = api(keys.admin_key)
-    admin.call("POST", "/v1/sites", {"id": SITE, "name": "Werk Adlershof", "timezone": "Europe/Berlin"})
-    for meter in PLATFORM_METERS:
-        admin.call("POST", "/v1/meters", {"site_id": SITE, "interval_minutes": 15, **meter})
     start = first_boundary(datetime.now(UTC))
     line_meters, gateway_meters = simulated(start)
     with tempfile.TemporaryDirectory() as folder:
@@ -221,7 +217,9 @@ def run(console: Console, platform: LocalPlatform, api: Callable[[str], Api]) ->
             path = Path(folder) / "collector.toml"
             path.write_text(CONFIG.format(api_url=platform.url, rtu_port=rtu.port, tcp_port=tcp.port))
             config = load_config(path, {"METERBILL_INGEST_KEY": keys.ingest_key})
-            console.print(f"collector {config.collector_id}: {len(config.meters)} devices, 5 platform meters")
+            console.print(
+                f"collector {config.collector_id} at {SITE}: {len(config.meters)} devices, 5 platform meters"
+            )
             console.print("  an RS485 line (RTU) and a Modbus TCP gateway, simulated on 127.0.0.1")
             polled, pushes, body = asyncio.run(collect(config, rtu, tcp, start))
         finally:

@@ -23,8 +23,11 @@ import logging
 import os
 import shlex
 import signal
+import socket
+import subprocess
 import sys
 import threading
+import time
 import urllib.request
 import warnings
 from collections.abc import Iterator, Mapping
@@ -176,6 +179,56 @@ class MotoDynamoDb:
             self._started = False
 
     def __enter__(self) -> MotoDynamoDb:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+class MotoProcess:
+    """moto's server in a process of its own on 127.0.0.1 (a free port): its work runs beside this process's
+    on another core instead of sharing its interpreter (the demo's bulk loads and passes run ~2x faster).
+    The same interface as ``MotoDynamoDb``; stopping ends the process and its state."""
+
+    def __init__(self) -> None:
+        self._process: subprocess.Popen[bytes] | None = None
+        self._port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self._port}"
+
+    def start(self) -> None:
+        with socket.socket() as probe:
+            probe.bind((HOST, 0))
+            self._port = probe.getsockname()[1]
+        command = [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(self._port)]
+        self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1).close()
+                return
+            except OSError:
+                if self._process.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"moto's server did not start on {self.url}") from None
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        """Ends the server process. Safe to call twice."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def __enter__(self) -> MotoProcess:
         self.start()
         return self
 
@@ -350,6 +403,7 @@ class LocalPlatform:
 
     ``start()`` (or ``with``) brings them up in that order and ``stop()`` takes them down in reverse, putting
     ``os.environ`` back as it was. No account exists until ``create_account`` (or ``create_demo_account``).
+    ``moto_process``: moto's server in a process of its own (``MotoProcess``) rather than a thread.
     """
 
     def __init__(
@@ -359,8 +413,10 @@ class LocalPlatform:
         region: str = LOCAL_REGION,
         verbose: bool = False,
         mail_dir: Path | None = None,
+        moto_process: bool = False,
     ) -> None:
         self.port = port
+        self.moto_process = moto_process
         self.region = region
         self.verbose = verbose
         self.mail_dir = DEFAULT_MAIL_DIR if mail_dir is None else mail_dir
@@ -395,7 +451,11 @@ class LocalPlatform:
         if self._settings is not None:
             raise RuntimeError("the local platform is already started")
         with ExitStack() as starting:
-            moto = starting.enter_context(MotoDynamoDb())
+            moto: MotoDynamoDb | MotoProcess
+            if self.moto_process:
+                moto = starting.enter_context(MotoProcess())
+            else:
+                moto = starting.enter_context(MotoDynamoDb())
             settings = local_settings(moto.url, region=self.region)
             variables = {**local_environment(settings), **_unset_defaults(POWERTOOLS_DEFAULTS)}
             starting.enter_context(environment(variables, unset=AMBIENT_AWS_VARIABLES))

@@ -1,5 +1,5 @@
-"""`meterbill serve`, `meterbill accounts` and `meterbill migrate`: the hosted API, run locally or reached
-in AWS, and the repairs of its stored data."""
+"""`meterbill serve`, `meterbill demo`, `meterbill accounts` and `meterbill migrate`: the hosted API, run
+locally or reached in AWS, the whole platform's demo, and the repairs of its stored data."""
 
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ _CHECKOUT_FILES = (
     "functions/rate/rate_handler.py",
     "local/serve.py",
     "local/schedules.py",
+    "local/demo.py",
 )
 
 
@@ -71,6 +72,26 @@ def add_commands(commands: Commands) -> None:
         help="locally, every email sent (through SES on moto) is also written here as .eml (default ./mail)",
     )
     serving.set_defaults(run=_serve)
+
+    demo = commands.add_parser(
+        "demo",
+        help="the whole platform on moto: a portfolio, two months, invoices, alerts",
+        description=_demo.__doc__,
+    )
+    demo.add_argument(
+        "--out",
+        type=Path,
+        default=Path("demo-out"),
+        metavar="DIR",
+        help="where the demo's files go: the emails as .eml under DIR/mail (default ./demo-out)",
+    )
+    demo.add_argument(
+        "--serve",
+        action="store_true",
+        help="afterwards keep the platform and the console up on 127.0.0.1:PORT until Ctrl-C or SIGTERM",
+    )
+    demo.add_argument("--port", type=_port, default=8080, help="the API's port with --serve (default 8080)")
+    demo.set_defaults(run=_demo)
 
     accounts = commands.add_parser("accounts", help="manage accounts of the hosted API")
     account_commands = accounts.add_subparsers(dest="accounts_command", required=True, metavar="COMMAND")
@@ -128,6 +149,21 @@ def _serve(args: argparse.Namespace) -> int:
         schedules=args.schedules,
         mail_dir=args.mail_dir,
     )
+    return exit_code
+
+
+def _demo(args: argparse.Namespace) -> int:
+    """Start the local platform on moto, set up the demo portfolio through the API (an office building, a
+    colocation room, a compute cluster, a machine park), load two months of readings with four faults, run
+    the schedules on a test clock (rating, alerts, the bill runs on the bill days and after the grace days,
+    a corrected reading's credit note), let a collector read simulated Modbus meters, and print what the
+    platform did: invoices with numbers and totals, the shared parts of each bill, the emails, exactly the
+    four alerts, the savings report, and the time it took. Nothing is left running, unless --serve: then
+    the platform and the console stay up (the URL, the keys and a few curl lines are printed). Runs from a
+    checkout of the repository, as serve does."""
+    put_checkout_on_path()
+    demo = importlib.import_module("local.demo")  # loads moto and the whole platform: only this command
+    exit_code: int = demo.run(args.out, serve=args.serve, port=args.port)
     return exit_code
 
 
