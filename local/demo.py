@@ -46,7 +46,7 @@ import requests
 from rich.console import Console
 from rich.table import Table
 
-from local import demo_collector, portfolio
+from local import demo_collector, demo_out, portfolio
 from local import portfolio_history as history
 from local.alerts import deliver_alert_mail
 from local.mail import drain_email_queue
@@ -75,6 +75,8 @@ BIG_LOAD: Final = 1_000  # loads of more readings are printed
 THROUGH_API_FROM: Final = datetime(2026, 11, 25, 1, 0, tzinfo=ZONE)
 # The account's billing settings (seller, sender); the console's browser tests bill with its seller too.
 SETTINGS: Final = portfolio.BILLING_SETTINGS
+# the usage chart's meters: the quiet day (atelier, 12 Nov) and the evening spike (practice, 20 Nov) show
+CHART_METERS: Final = ("shop-baker", "law-a", "atelier", "practice")
 EXPECTED_ALERTS: Final = (
     ("communication", history.QUIET_METER),
     ("negative_consumption", history.DROP_METER),
@@ -215,13 +217,29 @@ def _run(
             demo_collector.run(console, platform, story.keys)
         with watch.phase("summary"):
             _summary(story)
-        # The files of demo-out/ (the invoices' PDFs from S3, the alerts as JSON, the usage chart) are
-        # written here, while the platform is up: ``out`` is the folder, the emails are in out/mail already;
-        # ``story`` holds the account's keys (``story.admin`` calls the API) and ``platform`` the stores.
+        with watch.phase("demo-out"):
+            _write_outputs(console, platform, story, out)
         _timings(console, watch, story)
         if serve:
             return _serve(console, platform, story, mail_dir)
     return 0
+
+
+def _write_outputs(console: Console, platform: LocalPlatform, story: Story, out: Path) -> None:
+    """The run's files, while the platform is up: every PDF as stored in S3, the emails named by their
+    documents, the alerts as JSON and the office tenants' daily usage as a PNG."""
+    written = demo_out.write_outputs(
+        platform,
+        story.keys.account_id,
+        out,
+        chart_meters=CHART_METERS,
+        start=history.START.date(),
+        end=history.END.date(),
+        chart_title="Office building, Berlin: tenants' daily electricity (kWh)",
+    )
+    console.rule("demo-out")
+    for line in written.lines():
+        console.print(line, soft_wrap=True)
 
 
 # --- setting up -----------------------------------------------------------------------------------------
