@@ -47,22 +47,12 @@ def rerate(invoice_id: str, request: Request) -> Response[str]:
 
 @router.get(f"{CONSOLE}/invoices/<invoice_id>/adjust", include_in_schema=False)
 def confirm(invoice_id: str, request: Request) -> Response[str]:
-    from meterbill.services import invoicing  # loads the tariff engine: on first use
-
     current = backend()
     session, csrf_token = req.session_of(request, current)
     if session.scope != "admin":
         return req.refused(request, 403, READ_ONLY)
     found = _issued_invoice(request, current, session, invoice_id)
-    if isinstance(found, Response):
-        return found
-    try:
-        rerating = invoicing.rerate(session.account, invoice_id, current.clock(), current.stores)
-    except (InvalidInputError, InvalidStateError) as problem:
-        return req.refused(request, 409, str(problem))
-    figures = rerate_pages.comparison(
-        rerating.original, rerating.rerated, rerating.notes, rerating.difference
-    )
+    _, figures = _rerated(request, current, session, invoice_id)
     return req.page(
         request,
         "invoice_adjust.html",
@@ -84,9 +74,7 @@ def adjust(invoice_id: str, request: Request) -> Response[str]:
 
     current = backend()
     session, csrf_token = req.change_of(request, current, read_only=READ_ONLY)
-    found = _issued_invoice(request, current, session, invoice_id)
-    if isinstance(found, Response):
-        return found
+    _issued_invoice(request, current, session, invoice_id)
     try:
         wanted = rerate_pages.confirmed(req.form(request.resolved_event))
     except InvalidInputError as problem:
@@ -124,19 +112,9 @@ def _rerate_page(
     *,
     stale: rerate_pages.Confirmed | None = None,
 ) -> Response[str]:
-    from meterbill.services import invoicing  # loads the tariff engine: on first use
-
     found = _issued_invoice(request, current, session, invoice_id)
-    if isinstance(found, Response):
-        return found
-    try:
-        rerating = invoicing.rerate(session.account, invoice_id, current.clock(), current.stores)
-    except (InvalidInputError, InvalidStateError) as problem:
-        return req.refused(request, 409, str(problem))
-    figures = rerate_pages.comparison(
-        rerating.original, rerating.rerated, rerating.notes, rerating.difference
-    )
-    outcome: dict[str, str] = figures["outcome"]  # type: ignore[assignment]
+    notes, figures = _rerated(request, current, session, invoice_id)
+    outcome: dict[str, str] = figures["outcome"]
     message = None
     if stale is not None:
         now = (
@@ -154,7 +132,7 @@ def _rerate_page(
         session=session,
         csrf_token=csrf_token,
         invoice=invoice_pages.row(found),
-        notes=len(rerating.notes),
+        notes=notes,
         rows=figures["rows"],
         totals=figures["totals"],
         outcome=outcome,
@@ -163,18 +141,32 @@ def _rerate_page(
     )
 
 
-def _issued_invoice(
-    request: Request, current: Backend, session: Session, invoice_id: str
-) -> InvoiceRecord | Response[str]:
-    """The session's account's issued invoice, or the answer instead: 404, or 409 with the reason."""
+def _issued_invoice(request: Request, current: Backend, session: Session, invoice_id: str) -> InvoiceRecord:
+    """The session's account's issued invoice; else raises the answer: 404, or 409 with the reason."""
     try:
         record = current.stores.invoices.get(session.account, invoice_id)
     except NotFoundError:
-        return req.refused(request, 404, NO_INVOICE)
+        raise req.ConsoleAnswer(req.refused(request, 404, NO_INVOICE)) from None
     reason = rerate_pages.not_rerated(record)
     if reason is not None:
-        return req.refused(request, 409, reason)
+        raise req.ConsoleAnswer(req.refused(request, 409, reason))
     return record
+
+
+def _rerated(
+    request: Request, current: Backend, session: Session, invoice_id: str
+) -> tuple[int, dict[str, Any]]:
+    """The invoice re-rated now: how many notes it has and the page's comparison; else raises a 409."""
+    from meterbill.services import invoicing  # loads the tariff engine: on first use
+
+    try:
+        rerating = invoicing.rerate(session.account, invoice_id, current.clock(), current.stores)
+    except (InvalidInputError, InvalidStateError) as problem:
+        raise req.ConsoleAnswer(req.refused(request, 409, str(problem))) from None
+    figures = rerate_pages.comparison(
+        rerating.original, rerating.rerated, rerating.notes, rerating.difference
+    )
+    return len(rerating.notes), figures
 
 
 def _customer(current: Backend, account: str, customer_id: str) -> dict[str, Any]:
