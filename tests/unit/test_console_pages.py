@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
@@ -60,7 +60,16 @@ def multi(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def get(path: str, cookies: str = "", **headers: str) -> HttpAnswer:
-    return handler(proxy_event("GET", path, headers={**headers, **({"Cookie": cookies} if cookies else {})}))
+    """GET ``path`` (a ``?query`` after it goes where API Gateway puts it) with the cookies and headers."""
+    route, _, query = path.partition("?")
+    return handler(
+        proxy_event(
+            "GET",
+            route,
+            headers={**headers, **({"Cookie": cookies} if cookies else {})},
+            query=dict(parse_qsl(query)) or None,
+        )
+    )
 
 
 def post(path: str, form: dict[str, str], cookies: str = "", **headers: str) -> HttpAnswer:

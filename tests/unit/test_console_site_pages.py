@@ -591,3 +591,41 @@ def test_a_site_of_500_meters_reads_one_month_rollup_per_meter(
         ["Big", "Europe/Berlin", "500", "0", "ok", "electricity 750.000 kWh (2026-03)"]  # 500 × 1.5
     ]
     assert len(reads) == 500
+
+
+def test_a_past_month_is_shown_whole_with_the_customers_of_its_last_day(colo: FakeStores) -> None:
+    start = datetime(2026, 2, 1, tzinfo=SITE.zone())
+    february = Rollup(start, datetime(2026, 3, 1, tzinfo=SITE.zone()), D("96.250"), D(0), 2688, 0)
+    colo.metering.put_month(ACCOUNT, MonthRollup("m-A-L1", 2026, 2, "kWh", 1, february))
+    cookies, _ = sign_in(colo, "read")
+
+    answer = get("/console/sites/colo?month=2026-02", cookies)
+
+    assert answer.status == 200
+    assert 'id="site-month">2026-02 (Europe/Berlin)<' in answer.text
+    assert "Usage is the whole month's." in answer.text
+    assert "Customers on this site on 2026-02-28" in answer.text
+    assert "96.250 kWh" in summary(answer.text, "site/room:hall-1")  # only the master A-L1 has February
+    assert '<a id="month-previous" href="?month=2026-01">' in answer.text
+    assert '<a id="month-next" href="?month=2026-03">' in answer.text
+    this_month = get("/console/sites/colo", cookies).text
+    assert 'id="month-next"' not in this_month  # the fakes' clock is in March 2026: no April yet
+
+
+@pytest.mark.parametrize(
+    ("month", "reason"),
+    [
+        ("2026-13", "month: '2026-13' is not a month (YYYY-MM)"),
+        ("March", "month: 'March' is not a month (YYYY-MM)"),
+        ("2026-04", "month: 2026-04 has not begun on the site's clock (Europe/Berlin)"),
+    ],
+)
+def test_a_month_that_is_not_one_or_has_not_begun_is_a_422_naming_month(
+    colo: FakeStores, month: str, reason: str
+) -> None:
+    cookies, _ = sign_in(colo, "read")
+
+    answer = get(f"/console/sites/colo?month={month}", cookies)
+
+    assert answer.status == 422
+    assert unescape(reason) in unescape(answer.text)

@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 
 from meterbill.alerts.lifecycle import Alert
 from meterbill.domain import Assignment, Customer, Meter, Site
+from meterbill.errors import InvalidInputError
 from meterbill.ports import MonthRollup
 
 LEVELS: Final = ("room", "rack", "feed", "phase")
@@ -52,6 +53,38 @@ def month_of(now: datetime, zone: ZoneInfo) -> tuple[int, int]:
     """The site's local calendar month holding ``now`` (year, month)."""
     local = now.astimezone(zone)
     return local.year, local.month
+
+
+def chosen_month(text: str | None, now: datetime, zone: ZoneInfo) -> tuple[int, int]:
+    """The month the page shows: ``YYYY-MM`` from the query, by default the site's month holding ``now``.
+
+    Raises InvalidInputError naming ``month``: not a month, or one that has not begun on the site's clock."""
+    current = month_of(now, zone)
+    if not text:
+        return current
+    try:
+        first = date.fromisoformat(f"{text}-01")
+    except ValueError:
+        raise InvalidInputError("month", f"{text[:20]!r} is not a month (YYYY-MM)") from None
+    if (first.year, first.month) > current:
+        raise InvalidInputError("month", f"{text} has not begun on the site's clock ({zone.key})")
+    return first.year, first.month
+
+
+def month_links(year: int, month: int, current: tuple[int, int]) -> dict[str, str | None]:
+    """The previous and the next month as ``YYYY-MM`` (no next after the current month)."""
+    before = (year - 1, 12) if month == 1 else (year, month - 1)
+    after = (year + 1, 1) if month == 12 else (year, month + 1)
+    return {
+        "previous": f"{before[0]:04d}-{before[1]:02d}",
+        "next": f"{after[0]:04d}-{after[1]:02d}" if after <= current else None,
+    }
+
+
+def last_day(year: int, month: int, today: date) -> date:
+    """The day whose assignments a month's page shows: today in the current month, else the month's last."""
+    following = date(year + month // 12, month % 12 + 1, 1)
+    return min(today, date.fromordinal(following.toordinal() - 1))
 
 
 def has_data(rollup: MonthRollup | None) -> bool:

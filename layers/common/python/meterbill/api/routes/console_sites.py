@@ -30,7 +30,7 @@ from meterbill.api.routes.console_requests import CONSOLE
 from meterbill.console import site_pages
 from meterbill.console.home import shown_time
 from meterbill.domain import Assignment, Customer, Meter, Site
-from meterbill.errors import NotFoundError
+from meterbill.errors import InvalidInputError, NotFoundError
 from meterbill.ports import MonthRollup, Session
 from meterbill.services import alert_admin
 from meterbill.services import catalog as catalog_service
@@ -68,14 +68,19 @@ def site(site_id: str, request: Request) -> Response[str]:
         return req.refused(request, 404, NO_SITE)
     zone = found.zone()
     now = current.clock()
-    year, month = site_pages.month_of(now, zone)
+    asked = (request.resolved_event.get("queryStringParameters") or {}).get("month")
+    try:
+        year, month = site_pages.chosen_month(str(asked) if asked else None, now, zone)
+    except InvalidInputError as problem:
+        return req.refused(request, 422, f"{problem.field}: {problem.reason}")
+    this_month = site_pages.month_of(now, zone)
     every = list(catalog_service.all_of(account, Meter, catalog))
     mine = {m.id for m in every if m.site_id == found.id}
     read = [m for m in every if m.id in mine or m.parent_id in mine]  # the site's and its mains' sub-meters
     usage = _rollups(current, account, read, {found.id: (year, month)}, default=(year, month))
     customers = {c.id: c for c in catalog_service.all_of(account, Customer, catalog)}
-    today = now.astimezone(zone).date()
-    active = site_pages.active_today(catalog_service.all_of(account, Assignment, catalog), today)
+    day = site_pages.last_day(year, month, now.astimezone(zone).date())
+    active = site_pages.active_today(catalog_service.all_of(account, Assignment, catalog), day)
     active = [a for a in active if a.meter_id in mine]
     tree = site_pages.site_tree(
         found, every, usage, _open_alerts(current, session), site_pages.holders(active, customers), every
@@ -89,6 +94,9 @@ def site(site_id: str, request: Request) -> Response[str]:
         csrf_token=csrf_token,
         site=found,
         month=f"{year:04d}-{month:02d}",
+        current=(year, month) == this_month,
+        months=site_pages.month_links(year, month, this_month),
+        holders_on=day.isoformat(),
         as_of=shown_time(as_of, zone) if as_of is not None else None,
         tree=tree,
         customers=site_pages.customer_rows(tree, active, customers, usage),
