@@ -1,38 +1,43 @@
 """`make demo` (`meterbill demo`): the demo portfolio (local/portfolio.py) set up through the API, its two
 months of readings (local/portfolio_history.py) with four faults, the schedules on a test clock, and what the
 platform did: every invoice with its number and total, a corrected reading's credit note, the emails in
-``--out``/mail, exactly the four alerts, the savings report, a collector on simulated Modbus meters.
+``--out``/mail, exactly the four alerts, the savings report, a collector on simulated Modbus meters. Then,
+with ``--serve``, the console on the demo's data in headless Chromium: the operator's journey.
 
-It runs in a process of its own, as `make demo` does: moto servers in one process share their backends, and a
-second platform stopping would reset the tables of the e2e tests' platform.
+The demo runs once for the module, in a process of its own (tests/e2e/served_demo.py): its output up to the
+serve banner is what the summary tests read; the banner gives the URL and the keys; SIGTERM at the end must
+stop it with exit code 0 and nothing of it left running.
 """
 
 from __future__ import annotations
 
 import email
 import email.policy
-import subprocess
-import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+import requests
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.e2e.browser import PHONE, PHONE_WIDTH, assert_clean, emulate
+from tests.e2e.served_demo import ServedDemo, served_demo
+
+if TYPE_CHECKING:
+    from selenium.webdriver.chrome.webdriver import WebDriver
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], Path]:
-    out = tmp_path_factory.mktemp("demo-out")
-    run = subprocess.run(
-        [sys.executable, "-m", "meterbill.cli", "demo", "--out", str(out)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    return run.stdout.splitlines(), out / "mail"
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedDemo]:
+    """The demo, once for the module, with ``--serve`` (tests/e2e/served_demo.py): stopped by SIGTERM at
+    the end, exit code 0, nothing of it left running."""
+    with served_demo(tmp_path_factory.mktemp("demo-out")) as demo:
+        yield demo
+
+
+@pytest.fixture(scope="module")
+def demo(served: ServedDemo) -> tuple[list[str], Path]:
+    return served.lines, served.out / "mail"
 
 
 def test_the_story_runs_on_the_test_clock(demo: tuple[list[str], Path]) -> None:
@@ -144,6 +149,120 @@ def test_the_collector_delivers_what_it_read(demo: tuple[list[str], Path]) -> No
     assert "pushed 19 readings: 19 stored by the API" in lines
     assert "heartbeat: werk-gas: timeout after 0.5 s (1 attempt)" in lines
     assert "stored: werk-main 4, werk-line-1 4, werk-gas 3, werk-it-1 4, werk-it-2 4" in lines
+
+
+# The alarm zone's rows; the page promises firing before pending, then critical > warning > info, then the
+# oldest first (meterbill.console.pages.alarm_zone); resolved alerts are not open and not shown.
+ROWS = "return [...document.querySelectorAll('#alarm-zone > li')].map(li => li.dataset.alertId)"
+
+
+def test_the_operators_journey_through_the_console_on_the_demos_data(
+    served: ServedDemo, browser: WebDriver
+) -> None:
+    """Sign in with the printed admin key, the alarm zone, acknowledge, the colocation room's tree, a PDU's
+    chart, an invoice's PDF, a phone, sign out; no CSP violation or console error on the way."""
+    from selenium.webdriver.common.by import By
+
+    from tests.e2e.test_console_browser import wait_for
+    from tests.e2e.test_console_invoices_browser import FETCH_PDF
+    from tests.e2e.test_console_meter_browser import CANVAS_PIXELS
+
+    url, console = served.url, f"{served.url}/console"
+    api = requests.Session()
+    api.headers["Authorization"] = f"Bearer {served.admin_key}"
+
+    def get(path: str) -> Any:
+        answer = api.get(f"{url}{path}", timeout=30)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    alerts = {(a["kind"], a["subject"]["id"]): a for a in get("/v1/alerts")["items"]}
+    assert {key: a["state"] for key, a in alerts.items()} == {
+        ("communication", "atelier"): "resolved",
+        ("negative_consumption", "office-gas"): "firing",
+        ("abnormal_usage", "practice"): "resolved",
+        ("energy_evasion", "office-main"): "firing",
+    }
+    gas, evasion = alerts["negative_consumption", "office-gas"], alerts["energy_evasion", "office-main"]
+
+    browser.get(f"{console}/")
+    assert browser.current_url == f"{console}/sign-in"
+    browser.find_element(By.ID, "key").send_keys(served.admin_key)
+    browser.find_element(By.CSS_SELECTOR, "form.sign-in button[type=submit]").click()
+    wait_for(browser, "return document.getElementById('alarm-zone')")
+    assert browser.current_url == f"{console}/"
+    # Both open alerts are firing warnings: the older first (19 Nov, then 25 Nov); the resolved two are gone.
+    assert browser.find_element(By.ID, "alarm-zone-title").text == "Open alerts (2)"
+    assert browser.execute_script(ROWS) == [gas["id"], evasion["id"]]
+    rows = browser.find_elements(By.CSS_SELECTOR, "#alarm-zone > li")
+    assert [
+        [row.find_element(By.CLASS_NAME, name).text for name in ("severity", "state", "subject")]
+        for row in rows
+    ] == [["WARNING", "firing", "meter office-gas"], ["WARNING", "firing", "meter office-main"]]
+    # evasion is shown in red whatever its severity
+    assert ["flagged" in (row.get_attribute("class") or "") for row in rows] == [False, True]
+    assert_clean(browser)
+
+    rows[1].find_element(By.CSS_SELECTOR, "form.ack button").click()
+    wait_for(browser, f"return document.querySelector('#alert-{evasion['id']} .acknowledged')")
+    row = browser.find_element(By.ID, f"alert-{evasion['id']}")
+    assert row.find_element(By.CLASS_NAME, "acknowledged").text.startswith("Acknowledged ")
+    assert row.find_elements(By.CSS_SELECTOR, "form.ack") == []
+    assert browser.current_url == f"{console}/"  # swapped in place
+    acknowledged = get(f"/v1/alerts/{evasion['id']}")
+    assert acknowledged["acknowledged_at"] is not None and acknowledged["acknowledged_by"] is not None
+    assert acknowledged["state"] == "firing"
+    assert get(f"/v1/alerts/{gas['id']}")["acknowledged_at"] is None
+    assert_clean(browser)
+
+    # The colocation room: rack R01 opened down to its A feed's PDU, and the PDU's chart.
+    browser.find_element(By.LINK_TEXT, "Sites").click()
+    wait_for(browser, "return document.getElementById('sites')")
+    browser.find_element(By.LINK_TEXT, "Rechenzentrum Frankfurt, Halle 1").click()
+    wait_for(browser, "return document.getElementById('tree')")
+    assert browser.current_url == f"{console}/sites/colo-fra"
+    rack = 'li[data-path="site/room:hall-1/rack:R01"]'
+    for path in (rack, f'{rack[:-2]}/feed:A"]', f'{rack[:-2]}/feed:A/phase:L1"]'):
+        browser.find_element(By.CSS_SELECTOR, f"{path} > details > summary").click()
+    device = browser.find_element(By.CSS_SELECTOR, f'{rack} a[href$="/console/meters/r01-a"]')
+    assert device.is_displayed()
+    assert_clean(browser)
+    device.click()
+    wait_for(browser, "return document.title.startsWith('Meter r01-a')")
+    # November by day: the demo's readings end on 1 December whatever today is
+    browser.get(f"{console}/meters/r01-a?resolution=day&from=2026-11-01&to=2026-12-01")
+    painted = wait_for(browser, CANVAS_PIXELS)
+    assert painted["painted"] > 1000, painted  # type: ignore[index]
+    assert_clean(browser)
+
+    # The bakery's November invoice and its stored PDF.
+    invoice = next(i for i in get("/v1/invoices?limit=100")["items"] if i["number"] == "INV-000014")
+    document = get(f"/v1/invoices/{invoice['id']}")["document"]
+    browser.find_element(By.LINK_TEXT, "Invoices").click()
+    wait_for(browser, f"return document.querySelector('tr[data-invoice=\"{invoice['id']}\"]')")
+    browser.find_element(By.LINK_TEXT, "INV-000014").click()
+    wait_for(browser, "return document.getElementById('invoice-total')")
+    assert browser.find_element(By.ID, "invoice-total").text == "3437.60 EUR"
+    link = browser.find_element(By.ID, "invoice-pdf").get_attribute("href")
+    assert link == f"{console}/invoices/{invoice['id']}/pdf"
+    fetched = browser.execute_async_script(FETCH_PDF, link)
+    assert fetched == {"status": 200, "type": "application/pdf", "size": document["size"], "head": "%PDF-"}
+    assert_clean(browser)
+
+    # On a phone the alarm zone fits 390 px, the acknowledged alert still in its place.
+    emulate(browser, PHONE)
+    browser.get(f"{console}/")
+    assert browser.execute_script("return window.innerWidth") == PHONE_WIDTH
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= PHONE_WIDTH
+    assert browser.execute_script(ROWS) == [gas["id"], evasion["id"]]
+    assert_clean(browser)
+
+    browser.find_element(By.CSS_SELECTOR, "form.sign-out button").click()
+    wait_for(browser, "return document.getElementById('key')")
+    assert browser.current_url == f"{console}/sign-in"
+    browser.get(f"{console}/invoices")
+    assert browser.current_url == f"{console}/sign-in"
+    assert_clean(browser)
 
 
 def _table(lines: list[str], title: str) -> list[list[str]]:
