@@ -98,6 +98,14 @@ def _requests(dynamodb: Any) -> list[Callable[[], Any]]:
         query(
             IndexName="by-g", KeyConditionExpression="g = :g", ExpressionAttributeValues={":g": {"S": "g1"}}
         ),
+        lambda: dynamodb.put_item(TableName=TABLE, Item=_item("p9", "s1", 91), ReturnValues="ALL_OLD"),
+        lambda: dynamodb.update_item(
+            TableName=TABLE,
+            Key={"pk": {"S": "p9"}, "sk": {"S": "s1"}},
+            UpdateExpression="SET n = :n, m.x = :n",
+            ExpressionAttributeValues={":n": {"N": "7"}},
+            ReturnValues="ALL_NEW",
+        ),
         lambda: dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "p1"}, "sk": {"S": "s3"}}),
         lambda: dynamodb.scan(TableName=TABLE),
         lambda: dynamodb.batch_get_item(
@@ -111,6 +119,7 @@ def _requests(dynamodb: Any) -> list[Callable[[], Any]]:
 
 
 def _answers(dynamodb: Any) -> list[Any]:
+    dynamodb.delete_item(TableName=TABLE, Key={"pk": {"S": "p9"}, "sk": {"S": "s1"}})  # the put's, before
     answers = []
     for request in _requests(dynamodb):
         answer = request()
@@ -124,19 +133,9 @@ def test_the_answers_are_moto_s_own(client: Any) -> None:
     with moto_server.installed():
         fast = _answers(client)
     assert fast == plain
-    assert [len(a.get("Items", a.get("Responses", {}).get(TABLE, [None]))) for a in plain] == [
-        5,
-        5,
-        3,
-        2,
-        2,
-        2,
-        0,
-        7,
-        1,
-        20,
-        2,
-    ]  # a page of 2 after s2; the even n of p2 (22, 24); n % 3 == 1: 1, 4, 13, 22, 25, 31, 34
+    counts = [len(a.get("Items", a.get("Responses", {}).get(TABLE, [None]))) for a in plain]
+    # a page of 2 after s2; the even n of p2 (22, 24); n % 3 == 1: 1, 4, 13, 22, 25, 31, 34; p9 put
+    assert counts == [5, 5, 3, 2, 2, 2, 0, 7, 1, 1, 1, 21, 2]
 
 
 def test_a_query_on_the_table_s_key_reads_only_its_partition(
@@ -163,3 +162,24 @@ def test_a_query_on_the_table_s_key_reads_only_its_partition(
         )
         client.scan(TableName=TABLE)
     assert whole_table == [TABLE, TABLE]  # an index's Query and a Scan read the whole table, as before
+
+
+@pytest.mark.parametrize("size", [405_000 - 10, 405_000 - 9])
+def test_an_item_is_refused_at_moto_s_own_limit(client: Any, size: int) -> None:
+    """moto's limit: the bytes of the names and values of the item's attributes over 405,000 (the key,
+    pk "p" and sk "s", takes 2 + 1 + 2 + 1 = 6 bytes, "blob" 4, so the text may have 405,000 - 10)."""
+    item = {"pk": {"S": "p"}, "sk": {"S": "s"}, "blob": {"S": "x" * size}}
+
+    def outcome() -> str:
+        try:
+            client.put_item(TableName=TABLE, Item=item)
+        except client.exceptions.ClientError as error:
+            return str(error.response["Error"])
+        return "stored"
+
+    plain = outcome()
+    client.delete_item(TableName=TABLE, Key={"pk": {"S": "p"}, "sk": {"S": "s"}})
+    with moto_server.installed():
+        fast = outcome()
+    assert fast == plain
+    assert (plain == "stored") == (size == 405_000 - 10)
