@@ -268,11 +268,9 @@ def _rate_meter(work: MeterWork, now: datetime, ports: RatingStores, report: Pas
             report.rerating_candidates += rerating.record_candidates(
                 account, meter, zone, (day.day for day in changed), assignments, now, ports
             )
-        months: set[tuple[int, int]] = set()
-        for day in changed:
-            ports.metering.put_day(account, day)
-            report.days_written += 1
-            months.add((day.day.year, day.day.month))
+        ports.metering.put_days(account, changed)
+        report.days_written += len(changed)
+        months = {(day.day.year, day.day.month) for day in changed}
         for year, month in sorted(months):
             month_start = date(year, month, 1)
             month_end = date(year + month // 12, month % 12 + 1, 1)
