@@ -271,3 +271,20 @@ def test_rated_days_are_stored_25_a_request(rating: RatingStores, db: DynamoDb) 
 
     assert calls.writes() == {"BatchWriteItem": 2}
     assert rating.metering.days(A, "m1", date(2026, 1, 1), date(2026, 1, 31)) == days
+
+
+def test_marks_are_cleared_side_by_side_each_on_its_own_condition(rating: RatingStores, db: DynamoDb) -> None:
+    """One conditional DeleteItem a mark; the one a reading touched since it was read stays, answered in
+    mark order."""
+    rating.readings.put_new(A, two_days())
+    marks = sorted(rating.readings.pending_marks(limit=10), key=lambda m: m.day)
+    rating.readings.mark_for_rating(A, "m1", marks[1].day)  # a reading of that day came meanwhile
+    calls = Calls(db)
+
+    cleared = rating.readings.clear_marks(marks)
+
+    assert cleared == [True, False] + [True] * (len(marks) - 2)
+    assert calls.writes() == {"DeleteItem": len(marks)}
+    assert [(m.day, m.changes) for m in rating.readings.pending_marks(limit=10)] == [
+        (marks[1].day, marks[1].changes + 1)
+    ]

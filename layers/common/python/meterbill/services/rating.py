@@ -319,8 +319,8 @@ def affected_days(marks: Iterable[PendingMark], zone: ZoneInfo, like_day_weeks: 
 
 
 def _clear(marks: Iterable[PendingMark], readings: ReadingStore, report: PassReport) -> None:
-    for mark in marks:
-        if readings.clear_mark(mark):
+    for cleared in readings.clear_marks(list(marks)):
+        if cleared:
             report.marks_cleared += 1
         else:
             report.marks_kept += 1

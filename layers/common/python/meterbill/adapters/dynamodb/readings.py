@@ -416,6 +416,10 @@ class DynamoDbReadingStore(ReadingStore):
             return False
         return True
 
+    def clear_marks(self, marks: Sequence[PendingMark]) -> list[bool]:
+        """One conditional DeleteItem a mark, ``parallel_requests`` at a time."""
+        return self._parallel(self.clear_mark, list(marks))
+
     # --- reading ------------------------------------------------------------------------------------------
 
     def between(self, account: str, meter_id: str, start: datetime, end: datetime) -> Iterator[RawReading]:
