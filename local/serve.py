@@ -203,8 +203,16 @@ class MotoProcess:
         with socket.socket() as probe:
             probe.bind((HOST, 0))
             self._port = probe.getsockname()[1]
-        command = [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(self._port)]
-        self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # moto's server with local/moto_server.py's speed-ups (the same answers, far fewer cycles per Query)
+        command = [sys.executable, "-m", "local.moto_server", "-H", HOST, "-p", str(self._port)]
+        root = str(Path(__file__).resolve().parent.parent)
+        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
+        self._process = subprocess.Popen(
+            command,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONPATH": path},
+        )
         deadline = time.monotonic() + 30
         while True:
             try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import zlib
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -95,8 +96,8 @@ def test_a_pass_stores_the_dst_day_beside_the_raw_series_and_a_second_pass_write
         1,
         3,
     )
-    # 2 days + 1 month + 1 running cost; 3 marks deleted.
-    assert calls.writes() == {"PutItem": 4, "DeleteItem": 3}
+    # 2 days in one BatchWriteItem + 1 month + 1 running cost; 3 marks deleted.
+    assert calls.writes() == {"BatchWriteItem": 1, "PutItem": 2, "DeleteItem": 3}
     item = tables.bucket(f"{A}#m1#rated", "day#2026-03-29")
     assert item == {
         "series": {"S": f"{A}#m1#rated"},
@@ -256,3 +257,34 @@ def test_running_costs_lists_the_accounts_customers_in_one_query(rating: RatingS
     assert listed == [running("c1", "10.10"), running("c2", "20.05")]
     assert dict(calls.counts) == {"Query": 1}
     assert rating.metering.running_costs("acc-empty") == []
+
+
+def test_rated_days_are_stored_25_a_request(rating: RatingStores, db: DynamoDb) -> None:
+    """30 days of a meter: ceil(30 / 25) = 2 BatchWriteItem requests, not 30 PutItem; read back as put."""
+    rating.readings.put_new(A, two_days())
+    rating_pass(NOW, rating)
+    (day,) = rating.metering.days(A, "m1", date(2026, 3, 29), date(2026, 3, 30))
+    days = [replace(day, day=date(2026, 1, 1) + timedelta(days=n)) for n in range(30)]
+    calls = Calls(db)
+
+    rating.metering.put_days(A, days)
+
+    assert calls.writes() == {"BatchWriteItem": 2}
+    assert rating.metering.days(A, "m1", date(2026, 1, 1), date(2026, 1, 31)) == days
+
+
+def test_marks_are_cleared_side_by_side_each_on_its_own_condition(rating: RatingStores, db: DynamoDb) -> None:
+    """One conditional DeleteItem a mark; the one a reading touched since it was read stays, answered in
+    mark order."""
+    rating.readings.put_new(A, two_days())
+    marks = sorted(rating.readings.pending_marks(limit=10), key=lambda m: m.day)
+    rating.readings.mark_for_rating(A, "m1", marks[1].day)  # a reading of that day came meanwhile
+    calls = Calls(db)
+
+    cleared = rating.readings.clear_marks(marks)
+
+    assert cleared == [True, False] + [True] * (len(marks) - 2)
+    assert calls.writes() == {"DeleteItem": len(marks)}
+    assert [(m.day, m.changes) for m in rating.readings.pending_marks(limit=10)] == [
+        (marks[1].day, marks[1].changes + 1)
+    ]

@@ -147,6 +147,12 @@ class MeteringStore(ABC):
     def put_day(self, account: str, day: RatedDay) -> None:
         """Stores the day (replacing the stored one of that meter and day)."""
 
+    def put_days(self, account: str, days: Sequence[RatedDay]) -> None:
+        """Stores each day as ``put_day`` does, in as few requests as the store can (no two of the same
+        meter and day)."""
+        for day in days:
+            self.put_day(account, day)
+
     @abstractmethod
     def rated_span(self, account: str, meter_id: str) -> tuple[date, date] | None:
         """The meter's first and last rated day (None: none rated yet)."""

@@ -93,6 +93,10 @@ class ReadingStore(ABC):
         """Removes the mark if it is unchanged since it was read (same ``changes``); False if a reading
         arrived in between (the mark stays for the next pass) or it is gone."""
 
+    def clear_marks(self, marks: Sequence[PendingMark]) -> list[bool]:
+        """``clear_mark`` of each mark (a store may send them side by side); the answers in mark order."""
+        return [self.clear_mark(mark) for mark in marks]
+
 
 @dataclass(frozen=True, slots=True)
 class PendingMark:

@@ -268,11 +268,9 @@ def _rate_meter(work: MeterWork, now: datetime, ports: RatingStores, report: Pas
             report.rerating_candidates += rerating.record_candidates(
                 account, meter, zone, (day.day for day in changed), assignments, now, ports
             )
-        months: set[tuple[int, int]] = set()
-        for day in changed:
-            ports.metering.put_day(account, day)
-            report.days_written += 1
-            months.add((day.day.year, day.day.month))
+        ports.metering.put_days(account, changed)
+        report.days_written += len(changed)
+        months = {(day.day.year, day.day.month) for day in changed}
         for year, month in sorted(months):
             month_start = date(year, month, 1)
             month_end = date(year + month // 12, month % 12 + 1, 1)
@@ -321,8 +319,8 @@ def affected_days(marks: Iterable[PendingMark], zone: ZoneInfo, like_day_weeks: 
 
 
 def _clear(marks: Iterable[PendingMark], readings: ReadingStore, report: PassReport) -> None:
-    for mark in marks:
-        if readings.clear_mark(mark):
+    for cleared in readings.clear_marks(list(marks)):
+        if cleared:
             report.marks_cleared += 1
         else:
             report.marks_kept += 1

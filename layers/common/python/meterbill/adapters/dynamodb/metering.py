@@ -23,7 +23,7 @@ Every write is a plain PutItem: the rating service compares with what is stored 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import partial
@@ -35,6 +35,7 @@ from pynamodb.expressions.operand import Path
 from meterbill.adapters.dynamodb import exact_json
 from meterbill.adapters.dynamodb.connection import DynamoDb
 from meterbill.adapters.dynamodb.schema import (
+    READINGS_HASH_KEY,
     READINGS_RANGE_KEY,
     SEPARATOR,
     account_pk,
@@ -47,6 +48,7 @@ RATED_SUFFIX: Final = "rated"
 DAY_PREFIX: Final = "day#"
 MONTH_PREFIX: Final = "month#"
 RUNNING_COST_KIND: Final = "running-cost"
+BATCH_WRITE: Final = 25  # the most items one BatchWriteItem takes
 
 
 def rated_pk(account: str, meter_id: str) -> str:
@@ -77,6 +79,37 @@ class DynamoDbMeteringStore(MeteringStore):
         self._put(
             self._db.readings_table, rated_pk(account, day.meter_id), f"{DAY_PREFIX}{day.day}", _day_item(day)
         )
+
+    def put_days(self, account: str, days: Sequence[RatedDay]) -> None:
+        """BatchWriteItem, 25 days a request (the same write units as a PutItem each, 1/25 the requests);
+        what DynamoDB leaves unprocessed is sent again after the retry policy's backoff."""
+        items = [
+            {
+                READINGS_HASH_KEY: {"S": rated_pk(account, day.meter_id)},
+                READINGS_RANGE_KEY: {"S": f"{DAY_PREFIX}{day.day}"},
+                **_day_item(day),
+            }
+            for day in days
+        ]
+        for first in range(0, len(items), BATCH_WRITE):
+            self._put_batch(items[first : first + BATCH_WRITE])
+
+    def _put_batch(self, items: list[dict[str, Any]]) -> None:
+        table = self._db.readings_table
+        pending = items
+        for attempt in range(self._db.retry.attempts):
+            if attempt:
+                self._db.retry.sleep(self._db.retry.delay_before(attempt - 1))
+            answer: Mapping[str, Any] = self._db.run(
+                partial(table.batch_write_item, put_items=pending),
+                what="storing rated usage",
+                idempotent=True,
+            )
+            unprocessed = answer.get("UnprocessedItems", {}).get(table.table_name, [])
+            if not unprocessed:
+                return
+            pending = [request["PutRequest"]["Item"] for request in unprocessed]
+        raise self._db.give_up("storing rated usage", f"{len(pending)} days left unprocessed")
 
     def rated_span(self, account: str, meter_id: str) -> tuple[date, date] | None:
         """Two Queries of one item each (the first and the last ``day#`` key): 2 RRU (quarter-hour days)."""

@@ -221,10 +221,11 @@ class DynamoDbReadingStore(ReadingStore):
         settled = {index: outcome for bucket in outcomes for index, outcome in bucket.items()}
         stored = {i for i, outcome in settled.items() if outcome in ("new", "replaced")}
         # After the readings, never before: a pass that cleared the old mark before they landed sees this one.
-        for meter_id, day in sorted(
-            {(readings[i].meter_id, _utc_day(readings[i].timestamp)) for i in stored}
-        ):
-            self._mark(account, meter_id, day)
+        # One UpdateItem per (meter, UTC day), ``parallel_requests`` at a time as the buckets were written.
+        self._parallel(
+            lambda meter_day: self._mark(account, *meter_day),
+            sorted({(readings[i].meter_id, _utc_day(readings[i].timestamp)) for i in stored}),
+        )
 
         def having(*kinds: str) -> list[int]:
             return sorted(index for index, outcome in settled.items() if outcome in kinds)
@@ -414,6 +415,10 @@ class DynamoDbReadingStore(ReadingStore):
                 raise
             return False
         return True
+
+    def clear_marks(self, marks: Sequence[PendingMark]) -> list[bool]:
+        """One conditional DeleteItem a mark, ``parallel_requests`` at a time."""
+        return self._parallel(self.clear_mark, list(marks))
 
     # --- reading ------------------------------------------------------------------------------------------
 
