@@ -19,7 +19,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	PYTHONPATH=layers/common/python:collector $(BIN)/lint-imports
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile  # a worker a core; a test file stays on one worker
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -49,6 +49,7 @@ class Shot:
     prepare: str = ""
 
 
+TREE = "return document.getElementById('tree')"
 CHART = "return document.querySelector('#chart canvas')"
 # Every page of the console; a new page is one more line (the script fails naming the GET pages it misses).
 SHOTS: tuple[Shot, ...] = (
@@ -56,8 +57,8 @@ SHOTS: tuple[Shot, ...] = (
     Shot("alarm-zone", "/", DESKTOP, "return document.getElementById('alarm-zone')"),
     Shot("alarm-zone-phone", "/", PHONE, "return document.getElementById('alarm-zone')"),
     Shot("sites", "/sites", DESKTOP, "return document.getElementById('sites')"),
-    Shot("site", "/sites/colo-fra", DESKTOP, "return document.getElementById('tree')", OPEN_RACK),
-    Shot("site-phone", "/sites/colo-fra", PHONE, "return document.getElementById('tree')", OPEN_RACK),
+    Shot("site", "/sites/colo-fra?month=2026-11", DESKTOP, TREE, OPEN_RACK),
+    Shot("site-phone", "/sites/colo-fra?month=2026-11", PHONE, TREE, OPEN_RACK),
     Shot("meter", f"/meters/r02-b?{NOVEMBER}", DESKTOP, CHART),
     Shot("meter-phone", f"/meters/r02-b?{NOVEMBER}", PHONE, CHART),
     Shot("customers", "/customers", DESKTOP, "return document.getElementById('customers')"),
