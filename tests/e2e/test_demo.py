@@ -265,6 +265,80 @@ def test_the_operators_journey_through_the_console_on_the_demos_data(
     assert_clean(browser)
 
 
+A11Y_CHECK = (Path(__file__).parent / "a11y_check.js").read_text()
+# After a Tab: the focused element's place among the page's links, buttons and fields (a11y_check.js marks
+# them), and whether it shows a focus indicator under :focus-visible (an outline or a box-shadow).
+FOCUSED = """
+const el = document.activeElement;
+if (!el || el === document.body || el === document.documentElement) return null;
+const style = getComputedStyle(el);
+const outline = style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0;
+return {order: el.dataset.a11yOrder === undefined ? null : Number(el.dataset.a11yOrder),
+        what: el.outerHTML.slice(0, 80),
+        style: `${style.outlineStyle} ${style.outlineWidth} ${style.boxShadow}`,
+        indicated: outline || style.boxShadow !== 'none'};
+"""
+
+
+def accessibility_problems(driver: WebDriver) -> list[str]:
+    """What a11y_check.js finds on the page, and the keyboard walk: Tab from the top reaches every visible
+    link, button and field once, in DOM order, each with a visible focus indicator, and then leaves the page
+    (no trap)."""
+    from selenium.webdriver.common.keys import Keys
+
+    checked: dict[str, Any] = driver.execute_script(A11Y_CHECK)
+    found: list[str] = list(checked["problems"])
+    expected = int(checked["focusables"])
+    driver.execute_script("document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0)")
+    reached: list[int] = []
+    for _ in range(expected + 10):
+        driver.switch_to.active_element.send_keys(Keys.TAB)
+        focused: dict[str, Any] | None = driver.execute_script(FOCUSED)
+        if focused is None:
+            break
+        if not focused["indicated"]:
+            found.append(f"no visible focus indicator ({focused['style']}): {focused['what']}")
+        # a date field's parts (day, month, year) take a Tab each inside the one element
+        if focused["order"] is not None and reached[-1:] != [focused["order"]]:
+            reached.append(focused["order"])
+    else:
+        found.append(f"Tab never left the page after {expected + 10} presses (a trap?): reached {reached}")
+    if reached != list(range(expected)):
+        found.append(f"Tab reached {reached}, not the {expected} links, buttons and fields in DOM order")
+    return found
+
+
+def test_every_console_page_of_the_demo_is_accessible(served: ServedDemo, browser: WebDriver) -> None:
+    """Every page docs/console/take_screenshots.py photographs, signed in (the sign-in page before): fields
+    labelled, links and buttons named, text contrast at least 4.5:1 (3:1 large), Tab through every link,
+    button and field in order with a visible focus, one h1, <html lang>."""
+    from selenium.webdriver.common.by import By
+
+    from docs.console.take_screenshots import SHOTS, the_ids
+    from tests.e2e.test_console_browser import wait_for
+
+    console = f"{served.url}/console"
+    ids = the_ids(served.url, served.admin_key)
+    found: dict[str, list[str]] = {}
+    browser.get(f"{console}/sign-in")
+    wait_for(browser, "return document.getElementById('key')")
+    found["/sign-in"] = accessibility_problems(browser)
+    browser.find_element(By.ID, "key").send_keys(served.admin_key)
+    browser.find_element(By.CSS_SELECTOR, "form.sign-in button[type=submit]").click()
+    wait_for(browser, "return document.getElementById('alarm-zone')")
+    pages = {shot.path: shot for shot in SHOTS if shot.path != "/sign-in"}
+    assert len(pages) == 12, sorted(pages)
+    for path, shot in pages.items():
+        browser.get(f"{console}{path.format(**ids)}")
+        wait_for(browser, shot.ready)
+        if shot.prepare:  # the site's rack R01 opened down to its PDUs
+            browser.execute_script(shot.prepare)
+        found[path] = accessibility_problems(browser)
+    assert_clean(browser)
+    offenders = [f"{path}: {problem}" for path, problems in found.items() for problem in problems]
+    assert offenders == [], f"{len(offenders)} accessibility problem(s):\n" + "\n".join(offenders)
+
+
 def _table(lines: list[str], title: str) -> list[list[str]]:
     """The body rows of the rich table whose title starts with ``title``: each row's non-empty cells."""
     start = next(i for i, line in enumerate(lines) if line.strip().startswith(title))
