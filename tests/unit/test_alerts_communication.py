@@ -63,16 +63,16 @@ def register(meter_id: str, moment: datetime, value: str = "100") -> RawReading:
 def test_a_meter_quiet_for_three_intervals_fires_with_the_gaps_start_and_length() -> None:
     # The last interval 10:00-10:15 arrived; 10:30, 10:45 and 11:00 did not: 3 intervals missed at 11:00.
     readings = intervals("m1", at("2026-06-01T08:00+02:00"), 9)  # 08:00 ... 10:00 (+15 min)
-    finding = meter_communication(meter(), readings, at("2026-06-01T11:00+02:00"))
+    finding = meter_communication(meter(), readings, at("2026-06-01T09:00Z"), zone=BERLIN)
     assert finding == Finding(
         "communication",
         Subject("meter", "m1", "site1"),
         "warning",
         True,
         at("2026-06-01T11:00+02:00"),
-        "meter m1: no reading for 3 intervals of 15 min since 2026-06-01T10:15:00+02:00",
+        "meter m1: no reading for 3 intervals of 15 min since 2026-06-01 10:15 CEST",
         {
-            "gap_start": "2026-06-01T10:15:00+02:00",
+            "gap_start": "2026-06-01T08:15:00+00:00",  # facts: ISO 8601 on ``now``'s offset
             "gap_minutes": "45",
             "missed_intervals": "3",
             "interval_minutes": "15",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -55,6 +56,20 @@ def test_evasion_above_both_thresholds_fires_with_both_numbers_the_window_and_th
     )
     assert finding.depends_on == tuple(Subject("meter", m, "fra1") for m in ("main", "tenant-a", "tenant-b"))
     assert finding.observed_at == NOW
+    assert finding.summary == (
+        "Main meter main: 100 kWh (10.00 %) unmetered beyond its 2 sub-meter(s) "
+        "from 2026-03-02 00:00 UTC to 2026-03-03 00:00 UTC"
+    )
+
+
+def test_evasion_tells_its_window_on_the_clock_the_pass_gives_it() -> None:
+    usage = {"main": D("1000"), "tenant-a": D("500"), "tenant-b": D("380")}
+    berlin = ZoneInfo("Europe/Berlin")
+    start, end = datetime(2026, 3, 28, tzinfo=berlin), datetime(2026, 3, 30, tzinfo=berlin)  # across DST
+
+    [finding] = energy_evasion(SITE, usage, start, end, EvasionRule(), NOW)
+
+    assert finding.summary.endswith("from 2026-03-28 00:00 CET to 2026-03-30 00:00 CEST")
 
 
 @pytest.mark.parametrize(

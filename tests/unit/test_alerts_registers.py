@@ -44,14 +44,14 @@ def test_a_register_that_goes_down_is_negative_consumption() -> None:
         ("2026-06-01T10:15+02:00", "1500.7"),
         ("2026-06-01T10:30+02:00", "1480.7"),
     )
-    assert register_findings(meter(), series, NOW) == [
+    assert register_findings(meter(), series, NOW, zone=BERLIN) == [
         Finding(
             "negative_consumption",
             Subject("meter", "m1", "site1"),
             "warning",
             True,
             NOW,
-            "meter m1: register fell from 1500.7 to 1480.7 at 2026-06-01T10:30:00+02:00",
+            "meter m1: register fell from 1500.7 to 1480.7 at 2026-06-01 10:30 CEST",
             {
                 "previous_value": "1500.7",
                 "previous_at": "2026-06-01T10:15:00+02:00",
@@ -147,10 +147,10 @@ def test_a_recorded_exchange_explains_the_drop_and_resolves_the_exchange_finding
 def test_a_read_below_the_new_devices_initial_read_is_still_negative() -> None:
     exchange = {"timestamp": "2026-06-01T10:10+02:00", "old_final": "48213.9", "new_initial": "5"}
     series = reads(("2026-06-01T10:00+02:00", "48213.6"), ("2026-06-01T10:15+02:00", "1.2"))
-    findings = register_findings(meter(exchanges=[exchange]), series, NOW)
+    findings = register_findings(meter(exchanges=[exchange]), series, NOW, zone=BERLIN)
     assert kinds(findings) == [("meter_exchange", False), ("negative_consumption", True)]
     assert findings[1].summary == (
-        "meter m1: register 1.2 at 2026-06-01T10:15:00+02:00 is below the new device's initial read 5"
+        "meter m1: register 1.2 at 2026-06-01 10:15 CEST is below the new device's initial read 5"
     )
 
 
@@ -193,3 +193,13 @@ def test_naive_times_are_refused_naming_the_field() -> None:
         register_findings(meter(), naive, NOW)
     with pytest.raises(ValueError, match=r"^now: 2026-06-02T00:00:00 must be timezone-aware$"):
         register_findings(meter(), [], datetime(2026, 6, 2))
+
+
+def test_summaries_tell_the_time_on_the_sites_clock_whatever_offset_the_reads_carry() -> None:
+    stored_in_utc = reads(("2026-10-25T00:45+00:00", "200.5"), ("2026-10-25T01:15:07+00:00", "190"))
+    (finding,) = register_findings(meter(), stored_in_utc, NOW, zone=BERLIN)
+    # 01:15:07 UTC on the night Berlin goes back: 02:15:07 in winter time, the second 02:15 of the night.
+    assert finding.summary == "meter m1: register fell from 200.5 to 190 at 2026-10-25 02:15:07 CET"
+    assert finding.facts["at"] == "2026-10-25T01:15:07+00:00"  # facts keep the read's own ISO 8601
+    (told_as_read,) = register_findings(meter(), stored_in_utc, NOW)
+    assert told_as_read.summary.endswith("at 2026-10-25 01:15:07 UTC")

@@ -69,6 +69,19 @@ def test_a_three_day_outage_is_one_alert_pending_firing_reminded_17_times_and_re
     assert world.store.unsent[A] == () and world.store.leases == {}
 
 
+def test_a_quiet_meters_summary_tells_the_time_on_the_sites_clock() -> None:
+    world = World()
+    world.account(zone="Australia/Lord_Howe")  # UTC+11 in March (daylight time), a half-hour zone
+    world.meter("m1")
+    world.interval_feed("m1", T0 - timedelta(days=1), silent=(T0, T0 + timedelta(hours=2)))
+
+    world.run(T0, T0 + timedelta(hours=1))
+
+    (alert,) = world.alerts()
+    assert alert.facts["gap_start"] == "2026-03-02T08:00:00+00:00"  # facts stay ISO 8601
+    assert alert.summary == "meter m1: no reading for 3 intervals of 15 min since 2026-03-02 19:00 +11"
+
+
 def test_an_offline_main_meter_inhibits_the_evasion_alert_which_stays_visible_and_silent() -> None:
     world = World()
     world.account()
@@ -276,6 +289,8 @@ def test_a_register_drop_fires_negative_consumption_and_recording_the_exchange_r
         "value": "900",
         "drop": "110",
     }
+    # Stored in UTC, told on the site's clock (Berlin, UTC+1 in March).
+    assert alert.summary == "meter m1: register fell from 1010 to 900 at 2026-03-02 09:00 CET"
     world.at(T0 + timedelta(minutes=5))  # the schedule sends what waited group_wait
     assert sent(world.publisher) == [("firing", "negative_consumption", T0 + timedelta(minutes=5))]
 

@@ -20,10 +20,10 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Final
 
-from meterbill.alerts.model import Finding, Subject, require_aware
+from meterbill.alerts.model import Finding, Subject, on_clock, require_aware
 from meterbill.domain import Meter
 from meterbill.ports import RawReading
 
@@ -108,12 +108,14 @@ def meter_communication(
     now: datetime,
     rules: CommunicationRules = CommunicationRules(),
     collector: Heartbeat | None = None,
+    zone: tzinfo | None = None,
 ) -> Finding | None:
     """The communication finding of one meter from its recent readings (any order; null-quality ones count
     as absent) and the latest heartbeat of the collector that reads it, if any. None when the meter never
     sent a reading (whatever its collector says). Active when the last reading is ``missed_intervals``
     intervals old or the heartbeat reports an error for it; inactive otherwise, with the last gap of
-    ``missed_intervals`` or more in the readings given (the one that just ended) in its facts."""
+    ``missed_intervals`` or more in the readings given (the one that just ended) in its facts. The summary
+    gives times on ``zone``, the site's clock (``now``'s offset without one)."""
     require_aware(now, "now")
     interval = meter.interval_minutes
     heard = sorted(
@@ -158,7 +160,8 @@ def meter_communication(
             "warning",
             True,
             now,
-            f"meter {meter.id}: no reading for {missed} intervals of {interval} min since {last.isoformat()}",
+            f"meter {meter.id}: no reading for {missed} intervals of {interval} min "
+            f"since {on_clock(last, zone)}",
             gap,
             depends_on,
         )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from meterbill.alerts.model import Finding, Severity, Subject
+from meterbill.alerts.model import Finding, Severity, Subject, on_clock
 from meterbill.domain import Meter
 
 HUNDRED = Decimal(100)
@@ -84,7 +84,8 @@ def energy_evasion(
     rule: EvasionRule,
     now: datetime,
 ) -> list[Finding]:
-    """One finding per main meter that has sub-meters and whose usage (and all its subs') is known."""
+    """One finding per main meter that has sub-meters and whose usage (and all its subs') is known. The
+    window (local midnights, as the pass gives it) is shown on its own clock."""
     _check_window(start, end)
     catalog = list(meters)
     subs_of: dict[str, list[Meter]] = {}
@@ -104,7 +105,7 @@ def energy_evasion(
         active = percent is not None and unmetered > rule.min_absolute and percent > rule.min_percent
         summary = (
             f"Main meter {main.id}: {unmetered} {main.unit} ({_shown(percent)} %) unmetered beyond its "
-            f"{len(subs)} sub-meter(s) from {start.isoformat()} to {end.isoformat()}"
+            f"{len(subs)} sub-meter(s) from {on_clock(start)} to {on_clock(end)}"
         )
         findings.append(
             Finding(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Final, Literal, get_args
 
 Severity = Literal["info", "warning", "critical"]
@@ -65,3 +65,11 @@ def require_aware(moment: datetime, name: str) -> None:
     """A naive datetime in the core is a bug: say which field holds one."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"{name}: {moment.isoformat()} must be timezone-aware")
+
+
+def on_clock(moment: datetime, zone: tzinfo | None = None) -> str:
+    """``moment`` as a person at the site reads it: ``2026-11-18 12:00 CET`` on ``zone`` (the moment's own
+    offset without one); seconds only when there are any. Summaries use it; facts keep ISO 8601."""
+    local = moment.astimezone(zone) if zone is not None else moment
+    shown = f"{local:%Y-%m-%d %H:%M:%S}" if local.second or local.microsecond else f"{local:%Y-%m-%d %H:%M}"
+    return f"{shown} {local.tzname()}"

@@ -22,10 +22,10 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 
-from meterbill.alerts.model import Finding, Subject, require_aware
+from meterbill.alerts.model import Finding, Subject, on_clock, require_aware
 from meterbill.domain import Meter
 from meterbill.metersettings import ExchangeSettings
 from meterbill.ports import RawReading
@@ -58,10 +58,15 @@ def _exchange_between(meter: Meter, earlier: datetime, later: datetime) -> Excha
 
 
 def register_findings(
-    meter: Meter, readings: Iterable[RawReading], now: datetime, rules: RegisterRules = RegisterRules()
+    meter: Meter,
+    readings: Iterable[RawReading],
+    now: datetime,
+    rules: RegisterRules = RegisterRules(),
+    zone: tzinfo | None = None,
 ) -> list[Finding]:
     """The ``negative_consumption`` and ``meter_exchange`` findings of every drop in a meter's register
-    reads (any order; interval readings and other meters' reads are ignored), in time order."""
+    reads (any order; interval readings and other meters' reads are ignored), in time order. Summaries
+    give times on ``zone``, the site's clock (each read's own offset without one)."""
     require_aware(now, "now")
     reads = [r for r in readings if r.type == "register" and r.quality != "N" and r.meter_id == meter.id]
     for read in reads:
@@ -95,15 +100,16 @@ def register_findings(
                     "info",
                     False,
                     now,
-                    f"meter {meter.id}: exchange at {exchange.timestamp.isoformat()} recorded",
+                    f"meter {meter.id}: exchange at {on_clock(exchange.timestamp, zone)} recorded",
                     recorded | {"detected": "exchange"},
                 )
             )
             summary = (
-                f"meter {meter.id}: register {after.value} at {after.timestamp.isoformat()} is below the new "
-                f"device's initial read {exchange.new_initial}"
+                f"meter {meter.id}: register {after.value} at {on_clock(after.timestamp, zone)} is below "
+                f"the new device's initial read {exchange.new_initial}"
                 if below_initial
-                else f"meter {meter.id}: drop explained by the exchange at {exchange.timestamp.isoformat()}"
+                else f"meter {meter.id}: drop explained by the exchange at "
+                f"{on_clock(exchange.timestamp, zone)}"
             )
             findings.append(
                 Finding("negative_consumption", subject, "warning", below_initial, now, summary, recorded)
@@ -144,7 +150,7 @@ def register_findings(
                 True,
                 now,
                 f"meter {meter.id}: register fell from {before.value} to {after.value} "
-                f"at {after.timestamp.isoformat()}",
+                f"at {on_clock(after.timestamp, zone)}",
                 facts,
             )
         )

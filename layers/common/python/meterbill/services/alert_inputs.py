@@ -218,11 +218,12 @@ class _SiteDay:
 
 @dataclass(slots=True)
 class _Judged:
-    """One meter of a scheduled pass: its rules, its site's daily pass (None: not now), and what the reading
-    thread read for it."""
+    """One meter of a scheduled pass: its rules, its site's clock and daily pass (None: not now), and what
+    the reading thread read for it."""
 
     meter: Meter
     rules: MeterRules
+    zone: ZoneInfo
     site_day: _SiteDay | None
     recent: list[RawReading] = field(default_factory=list)
     window: list[RatedDay] = field(default_factory=list)  # rated days of the evasion window
@@ -280,7 +281,7 @@ def account_findings(
             if meter.site_id not in site_days:
                 day = daily_day(now, site.zone(), interval)
                 site_days[meter.site_id] = None if day is None else _SiteDay(day, site.zone())
-            yield _Judged(meter, mine, site_days[meter.site_id])
+            yield _Judged(meter, mine, site.zone(), site_days[meter.site_id])
 
     def read(judged: _Judged) -> _Judged:
         """In a reading thread: the meter's recent readings and, on its site's daily pass, its rated days."""
@@ -299,14 +300,14 @@ def account_findings(
         tally.meters += 1
         collector = serving.get(meter.id)
         if collector is None or collector.collector_id not in offline:
-            quiet = meter_communication(meter, recent, now, mine.communication, collector)
+            quiet = meter_communication(meter, recent, now, mine.communication, collector, judged.zone)
             if quiet is not None:
                 yield quiet
         series = interval_series(recent, meter)
         stuck = flat_line(meter, series, mine.flat_line, now) if series else None
         if stuck is not None:
             yield stuck
-        yield from register_findings(meter, recent, now, mine.registers)
+        yield from register_findings(meter, recent, now, mine.registers, judged.zone)
         del recent, series
         if judged.site_day is not None:
             yield from _meter_day(judged, now)
@@ -528,7 +529,7 @@ def _meter_arrival(
         # The read before the earliest new one, however long ago (register reads may be daily).
         before = list(sources.readings.between(account, meter.id, item.earliest - timedelta(days=1), start))
         registers = [r for r in before if r.type == "register"][-1:] + registers
-    yield from register_findings(meter, registers, now, mine.registers)
+    yield from register_findings(meter, registers, now, mine.registers, zone)
     # The spike check: the touched hours against the same hour of the same weekday 1..weeks weeks before.
     # Only an active verdict is passed on: the daily pass judges the whole day and resolves it.
     series = interval_series(reads, meter)
