@@ -25,7 +25,7 @@ class FakeMeteringStore(MeteringStore):
         self.rated: dict[tuple[str, str, date], RatedDay] = {}
         # What an eventually consistent read answers instead of the stored day (a replica lagging behind).
         self.stale: dict[tuple[str, str, date], RatedDay] = {}
-        self.months: dict[tuple[str, str, int, int], MonthRollup] = {}
+        self.monthly: dict[tuple[str, str, int, int], MonthRollup] = {}
         self.running: dict[tuple[str, str], RunningCost] = {}
         self.writes = 0
 
@@ -55,11 +55,11 @@ class FakeMeteringStore(MeteringStore):
         return (min(days), max(days)) if days else None
 
     def month(self, account: str, meter_id: str, year: int, month: int) -> MonthRollup | None:
-        return self.months.get((account, meter_id, year, month))
+        return self.monthly.get((account, meter_id, year, month))
 
     def put_month(self, account: str, rollup: MonthRollup) -> None:
         self.writes += 1
-        self.months[(account, rollup.meter_id, rollup.year, rollup.month)] = rollup
+        self.monthly[(account, rollup.meter_id, rollup.year, rollup.month)] = rollup
 
     def running_cost(self, account: str, customer_id: str) -> RunningCost | None:
         return self.running.get((account, customer_id))

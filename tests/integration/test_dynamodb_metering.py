@@ -288,3 +288,61 @@ def test_marks_are_cleared_side_by_side_each_on_its_own_condition(rating: Rating
     assert [(m.day, m.changes) for m in rating.readings.pending_marks(limit=10)] == [
         (marks[1].day, marks[1].changes + 1)
     ]
+
+
+def test_month_rollups_are_read_100_a_request_and_a_missing_one_is_absent(
+    rating: RatingStores, db: DynamoDb
+) -> None:
+    """250 meters' March: ceil(250 / 100) = 3 BatchGetItem requests, not 250 GetItem; each rollup read back
+    as stored, under its own (meter, year, month); a month never stored is not in the answer."""
+    rating.readings.put_new(A, two_days())
+    rating_pass(NOW, rating)
+    stored = rating.metering.month(A, "m1", 2026, 3)
+    assert stored is not None
+    rollups = [
+        replace(stored, meter_id=f"pdu-{n:03d}", total=replace(stored.total, total=D(n))) for n in range(250)
+    ]
+    for rollup in rollups:
+        rating.metering.put_month(A, rollup)
+    wanted = [(f"pdu-{n:03d}", 2026, 3) for n in range(250)] + [("pdu-000", 2026, 2), ("m1", 2026, 3)]
+    calls = Calls(db)
+
+    found = rating.metering.months(A, wanted)
+
+    assert dict(calls.counts) == {"BatchGetItem": 3}
+    assert found == {(r.meter_id, 2026, 3): r for r in rollups} | {("m1", 2026, 3): stored}
+    assert found[("pdu-007", 2026, 3)].total.total == 7
+    assert rating.metering.months("acc-other", wanted[:3]) == {}  # another account's keys hold nothing
+
+
+def test_month_rollups_left_unprocessed_are_asked_again(
+    rating: RatingStores, db: DynamoDb, sleeps: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DynamoDB may answer part of a BatchGetItem and return the rest as UnprocessedKeys: asked again."""
+    rating.readings.put_new(A, two_days())
+    rating_pass(NOW, rating)
+    stored = rating.metering.month(A, "m1", 2026, 3)
+    assert stored is not None
+    second = replace(stored, meter_id="m2")
+    rating.metering.put_month(A, second)
+    table = db.readings_table
+    real = table.batch_get_item
+    asked: list[int] = []
+
+    def first_answer_partial(keys: list[dict[str, Any]], **options: Any) -> dict[str, Any]:
+        asked.append(len(keys))
+        answer = real(keys, **options)
+        if len(asked) == 1:  # keep the first item, hand the second back unprocessed
+            held = answer["Responses"][table.table_name][1:]
+            answer["Responses"][table.table_name] = answer["Responses"][table.table_name][:1]
+            answer["UnprocessedKeys"] = {
+                table.table_name: {"Keys": [{k: item[k] for k in ("series", "bucket")} for item in held]}
+            }
+        return answer
+
+    monkeypatch.setattr(table, "batch_get_item", first_answer_partial)
+
+    found = rating.metering.months(A, [("m1", 2026, 3), ("m2", 2026, 3)])
+
+    assert (asked, sleeps) == ([2, 1], [0.025])  # the rest asked again after the first backoff
+    assert found == {("m1", 2026, 3): stored, ("m2", 2026, 3): second}

@@ -194,7 +194,7 @@ def test_lord_howe_hourly_rating_pass_stores_the_long_day_and_the_month_without_
     assert (report.failures, report.days_written) == ([], 21)
     long_day = metering.rated[(A, "h60", date(2026, 4, 5))].total()
     assert (long_day.total, long_day.intervals, long_day.missing) == (D("24.5"), 49, 0)
-    april = metering.months[(A, "h60", 2026, 4)].total
+    april = metering.monthly[(A, "h60", 2026, 4)].total
     assert (april.total, april.intervals, april.missing) == (9 * 24 * D(1) + D("0.5"), 9 * 48 + 1, 0)
 
 

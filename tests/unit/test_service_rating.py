@@ -143,7 +143,7 @@ def test_a_pass_stores_the_validated_dst_day_with_its_flags_and_23_hourly_rollup
         0,
     )
     assert metering.rated[(A, "m1", date(2026, 3, 28))].total().total == 8 * D(1) + 12 * D(2) + 4 * D(1)
-    march = metering.months[(A, "m1", 2026, 3)]
+    march = metering.monthly[(A, "m1", 2026, 3)]
     assert (march.days, march.total.total, march.total.estimated, march.total.intervals) == (
         2,
         D(36) + D(35),
@@ -220,7 +220,7 @@ def test_a_late_reading_rewrites_its_day_and_month_only(ports: RatingStores) -> 
     assert metering.rated[(A, "m1", date(2026, 3, 28))] is before_28th
     dst_day = metering.rated[(A, "m1", date(2026, 3, 29))]
     assert (dst_day.qualities, dst_day.substitutions, dst_day.total().total) == ("A" * 23, {}, D("35.5"))
-    assert metering.months[(A, "m1", 2026, 3)].total.total == D(36) + D("35.5")
+    assert metering.monthly[(A, "m1", 2026, 3)].total.total == D(36) + D("35.5")
     assert metering.running[(A, "c1")].cost == (D(36) + D("35.5")) * D("0.30")
 
 

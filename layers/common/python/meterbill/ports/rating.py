@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -159,6 +159,14 @@ class MeteringStore(ABC):
 
     @abstractmethod
     def month(self, account: str, meter_id: str, year: int, month: int) -> MonthRollup | None: ...
+
+    def months(
+        self, account: str, wanted: Iterable[tuple[str, int, int]]
+    ) -> dict[tuple[str, int, int], MonthRollup]:
+        """The rollups of several (meter id, year, month), in as few requests as the store can; one not
+        stored is absent from the answer."""
+        found = {key: self.month(account, *key) for key in dict.fromkeys(wanted)}
+        return {key: rollup for key, rollup in found.items() if rollup is not None}
 
     @abstractmethod
     def put_month(self, account: str, rollup: MonthRollup) -> None: ...

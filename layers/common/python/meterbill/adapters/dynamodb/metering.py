@@ -23,7 +23,7 @@ Every write is a plain PutItem: the rating service compares with what is stored 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import partial
@@ -49,6 +49,7 @@ DAY_PREFIX: Final = "day#"
 MONTH_PREFIX: Final = "month#"
 RUNNING_COST_KIND: Final = "running-cost"
 BATCH_WRITE: Final = 25  # the most items one BatchWriteItem takes
+BATCH_GET: Final = 100  # the most keys one BatchGetItem takes (a month item is ~280 bytes: far below 16 MB)
 
 
 def rated_pk(account: str, meter_id: str) -> str:
@@ -136,6 +137,44 @@ class DynamoDbMeteringStore(MeteringStore):
     def month(self, account: str, meter_id: str, year: int, month: int) -> MonthRollup | None:
         item = self._get(self._db.readings_table, rated_pk(account, meter_id), _month_key(year, month))
         return None if item is None else _month_of(meter_id, year, month, item)
+
+    def months(
+        self, account: str, wanted: Iterable[tuple[str, int, int]]
+    ) -> dict[tuple[str, int, int], MonthRollup]:
+        """BatchGetItem, 100 keys a request, strongly consistent (1 read unit per rollup, as ``month``);
+        keys DynamoDB leaves unprocessed are asked again after the retry policy's backoff."""
+        keys = {
+            (rated_pk(account, meter_id), _month_key(year, month)): (meter_id, year, month)
+            for meter_id, year, month in wanted
+        }
+        found: dict[tuple[str, int, int], MonthRollup] = {}
+        ordered = list(keys)
+        for first in range(0, len(ordered), BATCH_GET):
+            for item in self._get_batch(ordered[first : first + BATCH_GET]):
+                meter_id, year, month = keys[(item[READINGS_HASH_KEY]["S"], item[READINGS_RANGE_KEY]["S"])]
+                found[(meter_id, year, month)] = _month_of(meter_id, year, month, item)
+        return found
+
+    def _get_batch(self, keys: list[tuple[str, str]]) -> list[Mapping[str, Any]]:
+        table = self._db.readings_table
+        pending: list[dict[str, Any]] = [
+            {READINGS_HASH_KEY: {"S": pk}, READINGS_RANGE_KEY: {"S": sk}} for pk, sk in keys
+        ]
+        items: list[Mapping[str, Any]] = []
+        for attempt in range(self._db.retry.attempts):
+            if attempt:
+                self._db.retry.sleep(self._db.retry.delay_before(attempt - 1))
+            answer: Mapping[str, Any] = self._db.run(
+                # pynamodb annotates the keys as strings; it takes attribute maps (typed ones pass through).
+                partial(table.batch_get_item, pending, consistent_read=True),  # type: ignore[arg-type]
+                what="reading rated usage",
+                idempotent=True,
+            )
+            items.extend(answer.get("Responses", {}).get(table.table_name, []))
+            pending = answer.get("UnprocessedKeys", {}).get(table.table_name, {}).get("Keys", [])
+            if not pending:
+                return items
+        raise self._db.give_up("reading rated usage", f"{len(pending)} months left unprocessed")
 
     def put_month(self, account: str, rollup: MonthRollup) -> None:
         key = _month_key(rollup.year, rollup.month)
