@@ -107,7 +107,7 @@ def test_when_readings_resume_the_finding_is_inactive_with_the_gaps_length() -> 
     finding = meter_communication(meter(), before + after, at("2026-06-01T14:35+02:00"))
     assert finding is not None
     assert not finding.active
-    assert finding.summary == "meter m1: reporting again after 315 min"
+    assert finding.summary == "meter m1: reporting again after 5 h 15 min"
     assert finding.facts == {
         "last_reading_at": "2026-06-01T14:30:00+02:00",
         "interval_minutes": "15",
@@ -214,6 +214,7 @@ def test_an_offline_collector_is_one_finding_not_one_per_meter() -> None:
         "allowance_minutes": "15",
         "meters": "m1,m2",
     }
+    assert collector.summary == "collector c1: silent for 2 h 55 min (allowance 15 min)"
 
 
 def test_an_online_collectors_meters_depend_on_it() -> None:

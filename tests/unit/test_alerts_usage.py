@@ -91,6 +91,22 @@ def test_an_hour_above_three_times_its_baseline_fires() -> None:
     assert (finding.facts["hours_judged"], finding.facts["hours_above"]) == ("24", "1")
     assert finding.facts["day_usage"] == str(23 * 4 * ONE + 16) == "108"  # 3 × 96 would be needed
     assert finding.facts["day_baseline"] == "96"
+    assert finding.summary == "Meter m1 on 2026-03-16: 1 hour above 3× the baseline of the last 4 weeks"
+
+
+def test_hours_and_the_whole_day_above_are_both_told() -> None:
+    def three_hours(local: datetime) -> Decimal:
+        return D(20) if local.date() == MONDAY and local.hour in (9, 10, 11) else ONE
+
+    data = series(FOUR_WEEKS_BEFORE, MONDAY, three_hours)
+
+    finding = abnormal_usage(meter(), data, BERLIN, MONDAY, AbnormalUsageRule(), end_of(MONDAY))
+
+    assert finding is not None and finding.active
+    assert finding.facts["day_usage"] == str(21 * 4 * ONE + 3 * 4 * D(20)) == "324"  # above 3 × 96 = 288
+    assert finding.summary == (
+        "Meter m1 on 2026-03-16: 3 hours and the day above 3× the baseline of the last 4 weeks"
+    )
 
 
 def test_an_hour_at_exactly_three_times_its_baseline_stays_quiet() -> None:
@@ -98,6 +114,7 @@ def test_an_hour_at_exactly_three_times_its_baseline_stays_quiet() -> None:
     finding = abnormal_usage(meter(), data, BERLIN, MONDAY, AbnormalUsageRule(), end_of(MONDAY))
     assert finding is not None and not finding.active
     assert finding.facts["hour_usage"] == "12"
+    assert finding.summary == "Meter m1 on 2026-03-16: no hour above 3× the baseline of the last 4 weeks"
 
 
 @pytest.mark.parametrize(("per_interval", "active"), [(D("4.75"), True), (D("4.5"), False)])

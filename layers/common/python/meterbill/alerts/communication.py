@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Final
 
-from meterbill.alerts.model import Finding, Subject, on_clock, require_aware
+from meterbill.alerts.model import Finding, Subject, minutes_words, on_clock, require_aware
 from meterbill.domain import Meter
 from meterbill.ports import RawReading
 
@@ -177,7 +177,7 @@ def meter_communication(
                 "gap_minutes": str(utc_minutes(before, after)),
                 "missed_intervals": str(gap_missed),
             }
-            summary = f"meter {meter.id}: reporting again after {utc_minutes(before, after)} min"
+            summary = f"meter {meter.id}: reporting again after {minutes_words(utc_minutes(before, after))}"
             break
     return Finding("communication", _meter_subject(meter), "warning", False, now, summary, facts, depends_on)
 
@@ -193,7 +193,11 @@ def collector_offline(heartbeat: Heartbeat, now: datetime, rules: CommunicationR
         "allowance_minutes": str(allowance),
         "meters": ",".join(sorted(s.meter_id for s in heartbeat.meters)),
     }
-    state = f"silent for {silent} min (allowance {allowance} min)" if active else "sending heartbeats"
+    state = (
+        f"silent for {minutes_words(silent)} (allowance {minutes_words(allowance)})"
+        if active
+        else "sending heartbeats"
+    )
     return Finding(
         "collector_offline",
         _collector_subject(heartbeat),

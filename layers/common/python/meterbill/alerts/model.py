@@ -73,3 +73,11 @@ def on_clock(moment: datetime, zone: tzinfo | None = None) -> str:
     local = moment.astimezone(zone) if zone is not None else moment
     shown = f"{local:%Y-%m-%d %H:%M:%S}" if local.second or local.microsecond else f"{local:%Y-%m-%d %H:%M}"
     return f"{shown} {local.tzname()}"
+
+
+def minutes_words(minutes: int) -> str:
+    """A span as a person reads it: ``45 min``, ``2 h``, ``24 h 15 min``."""
+    hours, rest = divmod(minutes, 60)
+    if not hours:
+        return f"{rest} min"
+    return f"{hours} h {rest} min" if rest else f"{hours} h"

@@ -165,9 +165,14 @@ def abnormal_usage(
         day_above = above(day_usage, day_baseline)
         facts |= {"day_usage": str(day_usage), "day_baseline": str(day_baseline)}
     active = bool(hours_above) or day_above
+    count = len(hours_above)
+    hours = "no hour" if not count else "1 hour" if count == 1 else f"{count} hours"
+    if not count and day_above:
+        hours = "the day"
+    elif day_above:
+        hours += " and the day"
     summary = (
-        f"Meter {meter.id} on {day.isoformat()}: {len(hours_above)} hour(s)"
-        f"{' and the day' if day_above else ''} above {rule.factor}× the baseline "
+        f"Meter {meter.id} on {day.isoformat()}: {hours} above {rule.factor}× the baseline "
         f"of the last {rule.weeks} weeks"
     )
     return Finding(
