@@ -166,13 +166,13 @@ def abnormal_usage(
         facts |= {"day_usage": str(day_usage), "day_baseline": str(day_baseline)}
     active = bool(hours_above) or day_above
     count = len(hours_above)
-    hours = "no hour" if not count else "1 hour" if count == 1 else f"{count} hours"
+    told = "no hour" if not count else "1 hour" if count == 1 else f"{count} hours"
     if not count and day_above:
-        hours = "the day"
+        told = "the day"
     elif day_above:
-        hours += " and the day"
+        told += " and the day"
     summary = (
-        f"Meter {meter.id} on {day.isoformat()}: {hours} above {rule.factor}× the baseline "
+        f"Meter {meter.id} on {day.isoformat()}: {told} above {rule.factor}× the baseline "
         f"of the last {rule.weeks} weeks"
     )
     return Finding(
