@@ -387,3 +387,29 @@ def test_todays_unfinished_day_is_padded_by_a_whole_days_half_so_its_bar_is_not_
         int((TODAY_START - timedelta(days=1)).timestamp()) - 12 * 3600,
         int(TODAY_START.timestamp()) + 12 * 3600,
     ]
+
+
+def test_sub_meters_are_found_among_all_the_accounts_meters_and_past_50_the_rest_are_counted(admin, fakes):
+    body = {
+        "site_id": "site-1",
+        "utility": "electricity",
+        "unit": "kWh",
+        "kind": "sub",
+        "interval_minutes": 60,
+    }
+    # 1,000 meters of no concern sort before the sub-meters: the page must read past them.
+    for n in range(1000):
+        assert admin.post("/v1/meters", {**body, "id": f"a-{n:04d}", "kind": "main"}).status == 201
+    for n in range(54):
+        assert admin.post("/v1/meters", {**body, "id": f"z-{n:02d}", "parent_id": "mtr-1"}).status == 201
+    cookies, _ = sign_in(fakes, "read")
+
+    text = get("/console/meters/mtr-1", cookies).text
+
+    subs = re.search(r'<dd id="meter-subs">(.*?)</dd>', text, re.S)
+    assert subs is not None, text
+    shown = re.findall(r'href="/console/meters/([^"]+)"', subs.group(1))
+    assert shown == ["mtr-2"] + [f"z-{n:02d}" for n in range(49)]  # the first 50, in id order
+    assert subs.group(1).endswith(
+        ' and 5 more: <a href="/console/sites/site-1">the site\'s tree</a> shows them all'
+    )

@@ -114,11 +114,7 @@ def _meter_page(
             else "day"
         )
         events = []
-    subs = [
-        Meter.model_validate(item.body).id
-        for item in stores.catalog.list(session.account, "meter", limit=1000).items
-        if item.body.get("parent_id") == found.id
-    ][:_MAX_SUB_METERS]
+    subs = [m.id for m in catalog.all_of(session.account, Meter, stores.catalog) if m.parent_id == found.id]
     exchanges = [
         {
             "timestamp": shown_time(x.timestamp, zone),
@@ -142,7 +138,8 @@ def _meter_page(
         meter=found,
         label=label,
         site=site,
-        sub_meters=subs,
+        sub_meters=subs[:_MAX_SUB_METERS],
+        more_sub_meters=len(subs[_MAX_SUB_METERS:]),
         resolutions=meter_page.CHART_RESOLUTIONS,
         resolution=resolution,
         series=meter_page.series_json(data) if data is not None else None,
