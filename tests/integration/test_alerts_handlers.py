@@ -77,10 +77,17 @@ def fresh(module: Any) -> Any:
 
 def published(topic_arn: str) -> list[tuple[str, dict[str, Any]]]:
     """(subject, attributes) of every message moto's topic received."""
+    return [(subject, attributes) for _body, subject, attributes in sent(topic_arn)]
+
+
+def sent(topic_arn: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """(body, subject, attributes) of every message moto's topic received."""
     from moto.sns.models import sns_backends
 
     topic = sns_backends[MOTO_ACCOUNT][REGION].topics[topic_arn]
-    return [(subject, attributes) for _id, _message, subject, attributes, _group in topic.sent_notifications]
+    return [
+        (body, subject, attributes) for _id, body, subject, attributes, _group in topic.sent_notifications
+    ]
 
 
 def test_the_schedule_publishes_one_firing_message_for_a_meter_silent_for_an_hour(
@@ -111,6 +118,8 @@ def test_the_schedule_publishes_one_firing_message_for_a_meter_silent_for_an_hou
     assert json.loads(attributes["state"]["Value"]) == ["firing"]
     assert json.loads(attributes["kind"]["Value"]) == ["communication"]
     assert "m1" in subject or "communication" in subject
+    ((body, _, _),) = sent(topic_arn)
+    assert "  fired:        2026-03-02 10:00:00 CET\n" in body  # on the site's clock (09:00 UTC)
 
 
 def test_the_readings_worker_judges_a_drop_drops_a_malformed_body_and_retries_a_held_lease(

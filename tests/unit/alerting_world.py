@@ -33,7 +33,7 @@ FIVE = timedelta(minutes=5)
 QUARTER = timedelta(minutes=15)
 
 
-def render(notification: Notification) -> AlertMessage:
+def render(notification: Notification, zone: ZoneInfo | None = None) -> AlertMessage:
     """A stand-in for ``alerts.messages.render``: what the tests assert on, as message attributes."""
     return AlertMessage(
         subject=notification.title[:100],
@@ -45,6 +45,7 @@ def render(notification: Notification) -> AlertMessage:
             "reasons": ",".join(i.reason for i in notification.items),
             "kinds": ",".join(i.alert.kind for i in notification.items),
             "alert_ids": ",".join(i.alert.id for i in notification.items),
+            "zone": "none" if zone is None else zone.key,
         },
     )
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from meterbill.alerts import messages
 from meterbill.alerts.communication import Heartbeat, MeterStatus
 from meterbill.alerts.model import Subject
 from meterbill.alerts.ports import CollectorHeartbeat, ReadingsArrived
@@ -18,6 +19,7 @@ from meterbill.services import catalog as catalog_service
 from meterbill.services.alerting import (
     LeaseHeldError,
     readings_arrived,
+    scheduled_pass,
 )
 from tests.unit.alerting_world import (
     FIVE,
@@ -30,6 +32,7 @@ from tests.unit.alerting_world import (
     rated_day,
     render,
     sent,
+    ticks,
 )
 
 
@@ -80,6 +83,42 @@ def test_a_quiet_meters_summary_tells_the_time_on_the_sites_clock() -> None:
     (alert,) = world.alerts()
     assert alert.facts["gap_start"] == "2026-03-02T08:00:00+00:00"  # facts stay ISO 8601
     assert alert.summary == "meter m1: no reading for 3 intervals of 15 min since 2026-03-02 19:00 +11"
+
+
+def test_the_alert_email_tells_its_times_on_the_sites_clock_and_its_facts_in_utc() -> None:
+    world = World()
+    world.account(zone="Australia/Lord_Howe")  # UTC+11 in March
+    world.meter("m1")
+    world.interval_feed("m1", T0 - timedelta(days=1), silent=(T0, T0 + timedelta(hours=2)))
+    for now in ticks(T0, T0 + timedelta(minutes=70)):
+        for feed in world.feeds:
+            feed(now)
+        scheduled_pass(now, world.sources, world.store, world.publisher, messages.render)
+
+    (message,) = world.publisher.messages
+    assert (
+        "  first seen:   2026-03-02 19:45:00 +11\n  fired:        2026-03-02 20:00:00 +11\n" in message.body
+    )
+    assert "1 alert at 2026-03-02 20:05:00 +11: 1 firing" in message.body
+    (fired,) = messages.facts_of(message.body)["alerts"]
+    assert (fired["first_seen"], fired["fired_at"]) == (
+        "2026-03-02T08:45:00+00:00",
+        "2026-03-02T09:00:00+00:00",
+    )
+
+
+def test_an_alert_whose_site_is_gone_still_goes_out_with_its_times_in_utc() -> None:
+    world = World()
+    world.account()
+    world.meter("m1")
+    world.interval_feed("m1", T0 - timedelta(days=1), silent=(T0, T0 + timedelta(hours=2)))
+    world.run(T0, T0 + timedelta(minutes=65))  # pending, then firing at 09:00: the notice waits group_wait
+    del world.catalog.items[(A, "site", "site-a")]  # gone from the catalog while its alert waits
+
+    scheduled_pass(T0 + timedelta(minutes=65), world.sources, world.store, world.publisher, messages.render)
+
+    (message,) = world.publisher.messages
+    assert "  fired:        2026-03-02 09:00:00 UTC\n" in message.body
 
 
 def test_an_offline_main_meter_inhibits_the_evasion_alert_which_stays_visible_and_silent() -> None:

@@ -1,4 +1,4 @@
-"""What a notification looks like on the alerts topic: ``render(notification) -> AlertMessage``.
+"""What a notification looks like on the alerts topic: ``render(notification, zone) -> AlertMessage``.
 
 One SNS message per ``Notification`` (one site's notices raised within ``group_wait``):
 
@@ -7,9 +7,9 @@ One SNS message per ``Notification`` (one site's notices raised within ``group_w
   berlin-office``. SNS takes at most 100 printable ASCII characters without line breaks (the Publish reference
   says "less than 100"), so the subject is folded to ASCII and its ids are shortened with ``...`` to fit
   ``SUBJECT_LIMIT``; the counts at the end are kept.
-- **body**: a readable block per alert (reason, kind, subject, severity, state, summary, times, muted state,
-  id and where to read it in the API), then the line ``FACTS_MARKER`` and a JSON document with the facts
-  (``facts_of(body)`` reads it back). Sorted keys; fact values exactly as the detectors wrote them. A
+- **body**: a readable block per alert (reason, kind, subject, severity, state, summary, times on the site's
+  clock (``zone``; UTC without one), muted state, id and where to read it in the API), then the line
+  ``FACTS_MARKER`` and a JSON document with the facts (``facts_of(body)`` reads it back). Sorted keys; fact values exactly as the detectors wrote them. A
   message that would exceed ``MESSAGE_LIMIT`` (SNS's 256 KB less room for the attributes) shows the first
   alerts only and says how many were left out (``"omitted"`` in the JSON).
 - **attributes** (what subscriptions filter on): ``account_id``, ``severity`` (the highest of the message),
@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import unicodedata
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any, Final
 
 from meterbill.alerts.lifecycle import Alert, Notification, NotificationItem, Reason
@@ -39,13 +39,14 @@ REASONS: Final[tuple[Reason, ...]] = ("firing", "reminder", "resolved")  # the o
 _ELLIPSIS: Final = "..."
 
 
-def render(notification: Notification) -> AlertMessage:
-    """The SNS message for ``notification``: subject, body, attributes (see the module's docstring)."""
+def render(notification: Notification, zone: tzinfo | None = None) -> AlertMessage:
+    """The SNS message for ``notification``: subject, body, attributes (see the module's docstring). The
+    body's times are on ``zone``, the site's clock, when given; in UTC otherwise (no site, or unknown)."""
     if not notification.items:
         raise ValueError("a notification without items has nothing to say")
     return AlertMessage(
         subject=subject_of(notification),
-        body=body_of(notification),
+        body=body_of(notification, zone),
         attributes=attributes_of(notification),
     )
 
@@ -138,27 +139,28 @@ def _counts(items: Sequence[NotificationItem]) -> str:
 # --- the body ---------------------------------------------------------------------------------------------
 
 
-def body_of(notification: Notification) -> str:
-    """The readable summary, ``FACTS_MARKER`` and the JSON facts, within ``MESSAGE_LIMIT`` bytes."""
+def body_of(notification: Notification, zone: tzinfo | None = None) -> str:
+    """The readable summary (times on ``zone``, UTC without one), ``FACTS_MARKER`` and the JSON facts (UTC
+    always), within ``MESSAGE_LIMIT`` bytes."""
     shown = len(notification.items)
-    body = _body(notification, shown)
+    body = _body(notification, shown, zone)
     while len(body.encode("utf-8")) > MESSAGE_LIMIT and shown > 1:
         # Shrink in proportion to the overshoot (and by at least one) rather than one item a round.
         ratio = MESSAGE_LIMIT / len(body.encode("utf-8"))
         shown = max(1, min(shown - 1, int(shown * ratio)))
-        body = _body(notification, shown)
+        body = _body(notification, shown, zone)
     return body
 
 
-def _body(notification: Notification, shown: int) -> str:
+def _body(notification: Notification, shown: int, zone: tzinfo | None) -> str:
     items = notification.items
     where = f"site {notification.site_id}" if notification.site_id else "no site"
     lines = [
         f"meterbill alerts of account {notification.account_id}, {where}",
-        f"{_count(len(items))} at {_human(notification.at)}: {_counts(items)}",
+        f"{_count(len(items))} at {_human(notification.at, zone)}: {_counts(items)}",
     ]
     for item in items[:shown]:
-        lines += ["", *_block(item)]
+        lines += ["", *_block(item, zone)]
     omitted = len(items) - shown
     if omitted:
         query = f"?site_id={notification.site_id}" if notification.site_id else ""
@@ -167,20 +169,20 @@ def _body(notification: Notification, shown: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _block(item: NotificationItem) -> list[str]:
+def _block(item: NotificationItem, zone: tzinfo | None) -> list[str]:
     alert = item.alert
     lines = [  # the site is the message's (notifications are grouped per site)
         f"[{item.reason.upper()}] {alert.kind} - {alert.subject.kind} {alert.subject.id}",
         f"  severity:     {alert.severity}",
         f"  state:        {alert.state}",
         f"  summary:      {_line(alert.summary)}",
-        f"  first seen:   {_human(alert.first_seen)}",
-        f"  fired:        {_human(alert.fired_at)}",
-        f"  resolved:     {_human(alert.resolved_at)}",
+        f"  first seen:   {_human(alert.first_seen, zone)}",
+        f"  fired:        {_human(alert.fired_at, zone)}",
+        f"  resolved:     {_human(alert.resolved_at, zone)}",
     ]
     if alert.acknowledged_at is not None:
         by = f" by {_line(alert.acknowledged_by)}" if alert.acknowledged_by else ""
-        lines.append(f"  acknowledged: {_human(alert.acknowledged_at)}{by}")
+        lines.append(f"  acknowledged: {_human(alert.acknowledged_at, zone)}{by}")
     if alert.muted:
         lines.append(f"  muted:        {_muted(alert)}")
     lines += [f"  alert id:     {alert.id}", f"  details:      GET /v1/alerts/{alert.id}"]
@@ -244,8 +246,14 @@ def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(UTC).isoformat()
 
 
-def _human(moment: datetime | None) -> str:
-    return "-" if moment is None else f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+def _human(moment: datetime | None, zone: tzinfo | None) -> str:
+    """``2026-11-18 12:00:05 CET`` on the site's clock, ``2026-11-18 11:00:05 UTC`` without one."""
+    if moment is None:
+        return "-"
+    if zone is None:
+        return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+    local = moment.astimezone(zone)
+    return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()}"
 
 
 def _line(text: str) -> str:

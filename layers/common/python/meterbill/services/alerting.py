@@ -11,7 +11,9 @@
   ``ReadingsArrived`` names.
 
 Only findings that are active or that concern an open alert are kept (10,000 healthy meters make no
-objects). Time comes in as ``now``; the renderer of messages comes in as ``render`` (``alerts.messages``).
+objects). Time comes in as ``now``; the renderer of messages comes in as ``render`` (``alerts.messages``),
+told each notification's site's clock (the passes look the site up; ``step`` alone, without a catalog, and a
+notification without a site or whose site is gone, give None: UTC).
 """
 
 from __future__ import annotations
@@ -20,13 +22,17 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Final, Protocol
+from zoneinfo import ZoneInfo
 
 from meterbill.alerts.lifecycle import AlertBook, LifecycleRules, Notification, advance, fingerprint
 from meterbill.alerts.model import Finding
 from meterbill.alerts.ports import AlertMessage, AlertPublisher, AlertStore, ReadingsArrived
 from meterbill.alerts.silences import Silence
+from meterbill.domain import Site
 from meterbill.errors import MeterbillError, NotFoundError, StorageUnavailableError
+from meterbill.ports import CatalogStore
+from meterbill.services import catalog as catalog_service
 from meterbill.services.alert_inputs import (
     AlertSources,
     Tally,
@@ -47,7 +53,14 @@ __all__ = [
     "step",
 ]
 
-Render = Callable[[Notification], AlertMessage]
+
+class Render(Protocol):
+    """Renders a notification as its message, its times on ``zone`` (the site's clock; None: UTC)."""
+
+    def __call__(self, notification: Notification, zone: ZoneInfo | None = None) -> AlertMessage: ...
+
+
+ZoneOf = Callable[[str | None], ZoneInfo | None]  # a site id (None: no site) -> its clock (None: unknown)
 
 LEASE_SECONDS: Final = 300  # longer than a pass over an account takes (the bench: ~10 s for 10,000 meters)
 SCHEDULE_INTERVAL: Final = timedelta(minutes=5)  # the schedule's rate (infra); the daily window's width
@@ -133,6 +146,7 @@ def step(
         render,
         rules or LifecycleRules(),
         silences,
+        _no_clocks,
         owner=owner or _owner(),
         lease_seconds=lease_seconds,
     )
@@ -151,6 +165,7 @@ def _step(
     render: Render,
     rules: LifecycleRules,
     silences: Sequence[Silence],
+    zone_of: ZoneOf,
     *,
     owner: str,
     lease_seconds: int = LEASE_SECONDS,
@@ -163,7 +178,7 @@ def _step(
         return report
     try:
         loaded = store.load_book(account)
-        leftover = _publish(loaded.unsent, publisher, render)
+        leftover = _publish(loaded.unsent, publisher, render, zone_of)
         report.republished = len(loaded.unsent) - len(leftover)
         book = _with_held_alerts(account, loaded.book, store)
         open_fps = {a.fingerprint for a in book.alerts if a.open}
@@ -183,7 +198,7 @@ def _step(
         if changed or notifications or after.outbox != book.outbox or loaded.unsent:
             waiting = (*leftover, *notifications)
             store.save_book(account, after, changed, waiting)
-            failed = _publish(notifications, publisher, render)
+            failed = _publish(notifications, publisher, render, zone_of)
             remaining = (*leftover, *failed)
             if remaining != waiting:
                 store.set_unsent(account, remaining)
@@ -213,14 +228,36 @@ def _with_held_alerts(account: str, book: AlertBook, store: AlertStore) -> Alert
     return replace(book, alerts=(*book.alerts, *held))
 
 
+def _no_clocks(_site_id: str | None) -> ZoneInfo | None:
+    return None
+
+
+def _site_clocks(account: str, catalog: CatalogStore) -> ZoneOf:
+    """The account's site id -> its clock, each site read once, when a notification first needs it."""
+    known: dict[str, ZoneInfo | None] = {}
+
+    def zone_of(site_id: str | None) -> ZoneInfo | None:
+        if site_id is None:
+            return None
+        if site_id not in known:
+            try:
+                known[site_id] = catalog_service.get(account, Site, site_id, catalog).value.zone()
+            except NotFoundError:  # deleted since: its alerts still go out, in UTC
+                known[site_id] = None
+        return known[site_id]
+
+    return zone_of
+
+
 def _publish(
-    notifications: Sequence[Notification], publisher: AlertPublisher, render: Render
+    notifications: Sequence[Notification], publisher: AlertPublisher, render: Render, zone_of: ZoneOf
 ) -> tuple[Notification, ...]:
-    """Publishes each once; the ones SNS could not take (kept unsent for the next step)."""
+    """Publishes each once, on its site's clock; the ones SNS could not take (kept unsent for the next
+    step)."""
     failed = []
     for notification in notifications:
         try:
-            publisher.publish(render(notification))
+            publisher.publish(render(notification, zone_of(notification.site_id)))
         except StorageUnavailableError:
             failed.append(notification)
     return tuple(failed)
@@ -298,7 +335,10 @@ def _account_pass(
             account, book, now, rules, heartbeats, sources, interval, tally, parallel_reads
         )
 
-    stepped = _step(account, judge, now, store, publisher, render, rules.lifecycle, silences, owner=owner)
+    clocks = _site_clocks(account, sources.catalog)
+    stepped = _step(
+        account, judge, now, store, publisher, render, rules.lifecycle, silences, clocks, owner=owner
+    )
     report.meters += tally.meters
     report.daily_sites += tally.daily_sites
     return stepped
@@ -328,8 +368,18 @@ def readings_arrived(
     def judge(_book: AlertBook) -> Iterator[Finding]:
         return arrival_findings(item, now, rules, sources)
 
+    clocks = _site_clocks(account, sources.catalog)
     report = _step(
-        account, judge, now, store, publisher, render, rules.lifecycle, silences, owner=owner or _owner()
+        account,
+        judge,
+        now,
+        store,
+        publisher,
+        render,
+        rules.lifecycle,
+        silences,
+        clocks,
+        owner=owner or _owner(),
     )
     if not report.leased:
         raise LeaseHeldError(account)
