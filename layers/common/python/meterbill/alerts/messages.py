@@ -9,9 +9,10 @@ One SNS message per ``Notification`` (one site's notices raised within ``group_w
   ``SUBJECT_LIMIT``; the counts at the end are kept.
 - **body**: a readable block per alert (reason, kind, subject, severity, state, summary, times on the site's
   clock (``zone``; UTC without one), muted state, id and where to read it in the API), then the line
-  ``FACTS_MARKER`` and a JSON document with the facts (``facts_of(body)`` reads it back). Sorted keys; fact values exactly as the detectors wrote them. A
-  message that would exceed ``MESSAGE_LIMIT`` (SNS's 256 KB less room for the attributes) shows the first
-  alerts only and says how many were left out (``"omitted"`` in the JSON).
+  ``FACTS_MARKER`` and a JSON document with the facts (``facts_of(body)`` reads it back; times in UTC).
+  Sorted keys; fact values exactly as the detectors wrote them. A message that would exceed
+  ``MESSAGE_LIMIT`` (SNS's 256 KB less room for the attributes) shows the first alerts only and says how
+  many were left out (``"omitted"`` in the JSON).
 - **attributes** (what subscriptions filter on): ``account_id``, ``severity`` (the highest of the message),
   ``site_id`` (``"none"`` without a site) as ``String``; ``kind`` and ``state`` (the notices' reasons:
   ``firing``, ``reminder``, ``resolved``) as ``String.Array``: a JSON list of the distinct values, sorted,
