@@ -47,8 +47,8 @@ from meterbill.console import pages
 from meterbill.domain import Site
 from meterbill.errors import ForbiddenError, NotFoundError, UnauthorizedError
 from meterbill.ports import RunningCost, Session
-from meterbill.services import alert_admin, alert_inputs, console_sessions
 from meterbill.services import catalog as catalog_service
+from meterbill.services import console_sessions
 from meterbill.services.apikeys import Principal
 
 router = new_router()
@@ -68,6 +68,8 @@ _MAX_ALERTS: Final = 1000  # the alarm zone reads at most ten pages of open aler
 
 @router.get(f"{CONSOLE}/", include_in_schema=False)
 def home(request: Request) -> Response[str]:
+    from meterbill.services import alert_admin, alert_inputs  # on first use: not every route's cold start
+
     current = backend()
     session, csrf_token = req.session_of(request, current)
     store = _alert_store(current, session)
@@ -155,6 +157,8 @@ def sign_out(request: Request) -> Response[str]:
 
 @router.post(f"{CONSOLE}/alerts/<alert_id>/ack", include_in_schema=False)
 def acknowledge(alert_id: str, request: Request) -> Response[str]:
+    from meterbill.services import alert_admin  # on first use: not every route's cold start
+
     current = backend()
     session, csrf_token = req.change_of(request, current, read_only=READ_ONLY)
     event = request.resolved_event

@@ -32,7 +32,6 @@ from meterbill.console.home import shown_time
 from meterbill.domain import Assignment, Customer, Meter, Site
 from meterbill.errors import InvalidInputError, NotFoundError
 from meterbill.ports import MonthRollup, Session
-from meterbill.services import alert_admin
 from meterbill.services import catalog as catalog_service
 from meterbill.services.apikeys import Principal
 
@@ -121,6 +120,8 @@ def _rollups(
 
 def _open_alerts(current: Backend, session: Session) -> list[Alert]:
     """The account's firing and pending alerts (at most 1000 of each)."""
+    from meterbill.services import alert_admin  # on first use: not every route's cold start
+
     principal = Principal(session.account, session.key_id, frozenset({session.scope}), "session")
     store = Caller(principal, current).alert_store()
     found: list[Alert] = []
