@@ -3,8 +3,8 @@
 - ``account_findings``: the schedule's judgement of one account, meter by meter (each meter's recent
   readings read once; ``parallel_reads`` meters' reads in flight), and once per site per local day the daily
   detectors; a generator, consumed by ``services.alerting``'s step under the account's lease.
-- ``arrival_findings``: the readings worker's judgement of the meters a ``ReadingsArrived`` names.
-- helpers: an account's rules, the lookback, series from readings and rated days, the daily instant.
+- helpers: an account's rules, the lookback, series from readings and rated days, the daily instant (the
+  readings worker's judgement, ``services.alert_arrivals``, uses them too).
 
 Time comes in as ``now``; ``services.alerting`` owns the lease, the lifecycle and publishing.
 """
@@ -30,7 +30,6 @@ from meterbill.alerts.communication import (
 from meterbill.alerts.energy import energy_evasion, phase_sum_mismatch
 from meterbill.alerts.lifecycle import Alert, AlertBook
 from meterbill.alerts.model import Finding
-from meterbill.alerts.ports import ReadingsArrived
 from meterbill.alerts.registers import register_findings
 from meterbill.alerts.rules import AlertRules, MeterRules
 from meterbill.alerts.usage import AbnormalUsageRule, abnormal_usage, bill_shock, estimated_data, flat_line
@@ -485,60 +484,3 @@ def _customer_findings(
             )
             if finding is not None:
                 yield replace(finding, observed_at=now)
-
-
-# --- new readings ---------------------------------------------------------------------------------------
-
-
-def arrival_findings(
-    item: ReadingsArrived, now: datetime, rules: AlertRules, sources: AlertSources
-) -> Iterator[Finding]:
-    """The register detectors and the spike check on the meters ``item`` names (a meter deleted since the
-    readings were stored is skipped)."""
-    account = item.account
-    sites: dict[str, Site] = {}
-    for meter_id in sorted(set(item.meter_ids)):
-        try:
-            meter = catalog_service.get(account, Meter, meter_id, sources.catalog).value
-            if meter.site_id not in sites:
-                sites[meter.site_id] = catalog_service.get(
-                    account, Site, meter.site_id, sources.catalog
-                ).value
-        except NotFoundError:  # deleted since the readings were stored: nothing to judge
-            continue
-        yield from _meter_arrival(account, meter, sites[meter.site_id].zone(), item, now, rules, sources)
-
-
-def _meter_arrival(
-    account: str,
-    meter: Meter,
-    zone: ZoneInfo,
-    item: ReadingsArrived,
-    now: datetime,
-    rules: AlertRules,
-    sources: AlertSources,
-) -> Iterator[Finding]:
-    mine = rules.for_meter(meter.id, meter.site_id)
-    length = timedelta(minutes=meter.interval_minutes)
-    # One read: the touched local hours whole (for the spike check) and an interval before the earliest.
-    start = min(item.earliest - length, local_hour_start(item.earliest, zone))
-    end = local_hour_start(item.latest, zone) + timedelta(hours=1) + length
-    reads = list(sources.readings.between(account, meter.id, start, max(end, item.latest + READ_SLACK)))
-    registers = [r for r in reads if r.type == "register"]
-    if registers and not any(r.timestamp < item.earliest for r in registers):
-        # The read before the earliest new one, however long ago (register reads may be daily).
-        before = list(sources.readings.between(account, meter.id, item.earliest - timedelta(days=1), start))
-        registers = [r for r in before if r.type == "register"][-1:] + registers
-    yield from register_findings(meter, registers, now, mine.registers, zone)
-    # The spike check: the touched hours against the same hour of the same weekday 1..weeks weeks before.
-    # Only an active verdict is passed on: the daily pass judges the whole day and resolves it.
-    series = interval_series(reads, meter)
-    touched = sorted({s.astimezone(zone).date() for s in series})
-    for day in touched:
-        history = rated_series(baseline_days(sources.metering, account, meter.id, day, mine.abnormal_usage))
-        if not history:
-            continue
-        today = {s: v for s, v in series.items() if s.astimezone(zone).date() == day}
-        finding = abnormal_usage(meter, {**history, **today}, zone, day, mine.abnormal_usage, now)
-        if finding is not None and finding.active:
-            yield finding

@@ -33,12 +33,12 @@ from meterbill.domain import Site
 from meterbill.errors import MeterbillError, NotFoundError, StorageUnavailableError
 from meterbill.ports import CatalogStore
 from meterbill.services import catalog as catalog_service
+from meterbill.services.alert_arrivals import arrival_findings
 from meterbill.services.alert_inputs import (
     AlertSources,
     Tally,
     account_findings,
     account_rules,
-    arrival_findings,
 )
 from meterbill.services.common import require_aware
 
