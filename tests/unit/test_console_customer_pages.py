@@ -5,7 +5,7 @@ states; 404 for another account's or an unknown customer; 303 to sign-in without
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal as D
 from html import unescape
 
@@ -153,6 +153,32 @@ def test_the_list_shows_customers_by_name_with_meters_tariff_and_month_to_date_c
     assert 'href="/console/customers/cus-z"' in answer.text
     assert "cus-b" not in answer.text
     assert answer.headers["content-security-policy"].startswith("default-src 'none'")
+
+
+def test_the_list_reads_every_assignment_not_only_the_first_thousand(
+    fakes: FakeStores, admin: ApiClient
+) -> None:
+    # ada held mtr-1 for a day each on 1,000 days from 2000 on: their ids sort before Zoe's two assignments.
+    for n in range(1000):
+        day = date(2000, 1, 1) + timedelta(days=n)
+        body = {
+            "id": f"aaa-{n:04d}",
+            "account_id": ACCOUNT,
+            "meter_id": "mtr-1",
+            "customer_id": "cus-a",
+            "tariff_id": "flat-2026",
+            "effective_from": day.isoformat(),
+            "effective_to": (day + timedelta(days=1)).isoformat(),
+        }
+        fakes.catalog.create(ACCOUNT, "assignment", body["id"], body)
+    cookies, _ = sign_in(fakes, "read")
+
+    listed = rows(get("/console/customers", cookies).text, "customers")
+
+    assert [row[:4] for row in listed] == [
+        ["ada", "cus-a", "—", "1"],
+        ["Zoe Lights", "cus-z", "zoe@example.org", "2"],
+    ]
 
 
 def test_a_customer_shows_details_assignments_running_cost_and_invoices(

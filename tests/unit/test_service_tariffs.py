@@ -214,3 +214,21 @@ def test_each_version_keeps_who_stored_it_beside_the_tariff(store):
     assert catalog.get_tariff(A, "flat", store, version=2).value == catalog.tariff_of(
         store.items[(A, "tariff", "flat@000002")].body
     )
+
+
+def test_latest_tariffs_names_each_tariff_by_its_latest_version_in_this_account(
+    store: FakeCatalogStore,
+) -> None:
+    first = catalog.create_tariff(A, flat("0.30", effective_from="2026-01-01"), store)
+    catalog.new_tariff_version(
+        A, "flat", flat("0.35", name="Flat 2026"), store, effective_from=date(2026, 4, 1), if_match=first.etag
+    )
+    catalog.create_tariff(A, flat("0.20", id="night", name="Night"), store)
+    catalog.create_tariff(B, flat("0.99", id="other", name="B's"), store)
+
+    latest = catalog.latest_tariffs(A, store)
+
+    assert {t_id: (t.version, t.name, t.energy.periods[0].tiers[0].rate) for t_id, t in latest.items()} == {
+        "flat": (2, "Flat 2026", Decimal("0.35")),
+        "night": (1, "Night", Decimal("0.20")),
+    }

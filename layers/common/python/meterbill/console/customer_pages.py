@@ -18,16 +18,6 @@ def money(amount: Decimal, currency: str) -> str:
     return format_money(amount, currency, "en")
 
 
-def tariff_names(bodies: Iterable[Mapping[str, Any]]) -> dict[str, str]:
-    """Tariff id → name of its latest version (the catalog keeps every version)."""
-    latest: dict[str, tuple[int, str]] = {}
-    for body in bodies:
-        tariff_id, version = str(body["id"]), int(body.get("version", 1))
-        if tariff_id not in latest or version > latest[tariff_id][0]:
-            latest[tariff_id] = (version, str(body.get("name", tariff_id)))
-    return {tariff_id: name for tariff_id, (_, name) in latest.items()}
-
-
 def list_rows(
     customers: Iterable[Customer],
     assignments: Sequence[Assignment],

@@ -564,6 +564,16 @@ def list_tariffs(
         page_cursor = page.cursor
 
 
+def latest_tariffs(account: str, catalog: CatalogStore) -> dict[str, Tariff]:
+    """Every tariff of the account as its latest version, by id (all pages: for pages that name them)."""
+    latest: dict[str, Tariff] = {}
+    for stored in all_items(account, "tariff", catalog):
+        found = tariff_of(stored.body)
+        if found.id not in latest or found.version > latest[found.id].version:
+            latest[found.id] = found
+    return latest
+
+
 def delete_tariff(account: str, tariff_id: str, catalog: CatalogStore, *, if_match: str | None) -> None:
     """Delete every version of a tariff no assignment uses; ``if_match`` is the latest version's ETag."""
     versions = tariff_versions(account, tariff_id, catalog)

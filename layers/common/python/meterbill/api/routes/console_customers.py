@@ -17,11 +17,11 @@ from meterbill.console import customer_pages
 from meterbill.domain import Assignment, Customer
 from meterbill.errors import NotFoundError
 from meterbill.ports import InvoiceRecord, RunningCost
+from meterbill.services import catalog
 
 router = new_router()
 
 NO_CUSTOMER: Final = "No such customer."
-_LIMIT: Final = 1000
 _MAX_INVOICES: Final = 200
 
 
@@ -29,10 +29,7 @@ _MAX_INVOICES: Final = 200
 def customers(request: Request) -> Response[str]:
     current = backend()
     session, csrf_token = req.session_of(request, current)
-    catalog = current.stores.catalog
-    found = [
-        Customer.model_validate(i.body) for i in catalog.list(session.account, "customer", limit=_LIMIT).items
-    ]
+    found = list(catalog.all_of(session.account, Customer, current.stores.catalog))
     # This month's: a customer gone before the period holding today keeps a stale running cost.
     running: dict[str, RunningCost] = (
         {}
@@ -44,7 +41,10 @@ def customers(request: Request) -> Response[str]:
         }
     )
     rows = customer_pages.list_rows(
-        found, _assignments(current, session.account), running, _tariffs(current, session.account)
+        found,
+        list(catalog.all_of(session.account, Assignment, current.stores.catalog)),
+        running,
+        _tariff_names(current, session.account),
     )
     return req.page(
         request, "customers.html", title="Customers", session=session, csrf_token=csrf_token, customers=rows
@@ -60,7 +60,7 @@ def customer(customer_id: str, request: Request) -> Response[str]:
         found = Customer.model_validate(stores.catalog.get(session.account, "customer", customer_id).body)
     except NotFoundError:
         return req.refused(request, 404, NO_CUSTOMER)
-    own = [a for a in _assignments(current, session.account) if a.customer_id == found.id]
+    own = [e.value for e in catalog.assignments_of(session.account, stores.catalog, customer_id=found.id)]
     running = None if stores.metering is None else stores.metering.running_cost(session.account, found.id)
     if running is not None and not _current(running, current):
         running = None  # a customer gone before this period: its last running cost is no longer running
@@ -72,7 +72,7 @@ def customer(customer_id: str, request: Request) -> Response[str]:
         csrf_token=csrf_token,
         customer=found,
         address=customer_pages.address_lines(found),
-        assignments=customer_pages.assignment_rows(own, _tariffs(current, session.account)),
+        assignments=customer_pages.assignment_rows(own, _tariff_names(current, session.account)),
         running=customer_pages.running_view(running),
         invoices=customer_pages.invoice_rows(_invoices(current, session.account, found.id)),
     )
@@ -84,16 +84,9 @@ def _current(running: RunningCost, current: Backend) -> bool:
     return running.period_start <= today < running.period_end
 
 
-def _assignments(current: Backend, account: str) -> list[Assignment]:
-    return [
-        Assignment.model_validate(i.body)
-        for i in current.stores.catalog.list(account, "assignment", limit=_LIMIT).items
-    ]
-
-
-def _tariffs(current: Backend, account: str) -> dict[str, str]:
-    items = current.stores.catalog.list(account, "tariff", limit=_LIMIT).items
-    return customer_pages.tariff_names(i.body for i in items)
+def _tariff_names(current: Backend, account: str) -> dict[str, str]:
+    """Tariff id -> the name of its latest version."""
+    return {t_id: t.name for t_id, t in catalog.latest_tariffs(account, current.stores.catalog).items()}
 
 
 def _invoices(current: Backend, account: str, customer_id: str) -> list[InvoiceRecord]:

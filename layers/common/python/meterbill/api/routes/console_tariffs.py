@@ -19,7 +19,6 @@ from meterbill.console import tariff_pages
 from meterbill.domain import Assignment, Customer
 from meterbill.errors import InvalidInputError, NotFoundError
 from meterbill.services import catalog
-from meterbill.services.common import all_items
 from meterbill.tariffs.model import Tariff
 
 router = new_router()
@@ -34,7 +33,7 @@ def tariffs(request: Request) -> Response[str]:
     session, csrf_token = req.session_of(request, current)
     today = current.clock().astimezone(UTC).date()
     rows = tariff_pages.list_rows(
-        _latest_tariffs(current, session.account).values(),
+        catalog.latest_tariffs(session.account, current.stores.catalog).values(),
         list(catalog.all_of(session.account, Assignment, current.stores.catalog)),
         today,
     )
@@ -103,16 +102,6 @@ def _preview(
         current.stores.readings,
         now=current.clock(),
     )
-    names = {t_id: t.name for t_id, t in _latest_tariffs(current, account).items()}
+    names = {t_id: t.name for t_id, t in catalog.latest_tariffs(account, current.stores.catalog).items()}
     customer_name = next((c.name for c in customers if c.id == ask.customer_id), ask.customer_id)
     return tariff_pages.preview_view(comparison, versions[-1].name, customer_name, names)
-
-
-def _latest_tariffs(current: Backend, account: str) -> dict[str, Tariff]:
-    """Tariff id → its latest version (the catalog lists every version, in version order)."""
-    latest: dict[str, Tariff] = {}
-    for stored in all_items(account, "tariff", current.stores.catalog):
-        found = catalog.tariff_of(stored.body)
-        if found.id not in latest or found.version > latest[found.id].version:
-            latest[found.id] = found
-    return latest
