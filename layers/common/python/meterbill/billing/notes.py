@@ -27,6 +27,12 @@ NoteKind = Literal["credit_note", "debit_note"]
 LineKey = tuple[str | None, str | None, date, date, str, str, str | None, int | None, str | None, str | None]
 
 
+def expectation(kind: str, total: Decimal, currency: str) -> str:
+    """A note in words to confirm and compare (``credit_note -3.60 EUR``): what the console's adjust page
+    confirms, what ``services.invoicing.adjust`` checks, what an issued note is recognised by."""
+    return f"{kind} {total} {currency}"
+
+
 @dataclass(frozen=True, slots=True)
 class Difference:
     kind: NoteKind

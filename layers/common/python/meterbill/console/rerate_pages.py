@@ -16,7 +16,7 @@ from typing import Final
 
 from meterbill.billing.bill import subtotal_of, taxes_of, total_of
 from meterbill.billing.invoice import Invoice, InvoiceLine, is_issued
-from meterbill.billing.notes import Difference, LineKey, line_key
+from meterbill.billing.notes import Difference, LineKey, expectation, line_key
 from meterbill.errors import InvalidInputError
 from meterbill.money import quantum
 from meterbill.ports import InvoiceRecord
@@ -37,8 +37,7 @@ class Confirmed:
 
     @property
     def expectation(self) -> str:
-        """As ``services.invoicing.expectation`` words it."""
-        return f"{self.kind} {self.total} {self.currency}"
+        return expectation(self.kind, self.total, self.currency)
 
 
 def not_rerated(record: InvoiceRecord) -> str | None:

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 from meterbill.billing import invoice as invoices_core
 from meterbill.billing.invoice import Invoice, InvoiceError, demand_history_for
 from meterbill.billing.notes import Difference, difference, issued_notes, next_note_sequence, note
+from meterbill.billing.notes import expectation as expectation_of
 from meterbill.billing.numbering import format_number, series_for
 from meterbill.billing.periods import ActiveSpan, DateSpan, issue_due
 from meterbill.billing_settings import BillingSettings
@@ -438,7 +439,7 @@ def expectation(rerating: Rerating) -> str:
     """What ``adjust`` would issue after ``rerating``, as text to confirm: ``<kind> <amount> <currency>``
     (``credit_note -3.60 EUR``), ``nothing`` when there is nothing to correct."""
     diff = rerating.difference
-    return "nothing" if diff is None else f"{diff.kind} {diff.total} {diff.currency}"
+    return "nothing" if diff is None else expectation_of(diff.kind, diff.total, diff.currency)
 
 
 def adjust(

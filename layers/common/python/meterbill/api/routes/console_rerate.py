@@ -70,6 +70,7 @@ def confirm(invoice_id: str, request: Request) -> Response[str]:
 @router.post(f"{CONSOLE}/invoices/<invoice_id>/adjust", include_in_schema=False)
 def adjust(invoice_id: str, request: Request) -> Response[str]:
     from meterbill.billing.invoice import Invoice, is_issued, note_id
+    from meterbill.billing.notes import expectation
     from meterbill.services import invoicing  # loads the tariff engine: on first use
 
     current = backend()
@@ -86,7 +87,7 @@ def adjust(invoice_id: str, request: Request) -> Response[str]:
         earlier = None
     if earlier is not None and is_issued(earlier.state) and earlier.body.get("corrects") == invoice_id:
         issued = Invoice.from_json(earlier.body)
-        if f"{issued.kind} {issued.total} {issued.currency}" == wanted.expectation:
+        if expectation(issued.kind, issued.total, issued.currency) == wanted.expectation:
             return req.see_other(request, f"/invoices/{earlier.invoice_id}")
         return _rerate_page(request, current, session, csrf_token, invoice_id, 409, stale=wanted)
     try:
