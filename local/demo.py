@@ -228,8 +228,8 @@ def _run(
 def _write_outputs(console: Console, platform: LocalPlatform, story: Story, out: Path) -> None:
     """The run's files, while the platform is up: every PDF as stored in S3, the emails named by their
     documents, the alerts as JSON and the office tenants' daily usage as a PNG."""
-    written = demo_out.write_outputs(
-        platform,
+    written = demo_out.write_from(
+        demo_out.platform_sources(platform),
         story.keys.account_id,
         out,
         chart_meters=CHART_METERS,

@@ -1,7 +1,8 @@
 """What ``make demo`` leaves behind in ``demo-out/``: an account's documents, emails, alerts and a usage
 chart, read back from the local platform (never recomputed), so a person opens what the platform produced.
 
-``write_outputs(platform, account, out_dir, chart_meters=..., start=..., end=...)`` writes
+``write_from(sources, account, out_dir, chart_meters=..., start=..., end=...)`` writes (``platform_sources``
+gives the running local platform's sources; the tests give moto's in-process)
 
 - ``invoices/<number>.pdf``: every issued invoice and note of the account whose document is stored, the very
   bytes the invoices bucket holds (checked against the SHA-256 on the invoice's record);
@@ -15,8 +16,7 @@ chart, read back from the local platform (never recomputed), so a person opens w
 
 It first removes the files of those kinds a previous run left there (``invoices/*.pdf``, ``emails/*.eml``,
 ``alerts.json``, ``usage.png``) and nothing else: other files in ``out_dir`` stay. The mail folder may be
-inside ``out_dir`` (``demo-out/mail``), but not its ``emails/``, which is cleared. ``write_from`` does the
-same from the ports themselves (what the tests call, on moto in-process).
+inside ``out_dir`` (``demo-out/mail``), but not its ``emails/``, which is cleared.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class Sources:
 
 @dataclass(frozen=True, slots=True)
 class Outputs:
-    """What ``write_outputs`` wrote (paths inside ``out_dir``) and what it removed first."""
+    """What ``write_from`` wrote (paths inside ``out_dir``) and what it removed first."""
 
     out_dir: Path
     invoices: tuple[Path, ...]
@@ -106,28 +106,6 @@ def platform_sources(platform: LocalPlatform) -> Sources:
     )
     alerts = build_alert_store(platform.settings.storage)
     return Sources(platform.stores, documents, alerts, platform.mail_dir)
-
-
-def write_outputs(
-    platform: LocalPlatform,
-    account: str,
-    out_dir: Path,
-    *,
-    chart_meters: Sequence[str],
-    start: date,
-    end: date,
-    chart_title: str | None = None,
-) -> Outputs:
-    """``write_from`` on the running local platform (see the module's docstring)."""
-    return write_from(
-        platform_sources(platform),
-        account,
-        out_dir,
-        chart_meters=chart_meters,
-        start=start,
-        end=end,
-        chart_title=chart_title,
-    )
 
 
 def write_from(
