@@ -54,6 +54,11 @@ def midnight_seconds(day: date, tz: ZoneInfo) -> int:
     return int(datetime(day.year, day.month, day.day, tzinfo=tz).timestamp())
 
 
+def next_month(day: date) -> date:
+    """The first day of the calendar month after ``day``'s."""
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
 def days_in_month(year: int, month: int) -> int:
     return calendar.monthrange(year, month)[1]
 
@@ -62,7 +67,7 @@ def month_segments(start: date, end: date) -> Iterator[tuple[date, date]]:
     """[start, end) cut at calendar month boundaries."""
     cursor = start
     while cursor < end:
-        nxt = date(cursor.year + cursor.month // 12, cursor.month % 12 + 1, 1)
+        nxt = next_month(cursor)
         yield cursor, min(nxt, end)
         cursor = nxt
 

@@ -26,6 +26,7 @@ from itertools import groupby
 from typing import Final
 
 from meterbill.money import round_money
+from meterbill.timeutil import next_month
 
 SECONDS_PER_HOUR: Final = Decimal(3600)
 THOUSAND: Final = Decimal(1000)
@@ -147,7 +148,7 @@ def schedule_period(schedule: str, start: date) -> tuple[date, date]:
     if schedule == "monthly":
         if start.day != 1:
             raise ValueError(f"a monthly report starts on the 1st, not on {start}")
-        return start, _next_month(start)
+        return start, next_month(start)
     raise ValueError(f"{schedule!r} is not a schedule; expected one of {', '.join(SCHEDULES)}")
 
 
@@ -163,7 +164,3 @@ def last_ended_period(schedule: str, today: date) -> tuple[date, date]:
         first = today.replace(day=1)
         return schedule_period(schedule, (first - timedelta(days=1)).replace(day=1))
     raise ValueError(f"{schedule!r} is not a schedule; expected one of {', '.join(SCHEDULES)}")
-
-
-def _next_month(day: date) -> date:
-    return date(day.year + day.month // 12, day.month % 12 + 1, 1)

@@ -17,6 +17,7 @@ from meterbill.billing.invoice import Invoice
 from meterbill.console.home import shown_time
 from meterbill.errors import InvalidInputError
 from meterbill.ports import DeliveryRecord, InvoiceRecord
+from meterbill.timeutil import next_month
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +43,7 @@ def filters(query: Mapping[str, str], states: tuple[str, ...]) -> Filters:
             start = date.fromisoformat(f"{month}-01")
         except ValueError:
             raise InvalidInputError("month", f"{month!r} is not a month (YYYY-MM)") from None
-        end = date(start.year + start.month // 12, start.month % 12 + 1, 1)
+        end = next_month(start)
     return Filters(state, customer_id, start, end)
 
 

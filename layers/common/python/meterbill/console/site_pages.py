@@ -35,6 +35,7 @@ from meterbill.alerts.lifecycle import Alert
 from meterbill.domain import Assignment, Customer, Meter, Site
 from meterbill.errors import InvalidInputError
 from meterbill.ports import MonthRollup
+from meterbill.timeutil import next_month
 
 LEVELS: Final = ("room", "rack", "feed", "phase")
 STATUS_TEXT: Final = {
@@ -83,7 +84,7 @@ def month_links(year: int, month: int, current: tuple[int, int]) -> dict[str, st
 
 def last_day(year: int, month: int, today: date) -> date:
     """The day whose assignments a month's page shows: today in the current month, else the month's last."""
-    following = date(year + month // 12, month % 12 + 1, 1)
+    following = next_month(date(year, month, 1))
     return min(today, date.fromordinal(following.toordinal() - 1))
 
 

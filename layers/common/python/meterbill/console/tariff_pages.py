@@ -16,6 +16,7 @@ from meterbill.errors import InvalidInputError
 from meterbill.money import round_money
 from meterbill.tariffs.formulas import Formula
 from meterbill.tariffs.model import CHARGE_COMPONENTS, Adjustment, Period, Tariff, TimeOfUse, UsagePackage
+from meterbill.timeutil import next_month
 
 if TYPE_CHECKING:
     from meterbill.services.catalog import CatalogEntry
@@ -369,7 +370,7 @@ def preview_ask(query: Mapping[str, str]) -> PreviewAsk | None:
             start = date.fromisoformat(f"{month}-01")
         except ValueError:
             raise InvalidInputError("month", f"{month!r} is not a month (YYYY-MM)") from None
-        end = date(start.year + start.month // 12, start.month % 12 + 1, 1)
+        end = next_month(start)
         return PreviewAsk(customer_id, start, end, month=True)
     if not first and not last:
         raise InvalidInputError("month", "give a month or from and to dates")

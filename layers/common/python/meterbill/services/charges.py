@@ -39,7 +39,7 @@ from meterbill.services.common import require_in_calendar
 from meterbill.services.preview import PreviewBill, bill_preview
 from meterbill.tariffs.engine import priced_sessions
 from meterbill.tariffs.hourly import ClockHour, split_by_hour
-from meterbill.timeutil import utc_seconds
+from meterbill.timeutil import next_month, utc_seconds
 
 MAX_DAYS: Final = 92
 MAX_HOUR_DAYS: Final = 31
@@ -155,7 +155,7 @@ def _months(start: date, end: date, preview: Preview) -> list[ChargeBucket]:
     buckets = []
     first = start
     while first < end:
-        following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+        following = next_month(first)
         stop = min(following, end)
         mine = [b for b in bills if first <= _local_date(b) < stop]
         buckets.append(_bucket(first, stop, mine))

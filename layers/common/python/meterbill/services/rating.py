@@ -70,7 +70,7 @@ from meterbill.services.metering import (
 )
 from meterbill.services.preview import bill_preview
 from meterbill.tariffs.versions import NoTariffInForceError, in_force
-from meterbill.timeutil import local_midnight
+from meterbill.timeutil import local_midnight, next_month
 from meterbill.usage import IntervalSeries
 
 DEFAULT_FAN_OUT_ABOVE: Final = 20  # meters a pass rates itself; above that it sends them to the queue
@@ -273,7 +273,7 @@ def _rate_meter(work: MeterWork, now: datetime, ports: RatingStores, report: Pas
         months = {(day.day.year, day.day.month) for day in changed}
         for year, month in sorted(months):
             month_start = date(year, month, 1)
-            month_end = date(year + month // 12, month % 12 + 1, 1)
+            month_end = next_month(month_start)
             rollup = month_rollup(
                 meter.id,
                 year,
