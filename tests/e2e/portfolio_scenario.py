@@ -42,8 +42,6 @@ from pathlib import Path
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-import requests
-
 ZONE: Final = ZoneInfo("Europe/Berlin")
 START: Final = datetime(2026, 11, 1, tzinfo=ZONE)  # Sunday; no DST change and no Berlin holiday in November
 END: Final = datetime(2026, 12, 1, tzinfo=ZONE)
@@ -458,22 +456,11 @@ BILL_RUNS: Final = (at(1, 0, 30, month=12), at(2, 0, 30, month=12), at(3, 0, 30,
 BATCH: Final = 4_000
 
 
-class Api:
-    def __init__(self, url: str, key: str) -> None:
-        self.url, self.session = url, requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {key}"
-
-    def call(self, method: str, path: str, body: Any = None, **query: str) -> Any:
-        answer = self.session.request(method, self.url + path, json=body, params=query, timeout=60)
-        if answer.status_code >= 400:
-            raise SystemExit(f"{method} {path}: {answer.status_code} {answer.text}")
-        return answer.json()
-
-
 def run(out: Path) -> dict[str, Any]:
     import boto3  # type: ignore[import-untyped]
 
     from local.alerts import deliver_alert_mail
+    from local.demo import Api
     from local.mail import drain_email_queue
     from local.schedules import drain_invoice_queue, fire
     from local.serve import LocalPlatform

@@ -310,6 +310,30 @@ class Hostile:
     extra_header: str | None
 
 
+def plain_request(
+    method: str, template: str, cookies: str, *, id_value: str | None = None, hx: bool = False
+) -> Hostile:
+    """An ordinary request of the route (its form with the CSRF token in a field, nothing hostile) from the
+    browser ``cookies`` names, every id ``id_value`` (None: the world's existing one)."""
+    return Hostile(
+        method,
+        template,
+        dict.fromkeys(parameters(template), id_value),
+        (),
+        "{form}" if method == "POST" else None,
+        (),
+        False,
+        FORM_TYPE,
+        cookies,
+        "field",
+        "none",
+        None,
+        hx,
+        HOST,
+        None,
+    )
+
+
 def build_event(fz: Fuzzed, h: Hostile) -> tuple[dict[str, Any], Browser | None, bool]:
     """The API Gateway event, the browser whose session it names (if one), and whether it carries that
     session's CSRF token."""
@@ -562,23 +586,7 @@ def test_every_console_route_holds_under_hostile_requests(method, template, data
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 @given(cookies=st.sampled_from(["none", "expired", "garbled", "crossed", "half"]), hx=st.booleans())
 def test_without_a_valid_session_every_page_sends_the_browser_to_sign_in(method, template, cookies, hx):
-    h = Hostile(
-        method,
-        template,
-        dict.fromkeys(parameters(template)),
-        (),
-        "{form}" if method == "POST" else None,
-        (),
-        False,
-        FORM_TYPE,
-        cookies,
-        "field",
-        "none",
-        None,
-        hx,
-        HOST,
-        None,
-    )
+    h = plain_request(method, template, cookies, hx=hx)
     with fuzzed() as fz:
         answer = check(fz, h)
 
@@ -591,23 +599,7 @@ def test_without_a_valid_session_every_page_sends_the_browser_to_sign_in(method,
 @pytest.mark.parametrize(("method", "template"), [r for r in console_routes() if parameters(r[1])])
 @pytest.mark.parametrize("hostile_id", [*HOSTILE_IDS, quote(MARKER, safe="")])
 def test_an_unknown_or_hostile_id_is_a_404_page(method, template, hostile_id):
-    h = Hostile(
-        method,
-        template,
-        dict.fromkeys(parameters(template), hostile_id),
-        (),
-        "{form}" if method == "POST" else None,
-        (),
-        False,
-        FORM_TYPE,
-        "admin",
-        "field",
-        "none",
-        None,
-        False,
-        HOST,
-        None,
-    )
+    h = plain_request(method, template, "admin", id_value=hostile_id)
     with fuzzed() as fz:
         answer = check(fz, h)
 
@@ -616,23 +608,7 @@ def test_an_unknown_or_hostile_id_is_a_404_page(method, template, hostile_id):
 
 @pytest.mark.parametrize(("method", "template"), [r for r in console_routes() if parameters(r[1])])
 def test_another_accounts_session_finds_none_of_this_accounts_ids(method, template):
-    h = Hostile(
-        method,
-        template,
-        dict.fromkeys(parameters(template)),
-        (),
-        "{form}" if method == "POST" else None,
-        (),
-        False,
-        FORM_TYPE,
-        "other",
-        "field",
-        "none",
-        None,
-        False,
-        HOST,
-        None,
-    )
+    h = plain_request(method, template, "other")
     with fuzzed() as fz:
         answer = check(fz, h)
 

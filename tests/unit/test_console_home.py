@@ -5,7 +5,6 @@ second), and this month's estimated revenue summed per currency."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal as D
@@ -22,23 +21,12 @@ from meterbill.domain import Customer, Site
 from meterbill.ports import RunningCost, UsageSoFar
 from meterbill.services import catalog as catalog_service
 from tests.fakes import FIXED_NOW, FakeStores
-from tests.unit.api_support import ACCOUNT, OTHER_ACCOUNT, AlertFakes, fake_backend
+from tests.unit.api_support import ACCOUNT, OTHER_ACCOUNT, AlertFakes
 from tests.unit.test_console_pages import alert, get, sign_in
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")
 
 ALLOWANCE = timedelta(minutes=15)  # the communication rules' default heartbeat allowance
-
-
-@pytest.fixture
-def alerts() -> AlertFakes:
-    return AlertFakes()
-
-
-@pytest.fixture
-def fakes(alerts: AlertFakes) -> Iterator[FakeStores]:
-    with fake_backend(alerts=alerts) as stores:
-        yield stores
 
 
 def site(fakes: FakeStores, site_id: str, zone: str, account: str = ACCOUNT) -> None:

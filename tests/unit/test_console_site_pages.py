@@ -8,7 +8,7 @@ site is 404."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal as D
@@ -25,7 +25,7 @@ from meterbill.domain import Assignment, Customer, Meter, Site
 from meterbill.ports import MonthRollup, RatingStores, RawReading, Rollup
 from meterbill.services.rating import rating_pass
 from tests.fakes import FakeStores
-from tests.unit.api_support import ACCOUNT, OTHER_ACCOUNT, AlertFakes, fake_backend, handler_client
+from tests.unit.api_support import ACCOUNT, OTHER_ACCOUNT, AlertFakes, handler_client
 from tests.unit.test_console_pages import get, seed, sign_in
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")
@@ -373,17 +373,6 @@ def test_the_month_is_the_sites_local_month() -> None:
 
 
 # --- through the handler ------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def alerts() -> AlertFakes:
-    return AlertFakes()
-
-
-@pytest.fixture
-def fakes(alerts: AlertFakes) -> Iterator[FakeStores]:
-    with fake_backend(alerts=alerts) as stores:
-        yield stores
 
 
 def at(moment: datetime) -> None:

@@ -13,34 +13,18 @@ import pytest
 
 from meterbill.domain import Assignment, Customer, Meter, Site
 from meterbill.errors import InvalidInputError, NotFoundError
-from meterbill.money import round_money
 from meterbill.ports import RawReading
 from meterbill.services import catalog as catalog_service
 from meterbill.services.preview import compare_tariff
 from meterbill.tariffs.model import Tariff
 from tests.builders import UTC
 from tests.fakes import FakeCatalogStore, FakeReadingStore
+from tests.unit.test_service_preview import eur, flat
 
 A, B = "acc-a", "acc-b"
 D = Decimal
 NOW = datetime(2026, 4, 2, 9, tzinfo=UTC)
 MARCH = (date(2026, 3, 1), date(2026, 4, 1))
-
-
-def eur(amount: Decimal) -> Decimal:
-    return round_money(amount, "EUR")
-
-
-def flat(rate: str, **fields: Any) -> dict[str, Any]:
-    return {
-        "id": "flat",
-        "name": "Flat with VAT",
-        "currency": "EUR",
-        "fixed": [{"description": "Standing charge", "amount": "12.00"}],
-        "energy": {"periods": [{"name": "all", "tiers": [{"rate": rate}]}]},
-        "taxes": [{"name": "VAT", "percent": "19"}],
-        **fields,
-    }
 
 
 TIERED: dict[str, Any] = {
